@@ -1,0 +1,209 @@
+//! People: ids, usernames, emails, passwords and roles, each parsed once at the edge.
+
+use std::{fmt, str::FromStr};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(transparent)]
+pub struct UserId(pub i64);
+
+/// A username: 2 to 32 characters, lower-case letters, digits, `_` and `-`, starting with a
+/// letter or digit. Stored lower-case, so `/authors/Ada` and `/authors/ada` can't both exist.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        let mut chars = s.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if (2..=32).contains(&s.len()) && first_ok && rest_ok {
+            Ok(Self(s))
+        } else {
+            Err(
+                "a username is 2 to 32 letters, digits, _ or -, starting with a letter or digit"
+                    .into(),
+            )
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Username {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address, checked for shape only (one `@`, something on each side, no spaces);
+/// whether it exists is the mail server's business.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let valid = s.len() <= 254
+            && !s.chars().any(char::is_whitespace)
+            && s.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+            });
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("enter an email address like name@example.com".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s)
+    }
+}
+
+/// A new password, before hashing. Never printed: `Debug` is redacted.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_LEN: usize = 10;
+    pub const MAX_LEN: usize = 256;
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let n = s.chars().count();
+        if n < Self::MIN_LEN {
+            Err(format!(
+                "a password needs at least {} characters",
+                Self::MIN_LEN
+            ))
+        } else if n > Self::MAX_LEN {
+            Err(format!(
+                "a password can be at most {} characters",
+                Self::MAX_LEN
+            ))
+        } else {
+            Ok(Self(s.to_owned()))
+        }
+    }
+
+    /// An argon2id PHC string with a fresh salt.
+    pub fn hash(&self) -> anyhow::Result<String> {
+        use argon2::{Argon2, PasswordHasher};
+        Argon2::default()
+            .hash_password(self.0.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type, Deserialize)]
+#[sqlx(type_name = "user_role", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Reader,
+    Author,
+    Editor,
+    Admin,
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "reader" => Ok(Self::Reader),
+            "author" => Ok(Self::Author),
+            "editor" => Ok(Self::Editor),
+            "admin" => Ok(Self::Admin),
+            _ => Err("a role is one of reader, author, editor, admin".into()),
+        }
+    }
+}
+
+/// A person as readers see them on author pages: no email, no password hash.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Author {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub bio: String,
+    pub avatar_url: Option<String>,
+}
+
+/// What creating an account needs.
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: Username,
+    pub email: Email,
+    pub display_name: String,
+    pub bio: String,
+    pub password: Option<Password>,
+    pub role: Role,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_checked() {
+        assert_eq!(Username::parse("Ada_L").map(|u| u.0), Ok("ada_l".into()));
+        for bad in ["a", "-ada", "ada lovelace", "ädä", &"a".repeat(33)] {
+            assert!(Username::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_need_one_at_and_no_spaces() {
+        assert!(Email::parse("a@b.co").is_ok());
+        for bad in ["", "ab.co", "@b.co", "a@", "a b@c.d", "a@b@c"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_have_a_length_range_and_hide_in_debug() {
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse(&"x".repeat(257)).is_err());
+        let p = Password::parse("correct horse battery").expect("long enough");
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn password_hashes_are_argon2id() {
+        let p = Password::parse("correct horse battery").expect("long enough");
+        let hash = p.hash().expect("hashes");
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+    }
+
+    #[test]
+    fn roles_parse_from_their_names() {
+        assert_eq!("Editor".parse::<Role>(), Ok(Role::Editor));
+        assert!("owner".parse::<Role>().is_err());
+    }
+}

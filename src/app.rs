@@ -1,0 +1,164 @@
+//! Wiring: `App::build` turns `Settings` into a bound, ready server; `run_until_stopped`
+//! runs it. Tests and `quire serve` go through the same two calls.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{
+    HttpServer, Route,
+    dev::{Server, ServerHandle},
+    error::{PathError, QueryPayloadError},
+    guard,
+    middleware::{Compress, DefaultHeaders, from_fn},
+    web,
+};
+use anyhow::Context;
+use sqlx::PgPool;
+
+use crate::{
+    accounts,
+    assets::{self, Assets},
+    config::Settings,
+    db,
+    error::{Error, error_pages},
+    health, metrics,
+    metrics::Metrics,
+    posts,
+    render::page::Site,
+    tags, telemetry,
+};
+
+/// What every handler can reach. Cheap to clone: pools and `Arc`s.
+pub struct AppState {
+    pub db: PgPool,
+    pub settings: Arc<Settings>,
+    pub site: Arc<Site>,
+    pub metrics: Metrics,
+}
+
+pub struct App {
+    port: u16,
+    server: Server,
+}
+
+/// A route for pages people read: GET, and HEAD (the same response without its body,
+/// which actix-http drops for HEAD requests).
+pub fn read() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' https: data:; \
+     style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; \
+     frame-ancestors 'none'; form-action 'self'";
+
+impl App {
+    /// Connect (lazily) to the database and bind the listener; nothing is served yet.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = db::pool(&settings.database)?;
+        Self::build_with_pool(settings, db)
+    }
+
+    pub fn build_with_pool(settings: Settings, db: PgPool) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind((settings.http.host, settings.http.port)).with_context(|| {
+                format!(
+                    "cannot listen on {}:{}",
+                    settings.http.host, settings.http.port
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        let assets = web::Data::new(Assets::new());
+        let site = Arc::new(Site {
+            title: settings.site.title.clone(),
+            description: settings.site.description.clone(),
+            base: settings.http.base(),
+            per_page: settings.site.posts_per_page,
+            css_url: assets.url("css/site.css"),
+            favicon_url: assets.url("img/favicon.svg"),
+        });
+        let metrics = Metrics::new(settings.database.max_connections)?;
+        let prometheus = metrics.http.clone();
+        let https = settings.is_https();
+        let workers = settings.http.workers;
+        let shutdown = settings.http.shutdown_timeout_secs;
+        let state = web::Data::new(AppState {
+            db,
+            settings: Arc::new(settings),
+            site,
+            metrics,
+        });
+
+        let mut server = HttpServer::new(move || {
+            let mut headers = DefaultHeaders::new()
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
+                .add(("X-Frame-Options", "DENY"))
+                .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY));
+            if https {
+                headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
+            }
+            actix_web::App::new()
+                .app_data(state.clone())
+                .app_data(assets.clone())
+                .app_data(path_config())
+                .app_data(query_config())
+                .wrap(error_pages())
+                .wrap(Compress::default())
+                .wrap(headers)
+                .wrap(prometheus.clone())
+                .wrap(from_fn(telemetry::log_requests))
+                .route("/healthz", read().to(health::healthz))
+                .route("/readyz", read().to(health::readyz))
+                .route("/metrics", read().to(metrics::show))
+                .route("/static/{dir}/{file}", read().to(assets::serve))
+                .configure(posts::routes)
+                .configure(tags::routes)
+                .configure(accounts::routes)
+                .default_service(web::to(not_found))
+        })
+        .shutdown_timeout(shutdown)
+        .client_request_timeout(Duration::from_secs(10))
+        .listen(listener)?;
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port actually bound (useful when the settings asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server: gracefully (in-flight requests finish) when `graceful` is true.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serve until SIGTERM/SIGINT (graceful: in-flight requests finish) or `handle().stop()`.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, Error> {
+    Err(Error::NotFound)
+}
+
+/// A path that doesn't parse (a malformed slug, bytes that aren't UTF-8) names nothing: 404.
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err: PathError, _req| Error::NotFound.into())
+}
+
+/// A malformed query (`?page=abc`) is the client's mistake: 400 with what was wrong.
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let detail = match err {
+            QueryPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        Error::BadRequest(detail).into()
+    })
+}

@@ -1,0 +1,142 @@
+//! The command line: `serve` (default), `migrate`, `seed`, `user create`.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::{
+    accounts::{
+        self,
+        model::{Email, NewUser, Password, Role, Username},
+    },
+    app::App,
+    config::{Environment, Settings},
+    db, seed, telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "quire", version, about = "A multi-role blogging platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database if missing, migrate, and serve the site (the default).
+    Serve {
+        /// Add demo authors, tags and posts first if the blog has no posts yet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create the database if missing and apply pending migrations.
+    Migrate,
+    /// Add demo content (idempotent: running it twice adds nothing the second time).
+    Seed {
+        /// How many demo posts the blog should have.
+        #[arg(long, default_value_t = 30)]
+        posts: u32,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account.
+    Create(CreateUser),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUser {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub email: String,
+    /// At least 10 characters. Prefer `QUIRE_PASSWORD` in the environment to keep it out of
+    /// shell history.
+    #[arg(long, env = "QUIRE_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// reader, author, editor or admin.
+    #[arg(long, default_value = "reader")]
+    pub role: String,
+    /// Shown on posts; defaults to the username.
+    #[arg(long)]
+    pub display_name: Option<String>,
+}
+
+/// Demo posts `serve --demo` adds to an empty blog.
+const DEMO_POSTS: u32 = 30;
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(Environment::from_env()?)?;
+    telemetry::init(&settings.log);
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => {
+            let pool = prepare_database(&settings).await?;
+            if demo && crate::posts::repo::count_all(&pool).await? == 0 {
+                let report = seed::run(&pool, DEMO_POSTS).await?;
+                tracing::info!(posts = report.posts_created, "added demo content");
+            }
+            let app = App::build_with_pool(settings.clone(), pool)?;
+            tracing::info!(
+                address = %format!("{}:{}", settings.http.host, app.port()),
+                base_url = %settings.http.base_url,
+                env = settings.env.as_str(),
+                "serving"
+            );
+            app.run_until_stopped().await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            prepare_database(&settings).await?;
+            println!("database is up to date");
+        }
+        Command::Seed { posts } => {
+            let pool = prepare_database(&settings).await?;
+            let report = seed::run(&pool, posts).await?;
+            println!(
+                "demo content ready: {} posts created, {} already there",
+                report.posts_created, report.posts_existing
+            );
+        }
+        Command::User {
+            command: UserCommand::Create(args),
+        } => {
+            let pool = prepare_database(&settings).await?;
+            let user = NewUser {
+                username: Username::parse(&args.username)
+                    .map_err(|e| anyhow::anyhow!("--username: {e}"))?,
+                email: Email::parse(&args.email).map_err(|e| anyhow::anyhow!("--email: {e}"))?,
+                display_name: args.display_name.unwrap_or_else(|| args.username.clone()),
+                bio: String::new(),
+                password: Some(
+                    Password::parse(&args.password)
+                        .map_err(|e| anyhow::anyhow!("--password: {e}"))?,
+                ),
+                role: args
+                    .role
+                    .parse::<Role>()
+                    .map_err(|e| anyhow::anyhow!("--role: {e}"))?,
+            };
+            let id = accounts::create_user(&pool, &user).await?;
+            println!(
+                "created user {} (id {}, role {:?})",
+                user.username, id.0, user.role
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Create the database if missing and migrate it; the pool is then ready to serve.
+async fn prepare_database(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
+    db::create_if_missing(&settings.database).await?;
+    let pool = db::pool(&settings.database)?;
+    db::migrate(&pool)
+        .await
+        .context("the database could not be migrated")?;
+    Ok(pool)
+}

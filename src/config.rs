@@ -1,0 +1,406 @@
+//! Settings: read once at start-up from layered sources, validated into typed values.
+//!
+//! Order, later wins: the embedded `config/default.toml`, `config/{QUIRE_ENV}.toml` (from
+//! `QUIRE_CONFIG_DIR`, default `config`), `QUIRE__SECTION__KEY` variables, then the
+//! conventional 12-factor names (`DATABASE_URL`, `PORT`, …). A bad value stops start-up with
+//! one line that names the key. `Settings` is passed down, never read from a global.
+
+use std::{net::IpAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// The defaults travel inside the binary, so `quire` runs from any directory.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Conventional environment names honoured on top of everything else, and the key each sets.
+const CONVENTIONAL: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("REDIS_URL", "redis.url"),
+    ("MEILI_URL", "search.meili_url"),
+    ("MEILI_MASTER_KEY", "search.meili_master_key"),
+    ("HOST", "http.host"),
+    ("PORT", "http.port"),
+    ("BASE_URL", "http.base_url"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    /// `QUIRE_ENV`, defaulting to development.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match std::env::var("QUIRE_ENV") {
+            Ok(v) => v.parse(),
+            Err(_) => Ok(Self::Development),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "development" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "production" => Ok(Self::Production),
+            other => Err(ConfigError(format!(
+                "QUIRE_ENV: expected development, test or production, got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A configuration problem, worded as one line that names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+impl From<figment::Error> for ConfigError {
+    fn from(e: figment::Error) -> Self {
+        // figment reports one error per bad key; the first is enough to act on.
+        let first = e.into_iter().next().map(|e| {
+            let key = e.path.join(".");
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| m.name.to_string())
+                .unwrap_or_default();
+            let kind = e.kind.to_string();
+            match (key.is_empty(), source.is_empty()) {
+                (false, false) => format!("{key}: {kind} (from {source})"),
+                (false, true) => format!("{key}: {kind}"),
+                _ => kind,
+            }
+        });
+        Self(first.unwrap_or_else(|| "unreadable configuration".into()))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub env: Environment,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub search: SearchSettings,
+    pub site: SiteSettings,
+    pub log: LogSettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: IpAddr,
+    pub port: u16,
+    pub base_url: Url,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+impl HttpSettings {
+    /// `base_url` without its trailing slash, ready to have a path appended.
+    pub fn base(&self) -> String {
+        self.base_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_secs)
+    }
+
+    /// The same server, another database: tests and benchmarks get databases of their own.
+    pub fn with_database_name(&self, name: &str) -> Result<Self, ConfigError> {
+        let mut url = Url::parse(self.url.expose_secret())
+            .map_err(|e| ConfigError(format!("database.url: {e}")))?;
+        url.set_path(name);
+        Ok(Self {
+            url: SecretString::from(url.to_string()),
+            ..self.clone()
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchSettings {
+    /// `None`: PostgreSQL full-text search.
+    pub meili_url: Option<Url>,
+    pub meili_master_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSettings {
+    pub title: String,
+    pub description: String,
+    pub posts_per_page: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub allow: Vec<IpNet>,
+}
+
+impl MetricsSettings {
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.allow.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// The file-shaped settings, before the checks serde can't express.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    http: HttpSettings,
+    database: DatabaseSettings,
+    redis: RedisSettings,
+    search: RawSearch,
+    site: SiteSettings,
+    log: LogSettings,
+    metrics: MetricsSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSearch {
+    meili_url: String,
+    meili_master_key: SecretString,
+}
+
+impl Settings {
+    /// Load for `env` from the files, then the process environment.
+    pub fn load(env: Environment) -> Result<Self, ConfigError> {
+        let dir = std::env::var_os("QUIRE_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let figment = Figment::new()
+            .merge(Toml::string(DEFAULTS))
+            .merge(Toml::file(dir.join(format!("{}.toml", env.as_str()))))
+            .merge(Env::prefixed("QUIRE__").split("__"))
+            .merge(Env::raw().filter_map(|key| {
+                CONVENTIONAL
+                    .iter()
+                    .find(|(name, _)| key == *name)
+                    .map(|(_, path)| (*path).into())
+            }));
+        Self::from_figment(env, &figment)
+    }
+
+    fn from_figment(env: Environment, figment: &Figment) -> Result<Self, ConfigError> {
+        let raw: Raw = figment.extract()?;
+        let meili_url = match raw.search.meili_url.trim() {
+            "" => None,
+            s => Some(Url::parse(s).map_err(|e| ConfigError(format!("search.meili_url: {e}")))?),
+        };
+        let key = raw.search.meili_master_key;
+        let meili_master_key = (!key.expose_secret().is_empty()).then_some(key);
+        let settings = Settings {
+            env,
+            http: raw.http,
+            database: raw.database,
+            redis: raw.redis,
+            search: SearchSettings {
+                meili_url,
+                meili_master_key,
+            },
+            site: raw.site,
+            log: raw.log,
+            metrics: raw.metrics,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |msg: &str| Err(ConfigError(msg.to_owned()));
+        if !matches!(self.http.base_url.scheme(), "http" | "https") {
+            return fail("http.base_url: must start with http:// or https://");
+        }
+        if self.http.base_url.query().is_some() || self.http.base_url.fragment().is_some() {
+            return fail("http.base_url: must not carry a query or fragment");
+        }
+        if self.http.workers > 256 {
+            return fail("http.workers: at most 256 (0 means one per core)");
+        }
+        if !(1..=100).contains(&self.site.posts_per_page) {
+            return fail("site.posts_per_page: must be between 1 and 100");
+        }
+        if self.site.title.trim().is_empty() {
+            return fail("site.title: must not be empty");
+        }
+        if self.database.max_connections == 0 {
+            return fail("database.max_connections: must be at least 1");
+        }
+        if self.database.acquire_timeout_secs == 0 {
+            return fail("database.acquire_timeout_secs: must be at least 1");
+        }
+        if let Err(e) = Url::parse(self.database.url.expose_secret()) {
+            return Err(ConfigError(format!("database.url: {e}")));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return fail("log.level: not a valid tracing filter");
+        }
+        Ok(())
+    }
+
+    /// `https` base URL: cookies must be Secure.
+    pub fn is_https(&self) -> bool {
+        self.http.base_url.scheme() == "https"
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::result_large_err, reason = "figment's Jail closures return figment::Error")]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in(jail: &mut Jail) -> Result<Settings, ConfigError> {
+        let dir = jail.directory().display().to_string();
+        jail.set_env("QUIRE_CONFIG_DIR", dir);
+        Settings::load(Environment::Development)
+    }
+
+    #[test]
+    fn defaults_load_without_any_file() {
+        Jail::expect_with(|jail| {
+            let s = load_in(jail).expect("defaults are valid");
+            assert_eq!(s.http.port, 8080);
+            assert_eq!(s.site.posts_per_page, 10);
+            assert!(s.search.meili_url.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_file_then_prefixed_then_conventional_names_win_in_order() {
+        Jail::expect_with(|jail| {
+            jail.create_file("development.toml", "[http]\nport = 9000\nworkers = 3\n")?;
+            jail.set_env("QUIRE__HTTP__WORKERS", "5");
+            jail.set_env("QUIRE__SITE__TITLE", "From env");
+            jail.set_env("PORT", "9100");
+            jail.set_env("BASE_URL", "https://blog.example.com/");
+            jail.set_env("MEILI_URL", "http://127.0.0.1:7700");
+            let s = load_in(jail).expect("valid");
+            assert_eq!(s.http.port, 9100);
+            assert_eq!(s.http.workers, 5);
+            assert_eq!(s.site.title, "From env");
+            assert_eq!(s.http.base(), "https://blog.example.com");
+            assert!(s.is_https());
+            assert!(s.search.meili_url.is_some());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("QUIRE__HTTP__PORT", "eighty");
+            let err = load_in(jail).expect_err("port is not a number").to_string();
+            assert!(err.contains("http.port"), "{err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn checks_beyond_types_name_their_key() {
+        for (var, value, key) in [
+            ("QUIRE__SITE__POSTS_PER_PAGE", "0", "site.posts_per_page"),
+            ("BASE_URL", "ftp://example.com", "http.base_url"),
+            ("MEILI_URL", "not a url", "search.meili_url"),
+            ("QUIRE__METRICS__ALLOW", "[\"nonsense\"]", "metrics.allow"),
+            ("QUIRE__LOG__FORMAT", "xml", "log.format"),
+        ] {
+            Jail::expect_with(|jail| {
+                jail.set_env(var, value);
+                let err = load_in(jail).expect_err(var).to_string();
+                assert!(err.contains(key), "{var}: {err}");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn quire_env_must_be_known() {
+        assert!("staging".parse::<Environment>().is_err());
+        assert_eq!(
+            "production".parse::<Environment>().ok(),
+            Some(Environment::Production)
+        );
+    }
+
+    #[test]
+    fn metrics_allow_list_matches_mapped_ipv4() {
+        let m = MetricsSettings {
+            allow: vec!["127.0.0.0/8".parse().expect("cidr")],
+        };
+        assert!(m.allows("127.0.0.1".parse().expect("ip")));
+        assert!(m.allows("::ffff:127.0.0.1".parse().expect("ip")));
+        assert!(!m.allows("10.1.2.3".parse().expect("ip")));
+    }
+
+    #[test]
+    fn database_name_can_be_replaced() {
+        Jail::expect_with(|jail| {
+            let s = load_in(jail).expect("valid");
+            let other = s.database.with_database_name("quire_x").expect("valid url");
+            assert!(other.url.expose_secret().contains("5432/quire_x?"));
+            Ok(())
+        });
+    }
+}

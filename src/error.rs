@@ -1,0 +1,217 @@
+//! The one error type of request handlers, and the error pages people see.
+//!
+//! Use `anyhow` off the request path (start-up, CLI), narrow errors in model code, and
+//! `Error` in handlers: `?` converts. Causes are logged with the request id and never shown;
+//! the page says what happened in words and gives the id to quote. Every 4xx/5xx response of
+//! a page route, including actix's own rejections, is re-rendered by `error_pages` in the
+//! site's layout, so there is one look for all of them.
+
+use actix_web::{
+    HttpMessage, HttpResponse, ResponseError,
+    body::EitherBody,
+    dev::ServiceResponse,
+    http::{
+        StatusCode,
+        header::{self, ContentType},
+    },
+    middleware::{ErrorHandlerResponse, ErrorHandlers},
+    web,
+};
+use askama::Template;
+
+use crate::{app::AppState, render::Layout, telemetry::RequestId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    /// The message is shown to the person: say what was wrong with the request.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("forbidden")]
+    Forbidden,
+    /// The database (or another backing service) is out of reach: a 503, retried later.
+    #[error("service unavailable")]
+    Unavailable,
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => Error::NotFound,
+            // A connection that broke mid-message can surface as a protocol error too.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Error::Unavailable
+            }
+            other => Error::Internal(other.into()),
+        }
+    }
+}
+
+impl From<askama::Error> for Error {
+    fn from(e: askama::Error) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+/// What an error page says; put in the response's extensions for `error_pages` to render.
+#[derive(Debug, Clone)]
+pub struct ErrorMessage {
+    pub heading: &'static str,
+    pub detail: String,
+}
+
+impl ErrorMessage {
+    /// Words for a status when nothing more specific is known (actix's own rejections).
+    fn for_status(status: StatusCode) -> Self {
+        let (heading, detail) = match status.as_u16() {
+            400 => ("Bad request", "The request could not be understood."),
+            403 => ("Forbidden", "You are not allowed to do that."),
+            404 => (
+                "Page not found",
+                "There is nothing at this address. It may have moved, or never existed.",
+            ),
+            405 => (
+                "Method not allowed",
+                "This address does not accept that kind of request.",
+            ),
+            413 => (
+                "Too large",
+                "What you sent is larger than this site accepts.",
+            ),
+            414 | 431 => (
+                "Address too long",
+                "The address or its headers are too long.",
+            ),
+            429 => ("Too many requests", "Please wait a little and try again."),
+            503 => (
+                "Temporarily unavailable",
+                "The site can't reach its database right now. Please try again in a moment.",
+            ),
+            s if s >= 500 => (
+                "Something went wrong",
+                "An unexpected error happened on our side. It has been logged.",
+            ),
+            _ => ("Request refused", "The request could not be completed."),
+        };
+        Self {
+            heading,
+            detail: detail.to_owned(),
+        }
+    }
+}
+
+impl Error {
+    fn message(&self) -> ErrorMessage {
+        match self {
+            Error::BadRequest(detail) => ErrorMessage {
+                heading: "Bad request",
+                detail: detail.clone(),
+            },
+            other => ErrorMessage::for_status(other.status_code()),
+        }
+    }
+
+    /// Log the cause at a level that matches who must act: us (5xx) or the client (4xx).
+    pub fn log(&self) {
+        match self {
+            Error::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
+            Error::Unavailable => tracing::warn!("answered 503: database unavailable"),
+            other => tracing::debug!(error = %other, "request refused"),
+        }
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        let message = self.message();
+        let mut res = HttpResponse::build(self.status_code());
+        if matches!(self, Error::Unavailable) {
+            res.insert_header((header::RETRY_AFTER, "5"));
+        }
+        // Plain text is the fallback if no error_pages middleware is around to render a page.
+        let mut res = res
+            .content_type(ContentType::plaintext())
+            .body(format!("{}\n", message.detail));
+        res.extensions_mut().insert(message);
+        res
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    status: u16,
+    message: ErrorMessage,
+    request_id: Option<String>,
+}
+
+/// Re-render every error response of a page route as a page in the site's layout.
+pub fn error_pages<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        Ok(ErrorHandlerResponse::Response(render_error_page(res)))
+    })
+}
+
+fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    let path = res.request().path();
+    // The JSON API shapes its own errors.
+    let is_api = path == "/api" || path.starts_with("/api/");
+    let Some(state) = res.request().app_data::<web::Data<AppState>>().cloned() else {
+        return res.map_into_left_body();
+    };
+    if is_api {
+        return res.map_into_left_body();
+    }
+    let status = res.status();
+    let message = res
+        .response()
+        .extensions()
+        .get::<ErrorMessage>()
+        .cloned()
+        .unwrap_or_else(|| ErrorMessage::for_status(status));
+    let request_id = res
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.to_string());
+    let page = ErrorPage {
+        layout: Layout::new(&state.site, message.heading, &message.detail, path).noindex(),
+        status: status.as_u16(),
+        message,
+        request_id,
+    };
+    let Ok(body) = page.render() else {
+        return res.map_into_left_body();
+    };
+    let (req, old) = res.into_parts();
+    let mut new = HttpResponse::build(status);
+    // Keep what the original response said beyond its body (Allow, Retry-After, request id).
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.append_header((name.clone(), value.clone()));
+        }
+    }
+    let new = new.content_type(ContentType::html()).body(body);
+    ServiceResponse::new(req, new).map_into_right_body()
+}

@@ -1,0 +1,18 @@
+//! Quire: a multi-role blogging platform. The binary is a shell around this library, so
+//! tests and benchmarks run exactly the code `quire serve` runs.
+
+pub mod accounts;
+pub mod app;
+pub mod assets;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod posts;
+pub mod render;
+pub mod seed;
+pub mod slug;
+pub mod tags;
+pub mod telemetry;

@@ -1,0 +1,69 @@
+//! Prometheus metrics: request counts and latency histograms by route pattern and status
+//! (actix-web-prom), plus database pool use, served at `/metrics` to allowed addresses only.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
+use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, TextEncoder};
+
+use crate::{app::AppState, error::Error};
+
+pub struct Metrics {
+    pub http: PrometheusMetrics,
+    pool_connections: IntGaugeVec,
+    pool_max: IntGauge,
+}
+
+impl Metrics {
+    pub fn new(pool_max: u32) -> anyhow::Result<Self> {
+        let http = PrometheusMetricsBuilder::new("quire")
+            // Paths that match no route would each become a label value; fold them into one.
+            .mask_unmatched_patterns("unmatched")
+            .exclude("/metrics")
+            .buckets(&[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
+            .build()
+            .map_err(|e| anyhow::anyhow!("building metrics: {e}"))?;
+        let pool_connections = IntGaugeVec::new(
+            Opts::new(
+                "quire_db_pool_connections",
+                "Database pool connections by state",
+            ),
+            &["state"],
+        )?;
+        let max = IntGauge::new("quire_db_pool_max_connections", "Database pool size limit")?;
+        max.set(i64::from(pool_max));
+        http.registry.register(Box::new(pool_connections.clone()))?;
+        http.registry.register(Box::new(max.clone()))?;
+        Ok(Self {
+            http,
+            pool_connections,
+            pool_max: max,
+        })
+    }
+}
+
+/// `GET /metrics`: Prometheus text format, for addresses in `metrics.allow` only.
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    let allowed = req
+        .peer_addr()
+        .is_some_and(|addr| state.settings.metrics.allows(addr.ip()));
+    if !allowed {
+        return Err(Error::Forbidden);
+    }
+    let m = &state.metrics;
+    let size = i64::from(state.db.size());
+    let idle = i64::try_from(state.db.num_idle()).unwrap_or(i64::MAX);
+    m.pool_connections.with_label_values(&["idle"]).set(idle);
+    m.pool_connections
+        .with_label_values(&["in_use"])
+        .set(size - idle);
+    debug_assert!(m.pool_max.get() >= 1);
+    let mut body = Vec::new();
+    TextEncoder::new()
+        .encode(&m.http.registry.gather(), &mut body)
+        .map_err(|e| Error::Internal(e.into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body))
+}

@@ -1,0 +1,95 @@
+//! Posts as readers see them, and what creating one needs.
+
+use serde::Deserialize;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+
+use crate::{
+    accounts::model::UserId,
+    render::{
+        SafeHtml,
+        page::{human_date, iso_date},
+    },
+    slug::Slug,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[sqlx(transparent)]
+pub struct PostId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Deserialize)]
+#[sqlx(type_name = "post_status", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    Draft,
+    Scheduled,
+    Published,
+}
+
+/// A tag as a post lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TagRef {
+    pub slug: String,
+    pub name: String,
+}
+
+/// One entry of a list: everything a card on the home page shows, nothing more.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PostSummary {
+    pub id: PostId,
+    pub slug: String,
+    pub title: String,
+    pub excerpt: String,
+    pub reading_minutes: i32,
+    pub cover_image: Option<String>,
+    pub published_at: OffsetDateTime,
+    pub author_username: String,
+    pub author_name: String,
+    pub tags: Json<Vec<TagRef>>,
+}
+
+impl PostSummary {
+    pub fn date(&self) -> String {
+        human_date(&self.published_at)
+    }
+
+    pub fn iso_date(&self) -> String {
+        iso_date(&self.published_at)
+    }
+
+    pub fn tags(&self) -> &[TagRef] {
+        &self.tags.0
+    }
+}
+
+/// A whole published post.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Post {
+    #[sqlx(flatten)]
+    pub summary: PostSummary,
+    pub body_html: SafeHtml,
+    pub updated_at: OffsetDateTime,
+    pub author_bio: String,
+}
+
+impl Post {
+    pub fn iso_updated(&self) -> String {
+        iso_date(&self.updated_at)
+    }
+}
+
+/// What creating a post needs. The Markdown is rendered by `posts::create`, not by callers.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub author_id: UserId,
+    pub title: String,
+    pub slug: Slug,
+    /// Empty: derived from the body's first paragraph.
+    pub excerpt: String,
+    pub body_markdown: String,
+    pub cover_image: Option<String>,
+    pub status: PostStatus,
+    pub published_at: Option<OffsetDateTime>,
+    /// Tag names, in order; missing tags are created.
+    pub tags: Vec<String>,
+}

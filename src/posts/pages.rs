@@ -1,0 +1,117 @@
+//! Reader pages for posts: the home page and a single post.
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::{
+    model::{Post, PostSummary},
+    repo,
+};
+use crate::{
+    app::AppState,
+    db::{Page, PageNumber, PageQuery},
+    error::Error,
+    render::{
+        Layout, page,
+        page::{Pager, Site},
+    },
+    slug::Slug,
+};
+
+/// One page of a post list, ready for a template: shared by home, tag and author pages.
+pub struct Listing {
+    pub layout: Layout,
+    pub posts: Vec<PostSummary>,
+    pub pager: Pager,
+}
+
+impl Listing {
+    /// `rows` were fetched with one extra (see `Page::from_overfetch`). A page past the end
+    /// of the list is a 404.
+    pub fn new(
+        site: &Arc<Site>,
+        path: &str,
+        title: &str,
+        description: &str,
+        rows: Vec<PostSummary>,
+        number: PageNumber,
+    ) -> Result<Self, Error> {
+        let list = Page::from_overfetch(rows, number, site.per_page);
+        if list.is_past_the_end() {
+            return Err(Error::NotFound);
+        }
+        let mut layout = Layout::new(site, title, description, &page_path(path, number)).paginated(
+            path,
+            list.prev(),
+            list.next(),
+        );
+        if number.get() > 1 {
+            layout.title = format!("{} (page {})", layout.title, number.get());
+        }
+        Ok(Self {
+            layout,
+            pager: Pager::new(path, &list),
+            posts: list.items,
+        })
+    }
+}
+
+fn page_path(path: &str, number: PageNumber) -> String {
+    crate::render::page::page_href(path, number.get())
+}
+
+#[derive(Template)]
+#[template(path = "posts/index.html")]
+struct IndexPage {
+    layout: Layout,
+    posts: Vec<PostSummary>,
+    pager: Pager,
+}
+
+/// `GET /`: published posts, newest first, `site.posts_per_page` at a time.
+pub async fn index(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Error> {
+    let number = query.number();
+    let rows = repo::list_published(&state.db, number, state.site.per_page).await?;
+    let site = &state.site;
+    let Listing {
+        layout,
+        posts,
+        pager,
+    } = Listing::new(site, "/", &site.title, &site.description, rows, number)?;
+    page(IndexPage {
+        layout,
+        posts,
+        pager,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "posts/show.html")]
+struct ShowPage {
+    layout: Layout,
+    post: Post,
+}
+
+/// `GET /posts/{slug}`: one published post, as readers see it.
+pub async fn show(
+    state: web::Data<AppState>,
+    slug: web::Path<Slug>,
+) -> Result<HttpResponse, Error> {
+    let post = repo::find_published(&state.db, slug.as_str())
+        .await?
+        .ok_or(Error::NotFound)?;
+    let s = &post.summary;
+    let layout = Layout::new(
+        &state.site,
+        &s.title,
+        &s.excerpt,
+        &format!("/posts/{}", s.slug),
+    )
+    .article(s.cover_image.as_deref());
+    page(ShowPage { layout, post })
+}

@@ -1,0 +1,201 @@
+//! Markdown to sanitized HTML, and the facts derived from a post's text.
+//!
+//! pulldown-cmark renders, ammonia sanitizes: no script, event handler or `javascript:` URL
+//! survives. `SafeHtml` is the only type templates print unescaped, and only this module
+//! (or a column this module filled) makes one.
+
+use std::{collections::HashSet, fmt, sync::LazyLock};
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
+
+/// HTML that went through the sanitizer. Askama prints it as is (it implements `HtmlSafe`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, sqlx::Type, serde::Serialize)]
+#[sqlx(transparent)]
+pub struct SafeHtml(String);
+
+impl SafeHtml {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SafeHtml {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl askama::filters::HtmlSafe for SafeHtml {}
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_SMART_PUNCTUATION
+}
+
+/// The sanitizer: ammonia's conservative defaults, plus the classes pulldown-cmark puts on
+/// fenced code (`language-rust`) so a stylesheet can colour them.
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut b = ammonia::Builder::default();
+    b.add_tag_attributes("input", ["type", "checked", "disabled"])
+        .add_tags(["input"])
+        .add_allowed_classes("code", LANGUAGE_CLASSES.iter().copied())
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .link_rel(Some("noopener noreferrer nofollow"));
+    b
+});
+
+const LANGUAGE_CLASSES: &[&str] = &[
+    "language-rust",
+    "language-sql",
+    "language-toml",
+    "language-sh",
+    "language-bash",
+    "language-shell",
+    "language-js",
+    "language-javascript",
+    "language-ts",
+    "language-typescript",
+    "language-python",
+    "language-go",
+    "language-html",
+    "language-css",
+    "language-json",
+    "language-yaml",
+    "language-text",
+    "language-diff",
+    "language-c",
+    "language-cpp",
+];
+
+/// Render a post body (the full CommonMark set plus tables, footnotes, task lists).
+pub fn render(markdown: &str) -> SafeHtml {
+    let mut raw = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut raw, Parser::new_ext(markdown, options()));
+    SafeHtml(SANITIZER.clean(&raw).to_string())
+}
+
+/// Words per minute used for reading time; the figure Medium and Ghost use.
+const WORDS_PER_MINUTE: usize = 265;
+
+/// Reading time in whole minutes, at least 1. Counts words of text, not of markup.
+pub fn reading_minutes(markdown: &str) -> i32 {
+    let words: usize = Parser::new_ext(markdown, options())
+        .map(|e| match e {
+            Event::Text(t) | Event::Code(t) => t.split_whitespace().count(),
+            _ => 0,
+        })
+        .sum();
+    let minutes = words.div_ceil(WORDS_PER_MINUTE).max(1);
+    i32::try_from(minutes).unwrap_or(i32::MAX)
+}
+
+/// A plain-text excerpt: the first paragraph's text, cut at a word boundary near `max` chars.
+pub fn excerpt(markdown: &str, max: usize) -> String {
+    let mut text = String::new();
+    let mut in_paragraph = false;
+    for event in Parser::new_ext(markdown, options()) {
+        match event {
+            Event::Start(Tag::Paragraph) => in_paragraph = true,
+            Event::End(TagEnd::Paragraph) if !text.trim().is_empty() => break,
+            Event::End(TagEnd::Paragraph) => in_paragraph = false,
+            Event::Text(t) | Event::Code(t) if in_paragraph => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak if in_paragraph => text.push(' '),
+            _ => {}
+        }
+    }
+    truncate_words(text.trim(), max)
+}
+
+/// Cut `s` to at most `max` characters at a word boundary, adding an ellipsis if cut.
+pub fn truncate_words(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let cut: String = s.chars().take(max).collect();
+    let cut = match cut.rfind(char::is_whitespace) {
+        Some(i) if i > 0 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!(
+        "{}…",
+        cut.trim_end_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_common_constructs() {
+        let md = "# Title\n\nSome *em* and **strong**.\n\n- a\n- b\n\n1. one\n\n\
+                  [link](https://example.com) ![alt](/static/img/x.svg)\n\n\
+                  | a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn main() {}\n```\n\n> quoted\n";
+        let html = render(md);
+        let h = html.as_str();
+        for needle in [
+            "<h1>Title</h1>",
+            "<em>em</em>",
+            "<strong>strong</strong>",
+            "<ul>",
+            "<ol>",
+            "<table>",
+            "<blockquote>",
+            r#"<code class="language-rust">"#,
+            r#"<img src="/static/img/x.svg" alt="alt">"#,
+            r#"href="https://example.com""#,
+        ] {
+            assert!(h.contains(needle), "missing {needle} in {h}");
+        }
+    }
+
+    #[test]
+    fn scripts_handlers_and_javascript_urls_do_not_survive() {
+        let md = "<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n\
+                  [click](javascript:alert(1))\n\n<a href=\"JaVaScRiPt:alert(1)\">x</a>\n\n\
+                  <iframe src=\"https://evil\"></iframe><div onclick=\"x()\" style=\"a\">d</div>\n\n\
+                  ```evil\" onmouseover=\"x\ncode\n```\n";
+        let h = render(md).as_str().to_ascii_lowercase();
+        for bad in [
+            "<script",
+            "onerror",
+            "javascript:",
+            "<iframe",
+            "onclick",
+            "onmouseover",
+            "style=",
+        ] {
+            assert!(!h.contains(bad), "{bad} survived: {h}");
+        }
+    }
+
+    #[test]
+    fn links_are_marked_nofollow() {
+        let h = render("[x](https://example.com)");
+        assert!(h.as_str().contains("nofollow"), "{h}");
+    }
+
+    #[test]
+    fn reading_time_counts_words_and_is_at_least_one_minute() {
+        assert_eq!(reading_minutes(""), 1);
+        assert_eq!(reading_minutes(&"word ".repeat(265)), 1);
+        assert_eq!(reading_minutes(&"word ".repeat(266)), 2);
+        assert_eq!(reading_minutes(&"word ".repeat(1000)), 4);
+    }
+
+    #[test]
+    fn excerpt_takes_the_first_paragraph_as_text() {
+        let md = "# Heading\n\nFirst *paragraph* with `code`.\n\nSecond.";
+        assert_eq!(excerpt(md, 200), "First paragraph with code.");
+    }
+
+    #[test]
+    fn truncation_cuts_at_a_word_and_adds_an_ellipsis() {
+        assert_eq!(truncate_words("short", 10), "short");
+        assert_eq!(truncate_words("hello wonderful world", 12), "hello…");
+        assert_eq!(truncate_words("ééééé ééééé ééééé", 13), "ééééé ééééé…");
+    }
+}

@@ -1,0 +1,7 @@
+//! Turning data into bytes for people: Markdown to safe HTML, templates to pages.
+
+pub mod markdown;
+pub mod page;
+
+pub use markdown::SafeHtml;
+pub use page::{Layout, page};

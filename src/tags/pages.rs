@@ -1,0 +1,50 @@
+//! Reader pages for tags.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::{model::Tag, repo};
+use crate::{
+    app::AppState,
+    db::PageQuery,
+    error::Error,
+    posts::{self, model::PostSummary, pages::Listing},
+    render::{Layout, page, page::Pager},
+    slug::Slug,
+};
+
+#[derive(Template)]
+#[template(path = "tags/show.html")]
+struct ShowPage {
+    layout: Layout,
+    tag: Tag,
+    posts: Vec<PostSummary>,
+    pager: Pager,
+}
+
+/// `GET /tags/{slug}`: the tag's description and its published posts, newest first.
+pub async fn show(
+    state: web::Data<AppState>,
+    slug: web::Path<Slug>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Error> {
+    let tag = repo::find_by_slug(&state.db, &slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let number = query.number();
+    let rows =
+        posts::repo::list_published_by_tag(&state.db, tag.id, number, state.site.per_page).await?;
+    let path = format!("/tags/{}", tag.slug);
+    let title = format!("Posts tagged “{}”", tag.name);
+    let Listing {
+        layout,
+        posts,
+        pager,
+    } = Listing::new(&state.site, &path, &title, &tag.description, rows, number)?;
+    page(ShowPage {
+        layout,
+        tag,
+        posts,
+        pager,
+    })
+}

@@ -1,0 +1,190 @@
+//! The `quire` binary: configuration errors, seeding, creating users, graceful shutdown.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use sqlx::Connection;
+
+use crate::harness::{TestDb, quire_command};
+
+fn run(mut cmd: Command) -> (bool, String, String) {
+    let out = cmd.output().expect("quire runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
+    let db = TestDb::new().await;
+    for (var, value, key) in [
+        ("QUIRE__HTTP__PORT", "eighty", "http.port"),
+        ("PORT", "99999", "http.port"),
+        ("BASE_URL", "not a url", "http.base_url"),
+        ("QUIRE__SITE__POSTS_PER_PAGE", "0", "site.posts_per_page"),
+        ("QUIRE_ENV", "staging", "QUIRE_ENV"),
+    ] {
+        let mut cmd = quire_command(&db);
+        cmd.arg("serve").env(var, value);
+        let (ok, _, stderr) = run(cmd);
+        assert!(!ok, "{var}={value} must stop start-up");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{var}: {stderr}");
+        assert!(lines[0].contains(key), "{var}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_one_clear_line() {
+    let db = TestDb::new().await;
+    let mut cmd = quire_command(&db);
+    cmd.arg("migrate").env(
+        "DATABASE_URL",
+        "postgres://postgres@127.0.0.1:1/quire_nowhere",
+    );
+    let (ok, _, stderr) = run(cmd);
+    assert!(!ok);
+    assert!(
+        stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn seeding_is_idempotent() {
+    let db = TestDb::new().await;
+    let mut first = quire_command(&db);
+    first.args(["seed", "--posts", "12"]);
+    let (ok, stdout, stderr) = run(first);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("12 posts created, 0 already there"),
+        "{stdout}"
+    );
+    let mut again = quire_command(&db);
+    again.args(["seed", "--posts", "12"]);
+    let (ok, stdout, _) = run(again);
+    assert!(ok);
+    assert!(
+        stdout.contains("0 posts created, 12 already there"),
+        "{stdout}"
+    );
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM published_posts), (SELECT count(*) FROM users),
+                (SELECT count(DISTINCT tag_id) FROM post_tags)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(counts.0, 12);
+    assert!(
+        counts.1 >= 3 && counts.2 >= 5,
+        "several authors and tags: {counts:?}"
+    );
+    let (code, image): (bool, bool) = sqlx::query_as(
+        "SELECT bool_or(body_html LIKE '%<pre><code%'), bool_or(body_html LIKE '%<img%') FROM posts",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(code && image, "demo posts have code blocks and images");
+}
+
+#[tokio::test]
+async fn user_create_checks_its_input_and_refuses_duplicates() {
+    let db = TestDb::new().await;
+    let create = |username: &str, password: &str, role: &str| {
+        let mut cmd = quire_command(&db);
+        cmd.args(["user", "create", "--username", username, "--email"])
+            .arg(format!("{username}@example.com"))
+            .args(["--password", password, "--role", role]);
+        run(cmd)
+    };
+    let (ok, _, stderr) = create("ada", "short", "author");
+    assert!(!ok && stderr.contains("--password"), "{stderr}");
+    let (ok, _, stderr) = create("ada", "a long enough password", "owner");
+    assert!(!ok && stderr.contains("--role"), "{stderr}");
+    let (ok, stdout, stderr) = create("ada", "a long enough password", "editor");
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("created user ada"));
+    let (ok, _, stderr) = create("ada", "a long enough password", "reader");
+    assert!(!ok && stderr.contains("taken"), "{stderr}");
+    let (role, hash): (String, String) =
+        sqlx::query_as("SELECT role::text, password_hash FROM users WHERE username = 'ada'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(role, "editor");
+    assert!(hash.starts_with("$argon2id$"));
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let db = TestDb::new().await;
+    let mut cmd = quire_command(&db);
+    cmd.arg("serve")
+        .env("QUIRE__LOG__LEVEL", "info")
+        .env("QUIRE__LOG__FORMAT", "json")
+        .env("PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("quire serve starts");
+    // The log's "serving" line carries the port the OS picked.
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["message"] == "serving"
+            {
+                let _ = tx.send(v["address"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let address = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serving line");
+
+    // Hold a lock so the home page's query waits: the request is in flight for a while.
+    let mut locker = sqlx::PgConnection::connect_with(
+        &quire::db::connect_options(&db.settings.database).unwrap(),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE posts IN ACCESS EXCLUSIVE MODE;")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let url = format!("http://{address}/");
+    let in_flight = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status()) });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !in_flight.is_finished(),
+        "the request is still waiting on the lock"
+    );
+    sqlx::raw_sql("COMMIT").execute(&mut locker).await.unwrap();
+
+    let result = tokio::time::timeout(Duration::from_secs(10), in_flight).await;
+    let status = result
+        .expect("in time")
+        .expect("task")
+        .expect("a response, not a reset");
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "quire exits cleanly after SIGTERM: {exit}");
+}

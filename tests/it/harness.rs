@@ -1,0 +1,430 @@
+//! The real app on a free port, with a freshly migrated PostgreSQL database of its own, and
+//! helpers that build users and posts through the library's own use-cases.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use quire::{
+    accounts::{
+        self,
+        model::{Email, NewUser, Role, UserId, Username},
+    },
+    app::App,
+    config::{Environment, Settings},
+    db,
+    posts::{
+        self,
+        model::{NewPost, PostStatus},
+    },
+    slug::Slug,
+};
+use reqwest::{Response, StatusCode};
+use scraper::{Html, Selector};
+use secrecy::ExposeSecret;
+use sqlx::{Executor, PgPool};
+use time::OffsetDateTime;
+use tokio::{net::TcpListener, task::JoinHandle};
+
+pub struct TestApp {
+    pub base: String,
+    pub port: u16,
+    /// A pool straight to the test database (not through any proxy).
+    pub db: PgPool,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    server: actix_web::dev::ServerHandle,
+    // Last: dropped after the server has stopped.
+    _database: TestDb,
+}
+
+/// A freshly migrated database of one's own, dropped (connections and all) on `Drop`.
+pub struct TestDb {
+    pub settings: Settings,
+    pub pool: PgPool,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let (mut settings, name) = test_settings();
+        settings.database = settings
+            .database
+            .with_database_name(&name)
+            .expect("database url");
+        let pool = prepare_database(&settings).await;
+        Self {
+            settings,
+            pool,
+            name,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let settings = self.settings.database.clone();
+        let name = self.name.clone();
+        // Drop can't await; a short-lived runtime on its own thread does the cleanup.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(db::drop_database(&settings, &name));
+            }
+        })
+        .join();
+    }
+}
+
+/// Test settings with a database name of our own. Names carry their creation time so a
+/// later run can sweep databases that a crashed run left behind.
+fn test_settings() -> (Settings, String) {
+    let settings = Settings::load(Environment::Test).expect("test settings load");
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let name = format!(
+        "quire_test_{secs}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    (settings, name)
+}
+
+/// The test binary's own `quire` executable, run from the crate root so it finds `config/`.
+pub fn quire_command(database: &TestDb) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_quire"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("QUIRE_ENV", "test")
+        .env(
+            "DATABASE_URL",
+            database.settings.database.url.expose_secret(),
+        );
+    cmd
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawn with adjusted settings (applied after the test database is made).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let database = TestDb::new().await;
+    let mut settings = database.settings.clone();
+    adjust(&mut settings);
+    start(settings, database).await
+}
+
+/// Spawn with the app's database connections going through `proxy`, so a test can cut them.
+pub async fn spawn_app_behind(proxy: &DbProxy) -> TestApp {
+    let database = TestDb::new().await;
+    let mut settings = database.settings.clone();
+    let mut url = url::Url::parse(settings.database.url.expose_secret()).expect("url");
+    url.set_port(Some(proxy.port)).expect("port");
+    settings.database.url = url.to_string().into();
+    start(settings, database).await
+}
+
+async fn prepare_database(settings: &Settings) -> PgPool {
+    sweep_leftovers(settings).await;
+    db::create_if_missing(&settings.database)
+        .await
+        .expect("create test database");
+    let pool = db::pool(&settings.database).expect("pool");
+    db::migrate(&pool).await.expect("migrate test database");
+    // Each table's ids start far apart, so an id from the wrong table never matches by luck.
+    pool.execute(
+        "ALTER TABLE users ALTER COLUMN id RESTART WITH 10000;
+         ALTER TABLE posts ALTER COLUMN id RESTART WITH 20000;
+         ALTER TABLE tags ALTER COLUMN id RESTART WITH 30000;",
+    )
+    .await
+    .expect("spread sequences");
+    pool
+}
+
+async fn start(settings: Settings, database: TestDb) -> TestApp {
+    let app = App::build(settings.clone()).await.expect("app builds");
+    let port = app.port();
+    let server = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        db: database.pool.clone(),
+        client,
+        settings,
+        server,
+        _database: database,
+    }
+}
+
+/// Drop test databases more than an hour old: what crashed or killed runs left behind.
+async fn sweep_leftovers(settings: &Settings) {
+    let Ok(opts) = db::connect_options(&settings.database) else {
+        return;
+    };
+    let Ok(admin) = PgPool::connect_with(opts.database("postgres")).await else {
+        return;
+    };
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'quire\\_test\\_%'")
+            .fetch_all(&admin)
+            .await
+            .unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for name in names {
+        let created = name
+            .split('_')
+            .nth(2)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0);
+        if now.saturating_sub(created) > 3600 {
+            let _ = db::drop_database(&settings.database, &name).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting; the database is dropped right after, with FORCE.
+        drop(self.server.stop(false));
+    }
+}
+
+/// What a post in a test looks like; `..Default::default()` fills the rest.
+pub struct PostSpec<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+    pub tags: &'a [&'a str],
+    pub status: PostStatus,
+    /// Minutes from now: negative is the past.
+    pub published_in_minutes: i64,
+    pub excerpt: &'a str,
+    pub cover: Option<&'a str>,
+}
+
+impl Default for PostSpec<'_> {
+    fn default() -> Self {
+        Self {
+            title: "A post",
+            body: "Some *text*.",
+            tags: &[],
+            status: PostStatus::Published,
+            published_in_minutes: -60,
+            excerpt: "",
+            cover: None,
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// GET a page and parse it; panics (failing the test) if the status isn't `expected`.
+    pub async fn page(&self, path: &str, expected: StatusCode) -> Page {
+        let res = self.get(path).await;
+        let status = res.status();
+        let body = res.text().await.expect("body");
+        assert_eq!(status, expected, "GET {path}: {body}");
+        Page(Html::parse_document(&body), body)
+    }
+
+    /// An author with a display name and bio.
+    pub async fn author(&self, username: &str) -> UserId {
+        self.user(username, Role::Author).await
+    }
+
+    pub async fn user(&self, username: &str, role: Role) -> UserId {
+        let user = NewUser {
+            username: Username::parse(username).expect("valid username"),
+            email: Email::parse(&format!("{username}@example.com")).expect("valid email"),
+            display_name: format!("{} Display", capitalise(username)),
+            bio: format!("{username} writes tests."),
+            password: None,
+            role,
+        };
+        accounts::create_user(&self.db, &user)
+            .await
+            .expect("user created")
+    }
+
+    /// Create a post through the same use-case the app uses; returns its slug.
+    pub async fn post(&self, author: UserId, spec: PostSpec<'_>) -> String {
+        let slug = Slug::from_title(spec.title).expect("title makes a slug");
+        let published_at = match spec.status {
+            PostStatus::Draft => None,
+            _ => {
+                Some(OffsetDateTime::now_utc() + time::Duration::minutes(spec.published_in_minutes))
+            }
+        };
+        let post = NewPost {
+            author_id: author,
+            title: spec.title.to_owned(),
+            slug: slug.clone(),
+            excerpt: spec.excerpt.to_owned(),
+            body_markdown: spec.body.to_owned(),
+            cover_image: spec.cover.map(str::to_owned),
+            status: spec.status,
+            published_at,
+            tags: spec.tags.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        posts::create(&self.db, &post)
+            .await
+            .expect("post created")
+            .expect("slug is free");
+        slug.to_string()
+    }
+
+    /// `n` published posts, `Post 1` the oldest and `Post n` the newest.
+    pub async fn posts(&self, author: UserId, n: usize, tags: &[&str]) -> Vec<String> {
+        let mut slugs = Vec::new();
+        for i in 1..=n {
+            let title = format!("Post {i}");
+            slugs.push(
+                self.post(
+                    author,
+                    PostSpec {
+                        title: &title,
+                        tags,
+                        published_in_minutes: -10_000 + i as i64,
+                        ..Default::default()
+                    },
+                )
+                .await,
+            );
+        }
+        slugs
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// A parsed HTML page, with the raw text for `contains` checks.
+pub struct Page(pub Html, pub String);
+
+impl Page {
+    /// Text of every element matching `css`, trimmed.
+    pub fn texts(&self, css: &str) -> Vec<String> {
+        let sel = Selector::parse(css).expect("valid selector");
+        self.0
+            .select(&sel)
+            .map(|e| e.text().collect::<String>().trim().to_owned())
+            .collect()
+    }
+
+    pub fn text(&self, css: &str) -> String {
+        self.texts(css).into_iter().next().unwrap_or_default()
+    }
+
+    /// The `attr` of every element matching `css`.
+    pub fn attrs(&self, css: &str, attr: &str) -> Vec<String> {
+        let sel = Selector::parse(css).expect("valid selector");
+        self.0
+            .select(&sel)
+            .filter_map(|e| e.value().attr(attr).map(str::to_owned))
+            .collect()
+    }
+
+    pub fn attr(&self, css: &str, attr: &str) -> Option<String> {
+        self.attrs(css, attr).into_iter().next()
+    }
+
+    pub fn contains(&self, needle: &str) -> bool {
+        self.1.contains(needle)
+    }
+}
+
+/// A TCP proxy in front of PostgreSQL that a test can cut, to simulate an outage without
+/// touching the shared server: while down, it drops every connection and refuses new ones.
+pub struct DbProxy {
+    pub port: u16,
+    down: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl DbProxy {
+    pub async fn start() -> Self {
+        let (settings, _) = test_settings();
+        let url = url::Url::parse(settings.database.url.expose_secret()).expect("url");
+        let target = format!(
+            "{}:{}",
+            url.host_str().unwrap_or("127.0.0.1"),
+            url.port().unwrap_or(5432)
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let down = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (d, c) = (down.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if d.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut upstream).await;
+                    }
+                });
+                c.lock().expect("lock").push(task);
+            }
+        });
+        Self {
+            port,
+            down,
+            conns,
+            accept,
+        }
+    }
+
+    pub fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for task in self.conns.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for DbProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}

@@ -1,0 +1,76 @@
+//! The reader queries use indexes, not sequential scans, at 100,000 posts.
+
+use quire::posts::repo::sql;
+
+use crate::harness::TestDb;
+
+/// Fill the database with 100k published posts by 50 authors over 20 tags, in SQL, and let
+/// the planner see realistic statistics.
+async fn hundred_thousand_posts(db: &sqlx::PgPool) {
+    sqlx::raw_sql(
+        "INSERT INTO users (username, email, display_name)
+           SELECT 'author' || i, 'author' || i || '@example.com', 'Author ' || i
+             FROM generate_series(1, 50) i;
+         INSERT INTO tags (slug, name) SELECT 'tag-' || i, 'Tag ' || i FROM generate_series(1, 20) i;
+         INSERT INTO posts (author_id, title, slug, excerpt, body_markdown, body_html, status, published_at)
+           SELECT (SELECT min(id) FROM users) + i % 50, 'Post ' || i, 'post-' || i, 'Excerpt', 'Body',
+                  '<p>Body</p>', CASE WHEN i % 10 = 0 THEN 'draft' ELSE 'published' END::post_status,
+                  CASE WHEN i % 10 = 0 THEN NULL ELSE now() - make_interval(mins => i) END
+             FROM generate_series(1, 100000) i;
+         INSERT INTO post_tags (post_id, tag_id)
+           SELECT p.id, t.id FROM posts p JOIN tags t ON t.slug = 'tag-' || (1 + p.id % 20)
+         UNION
+           SELECT p.id, t.id FROM posts p JOIN tags t ON t.slug = 'tag-' || (1 + (p.id * 7) % 20);
+         ANALYZE;",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+async fn plan(db: &sqlx::PgPool, sql: &str, offset: i64, filter: Option<i64>) -> String {
+    let explain = format!("EXPLAIN {sql}");
+    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(explain))
+        .bind(11_i64)
+        .bind(offset);
+    if let Some(id) = filter {
+        q = q.bind(id);
+    }
+    q.fetch_all(db).await.unwrap().join("\n")
+}
+
+#[tokio::test]
+async fn reader_lists_use_indexes_at_a_hundred_thousand_posts() {
+    let db = TestDb::new().await;
+    hundred_thousand_posts(&db.pool).await;
+    let tag: i64 = sqlx::query_scalar("SELECT id FROM tags WHERE slug = 'tag-3'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let author: i64 = sqlx::query_scalar("SELECT min(id) FROM users")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    for (name, sql, filter) in [
+        ("home", sql::HOME, None),
+        ("tag", sql::BY_TAG, Some(tag)),
+        ("author", sql::BY_AUTHOR, Some(author)),
+    ] {
+        for offset in [0, 100] {
+            let plan = plan(&db.pool, sql, offset, filter).await;
+            assert!(
+                !plan.contains("Seq Scan on posts"),
+                "{name} page at offset {offset}:\n{plan}"
+            );
+            assert!(plan.contains("Index"), "{name}:\n{plan}");
+        }
+    }
+    let plan =
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("EXPLAIN {}", sql::SHOW)))
+            .bind("post-77")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .join("\n");
+    assert!(plan.contains("posts_slug_key"), "post page:\n{plan}");
+}
