@@ -46,6 +46,9 @@ CREATE TABLE posts (
     body_html       text NOT NULL DEFAULT '',
     reading_minutes integer NOT NULL DEFAULT 1 CHECK (reading_minutes >= 1),
     cover_image     text,
+    -- The post's tags as [{"slug", "name"}], in order: a copy kept by the triggers below, so
+    -- a list page reads each post's tags without a join per row.
+    tag_list        jsonb NOT NULL DEFAULT '[]',
     status          post_status NOT NULL DEFAULT 'draft',
     published_at    timestamptz,
     deleted_at      timestamptz,
@@ -81,10 +84,70 @@ CREATE TABLE post_tags (
     tag_id  bigint NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
     -- Position in the author's tag list: the first tag is the post's primary one.
     position smallint NOT NULL DEFAULT 0,
+    -- A copy of posts.published_at (kept by triggers), so a tag page reads its newest posts
+    -- straight off one index however many posts the tag has.
+    published_at timestamptz,
     PRIMARY KEY (post_id, tag_id)
 );
--- Tag pages: from a tag to its posts.
-CREATE INDEX post_tags_tag_id_idx ON post_tags (tag_id, post_id);
+-- Tag pages: a tag's posts, newest first.
+CREATE INDEX post_tags_tag_published_idx
+    ON post_tags (tag_id, published_at DESC NULLS LAST, post_id DESC);
+
+CREATE FUNCTION post_tags_copy_published_at() RETURNS trigger AS $$
+BEGIN
+    NEW.published_at := (SELECT published_at FROM posts WHERE id = NEW.post_id);
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER post_tags_published_at BEFORE INSERT ON post_tags
+    FOR EACH ROW EXECUTE FUNCTION post_tags_copy_published_at();
+
+CREATE FUNCTION posts_published_at_changed() RETURNS trigger AS $$
+BEGIN
+    UPDATE post_tags SET published_at = NEW.published_at WHERE post_id = NEW.id;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER posts_copy_published_at AFTER UPDATE OF published_at ON posts
+    FOR EACH ROW WHEN (OLD.published_at IS DISTINCT FROM NEW.published_at)
+    EXECUTE FUNCTION posts_published_at_changed();
+
+-- Keep posts.tag_list equal to what post_tags and tags say, whoever changes them.
+CREATE FUNCTION refresh_tag_list(post bigint) RETURNS void AS $$
+    UPDATE posts
+       SET tag_list = COALESCE((SELECT jsonb_agg(jsonb_build_object('slug', t.slug, 'name', t.name)
+                                                 ORDER BY pt.position, t.name)
+                                  FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+                                 WHERE pt.post_id = post), '[]')
+     WHERE id = post;
+$$ LANGUAGE sql;
+
+CREATE FUNCTION post_tags_changed() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM refresh_tag_list(OLD.post_id);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM refresh_tag_list(NEW.post_id);
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER post_tags_refresh_tag_list AFTER INSERT OR UPDATE OR DELETE ON post_tags
+    FOR EACH ROW EXECUTE FUNCTION post_tags_changed();
+
+CREATE FUNCTION tag_renamed() RETURNS trigger AS $$
+BEGIN
+    PERFORM refresh_tag_list(pt.post_id) FROM post_tags pt WHERE pt.tag_id = NEW.id;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER tags_refresh_tag_list AFTER UPDATE OF slug, name ON tags
+    FOR EACH ROW EXECUTE FUNCTION tag_renamed();
 
 -- The one place that says what readers may see: not a draft, not deleted, and its time has come.
 CREATE VIEW published_posts AS

@@ -304,7 +304,10 @@ impl Settings {
 }
 
 #[cfg(test)]
-#[expect(clippy::result_large_err, reason = "figment's Jail closures return figment::Error")]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail closures return figment::Error"
+)]
 mod tests {
     use super::*;
     use figment::Jail;

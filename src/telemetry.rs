@@ -22,13 +22,15 @@ pub fn init(settings: &LogSettings) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_span_events(FmtSpan::NONE)
         .with_target(false);
     let _ = match settings.format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
@@ -57,15 +59,22 @@ pub async fn log_requests(
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
+    // The client as the proxy reports it (X-Forwarded-For / Forwarded): for the log only,
+    // never for decisions, since a client can send these headers itself.
+    let client = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("-")
+        .to_owned();
     let span = tracing::info_span!("request", request_id = %id);
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = next.call(req).instrument(span).await;
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let _guard = span.enter();
+    // The request line carries the id itself, so it reads alone in either format.
     match result {
         Ok(mut res) => {
             let status = res.status().as_u16();
             let route = res.request().match_pattern().unwrap_or_default();
-            tracing::info!(%method, %path, %route, status, latency_ms, "request");
+            tracing::info!(request_id = %id, %method, %path, %route, status, latency_ms, %client, "request");
             if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
                 res.headers_mut().insert(REQUEST_ID_HEADER.clone(), value);
             }
@@ -73,7 +82,7 @@ pub async fn log_requests(
         }
         Err(e) => {
             let status = e.as_response_error().status_code().as_u16();
-            tracing::info!(%method, %path, status, latency_ms, "request");
+            tracing::info!(request_id = %id, %method, %path, status, latency_ms, %client, "request");
             Err(e)
         }
     }

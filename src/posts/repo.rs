@@ -12,15 +12,13 @@ use crate::{
     tags::model::TagId,
 };
 
-/// The columns of a `PostSummary`, with the author and tags joined in one round trip.
+/// The columns of a `PostSummary`, with the author joined. Tags come from `tag_list`, the
+/// copy of post_tags that triggers keep, so lists need no join per row.
 macro_rules! summary_select {
     () => {
         "SELECT p.id, p.slug, p.title, p.excerpt, p.reading_minutes, p.cover_image,
                 p.published_at, u.username AS author_username, u.display_name AS author_name,
-                COALESCE((SELECT json_agg(json_build_object('slug', t.slug, 'name', t.name)
-                                          ORDER BY pt.position, t.name)
-                            FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
-                           WHERE pt.post_id = p.id), '[]') AS tags"
+                p.tag_list AS tags"
     };
 }
 
@@ -32,12 +30,14 @@ pub mod sql {
          ORDER BY p.published_at DESC, p.id DESC
          LIMIT $1 OFFSET $2"
     );
+    /// Ordered by post_tags' copy of published_at, which its index serves directly.
     pub const BY_TAG: &str = concat!(
         summary_select!(),
-        " FROM published_posts p
-          JOIN post_tags x ON x.post_id = p.id AND x.tag_id = $3
+        " FROM post_tags x
+          JOIN published_posts p ON p.id = x.post_id
           JOIN users u ON u.id = p.author_id
-         ORDER BY p.published_at DESC, p.id DESC
+         WHERE x.tag_id = $3
+         ORDER BY x.published_at DESC NULLS LAST, x.post_id DESC
          LIMIT $1 OFFSET $2"
     );
     pub const BY_AUTHOR: &str = concat!(

@@ -385,3 +385,49 @@ async fn pages_carry_security_headers_and_a_request_id() {
     );
     assert_eq!(h["x-request-id"].to_str().unwrap().len(), 36);
 }
+
+#[tokio::test]
+async fn renaming_or_untagging_shows_on_every_list_at_once() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Tagged",
+                tags: &["Old Name", "Other"],
+                ..Default::default()
+            },
+        )
+        .await;
+    sqlx::query("UPDATE tags SET name = 'New Name' WHERE slug = 'old-name'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let home = app.page("/", StatusCode::OK).await;
+    assert_eq!(home.texts(".card .tags a"), vec!["New Name", "Other"]);
+    sqlx::query("DELETE FROM tags WHERE slug = 'other'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let post = app.page(&format!("/posts/{slug}"), StatusCode::OK).await;
+    assert_eq!(post.texts(".post-header .tags a"), vec!["New Name"]);
+}
+
+#[tokio::test]
+async fn a_tag_page_follows_a_post_whose_date_changes() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    app.posts(ada, 3, &["Rust"]).await;
+    sqlx::query(
+        "UPDATE posts SET published_at = now() - interval '1 minute' WHERE slug = 'post-1'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let page = app.page("/tags/rust", StatusCode::OK).await;
+    assert_eq!(
+        page.texts(".card-title"),
+        vec!["Post 1", "Post 3", "Post 2"]
+    );
+}

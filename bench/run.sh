@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Load test: Quire's release build against a minimal actix-web "ceiling" serving a fixed body
+# of the same size, measured in the same run on the same machine. The method follows
+# shared/research/peers.md: 3 s warm-up, then `wrk -t2 -c32 -d10s --timeout 10s --latency`,
+# 3 rounds, median.
+#
+#   bash bench/run.sh            # 1,000 posts (the default)
+#   POSTS=100000 bash bench/run.sh
+#
+# Needs PostgreSQL as for the tests; installs wrk from Debian if missing. Writes the table to
+# bench/results/latest.md. Everything runs on loopback and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+POSTS=${POSTS:-1000}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-32}
+QUIRE_PORT=${QUIRE_PORT:-18080}
+CEILING_PORT=${CEILING_PORT:-18081}
+DB_NAME=quire_bench_${POSTS}
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+cargo build --release --bin quire --example ceiling -j2
+QUIRE=target/release/quire
+CEILING=target/release/examples/ceiling
+mkdir -p bench/results
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+export QUIRE_ENV=production DATABASE_URL="$PG/$DB_NAME?sslmode=disable" \
+  HOST=127.0.0.1 PORT=$QUIRE_PORT BASE_URL="http://127.0.0.1:$QUIRE_PORT"
+
+echo "== seeding $POSTS posts into $DB_NAME (kept between runs; seeding is idempotent)"
+"$QUIRE" seed --posts "$POSTS"
+
+# Production settings: JSON logs, one line per request, written (to /dev/null) as in production.
+"$QUIRE" serve >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$QUIRE_PORT/healthz" >/dev/null && break; sleep 0.1; done
+
+slug=$(curl -fs "http://127.0.0.1:$QUIRE_PORT/" | grep -o 'href="/posts/[^"]*"' | head -1 | sed 's|href="/posts/||; s|"||')
+tag=$(curl -fs "http://127.0.0.1:$QUIRE_PORT/posts/$slug" | grep -o 'href="/tags/[^"]*"' | head -1 | sed 's|href="/tags/||; s|"||')
+curl -fs "http://127.0.0.1:$QUIRE_PORT/posts/$slug" >"$work/body.html"
+size=$(wc -c <"$work/body.html")
+
+"$CEILING" "$work/body.html" "$CEILING_PORT" &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$CEILING_PORT/" >/dev/null && break; sleep 0.1; done
+
+# Print "rps p50_ms p99_ms" for one wrk run.
+measure() {
+  local out
+  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s --latency "$1")
+  if echo "$out" | grep -q "Non-2xx"; then echo "non-2xx answers from $1" >&2; echo "$out" >&2; exit 1; fi
+  echo "$out" | awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
+    END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }'
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+declare -A RPS P50 P99
+run() {
+  local name=$1 url=$2 rounds=()
+  wrk -t2 -c"$CONNS" -d3s "$url" >/dev/null  # warm-up
+  for _ in $(seq "$ROUNDS"); do rounds+=("$(measure "$url")"); done
+  RPS[$name]=$(printf '%s\n' "${rounds[@]}" | cut -d' ' -f1 | median)
+  P50[$name]=$(printf '%s\n' "${rounds[@]}" | cut -d' ' -f2 | median)
+  P99[$name]=$(printf '%s\n' "${rounds[@]}" | cut -d' ' -f3 | median)
+  echo "   $name: ${RPS[$name]} req/s, p50 ${P50[$name]} ms, p99 ${P99[$name]} ms" >&2
+}
+
+echo "== measuring (post page $size bytes; $ROUNDS x $DURATION per target, c=$CONNS)"
+run ceiling "http://127.0.0.1:$CEILING_PORT/"
+run post "http://127.0.0.1:$QUIRE_PORT/posts/$slug"
+run home "http://127.0.0.1:$QUIRE_PORT/"
+run tag "http://127.0.0.1:$QUIRE_PORT/tags/$tag"
+
+rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
+{
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $POSTS posts, wrk -t2 -c$CONNS -d$DURATION, median of $ROUNDS; wrk, Quire, the ceiling and PostgreSQL share the cores. Quire uncached."
+  echo
+  echo "| target | req/s | share of ceiling | p50 ms | p99 ms |"
+  echo "|---|---:|---:|---:|---:|"
+  for name in ceiling post home tag; do
+    share=$(awk -v a="${RPS[$name]}" -v b="${RPS[ceiling]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+    case $name in
+      ceiling) label="ceiling: fixed $size-byte body";;
+      post) label="\`/posts/{slug}\`";;
+      home) label="\`/\`";;
+      tag) label="\`/tags/{slug}\`";;
+    esac
+    echo "| $label | ${RPS[$name]} | $share | ${P50[$name]} | ${P99[$name]} |"
+  done
+  echo
+  echo "Quire resident memory after the run: $((rss_kb / 1024)) MiB."
+} | tee bench/results/latest.md
