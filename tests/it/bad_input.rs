@@ -127,3 +127,32 @@ async fn other_methods_on_pages_are_refused_with_a_4xx() {
         assert!(status.is_client_error(), "{method}: {status}");
     }
 }
+
+#[tokio::test]
+async fn an_internal_error_is_a_500_page_in_the_layout_that_hides_the_cause() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app.posts(ada, 1, &[]).await.remove(0);
+    // Break the schema under the app: its query now fails for a reason that is ours, not the
+    // reader's.
+    sqlx::query("ALTER TABLE users RENAME COLUMN bio TO biography")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let res = app.get(&format!("/posts/{slug}")).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = res.text().await.unwrap();
+    let page = scraper::Html::parse_document(&body);
+    let h1 = scraper::Selector::parse("h1").unwrap();
+    assert_eq!(
+        page.select(&h1).next().unwrap().text().collect::<String>(),
+        "Something went wrong"
+    );
+    assert!(body.contains(&request_id), "the page quotes the request id");
+    assert!(body.contains("/static/css/site."), "in the site layout");
+    assert!(
+        !body.contains("bio") && !body.contains("column"),
+        "no cause leaks: {body}"
+    );
+}
