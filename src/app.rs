@@ -3,6 +3,8 @@
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
+use actix_session::{SessionMiddleware, config::PersistentSession, storage::RedisSessionStore};
+use actix_web::cookie::{Key, SameSite};
 use actix_web::{
     HttpServer, Route,
     dev::{Server, ServerHandle},
@@ -12,6 +14,9 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
+use redis::aio::ConnectionManager;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha512};
 use sqlx::PgPool;
 
 use crate::{
@@ -30,6 +35,8 @@ use crate::{
 /// What every handler can reach. Cheap to clone: pools and `Arc`s.
 pub struct AppState {
     pub db: PgPool,
+    /// Counters and caches; sessions have their own connection inside actix-session.
+    pub redis: ConnectionManager,
     pub settings: Arc<Settings>,
     pub site: Arc<Site>,
     pub metrics: Metrics,
@@ -54,10 +61,28 @@ impl App {
     /// Connect (lazily) to the database and bind the listener; nothing is served yet.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = db::pool(&settings.database)?;
-        Self::build_with_pool(settings, db)
+        Self::build_with_pool(settings, db).await
     }
 
-    pub fn build_with_pool(settings: Settings, db: PgPool) -> anyhow::Result<Self> {
+    pub async fn build_with_pool(settings: Settings, db: PgPool) -> anyhow::Result<Self> {
+        let redis_url = settings.redis.url.expose_secret().to_owned();
+        let redis = redis::Client::open(redis_url.as_str())
+            .context("redis.url is not a valid Redis URL")?;
+        let redis = ConnectionManager::new(redis)
+            .await
+            .context("cannot reach Redis at redis.url")?;
+        let prefix = settings.redis.key_prefix.clone();
+        let sessions = RedisSessionStore::builder(redis_url)
+            .cache_keygen(move |key| format!("{prefix}session:{key}"))
+            .build()
+            .await
+            .context("cannot reach Redis for sessions")?;
+        // Any secret of 32+ characters becomes the 64-byte key the cookie crate needs.
+        let key = Key::from(&Sha512::digest(
+            settings.session.secret.expose_secret().as_bytes(),
+        ));
+        let session_ttl =
+            actix_web::cookie::time::Duration::hours(i64::from(settings.session.ttl_hours));
         let listener =
             TcpListener::bind((settings.http.host, settings.http.port)).with_context(|| {
                 format!(
@@ -82,6 +107,7 @@ impl App {
         let shutdown = settings.http.shutdown_timeout_secs;
         let state = web::Data::new(AppState {
             db,
+            redis,
             settings: Arc::new(settings),
             site,
             metrics,
@@ -102,6 +128,15 @@ impl App {
                 .app_data(path_config())
                 .app_data(query_config())
                 .wrap(error_pages())
+                .wrap(
+                    SessionMiddleware::builder(sessions.clone(), key.clone())
+                        .cookie_name("quire_session".into())
+                        .cookie_secure(https)
+                        .cookie_http_only(true)
+                        .cookie_same_site(SameSite::Lax)
+                        .session_lifecycle(PersistentSession::default().session_ttl(session_ttl))
+                        .build(),
+                )
                 .wrap(Compress::default())
                 .wrap(headers)
                 .wrap(prometheus.clone())

@@ -80,7 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let report = seed::run(&pool, DEMO_POSTS).await?;
                 tracing::info!(posts = report.posts_created, "added demo content");
             }
-            let app = App::build_with_pool(settings.clone(), pool)?;
+            let app = App::build_with_pool(settings.clone(), pool).await?;
             tracing::info!(
                 address = %format!("{}:{}", settings.http.host, app.port()),
                 base_url = %settings.http.base_url,

@@ -105,6 +105,8 @@ pub struct Settings {
     pub site: SiteSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
+    pub session: SessionSettings,
+    pub accounts: AccountsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +117,7 @@ pub struct HttpSettings {
     pub base_url: Url,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl HttpSettings {
@@ -153,6 +156,26 @@ impl DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     pub url: SecretString,
+    pub key_prefix: String,
+}
+
+/// The development default of `session.secret`; production refuses to start with it.
+const DEV_SESSION_SECRET: &str =
+    "development-only-secret-change-me-development-only-secret-change-me";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    pub secret: SecretString,
+    pub ttl_hours: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsSettings {
+    pub default_role: crate::accounts::model::Role,
+    pub login_attempts: u32,
+    pub login_window_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +235,8 @@ struct Raw {
     site: SiteSettings,
     log: LogSettings,
     metrics: MetricsSettings,
+    session: SessionSettings,
+    accounts: AccountsSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +285,8 @@ impl Settings {
             site: raw.site,
             log: raw.log,
             metrics: raw.metrics,
+            session: raw.session,
+            accounts: raw.accounts,
         };
         settings.validate()?;
         Ok(settings)
@@ -293,6 +320,19 @@ impl Settings {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return fail("log.level: not a valid tracing filter");
+        }
+        let secret = self.session.secret.expose_secret();
+        if secret.len() < 32 {
+            return fail("session.secret: must be at least 32 characters");
+        }
+        if self.env == Environment::Production && secret == DEV_SESSION_SECRET {
+            return fail("session.secret: set a secret of your own in production");
+        }
+        if self.session.ttl_hours == 0 {
+            return fail("session.ttl_hours: must be at least 1");
+        }
+        if self.accounts.login_attempts == 0 || self.accounts.login_window_secs == 0 {
+            return fail("accounts.login_attempts and login_window_secs: must be at least 1");
         }
         Ok(())
     }
@@ -376,6 +416,19 @@ mod tests {
                 Ok(())
             });
         }
+    }
+
+    #[test]
+    fn production_refuses_the_development_session_secret() {
+        Jail::expect_with(|jail| {
+            let dir = jail.directory().display().to_string();
+            jail.set_env("QUIRE_CONFIG_DIR", dir);
+            let err = Settings::load(Environment::Production).expect_err("dev secret");
+            assert!(err.to_string().contains("session.secret"), "{err}");
+            jail.set_env("QUIRE__SESSION__SECRET", "x".repeat(48));
+            assert!(Settings::load(Environment::Production).is_ok());
+            Ok(())
+        });
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum Error {
     BadRequest(String),
     #[error("forbidden")]
     Forbidden,
+    /// A state-changing form without this session's CSRF token.
+    #[error("missing or wrong CSRF token")]
+    CsrfRejected,
     /// The database (or another backing service) is out of reach: a 503, retried later.
     #[error("service unavailable")]
     Unavailable,
@@ -53,6 +56,13 @@ impl From<sqlx::Error> for Error {
             }
             other => Error::Internal(other.into()),
         }
+    }
+}
+
+impl From<redis::RedisError> for Error {
+    fn from(e: redis::RedisError) -> Self {
+        tracing::warn!(error = %e, "redis unavailable");
+        Error::Unavailable
     }
 }
 
@@ -116,6 +126,12 @@ impl Error {
                 heading: "Bad request",
                 detail: detail.clone(),
             },
+            Error::CsrfRejected => ErrorMessage {
+                heading: "This form has expired",
+                detail: "It was sent without this session's security token, so nothing was \
+                         changed. Go back, reload the page and try again."
+                    .into(),
+            },
             other => ErrorMessage::for_status(other.status_code()),
         }
     }
@@ -135,7 +151,7 @@ impl ResponseError for Error {
         match self {
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Forbidden | Error::CsrfRejected => StatusCode::FORBIDDEN,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -184,12 +200,17 @@ fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B
         return res.map_into_left_body();
     }
     let status = res.status();
-    let message = res
-        .response()
-        .extensions()
-        .get::<ErrorMessage>()
-        .cloned()
-        .unwrap_or_else(|| ErrorMessage::for_status(status));
+    let ours = res.response().extensions().get::<ErrorMessage>().cloned();
+    // A page a handler rendered on purpose (a form shown again with its errors) stays as is.
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if ours.is_none() && is_html {
+        return res.map_into_left_body();
+    }
+    let message = ours.unwrap_or_else(|| ErrorMessage::for_status(status));
     let request_id = res
         .request()
         .extensions()

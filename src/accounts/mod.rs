@@ -1,8 +1,10 @@
 //! People: accounts, roles and author pages.
 
+pub mod forms;
 pub mod model;
 pub mod pages;
 pub mod repo;
+pub mod session;
 
 use actix_web::web;
 use sqlx::PgPool;
@@ -11,7 +13,31 @@ use crate::app::read;
 use model::{NewUser, UserId};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/authors/{username}", read().to(pages::author));
+    cfg.route("/authors/{username}", read().to(pages::author))
+        .route("/setup", read().to(forms::setup_form))
+        .route("/setup", web::post().to(forms::setup))
+        .route("/register", read().to(forms::register_form))
+        .route("/register", web::post().to(forms::register))
+        .route("/login", read().to(forms::login_form))
+        .route("/login", web::post().to(forms::log_in))
+        .route("/logout", web::post().to(forms::log_out));
+}
+
+/// Create the first admin. An advisory lock serialises concurrent attempts, so exactly one
+/// wins even when two people submit /setup at the same moment. `Ok(None)`: too late.
+pub async fn create_first_admin(db: &PgPool, user: &NewUser) -> anyhow::Result<Option<UserId>> {
+    let password = user
+        .password
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("the first admin needs a password"))?;
+    let hash = password.hash()?;
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('quire:first-admin'))")
+        .execute(&mut *tx)
+        .await?;
+    let id = repo::insert_first_admin(&mut *tx, user, &hash).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Why creating an account failed, in words for the person who asked.

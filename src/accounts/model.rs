@@ -101,9 +101,32 @@ impl Password {
                 "a password can be at most {} characters",
                 Self::MAX_LEN
             ))
+        } else if is_common(s) {
+            Err("that password is among the most common ones; choose another".into())
         } else {
             Ok(Self(s.to_owned()))
         }
+    }
+
+    /// A real argon2id hash of a throwaway string: checking a login for an account that does
+    /// not exist against it costs what a real check costs.
+    pub fn dummy_hash() -> &'static str {
+        static HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            Password("no account has this password".into())
+                .hash()
+                .unwrap_or_default()
+        });
+        &HASH
+    }
+
+    /// Check `candidate` against a stored PHC hash. Slow on purpose (argon2).
+    pub fn verify(candidate: &str, phc: &str) -> bool {
+        use argon2::{Argon2, PasswordVerifier, password_hash::phc::PasswordHash};
+        PasswordHash::new(phc).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(candidate.as_bytes(), &h)
+                .is_ok()
+        })
     }
 
     /// An argon2id PHC string with a fresh salt.
@@ -120,6 +143,54 @@ impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(<redacted>)")
     }
+}
+
+/// Passwords of 10+ characters that top the breach lists; refused outright.
+const COMMON_PASSWORDS: &[&str] = &[
+    "1234567890",
+    "12345678910",
+    "123456789a",
+    "1q2w3e4r5t",
+    "1qaz2wsx3edc",
+    "a123456789",
+    "abcdefghij",
+    "administrator",
+    "asdfghjkl;",
+    "asdfghjkl1",
+    "baseball123",
+    "football123",
+    "iloveyou123",
+    "letmein123",
+    "password01",
+    "password12",
+    "password123",
+    "password1234",
+    "passw0rd123",
+    "qwerty1234",
+    "qwerty12345",
+    "qwertyuiop",
+    "qwertyuiop1",
+    "sunshine123",
+    "welcome123",
+    "0987654321",
+    "1111111111",
+    "0000000000",
+    "1234512345",
+    "changeme123",
+    "trustno1234",
+    "superman123",
+    "dragon12345",
+    "monkey12345",
+    "princess123",
+    "master12345",
+];
+
+fn is_common(s: &str) -> bool {
+    let lower = s.to_lowercase();
+    COMMON_PASSWORDS.contains(&lower.as_str())
+        || lower
+            .chars()
+            .all(|c| c == lower.chars().next().unwrap_or(' '))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type, Deserialize)]
@@ -153,6 +224,23 @@ pub struct Author {
     pub display_name: String,
     pub bio: String,
     pub avatar_url: Option<String>,
+}
+
+/// The logged-in person, as every request sees them: enough to greet and to authorise.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CurrentUser {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// Only for checking a password: the one row type that carries the hash.
+#[derive(sqlx::FromRow)]
+pub struct UserForLogin {
+    pub id: UserId,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
 }
 
 /// What creating an account needs.
@@ -195,10 +283,20 @@ mod tests {
     }
 
     #[test]
-    fn password_hashes_are_argon2id() {
+    fn password_hashes_are_argon2id_and_verify() {
         let p = Password::parse("correct horse battery").expect("long enough");
         let hash = p.hash().expect("hashes");
         assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(Password::verify("correct horse battery", &hash));
+        assert!(!Password::verify("correct horse batterx", &hash));
+        assert!(!Password::verify("anything", "not a hash"));
+    }
+
+    #[test]
+    fn common_passwords_are_refused() {
+        for common in ["password123", "Qwertyuiop", "aaaaaaaaaaaa"] {
+            assert!(Password::parse(common).is_err(), "{common}");
+        }
     }
 
     #[test]

@@ -5,9 +5,11 @@ use askama::Template;
 
 use super::{model::Author, model::Username, repo};
 use crate::{
+    accounts::session::AuthSession,
     app::AppState,
     db::PageQuery,
     error::Error,
+    extract::Viewer,
     posts::{self, model::PostSummary, pages::Listing},
     render::{Layout, page, page::Pager},
 };
@@ -24,6 +26,8 @@ struct AuthorPage {
 /// `GET /authors/{username}`: an author's bio and their published posts, newest first.
 pub async fn author(
     state: web::Data<AppState>,
+    viewer: Viewer,
+    session: AuthSession,
     username: web::Path<Username>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
@@ -42,7 +46,7 @@ pub async fn author(
         pager,
     } = Listing::new(&state.site, &path, &title, &author.bio, rows, number)?;
     page(AuthorPage {
-        layout,
+        layout: layout.viewer(viewer, &session),
         posts,
         pager,
         author,

@@ -10,9 +10,11 @@ use super::{
     repo,
 };
 use crate::{
+    accounts::session::AuthSession,
     app::AppState,
     db::{Page, PageNumber, PageQuery},
     error::Error,
+    extract::Viewer,
     render::{
         Layout, page,
         page::{Pager, Site},
@@ -73,6 +75,8 @@ struct IndexPage {
 /// `GET /`: published posts, newest first, `site.posts_per_page` at a time.
 pub async fn index(
     state: web::Data<AppState>,
+    viewer: Viewer,
+    session: AuthSession,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let number = query.number();
@@ -84,7 +88,7 @@ pub async fn index(
         pager,
     } = Listing::new(site, "/", &site.title, &site.description, rows, number)?;
     page(IndexPage {
-        layout,
+        layout: layout.viewer(viewer, &session),
         posts,
         pager,
     })
@@ -100,6 +104,8 @@ struct ShowPage {
 /// `GET /posts/{slug}`: one published post, as readers see it.
 pub async fn show(
     state: web::Data<AppState>,
+    viewer: Viewer,
+    session: AuthSession,
     slug: web::Path<Slug>,
 ) -> Result<HttpResponse, Error> {
     let post = repo::find_published(&state.db, slug.as_str())
@@ -112,6 +118,7 @@ pub async fn show(
         &s.excerpt,
         &format!("/posts/{}", s.slug),
     )
-    .article(s.cover_image.as_deref());
+    .article(s.cover_image.as_deref())
+    .viewer(viewer, &session);
     page(ShowPage { layout, post })
 }

@@ -6,7 +6,11 @@ use actix_web::{HttpResponse, http::header::ContentType};
 use askama::Template;
 use time::{OffsetDateTime, format_description::BorrowedFormatItem, macros::format_description};
 
-use crate::error::Error;
+use crate::{
+    accounts::{model::CurrentUser, session::AuthSession},
+    error::Error,
+    extract::Viewer,
+};
 
 /// Site-wide facts every page shows, built once from the settings.
 #[derive(Debug)]
@@ -34,6 +38,9 @@ pub struct Layout {
     pub rel_next: Option<String>,
     /// Error pages and paginated tails are not worth indexing.
     pub noindex: bool,
+    /// Who is logged in, for the header; with the token its log-out form needs.
+    pub viewer: Option<CurrentUser>,
+    pub csrf_token: String,
 }
 
 impl Layout {
@@ -59,7 +66,18 @@ impl Layout {
             rel_prev: None,
             rel_next: None,
             noindex: false,
+            viewer: None,
+            csrf_token: String::new(),
         }
+    }
+
+    /// Show who is logged in (and a log-out button) in the header.
+    pub fn viewer(mut self, viewer: Viewer, session: &AuthSession) -> Self {
+        if viewer.0.is_some() {
+            self.csrf_token = session.csrf_token();
+        }
+        self.viewer = viewer.0;
+        self
     }
 
     pub fn article(mut self, image: Option<&str>) -> Self {

@@ -5,9 +5,11 @@ use askama::Template;
 
 use super::{model::Tag, repo};
 use crate::{
+    accounts::session::AuthSession,
     app::AppState,
     db::PageQuery,
     error::Error,
+    extract::Viewer,
     posts::{self, model::PostSummary, pages::Listing},
     render::{Layout, page, page::Pager},
     slug::Slug,
@@ -25,6 +27,8 @@ struct ShowPage {
 /// `GET /tags/{slug}`: the tag's description and its published posts, newest first.
 pub async fn show(
     state: web::Data<AppState>,
+    viewer: Viewer,
+    session: AuthSession,
     slug: web::Path<Slug>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
@@ -42,7 +46,7 @@ pub async fn show(
         pager,
     } = Listing::new(&state.site, &path, &title, &tag.description, rows, number)?;
     page(ShowPage {
-        layout,
+        layout: layout.viewer(viewer, &session),
         tag,
         posts,
         pager,

@@ -35,11 +35,25 @@ pub struct TestApp {
     pub port: u16,
     /// A pool straight to the test database (not through any proxy).
     pub db: PgPool,
+    /// A browser: keeps cookies, does not follow redirects.
     pub client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
     pub settings: Settings,
+    running: Arc<Running>,
+}
+
+/// The server and its database; stopped and dropped when the last `TestApp` sharing them goes.
+struct Running {
     server: actix_web::dev::ServerHandle,
     // Last: dropped after the server has stopped.
     _database: TestDb,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Stop accepting; the database is dropped right after, with FORCE.
+        drop(self.server.stop(false));
+    }
 }
 
 /// A freshly migrated database of one's own, dropped (connections and all) on `Drop`.
@@ -56,6 +70,8 @@ impl TestDb {
             .database
             .with_database_name(&name)
             .expect("database url");
+        // Redis keys of one test never meet another's.
+        settings.redis.key_prefix = format!("{name}:");
         let pool = prepare_database(&settings).await;
         Self {
             settings,
@@ -68,6 +84,8 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let settings = self.settings.database.clone();
+        let redis_url = self.settings.redis.url.expose_secret().to_owned();
+        let prefix = self.settings.redis.key_prefix.clone();
         let name = self.name.clone();
         // Drop can't await; a short-lived runtime on its own thread does the cleanup.
         let _ = std::thread::spawn(move || {
@@ -76,6 +94,7 @@ impl Drop for TestDb {
                 .build()
             {
                 let _ = rt.block_on(db::drop_database(&settings, &name));
+                let _ = rt.block_on(delete_redis_keys(&redis_url, &prefix));
             }
         })
         .join();
@@ -154,21 +173,36 @@ async fn start(settings: Settings, database: TestDb) -> TestApp {
     let port = app.port();
     let server = app.handle();
     tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client");
+    let (client, jar) = new_client();
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         port,
         db: database.pool.clone(),
         client,
+        jar,
         settings,
-        server,
-        _database: database,
+        running: Arc::new(Running {
+            server,
+            _database: database,
+        }),
     }
+}
+
+/// Remove every Redis key a test wrote (sessions, counters).
+async fn delete_redis_keys(url: &str, prefix: &str) -> redis::RedisResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await?;
+    if !keys.is_empty() {
+        redis::cmd("DEL")
+            .arg(keys)
+            .query_async::<()>(&mut conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Drop test databases more than an hour old: what crashed or killed runs left behind.
@@ -197,13 +231,6 @@ async fn sweep_leftovers(settings: &Settings) {
         if now.saturating_sub(created) > 3600 {
             let _ = db::drop_database(&settings.database, &name).await;
         }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        // Stop accepting; the database is dropped right after, with FORCE.
-        drop(self.server.stop(false));
     }
 }
 
@@ -328,6 +355,105 @@ fn capitalise(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
+}
+
+impl TestApp {
+    /// GET `path` and return the CSRF token of its first form.
+    pub async fn csrf_token(&self, path: &str) -> String {
+        let page = self.page(path, StatusCode::OK).await;
+        page.attr("input[name=csrf_token]", "value")
+            .expect("the page has a form with a CSRF token")
+    }
+
+    /// POST a form to `path`, adding the CSRF token of the form at `form_page`.
+    pub async fn submit(&self, form_page: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf_token(form_page).await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.url(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Register through the form; the client is then logged in as them.
+    pub async fn register(&self, username: &str) -> Response {
+        let email = format!("{username}@example.com");
+        self.submit(
+            "/register",
+            "/register",
+            &[
+                ("username", username),
+                ("email", &email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+    }
+
+    pub async fn log_in(&self, login: &str, password: &str) -> Response {
+        self.submit(
+            "/login",
+            "/login",
+            &[("login", login), ("password", password)],
+        )
+        .await
+    }
+
+    /// The display name the header shows for the logged-in user, if any.
+    pub async fn viewer_name(&self) -> Option<String> {
+        let page = self.page("/", StatusCode::OK).await;
+        let name = page.text(".viewer");
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// A client of its own: another browser, with no cookies.
+    pub fn other_client(&self) -> reqwest::Client {
+        new_client().0
+    }
+
+    /// The same app seen from another browser (cookies of its own).
+    pub fn sharing(app: &TestApp) -> TestApp {
+        let (client, jar) = new_client();
+        TestApp {
+            base: app.base.clone(),
+            port: app.port,
+            db: app.db.clone(),
+            client,
+            jar,
+            settings: app.settings.clone(),
+            running: Arc::clone(&app.running),
+        }
+    }
+
+    /// The value of this browser's session cookie, if it has one.
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().expect("base url");
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|c| c.strip_prefix("quire_session="))
+            .map(str::to_owned)
+    }
+}
+
+/// A password that passes every rule, for test accounts.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+fn new_client() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(Arc::clone(&jar))
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    (client, jar)
 }
 
 /// A parsed HTML page, with the raw text for `contains` checks.

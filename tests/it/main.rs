@@ -2,6 +2,7 @@
 //! and talks HTTP to it. One binary, one module per area.
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod accounts;
 mod bad_input;
 mod cli;
 mod feeds;
