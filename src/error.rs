@@ -30,6 +30,9 @@ pub enum Error {
     BadRequest(String),
     #[error("forbidden")]
     Forbidden,
+    /// The page needs a logged-in user: off to the login page, then back to this path.
+    #[error("login required")]
+    LoginRequired(String),
     /// A state-changing form without this session's CSRF token.
     #[error("missing or wrong CSRF token")]
     CsrfRejected,
@@ -152,12 +155,19 @@ impl ResponseError for Error {
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Forbidden | Error::CsrfRejected => StatusCode::FORBIDDEN,
+            Error::LoginRequired(_) => StatusCode::SEE_OTHER,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Error::LoginRequired(back) = self {
+            let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, format!("/login?next={next}")))
+                .finish();
+        }
         self.log();
         let message = self.message();
         let mut res = HttpResponse::build(self.status_code());

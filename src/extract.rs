@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::{
     accounts::{model::CurrentUser, repo, session::AuthSession},
     app::AppState,
+    authz::{self, Action},
     error::Error,
 };
 
@@ -37,6 +38,48 @@ impl FromRequest for Viewer {
                 session.log_out();
             }
             Ok(Viewer(user))
+        })
+    }
+}
+
+/// A logged-in user; anonymous visitors are sent to the login page and back.
+pub struct SignedIn(pub CurrentUser);
+
+impl FromRequest for SignedIn {
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let viewer = Viewer::from_request(req, payload);
+        let here = match req.query_string() {
+            "" => req.path().to_owned(),
+            q => format!("{}?{q}", req.path()),
+        };
+        Box::pin(async move {
+            match viewer.await?.0 {
+                Some(user) => Ok(SignedIn(user)),
+                None => Err(Error::LoginRequired(here)),
+            }
+        })
+    }
+}
+
+/// Someone who may write (author, editor, admin); readers get 403.
+pub struct Writer(pub CurrentUser);
+
+impl FromRequest for Writer {
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = SignedIn::from_request(req, payload);
+        Box::pin(async move {
+            let SignedIn(user) = signed_in.await?;
+            if authz::can(&user, Action::Write) {
+                Ok(Writer(user))
+            } else {
+                Err(Error::Forbidden)
+            }
         })
     }
 }

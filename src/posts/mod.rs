@@ -1,5 +1,6 @@
 //! Posts: the reader pages, the feeds, and the use-cases that write posts.
 
+pub mod admin;
 pub mod feeds;
 pub mod model;
 pub mod pages;
@@ -9,8 +10,14 @@ use actix_web::web;
 use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::{app::read, render::markdown, tags};
-use model::{NewPost, PostId};
+use crate::{
+    accounts::model::UserId,
+    app::read,
+    render::{SafeHtml, markdown},
+    slug::Slug,
+    tags,
+};
+use model::{NewPost, PostForEdit, PostId, PostInput, PostStatus};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", read().to(pages::index))
@@ -18,21 +25,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/feed.xml", read().to(feeds::feed))
         .route("/sitemap.xml", read().to(feeds::sitemap))
         .route("/robots.txt", read().to(feeds::robots));
+    admin::routes(cfg);
 }
 
 /// Longest excerpt we derive from a body, in characters.
 const EXCERPT_CHARS: usize = 220;
 
-/// Create a post with its tags in one transaction. The Markdown is rendered and sanitized
-/// here, once: reading a post does no Markdown work. `Ok(None)`: the slug is taken.
-pub async fn create(db: &PgPool, post: &NewPost) -> anyhow::Result<Option<PostId>> {
-    let body_html = markdown::render(&post.body_markdown);
-    let reading_minutes = markdown::reading_minutes(&post.body_markdown);
-    let excerpt = if post.excerpt.trim().is_empty() {
-        markdown::excerpt(&post.body_markdown, EXCERPT_CHARS)
+/// What a body becomes when saved: the excerpt (given or derived), the sanitized HTML and
+/// the reading time. Done here, once: reading a post does no Markdown work.
+fn prepare(body_markdown: &str, excerpt: &str) -> (String, SafeHtml, i32) {
+    let excerpt = if excerpt.trim().is_empty() {
+        markdown::excerpt(body_markdown, EXCERPT_CHARS)
     } else {
-        markdown::truncate_words(post.excerpt.trim(), 500)
+        markdown::truncate_words(excerpt.trim(), 500)
     };
+    (
+        excerpt,
+        markdown::render(body_markdown),
+        markdown::reading_minutes(body_markdown),
+    )
+}
+
+/// Create a post with its tags and first revision in one transaction. `Ok(None)`: the slug
+/// is taken.
+pub async fn create(db: &PgPool, post: &NewPost) -> anyhow::Result<Option<PostId>> {
+    let (excerpt, body_html, reading_minutes) = prepare(&post.body_markdown, &post.excerpt);
     let mut tx = db.begin().await?;
     let Some(id) = repo::insert(&mut *tx, post, &excerpt, &body_html, reading_minutes).await?
     else {
@@ -40,6 +57,121 @@ pub async fn create(db: &PgPool, post: &NewPost) -> anyhow::Result<Option<PostId
     };
     let tag_ids = tags::repo::ensure(&mut tx, &post.tags).await?;
     repo::set_tags(&mut tx, id, &tag_ids).await?;
+    repo::insert_revision(
+        &mut tx,
+        id,
+        post.author_id,
+        1,
+        &post.title,
+        &excerpt,
+        &post.body_markdown,
+    )
+    .await?;
     tx.commit().await.context("committing a new post")?;
     Ok(Some(id))
+}
+
+/// A new post from the editor, by `author`.
+pub async fn create_from_input(
+    db: &PgPool,
+    author: UserId,
+    input: &PostInput,
+) -> anyhow::Result<Option<PostId>> {
+    let published_at = match input.status {
+        PostStatus::Draft => None,
+        PostStatus::Published => Some(time::OffsetDateTime::now_utc()),
+        PostStatus::Scheduled => input.publish_at,
+    };
+    let post = NewPost {
+        author_id: author,
+        title: input.title.clone(),
+        slug: input.slug.clone(),
+        excerpt: input.excerpt.clone(),
+        body_markdown: input.body_markdown.clone(),
+        cover_image: input.cover_image.clone(),
+        status: input.status,
+        published_at,
+        tags: input.tags.clone(),
+    };
+    create(db, &post).await
+}
+
+/// Why an edit was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("the slug is taken")]
+    SlugTaken,
+    /// Someone saved since this edit began: here is the post as it is now.
+    #[error("the post changed since you opened it")]
+    Conflict(Box<PostForEdit>),
+    #[error("the post is gone")]
+    Gone,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for SaveError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some("posts_slug_key") => {
+                SaveError::SlugTaken
+            }
+            _ => SaveError::Other(e.into()),
+        }
+    }
+}
+
+/// Save an edit made to `expected` version: post, tags and a revision in one transaction.
+/// A stale version is refused (nothing is overwritten) with the post as it is now.
+pub async fn update(
+    db: &PgPool,
+    editor: UserId,
+    id: PostId,
+    expected: i32,
+    input: &PostInput,
+) -> Result<i32, SaveError> {
+    let (excerpt, body_html, reading_minutes) = prepare(&input.body_markdown, &input.excerpt);
+    let mut tx = db.begin().await.map_err(anyhow::Error::from)?;
+    let saved = repo::update(
+        &mut tx,
+        id,
+        expected,
+        input,
+        &excerpt,
+        &body_html,
+        reading_minutes,
+    )
+    .await?;
+    let Some(version) = saved else {
+        drop(tx);
+        return match repo::find_for_edit(db, id).await? {
+            Some(current) if current.deleted_at.is_none() => {
+                Err(SaveError::Conflict(Box::new(current)))
+            }
+            _ => Err(SaveError::Gone),
+        };
+    };
+    let tag_ids = tags::repo::ensure(&mut tx, &input.tags).await?;
+    repo::set_tags(&mut tx, id, &tag_ids).await?;
+    repo::insert_revision(
+        &mut tx,
+        id,
+        editor,
+        version,
+        &input.title,
+        &excerpt,
+        &input.body_markdown,
+    )
+    .await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    Ok(version)
+}
+
+/// A slug for a new post: the one asked for, or one made from the title.
+pub fn slug_for(title: &str, asked: &str) -> Result<Slug, String> {
+    if asked.trim().is_empty() {
+        Slug::from_title(title).ok_or_else(|| "give the post a title with letters or digits".into())
+    } else {
+        Slug::parse(asked.trim())
+    }
 }

@@ -93,3 +93,98 @@ pub struct NewPost {
     /// Tag names, in order; missing tags are created.
     pub tags: Vec<String>,
 }
+
+/// A post as the editor shows it: every field, whatever its status.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PostForEdit {
+    pub id: PostId,
+    pub author_id: UserId,
+    pub author_name: String,
+    pub title: String,
+    pub slug: String,
+    pub excerpt: String,
+    pub body_markdown: String,
+    pub cover_image: Option<String>,
+    pub status: PostStatus,
+    pub published_at: Option<OffsetDateTime>,
+    pub version: i32,
+    pub tags: Json<Vec<TagRef>>,
+    pub updated_at: OffsetDateTime,
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+impl PostForEdit {
+    pub fn tag_names(&self) -> String {
+        self.tags
+            .0
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One row of the admin's post list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AdminRow {
+    pub id: PostId,
+    pub title: String,
+    pub slug: String,
+    pub status: PostStatus,
+    pub published_at: Option<OffsetDateTime>,
+    pub updated_at: OffsetDateTime,
+    pub deleted_at: Option<OffsetDateTime>,
+    pub author_id: UserId,
+    pub author_name: String,
+}
+
+impl AdminRow {
+    pub fn updated(&self) -> String {
+        human_date(&self.updated_at)
+    }
+
+    /// "Draft", "Published", or "Scheduled" for a future date, whatever the stored status.
+    pub fn state(&self) -> &'static str {
+        state_label(self.status, self.published_at)
+    }
+}
+
+pub fn state_label(status: PostStatus, published_at: Option<OffsetDateTime>) -> &'static str {
+    match (status, published_at) {
+        (PostStatus::Draft, _) => "Draft",
+        (_, Some(at)) if at > OffsetDateTime::now_utc() => "Scheduled",
+        _ => "Published",
+    }
+}
+
+/// A saved version of a post's text.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Revision {
+    pub id: i64,
+    pub version: i32,
+    pub title: String,
+    pub excerpt: String,
+    pub body_markdown: String,
+    pub created_at: OffsetDateTime,
+    pub editor_name: String,
+}
+
+impl Revision {
+    pub fn when(&self) -> String {
+        crate::render::page::human_date_time(&self.created_at)
+    }
+}
+
+/// What an editor submits, parsed: the same shape for a new post and an edit.
+#[derive(Debug, Clone)]
+pub struct PostInput {
+    pub title: String,
+    pub slug: Slug,
+    pub excerpt: String,
+    pub body_markdown: String,
+    pub cover_image: Option<String>,
+    pub status: PostStatus,
+    /// For scheduled posts; published ones get "now" unless they already have a date.
+    pub publish_at: Option<OffsetDateTime>,
+    pub tags: Vec<String>,
+}

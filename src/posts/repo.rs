@@ -4,7 +4,9 @@
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use super::model::{NewPost, Post, PostId, PostSummary};
+use super::model::{
+    AdminRow, NewPost, Post, PostForEdit, PostId, PostInput, PostStatus, PostSummary, Revision,
+};
 use crate::{
     accounts::model::UserId,
     db::{Page, PageNumber},
@@ -188,4 +190,215 @@ pub async fn count_all(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM posts")
         .fetch_one(db)
         .await
+}
+
+// ---- the admin's statements ----
+
+const FOR_EDIT: &str = "SELECT p.id, p.author_id, u.display_name AS author_name, p.title, p.slug,
+            p.excerpt, p.body_markdown, p.cover_image, p.status, p.published_at, p.version,
+            p.tag_list AS tags, p.updated_at, p.deleted_at
+       FROM posts p JOIN users u ON u.id = p.author_id
+      WHERE p.id = $1";
+
+/// Any post by id, drafts and deleted ones included.
+pub async fn find_for_edit(
+    db: impl PgExecutor<'_>,
+    id: PostId,
+) -> sqlx::Result<Option<PostForEdit>> {
+    sqlx::query_as(FOR_EDIT).bind(id).fetch_optional(db).await
+}
+
+/// Filters of the admin's post list; each is optional.
+#[derive(Debug, Default, Clone)]
+pub struct AdminFilter {
+    pub status: Option<PostStatus>,
+    /// Scheduled posts are stored as published or scheduled with a future date.
+    pub scheduled: bool,
+    pub author: Option<UserId>,
+    pub tag: Option<String>,
+    pub title: Option<String>,
+    pub deleted: bool,
+}
+
+/// A page of the admin's post list, newest change first.
+pub async fn admin_list(
+    db: impl PgExecutor<'_>,
+    filter: &AdminFilter,
+    page: PageNumber,
+    per_page: u32,
+) -> sqlx::Result<Vec<AdminRow>> {
+    let mut q = sqlx::QueryBuilder::new(
+        "SELECT p.id, p.title, p.slug, p.status, p.published_at, p.updated_at, p.deleted_at,
+                p.author_id, u.display_name AS author_name
+           FROM posts p JOIN users u ON u.id = p.author_id WHERE ",
+    );
+    q.push(if filter.deleted {
+        "p.deleted_at > now() - interval '30 days'"
+    } else {
+        "p.deleted_at IS NULL"
+    });
+    if filter.scheduled {
+        q.push(" AND p.status <> 'draft' AND p.published_at > now()");
+    } else if let Some(status) = filter.status {
+        q.push(" AND p.status = ").push_bind(status);
+        if status != PostStatus::Draft {
+            q.push(" AND p.published_at <= now()");
+        }
+    }
+    if let Some(author) = filter.author {
+        q.push(" AND p.author_id = ").push_bind(author);
+    }
+    if let Some(tag) = &filter.tag {
+        q.push(" AND EXISTS (SELECT 1 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id AND t.slug = ")
+            .push_bind(tag.clone())
+            .push(")");
+    }
+    if let Some(title) = &filter.title {
+        let pattern = format!(
+            "%{}%",
+            title
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        q.push(" AND p.title ILIKE ").push_bind(pattern);
+    }
+    q.push(if filter.deleted {
+        " ORDER BY p.deleted_at DESC, p.id DESC"
+    } else {
+        " ORDER BY p.updated_at DESC, p.id DESC"
+    });
+    q.push(" LIMIT ").push_bind(Page::<()>::limit(per_page));
+    q.push(" OFFSET ").push_bind(page.offset(per_page));
+    q.build_query_as().fetch_all(db).await
+}
+
+/// Save an edit if the post is still at `expected` version; `None` if someone saved first
+/// (or the post is gone). Returns the new version.
+pub async fn update(
+    conn: &mut PgConnection,
+    id: PostId,
+    expected: i32,
+    input: &PostInput,
+    excerpt: &str,
+    body_html: &SafeHtml,
+    reading_minutes: i32,
+) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "UPDATE posts
+            SET title = $3, slug = $4, excerpt = $5, body_markdown = $6, body_html = $7,
+                reading_minutes = $8, cover_image = $9, status = $10,
+                published_at = CASE
+                    WHEN $10::post_status = 'published' THEN
+                        CASE WHEN published_at IS NOT NULL AND published_at <= now()
+                             THEN published_at ELSE now() END
+                    WHEN $10::post_status = 'scheduled' THEN $11
+                    ELSE published_at END,
+                version = version + 1
+          WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+          RETURNING version",
+    )
+    .bind(id)
+    .bind(expected)
+    .bind(&input.title)
+    .bind(input.slug.as_str())
+    .bind(excerpt)
+    .bind(&input.body_markdown)
+    .bind(body_html)
+    .bind(reading_minutes)
+    .bind(&input.cover_image)
+    .bind(input.status)
+    .bind(input.publish_at)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+pub async fn insert_revision(
+    conn: &mut PgConnection,
+    post: PostId,
+    editor: UserId,
+    version: i32,
+    title: &str,
+    excerpt: &str,
+    body_markdown: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO post_revisions (post_id, editor_id, version, title, excerpt, body_markdown)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(post)
+    .bind(editor)
+    .bind(version)
+    .bind(title)
+    .bind(excerpt)
+    .bind(body_markdown)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+const REVISION_SELECT: &str = "SELECT r.id, r.version, r.title, r.excerpt, r.body_markdown,
+            r.created_at, u.display_name AS editor_name
+       FROM post_revisions r JOIN users u ON u.id = r.editor_id";
+
+pub async fn revisions(db: impl PgExecutor<'_>, post: PostId) -> sqlx::Result<Vec<Revision>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{REVISION_SELECT} WHERE r.post_id = $1 ORDER BY r.version DESC"
+    )))
+    .bind(post)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn revision(
+    db: impl PgExecutor<'_>,
+    post: PostId,
+    id: i64,
+) -> sqlx::Result<Option<Revision>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{REVISION_SELECT} WHERE r.post_id = $1 AND r.id = $2"
+    )))
+    .bind(post)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Move to the trash (soft delete); `false` if it was not there to delete.
+pub async fn soft_delete(db: impl PgExecutor<'_>, id: PostId) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE posts SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Bring back from the trash, within 30 days of deletion.
+pub async fn restore(db: impl PgExecutor<'_>, id: PostId) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE posts SET deleted_at = NULL
+          WHERE id = $1 AND deleted_at > now() - interval '30 days'",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// (drafts, scheduled, published) counts, of one author's posts or of all.
+pub async fn counts(
+    db: impl PgExecutor<'_>,
+    author: Option<UserId>,
+) -> sqlx::Result<(i64, i64, i64)> {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'draft'),
+                count(*) FILTER (WHERE status <> 'draft' AND published_at > now()),
+                count(*) FILTER (WHERE status <> 'draft' AND published_at <= now())
+           FROM posts
+          WHERE deleted_at IS NULL AND ($1::bigint IS NULL OR author_id = $1)",
+    )
+    .bind(author)
+    .fetch_one(db)
+    .await
 }

@@ -125,6 +125,16 @@ pub fn human_date(t: &OffsetDateTime) -> String {
     t.format(HUMAN_DATE).unwrap_or_default()
 }
 
+const HUMAN_DATE_TIME: &[BorrowedFormatItem<'static>] =
+    format_description!("[month repr:short] [day padding:none], [year] [hour]:[minute] UTC");
+
+/// "Nov 25, 2026 14:05 UTC": for the admin, where the hour matters.
+pub fn human_date_time(t: &OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(HUMAN_DATE_TIME)
+        .unwrap_or_default()
+}
+
 /// RFC 3339, for `<time datetime>`, Atom and the sitemap.
 pub fn iso_date(t: &OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
@@ -151,9 +161,10 @@ impl Pager {
 
 /// The href for page `n` of a list at `path`: page 1 has no query, so it has one URL.
 pub fn page_href(path: &str, n: u32) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
     if n == 1 {
         path.to_owned()
     } else {
-        format!("{path}?page={n}")
+        format!("{path}{sep}page={n}")
     }
 }

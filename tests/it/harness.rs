@@ -402,6 +402,25 @@ impl TestApp {
         .await
     }
 
+    /// A new browser, logged in as a new user with `role`.
+    pub async fn signed_in(&self, username: &str, role: Role) -> TestApp {
+        let user = NewUser {
+            username: Username::parse(username).expect("valid username"),
+            email: Email::parse(&format!("{username}@example.com")).expect("valid email"),
+            display_name: format!("{} Display", capitalise(username)),
+            bio: String::new(),
+            password: Some(quire::accounts::model::Password::parse(PASSWORD).expect("valid")),
+            role,
+        };
+        accounts::create_user(&self.db, &user)
+            .await
+            .expect("user created");
+        let browser = TestApp::sharing(self);
+        let res = browser.log_in(username, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "logged in");
+        browser
+    }
+
     /// The display name the header shows for the logged-in user, if any.
     pub async fn viewer_name(&self) -> Option<String> {
         let page = self.page("/", StatusCode::OK).await;

@@ -1,0 +1,358 @@
+//! The authoring admin: writing, publishing, conflicts, revisions, the trash.
+
+use quire::accounts::model::Role;
+use reqwest::StatusCode;
+
+use crate::harness::{TestApp, spawn_app};
+
+fn editor_fields<'a>(title: &'a str, body: &'a str, status: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("title", title),
+        ("body", body),
+        ("status", status),
+        ("tags", "Rust, New Tag"),
+        ("intent", "save"),
+    ]
+}
+
+/// Create a post through the editor; returns its id.
+async fn write(browser: &TestApp, title: &str, body: &str, status: &str) -> i64 {
+    let res = browser
+        .submit(
+            "/admin/posts/new",
+            "/admin/posts",
+            &editor_fields(title, body, status),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    location
+        .trim_start_matches("/admin/posts/")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The editor's hidden fields and text for post `id`, ready to submit again.
+async fn open_editor(browser: &TestApp, id: i64) -> (String, String) {
+    let page = browser
+        .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
+        .await;
+    (
+        page.attr("input[name=csrf_token]", "value").unwrap(),
+        page.attr("input[name=version]", "value").unwrap(),
+    )
+}
+
+async fn save(
+    browser: &TestApp,
+    id: i64,
+    token: &str,
+    version: &str,
+    title: &str,
+    body: &str,
+) -> reqwest::Response {
+    let mut form = editor_fields(title, body, "published");
+    form.push(("csrf_token", token));
+    form.push(("version", version));
+    browser
+        .client
+        .post(browser.url(&format!("/admin/posts/{id}")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_author_writes_previews_and_publishes_a_post() {
+    let app = spawn_app().await;
+    let author = app.signed_in("ann", Role::Author).await;
+    // Preview renders the same Markdown readers get, and saves nothing.
+    let mut preview = editor_fields("Hello", "# Big\n\n<script>x</script>\n\n*hi*", "draft");
+    preview.retain(|(k, _)| *k != "intent");
+    preview.push(("intent", "preview"));
+    let res = author
+        .submit("/admin/posts/new", "/admin/posts", &preview)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("<h1>Big</h1>")
+            && body.contains("<em>hi</em>")
+            && !body.contains("<script>x")
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM posts")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+
+    let id = write(&author, "Hello World", "First *post*.", "draft").await;
+    app.page("/posts/hello-world", StatusCode::NOT_FOUND).await;
+    let (token, version) = open_editor(&author, id).await;
+    let res = save(
+        &author,
+        id,
+        &token,
+        &version,
+        "Hello World",
+        "First *post*, published.",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = app.page("/posts/hello-world", StatusCode::OK).await;
+    assert_eq!(page.text(".prose p"), "First post, published.");
+    assert_eq!(page.texts(".post-header .tags a"), vec!["Rust", "New Tag"]);
+}
+
+#[tokio::test]
+async fn a_scheduled_post_waits_for_its_time() {
+    let app = spawn_app().await;
+    let author = app.signed_in("ann", Role::Author).await;
+    let mut form = editor_fields("Later", "Soon.", "scheduled");
+    form.push(("publish_at", "2999-01-01T09:30"));
+    let res = author
+        .submit("/admin/posts/new", "/admin/posts", &form)
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app.page("/posts/later", StatusCode::NOT_FOUND).await;
+    let list = author
+        .page("/admin/posts?status=scheduled", StatusCode::OK)
+        .await;
+    assert_eq!(list.texts(".admin-table tbody td a"), vec!["Later"]);
+    // A time in the past is refused with a reason, and the text is kept.
+    let mut past = editor_fields("Past", "Kept text.", "scheduled");
+    past.push(("publish_at", "2001-01-01T09:30"));
+    let res = author
+        .submit("/admin/posts/new", "/admin/posts", &past)
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("in the future") && body.contains("Kept text."));
+}
+
+#[tokio::test]
+async fn authors_edit_only_their_own_posts_and_editors_edit_all() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let bob = app.signed_in("bob", Role::Author).await;
+    let eve = app.signed_in("eve", Role::Editor).await;
+    let id = write(&ann, "Ann's Post", "Mine.", "published").await;
+    assert_eq!(
+        bob.get(&format!("/admin/posts/{id}/edit")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let (token, _) = open_editor(&ann, id).await;
+    let _ = token;
+    let bob_token = bob.csrf_token("/admin/posts/new").await;
+    let res = save(&bob, id, &bob_token, "1", "Hijacked", "Not mine.").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let (token, version) = open_editor(&eve, id).await;
+    let res = save(
+        &eve,
+        id,
+        &token,
+        &version,
+        "Ann's Post",
+        "Edited by the editor.",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Bob's list holds only his posts; the editor's holds everyone's.
+    write(&bob, "Bob's Post", "His.", "draft").await;
+    assert_eq!(
+        bob.page("/admin/posts", StatusCode::OK)
+            .await
+            .texts(".admin-table tbody td a"),
+        vec!["Bob's Post"]
+    );
+    assert_eq!(
+        eve.page("/admin/posts", StatusCode::OK)
+            .await
+            .texts(".admin-table tbody td a")
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn readers_and_strangers_stay_out_of_the_admin() {
+    let app = spawn_app().await;
+    let res = app.get("/admin/posts").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/login?next=%2Fadmin%2Fposts");
+    let reader = app.signed_in("rita", Role::Reader).await;
+    assert_eq!(reader.get("/admin").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        reader.get("/admin/posts/new").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_stale_save_is_refused_with_the_other_change_shown_and_nothing_lost() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let eve = app.signed_in("eve", Role::Editor).await;
+    let id = write(&ann, "Shared", "Line one.\nLine two.\n", "draft").await;
+    let (ann_token, ann_version) = open_editor(&ann, id).await;
+    let (eve_token, eve_version) = open_editor(&eve, id).await;
+    let first = save(
+        &eve,
+        id,
+        &eve_token,
+        &eve_version,
+        "Shared",
+        "Line one.\nEve's line.\n",
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let second = save(
+        &ann,
+        id,
+        &ann_token,
+        &ann_version,
+        "Shared",
+        "Line one.\nAnn's line.\n",
+    )
+    .await;
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+    let body = second.text().await.unwrap();
+    assert!(
+        body.contains("Someone else saved this post"),
+        "a clear message"
+    );
+    assert!(
+        body.contains("Ann&#39;s line.") || body.contains("Ann's line."),
+        "her text is kept in the form"
+    );
+    assert!(
+        body.contains("Eve&#39;s line.") || body.contains("Eve's line."),
+        "the other change is shown"
+    );
+    let stored: String = sqlx::query_scalar("SELECT body_markdown FROM posts WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored, "Line one.\nEve's line.\n",
+        "nothing was overwritten"
+    );
+    // Saving again from the conflict page is a deliberate replace, and works.
+    let page = scraper::Html::parse_document(&body);
+    let sel = scraper::Selector::parse("input[name=version]").unwrap();
+    let version = page
+        .select(&sel)
+        .next()
+        .unwrap()
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned();
+    let again = save(
+        &ann,
+        id,
+        &ann_token,
+        &version,
+        "Shared",
+        "Line one.\nAnn's line.\n",
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn every_save_keeps_a_revision_that_can_be_compared_and_restored() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let id = write(&ann, "Versions", "First text.\n", "published").await;
+    let (token, version) = open_editor(&ann, id).await;
+    save(&ann, id, &token, &version, "Versions", "Second text.\n").await;
+    let list = ann
+        .page(&format!("/admin/posts/{id}/revisions"), StatusCode::OK)
+        .await;
+    let links = list.attrs(".admin-table tbody a", "href");
+    assert_eq!(links.len(), 2);
+    let first = links.last().unwrap().clone();
+    let rev = ann.page(&first, StatusCode::OK).await;
+    assert!(rev.text("pre.diff .del").contains("First text."));
+    assert!(rev.text("pre.diff .ins").contains("Second text."));
+    let restore = format!("{first}/restore");
+    let res = ann.submit(&first, &restore, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = app.page("/posts/versions", StatusCode::OK).await;
+    assert_eq!(page.text(".prose p"), "First text.");
+    let revisions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM post_revisions WHERE post_id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(revisions, 3, "the restore is itself a revision");
+}
+
+#[tokio::test]
+async fn deleted_posts_go_to_the_trash_and_editors_restore_them() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let eve = app.signed_in("eve", Role::Editor).await;
+    let id = write(&ann, "Doomed", "Bye.", "published").await;
+    let confirm = format!("/admin/posts/{id}/delete");
+    assert_eq!(ann.get(&confirm).await.status(), StatusCode::OK);
+    let res = ann.submit(&confirm, &confirm, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app.page("/posts/doomed", StatusCode::NOT_FOUND).await;
+    assert_eq!(
+        ann.get("/admin/posts/trash").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let trash = eve.page("/admin/posts/trash", StatusCode::OK).await;
+    assert_eq!(
+        trash.texts(".admin-table tbody td:first-child"),
+        vec!["Doomed"]
+    );
+    let res = eve
+        .submit(
+            "/admin/posts/trash",
+            &format!("/admin/posts/{id}/restore"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app.page("/posts/doomed", StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn a_taken_slug_and_empty_title_get_clear_messages() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    write(&ann, "Same Title", "One.", "draft").await;
+    let res = ann
+        .submit(
+            "/admin/posts/new",
+            "/admin/posts",
+            &editor_fields("Same Title", "Two.", "draft"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("That slug is taken"));
+    let res = ann
+        .submit(
+            "/admin/posts/new",
+            "/admin/posts",
+            &editor_fields("  ", "Body kept.", "draft"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Give the post a title") && body.contains("Body kept."));
+}
