@@ -1,5 +1,6 @@
 //! People: accounts, roles and author pages.
 
+pub mod admin;
 pub mod forms;
 pub mod model;
 pub mod pages;
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", read().to(forms::login_form))
         .route("/login", web::post().to(forms::log_in))
         .route("/logout", web::post().to(forms::log_out));
+    admin::routes(cfg);
 }
 
 /// Create the first admin. An advisory lock serialises concurrent attempts, so exactly one
@@ -65,4 +67,44 @@ pub async fn create_user(db: &PgPool, user: &NewUser) -> Result<UserId, CreateUs
         }
         Err(e) => Err(CreateUserError::Other(e.into())),
     }
+}
+
+/// Why an admin's change to an account was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error("no such account")]
+    NotFound,
+    #[error("this is the last active admin: make someone else an admin first")]
+    LastAdmin,
+    #[error(transparent)]
+    Other(#[from] sqlx::Error),
+}
+
+/// Give `id` a new role (or disable/enable it), never leaving the site without an active
+/// admin. The admins' rows are locked for the check, so two admins can't demote each other
+/// at the same moment.
+pub async fn manage(
+    db: &PgPool,
+    id: UserId,
+    role: Option<model::Role>,
+    disabled: Option<bool>,
+) -> Result<(), ManageError> {
+    let mut tx = db.begin().await?;
+    let admins = repo::lock_active_admins(&mut tx).await?;
+    let target = repo::find_row(&mut *tx, id)
+        .await?
+        .ok_or(ManageError::NotFound)?;
+    let is_active_admin = target.role == model::Role::Admin && !target.disabled;
+    let stops_being_admin = role.is_some_and(|r| r != model::Role::Admin) || disabled == Some(true);
+    if is_active_admin && stops_being_admin && admins <= 1 {
+        return Err(ManageError::LastAdmin);
+    }
+    if let Some(role) = role {
+        repo::set_role(&mut *tx, id, role).await?;
+    }
+    if let Some(disabled) = disabled {
+        repo::set_disabled(&mut *tx, id, disabled).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

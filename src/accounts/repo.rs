@@ -1,8 +1,8 @@
 //! Every statement on `users`.
 
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
-use super::model::{Author, CurrentUser, NewUser, UserForLogin, UserId, Username};
+use super::model::{Author, CurrentUser, NewUser, Role, UserForLogin, UserId, Username};
 
 /// Insert a user; the password (if any) must already be hashed into `password_hash`.
 pub async fn insert(
@@ -118,4 +118,84 @@ pub async fn insert_first_admin(
     .bind(password_hash)
     .fetch_optional(db)
     .await
+}
+
+/// One row of the admin's user list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub role: Role,
+    pub disabled: bool,
+}
+
+/// Users whose username, name or email contains `q`, alphabetically.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    q: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<UserRow>> {
+    let pattern = format!(
+        "%{}%",
+        q.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    sqlx::query_as(
+        "SELECT id, username, display_name, email, role, disabled_at IS NOT NULL AS disabled
+           FROM users
+          WHERE $1 = '%%' OR username ILIKE $1 OR display_name ILIKE $1 OR email ILIKE $1
+          ORDER BY username
+          LIMIT $2 OFFSET $3",
+    )
+    .bind(pattern)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+/// Lock the admins' rows, then count the active ones: role changes and disabling check this
+/// inside their transaction, so two admins can't demote each other at the same moment.
+pub async fn lock_active_admins(conn: &mut PgConnection) -> sqlx::Result<i64> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL FOR UPDATE",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(i64::try_from(ids.len()).unwrap_or(i64::MAX))
+}
+
+pub async fn find_row(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(
+        "SELECT id, username, display_name, email, role, disabled_at IS NOT NULL AS disabled
+           FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn set_role(db: impl PgExecutor<'_>, id: UserId, role: Role) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+        .bind(id)
+        .bind(role)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_disabled(db: impl PgExecutor<'_>, id: UserId, disabled: bool) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, now()) END
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(disabled)
+    .execute(db)
+    .await?;
+    Ok(())
 }

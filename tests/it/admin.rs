@@ -356,3 +356,95 @@ async fn a_taken_slug_and_empty_title_get_clear_messages() {
     let body = res.text().await.unwrap();
     assert!(body.contains("Give the post a title") && body.contains("Body kept."));
 }
+
+#[tokio::test]
+async fn admins_change_roles_and_disable_accounts_but_never_the_last_admin() {
+    let app = spawn_app().await;
+    let boss = app.signed_in("boss", Role::Admin).await;
+    let rita = app.signed_in("rita", Role::Reader).await;
+    let rita_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'rita'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let boss_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'boss'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+
+    let list = boss.page("/admin/users?q=rit", StatusCode::OK).await;
+    assert_eq!(list.texts(".admin-table tbody tr").len(), 1);
+
+    let res = boss
+        .submit(
+            "/admin/users",
+            &format!("/admin/users/{rita_id}/role"),
+            &[("role", "author")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        rita.get("/admin").await.status(),
+        StatusCode::OK,
+        "the new role counts at once"
+    );
+
+    let res = boss
+        .submit(
+            "/admin/users",
+            &format!("/admin/users/{rita_id}/disable"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        rita.viewer_name().await,
+        None,
+        "a disabled user's session ends at once"
+    );
+
+    // The only admin can't demote or disable themselves.
+    for (path, fields) in [
+        (
+            format!("/admin/users/{boss_id}/role"),
+            vec![("role", "editor")],
+        ),
+        (format!("/admin/users/{boss_id}/disable"), vec![]),
+    ] {
+        let res = boss.submit("/admin/users", &path, &fields).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT, "{path}");
+        assert!(res.text().await.unwrap().contains("last active admin"));
+    }
+    assert_eq!(crate::accounts_role(&app, "boss").await, "admin");
+    // With a second admin, the first may step down.
+    let res = boss
+        .submit(
+            "/admin/users",
+            &format!("/admin/users/{rita_id}/enable"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // An unknown role is a 400, not a 500.
+    let res = boss
+        .submit(
+            "/",
+            &format!("/admin/users/{rita_id}/role"),
+            &[("role", "owner")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    boss.submit(
+        "/admin/users",
+        &format!("/admin/users/{rita_id}/role"),
+        &[("role", "admin")],
+    )
+    .await;
+    let res = boss
+        .submit(
+            "/admin/users",
+            &format!("/admin/users/{boss_id}/role"),
+            &[("role", "editor")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}

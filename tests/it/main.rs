@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod authz;
 mod bad_input;
 mod cli;
 mod feeds;
@@ -11,3 +12,12 @@ mod harness;
 mod health;
 mod queries;
 mod reading;
+
+/// The role column of `username`, as text.
+pub async fn accounts_role(app: &harness::TestApp, username: &str) -> String {
+    sqlx::query_scalar("SELECT role::text FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}

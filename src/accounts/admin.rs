@@ -1,0 +1,220 @@
+//! The admins' user management: list and search, change roles, disable and enable.
+//! A disabled user's sessions end at once: `Viewer` reloads the account on every request.
+
+use actix_web::{
+    HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{
+    ManageError,
+    model::{CurrentUser, Role, UserId},
+    repo::{self, UserRow},
+    session::AuthSession,
+};
+use crate::{
+    app::{AppState, read},
+    authz::{self, Action},
+    db::{Page, PageNumber},
+    error::Error,
+    extract::{CsrfForm, CsrfProtected, SignedIn, Viewer},
+    render::{Layout, form::FormErrors, page::Pager},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/users", read().to(index))
+        .route("/admin/users/{id}/role", web::post().to(change_role))
+        .route("/admin/users/{id}/disable", web::post().to(disable))
+        .route("/admin/users/{id}/enable", web::post().to(enable));
+}
+
+fn admin_only(user: &CurrentUser) -> Result<(), Error> {
+    if authz::can(user, Action::ManageUsers) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub q: String,
+    pub page: Option<PageNumber>,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/admin/index.html")]
+struct IndexPage {
+    layout: Layout,
+    users: Vec<UserRow>,
+    pager: Pager,
+    q: String,
+    me: UserId,
+    errors: FormErrors,
+}
+
+const PER_PAGE: u32 = 50;
+
+async fn index_page(
+    state: &AppState,
+    session: &AuthSession,
+    user: CurrentUser,
+    q: String,
+    number: PageNumber,
+    errors: FormErrors,
+) -> Result<IndexPage, Error> {
+    let rows = repo::list(
+        &state.db,
+        q.trim(),
+        Page::<()>::limit(PER_PAGE),
+        number.offset(PER_PAGE),
+    )
+    .await?;
+    let list = Page::from_overfetch(rows, number, PER_PAGE);
+    let path = if q.is_empty() {
+        "/admin/users".to_owned()
+    } else {
+        format!(
+            "/admin/users?q={}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        )
+    };
+    Ok(IndexPage {
+        layout: Layout::new(&state.site, "Users", "", "/admin/users")
+            .noindex()
+            .viewer(Viewer(Some(user.clone())), session),
+        pager: Pager::new(&path, &list),
+        users: list.items,
+        q,
+        me: user.id,
+        errors,
+    })
+}
+
+fn render(status: StatusCode, page: IndexPage) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+/// `GET /admin/users?q=`
+pub async fn index(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, Error> {
+    admin_only(&user)?;
+    let query = query.into_inner();
+    let number = query.page.unwrap_or(PageNumber::FIRST);
+    let page = index_page(
+        &state,
+        &session,
+        user,
+        query.q,
+        number,
+        FormErrors::default(),
+    )
+    .await?;
+    render(StatusCode::OK, page)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub role: String,
+}
+
+impl CsrfProtected for RoleForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenOnly {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
+impl CsrfProtected for TokenOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Apply a change, or show the list again with why it was refused.
+async fn apply(
+    state: &AppState,
+    session: &AuthSession,
+    user: CurrentUser,
+    id: UserId,
+    role: Option<Role>,
+    disabled: Option<bool>,
+) -> Result<HttpResponse, Error> {
+    match super::manage(&state.db, id, role, disabled).await {
+        Ok(()) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/admin/users"))
+            .finish()),
+        Err(ManageError::NotFound) => Err(Error::NotFound),
+        Err(e @ ManageError::LastAdmin) => {
+            let mut message = e.to_string();
+            message[..1].make_ascii_uppercase();
+            let page = index_page(
+                state,
+                session,
+                user,
+                String::new(),
+                PageNumber::FIRST,
+                FormErrors::general(format!("{message}.")),
+            )
+            .await?;
+            render(StatusCode::CONFLICT, page)
+        }
+        Err(ManageError::Other(e)) => Err(e.into()),
+    }
+}
+
+/// `POST /admin/users/{id}/role`
+pub async fn change_role(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<RoleForm>,
+) -> Result<HttpResponse, Error> {
+    admin_only(&user)?;
+    let role = form.role.parse::<Role>().map_err(Error::BadRequest)?;
+    apply(&state, &session, user, UserId(*id), Some(role), None).await
+}
+
+/// `POST /admin/users/{id}/disable`: the user's sessions end at once.
+pub async fn disable(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    admin_only(&user)?;
+    apply(&state, &session, user, UserId(*id), None, Some(true)).await
+}
+
+/// `POST /admin/users/{id}/enable`
+pub async fn enable(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    admin_only(&user)?;
+    apply(&state, &session, user, UserId(*id), None, Some(false)).await
+}

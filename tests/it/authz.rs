@@ -1,0 +1,286 @@
+//! Every protected route against every role: the exact status each gets. The table is the
+//! specification; a new protected route gets a row here.
+
+use quire::accounts::model::Role;
+use reqwest::{Method, StatusCode};
+
+use crate::harness::{PostSpec, TestApp, spawn_app};
+
+/// Who asks: nobody, or a user of each role.
+const WHO: [Option<Role>; 5] = [
+    None,
+    Some(Role::Reader),
+    Some(Role::Author),
+    Some(Role::Editor),
+    Some(Role::Admin),
+];
+
+const SEE: u16 = 303; // anonymous visitors are sent to the login page
+const OK: u16 = 200;
+const NO: u16 = 403;
+const DONE: u16 = 303; // a state change that worked redirects
+const BAD: u16 = 422; // allowed, but the (empty) form is refused as invalid
+
+type Row = (
+    Method,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    [u16; 5],
+);
+
+/// (method, path, form fields, expected status for anonymous, reader, author, editor, admin).
+/// `{post}` is a live post by someone else, `{rev}` its first revision, `{trashed}` a deleted
+/// one, `{user}` a reader account; each role gets fresh ones, so one row's change can't
+/// affect the next.
+fn table() -> Vec<Row> {
+    let get = Method::GET;
+    let post = Method::POST;
+    vec![
+        (get.clone(), "/admin", vec![], [SEE, NO, OK, OK, OK]),
+        (get.clone(), "/admin/posts", vec![], [SEE, NO, OK, OK, OK]),
+        (
+            get.clone(),
+            "/admin/posts/new",
+            vec![],
+            [SEE, NO, OK, OK, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/posts/trash",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/posts/{post}/edit",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/posts/{post}/delete",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/posts/{post}/revisions",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/posts/{post}/revisions/{rev}",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (get.clone(), "/admin/users", vec![], [SEE, NO, NO, NO, OK]),
+        (
+            post.clone(),
+            "/admin/posts",
+            vec![("title", "")],
+            [SEE, NO, BAD, BAD, BAD],
+        ),
+        (
+            post.clone(),
+            "/admin/posts",
+            vec![("title", "Fresh {user}"), ("body", "x"), ("intent", "save")],
+            [SEE, NO, DONE, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/admin/posts/{post}",
+            vec![("title", "")],
+            [SEE, NO, NO, BAD, BAD],
+        ),
+        (
+            post.clone(),
+            "/admin/posts/{post}/delete",
+            vec![],
+            [SEE, NO, NO, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/admin/posts/{trashed}/restore",
+            vec![],
+            [SEE, NO, NO, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/admin/posts/{post}/revisions/{rev}/restore",
+            vec![],
+            [SEE, NO, NO, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/admin/users/{user}/role",
+            vec![("role", "author")],
+            [SEE, NO, NO, NO, DONE],
+        ),
+        (
+            post.clone(),
+            "/admin/users/{user}/disable",
+            vec![],
+            [SEE, NO, NO, NO, DONE],
+        ),
+        (
+            post.clone(),
+            "/admin/users/{user}/enable",
+            vec![],
+            [SEE, NO, NO, NO, DONE],
+        ),
+    ]
+}
+
+struct Fixture {
+    post: i64,
+    rev: i64,
+    trashed: i64,
+    user: i64,
+}
+
+async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize) -> Fixture {
+    let live = app
+        .post(
+            owner,
+            PostSpec {
+                title: &format!("Live {n}"),
+                ..Default::default()
+            },
+        )
+        .await;
+    let gone = app
+        .post(
+            owner,
+            PostSpec {
+                title: &format!("Gone {n}"),
+                ..Default::default()
+            },
+        )
+        .await;
+    sqlx::query("UPDATE posts SET deleted_at = now() WHERE slug = $1")
+        .bind(&gone)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let id = |slug: String| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM posts WHERE slug = $1")
+                .bind(slug)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let post = id(live).await;
+    let rev = sqlx::query_scalar("SELECT id FROM post_revisions WHERE post_id = $1")
+        .bind(post)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let user = app.user(&format!("target{n}"), Role::Reader).await.0;
+    Fixture {
+        post,
+        rev,
+        trashed: id(gone).await,
+        user,
+    }
+}
+
+fn fill(path: &str, f: &Fixture) -> String {
+    path.replace("{post}", &f.post.to_string())
+        .replace("{rev}", &f.rev.to_string())
+        .replace("{trashed}", &f.trashed.to_string())
+        .replace("{user}", &f.user.to_string())
+}
+
+/// The CSRF token of this browser's session (from the header's log-out form, or the login
+/// form for anonymous visitors).
+async fn token(browser: &TestApp, signed_in: bool) -> String {
+    browser
+        .csrf_token(if signed_in { "/" } else { "/login" })
+        .await
+}
+
+#[tokio::test]
+async fn every_protected_route_answers_each_role_exactly() {
+    let app = spawn_app().await;
+    let owner = app.author("owner").await;
+    let mut browsers = Vec::new();
+    for (i, who) in WHO.iter().enumerate() {
+        let browser = match who {
+            None => TestApp::sharing(&app),
+            Some(role) => app.signed_in(&format!("as{i}"), *role).await,
+        };
+        let csrf = token(&browser, who.is_some()).await;
+        browsers.push((browser, csrf));
+    }
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for (method, path, fields, expected) in table() {
+        for (i, (browser, csrf)) in browsers.iter().enumerate() {
+            n += 1;
+            let f = fixture(&app, owner, n).await;
+            let url = browser.url(&fill(path, &f));
+            let req = browser.client.request(method.clone(), &url);
+            let res = if method == Method::POST {
+                let mut form = vec![("csrf_token", csrf.clone())];
+                form.extend(fields.iter().map(|(k, v)| (*k, fill(v, &f))));
+                req.form(&form).send().await.unwrap()
+            } else {
+                req.send().await.unwrap()
+            };
+            let got = res.status().as_u16();
+            if got != expected[i] {
+                failures.push(format!(
+                    "{method} {path} as {:?}: expected {}, got {got}",
+                    WHO[i], expected[i]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn every_state_change_without_the_csrf_token_is_403_and_changes_nothing() {
+    let app = spawn_app().await;
+    let owner = app.author("owner").await;
+    let admin = app.signed_in("boss", Role::Admin).await;
+    let f = fixture(&app, owner, 1).await;
+    let before: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM posts WHERE deleted_at IS NULL),
+                (SELECT count(*) FROM post_revisions),
+                (SELECT count(*) FROM users WHERE role = 'reader' AND disabled_at IS NULL)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    for (method, path, fields, _) in table().into_iter().filter(|r| r.0 == Method::POST) {
+        let url = admin.url(&fill(path, &f));
+        for token in [None, Some("forged-token")] {
+            let mut form: Vec<(&str, &str)> = fields.clone();
+            if let Some(t) = token {
+                form.push(("csrf_token", t));
+            }
+            let res = admin
+                .client
+                .request(method.clone(), &url)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} with {token:?}");
+        }
+    }
+    let after: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM posts WHERE deleted_at IS NULL),
+                (SELECT count(*) FROM post_revisions),
+                (SELECT count(*) FROM users WHERE role = 'reader' AND disabled_at IS NULL)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(before, after);
+}
