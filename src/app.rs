@@ -29,7 +29,7 @@ use crate::{
     metrics::Metrics,
     posts,
     render::page::Site,
-    tags, telemetry,
+    tags, telemetry, uploads,
 };
 
 /// What every handler can reach. Cheap to clone: pools and `Arc`s.
@@ -103,6 +103,7 @@ impl App {
         let metrics = Metrics::new(settings.database.max_connections)?;
         let prometheus = metrics.http.clone();
         let https = settings.is_https();
+        let upload_limit = settings.uploads.max_bytes;
         let workers = settings.http.workers;
         let shutdown = settings.http.shutdown_timeout_secs;
         let state = web::Data::new(AppState {
@@ -127,6 +128,7 @@ impl App {
                 .app_data(assets.clone())
                 .app_data(path_config())
                 .app_data(query_config())
+                .app_data(uploads::admin::config(upload_limit))
                 .wrap(error_pages())
                 .wrap(
                     SessionMiddleware::builder(sessions.clone(), key.clone())
@@ -148,6 +150,7 @@ impl App {
                 .configure(posts::routes)
                 .configure(tags::routes)
                 .configure(accounts::routes)
+                .configure(uploads::routes)
                 .default_service(web::to(not_found))
         })
         .shutdown_timeout(shutdown)

@@ -107,6 +107,14 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub session: SessionSettings,
     pub accounts: AccountsSettings,
+    pub uploads: UploadsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadsSettings {
+    pub dir: PathBuf,
+    pub max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,6 +245,7 @@ struct Raw {
     metrics: MetricsSettings,
     session: SessionSettings,
     accounts: AccountsSettings,
+    uploads: UploadsSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -287,6 +296,7 @@ impl Settings {
             metrics: raw.metrics,
             session: raw.session,
             accounts: raw.accounts,
+            uploads: raw.uploads,
         };
         settings.validate()?;
         Ok(settings)
@@ -327,6 +337,9 @@ impl Settings {
         }
         if self.env == Environment::Production && secret == DEV_SESSION_SECRET {
             return fail("session.secret: set a secret of your own in production");
+        }
+        if self.uploads.max_bytes == 0 {
+            return fail("uploads.max_bytes: must be at least 1");
         }
         if self.session.ttl_hours == 0 {
             return fail("session.ttl_hours: must be at least 1");

@@ -30,6 +30,9 @@ pub enum Error {
     BadRequest(String),
     #[error("forbidden")]
     Forbidden,
+    /// The request body is over a limit; the message says which.
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// The page needs a logged-in user: off to the login page, then back to this path.
     #[error("login required")]
     LoginRequired(String),
@@ -129,6 +132,10 @@ impl Error {
                 heading: "Bad request",
                 detail: detail.clone(),
             },
+            Error::TooLarge(detail) => ErrorMessage {
+                heading: "Too large",
+                detail: detail.clone(),
+            },
             Error::CsrfRejected => ErrorMessage {
                 heading: "This form has expired",
                 detail: "It was sent without this session's security token, so nothing was \
@@ -156,6 +163,7 @@ impl ResponseError for Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Forbidden | Error::CsrfRejected => StatusCode::FORBIDDEN,
             Error::LoginRequired(_) => StatusCode::SEE_OTHER,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -19,3 +19,4 @@ pub mod seed;
 pub mod slug;
 pub mod tags;
 pub mod telemetry;
+pub mod uploads;

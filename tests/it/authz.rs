@@ -75,6 +75,7 @@ fn table() -> Vec<Row> {
             [SEE, NO, NO, OK, OK],
         ),
         (get.clone(), "/admin/users", vec![], [SEE, NO, NO, NO, OK]),
+        (get.clone(), "/admin/uploads", vec![], [SEE, NO, OK, OK, OK]),
         (
             post.clone(),
             "/admin/posts",

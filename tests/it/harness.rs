@@ -70,8 +70,9 @@ impl TestDb {
             .database
             .with_database_name(&name)
             .expect("database url");
-        // Redis keys of one test never meet another's.
+        // Redis keys and uploaded files of one test never meet another's.
         settings.redis.key_prefix = format!("{name}:");
+        settings.uploads.dir = std::env::temp_dir().join(&name);
         let pool = prepare_database(&settings).await;
         Self {
             settings,
@@ -87,6 +88,7 @@ impl Drop for TestDb {
         let redis_url = self.settings.redis.url.expose_secret().to_owned();
         let prefix = self.settings.redis.key_prefix.clone();
         let name = self.name.clone();
+        let _ = std::fs::remove_dir_all(&self.settings.uploads.dir);
         // Drop can't await; a short-lived runtime on its own thread does the cleanup.
         let _ = std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread()

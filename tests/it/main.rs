@@ -12,6 +12,7 @@ mod harness;
 mod health;
 mod queries;
 mod reading;
+mod uploads;
 
 /// The role column of `username`, as text.
 pub async fn accounts_role(app: &harness::TestApp, username: &str) -> String {

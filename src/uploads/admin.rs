@@ -1,0 +1,158 @@
+//! `/admin/uploads`: upload an image (multipart) and copy its Markdown into a post.
+
+use actix_multipart::form::{MultipartForm, MultipartFormConfig, bytes::Bytes, text::Text};
+use actix_web::{
+    HttpResponse, ResponseError,
+    http::{StatusCode, header},
+    web,
+};
+use askama::Template;
+
+use super::{check, repo, store};
+use crate::{
+    accounts::session::AuthSession,
+    app::{AppState, read},
+    authz::{self, Action},
+    error::Error,
+    extract::{Viewer, Writer},
+    render::{Layout, form::FormErrors},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/uploads", read().to(index))
+        .route("/admin/uploads", web::post().to(upload));
+}
+
+/// Multipart limits from the settings: bigger than `uploads.max_bytes` is a 413 page.
+pub fn config(max_bytes: usize) -> MultipartFormConfig {
+    MultipartFormConfig::default()
+        .total_limit(max_bytes + 64 * 1024)
+        .memory_limit(max_bytes + 64 * 1024)
+        .error_handler(move |err, _req| {
+            let overflow = matches!(
+                &err,
+                actix_multipart::MultipartError::Payload(actix_web::error::PayloadError::Overflow)
+            ) || err.status_code() == StatusCode::PAYLOAD_TOO_LARGE;
+            if overflow {
+                Error::TooLarge(format!(
+                    "Images can be at most {} MB.",
+                    max_bytes / 1_048_576
+                ))
+                .into()
+            } else {
+                Error::BadRequest(format!("the upload could not be read: {err}")).into()
+            }
+        })
+}
+
+#[derive(MultipartForm)]
+pub struct UploadForm {
+    csrf_token: Option<Text<String>>,
+    file: Option<Bytes>,
+}
+
+#[derive(Template)]
+#[template(path = "uploads/admin/index.html")]
+struct IndexPage {
+    layout: Layout,
+    csrf_token: String,
+    uploads: Vec<repo::Upload>,
+    errors: FormErrors,
+    just_uploaded: Option<String>,
+}
+
+async fn page(
+    state: &AppState,
+    session: &AuthSession,
+    user: crate::accounts::model::CurrentUser,
+    errors: FormErrors,
+    just_uploaded: Option<String>,
+) -> Result<IndexPage, Error> {
+    // Editors see every upload; authors their own.
+    let mine = (!authz::can(&user, Action::ManageTags)).then_some(user.id);
+    Ok(IndexPage {
+        uploads: repo::recent(&state.db, mine, 30).await?,
+        layout: Layout::new(&state.site, "Images", "", "/admin/uploads")
+            .noindex()
+            .viewer(Viewer(Some(user)), session),
+        csrf_token: session.csrf_token(),
+        errors,
+        just_uploaded,
+    })
+}
+
+fn render(status: StatusCode, page: IndexPage) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct IndexQuery {
+    pub uploaded: Option<String>,
+}
+
+/// `GET /admin/uploads`
+pub async fn index(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    query: web::Query<IndexQuery>,
+) -> Result<HttpResponse, Error> {
+    let just = query.uploaded.clone().filter(|n| super::valid_name(n));
+    render(
+        StatusCode::OK,
+        page(&state, &session, user, FormErrors::default(), just).await?,
+    )
+}
+
+/// `POST /admin/uploads` (multipart: `csrf_token`, `file`).
+pub async fn upload(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    MultipartForm(form): MultipartForm<UploadForm>,
+) -> Result<HttpResponse, Error> {
+    let token = form.csrf_token.map(|t| t.0).unwrap_or_default();
+    if !session.csrf_matches(&token) {
+        return Err(Error::CsrfRejected);
+    }
+    let Some(file) = form.file else {
+        let errors = FormErrors::general("Choose an image to upload.");
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(&state, &session, user, errors, None).await?,
+        );
+    };
+    let checked = match check(&file.data) {
+        Ok(c) => c,
+        Err(rejected) => {
+            let mut message = rejected.to_string();
+            message[..1].make_ascii_uppercase();
+            let errors = FormErrors::general(format!("{message}."));
+            return render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(&state, &session, user, errors, None).await?,
+            );
+        }
+    };
+    store(&state.settings.uploads.dir, &checked, &file.data)
+        .await
+        .map_err(|e| Error::Internal(anyhow::Error::from(e).context("storing an upload")))?;
+    let size = i32::try_from(file.data.len()).unwrap_or(i32::MAX);
+    repo::insert(
+        &state.db,
+        &checked.file_name,
+        checked.content_type,
+        size,
+        user.id,
+    )
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/admin/uploads?uploaded={}", checked.file_name),
+        ))
+        .finish())
+}

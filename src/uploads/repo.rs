@@ -1,0 +1,55 @@
+//! Every statement on `uploads`.
+
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::accounts::model::UserId;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Upload {
+    pub file_name: String,
+    pub bytes: i32,
+    pub created_at: OffsetDateTime,
+}
+
+impl Upload {
+    pub fn url(&self) -> String {
+        format!("/uploads/{}", self.file_name)
+    }
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    file_name: &str,
+    content_type: &str,
+    bytes: i32,
+    uploader: UserId,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO uploads (file_name, content_type, bytes, uploader_id) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(file_name)
+    .bind(content_type)
+    .bind(bytes)
+    .bind(uploader)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The newest uploads, of one person or of everyone.
+pub async fn recent(
+    db: impl PgExecutor<'_>,
+    uploader: Option<UserId>,
+    limit: i64,
+) -> sqlx::Result<Vec<Upload>> {
+    sqlx::query_as(
+        "SELECT file_name, bytes, created_at FROM uploads
+          WHERE $1::bigint IS NULL OR uploader_id = $1
+          ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(uploader)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
