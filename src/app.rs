@@ -22,6 +22,7 @@ use sqlx::PgPool;
 use crate::{
     accounts,
     assets::{self, Assets},
+    comments,
     config::Settings,
     db,
     error::{Error, error_pages},
@@ -151,6 +152,7 @@ impl App {
                 .configure(tags::routes)
                 .configure(accounts::routes)
                 .configure(uploads::routes)
+                .configure(comments::routes)
                 .default_service(web::to(not_found))
         })
         .shutdown_timeout(shutdown)

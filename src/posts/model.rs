@@ -37,6 +37,7 @@ pub struct TagRef {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PostSummary {
     pub id: PostId,
+    pub author_id: UserId,
     pub slug: String,
     pub title: String,
     pub excerpt: String,

@@ -99,6 +99,19 @@ pub async fn index(
 struct ShowPage {
     layout: Layout,
     post: Post,
+    comments: Vec<crate::comments::repo::Comment>,
+    /// The viewer moderates this post's comments (its author, an editor, an admin).
+    moderator: bool,
+    viewer_id: Option<crate::accounts::model::UserId>,
+}
+
+impl ShowPage {
+    fn may_edit(&self, c: &crate::comments::repo::Comment) -> bool {
+        self.layout
+            .viewer
+            .as_ref()
+            .is_some_and(|v| crate::comments::may_edit(v, c))
+    }
 }
 
 /// `GET /posts/{slug}`: one published post, as readers see it.
@@ -112,6 +125,12 @@ pub async fn show(
         .await?
         .ok_or(Error::NotFound)?;
     let s = &post.summary;
+    let moderator = viewer
+        .0
+        .as_ref()
+        .is_some_and(|v| crate::comments::may_moderate(v, s.author_id));
+    let viewer_id = viewer.0.as_ref().map(|v| v.id);
+    let comments = crate::comments::repo::for_post(&state.db, s.id, moderator).await?;
     let layout = Layout::new(
         &state.site,
         &s.title,
@@ -120,5 +139,11 @@ pub async fn show(
     )
     .article(s.cover_image.as_deref())
     .viewer(viewer, &session);
-    page(ShowPage { layout, post })
+    page(ShowPage {
+        layout,
+        post,
+        comments,
+        moderator,
+        viewer_id,
+    })
 }

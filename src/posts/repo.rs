@@ -18,7 +18,7 @@ use crate::{
 /// copy of post_tags that triggers keep, so lists need no join per row.
 macro_rules! summary_select {
     () => {
-        "SELECT p.id, p.slug, p.title, p.excerpt, p.reading_minutes, p.cover_image,
+        "SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes, p.cover_image,
                 p.published_at, u.username AS author_username, u.display_name AS author_name,
                 p.tag_list AS tags"
     };

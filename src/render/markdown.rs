@@ -77,6 +77,40 @@ pub fn render(markdown: &str) -> SafeHtml {
     SafeHtml(SANITIZER.clean(&raw).to_string())
 }
 
+/// Comments get a smaller set: text, emphasis, code, quotes, lists and links. No images,
+/// headings or tables, so a comment can't dress up as the post.
+static COMMENT_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut b = ammonia::Builder::empty();
+    b.tags(HashSet::from([
+        "p",
+        "br",
+        "em",
+        "strong",
+        "del",
+        "code",
+        "pre",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "a",
+    ]))
+    .link_rel(Some("noopener noreferrer nofollow ugc"))
+    .url_schemes(HashSet::from(["http", "https", "mailto"]))
+    .add_tag_attributes("a", ["href"]);
+    b
+});
+
+/// Render a comment: the Markdown subset above, sanitized.
+pub fn render_comment(markdown: &str) -> SafeHtml {
+    let mut raw = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(
+        &mut raw,
+        Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH),
+    );
+    SafeHtml(COMMENT_SANITIZER.clean(&raw).to_string())
+}
+
 /// Words per minute used for reading time; the figure Medium and Ghost use.
 const WORDS_PER_MINUTE: usize = 265;
 
@@ -170,6 +204,19 @@ mod tests {
         ] {
             assert!(!h.contains(bad), "{bad} survived: {h}");
         }
+    }
+
+    #[test]
+    fn comments_keep_text_but_lose_images_headings_and_scripts() {
+        let h = render_comment(
+            "# Big\n\n*ok* ![i](/x.png) <script>x</script> [l](javascript:y) [m](https://a.example)",
+        );
+        let h = h.as_str();
+        assert!(h.contains("<em>ok</em>"), "{h}");
+        for bad in ["<h1", "<img", "<script", "javascript:"] {
+            assert!(!h.contains(bad), "{bad}: {h}");
+        }
+        assert!(h.contains("ugc"), "{h}");
     }
 
     #[test]

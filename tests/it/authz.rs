@@ -135,6 +135,8 @@ fn table() -> Vec<Row> {
 
 struct Fixture {
     post: i64,
+    slug: String,
+    comment: i64,
     rev: i64,
     trashed: i64,
     user: i64,
@@ -174,23 +176,37 @@ async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize)
                 .unwrap()
         }
     };
+    let slug = live.clone();
     let post = id(live).await;
     let rev = sqlx::query_scalar("SELECT id FROM post_revisions WHERE post_id = $1")
         .bind(post)
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let user = app.user(&format!("target{n}"), Role::Reader).await.0;
+    let target = app.user(&format!("target{n}"), Role::Reader).await;
+    let comment = sqlx::query_scalar(
+        "INSERT INTO comments (post_id, author_id, body_markdown, body_html)
+         VALUES ($1, $2, 'hi', '<p>hi</p>') RETURNING id",
+    )
+    .bind(post)
+    .bind(target)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     Fixture {
         post,
+        slug,
+        comment,
         rev,
         trashed: id(gone).await,
-        user,
+        user: target.0,
     }
 }
 
 fn fill(path: &str, f: &Fixture) -> String {
     path.replace("{post}", &f.post.to_string())
+        .replace("{slug}", &f.slug)
+        .replace("{comment}", &f.comment.to_string())
         .replace("{rev}", &f.rev.to_string())
         .replace("{trashed}", &f.trashed.to_string())
         .replace("{user}", &f.user.to_string())

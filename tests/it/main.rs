@@ -7,6 +7,7 @@ mod admin;
 mod authz;
 mod bad_input;
 mod cli;
+mod comments;
 mod feeds;
 mod harness;
 mod health;

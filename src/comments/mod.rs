@@ -1,0 +1,48 @@
+//! Comments: logged-in readers comment on published posts; the comment's author may edit it
+//! for 15 minutes; the post's author, editors and admins hide or delete it.
+
+pub mod pages;
+pub mod repo;
+
+use actix_web::web;
+use time::{Duration, OffsetDateTime};
+
+use crate::{
+    accounts::model::CurrentUser,
+    authz::{self, Action},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/posts/{slug}/comments", web::post().to(pages::create))
+        .route("/comments/{id}/edit", crate::app::read().to(pages::edit))
+        .route("/comments/{id}", web::post().to(pages::update))
+        .route("/comments/{id}/hide", web::post().to(pages::hide))
+        .route("/comments/{id}/unhide", web::post().to(pages::unhide))
+        .route("/comments/{id}/delete", web::post().to(pages::delete));
+}
+
+pub const MAX_CHARS: usize = 5000;
+/// How long a comment's author may still change it.
+pub const EDIT_WINDOW: Duration = Duration::minutes(15);
+
+/// A comment body, checked: 1 to 5,000 characters after trimming.
+pub fn parse_body(body: &str) -> Result<String, String> {
+    let body = body.trim();
+    match body.chars().count() {
+        0 => Err("Write something first".into()),
+        n if n > MAX_CHARS => Err(format!(
+            "A comment can be at most {MAX_CHARS} characters (this one has {n})"
+        )),
+        _ => Ok(body.replace("\r\n", "\n")),
+    }
+}
+
+/// The post's author, editors and admins moderate a post's comments.
+pub fn may_moderate(user: &CurrentUser, post_author: crate::accounts::model::UserId) -> bool {
+    user.id == post_author || authz::can(user, Action::ModerateComments)
+}
+
+/// The comment's own author, within the edit window.
+pub fn may_edit(user: &CurrentUser, comment: &repo::Comment) -> bool {
+    user.id == comment.author_id && OffsetDateTime::now_utc() - comment.created_at < EDIT_WINDOW
+}

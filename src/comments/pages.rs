@@ -1,0 +1,259 @@
+//! Comment handlers: post, edit (15 minutes), hide, unhide, delete.
+
+use std::time::Duration;
+
+use actix_web::{
+    HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{may_edit, may_moderate, parse_body, repo};
+use crate::{
+    accounts::session::AuthSession,
+    app::AppState,
+    error::Error,
+    extract::{CsrfForm, CsrfProtected, SignedIn, Viewer},
+    posts,
+    ratelimit::Limiter,
+    render::{Layout, form::FormErrors, markdown},
+    slug::Slug,
+};
+
+/// Comments one person may post per minute.
+const COMMENTS_PER_MINUTE: u32 = 5;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub body: String,
+}
+
+impl CsrfProtected for CommentForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+#[derive(Template)]
+#[template(path = "comments/form.html")]
+struct FormPage {
+    layout: Layout,
+    csrf_token: String,
+    action: String,
+    back: String,
+    body: String,
+    errors: FormErrors,
+}
+
+fn form_page(
+    state: &AppState,
+    session: &AuthSession,
+    user: crate::accounts::model::CurrentUser,
+    action: String,
+    back: String,
+    body: String,
+    errors: FormErrors,
+) -> FormPage {
+    FormPage {
+        layout: Layout::new(&state.site, "Your comment", "", &action)
+            .noindex()
+            .viewer(Viewer(Some(user)), session),
+        csrf_token: session.csrf_token(),
+        action,
+        back,
+        body,
+        errors,
+    }
+}
+
+fn render(status: StatusCode, page: FormPage) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// `POST /posts/{slug}/comments`
+pub async fn create(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    slug: web::Path<Slug>,
+    CsrfForm(form): CsrfForm<CommentForm>,
+) -> Result<HttpResponse, Error> {
+    let post = posts::repo::find_published(&state.db, slug.as_str())
+        .await?
+        .ok_or(Error::NotFound)?;
+    let back = format!("/posts/{}", post.summary.slug);
+    let action = format!("{back}/comments");
+    let body = match parse_body(&form.body) {
+        Ok(body) => body,
+        Err(message) => {
+            let mut errors = FormErrors::default();
+            errors.add("body", message);
+            let page = form_page(&state, &session, user, action, back, form.body, errors);
+            return render(StatusCode::UNPROCESSABLE_ENTITY, page);
+        }
+    };
+    let limiter = Limiter {
+        redis: &state.redis,
+        prefix: &state.settings.redis.key_prefix,
+        name: "comment",
+        limit: COMMENTS_PER_MINUTE,
+        window: Duration::from_secs(60),
+    };
+    let who = user.id.0.to_string();
+    if limiter.exhausted(&who).await?.is_some() {
+        let errors =
+            FormErrors::general("You are commenting very fast. Wait a minute, then post again.");
+        let page = form_page(&state, &session, user, action, back, form.body, errors);
+        return render(StatusCode::TOO_MANY_REQUESTS, page);
+    }
+    limiter.hit(&who).await?;
+    let html = markdown::render_comment(&body);
+    let id = repo::insert(&state.db, post.summary.id, user.id, &body, &html).await?;
+    Ok(see_other(&format!("{back}#comment-{id}")))
+}
+
+/// `GET /comments/{id}/edit`: the author's own comment, within 15 minutes.
+pub async fn edit(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let comment = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
+    if !may_edit(&user, &comment) {
+        return Err(Error::Forbidden);
+    }
+    let page = form_page(
+        &state,
+        &session,
+        user,
+        format!("/comments/{}", comment.id),
+        format!("/posts/{}#comment-{}", comment.post_slug, comment.id),
+        comment.body_markdown,
+        FormErrors::default(),
+    );
+    render(StatusCode::OK, page)
+}
+
+/// `POST /comments/{id}`
+pub async fn update(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<CommentForm>,
+) -> Result<HttpResponse, Error> {
+    let comment = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
+    if !may_edit(&user, &comment) {
+        return Err(Error::Forbidden);
+    }
+    let back = format!("/posts/{}#comment-{}", comment.post_slug, comment.id);
+    match parse_body(&form.body) {
+        Ok(body) => {
+            repo::update_body(
+                &state.db,
+                comment.id,
+                &body,
+                &markdown::render_comment(&body),
+            )
+            .await?;
+            Ok(see_other(&back))
+        }
+        Err(message) => {
+            let mut errors = FormErrors::default();
+            errors.add("body", message);
+            let page = form_page(
+                &state,
+                &session,
+                user,
+                format!("/comments/{}", comment.id),
+                back,
+                form.body,
+                errors,
+            );
+            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenOnly {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
+impl CsrfProtected for TokenOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Load a comment its viewer may moderate.
+async fn moderated(
+    state: &AppState,
+    user: &crate::accounts::model::CurrentUser,
+    id: i64,
+) -> Result<repo::Comment, Error> {
+    let comment = repo::find(&state.db, id).await?.ok_or(Error::NotFound)?;
+    if may_moderate(user, comment.post_author_id) {
+        Ok(comment)
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// `POST /comments/{id}/hide`
+pub async fn hide(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    let c = moderated(&state, &user, *id).await?;
+    repo::set_hidden(&state.db, c.id, true).await?;
+    Ok(see_other(&format!(
+        "/posts/{}#comment-{}",
+        c.post_slug, c.id
+    )))
+}
+
+/// `POST /comments/{id}/unhide`
+pub async fn unhide(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    let c = moderated(&state, &user, *id).await?;
+    repo::set_hidden(&state.db, c.id, false).await?;
+    Ok(see_other(&format!(
+        "/posts/{}#comment-{}",
+        c.post_slug, c.id
+    )))
+}
+
+/// `POST /comments/{id}/delete`
+pub async fn delete(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    let c = moderated(&state, &user, *id).await?;
+    repo::delete(&state.db, c.id).await?;
+    Ok(see_other(&format!("/posts/{}#comments", c.post_slug)))
+}

@@ -1,0 +1,246 @@
+//! Comments: posting, the Markdown subset, limits, editing for 15 minutes, moderation.
+
+use quire::{accounts::model::Role, posts::model::PostStatus};
+use reqwest::StatusCode;
+
+use crate::harness::{PostSpec, TestApp, spawn_app};
+
+async fn comment(browser: &TestApp, slug: &str, body: &str) -> reqwest::Response {
+    browser
+        .submit(
+            &format!("/posts/{slug}"),
+            &format!("/posts/{slug}/comments"),
+            &[("body", body)],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_reader_comments_and_everyone_sees_it_sanitized() {
+    let app = spawn_app().await;
+    let owner = app.author("owner").await;
+    let slug = app
+        .post(
+            owner,
+            PostSpec {
+                title: "Talk",
+                ..Default::default()
+            },
+        )
+        .await;
+    let rita = app.signed_in("rita", Role::Reader).await;
+    let res = comment(
+        &rita,
+        &slug,
+        "Nice *post*! <script>alert(1)</script> ![x](/x.png)",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/posts/talk#comment-")
+    );
+    let page = app.page(&format!("/posts/{slug}"), StatusCode::OK).await;
+    assert_eq!(page.text(".comment .meta a"), "Rita Display");
+    assert_eq!(page.text(".comment-body em"), "post");
+    assert!(!page.contains("<script>alert(1)") && page.texts(".comment-body img").is_empty());
+    assert!(
+        page.text("#comments").contains("Log in"),
+        "strangers are invited to log in"
+    );
+}
+
+#[tokio::test]
+async fn bad_comments_are_refused_with_the_text_kept() {
+    let app = spawn_app().await;
+    let owner = app.author("owner").await;
+    let slug = app
+        .post(
+            owner,
+            PostSpec {
+                title: "Talk",
+                ..Default::default()
+            },
+        )
+        .await;
+    let draft = app
+        .post(
+            owner,
+            PostSpec {
+                title: "Draft",
+                status: PostStatus::Draft,
+                ..Default::default()
+            },
+        )
+        .await;
+    let rita = app.signed_in("rita", Role::Reader).await;
+    let long = "a".repeat(5001);
+    let res = comment(&rita, &slug, &long).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("at most 5000 characters") && body.contains(&long));
+    assert_eq!(
+        comment(&rita, &slug, "   ").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let token = rita.csrf_token("/").await;
+    let res = rita
+        .client
+        .post(rita.url(&format!("/posts/{draft}/comments")))
+        .form(&[("csrf_token", token.as_str()), ("body", "hi")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "no comments on drafts");
+    let stranger = TestApp::sharing(&app);
+    let token = stranger.csrf_token("/login").await;
+    let res = stranger
+        .client
+        .post(stranger.url(&format!("/posts/{slug}/comments")))
+        .form(&[("csrf_token", token.as_str()), ("body", "hi")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "strangers are sent to log in"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM comments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn commenting_is_rate_limited() {
+    let app = spawn_app().await;
+    let owner = app.author("owner").await;
+    let slug = app
+        .post(
+            owner,
+            PostSpec {
+                title: "Talk",
+                ..Default::default()
+            },
+        )
+        .await;
+    let rita = app.signed_in("rita", Role::Reader).await;
+    for i in 0..5 {
+        assert_eq!(
+            comment(&rita, &slug, &format!("comment {i}"))
+                .await
+                .status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+    let res = comment(&rita, &slug, "one too many").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        res.text().await.unwrap().contains("one too many"),
+        "the text is kept"
+    );
+}
+
+#[tokio::test]
+async fn authors_edit_their_comment_for_fifteen_minutes_only() {
+    let app = spawn_app().await;
+    let owner = app.author("owner").await;
+    let slug = app
+        .post(
+            owner,
+            PostSpec {
+                title: "Talk",
+                ..Default::default()
+            },
+        )
+        .await;
+    let rita = app.signed_in("rita", Role::Reader).await;
+    let sam = app.signed_in("sam", Role::Reader).await;
+    comment(&rita, &slug, "Frist").await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM comments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let edit = format!("/comments/{id}/edit");
+    assert_eq!(sam.get(&edit).await.status(), StatusCode::FORBIDDEN);
+    let res = rita
+        .submit(&edit, &format!("/comments/{id}"), &[("body", "First")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = app.page(&format!("/posts/{slug}"), StatusCode::OK).await;
+    assert_eq!(page.text(".comment-body"), "First");
+    sqlx::query("UPDATE comments SET created_at = now() - interval '16 minutes'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rita.get(&edit).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_posts_author_and_editors_moderate_others_do_not() {
+    let app = spawn_app().await;
+    let owner_browser = app.signed_in("owner", Role::Author).await;
+    let owner: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'owner'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let slug = app
+        .post(
+            quire::accounts::model::UserId(owner),
+            PostSpec {
+                title: "Talk",
+                ..Default::default()
+            },
+        )
+        .await;
+    let rita = app.signed_in("rita", Role::Reader).await;
+    let other_author = app.signed_in("otto", Role::Author).await;
+    let eve = app.signed_in("eve", Role::Editor).await;
+    comment(&rita, &slug, "Spam spam").await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM comments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let post_page = format!("/posts/{slug}");
+    assert_eq!(
+        other_author
+            .submit(&post_page, &format!("/comments/{id}/hide"), &[])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        owner_browser
+            .submit(&post_page, &format!("/comments/{id}/hide"), &[])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        app.page(&post_page, StatusCode::OK)
+            .await
+            .texts(".comment")
+            .is_empty(),
+        "hidden from readers"
+    );
+    let seen = owner_browser.page(&post_page, StatusCode::OK).await;
+    assert!(
+        seen.text(".comment .meta").contains("hidden from readers"),
+        "moderators still see it"
+    );
+    assert_eq!(
+        eve.submit(&post_page, &format!("/comments/{id}/delete"), &[])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM comments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
