@@ -4,6 +4,7 @@ pub mod admin;
 pub mod forms;
 pub mod model;
 pub mod pages;
+pub mod profile;
 pub mod repo;
 pub mod session;
 
@@ -23,6 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(forms::log_in))
         .route("/logout", web::post().to(forms::log_out));
     admin::routes(cfg);
+    profile::routes(cfg);
 }
 
 /// Create the first admin. An advisory lock serialises concurrent attempts, so exactly one

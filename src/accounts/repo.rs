@@ -199,3 +199,91 @@ pub async fn set_disabled(db: impl PgExecutor<'_>, id: UserId, disabled: bool) -
     .await?;
     Ok(())
 }
+
+/// The profile fields a user edits on /account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Profile {
+    pub username: String,
+    pub email: String,
+    pub display_name: String,
+    pub bio: String,
+    pub avatar_url: Option<String>,
+    pub has_password: bool,
+}
+
+pub async fn profile(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<Option<Profile>> {
+    sqlx::query_as(
+        "SELECT username, email, display_name, bio, avatar_url, password_hash IS NOT NULL AS has_password
+           FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn update_profile(
+    db: impl PgExecutor<'_>,
+    id: UserId,
+    display_name: &str,
+    bio: &str,
+    avatar_url: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET display_name = $2, bio = $3, avatar_url = $4 WHERE id = $1")
+        .bind(id)
+        .bind(display_name)
+        .bind(bio)
+        .bind(avatar_url)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn password_hash(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
+pub async fn set_password_hash(
+    db: impl PgExecutor<'_>,
+    id: UserId,
+    hash: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Delete an account, keeping its posts, revisions and uploads under the "former-author"
+/// placeholder (created on first use; it can't log in). Its comments go with it.
+pub async fn delete_keeping_posts(conn: &mut PgConnection, id: UserId) -> sqlx::Result<()> {
+    let placeholder: UserId = sqlx::query_scalar(
+        "INSERT INTO users (username, email, display_name, bio, role, disabled_at)
+         VALUES ('former-author', 'former-author@invalid.invalid', 'Former author', '', 'author', now())
+         ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username
+         RETURNING id",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    for sql in [
+        "UPDATE posts SET author_id = $2 WHERE author_id = $1",
+        "UPDATE post_revisions SET editor_id = $2 WHERE editor_id = $1",
+        "UPDATE uploads SET uploader_id = $2 WHERE uploader_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(id)
+            .bind(placeholder)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -76,6 +76,25 @@ fn table() -> Vec<Row> {
         ),
         (get.clone(), "/admin/users", vec![], [SEE, NO, NO, NO, OK]),
         (get.clone(), "/admin/uploads", vec![], [SEE, NO, OK, OK, OK]),
+        (get.clone(), "/account", vec![], [SEE, OK, OK, OK, OK]),
+        (
+            post.clone(),
+            "/account/profile",
+            vec![("display_name", "")],
+            [SEE, BAD, BAD, BAD, BAD],
+        ),
+        (
+            post.clone(),
+            "/account/password",
+            vec![],
+            [SEE, BAD, BAD, BAD, BAD],
+        ),
+        (
+            post.clone(),
+            "/account/delete",
+            vec![],
+            [SEE, BAD, BAD, BAD, BAD],
+        ),
         (
             post.clone(),
             "/admin/posts",

@@ -2,6 +2,7 @@
 //! and talks HTTP to it. One binary, one module per area.
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod account;
 mod accounts;
 mod admin;
 mod authz;

@@ -1,0 +1,271 @@
+//! `/account`: a person's own profile, password and account deletion.
+
+use actix_web::{
+    HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{
+    model::{CurrentUser, Password, Role},
+    repo::{self, Profile},
+    session::AuthSession,
+};
+use crate::{
+    app::{AppState, read},
+    error::Error,
+    extract::{CsrfForm, CsrfProtected, SignedIn, Viewer},
+    render::{Layout, form::FormErrors},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/account", read().to(show))
+        .route("/account/profile", web::post().to(update_profile))
+        .route("/account/password", web::post().to(change_password))
+        .route("/account/delete", web::post().to(delete));
+}
+
+#[derive(Template)]
+#[template(path = "accounts/account.html")]
+struct AccountPage {
+    layout: Layout,
+    csrf_token: String,
+    profile: Profile,
+    /// Which section the errors and notice belong to: "profile", "password" or "delete".
+    section: &'static str,
+    errors: FormErrors,
+    notice: Option<&'static str>,
+}
+
+async fn page(
+    state: &AppState,
+    session: &AuthSession,
+    user: CurrentUser,
+    section: &'static str,
+    errors: FormErrors,
+    notice: Option<&'static str>,
+) -> Result<AccountPage, Error> {
+    let profile = repo::profile(&state.db, user.id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(AccountPage {
+        layout: Layout::new(&state.site, "Your account", "", "/account")
+            .noindex()
+            .viewer(Viewer(Some(user)), session),
+        csrf_token: session.csrf_token(),
+        profile,
+        section,
+        errors,
+        notice,
+    })
+}
+
+fn render(status: StatusCode, page: AccountPage) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Notice {
+    pub saved: Option<String>,
+}
+
+/// `GET /account`
+pub async fn show(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    query: web::Query<Notice>,
+) -> Result<HttpResponse, Error> {
+    let notice = match query.saved.as_deref() {
+        Some("profile") => Some("Your profile was saved."),
+        Some("password") => Some("Your password was changed."),
+        _ => None,
+    };
+    render(
+        StatusCode::OK,
+        page(&state, &session, user, "", FormErrors::default(), notice).await?,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub bio: String,
+    #[serde(default)]
+    pub avatar_url: String,
+}
+
+impl CsrfProtected for ProfileForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /account/profile`
+pub async fn update_profile(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<ProfileForm>,
+) -> Result<HttpResponse, Error> {
+    let mut errors = FormErrors::default();
+    let name = form.display_name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        errors.add("display_name", "A display name is 1 to 80 characters");
+    }
+    if form.bio.chars().count() > 500 {
+        errors.add("bio", "A bio can be at most 500 characters");
+    }
+    let avatar = form.avatar_url.trim();
+    let avatar_ok = avatar.is_empty()
+        || (avatar.len() <= 500
+            && ((avatar.starts_with("/uploads/")) || avatar.starts_with("https://")));
+    if !avatar_ok {
+        errors.add(
+            "avatar_url",
+            "An avatar is an uploaded image (/uploads/…) or an https:// address",
+        );
+    }
+    if !errors.is_empty() {
+        let mut page = page(&state, &session, user, "profile", errors, None).await?;
+        // Show what they typed, not what is stored.
+        page.profile.display_name = form.display_name;
+        page.profile.bio = form.bio;
+        page.profile.avatar_url = Some(form.avatar_url);
+        return render(StatusCode::UNPROCESSABLE_ENTITY, page);
+    }
+    repo::update_profile(
+        &state.db,
+        user.id,
+        name,
+        form.bio.trim(),
+        (!avatar.is_empty()).then_some(avatar),
+    )
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/account?saved=profile"))
+        .finish())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub current_password: String,
+    #[serde(default)]
+    pub new_password: String,
+}
+
+impl CsrfProtected for PasswordForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Does `candidate` match the account's password? (Argon2 off the worker thread.)
+async fn password_matches(
+    state: &AppState,
+    user: &CurrentUser,
+    candidate: String,
+) -> Result<bool, Error> {
+    let Some(hash) = repo::password_hash(&state.db, user.id).await? else {
+        return Ok(false);
+    };
+    web::block(move || Password::verify(&candidate, &hash))
+        .await
+        .map_err(|e| Error::Internal(e.into()))
+}
+
+/// `POST /account/password`: needs the current password.
+pub async fn change_password(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Result<HttpResponse, Error> {
+    let mut errors = FormErrors::default();
+    if !password_matches(&state, &user, form.current_password.clone()).await? {
+        errors.add("current_password", "That is not your current password");
+    }
+    let new = errors.check("new_password", Password::parse(&form.new_password));
+    match new {
+        Some(new) if errors.is_empty() => {
+            repo::set_password_hash(&state.db, user.id, &new.hash()?).await?;
+            // A fresh session id: whoever held the old one is out.
+            session
+                .log_in(user.id)
+                .map_err(|e| Error::Internal(e.into()))?;
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/account?saved=password"))
+                .finish())
+        }
+        _ => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(&state, &session, user, "password", errors, None).await?,
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub confirm_username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+impl CsrfProtected for DeleteForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /account/delete`: the account goes; its posts stay, under "Former author".
+pub async fn delete(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<DeleteForm>,
+) -> Result<HttpResponse, Error> {
+    let mut errors = FormErrors::default();
+    if form.confirm_username.trim().to_lowercase() != user.username {
+        errors.add("confirm_username", "Type your username to confirm");
+    }
+    let has_password = repo::password_hash(&state.db, user.id).await?.is_some();
+    if has_password && !password_matches(&state, &user, form.password.clone()).await? {
+        errors.add("password", "That is not your password");
+    }
+    // The admins' rows stay locked until the deletion commits: no race to zero admins.
+    let mut tx = state.db.begin().await?;
+    if errors.is_empty()
+        && user.role == Role::Admin
+        && repo::lock_active_admins(&mut tx).await? <= 1
+    {
+        errors = FormErrors::general("You are the last admin: make someone else an admin first.");
+    }
+    if !errors.is_empty() {
+        drop(tx);
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(&state, &session, user, "delete", errors, None).await?,
+        );
+    }
+    repo::delete_keeping_posts(&mut tx, user.id).await?;
+    tx.commit().await?;
+    session.log_out();
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/"))
+        .finish())
+}
