@@ -1,5 +1,6 @@
 //! Tags: the tag pages readers browse.
 
+pub mod admin;
 pub mod model;
 pub mod pages;
 pub mod repo;
@@ -10,4 +11,5 @@ use crate::app::read;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tags/{slug}", read().to(pages::show));
+    admin::routes(cfg);
 }

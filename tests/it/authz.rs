@@ -77,6 +77,25 @@ fn table() -> Vec<Row> {
         (get.clone(), "/admin/users", vec![], [SEE, NO, NO, NO, OK]),
         (get.clone(), "/admin/uploads", vec![], [SEE, NO, OK, OK, OK]),
         (get.clone(), "/account", vec![], [SEE, OK, OK, OK, OK]),
+        (get.clone(), "/admin/tags", vec![], [SEE, NO, NO, OK, OK]),
+        (
+            get.clone(),
+            "/admin/tags/{tag}/edit",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/tags/{tag}",
+            vec![("name", "")],
+            [SEE, NO, NO, BAD, BAD],
+        ),
+        (
+            post.clone(),
+            "/admin/tags/{tag}/merge",
+            vec![("into", "")],
+            [SEE, NO, NO, BAD, BAD],
+        ),
         (
             post.clone(),
             "/account/profile",
@@ -154,6 +173,7 @@ fn table() -> Vec<Row> {
 
 struct Fixture {
     post: i64,
+    tag: i64,
     slug: String,
     comment: i64,
     rev: i64,
@@ -212,8 +232,14 @@ async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize)
     .fetch_one(&app.db)
     .await
     .unwrap();
+    let tag = sqlx::query_scalar("INSERT INTO tags (slug, name) VALUES ($1, $1) RETURNING id")
+        .bind(format!("tag-{n}"))
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     Fixture {
         post,
+        tag,
         slug,
         comment,
         rev,
@@ -224,6 +250,7 @@ async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize)
 
 fn fill(path: &str, f: &Fixture) -> String {
     path.replace("{post}", &f.post.to_string())
+        .replace("{tag}", &f.tag.to_string())
         .replace("{slug}", &f.slug)
         .replace("{comment}", &f.comment.to_string())
         .replace("{rev}", &f.rev.to_string())

@@ -14,6 +14,7 @@ mod harness;
 mod health;
 mod queries;
 mod reading;
+mod tags;
 mod uploads;
 
 /// The role column of `username`, as text.

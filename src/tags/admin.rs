@@ -1,0 +1,248 @@
+//! `/admin/tags` (editors and admins): rename, describe and merge tags.
+
+use actix_web::{
+    HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{
+    model::{Tag, TagId},
+    repo::{self, TagRow},
+};
+use crate::{
+    accounts::{model::CurrentUser, session::AuthSession},
+    app::{AppState, read},
+    authz::{self, Action},
+    error::Error,
+    extract::{CsrfForm, CsrfProtected, SignedIn, Viewer},
+    render::{Layout, form::FormErrors},
+    slug::Slug,
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/tags", read().to(index))
+        .route("/admin/tags/{id}/edit", read().to(edit))
+        .route("/admin/tags/{id}", web::post().to(update))
+        .route("/admin/tags/{id}/merge", web::post().to(merge));
+}
+
+fn editors_only(user: &CurrentUser) -> Result<(), Error> {
+    if authz::can(user, Action::ManageTags) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+fn render<T: Template>(status: StatusCode, page: T) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(page.render()?))
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "tags/admin/index.html")]
+struct IndexPage {
+    layout: Layout,
+    tags: Vec<TagRow>,
+}
+
+/// `GET /admin/tags`
+pub async fn index(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+) -> Result<HttpResponse, Error> {
+    editors_only(&user)?;
+    let tags = repo::list_with_counts(&state.db).await?;
+    let layout = Layout::new(&state.site, "Tags", "", "/admin/tags")
+        .noindex()
+        .viewer(Viewer(Some(user)), &session);
+    render(StatusCode::OK, IndexPage { layout, tags })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TagForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub slug: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl CsrfProtected for TagForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MergeForm {
+    #[serde(default)]
+    pub csrf_token: String,
+    /// The slug of the tag that absorbs this one.
+    #[serde(default)]
+    pub into: String,
+}
+
+impl CsrfProtected for MergeForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tags/admin/edit.html")]
+struct EditPage {
+    layout: Layout,
+    csrf_token: String,
+    tag: Tag,
+    form: TagForm,
+    into: String,
+    errors: FormErrors,
+}
+
+fn edit_page(
+    state: &AppState,
+    session: &AuthSession,
+    user: CurrentUser,
+    tag: Tag,
+    form: TagForm,
+    errors: FormErrors,
+) -> EditPage {
+    EditPage {
+        layout: Layout::new(
+            &state.site,
+            "Edit tag",
+            "",
+            &format!("/admin/tags/{}/edit", tag.id.0),
+        )
+        .noindex()
+        .viewer(Viewer(Some(user)), session),
+        csrf_token: session.csrf_token(),
+        tag,
+        form,
+        into: String::new(),
+        errors,
+    }
+}
+
+async fn load(state: &AppState, id: i64) -> Result<Tag, Error> {
+    repo::find(&state.db, TagId(id))
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// `GET /admin/tags/{id}/edit`
+pub async fn edit(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    editors_only(&user)?;
+    let tag = load(&state, *id).await?;
+    let form = TagForm {
+        name: tag.name.clone(),
+        slug: tag.slug.clone(),
+        description: tag.description.clone(),
+        ..TagForm::default()
+    };
+    render(
+        StatusCode::OK,
+        edit_page(&state, &session, user, tag, form, FormErrors::default()),
+    )
+}
+
+/// `POST /admin/tags/{id}`: rename and describe. Posts show the new name at once.
+pub async fn update(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<TagForm>,
+) -> Result<HttpResponse, Error> {
+    editors_only(&user)?;
+    let tag = load(&state, *id).await?;
+    let mut errors = FormErrors::default();
+    let name = form.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.add("name", "A tag name is 1 to 100 characters");
+    }
+    let slug = if form.slug.trim().is_empty() {
+        Slug::from_title(&name)
+            .ok_or_else(|| "Give the tag a name with letters or digits".to_owned())
+    } else {
+        Slug::parse(form.slug.trim())
+    };
+    let slug = errors.check("slug", slug);
+    if form.description.chars().count() > 1000 {
+        errors.add(
+            "description",
+            "A description can be at most 1,000 characters",
+        );
+    }
+    if let (Some(slug), true) = (&slug, errors.is_empty()) {
+        match repo::update(&state.db, tag.id, &name, slug, form.description.trim()).await {
+            Ok(()) => return Ok(see_other("/admin/tags")),
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("tags_slug_key") => {
+                errors.add("slug", "Another tag has that slug; merge into it instead");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        edit_page(&state, &session, user, tag, form, errors),
+    )
+}
+
+/// `POST /admin/tags/{id}/merge`: this tag's posts join `into`, and this tag goes.
+pub async fn merge(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<MergeForm>,
+) -> Result<HttpResponse, Error> {
+    editors_only(&user)?;
+    let tag = load(&state, *id).await?;
+    let target = match Slug::parse(form.into.trim()) {
+        Ok(slug) => repo::find_by_slug(&state.db, &slug).await?,
+        Err(_) => None,
+    };
+    match target {
+        Some(target) if target.id != tag.id => {
+            let mut tx = state.db.begin().await?;
+            repo::merge(&mut tx, tag.id, target.id).await?;
+            tx.commit().await?;
+            Ok(see_other("/admin/tags"))
+        }
+        _ => {
+            let mut errors = FormErrors::default();
+            errors.add("into", "Name another existing tag by its slug");
+            let form_values = TagForm {
+                name: tag.name.clone(),
+                slug: tag.slug.clone(),
+                description: tag.description.clone(),
+                ..TagForm::default()
+            };
+            let mut page = edit_page(&state, &session, user, tag, form_values, errors);
+            page.into = form.into;
+            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+    }
+}
