@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Every test: unit tests and the integration tests (the real app over HTTP against PostgreSQL).
+# Every test: unit tests, the integration tests (the real app over HTTP against PostgreSQL and
+# Redis), and the browser flow (headless Chromium driven by playwright-core).
 # Needs PostgreSQL at 127.0.0.1:5432 (override with DATABASE_URL) and Redis at 127.0.0.1:6379.
+# Installs what the browser test needs, once: Debian's chromium, and tests/e2e's npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Debian's chromium for the browser test" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+  echo "== installing playwright-core (npm ci in tests/e2e)" >&2
+  (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"

@@ -9,6 +9,7 @@ mod authz;
 mod bad_input;
 mod cli;
 mod comments;
+mod e2e;
 mod feeds;
 mod harness;
 mod health;

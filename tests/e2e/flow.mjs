@@ -1,0 +1,109 @@
+// The whole reading-and-writing story in a real browser (Debian's Chromium, driven by
+// playwright-core): setup admin -> second user registers -> admin makes them an author ->
+// author uploads an image, writes, previews, publishes -> a logged-out reader finds the post
+// -> a reader registers and comments. Fields are found by their visible labels.
+//
+// Usage: BASE_URL=http://127.0.0.1:PORT node flow.mjs   (the Rust test `e2e` runs it)
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const base = process.env.BASE_URL;
+const artifacts = process.env.ARTIFACTS || path.join(here, 'artifacts');
+if (!base) throw new Error('BASE_URL is not set');
+mkdirSync(artifacts, { recursive: true });
+
+const PASSWORD = 'correct horse battery staple';
+const expect = (cond, what) => { if (!cond) throw new Error(`expected: ${what}`); };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+async function person() {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  return { context, page };
+}
+
+async function register(page, username) {
+  await page.goto(`${base}/register`);
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Email', { exact: true }).fill(`${username}@example.com`);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL(`${base}/`);
+}
+
+try {
+  // 1. The first visitor sets up the site.
+  const admin = await person();
+  await admin.page.goto(`${base}/setup`);
+  await admin.page.getByLabel('Username', { exact: true }).fill('root');
+  await admin.page.getByLabel('Display name (optional)').fill('Site Admin');
+  await admin.page.getByLabel('Email', { exact: true }).fill('root@example.com');
+  await admin.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await admin.page.getByRole('button', { name: 'Create administrator' }).click();
+  await admin.page.waitForURL(`${base}/`);
+  expect(await admin.page.locator('.viewer').textContent() === 'Site Admin', 'admin is logged in');
+
+  // 2. A second person registers.
+  const writer = await person();
+  await register(writer.page, 'wanda');
+
+  // 3. The admin makes them an author.
+  await admin.page.goto(`${base}/admin/users`);
+  const row = admin.page.locator('tr', { hasText: '@wanda' });
+  await row.getByLabel('Role of wanda').selectOption('author');
+  await row.getByRole('button', { name: 'Change' }).click();
+  await admin.page.waitForURL(`${base}/admin/users`);
+
+  // 4. The author uploads an image, writes, previews and publishes.
+  const w = writer.page;
+  await w.goto(`${base}/admin/uploads`);
+  await w.getByLabel('Image file').setInputFiles(path.join(here, 'fixtures', 'cover.png'));
+  await w.getByRole('button', { name: 'Upload' }).click();
+  await w.waitForURL(/\/admin\/uploads\?uploaded=/);
+  const snippet = await w.getByLabel('Markdown for the new image').inputValue();
+  expect(snippet.startsWith('![') && snippet.includes('/uploads/'), 'a Markdown snippet');
+
+  await w.goto(`${base}/admin/posts/new`);
+  await w.getByLabel('Title', { exact: true }).fill('Notes From the Browser');
+  await w.getByLabel('Tags', { exact: true }).fill('Testing, Browsers');
+  await w.getByLabel('Body (Markdown)').fill(
+    `Written in **Chromium**, end to end.\n\n${snippet}\n\n- labels find fields\n- forms need no JavaScript\n`);
+  await w.getByRole('button', { name: 'Preview' }).click();
+  await w.locator('.preview img').waitFor();
+  expect(await w.locator('.preview strong').textContent() === 'Chromium', 'the preview renders Markdown');
+  await w.screenshot({ path: path.join(artifacts, 'editor.png'), fullPage: true });
+  await w.getByLabel('Published', { exact: true }).check();
+  await w.getByRole('button', { name: 'Save' }).click();
+  await w.waitForURL(/\/admin\/posts\/\d+\/edit\?saved=1/);
+
+  // 5. A logged-out reader finds it on the home page and opens it.
+  const reader = await person();
+  await reader.page.goto(`${base}/`);
+  await reader.page.getByRole('link', { name: 'Notes From the Browser' }).click();
+  await reader.page.waitForURL(`${base}/posts/notes-from-the-browser`);
+  const img = reader.page.locator('.prose img');
+  await img.waitFor();
+  expect(await img.evaluate((el) => el.complete && el.naturalWidth === 64), 'the uploaded image loads');
+  await reader.page.screenshot({ path: path.join(artifacts, 'post.png'), fullPage: true });
+
+  // 6. A reader registers and comments.
+  await register(reader.page, 'rhea');
+  await reader.page.goto(`${base}/posts/notes-from-the-browser`);
+  await reader.page.getByLabel('Add a comment').fill('Lovely *post*, thanks!');
+  await reader.page.getByRole('button', { name: 'Post comment' }).click();
+  await reader.page.waitForURL(/#comment-\d+$/);
+  expect(await reader.page.locator('.comment-body em').textContent() === 'post', 'the comment is shown');
+  await reader.page.screenshot({ path: path.join(artifacts, 'comment.png'), fullPage: true });
+  console.log('e2e flow passed');
+} finally {
+  await browser.close();
+}
