@@ -100,6 +100,7 @@ impl App {
             per_page: settings.site.posts_per_page,
             css_url: assets.url("css/site.css"),
             favicon_url: assets.url("img/favicon.svg"),
+            local_time_js: assets.url("js/local-time.js"),
         });
         let metrics = Metrics::new(settings.database.max_connections)?;
         let prometheus = metrics.http.clone();

@@ -33,6 +33,7 @@ macro_rules! file {
 
 const FILES: &[File] = &[
     file!("css/site.css", "text/css; charset=utf-8"),
+    file!("js/local-time.js", "text/javascript; charset=utf-8"),
     file!("img/favicon.svg", "image/svg+xml"),
     file!("img/cover-1.svg", "image/svg+xml"),
     file!("img/cover-2.svg", "image/svg+xml"),

@@ -300,9 +300,14 @@ pub struct EditorForm {
     pub body: String,
     #[serde(default)]
     pub status: String,
-    /// `YYYY-MM-DDTHH:MM` from a datetime-local input, in UTC.
+    /// `YYYY-MM-DDTHH:MM` from a datetime-local input: UTC, or local time when `tz_offset`
+    /// came with it.
     #[serde(default)]
     pub publish_at: String,
+    /// Minutes to add to `publish_at` to get UTC (JavaScript's `getTimezoneOffset`), set by
+    /// static/js/local-time.js; empty without JavaScript, meaning UTC.
+    #[serde(default)]
+    pub tz_offset: String,
     #[serde(default)]
     pub version: i32,
     /// "save" or "preview".
@@ -391,11 +396,14 @@ impl EditorForm {
             }
         };
         let mut publish_at = None;
+        // Real offsets lie within ±14 hours; anything else is treated as UTC.
+        let offset: i64 = self.tz_offset.trim().parse().unwrap_or(0);
+        let offset = if offset.abs() <= 14 * 60 { offset } else { 0 };
         if status == PostStatus::Scheduled {
-            match PrimitiveDateTime::parse(self.publish_at.trim(), DATETIME_LOCAL) {
-                Ok(t) if t.assume_utc() > OffsetDateTime::now_utc() => {
-                    publish_at = Some(t.assume_utc())
-                }
+            let parsed = PrimitiveDateTime::parse(self.publish_at.trim(), DATETIME_LOCAL)
+                .map(|t| t.assume_utc() + time::Duration::minutes(offset));
+            match parsed {
+                Ok(t) if t > OffsetDateTime::now_utc() => publish_at = Some(t),
                 Ok(_) => errors.add("publish_at", "Pick a time in the future, or publish now"),
                 Err(_) => errors.add("publish_at", "Pick the date and time to publish at"),
             }
@@ -803,6 +811,27 @@ mod tests {
         let input = future.parse().expect("valid");
         assert_eq!(input.status, PostStatus::Scheduled);
         assert_eq!(input.slug.as_str(), "t");
+    }
+
+    #[test]
+    fn a_local_time_with_its_offset_becomes_utc() {
+        let form = EditorForm {
+            title: "T".into(),
+            status: "scheduled".into(),
+            publish_at: "2999-01-01T10:00".into(),
+            tz_offset: "-60".into(), // UTC+1
+            ..EditorForm::default()
+        };
+        let at = form.parse().expect("valid").publish_at.expect("a time");
+        assert_eq!((at.hour(), at.minute()), (9, 0));
+        let absurd = EditorForm {
+            tz_offset: "100000".into(),
+            ..form
+        };
+        assert_eq!(
+            absurd.parse().expect("valid").publish_at.map(|t| t.hour()),
+            Some(10)
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub struct Site {
     pub per_page: u32,
     pub css_url: String,
     pub favicon_url: String,
+    pub local_time_js: String,
 }
 
 /// What one page puts in `<head>`: title, description, canonical URL, OpenGraph.

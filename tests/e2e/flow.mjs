@@ -24,8 +24,8 @@ const browser = await chromium.launch({
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 
-async function person() {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+async function person(timezoneId = 'UTC') {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, timezoneId });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   return { context, page };
@@ -53,7 +53,7 @@ try {
   expect(await admin.page.locator('.viewer').textContent() === 'Site Admin', 'admin is logged in');
 
   // 2. A second person registers.
-  const writer = await person();
+  const writer = await person('Europe/Paris');
   await register(writer.page, 'wanda');
 
   // 3. The admin makes them an author.
@@ -73,6 +73,9 @@ try {
   expect(snippet.startsWith('![') && snippet.includes('/uploads/'), 'a Markdown snippet');
 
   await w.goto(`${base}/admin/posts/new`);
+  // The schedule field speaks the author's time zone once the page's script has run.
+  await w.locator('#publish_at_zone', { hasText: 'Europe/Paris' }).waitFor();
+  expect(await w.locator('#tz_offset').inputValue() === '-60', 'the browser sends its UTC offset');
   await w.getByLabel('Title', { exact: true }).fill('Notes From the Browser');
   await w.getByLabel('Tags', { exact: true }).fill('Testing, Browsers');
   await w.getByLabel('Body (Markdown)').fill(
