@@ -35,7 +35,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 export QUIRE_ENV=production DATABASE_URL="$PG/$DB_NAME?sslmode=disable" \
-  HOST=127.0.0.1 PORT=$QUIRE_PORT BASE_URL="http://127.0.0.1:$QUIRE_PORT"
+  HOST=127.0.0.1 PORT=$QUIRE_PORT BASE_URL="http://127.0.0.1:$QUIRE_PORT" \
+  QUIRE__SESSION__SECRET="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 echo "== seeding $POSTS posts into $DB_NAME (kept between runs; seeding is idempotent)"
 "$QUIRE" seed --posts "$POSTS"

@@ -4,7 +4,7 @@ use std::{fmt, str::FromStr};
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize, Deserialize)]
 #[sqlx(transparent)]
 pub struct UserId(pub i64);
 

@@ -4,6 +4,31 @@
 pub mod pages;
 pub mod repo;
 
+/// A comment as the post page shows it; read in the post's own query (see
+/// `posts::repo::sql::SHOW`), so a post page is one round trip to the database.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CommentView {
+    pub id: i64,
+    pub author_id: crate::accounts::model::UserId,
+    pub author_name: String,
+    pub author_username: String,
+    pub body_html: crate::render::SafeHtml,
+    pub hidden: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub edited: bool,
+}
+
+impl CommentView {
+    pub fn when(&self) -> String {
+        crate::render::page::human_date_time(&self.created_at)
+    }
+
+    pub fn iso(&self) -> String {
+        crate::render::page::iso_date(&self.created_at)
+    }
+}
+
 use actix_web::web;
 use time::{Duration, OffsetDateTime};
 
@@ -43,6 +68,10 @@ pub fn may_moderate(user: &CurrentUser, post_author: crate::accounts::model::Use
 }
 
 /// The comment's own author, within the edit window.
-pub fn may_edit(user: &CurrentUser, comment: &repo::Comment) -> bool {
-    user.id == comment.author_id && OffsetDateTime::now_utc() - comment.created_at < EDIT_WINDOW
+pub fn may_edit(
+    user: &CurrentUser,
+    author: crate::accounts::model::UserId,
+    created_at: OffsetDateTime,
+) -> bool {
+    user.id == author && OffsetDateTime::now_utc() - created_at < EDIT_WINDOW
 }

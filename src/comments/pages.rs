@@ -134,7 +134,7 @@ pub async fn edit(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, Error> {
     let comment = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
-    if !may_edit(&user, &comment) {
+    if !may_edit(&user, comment.author_id, comment.created_at) {
         return Err(Error::Forbidden);
     }
     let page = form_page(
@@ -158,7 +158,7 @@ pub async fn update(
     CsrfForm(form): CsrfForm<CommentForm>,
 ) -> Result<HttpResponse, Error> {
     let comment = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
-    if !may_edit(&user, &comment) {
+    if !may_edit(&user, comment.author_id, comment.created_at) {
         return Err(Error::Forbidden);
     }
     let back = format!("/posts/{}#comment-{}", comment.post_slug, comment.id);

@@ -43,22 +43,6 @@ const SELECT: &str = "SELECT c.id, c.post_id, p.slug AS post_slug, p.author_id A
        JOIN posts p ON p.id = c.post_id
        JOIN users u ON u.id = c.author_id";
 
-/// A post's comments, oldest first; hidden ones only when `with_hidden`.
-pub async fn for_post(
-    db: impl PgExecutor<'_>,
-    post: PostId,
-    with_hidden: bool,
-) -> sqlx::Result<Vec<Comment>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE c.post_id = $1 AND ($2 OR c.hidden_at IS NULL) AND u.disabled_at IS NULL
-          ORDER BY c.created_at, c.id"
-    )))
-    .bind(post)
-    .bind(with_hidden)
-    .fetch_all(db)
-    .await
-}
-
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Comment>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE c.id = $1")))
         .bind(id)

@@ -348,6 +348,15 @@ impl EditorForm {
         }
     }
 
+    /// The Publish button is Save with the status set to published.
+    fn with_intent(mut self) -> Self {
+        if self.intent == "publish" {
+            self.status = "published".into();
+            self.intent = "save".into();
+        }
+        self
+    }
+
     /// Check every field; the messages say what to change.
     fn parse(&self) -> Result<PostInput, FormErrors> {
         let mut errors = FormErrors::default();
@@ -510,6 +519,7 @@ pub async fn create(
     Writer(user): Writer,
     CsrfForm(form): CsrfForm<EditorForm>,
 ) -> Result<HttpResponse, Error> {
+    let form = form.with_intent();
     let mut page = edit_page(&state, &session, &user, None, form.clone());
     if form.intent == "preview" {
         page.preview = Some(markdown::render(&form.body));
@@ -567,6 +577,7 @@ pub async fn update(
 ) -> Result<HttpResponse, Error> {
     let post = editable(&state, &user, PostId(*id)).await?;
     let id = post.id;
+    let form = form.with_intent();
     let mut page = edit_page(&state, &session, &user, Some(post), form.clone());
     if form.intent == "preview" {
         page.preview = Some(markdown::render(&form.body));

@@ -71,6 +71,8 @@ pub struct Post {
     pub body_html: SafeHtml,
     pub updated_at: OffsetDateTime,
     pub author_bio: String,
+    /// Every comment, hidden ones included (the feed reads none).
+    pub comments: Json<Vec<crate::comments::CommentView>>,
 }
 
 impl Post {

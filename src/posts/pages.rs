@@ -99,18 +99,18 @@ pub async fn index(
 struct ShowPage {
     layout: Layout,
     post: Post,
-    comments: Vec<crate::comments::repo::Comment>,
+    comments: Vec<crate::comments::CommentView>,
     /// The viewer moderates this post's comments (its author, an editor, an admin).
     moderator: bool,
     viewer_id: Option<crate::accounts::model::UserId>,
 }
 
 impl ShowPage {
-    fn may_edit(&self, c: &crate::comments::repo::Comment) -> bool {
+    fn may_edit(&self, c: &crate::comments::CommentView) -> bool {
         self.layout
             .viewer
             .as_ref()
-            .is_some_and(|v| crate::comments::may_edit(v, c))
+            .is_some_and(|v| crate::comments::may_edit(v, c.author_id, c.created_at))
     }
 }
 
@@ -130,7 +130,14 @@ pub async fn show(
         .as_ref()
         .is_some_and(|v| crate::comments::may_moderate(v, s.author_id));
     let viewer_id = viewer.0.as_ref().map(|v| v.id);
-    let comments = crate::comments::repo::for_post(&state.db, s.id, moderator).await?;
+    // Readers see visible comments; the post's author, editors and admins all of them.
+    let comments = post
+        .comments
+        .0
+        .iter()
+        .filter(|c| moderator || !c.hidden)
+        .cloned()
+        .collect();
     let layout = Layout::new(
         &state.site,
         &s.title,

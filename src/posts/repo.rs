@@ -49,15 +49,25 @@ pub mod sql {
          ORDER BY p.published_at DESC, p.id DESC
          LIMIT $1 OFFSET $2"
     );
+    /// The post and its comments (hidden ones too; the page decides who sees them) in one
+    /// round trip: the post page is the site's hottest.
     pub const SHOW: &str = concat!(
         summary_select!(),
-        ", p.body_html, p.updated_at, u.bio AS author_bio
+        ", p.body_html, p.updated_at, u.bio AS author_bio,
+           COALESCE((SELECT json_agg(json_build_object(
+                        'id', c.id, 'author_id', c.author_id, 'author_name', cu.display_name,
+                        'author_username', cu.username, 'body_html', c.body_html,
+                        'hidden', c.hidden_at IS NOT NULL, 'created_at', c.created_at,
+                        'edited', c.updated_at > c.created_at + interval '1 second')
+                      ORDER BY c.created_at, c.id)
+                       FROM comments c JOIN users cu ON cu.id = c.author_id
+                      WHERE c.post_id = p.id AND cu.disabled_at IS NULL), '[]') AS comments
           FROM published_posts p JOIN users u ON u.id = p.author_id
          WHERE p.slug = $1"
     );
     pub const FEED: &str = concat!(
         summary_select!(),
-        ", p.body_html, p.updated_at, u.bio AS author_bio
+        ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments
           FROM published_posts p JOIN users u ON u.id = p.author_id
          ORDER BY p.published_at DESC, p.id DESC
          LIMIT $1"

@@ -9,7 +9,11 @@ use std::{collections::HashSet, fmt, sync::LazyLock};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 
 /// HTML that went through the sanitizer. Askama prints it as is (it implements `HtmlSafe`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, sqlx::Type, serde::Serialize)]
+/// It is read back only from columns this module filled (a `Decode` from the database, a
+/// `Deserialize` from JSON the database built), never from a request.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, sqlx::Type, serde::Serialize, serde::Deserialize,
+)]
 #[sqlx(transparent)]
 pub struct SafeHtml(String);
 

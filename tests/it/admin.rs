@@ -98,15 +98,21 @@ async fn an_author_writes_previews_and_publishes_a_post() {
     let id = write(&author, "Hello World", "First *post*.", "draft").await;
     app.page("/posts/hello-world", StatusCode::NOT_FOUND).await;
     let (token, version) = open_editor(&author, id).await;
-    let res = save(
-        &author,
-        id,
-        &token,
-        &version,
-        "Hello World",
-        "First *post*, published.",
-    )
-    .await;
+    // "Publish now" saves with the status set to published, whatever the radio said.
+    let mut form = editor_fields("Hello World", "First *post*, published.", "draft");
+    form.retain(|(k, _)| *k != "intent");
+    form.extend([
+        ("intent", "publish"),
+        ("csrf_token", token.as_str()),
+        ("version", version.as_str()),
+    ]);
+    let res = author
+        .client
+        .post(author.url(&format!("/admin/posts/{id}")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let page = app.page("/posts/hello-world", StatusCode::OK).await;
     assert_eq!(page.text(".prose p"), "First post, published.");
