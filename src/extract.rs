@@ -151,3 +151,16 @@ impl<T: DeserializeOwned + CsrfProtected + 'static> FromRequest for CsrfForm<T> 
         })
     }
 }
+
+/// A form that carries nothing but its CSRF token (delete, restore, hide, log out…).
+#[derive(Debug, serde::Deserialize)]
+pub struct TokenOnly {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
+impl CsrfProtected for TokenOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}

@@ -1,11 +1,7 @@
 //! The admins' user management: list and search, change roles, disable and enable.
 //! A disabled user's sessions end at once: `Viewer` reloads the account on every request.
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -95,12 +91,7 @@ async fn index_page(
     })
 }
 
-fn render(status: StatusCode, page: IndexPage) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.render()?))
-}
+use crate::render::page::personal as render;
 
 /// `GET /admin/users?q=`
 pub async fn index(
@@ -138,17 +129,7 @@ impl CsrfProtected for RoleForm {
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct TokenOnly {
-    #[serde(default)]
-    pub csrf_token: String,
-}
-
-impl CsrfProtected for TokenOnly {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+use crate::extract::TokenOnly;
 
 /// Apply a change, or show the list again with why it was refused.
 async fn apply(
@@ -160,9 +141,7 @@ async fn apply(
     disabled: Option<bool>,
 ) -> Result<HttpResponse, Error> {
     match super::manage(&state.db, id, role, disabled).await {
-        Ok(()) => Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/admin/users"))
-            .finish()),
+        Ok(()) => Ok(crate::render::page::see_other("/admin/users")),
         Err(ManageError::NotFound) => Err(Error::NotFound),
         Err(e @ ManageError::LastAdmin) => {
             let mut message = e.to_string();

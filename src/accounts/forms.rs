@@ -30,19 +30,9 @@ fn safe_next(next: &str) -> &str {
     if local { next } else { "/" }
 }
 
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
+use crate::render::page::see_other;
 
-fn render<T: Template>(status: StatusCode, template: T) -> Result<HttpResponse, Error> {
-    let body = template.render()?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
-}
+use crate::render::page::personal as render;
 
 // ---- registration and first-run setup share one form ----
 

@@ -1,10 +1,6 @@
 //! `/account`: a person's own profile, password and account deletion.
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -62,12 +58,7 @@ async fn page(
     })
 }
 
-fn render(status: StatusCode, page: AccountPage) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.render()?))
-}
+use crate::render::page::personal as render;
 
 #[derive(Debug, Deserialize)]
 pub struct Notice {
@@ -151,9 +142,7 @@ pub async fn update_profile(
         (!avatar.is_empty()).then_some(avatar),
     )
     .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/account?saved=profile"))
-        .finish())
+    Ok(crate::render::page::see_other("/account?saved=profile"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,9 +194,7 @@ pub async fn change_password(
             session
                 .log_in(user.id)
                 .map_err(|e| Error::Internal(e.into()))?;
-            Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/account?saved=password"))
-                .finish())
+            Ok(crate::render::page::see_other("/account?saved=password"))
         }
         _ => render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -265,7 +252,5 @@ pub async fn delete(
     repo::delete_keeping_posts(&mut tx, user.id).await?;
     tx.commit().await?;
     session.log_out();
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/"))
-        .finish())
+    Ok(crate::render::page::see_other("/"))
 }

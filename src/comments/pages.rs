@@ -2,11 +2,7 @@
 
 use std::time::Duration;
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -71,18 +67,9 @@ fn form_page(
     }
 }
 
-fn render(status: StatusCode, page: FormPage) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.render()?))
-}
+use crate::render::page::personal as render;
 
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
+use crate::render::page::see_other;
 
 /// `POST /posts/{slug}/comments`
 pub async fn create(
@@ -190,17 +177,7 @@ pub async fn update(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct TokenOnly {
-    #[serde(default)]
-    pub csrf_token: String,
-}
-
-impl CsrfProtected for TokenOnly {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+use crate::extract::TokenOnly;
 
 /// Load a comment its viewer may moderate.
 async fn moderated(

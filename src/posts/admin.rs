@@ -1,11 +1,7 @@
 //! The authoring admin for posts: dashboard, list, editor with preview, revisions, trash.
 //! Every handler checks `authz` on the server; templates only hide what would be refused.
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 use time::{OffsetDateTime, PrimitiveDateTime, macros::format_description};
@@ -61,18 +57,9 @@ fn layout(
         .viewer(Viewer(Some(user.clone())), session)
 }
 
-fn render<T: Template>(status: StatusCode, template: T) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(template.render()?))
-}
+use crate::render::page::personal as render;
 
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
+use crate::render::page::see_other;
 
 /// Load a post the user may edit: 404 if there is none, 403 if it is someone else's and
 /// they are only an author.
@@ -654,17 +641,7 @@ pub async fn confirm_delete(
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct TokenOnly {
-    #[serde(default)]
-    pub csrf_token: String,
-}
-
-impl CsrfProtected for TokenOnly {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
+use crate::extract::TokenOnly;
 
 /// `POST /admin/posts/{id}/delete`: to the trash, restorable for 30 days.
 pub async fn delete(

@@ -110,6 +110,24 @@ impl Layout {
     }
 }
 
+/// A page for one viewer (forms, the admin): any status, and never stored by a cache.
+pub fn personal<T: Template>(
+    status: actix_web::http::StatusCode,
+    template: T,
+) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::build(status)
+        .content_type(ContentType::html())
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(template.render()?))
+}
+
+/// 303 See Other: where a successful form submission goes next.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}
+
 /// Render a page template as a 200 HTML response.
 pub fn page<T: Template>(template: T) -> Result<HttpResponse, Error> {
     let body = template.render().map_err(|e| Error::Internal(e.into()))?;

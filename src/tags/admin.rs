@@ -1,10 +1,6 @@
 //! `/admin/tags` (editors and admins): rename, describe and merge tags.
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -37,18 +33,9 @@ fn editors_only(user: &CurrentUser) -> Result<(), Error> {
     }
 }
 
-fn render<T: Template>(status: StatusCode, page: T) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.render()?))
-}
+use crate::render::page::personal as render;
 
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
+use crate::render::page::see_other;
 
 #[derive(Template)]
 #[template(path = "tags/admin/index.html")]

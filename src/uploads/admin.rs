@@ -81,12 +81,7 @@ async fn page(
     })
 }
 
-fn render(status: StatusCode, page: IndexPage) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page.render()?))
-}
+use crate::render::page::personal as render;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct IndexQuery {
