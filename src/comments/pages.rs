@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{may_edit, may_moderate, parse_body, repo};
 use crate::{
-    accounts::session::AuthSession,
+    accounts::{model::CurrentUser, session::AuthSession},
     app::AppState,
     error::Error,
     extract::{CsrfForm, CsrfProtected, SignedIn, Viewer},
@@ -49,7 +49,7 @@ struct FormPage {
 fn form_page(
     state: &AppState,
     session: &AuthSession,
-    user: crate::accounts::model::CurrentUser,
+    user: CurrentUser,
     action: String,
     back: String,
     body: String,
@@ -180,17 +180,28 @@ pub async fn update(
 use crate::extract::TokenOnly;
 
 /// Load a comment its viewer may moderate.
-async fn moderated(
-    state: &AppState,
-    user: &crate::accounts::model::CurrentUser,
-    id: i64,
-) -> Result<repo::Comment, Error> {
+async fn moderated(state: &AppState, user: &CurrentUser, id: i64) -> Result<repo::Comment, Error> {
     let comment = repo::find(&state.db, id).await?.ok_or(Error::NotFound)?;
     if may_moderate(user, comment.post_author_id) {
         Ok(comment)
     } else {
         Err(Error::Forbidden)
     }
+}
+
+/// Hide or show a comment, then return to it.
+async fn set_hidden(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    hidden: bool,
+) -> Result<HttpResponse, Error> {
+    let c = moderated(state, user, id).await?;
+    repo::set_hidden(&state.db, c.id, hidden).await?;
+    Ok(see_other(&format!(
+        "/posts/{}#comment-{}",
+        c.post_slug, c.id
+    )))
 }
 
 /// `POST /comments/{id}/hide`
@@ -200,12 +211,7 @@ pub async fn hide(
     id: web::Path<i64>,
     _form: CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, Error> {
-    let c = moderated(&state, &user, *id).await?;
-    repo::set_hidden(&state.db, c.id, true).await?;
-    Ok(see_other(&format!(
-        "/posts/{}#comment-{}",
-        c.post_slug, c.id
-    )))
+    set_hidden(&state, &user, *id, true).await
 }
 
 /// `POST /comments/{id}/unhide`
@@ -215,12 +221,7 @@ pub async fn unhide(
     id: web::Path<i64>,
     _form: CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, Error> {
-    let c = moderated(&state, &user, *id).await?;
-    repo::set_hidden(&state.db, c.id, false).await?;
-    Ok(see_other(&format!(
-        "/posts/{}#comment-{}",
-        c.post_slug, c.id
-    )))
+    set_hidden(&state, &user, *id, false).await
 }
 
 /// `POST /comments/{id}/delete`
