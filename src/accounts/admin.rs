@@ -11,6 +11,8 @@ use super::{
     repo::{self, UserRow},
     session::AuthSession,
 };
+use crate::extract::TokenOnly;
+use crate::render::page::personal as render;
 use crate::{
     app::{AppState, read},
     authz::{self, Action},
@@ -91,8 +93,6 @@ async fn index_page(
     })
 }
 
-use crate::render::page::personal as render;
-
 /// `GET /admin/users?q=`
 pub async fn index(
     state: web::Data<AppState>,
@@ -128,8 +128,6 @@ impl CsrfProtected for RoleForm {
         &self.csrf_token
     }
 }
-
-use crate::extract::TokenOnly;
 
 /// Apply a change, or show the list again with why it was refused.
 async fn apply(

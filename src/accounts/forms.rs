@@ -16,6 +16,8 @@ use super::{
     repo,
     session::AuthSession,
 };
+use crate::render::page::personal as render;
+use crate::render::page::see_other;
 use crate::{
     app::AppState,
     error::Error,
@@ -29,10 +31,6 @@ fn safe_next(next: &str) -> &str {
     let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
     if local { next } else { "/" }
 }
-
-use crate::render::page::see_other;
-
-use crate::render::page::personal as render;
 
 // ---- registration and first-run setup share one form ----
 

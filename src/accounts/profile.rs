@@ -9,6 +9,7 @@ use super::{
     repo::{self, Profile},
     session::AuthSession,
 };
+use crate::render::page::personal as render;
 use crate::{
     app::{AppState, read},
     error::Error,
@@ -57,8 +58,6 @@ async fn page(
         notice,
     })
 }
-
-use crate::render::page::personal as render;
 
 #[derive(Debug, Deserialize)]
 pub struct Notice {

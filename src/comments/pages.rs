@@ -7,6 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{may_edit, may_moderate, parse_body, repo};
+use crate::extract::TokenOnly;
+use crate::render::page::personal as render;
+use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     app::AppState,
@@ -66,10 +69,6 @@ fn form_page(
         errors,
     }
 }
-
-use crate::render::page::personal as render;
-
-use crate::render::page::see_other;
 
 /// `POST /posts/{slug}/comments`
 pub async fn create(
@@ -176,8 +175,6 @@ pub async fn update(
         }
     }
 }
-
-use crate::extract::TokenOnly;
 
 /// Load a comment its viewer may moderate.
 async fn moderated(state: &AppState, user: &CurrentUser, id: i64) -> Result<repo::Comment, Error> {

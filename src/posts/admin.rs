@@ -11,6 +11,9 @@ use super::{
     model::{AdminRow, PostForEdit, PostId, PostInput, PostStatus, Revision, state_label},
     repo::{self, AdminFilter},
 };
+use crate::extract::TokenOnly;
+use crate::render::page::personal as render;
+use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     app::{AppState, read},
@@ -56,10 +59,6 @@ fn layout(
         .noindex()
         .viewer(Viewer(Some(user.clone())), session)
 }
-
-use crate::render::page::personal as render;
-
-use crate::render::page::see_other;
 
 /// Load a post the user may edit: 404 if there is none, 403 if it is someone else's and
 /// they are only an author.
@@ -640,8 +639,6 @@ pub async fn confirm_delete(
         },
     )
 }
-
-use crate::extract::TokenOnly;
 
 /// `POST /admin/posts/{id}/delete`: to the trash, restorable for 30 days.
 pub async fn delete(

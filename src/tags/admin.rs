@@ -8,6 +8,8 @@ use super::{
     model::{Tag, TagId},
     repo::{self, TagRow},
 };
+use crate::render::page::personal as render;
+use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     app::{AppState, read},
@@ -32,10 +34,6 @@ fn editors_only(user: &CurrentUser) -> Result<(), Error> {
         Err(Error::Forbidden)
     }
 }
-
-use crate::render::page::personal as render;
-
-use crate::render::page::see_other;
 
 #[derive(Template)]
 #[template(path = "tags/admin/index.html")]

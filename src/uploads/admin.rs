@@ -9,6 +9,7 @@ use actix_web::{
 use askama::Template;
 
 use super::{check, repo, store};
+use crate::render::page::personal as render;
 use crate::{
     accounts::session::AuthSession,
     app::{AppState, read},
@@ -80,8 +81,6 @@ async fn page(
         just_uploaded,
     })
 }
-
-use crate::render::page::personal as render;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct IndexQuery {
