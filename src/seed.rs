@@ -12,7 +12,7 @@ use crate::{
     },
     posts::{
         self,
-        model::{NewPost, PostStatus},
+        model::{PostInput, PostStatus},
     },
     slug::Slug,
     tags,
@@ -179,8 +179,8 @@ pub async fn run(db: &PgPool, posts: u32) -> anyhow::Result<SeedReport> {
     let now = OffsetDateTime::now_utc();
     let mut report = SeedReport::default();
     for i in 0..posts as usize {
-        let post = demo_post(i, &authors, now);
-        match posts::create(db, &post).await? {
+        let (author, post, published_at) = demo_post(i, &authors, now);
+        match posts::create(db, author, &post, Some(published_at)).await? {
             Some(_) => report.posts_created += 1,
             None => report.posts_existing += 1,
         }
@@ -214,7 +214,11 @@ async fn ensure_authors(db: &PgPool) -> anyhow::Result<Vec<UserId>> {
 }
 
 /// The `i`th demo post: deterministic, so re-running the seed finds the same slugs.
-fn demo_post(i: usize, authors: &[UserId], now: OffsetDateTime) -> NewPost {
+fn demo_post(
+    i: usize,
+    authors: &[UserId],
+    now: OffsetDateTime,
+) -> (UserId, PostInput, OffsetDateTime) {
     let base = TITLES[i % TITLES.len()];
     let round = i / TITLES.len();
     let title = if round == 0 {
@@ -235,8 +239,7 @@ fn demo_post(i: usize, authors: &[UserId], now: OffsetDateTime) -> NewPost {
         .iter()
         .map(|n| (*n).to_owned())
         .collect();
-    NewPost {
-        author_id: authors[i % authors.len()],
+    let post = PostInput {
         slug: Slug::from_title(&title).unwrap_or_else(|| fallback_slug(i)),
         title,
         excerpt: String::new(),
@@ -245,10 +248,12 @@ fn demo_post(i: usize, authors: &[UserId], now: OffsetDateTime) -> NewPost {
             .is_multiple_of(3)
             .then(|| format!("/static/img/cover-{}.svg", i / 3 % 3 + 1)),
         status: PostStatus::Published,
-        // Spread over the past: post 0 is the newest.
-        published_at: Some(now - Duration::hours(7 * i as i64 + 1)),
+        publish_at: None,
         tags: tag_names,
-    }
+    };
+    // Spread over the past: post 0 is the newest.
+    let published_at = now - Duration::hours(7 * i as i64 + 1);
+    (authors[i % authors.len()], post, published_at)
 }
 
 fn fallback_slug(i: usize) -> Slug {

@@ -17,7 +17,7 @@ use crate::{
     slug::Slug,
     tags,
 };
-use model::{NewPost, PostForEdit, PostId, PostInput, PostStatus};
+use model::{PostForEdit, PostId, PostInput, PostStatus};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", read().to(pages::index))
@@ -46,12 +46,27 @@ fn prepare(body_markdown: &str, excerpt: &str) -> (String, SafeHtml, i32) {
     )
 }
 
-/// Create a post with its tags and first revision in one transaction. `Ok(None)`: the slug
-/// is taken.
-pub async fn create(db: &PgPool, post: &NewPost) -> anyhow::Result<Option<PostId>> {
+/// Create a post by `author` with its tags and first revision, in one transaction.
+/// `published_at` is the moment it goes (went) public; `None` for drafts. `Ok(None)`: the
+/// slug is taken.
+pub async fn create(
+    db: &PgPool,
+    author: UserId,
+    post: &PostInput,
+    published_at: Option<time::OffsetDateTime>,
+) -> anyhow::Result<Option<PostId>> {
     let (excerpt, body_html, reading_minutes) = prepare(&post.body_markdown, &post.excerpt);
     let mut tx = db.begin().await?;
-    let Some(id) = repo::insert(&mut *tx, post, &excerpt, &body_html, reading_minutes).await?
+    let Some(id) = repo::insert(
+        &mut *tx,
+        author,
+        post,
+        published_at,
+        &excerpt,
+        &body_html,
+        reading_minutes,
+    )
+    .await?
     else {
         return Ok(None);
     };
@@ -60,7 +75,7 @@ pub async fn create(db: &PgPool, post: &NewPost) -> anyhow::Result<Option<PostId
     repo::insert_revision(
         &mut tx,
         id,
-        post.author_id,
+        author,
         1,
         &post.title,
         &excerpt,
@@ -82,18 +97,7 @@ pub async fn create_from_input(
         PostStatus::Published => Some(time::OffsetDateTime::now_utc()),
         PostStatus::Scheduled => input.publish_at,
     };
-    let post = NewPost {
-        author_id: author,
-        title: input.title.clone(),
-        slug: input.slug.clone(),
-        excerpt: input.excerpt.clone(),
-        body_markdown: input.body_markdown.clone(),
-        cover_image: input.cover_image.clone(),
-        status: input.status,
-        published_at,
-        tags: input.tags.clone(),
-    };
-    create(db, &post).await
+    create(db, author, input, published_at).await
 }
 
 /// Why an edit was not saved.

@@ -81,22 +81,6 @@ impl Post {
     }
 }
 
-/// What creating a post needs. The Markdown is rendered by `posts::create`, not by callers.
-#[derive(Debug, Clone)]
-pub struct NewPost {
-    pub author_id: UserId,
-    pub title: String,
-    pub slug: Slug,
-    /// Empty: derived from the body's first paragraph.
-    pub excerpt: String,
-    pub body_markdown: String,
-    pub cover_image: Option<String>,
-    pub status: PostStatus,
-    pub published_at: Option<OffsetDateTime>,
-    /// Tag names, in order; missing tags are created.
-    pub tags: Vec<String>,
-}
-
 /// A post as the editor shows it: every field, whatever its status.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PostForEdit {
@@ -178,7 +162,7 @@ impl Revision {
     }
 }
 
-/// What an editor submits, parsed: the same shape for a new post and an edit.
+/// A post's fields, parsed: what the editor submits, and what seeding and tests create.
 #[derive(Debug, Clone)]
 pub struct PostInput {
     pub title: String,

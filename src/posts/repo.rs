@@ -5,7 +5,7 @@ use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
 use super::model::{
-    AdminRow, NewPost, Post, PostForEdit, PostId, PostInput, PostStatus, PostSummary, Revision,
+    AdminRow, Post, PostForEdit, PostId, PostInput, PostStatus, PostSummary, Revision,
 };
 use crate::{
     accounts::model::UserId,
@@ -147,7 +147,9 @@ pub async fn sitemap(
 /// `None` means the slug is taken.
 pub async fn insert(
     db: impl PgExecutor<'_>,
-    post: &NewPost,
+    author: UserId,
+    post: &PostInput,
+    published_at: Option<OffsetDateTime>,
     excerpt: &str,
     body_html: &SafeHtml,
     reading_minutes: i32,
@@ -159,7 +161,7 @@ pub async fn insert(
          ON CONFLICT (slug) DO NOTHING
          RETURNING id",
     )
-    .bind(post.author_id)
+    .bind(author)
     .bind(&post.title)
     .bind(post.slug.as_str())
     .bind(excerpt)
@@ -168,7 +170,7 @@ pub async fn insert(
     .bind(reading_minutes)
     .bind(&post.cover_image)
     .bind(post.status)
-    .bind(post.published_at)
+    .bind(published_at)
     .fetch_optional(db)
     .await
 }

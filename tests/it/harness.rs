@@ -19,7 +19,7 @@ use quire::{
     db,
     posts::{
         self,
-        model::{NewPost, PostStatus},
+        model::{PostInput, PostStatus},
     },
     slug::Slug,
 };
@@ -312,18 +312,17 @@ impl TestApp {
                 Some(OffsetDateTime::now_utc() + time::Duration::minutes(spec.published_in_minutes))
             }
         };
-        let post = NewPost {
-            author_id: author,
+        let post = PostInput {
             title: spec.title.to_owned(),
             slug: slug.clone(),
             excerpt: spec.excerpt.to_owned(),
             body_markdown: spec.body.to_owned(),
             cover_image: spec.cover.map(str::to_owned),
             status: spec.status,
-            published_at,
+            publish_at: None,
             tags: spec.tags.iter().map(|t| (*t).to_owned()).collect(),
         };
-        posts::create(&self.db, &post)
+        posts::create(&self.db, author, &post, published_at)
             .await
             .expect("post created")
             .expect("slug is free");
