@@ -44,11 +44,13 @@ impl Listing {
         if list.is_past_the_end() {
             return Err(Error::NotFound);
         }
-        let mut layout = Layout::new(site, title, description, &page_path(path, number)).paginated(
-            path,
-            list.prev(),
-            list.next(),
-        );
+        let mut layout = Layout::new(
+            site,
+            title,
+            description,
+            &crate::render::page::page_href(path, number.get()),
+        )
+        .paginated(path, list.prev(), list.next());
         if number.get() > 1 {
             layout.title = format!("{} (page {})", layout.title, number.get());
         }
@@ -58,10 +60,6 @@ impl Listing {
             posts: list.items,
         })
     }
-}
-
-fn page_path(path: &str, number: PageNumber) -> String {
-    crate::render::page::page_href(path, number.get())
 }
 
 #[derive(Template)]
