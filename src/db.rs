@@ -112,6 +112,15 @@ fn describe(opts: &PgConnectOptions) -> String {
     format!("{}:{}", opts.get_host(), opts.get_port())
 }
 
+/// An ILIKE pattern matching `text` anywhere, with its own `%`, `_` and `\` taken literally.
+pub fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Which page of a list, from 1. `?page=` parses through here, so handlers never see 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
@@ -229,6 +238,12 @@ mod tests {
         assert_eq!((p.prev(), p.next()), (None, Some(2)));
         let empty = Page::<u8>::from_overfetch(vec![], PageNumber::parse("3").expect("ok"), 2);
         assert!(empty.is_past_the_end());
+    }
+
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(contains_pattern(""), "%%");
     }
 
     #[test]

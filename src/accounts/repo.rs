@@ -138,12 +138,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<UserRow>> {
-    let pattern = format!(
-        "%{}%",
-        q.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let pattern = crate::db::contains_pattern(q);
     sqlx::query_as(
         "SELECT id, username, display_name, email, role, disabled_at IS NOT NULL AS disabled
            FROM users

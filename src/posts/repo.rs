@@ -266,14 +266,8 @@ pub async fn admin_list(
             .push(")");
     }
     if let Some(title) = &filter.title {
-        let pattern = format!(
-            "%{}%",
-            title
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        q.push(" AND p.title ILIKE ").push_bind(pattern);
+        q.push(" AND p.title ILIKE ")
+            .push_bind(crate::db::contains_pattern(title));
     }
     q.push(if filter.deleted {
         " ORDER BY p.deleted_at DESC, p.id DESC"
