@@ -41,6 +41,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub site: Arc<Site>,
     pub metrics: Metrics,
+    /// GitHub and Google login, when configured.
+    pub oauth: accounts::oauth::Providers,
 }
 
 pub struct App {
@@ -66,6 +68,23 @@ impl App {
     }
 
     pub async fn build_with_pool(settings: Settings, db: PgPool) -> anyhow::Result<Self> {
+        let listener =
+            TcpListener::bind((settings.http.host, settings.http.port)).with_context(|| {
+                format!(
+                    "cannot listen on {}:{}",
+                    settings.http.host, settings.http.port
+                )
+            })?;
+        Self::build_on(settings, db, listener).await
+    }
+
+    /// Serve on a listener bound beforehand: tests bind port 0 first, so `http.base_url`
+    /// (and with it OAuth callback URLs) can name the real port.
+    pub async fn build_on(
+        settings: Settings,
+        db: PgPool,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let redis_url = settings.redis.url.expose_secret().to_owned();
         let redis = redis::Client::open(redis_url.as_str())
             .context("redis.url is not a valid Redis URL")?;
@@ -84,13 +103,6 @@ impl App {
         ));
         let session_ttl =
             actix_web::cookie::time::Duration::hours(i64::from(settings.session.ttl_hours));
-        let listener =
-            TcpListener::bind((settings.http.host, settings.http.port)).with_context(|| {
-                format!(
-                    "cannot listen on {}:{}",
-                    settings.http.host, settings.http.port
-                )
-            })?;
         let port = listener.local_addr()?.port();
         let assets = web::Data::new(Assets::new());
         let site = Arc::new(Site {
@@ -103,6 +115,7 @@ impl App {
             local_time_js: assets.url("js/local-time.js"),
         });
         let metrics = Metrics::new(settings.database.max_connections)?;
+        let oauth = accounts::oauth::Providers::new(&settings)?;
         let prometheus = metrics.http.clone();
         let https = settings.is_https();
         let upload_limit = settings.uploads.max_bytes;
@@ -114,6 +127,7 @@ impl App {
             settings: Arc::new(settings),
             site,
             metrics,
+            oauth,
         });
 
         let mut server = HttpServer::new(move || {

@@ -28,6 +28,10 @@ const CONVENTIONAL: &[(&str, &str)] = &[
     ("HOST", "http.host"),
     ("PORT", "http.port"),
     ("BASE_URL", "http.base_url"),
+    ("GITHUB_CLIENT_ID", "oauth.github.client_id"),
+    ("GITHUB_CLIENT_SECRET", "oauth.github.client_secret"),
+    ("GOOGLE_CLIENT_ID", "oauth.google.client_id"),
+    ("GOOGLE_CLIENT_SECRET", "oauth.google.client_secret"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +112,93 @@ pub struct Settings {
     pub session: SessionSettings,
     pub accounts: AccountsSettings,
     pub uploads: UploadsSettings,
+    pub oauth: OAuthSettings,
+}
+
+/// Log in with GitHub or Google. A provider is on when both its client id and secret are
+/// set; its URLs default to the real provider's and can point at GitHub Enterprise or a
+/// local test provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSettings {
+    /// How long the token and user endpoints get before the login answers 502.
+    pub timeout_secs: u64,
+    pub github: GithubSettings,
+    pub google: GoogleSettings,
+}
+
+impl OAuthSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSettings {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    /// The signed-in user (`GET /user`).
+    pub user_url: Url,
+    /// Their addresses and which is primary and verified (`GET /user/emails`).
+    pub emails_url: Url,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleSettings {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    /// OpenID Connect userinfo: `sub`, `email`, `email_verified`, `name`.
+    pub userinfo_url: Url,
+}
+
+/// Client id and secret if both are set (the provider is enabled), `None` if neither.
+fn credentials<'a>(
+    key: &str,
+    id: &'a str,
+    secret: &'a SecretString,
+) -> Result<Option<(&'a str, &'a SecretString)>, ConfigError> {
+    match (id.trim().is_empty(), secret.expose_secret().is_empty()) {
+        (true, true) => Ok(None),
+        (false, false) => Ok(Some((id.trim(), secret))),
+        _ => Err(ConfigError(format!(
+            "oauth.{key}: set both client_id and client_secret, or neither"
+        ))),
+    }
+}
+
+impl GithubSettings {
+    pub fn credentials(&self) -> Result<Option<(&str, &SecretString)>, ConfigError> {
+        credentials("github", &self.client_id, &self.client_secret)
+    }
+
+    fn urls(&self) -> [(&'static str, &Url); 4] {
+        [
+            ("oauth.github.authorize_url", &self.authorize_url),
+            ("oauth.github.token_url", &self.token_url),
+            ("oauth.github.user_url", &self.user_url),
+            ("oauth.github.emails_url", &self.emails_url),
+        ]
+    }
+}
+
+impl GoogleSettings {
+    pub fn credentials(&self) -> Result<Option<(&str, &SecretString)>, ConfigError> {
+        credentials("google", &self.client_id, &self.client_secret)
+    }
+
+    fn urls(&self) -> [(&'static str, &Url); 3] {
+        [
+            ("oauth.google.authorize_url", &self.authorize_url),
+            ("oauth.google.token_url", &self.token_url),
+            ("oauth.google.userinfo_url", &self.userinfo_url),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +337,7 @@ struct Raw {
     session: SessionSettings,
     accounts: AccountsSettings,
     uploads: UploadsSettings,
+    oauth: OAuthSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -297,6 +389,7 @@ impl Settings {
             session: raw.session,
             accounts: raw.accounts,
             uploads: raw.uploads,
+            oauth: raw.oauth,
         };
         settings.validate()?;
         Ok(settings)
@@ -346,6 +439,19 @@ impl Settings {
         }
         if self.accounts.login_attempts == 0 || self.accounts.login_window_secs == 0 {
             return fail("accounts.login_attempts and login_window_secs: must be at least 1");
+        }
+        self.oauth.github.credentials()?;
+        self.oauth.google.credentials()?;
+        let urls = self.oauth.github.urls().into_iter();
+        for (key, url) in urls.chain(self.oauth.google.urls()) {
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError(format!(
+                    "{key}: must start with http:// or https://"
+                )));
+            }
+        }
+        if !(1..=120).contains(&self.oauth.timeout_secs) {
+            return fail("oauth.timeout_secs: must be between 1 and 120");
         }
         Ok(())
     }
@@ -421,6 +527,12 @@ mod tests {
             ("MEILI_URL", "not a url", "search.meili_url"),
             ("QUIRE__METRICS__ALLOW", "[\"nonsense\"]", "metrics.allow"),
             ("QUIRE__LOG__FORMAT", "xml", "log.format"),
+            ("GITHUB_CLIENT_ID", "only-the-id", "oauth.github"),
+            (
+                "QUIRE__OAUTH__GOOGLE__TOKEN_URL",
+                "ftp://x.example",
+                "oauth.google.token_url",
+            ),
         ] {
             Jail::expect_with(|jail| {
                 jail.set_env(var, value);

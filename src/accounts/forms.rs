@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{
     CreateUserError,
     model::{Email, NewUser, Password, Role, Username},
+    oauth::{self, ProviderButton},
     repo,
     session::AuthSession,
 };
@@ -27,7 +28,7 @@ use crate::{
 };
 
 /// Where to go after logging in: only a path on this site, never another host.
-fn safe_next(next: &str) -> &str {
+pub(crate) fn safe_next(next: &str) -> &str {
     let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
     if local { next } else { "/" }
 }
@@ -100,6 +101,8 @@ struct AccountPage {
     errors: FormErrors,
     /// "/register" or "/setup": the same form serves both.
     action: &'static str,
+    /// "Continue with …" buttons (registration only: setup makes the admin a password).
+    providers: Vec<ProviderButton>,
 }
 
 fn account_page(
@@ -123,6 +126,11 @@ fn account_page(
         },
         errors,
         action,
+        providers: if action == "/register" {
+            oauth::buttons(state, "/")
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -263,6 +271,7 @@ struct LoginPage {
     login: String,
     next: String,
     errors: FormErrors,
+    providers: Vec<ProviderButton>,
 }
 
 fn login_page(
@@ -276,6 +285,7 @@ fn login_page(
         layout: Layout::new(&state.site, "Log in", "Log in to your account.", "/login").noindex(),
         csrf_token: session.csrf_token(),
         login,
+        providers: oauth::buttons(state, &next),
         next,
         errors,
     }

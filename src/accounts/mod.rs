@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod forms;
 pub mod model;
+pub mod oauth;
 pub mod pages;
 pub mod profile;
 pub mod repo;
@@ -12,7 +13,7 @@ use actix_web::web;
 use sqlx::PgPool;
 
 use crate::app::read;
-use model::{NewUser, UserId};
+use model::{Email, NewUser, Provider, ProviderAccount, Role, UserId, Username};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/authors/{username}", read().to(pages::author))
@@ -25,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(forms::log_out));
     admin::routes(cfg);
     profile::routes(cfg);
+    oauth::routes(cfg);
 }
 
 /// Create the first admin. An advisory lock serialises concurrent attempts, so exactly one
@@ -107,6 +109,175 @@ pub async fn manage(
     if let Some(disabled) = disabled {
         repo::set_disabled(&mut *tx, id, disabled).await?;
     }
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- logging in with a provider ----
+
+/// Why a provider login was refused. Nothing is created in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderLoginError {
+    #[error("the account is disabled")]
+    Disabled,
+    #[error("the provider did not vouch for an email address")]
+    EmailNotVerified,
+    /// The account with this email already has another identity at this provider.
+    #[error("the account with this email is linked to another identity at the provider")]
+    EmailOwnerLinkedElsewhere,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn violates(e: &sqlx::Error, constraint: &str) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.constraint() == Some(constraint))
+}
+
+/// The account `account` logs in as: the one its identity is linked to; else the account
+/// whose email the provider has verified (linking the identity to it); else a new account
+/// (role `role`) made from the provider's login, name and verified email.
+pub async fn log_in_with(
+    db: &PgPool,
+    provider: Provider,
+    account: &ProviderAccount,
+    role: Role,
+) -> Result<UserId, ProviderLoginError> {
+    // Two first logins racing (two tabs) collide on a unique index: the retry finds the
+    // winner's rows.
+    let mut attempt = 0;
+    loop {
+        match try_log_in_with(db, provider, account, role).await {
+            Err(ProviderLoginError::Db(e)) if is_unique_violation(&e) && attempt < 2 => {
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn try_log_in_with(
+    db: &PgPool,
+    provider: Provider,
+    account: &ProviderAccount,
+    role: Role,
+) -> Result<UserId, ProviderLoginError> {
+    let mut tx = db.begin().await?;
+    if let Some(owner) = repo::identity_owner(&mut *tx, provider, &account.id).await? {
+        if owner.disabled {
+            return Err(ProviderLoginError::Disabled);
+        }
+        repo::touch_identity(&mut *tx, provider, account).await?;
+        tx.commit().await?;
+        return Ok(owner.id);
+    }
+    let email: Email = account
+        .verified_email()
+        .ok_or(ProviderLoginError::EmailNotVerified)?;
+    let id = match repo::email_owner(&mut *tx, email.as_str()).await? {
+        Some(owner) if owner.disabled => return Err(ProviderLoginError::Disabled),
+        Some(owner) => owner.id,
+        None => {
+            let username =
+                repo::free_username(&mut *tx, &Username::suggest(&account.login)).await?;
+            let user = NewUser {
+                username,
+                email,
+                display_name: account.display_name(),
+                bio: String::new(),
+                password: None,
+                role,
+            };
+            let id = repo::insert(&mut *tx, &user, None).await?;
+            if let Some(avatar) = account.avatar() {
+                repo::set_avatar_url(&mut *tx, id, avatar).await?;
+            }
+            id
+        }
+    };
+    match repo::insert_identity(&mut *tx, id, provider, account).await {
+        Err(e) if violates(&e, "identities_user_provider_key") => {
+            return Err(ProviderLoginError::EmailOwnerLinkedElsewhere);
+        }
+        result => result?,
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Why linking an identity to a logged-in account was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("that identity is linked to another account")]
+    LinkedToAnother,
+    #[error("this account already has an identity at that provider")]
+    AlreadyHasOne,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Link `account` to `user`, who is logged in and asked for it. Linking the same identity
+/// again is fine; one that belongs to someone else is refused.
+pub async fn link_identity(
+    db: &PgPool,
+    user: UserId,
+    provider: Provider,
+    account: &ProviderAccount,
+) -> Result<(), LinkError> {
+    let mut tx = db.begin().await?;
+    match repo::identity_owner(&mut *tx, provider, &account.id).await? {
+        Some(owner) if owner.id == user => {
+            repo::touch_identity(&mut *tx, provider, account).await?
+        }
+        Some(_) => return Err(LinkError::LinkedToAnother),
+        None => match repo::insert_identity(&mut *tx, user, provider, account).await {
+            Err(e) if violates(&e, "identities_user_provider_key") => {
+                return Err(LinkError::AlreadyHasOne);
+            }
+            Err(e) if violates(&e, "identities_provider_user_key") => {
+                return Err(LinkError::LinkedToAnother);
+            }
+            result => result?,
+        },
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Why an unlink was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UnlinkError {
+    #[error("it is the account's last way to log in")]
+    LastWay,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Unlink `user`'s identity at `provider`, unless nothing would be left to log in with: a
+/// password, or an identity at another provider that is still `enabled`. Unlinking what
+/// isn't linked does nothing.
+pub async fn unlink_identity(
+    db: &PgPool,
+    user: UserId,
+    provider: Provider,
+    enabled: &[Provider],
+) -> Result<(), UnlinkError> {
+    let mut tx = db.begin().await?;
+    let (has_password, linked) = repo::lock_login_methods(&mut tx, user).await?;
+    if !linked.iter().any(|p| p == provider.slug()) {
+        return Ok(());
+    }
+    let others = linked
+        .iter()
+        .filter(|p| *p != provider.slug() && enabled.iter().any(|e| e.slug() == *p))
+        .count();
+    if !has_password && others == 0 {
+        return Err(UnlinkError::LastWay);
+    }
+    repo::delete_identity(&mut *tx, user, provider).await?;
     tx.commit().await?;
     Ok(())
 }

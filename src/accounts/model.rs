@@ -33,6 +33,26 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A username made from someone's login elsewhere (a GitHub login, an email's local part):
+    /// other characters become `-`, at most 28 characters so a `-N` suffix still fits,
+    /// `user` if nothing usable is left.
+    pub fn suggest(from: &str) -> Self {
+        let mut s = String::new();
+        for c in from.trim().to_ascii_lowercase().chars() {
+            let c = if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            };
+            if !(c == '-' && (s.is_empty() || s.ends_with('-'))) {
+                s.push(c);
+            }
+        }
+        let s = s.trim_start_matches(['_', '-']);
+        let s: String = s.chars().take(28).collect();
+        Self::parse(s.trim_end_matches('-')).unwrap_or_else(|_| Self("user".into()))
+    }
 }
 
 impl TryFrom<String> for Username {
@@ -216,6 +236,76 @@ impl FromStr for Role {
     }
 }
 
+/// A site people can log in with instead of a password. Stored as its slug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    GitHub,
+    Google,
+}
+
+impl Provider {
+    pub const ALL: [Self; 2] = [Self::GitHub, Self::Google];
+
+    /// In URLs (`/auth/github`) and in the database.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::GitHub => "github",
+            Self::Google => "google",
+        }
+    }
+
+    /// For people: "Continue with GitHub".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::GitHub => "GitHub",
+            Self::Google => "Google",
+        }
+    }
+}
+
+impl FromStr for Provider {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Self::ALL.into_iter().find(|p| p.slug() == s).ok_or(())
+    }
+}
+
+/// Who a provider says has just logged in. `id` is the provider's stable id; `login` and
+/// `email` can change there. Only a verified email is ever matched against accounts.
+#[derive(Debug, Clone)]
+pub struct ProviderAccount {
+    pub id: String,
+    pub login: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub avatar_url: Option<String>,
+}
+
+impl ProviderAccount {
+    /// The email, if the provider vouches for it and it is well formed.
+    pub fn verified_email(&self) -> Option<Email> {
+        let email = self.email.as_deref().filter(|_| self.email_verified)?;
+        Email::parse(email).ok()
+    }
+
+    /// A display name for a new account: their name there, else their login.
+    pub fn display_name(&self) -> String {
+        let name = match self.name.trim() {
+            "" => self.login.trim(),
+            name => name,
+        };
+        name.chars().take(80).collect()
+    }
+
+    /// Their avatar, if it is an https URL short enough to keep (as /account requires).
+    pub fn avatar(&self) -> Option<&str> {
+        self.avatar_url
+            .as_deref()
+            .filter(|u| u.starts_with("https://") && u.len() <= 500)
+    }
+}
+
 /// A person as readers see them on author pages: no email, no password hash.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Author {
@@ -271,6 +361,43 @@ mod tests {
         for bad in ["a", "-ada", "ada lovelace", "ädä", &"a".repeat(33)] {
             assert!(Username::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn suggested_usernames_are_always_valid() {
+        for (from, want) in [
+            ("Octo-Cat", "octo-cat"),
+            ("jane.doe+blog", "jane-doe-blog"),
+            ("--x", "user"),
+            ("_Ada__L", "ada__l"),
+            ("名前", "user"),
+            (
+                "a very long login that goes on and on",
+                "a-very-long-login-that-goes",
+            ),
+        ] {
+            assert_eq!(Username::suggest(from).as_str(), want, "{from}");
+        }
+    }
+
+    #[test]
+    fn only_verified_emails_count() {
+        let mut account = ProviderAccount {
+            id: "1".into(),
+            login: "ada".into(),
+            name: " ".into(),
+            email: Some("ada@example.com".into()),
+            email_verified: false,
+            avatar_url: Some("http://insecure.example/a.png".into()),
+        };
+        assert!(account.verified_email().is_none());
+        account.email_verified = true;
+        assert_eq!(
+            account.verified_email().map(|e| e.as_str().to_owned()),
+            Some("ada@example.com".into())
+        );
+        assert_eq!(account.display_name(), "ada");
+        assert!(account.avatar().is_none());
     }
 
     #[test]

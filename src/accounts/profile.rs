@@ -1,12 +1,12 @@
-//! `/account`: a person's own profile, password and account deletion.
+//! `/account`: a person's own profile, password, linked providers and account deletion.
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    model::{CurrentUser, Password, Role},
-    repo::{self, Profile},
+    model::{CurrentUser, Password, Provider, Role},
+    repo::{self, LinkedIdentity, Profile},
     session::AuthSession,
 };
 use crate::render::page::personal as render;
@@ -26,17 +26,44 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Template)]
 #[template(path = "accounts/account.html")]
-struct AccountPage {
+pub(crate) struct AccountPage {
     layout: Layout,
     csrf_token: String,
     profile: Profile,
-    /// Which section the errors and notice belong to: "profile", "password" or "delete".
+    connections: Vec<Connection>,
+    /// Which section the errors belong to: "profile", "password", "connections" or "delete".
     section: &'static str,
     errors: FormErrors,
     notice: Option<&'static str>,
 }
 
-async fn page(
+/// A provider on /account: linked (with an unlink button) or not (with a link button).
+struct Connection {
+    slug: &'static str,
+    label: &'static str,
+    linked: Option<LinkedIdentity>,
+    /// Linking needs the provider enabled; unlinking doesn't.
+    can_link: bool,
+}
+
+/// Every enabled provider, and any other the user linked before it was switched off.
+fn connections(enabled: &[Provider], linked: Vec<LinkedIdentity>) -> Vec<Connection> {
+    Provider::ALL
+        .into_iter()
+        .filter_map(|p| {
+            let identity = linked.iter().find(|i| i.provider == p.slug()).cloned();
+            let can_link = enabled.contains(&p);
+            (can_link || identity.is_some()).then_some(Connection {
+                slug: p.slug(),
+                label: p.label(),
+                linked: identity,
+                can_link,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn page(
     state: &AppState,
     session: &AuthSession,
     user: CurrentUser,
@@ -47,7 +74,9 @@ async fn page(
     let profile = repo::profile(&state.db, user.id)
         .await?
         .ok_or(Error::NotFound)?;
+    let linked = repo::identities(&state.db, user.id).await?;
     Ok(AccountPage {
+        connections: connections(&state.oauth.enabled(), linked),
         layout: Layout::new(&state.site, "Your account", "", "/account")
             .noindex()
             .viewer(Viewer(Some(user)), session),
@@ -73,7 +102,9 @@ pub async fn show(
 ) -> Result<HttpResponse, Error> {
     let notice = match query.saved.as_deref() {
         Some("profile") => Some("Your profile was saved."),
-        Some("password") => Some("Your password was changed."),
+        Some("password") => Some("Your password was saved."),
+        Some("linked") => Some("Linked. You can now log in with that account too."),
+        Some("unlinked") => Some("Unlinked. You can no longer log in with that account."),
         _ => None,
     };
     render(
@@ -174,7 +205,8 @@ async fn password_matches(
         .map_err(|e| Error::Internal(e.into()))
 }
 
-/// `POST /account/password`: needs the current password.
+/// `POST /account/password`: needs the current password, if the account has one (an
+/// account made by logging in with GitHub or Google sets its first one here).
 pub async fn change_password(
     state: web::Data<AppState>,
     session: AuthSession,
@@ -182,7 +214,8 @@ pub async fn change_password(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, Error> {
     let mut errors = FormErrors::default();
-    if !password_matches(&state, &user, form.current_password.clone()).await? {
+    let has_password = repo::password_hash(&state.db, user.id).await?.is_some();
+    if has_password && !password_matches(&state, &user, form.current_password.clone()).await? {
         errors.add("current_password", "That is not your current password");
     }
     let new = errors.check("new_password", Password::parse(&form.new_password));

@@ -1,8 +1,11 @@
-//! Every statement on `users`.
+//! Every statement on `users` and `identities`.
 
 use sqlx::{PgConnection, PgExecutor};
+use time::OffsetDateTime;
 
-use super::model::{Author, CurrentUser, NewUser, Role, UserForLogin, UserId, Username};
+use super::model::{
+    Author, CurrentUser, NewUser, Provider, ProviderAccount, Role, UserForLogin, UserId, Username,
+};
 
 /// Insert a user; the password (if any) must already be hashed into `password_hash`.
 pub async fn insert(
@@ -279,6 +282,168 @@ pub async fn delete_keeping_posts(conn: &mut PgConnection, id: UserId) -> sqlx::
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+// ---- identities: accounts at OAuth providers ----
+
+/// An account found by an identity or an email, and whether it may log in.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Owner {
+    pub id: UserId,
+    pub disabled: bool,
+}
+
+pub async fn identity_owner(
+    db: impl PgExecutor<'_>,
+    provider: Provider,
+    provider_user_id: &str,
+) -> sqlx::Result<Option<Owner>> {
+    sqlx::query_as(
+        "SELECT u.id, u.disabled_at IS NOT NULL AS disabled
+           FROM identities i JOIN users u ON u.id = i.user_id
+          WHERE i.provider = $1 AND i.provider_user_id = $2",
+    )
+    .bind(provider.slug())
+    .bind(provider_user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The account with this email (compared case-insensitively, as the unique index does).
+pub async fn email_owner(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<Owner>> {
+    sqlx::query_as(
+        "SELECT id, disabled_at IS NOT NULL AS disabled FROM users WHERE lower(email) = lower($1)",
+    )
+    .bind(email)
+    .fetch_optional(db)
+    .await
+}
+
+/// `base`, else `base-2`, `base-3`… whichever is free first. The unique index still decides
+/// if someone takes it between this and the insert.
+pub async fn free_username(db: impl PgExecutor<'_>, base: &Username) -> sqlx::Result<Username> {
+    let taken: Vec<String> = sqlx::query_scalar(
+        "SELECT username FROM users WHERE username = $1 OR username LIKE $1 || '-%'",
+    )
+    .bind(base.as_str())
+    .fetch_all(db)
+    .await?;
+    let free = (1..)
+        .map(|n| match n {
+            1 => base.as_str().to_owned(),
+            n => format!("{base}-{n}"),
+        })
+        .find(|candidate| !taken.contains(candidate))
+        .and_then(|c| Username::parse(&c).ok());
+    Ok(free.unwrap_or_else(|| base.clone()))
+}
+
+pub async fn set_avatar_url(db: impl PgExecutor<'_>, id: UserId, url: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET avatar_url = $2 WHERE id = $1")
+        .bind(id)
+        .bind(url)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_identity(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+    provider: Provider,
+    account: &ProviderAccount,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO identities (user_id, provider, provider_user_id, provider_login, email)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(user)
+    .bind(provider.slug())
+    .bind(&account.id)
+    .bind(&account.login)
+    .bind(&account.email)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Remember when the identity was last used, and its login and email as they are now.
+pub async fn touch_identity(
+    db: impl PgExecutor<'_>,
+    provider: Provider,
+    account: &ProviderAccount,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE identities SET last_used_at = now(), provider_login = $3, email = $4
+          WHERE provider = $1 AND provider_user_id = $2",
+    )
+    .bind(provider.slug())
+    .bind(&account.id)
+    .bind(&account.login)
+    .bind(&account.email)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// An identity as /account lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkedIdentity {
+    pub provider: String,
+    pub provider_login: String,
+    pub email: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+impl LinkedIdentity {
+    pub fn linked_on(&self) -> String {
+        crate::render::page::human_date(&self.created_at)
+    }
+}
+
+pub async fn identities(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+) -> sqlx::Result<Vec<LinkedIdentity>> {
+    sqlx::query_as(
+        "SELECT provider, provider_login, email, created_at FROM identities
+          WHERE user_id = $1 ORDER BY provider",
+    )
+    .bind(user)
+    .fetch_all(db)
+    .await
+}
+
+/// Lock the account's row, then report its ways to log in: whether it has a password, and
+/// the providers linked. Unlinking checks this in its transaction, so two unlinks at once
+/// can't leave the account with none.
+pub async fn lock_login_methods(
+    conn: &mut PgConnection,
+    user: UserId,
+) -> sqlx::Result<(bool, Vec<String>)> {
+    let has_password: bool =
+        sqlx::query_scalar("SELECT password_hash IS NOT NULL FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user)
+            .fetch_one(&mut *conn)
+            .await?;
+    let providers = sqlx::query_scalar("SELECT provider FROM identities WHERE user_id = $1")
+        .bind(user)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok((has_password, providers))
+}
+
+pub async fn delete_identity(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+    provider: Provider,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM identities WHERE user_id = $1 AND provider = $2")
+        .bind(user)
+        .bind(provider.slug())
+        .execute(db)
         .await?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use super::model::UserId;
 
 const USER_ID: &str = "user_id";
 const CSRF: &str = "csrf";
+const OAUTH_FLOW: &str = "oauth_flow";
 
 pub struct AuthSession(Session);
 
@@ -24,6 +25,20 @@ impl AuthSession {
         self.0.insert(USER_ID, user.0)?;
         // A fresh token too: the anonymous one may have been seen by someone else.
         self.0.insert(CSRF, new_token())
+    }
+
+    /// Remember a provider login in progress (state, PKCE verifier): kept in Redis, never in
+    /// the cookie. One at a time; a newer one replaces it.
+    pub fn begin_oauth<T: serde::Serialize>(
+        &self,
+        flow: &T,
+    ) -> Result<(), actix_session::SessionInsertError> {
+        self.0.insert(OAUTH_FLOW, flow)
+    }
+
+    /// The provider login in progress, removed: each one can finish once.
+    pub fn take_oauth<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        self.0.remove_as::<T>(OAUTH_FLOW).and_then(Result::ok)
     }
 
     /// End the session: its state is deleted from Redis and the cookie cleared.
@@ -56,7 +71,7 @@ fn new_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -4,7 +4,16 @@
 use quire::accounts::model::Role;
 use reqwest::{Method, StatusCode};
 
-use crate::harness::{PostSpec, TestApp, spawn_app};
+use crate::harness::{PostSpec, TestApp, spawn_app_with};
+
+/// The app with GitHub login configured (never contacted: no flow here gets that far).
+async fn spawn_app() -> TestApp {
+    spawn_app_with(|s| {
+        s.oauth.github.client_id = "authz-client".into();
+        s.oauth.github.client_secret = "authz-secret".to_owned().into();
+    })
+    .await
+}
 
 /// Who asks: nobody, or a user of each role.
 const WHO: [Option<Role>; 5] = [
@@ -113,6 +122,19 @@ fn table() -> Vec<Row> {
             "/account/delete",
             vec![],
             [SEE, BAD, BAD, BAD, BAD],
+        ),
+        // Linking redirects to the provider; unlinking what isn't linked changes nothing.
+        (
+            post.clone(),
+            "/account/connections/github",
+            vec![],
+            [SEE, DONE, DONE, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/account/connections/github/unlink",
+            vec![],
+            [SEE, DONE, DONE, DONE, DONE],
         ),
         (
             post.clone(),

@@ -134,12 +134,14 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Spawn with adjusted settings (applied after the test database is made).
+/// Spawn with adjusted settings (applied after the test database is made and the port is
+/// bound, so `adjust` sees the real `http.base_url`).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let database = TestDb::new().await;
     let mut settings = database.settings.clone();
+    let listener = bind_local(&mut settings);
     adjust(&mut settings);
-    start(settings, database).await
+    start(settings, database, listener).await
 }
 
 /// Spawn with the app's database connections going through `proxy`, so a test can cut them.
@@ -149,7 +151,18 @@ pub async fn spawn_app_behind(proxy: &DbProxy) -> TestApp {
     let mut url = url::Url::parse(settings.database.url.expose_secret()).expect("url");
     url.set_port(Some(proxy.port)).expect("port");
     settings.database.url = url.to_string().into();
-    start(settings, database).await
+    let listener = bind_local(&mut settings);
+    start(settings, database, listener).await
+}
+
+/// A free local port, bound now; `http.base_url` becomes its address, as in production, so
+/// absolute links and OAuth callback URLs lead back to this app.
+fn bind_local(settings: &mut Settings) -> std::net::TcpListener {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = listener.local_addr().expect("addr").port();
+    settings.http.port = port;
+    settings.http.base_url = format!("http://127.0.0.1:{port}").parse().expect("url");
+    listener
 }
 
 async fn prepare_database(settings: &Settings) -> PgPool {
@@ -170,8 +183,11 @@ async fn prepare_database(settings: &Settings) -> PgPool {
     pool
 }
 
-async fn start(settings: Settings, database: TestDb) -> TestApp {
-    let app = App::build(settings.clone()).await.expect("app builds");
+async fn start(settings: Settings, database: TestDb, listener: std::net::TcpListener) -> TestApp {
+    let pool = db::pool(&settings.database).expect("pool");
+    let app = App::build_on(settings.clone(), pool, listener)
+        .await
+        .expect("app builds");
     let port = app.port();
     let server = app.handle();
     tokio::spawn(app.run_until_stopped());

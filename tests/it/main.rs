@@ -13,6 +13,8 @@ mod e2e;
 mod feeds;
 mod harness;
 mod health;
+mod oauth;
+mod oauth_provider;
 mod queries;
 mod reading;
 mod tags;
