@@ -1,7 +1,8 @@
 // The whole reading-and-writing story in a real browser (Debian's Chromium, driven by
 // playwright-core): setup admin -> second user registers -> admin makes them an author ->
 // author uploads an image, writes, previews, publishes -> a logged-out reader finds the post
-// -> a reader registers and comments. Fields are found by their visible labels.
+// -> a reader registers and comments -> someone new continues with GitHub (the test's local
+// provider) and lands logged in. Fields are found by their visible labels.
 //
 // Usage: BASE_URL=http://127.0.0.1:PORT node flow.mjs   (the Rust test `e2e` runs it)
 import { chromium } from 'playwright-core';
@@ -106,6 +107,22 @@ try {
   await reader.page.waitForURL(/#comment-\d+$/);
   expect(await reader.page.locator('.comment-body em').textContent() === 'post', 'the comment is shown');
   await reader.page.screenshot({ path: path.join(artifacts, 'comment.png'), fullPage: true });
+  // 7. Someone new continues with GitHub: out to the provider, back, logged in.
+  const octo = await person();
+  await octo.page.goto(`${base}/login`);
+  await octo.page.screenshot({ path: path.join(artifacts, 'login.png'), fullPage: true });
+  await octo.page.getByRole('link', { name: 'Continue with GitHub' }).click();
+  await octo.page.waitForURL(`${base}/`);
+  expect(await octo.page.locator('.viewer').textContent() === 'Octo Cat', 'logged in with GitHub');
+  await octo.page.goto(`${base}/account`);
+  await octo.page.getByRole('button', { name: 'Unlink GitHub' }).waitFor();
+  await octo.page.screenshot({ path: path.join(artifacts, 'account.png'), fullPage: true });
+  // 8. A callback that this browser never started is refused with a page that says why.
+  const stranger = await person();
+  const refused = await stranger.page.goto(`${base}/auth/github/callback?code=planted&state=forged`);
+  expect(refused.status() === 403, 'a planted callback is 403');
+  await stranger.page.getByRole('link', { name: 'Try again' }).waitFor();
+  await stranger.page.screenshot({ path: path.join(artifacts, 'signin-refused.png'), fullPage: true });
   console.log('e2e flow passed');
 } finally {
   await browser.close();

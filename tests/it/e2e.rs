@@ -3,7 +3,10 @@
 
 use std::process::Command;
 
-use crate::harness::spawn_app;
+use crate::{
+    harness::spawn_app_with,
+    oauth_provider::{Person, TestProvider},
+};
 
 #[tokio::test]
 async fn the_whole_story_works_in_a_real_browser() {
@@ -14,7 +17,16 @@ async fn the_whole_story_works_in_a_real_browser() {
             && std::path::Path::new("/usr/bin/chromium").exists(),
         "run `bash scripts/test.sh` once: it installs Chromium and playwright-core"
     );
-    let app = spawn_app().await;
+    // GitHub login goes to the test's own provider, where Octo Cat approves.
+    let provider = TestProvider::start().await;
+    provider.approve_as(Person {
+        id: "31337",
+        login: "octocat",
+        name: "Octo Cat",
+        email: "octo@example.com",
+        verified: true,
+    });
+    let app = spawn_app_with(|s| provider.configure(s)).await;
     let base = app.base.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -33,7 +45,14 @@ async fn the_whole_story_works_in_a_real_browser() {
         "browser flow failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("e2e flow passed"));
-    for shot in ["editor.png", "post.png", "comment.png"] {
+    for shot in [
+        "editor.png",
+        "post.png",
+        "comment.png",
+        "login.png",
+        "account.png",
+        "signin-refused.png",
+    ] {
         let path = format!("{root}/tests/e2e/artifacts/{shot}");
         assert!(
             std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
