@@ -87,7 +87,7 @@ pub async fn robots(state: web::Data<AppState>) -> HttpResponse {
             CacheDirective::MaxAge(3600),
         ]))
         .body(format!(
-            "User-agent: *\nDisallow: /admin\nDisallow: /api/\n\nSitemap: {}/sitemap.xml\n",
+            "User-agent: *\nDisallow: /admin\nDisallow: /api/\nDisallow: /auth/\n\nSitemap: {}/sitemap.xml\n",
             state.site.base
         ))
 }

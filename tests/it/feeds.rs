@@ -122,6 +122,13 @@ async fn robots_txt_points_at_the_sitemap() {
     let app = spawn_app().await;
     let body = app.get("/robots.txt").await.text().await.unwrap();
     assert!(body.contains("User-agent: *"));
+    // Crawlers following "Continue with GitHub" would only start logins nobody finishes.
+    for private in ["/admin", "/api/", "/auth/"] {
+        assert!(
+            body.contains(&format!("Disallow: {private}\n")),
+            "{private}"
+        );
+    }
     assert!(body.contains(&format!(
         "Sitemap: {}/sitemap.xml",
         app.settings.http.base()
