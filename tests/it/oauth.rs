@@ -8,7 +8,7 @@ use reqwest::{Response, StatusCode};
 
 use crate::{
     harness::{Page, TestApp, spawn_app, spawn_app_with},
-    oauth_provider::{Fault, Person, TestProvider},
+    oauth_provider::{Endpoint, Fault, Person, TestProvider},
 };
 
 const OCTO: Person = Person {
@@ -139,7 +139,8 @@ async fn a_new_github_user_gets_an_account_and_is_logged_in() {
         [
             "authorize scope=read:user user:email",
             "token pkce-ok",
-            "github user"
+            "github user",
+            "github emails"
         ]
     );
 }
@@ -324,11 +325,20 @@ async fn a_user_who_cancels_at_the_provider_sees_why_and_can_retry() {
 async fn provider_failures_and_timeouts_are_502_with_a_retry_link() {
     let (app, provider) = setup().await;
     for (fault, says) in [
-        (Fault::TokenFails, "sent a response we could not read"),
-        (Fault::TokenHangs, "did not answer in time"),
-        (Fault::UserFails, "answered with HTTP status 502"),
-        (Fault::UserHangs, "did not answer in time"),
-        (Fault::EmailsFail, "answered with HTTP status 500"),
+        (
+            Fault::Fails(Endpoint::Token),
+            "sent a response we could not read",
+        ),
+        (Fault::Hangs(Endpoint::Token), "did not answer in time"),
+        (
+            Fault::Fails(Endpoint::User),
+            "answered with HTTP status 502",
+        ),
+        (Fault::Hangs(Endpoint::User), "did not answer in time"),
+        (
+            Fault::Fails(Endpoint::Emails),
+            "answered with HTTP status 500",
+        ),
     ] {
         provider.approve_as(OCTO);
         provider.fail_with(fault);
@@ -601,7 +611,7 @@ async fn secrets_never_reach_the_logs() {
     // One login that works, in one browser; one where the provider fails, in another.
     for (fault, expected) in [
         (None, StatusCode::SEE_OTHER),
-        (Some(Fault::UserFails), StatusCode::BAD_GATEWAY),
+        (Some(Fault::Fails(Endpoint::User)), StatusCode::BAD_GATEWAY),
     ] {
         provider.approve_as(OCTO);
         if let Some(f) = fault {

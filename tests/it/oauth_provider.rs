@@ -37,11 +37,19 @@ pub enum Fault {
     None,
     /// The person clicks "Cancel" at the provider.
     Deny,
-    TokenFails,
-    TokenHangs,
-    UserFails,
-    UserHangs,
-    EmailsFail,
+    /// The endpoint answers 5xx (the token endpoint with an HTML page, as proxies do).
+    Fails(Endpoint),
+    /// The endpoint answers only after `HANG`.
+    Hangs(Endpoint),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    /// GitHub's `/user` or Google's userinfo.
+    User,
+    /// GitHub's `/user/emails`.
+    Emails,
 }
 
 #[derive(Default)]
@@ -152,6 +160,22 @@ fn fault(inner: &web::Data<Mutex<Inner>>) -> Fault {
     inner.lock().expect("lock").fault.unwrap_or(Fault::None)
 }
 
+/// Misbehave as the test asked, if it asked for `endpoint`: an error response, or a delay.
+async fn misbehave(inner: &web::Data<Mutex<Inner>>, endpoint: Endpoint) -> Option<HttpResponse> {
+    match fault(inner) {
+        Fault::Fails(e) if e == endpoint => Some(match endpoint {
+            Endpoint::Token => HttpResponse::InternalServerError().body("<h1>oops</h1>"),
+            Endpoint::User => HttpResponse::BadGateway().body("upstream trouble"),
+            Endpoint::Emails => HttpResponse::InternalServerError().finish(),
+        }),
+        Fault::Hangs(e) if e == endpoint => {
+            tokio::time::sleep(HANG).await;
+            None
+        }
+        _ => None,
+    }
+}
+
 fn random() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -227,10 +251,8 @@ async fn token(
     inner: web::Data<Mutex<Inner>>,
     form: Result<web::Form<TokenForm>, actix_web::Error>,
 ) -> HttpResponse {
-    match fault(&inner) {
-        Fault::TokenFails => return HttpResponse::InternalServerError().body("<h1>oops</h1>"),
-        Fault::TokenHangs => tokio::time::sleep(HANG).await,
-        _ => {}
+    if let Some(res) = misbehave(&inner, Endpoint::Token).await {
+        return res;
     }
     let Ok(form) = form else {
         return token_error(400, "invalid_request");
@@ -298,73 +320,60 @@ fn bearer(inner: &web::Data<Mutex<Inner>>, req: &HttpRequest) -> Result<Person, 
     inner.tokens.get(token).cloned().ok_or(Refusal::BadToken)
 }
 
-async fn user_fault(inner: &web::Data<Mutex<Inner>>) -> Option<HttpResponse> {
-    match fault(inner) {
-        Fault::UserFails => Some(HttpResponse::BadGateway().body("upstream trouble")),
-        Fault::UserHangs => {
-            tokio::time::sleep(HANG).await;
-            None
+/// A user endpoint: the test's fault if any, then the bearer check, then `body` for the
+/// person the token was issued to (noting `event`).
+async fn user_endpoint(
+    inner: web::Data<Mutex<Inner>>,
+    req: HttpRequest,
+    endpoint: Endpoint,
+    event: &str,
+    body: impl FnOnce(&Person) -> serde_json::Value,
+) -> HttpResponse {
+    if let Some(res) = misbehave(&inner, endpoint).await {
+        return res;
+    }
+    match bearer(&inner, &req) {
+        Ok(person) => {
+            inner.lock().expect("lock").events.push(event.into());
+            HttpResponse::Ok().json(body(&person))
         }
-        _ => None,
+        Err(refusal) => refusal.into(),
     }
 }
 
 async fn github_user(inner: web::Data<Mutex<Inner>>, req: HttpRequest) -> HttpResponse {
-    if let Some(res) = user_fault(&inner).await {
-        return res;
-    }
-    match bearer(&inner, &req) {
-        Ok(p) => {
-            inner
-                .lock()
-                .expect("lock")
-                .events
-                .push("github user".into());
-            HttpResponse::Ok().json(json!({
-                "id": p.id.parse::<u64>().expect("GitHub ids are numbers"),
-                "login": p.login,
-                "name": p.name,
-                "email": null,
-                "avatar_url": format!("https://avatars.example.com/u/{}", p.id),
-            }))
-        }
-        Err(refusal) => refusal.into(),
-    }
+    user_endpoint(inner, req, Endpoint::User, "github user", |p| {
+        json!({
+            "id": p.id.parse::<u64>().expect("GitHub ids are numbers"),
+            "login": p.login,
+            "name": p.name,
+            "email": null,
+            "avatar_url": format!("https://avatars.example.com/u/{}", p.id),
+        })
+    })
+    .await
 }
 
 async fn github_emails(inner: web::Data<Mutex<Inner>>, req: HttpRequest) -> HttpResponse {
-    if fault(&inner) == Fault::EmailsFail {
-        return HttpResponse::InternalServerError().finish();
-    }
-    match bearer(&inner, &req) {
-        // A verified secondary address first: only the primary one may be used.
-        Ok(p) => HttpResponse::Ok().json(json!([
+    // A verified secondary address first: only the primary one may be used.
+    user_endpoint(inner, req, Endpoint::Emails, "github emails", |p| {
+        json!([
             { "email": format!("old-{}@example.org", p.login), "primary": false, "verified": true, "visibility": null },
             { "email": p.email, "primary": true, "verified": p.verified, "visibility": "private" },
-        ])),
-        Err(refusal) => refusal.into(),
-    }
+        ])
+    })
+    .await
 }
 
 async fn google_userinfo(inner: web::Data<Mutex<Inner>>, req: HttpRequest) -> HttpResponse {
-    if let Some(res) = user_fault(&inner).await {
-        return res;
-    }
-    match bearer(&inner, &req) {
-        Ok(p) => {
-            inner
-                .lock()
-                .expect("lock")
-                .events
-                .push("google userinfo".into());
-            HttpResponse::Ok().json(json!({
-                "sub": p.id,
-                "email": p.email,
-                "email_verified": p.verified,
-                "name": p.name,
-                "picture": format!("https://lh3.example.com/{}", p.id),
-            }))
-        }
-        Err(refusal) => refusal.into(),
-    }
+    user_endpoint(inner, req, Endpoint::User, "google userinfo", |p| {
+        json!({
+            "sub": p.id,
+            "email": p.email,
+            "email_verified": p.verified,
+            "name": p.name,
+            "picture": format!("https://lh3.example.com/{}", p.id),
+        })
+    })
+    .await
 }
