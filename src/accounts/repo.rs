@@ -132,6 +132,39 @@ pub struct UserRow {
     pub email: String,
     pub role: Role,
     pub disabled: bool,
+    pub has_password: bool,
+    /// Slugs of the linked providers.
+    pub providers: Vec<String>,
+}
+
+impl UserRow {
+    /// "password, GitHub": how this person can log in, for the admin's list.
+    pub fn login_methods(&self) -> String {
+        let providers = self
+            .providers
+            .iter()
+            .filter_map(|p| p.parse::<Provider>().ok());
+        let methods: Vec<&str> = self
+            .has_password
+            .then_some("password")
+            .into_iter()
+            .chain(providers.map(Provider::label))
+            .collect();
+        match methods.as_slice() {
+            [] => "no way to log in".into(),
+            _ => methods.join(", "),
+        }
+    }
+}
+
+/// The columns of a `UserRow`, selected from `users`.
+macro_rules! user_row_columns {
+    () => {
+        "id, username, display_name, email, role, disabled_at IS NOT NULL AS disabled,
+         password_hash IS NOT NULL AS has_password,
+         ARRAY(SELECT provider FROM identities i WHERE i.user_id = users.id ORDER BY provider)
+           AS providers"
+    };
 }
 
 /// Users whose username, name or email contains `q`, alphabetically.
@@ -142,13 +175,14 @@ pub async fn list(
     offset: i64,
 ) -> sqlx::Result<Vec<UserRow>> {
     let pattern = crate::db::contains_pattern(q);
-    sqlx::query_as(
-        "SELECT id, username, display_name, email, role, disabled_at IS NOT NULL AS disabled
-           FROM users
+    sqlx::query_as(concat!(
+        "SELECT ",
+        user_row_columns!(),
+        " FROM users
           WHERE $1 = '%%' OR username ILIKE $1 OR display_name ILIKE $1 OR email ILIKE $1
           ORDER BY username
-          LIMIT $2 OFFSET $3",
-    )
+          LIMIT $2 OFFSET $3"
+    ))
     .bind(pattern)
     .bind(limit)
     .bind(offset)
@@ -168,10 +202,11 @@ pub async fn lock_active_admins(conn: &mut PgConnection) -> sqlx::Result<i64> {
 }
 
 pub async fn find_row(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(
-        "SELECT id, username, display_name, email, role, disabled_at IS NOT NULL AS disabled
-           FROM users WHERE id = $1",
-    )
+    sqlx::query_as(concat!(
+        "SELECT ",
+        user_row_columns!(),
+        " FROM users WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(db)
     .await

@@ -466,6 +466,17 @@ async fn linking_and_unlinking_from_the_account_page() {
         ["Unlink GitHub", "Link Google"]
     );
     assert!(account.text(".connections").contains("Octo-Cat"));
+    // Admins see how each person logs in.
+    let boss = app.signed_in("boss", Role::Admin).await;
+    let users = boss.page("/admin/users?q=ada", StatusCode::OK).await;
+    assert!(
+        users
+            .texts("td .hint")
+            .iter()
+            .any(|t| t == "Logs in with password, GitHub"),
+        "{:?}",
+        users.texts("td .hint")
+    );
 
     // Another browser logs in to Ada's account with GitHub.
     let elsewhere = TestApp::sharing(&app);

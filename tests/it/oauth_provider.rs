@@ -283,7 +283,7 @@ async fn token(
     inner.tokens.insert(access.clone(), grant.person);
     HttpResponse::Ok().json(json!({
         "access_token": access,
-        "token_type": "bearer",
+        "token_type": "Bearer", // as Google writes it; GitHub sends "bearer"
         "expires_in": 3600,
     }))
 }
