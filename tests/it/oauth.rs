@@ -330,6 +330,7 @@ async fn provider_failures_and_timeouts_are_502_with_a_retry_link() {
             "sent a response we could not read",
         ),
         (Fault::Hangs(Endpoint::Token), "did not answer in time"),
+        (Fault::RejectsCode, "refused the sign-in (invalid_grant)"),
         (
             Fault::Fails(Endpoint::User),
             "answered with HTTP status 502",

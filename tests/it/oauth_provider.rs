@@ -41,6 +41,9 @@ pub enum Fault {
     Fails(Endpoint),
     /// The endpoint answers only after `HANG`.
     Hangs(Endpoint),
+    /// The token endpoint refuses the code as OAuth says to (400 `invalid_grant`), as for an
+    /// expired code.
+    RejectsCode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,6 +256,9 @@ async fn token(
 ) -> HttpResponse {
     if let Some(res) = misbehave(&inner, Endpoint::Token).await {
         return res;
+    }
+    if fault(&inner) == Fault::RejectsCode {
+        return token_error(400, "invalid_grant");
     }
     let Ok(form) = form else {
         return token_error(400, "invalid_request");
