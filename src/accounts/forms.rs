@@ -22,7 +22,7 @@ use crate::render::page::see_other;
 use crate::{
     app::AppState,
     error::Error,
-    extract::{ClientIp, CsrfForm, CsrfProtected, Viewer},
+    extract::{ClientIp, CsrfForm, CsrfProtected, TokenOnly, Viewer},
     ratelimit::Limiter,
     render::{Layout, form::FormErrors},
 };
@@ -385,20 +385,8 @@ pub async fn log_in(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LogoutForm {
-    #[serde(default)]
-    pub csrf_token: String,
-}
-
-impl CsrfProtected for LogoutForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 /// `POST /logout`: the session is destroyed in Redis, not just forgotten by the browser.
-pub async fn log_out(session: AuthSession, CsrfForm(_): CsrfForm<LogoutForm>) -> HttpResponse {
+pub async fn log_out(session: AuthSession, CsrfForm(_): CsrfForm<TokenOnly>) -> HttpResponse {
     session.log_out();
     see_other("/")
 }
