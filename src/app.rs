@@ -3,32 +3,33 @@
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
-use actix_session::{SessionMiddleware, config::PersistentSession, storage::RedisSessionStore};
+use actix_session::{SessionMiddleware, config::PersistentSession};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::{
     HttpServer, Route,
     dev::{Server, ServerHandle},
-    error::{PathError, QueryPayloadError},
+    error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError},
     guard,
     middleware::{Compress, DefaultHeaders, from_fn},
     web,
 };
 use anyhow::Context;
-use redis::aio::ConnectionManager;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha512};
 use sqlx::PgPool;
 
 use crate::{
-    accounts,
+    accounts::{self, hasher::Hasher, session::RedisSessions},
     assets::{self, Assets},
     comments,
     config::Settings,
     db,
     error::{Error, error_pages},
-    health, metrics,
+    health,
+    kv::Kv,
+    metrics,
     metrics::Metrics,
-    posts,
+    middleware, posts,
     render::page::Site,
     tags, telemetry, uploads,
 };
@@ -36,8 +37,10 @@ use crate::{
 /// What every handler can reach. Cheap to clone: pools and `Arc`s.
 pub struct AppState {
     pub db: PgPool,
-    /// Counters and caches; sessions have their own connection inside actix-session.
-    pub redis: ConnectionManager,
+    /// Sessions, counters and caches: every call has a deadline (see `kv`).
+    pub redis: Kv,
+    /// Password hashing, bounded in concurrency and memory.
+    pub hasher: Hasher,
     pub settings: Arc<Settings>,
     pub site: Arc<Site>,
     pub metrics: Metrics,
@@ -50,15 +53,55 @@ pub struct App {
     server: Server,
 }
 
+/// A resource at `path`, with the request deadlines (`middleware::deadlines`) around its
+/// handlers. Every route is registered through this, so other methods answer 405 and no
+/// request outlives its deadline.
+pub fn resource(
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path).wrap(from_fn(middleware::deadlines))
+}
+
 /// A route for pages people read: GET, and HEAD (the same response without its body,
 /// which actix-http drops for HEAD requests).
 pub fn read() -> Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' https: data:; \
-     style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; \
-     frame-ancestors 'none'; form-action 'self'";
+/// The Content-Security-Policy of every response. `form-action` covers where a form's
+/// redirects may lead, too: "Link GitHub" on /account POSTs, then redirects to the
+/// provider, so the enabled providers' authorization origins are allowed, and nothing else.
+fn content_security_policy(settings: &Settings) -> String {
+    let mut form_action = String::from("'self'");
+    let github = &settings.oauth.github;
+    let google = &settings.oauth.google;
+    let enabled = [
+        (
+            matches!(github.credentials(), Ok(Some(_))),
+            &github.authorize_url,
+        ),
+        (
+            matches!(google.credentials(), Ok(Some(_))),
+            &google.authorize_url,
+        ),
+    ];
+    for (_, url) in enabled.into_iter().filter(|(on, _)| *on) {
+        form_action.push(' ');
+        form_action.push_str(&url.origin().ascii_serialization());
+    }
+    format!(
+        "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; \
+         object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action {form_action}"
+    )
+}
 
 impl App {
     /// Connect (lazily) to the database and bind the listener; nothing is served yet.
@@ -85,18 +128,10 @@ impl App {
         db: PgPool,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let redis_url = settings.redis.url.expose_secret().to_owned();
-        let redis = redis::Client::open(redis_url.as_str())
-            .context("redis.url is not a valid Redis URL")?;
-        let redis = ConnectionManager::new(redis)
-            .await
-            .context("cannot reach Redis at redis.url")?;
-        let prefix = settings.redis.key_prefix.clone();
-        let sessions = RedisSessionStore::builder(redis_url)
-            .cache_keygen(move |key| format!("{prefix}session:{key}"))
-            .build()
-            .await
-            .context("cannot reach Redis for sessions")?;
+        // Nothing connects to Redis yet: the site starts (and serves readers) without it.
+        let redis = Kv::new(&settings.redis)?;
+        redis.watch();
+        let sessions = RedisSessions::new(redis.clone(), &settings.redis.key_prefix);
         // Any secret of 32+ characters becomes the 64-byte key the cookie crate needs.
         let key = Key::from(&Sha512::digest(
             settings.session.secret.expose_secret().as_bytes(),
@@ -120,6 +155,8 @@ impl App {
         let https = settings.is_https();
         let upload_limit = settings.uploads.max_bytes;
         let workers = settings.http.workers;
+        let settings_hash_concurrency = settings.accounts.hash_concurrency;
+        let csp = content_security_policy(&settings);
         let shutdown = settings.http.shutdown_timeout_secs;
         let state = web::Data::new(AppState {
             db,
@@ -128,6 +165,7 @@ impl App {
             site,
             metrics,
             oauth,
+            hasher: Hasher::new(settings_hash_concurrency),
         });
 
         let mut server = HttpServer::new(move || {
@@ -135,7 +173,7 @@ impl App {
                 .add(("X-Content-Type-Options", "nosniff"))
                 .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
                 .add(("X-Frame-Options", "DENY"))
-                .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY));
+                .add(("Content-Security-Policy", csp.clone()));
             if https {
                 headers = headers.add(("Strict-Transport-Security", "max-age=31536000"));
             }
@@ -144,7 +182,11 @@ impl App {
                 .app_data(assets.clone())
                 .app_data(path_config())
                 .app_data(query_config())
+                .app_data(form_config())
+                .app_data(json_config())
                 .app_data(uploads::admin::config(upload_limit))
+                .wrap(from_fn(middleware::personal_pages))
+                .wrap(from_fn(middleware::reject_nul_in_query))
                 .wrap(error_pages())
                 .wrap(
                     SessionMiddleware::builder(sessions.clone(), key.clone())
@@ -159,10 +201,10 @@ impl App {
                 .wrap(headers)
                 .wrap(prometheus.clone())
                 .wrap(from_fn(telemetry::log_requests))
-                .route("/healthz", read().to(health::healthz))
-                .route("/readyz", read().to(health::readyz))
-                .route("/metrics", read().to(metrics::show))
-                .route("/static/{dir}/{file}", read().to(assets::serve))
+                .service(resource("/healthz").route(read().to(health::healthz)))
+                .service(resource("/readyz").route(read().to(health::readyz)))
+                .service(resource("/metrics").route(read().to(metrics::show)))
+                .service(resource("/static/{dir}/{file}").route(read().to(assets::serve)))
                 .configure(posts::routes)
                 .configure(tags::routes)
                 .configure(accounts::routes)
@@ -202,6 +244,9 @@ async fn not_found() -> Result<actix_web::HttpResponse, Error> {
     Err(Error::NotFound)
 }
 
+// Actix's own extractors answer through these, so each rejection is one of our pages
+// (and, under /api, our JSON) rather than actix's plain text.
+
 /// A path that doesn't parse (a malformed slug, bytes that aren't UTF-8) names nothing: 404.
 fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err: PathError, _req| Error::NotFound.into())
@@ -215,5 +260,26 @@ fn query_config() -> web::QueryConfig {
             other => other.to_string(),
         };
         Error::BadRequest(detail).into()
+    })
+}
+
+/// Forms go through `extract::CsrfForm`; a plain `web::Form` anywhere gets the same answers.
+fn form_config() -> web::FormConfig {
+    web::FormConfig::default().error_handler(|err, _req| match err {
+        UrlencodedError::Overflow { limit, .. } => {
+            Error::TooLarge(format!("This form can send at most {} KB.", limit / 1024)).into()
+        }
+        other => Error::BadRequest(format!("the form could not be read: {other}")).into(),
+    })
+}
+
+/// JSON bodies (the API): too large is 413, anything unreadable 400 with the reason.
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().error_handler(|err, _req| match err {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => {
+            Error::TooLarge(format!("A JSON body can be at most {} KB.", limit / 1024)).into()
+        }
+        other => Error::BadRequest(format!("the JSON body could not be read: {other}")).into(),
     })
 }

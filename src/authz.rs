@@ -52,6 +52,7 @@ mod tests {
             username: "u".into(),
             display_name: "U".into(),
             role,
+            session_epoch: 0,
         }
     }
 

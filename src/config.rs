@@ -113,6 +113,14 @@ pub struct Settings {
     pub accounts: AccountsSettings,
     pub uploads: UploadsSettings,
     pub oauth: OAuthSettings,
+    pub posts: PostsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostsSettings {
+    /// The largest Markdown body a post may have, in bytes.
+    pub max_body_bytes: usize,
 }
 
 /// Log in with GitHub or Google. A provider is on when both its client id and secret are
@@ -217,6 +225,8 @@ pub struct HttpSettings {
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
     pub trusted_proxies: Vec<IpNet>,
+    /// How long a request body may take to arrive, all of it.
+    pub body_timeout_secs: u64,
 }
 
 impl HttpSettings {
@@ -232,11 +242,20 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// The longest a request may spend on the database: past it the request answers 503.
+    pub query_timeout_secs: u64,
+    /// PostgreSQL's own `statement_timeout` for our connections (0: none): a backstop that
+    /// cancels a runaway statement on the server. Migrations run without it.
+    pub statement_timeout_secs: u64,
 }
 
 impl DatabaseSettings {
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_secs(self.acquire_timeout_secs)
+    }
+
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_secs(self.query_timeout_secs)
     }
 
     /// The same server, another database: tests and benchmarks get databases of their own.
@@ -256,6 +275,14 @@ impl DatabaseSettings {
 pub struct RedisSettings {
     pub url: SecretString,
     pub key_prefix: String,
+    /// How long one Redis call (a session load, a counter) may take before it fails.
+    pub timeout_ms: u64,
+}
+
+impl RedisSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
 }
 
 /// The development default of `session.secret`; production refuses to start with it.
@@ -273,8 +300,18 @@ pub struct SessionSettings {
 #[serde(deny_unknown_fields)]
 pub struct AccountsSettings {
     pub default_role: crate::accounts::model::Role,
+    /// Login attempts per account from one client address, per `login_window_secs`.
     pub login_attempts: u32,
     pub login_window_secs: u64,
+    /// Login attempts per account from all addresses together, per hour: slower, so a
+    /// distributed guesser is held back without one client locking the owner out.
+    pub account_attempts_per_hour: u32,
+    /// Login attempts per client address over all accounts, per `login_window_secs`.
+    pub address_attempts: u32,
+    /// Registrations per client address per hour.
+    pub registrations_per_hour: u32,
+    /// Password hashes computed at once (each takes 19 MiB); 0 means one per CPU core.
+    pub hash_concurrency: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +375,7 @@ struct Raw {
     accounts: AccountsSettings,
     uploads: UploadsSettings,
     oauth: OAuthSettings,
+    posts: PostsSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -390,6 +428,7 @@ impl Settings {
             accounts: raw.accounts,
             uploads: raw.uploads,
             oauth: raw.oauth,
+            posts: raw.posts,
         };
         settings.validate()?;
         Ok(settings)
@@ -439,6 +478,27 @@ impl Settings {
         }
         if self.accounts.login_attempts == 0 || self.accounts.login_window_secs == 0 {
             return fail("accounts.login_attempts and login_window_secs: must be at least 1");
+        }
+        if self.accounts.account_attempts_per_hour == 0
+            || self.accounts.address_attempts == 0
+            || self.accounts.registrations_per_hour == 0
+        {
+            return fail(
+                "accounts.account_attempts_per_hour, address_attempts and \
+                 registrations_per_hour: must be at least 1",
+            );
+        }
+        if !(1024..=64 << 20).contains(&self.posts.max_body_bytes) {
+            return fail("posts.max_body_bytes: must be between 1024 and 67108864");
+        }
+        if !(1..=600).contains(&self.http.body_timeout_secs) {
+            return fail("http.body_timeout_secs: must be between 1 and 600");
+        }
+        if !(10..=60_000).contains(&self.redis.timeout_ms) {
+            return fail("redis.timeout_ms: must be between 10 and 60000");
+        }
+        if !(1..=3600).contains(&self.database.query_timeout_secs) {
+            return fail("database.query_timeout_secs: must be between 1 and 3600");
         }
         self.oauth.github.credentials()?;
         self.oauth.google.credentials()?;

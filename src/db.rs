@@ -25,7 +25,14 @@ pub fn connect_options(settings: &DatabaseSettings) -> anyhow::Result<PgConnectO
         // Our statements are few and fixed, and each has an index that serves every value of
         // its parameters (the index test checks the generic plans at 100k posts). Custom plans
         // would re-plan the list queries on every request, as `LIMIT $1` defeats the plan cache.
-        .options([("plan_cache_mode", "force_generic_plan")]))
+        .options([
+            ("plan_cache_mode", "force_generic_plan"),
+            // A runaway statement is cancelled by the server too, not only abandoned by us.
+            (
+                "statement_timeout",
+                &format!("{}s", settings.statement_timeout_secs),
+            ),
+        ]))
 }
 
 /// A lazily connecting pool: start-up does not fail if the database blinks, and requests
@@ -81,12 +88,18 @@ pub async fn create_if_missing(settings: &DatabaseSettings) -> anyhow::Result<()
     Ok(())
 }
 
-/// Apply pending migrations. Concurrent instances serialise on sqlx's advisory lock.
+/// Apply pending migrations. Concurrent instances serialise on sqlx's advisory lock. A
+/// migration may build an index over a big table: no statement timeout applies to it.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR
-        .run(pool)
+    let mut conn = pool.acquire().await.context("connecting to migrate")?;
+    conn.execute("SET statement_timeout = 0").await?;
+    let result = MIGRATOR
+        .run(&mut *conn)
         .await
-        .context("applying database migrations")
+        .context("applying database migrations");
+    // Back to the connection's own setting before it returns to the pool.
+    conn.execute("RESET statement_timeout").await?;
+    result
 }
 
 /// Drop a database, closing its connections: for tests and benchmarks.

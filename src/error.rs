@@ -33,6 +33,16 @@ pub enum Error {
     /// The request body is over a limit; the message says which.
     #[error("too large: {0}")]
     TooLarge(String),
+    /// The request body did not arrive within `http.body_timeout_secs`.
+    #[error("request body timed out")]
+    RequestTimeout,
+    /// Too many password hashes at once: come back in a second (503 with Retry-After).
+    #[error("busy")]
+    Busy,
+    /// Redis (sessions, rate limits) is out of reach: pages that need a session answer 503
+    /// while anonymous reading goes on.
+    #[error("session store unavailable")]
+    SessionsUnavailable,
     /// The page needs a logged-in user: off to the login page, then back to this path.
     #[error("login required")]
     LoginRequired(String),
@@ -68,7 +78,16 @@ impl From<sqlx::Error> for Error {
 impl From<redis::RedisError> for Error {
     fn from(e: redis::RedisError) -> Self {
         tracing::warn!(error = %e, "redis unavailable");
-        Error::Unavailable
+        Error::SessionsUnavailable
+    }
+}
+
+impl From<crate::accounts::hasher::HashError> for Error {
+    fn from(e: crate::accounts::hasher::HashError) -> Self {
+        match e {
+            crate::accounts::hasher::HashError::Busy => Error::Busy,
+            crate::accounts::hasher::HashError::Other(e) => Error::Internal(e),
+        }
     }
 }
 
@@ -98,6 +117,10 @@ impl ErrorMessage {
             405 => (
                 "Method not allowed",
                 "This address does not accept that kind of request.",
+            ),
+            408 => (
+                "Request timed out",
+                "What you sent took too long to arrive. Please try again.",
             ),
             413 => (
                 "Too large",
@@ -136,6 +159,19 @@ impl Error {
                 heading: "Too large",
                 detail: detail.clone(),
             },
+            Error::Busy => ErrorMessage {
+                heading: "Busy",
+                detail: "The site is handling many logins right now. Please try again in a \
+                         moment."
+                    .into(),
+            },
+            Error::SessionsUnavailable => ErrorMessage {
+                heading: "Temporarily unavailable",
+                detail: "Logging in and sending forms are unavailable for a moment: the site \
+                         can't reach its session store. Reading works as usual; please try \
+                         again shortly."
+                    .into(),
+            },
             Error::CsrfRejected => ErrorMessage {
                 heading: "This form has expired",
                 detail: "It was sent without this session's security token, so nothing was \
@@ -151,6 +187,7 @@ impl Error {
         match self {
             Error::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
             Error::Unavailable => tracing::warn!("answered 503: database unavailable"),
+            Error::SessionsUnavailable => tracing::warn!("answered 503: redis unavailable"),
             other => tracing::debug!(error = %other, "request refused"),
         }
     }
@@ -164,7 +201,10 @@ impl ResponseError for Error {
             Error::Forbidden | Error::CsrfRejected => StatusCode::FORBIDDEN,
             Error::LoginRequired(_) => StatusCode::SEE_OTHER,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Error::Unavailable | Error::Busy | Error::SessionsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -179,9 +219,13 @@ impl ResponseError for Error {
         self.log();
         let message = self.message();
         let mut res = HttpResponse::build(self.status_code());
-        if matches!(self, Error::Unavailable) {
-            res.insert_header((header::RETRY_AFTER, "5"));
-        }
+        match self {
+            Error::Unavailable | Error::SessionsUnavailable => {
+                res.insert_header((header::RETRY_AFTER, "5"))
+            }
+            Error::Busy => res.insert_header((header::RETRY_AFTER, "1")),
+            _ => &mut res,
+        };
         // Plain text is the fallback if no error_pages middleware is around to render a page.
         let mut res = res
             .content_type(ContentType::plaintext())
@@ -209,8 +253,10 @@ pub fn error_pages<B: 'static>() -> ErrorHandlers<B> {
 
 fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
     let path = res.request().path();
-    // The JSON API shapes its own errors.
-    let is_api = path == "/api" || path.starts_with("/api/");
+    // The JSON API shapes its own errors; operator endpoints answer plain text for probes.
+    let is_api = path == "/api"
+        || path.starts_with("/api/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics");
     let Some(state) = res.request().app_data::<web::Data<AppState>>().cloned() else {
         return res.map_into_left_body();
     };

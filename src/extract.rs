@@ -1,16 +1,19 @@
 //! Extractors shared by many handlers: who is asking (`Viewer`), from where (`ClientIp`),
-//! and forms that must carry the session's CSRF token (`CsrfForm`).
+//! and forms that must carry the session's CSRF token (`CsrfForm`), read within their limits.
 
 use std::{future::Future, net::IpAddr, pin::Pin};
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use serde::de::DeserializeOwned;
 
 use crate::{
     accounts::{model::CurrentUser, repo, session::AuthSession},
     app::AppState,
     authz::{self, Action},
+    config::Settings,
     error::Error,
+    middleware::mark_personal,
+    render::text::strip_xml_forbidden,
 };
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -24,8 +27,10 @@ impl FromRequest for Viewer {
     type Future = LocalBoxFuture<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // While Redis is away the session can't be read: the page is served anonymously.
         let session = AuthSession::from_request(req, payload).into_inner();
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let (Ok(session), Some(state)) = (session, state) else {
                 return Ok(Viewer(None));
@@ -33,9 +38,14 @@ impl FromRequest for Viewer {
             let Some(id) = session.user_id() else {
                 return Ok(Viewer(None));
             };
-            let user = repo::find_current(&state.db, id).await?;
+            let user = repo::find_current(&state.db, id)
+                .await?
+                // A password change or "log out everywhere" since this session began ends it.
+                .filter(|u| u.session_epoch == session.epoch());
             if user.is_none() {
                 session.log_out();
+            } else {
+                mark_personal(&req);
             }
             Ok(Viewer(user))
         })
@@ -55,9 +65,14 @@ impl FromRequest for SignedIn {
             "" => req.path().to_owned(),
             q => format!("{}?{q}", req.path()),
         };
+        let sessions_down = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| s.redis.is_down());
         Box::pin(async move {
             match viewer.await?.0 {
                 Some(user) => Ok(SignedIn(user)),
+                // Not "log in": nobody can while the session store is away.
+                None if sessions_down => Err(Error::SessionsUnavailable),
                 None => Err(Error::LoginRequired(here)),
             }
         })
@@ -123,44 +138,215 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     Some(forwarded.unwrap_or(peer))
 }
 
-/// A form that carries `csrf_token`; implemented by every state-changing form.
-pub trait CsrfProtected {
-    fn csrf_token(&self) -> &str;
+/// How large a form body may be, set per resource with `.app_data(FormLimit::…)`; forms
+/// without one get `Standard`. Limits count the body as sent: percent-encoding can triple
+/// each byte of UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormLimit {
+    /// Every form but the editor. The largest is a comment: 5,000 characters of up to 4
+    /// bytes each, percent-encoded, plus room for the other fields.
+    Standard,
+    /// The post editor: `posts.max_body_bytes` of Markdown, percent-encoded, plus 64 KiB
+    /// for the title, excerpt, tags and the rest.
+    Editor,
 }
 
-/// A urlencoded form whose `csrf_token` matches the session's, or a 403 before the handler
-/// runs: a forged cross-site POST changes nothing.
+impl FormLimit {
+    pub fn bytes(self, settings: &Settings) -> usize {
+        match self {
+            Self::Standard => crate::comments::MAX_CHARS * 4 * 3 + 16 * 1024,
+            Self::Editor => settings.posts.max_body_bytes.saturating_mul(3) + 64 * 1024,
+        }
+    }
+
+    fn too_large(self, settings: &Settings) -> Error {
+        match self {
+            Self::Standard => Error::TooLarge(format!(
+                "This form can send at most {} KB.",
+                self.bytes(settings) / 1024
+            )),
+            Self::Editor => Error::TooLarge(format!(
+                "A post can be at most {} of Markdown.",
+                human_bytes(settings.posts.max_body_bytes)
+            )),
+        }
+    }
+}
+
+/// "1 MiB", "512 KiB", "100 bytes".
+pub fn human_bytes(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1 << 20)),
+        n if n >= 1 << 10 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// A urlencoded form whose `csrf_token` field matches the session's token. Checked in this
+/// order, so each failure has one answer:
+/// 1. the body is over its `FormLimit`: 413, saying the limit (too slow to arrive: 408);
+/// 2. the token is missing or wrong: 403, before anything else is looked at, so a forged
+///    cross-site POST changes nothing;
+/// 3. a field holds a NUL: 400 naming the field (other characters XML forbids are dropped);
+/// 4. a field doesn't parse into `T`: 400 naming the field.
+///
+/// `T` never sees the token: form structs hold only their own fields.
 pub struct CsrfForm<T>(pub T);
 
-impl<T: DeserializeOwned + CsrfProtected + 'static> FromRequest for CsrfForm<T> {
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<Result<Self, actix_web::Error>>;
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = AuthSession::from_request(req, payload).into_inner();
-        let form = web::Form::<T>::from_request(req, payload);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let limit = req
+            .app_data::<FormLimit>()
+            .copied()
+            .unwrap_or(FormLimit::Standard);
+        let urlencoded = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        let payload = payload.take();
         Box::pin(async move {
+            let state = state.ok_or_else(|| Error::Internal(anyhow::anyhow!("no app state")))?;
             let session = session?;
-            // A body that isn't a urlencoded form can't carry a valid token either.
-            let form = form.await.map_err(|_| Error::CsrfRejected)?.into_inner();
-            if session.csrf_matches(form.csrf_token()) {
-                Ok(CsrfForm(form))
-            } else {
-                Err(Error::CsrfRejected.into())
+            let max = limit.bytes(&state.settings);
+            let body = match read_body(payload, max).await {
+                Ok(body) => body,
+                Err(BodyError::TooLarge) => return Err(limit.too_large(&state.settings)),
+                Err(BodyError::TimedOut) => return Err(Error::RequestTimeout),
+                Err(BodyError::Broken(e)) => {
+                    return Err(Error::BadRequest(format!(
+                        "the form could not be read: {e}"
+                    )));
+                }
+            };
+            // A body that isn't a urlencoded form carries no token we could read.
+            if !urlencoded {
+                return Err(Error::CsrfRejected);
             }
+            let fields: Vec<(String, String)> =
+                url::form_urlencoded::parse(&body).into_owned().collect();
+            let token = fields
+                .iter()
+                .find(|(k, _)| k == "csrf_token")
+                .map_or("", |(_, v)| v.as_str());
+            if !session.csrf_matches(token) {
+                return Err(Error::CsrfRejected);
+            }
+            parse_fields(&fields).map(CsrfForm)
         })
     }
 }
 
-/// A form that carries nothing but its CSRF token (delete, restore, hide, log out…).
-#[derive(Debug, serde::Deserialize)]
-pub struct TokenOnly {
-    #[serde(default)]
-    pub csrf_token: String,
+/// Turn decoded form fields (the token among them) into `T`; see `CsrfForm` for the rules.
+fn parse_fields<T: DeserializeOwned>(fields: &[(String, String)]) -> Result<T, Error> {
+    let mut clean = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        if name == "csrf_token" {
+            continue;
+        }
+        if name.contains('\0') || value.contains('\0') {
+            return Err(Error::BadRequest(format!(
+                "the field “{}” contains a NUL character, which no field may hold",
+                strip_xml_forbidden(name)
+            )));
+        }
+        clean.append_pair(name, &strip_xml_forbidden(value));
+    }
+    let clean = clean.finish();
+    let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(clean.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if field == "." {
+            Error::BadRequest(format!("the form is not valid: {inner}"))
+        } else {
+            Error::BadRequest(format!("the field “{field}” is not valid: {inner}"))
+        }
+    })
 }
 
-impl CsrfProtected for TokenOnly {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
+enum BodyError {
+    TooLarge,
+    TimedOut,
+    Broken(actix_web::error::PayloadError),
+}
+
+/// Read a request body of at most `max` bytes. Stops reading at the limit: a huge body is
+/// never held in memory.
+async fn read_body(mut payload: Payload, max: usize) -> Result<web::BytesMut, BodyError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                BodyError::TimedOut
+            }
+            actix_web::error::PayloadError::Overflow => BodyError::TooLarge,
+            other => BodyError::Broken(other),
+        })?;
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A form that carries nothing but its CSRF token (delete, restore, hide, log out…).
+#[derive(Debug, serde::Deserialize)]
+pub struct TokenOnly {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Sample {
+        #[serde(default)]
+        title: String,
+        #[serde(default)]
+        version: i32,
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_token_is_not_part_of_the_form_and_controls_are_dropped() {
+        let form: Sample = parse_fields(&fields(&[
+            ("csrf_token", "abc"),
+            ("title", "a\u{b}b\u{1b}c\td"),
+        ]))
+        .expect("parses");
+        assert_eq!((form.title.as_str(), form.version), ("abc\td", 0));
+    }
+
+    #[test]
+    fn a_nul_or_a_bad_number_names_the_field() {
+        let err = parse_fields::<Sample>(&fields(&[("title", "a\0b")])).expect_err("NUL");
+        assert!(err.to_string().contains("“title”"), "{err}");
+        let err = parse_fields::<Sample>(&fields(&[("version", "x")])).expect_err("number");
+        assert!(err.to_string().contains("“version”"), "{err}");
+    }
+
+    #[test]
+    fn limits_are_written_for_people() {
+        assert_eq!(human_bytes(1 << 20), "1 MiB");
+        assert_eq!(human_bytes(10 * 1024), "10 KiB");
+        assert_eq!(human_bytes(3 << 19), "1.5 MiB");
     }
 }

@@ -1,4 +1,4 @@
-//! `/healthz` (the process answers) and `/readyz` (it can serve: the database answers).
+//! `/healthz` (the process answers) and `/readyz` (it can serve, and how well).
 
 use std::time::Duration;
 
@@ -13,27 +13,47 @@ pub async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
-/// `GET /readyz`: readiness. 503 while the database is out of reach, so a load balancer
-/// sends traffic elsewhere; it turns 200 again by itself when the database returns.
+/// `GET /readyz`: readiness, with one line per dependency.
+/// - PostgreSQL out of reach: 503 (`status: unavailable`), so a load balancer sends traffic
+///   elsewhere.
+/// - Redis out of reach: still 200, `status: degraded`. Every instance shares the one Redis,
+///   so taking this instance out would not help, and anonymous reading still works here;
+///   logging in and forms answer 503 until Redis returns.
+///
+/// Both turn back by themselves when the dependency returns.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
-    match tokio::time::timeout(Duration::from_secs(2), ping).await {
-        Ok(Ok(_)) => HttpResponse::Ok()
-            .content_type(ContentType::plaintext())
-            .body("ready\n"),
+    let (database, redis) = tokio::join!(
+        // Well inside the request deadline, so the answer is always this body.
+        tokio::time::timeout(Duration::from_secs(1), ping),
+        state.redis.ping()
+    );
+    let database = match database {
+        Ok(Ok(_)) => true,
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            unavailable()
+            tracing::warn!(error = %e, "readiness: database unavailable");
+            false
         }
         Err(_) => {
-            tracing::warn!("readiness check timed out");
-            unavailable()
+            tracing::warn!("readiness: database timed out");
+            false
         }
-    }
-}
-
-fn unavailable() -> HttpResponse {
-    HttpResponse::ServiceUnavailable()
-        .content_type(ContentType::plaintext())
-        .body("database unavailable\n")
+    };
+    let word = |ok| if ok { "ok" } else { "unavailable" };
+    let status = match (database, redis) {
+        (true, true) => "ready",
+        (true, false) => "degraded",
+        (false, _) => "unavailable",
+    };
+    let body = format!(
+        "status: {status}\ndatabase: {}\nredis: {}\n",
+        word(database),
+        word(redis)
+    );
+    let mut res = if database {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    res.content_type(ContentType::plaintext()).body(body)
 }

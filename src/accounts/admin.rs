@@ -14,19 +14,19 @@ use super::{
 use crate::extract::TokenOnly;
 use crate::render::page::personal as render;
 use crate::{
-    app::{AppState, read},
+    app::{AppState, read, resource},
     authz::{self, Action},
     db::{Page, PageNumber},
     error::Error,
-    extract::{CsrfForm, CsrfProtected, SignedIn, Viewer},
+    extract::{CsrfForm, SignedIn, Viewer},
     render::{Layout, form::FormErrors, page::Pager},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/users", read().to(index))
-        .route("/admin/users/{id}/role", web::post().to(change_role))
-        .route("/admin/users/{id}/disable", web::post().to(disable))
-        .route("/admin/users/{id}/enable", web::post().to(enable));
+    cfg.service(resource("/admin/users").route(read().to(index)))
+        .service(resource("/admin/users/{id}/role").route(web::post().to(change_role)))
+        .service(resource("/admin/users/{id}/disable").route(web::post().to(disable)))
+        .service(resource("/admin/users/{id}/enable").route(web::post().to(enable)));
 }
 
 fn admin_only(user: &CurrentUser) -> Result<(), Error> {
@@ -118,15 +118,7 @@ pub async fn index(
 #[derive(Debug, Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
     pub role: String,
-}
-
-impl CsrfProtected for RoleForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// Apply a change, or show the list again with why it was refused.

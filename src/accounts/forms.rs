@@ -18,27 +18,19 @@ use super::{
     session::AuthSession,
 };
 use crate::render::page::personal as render;
-use crate::render::page::see_other;
+use crate::render::page::{safe_next, see_other};
 use crate::{
     app::AppState,
     error::Error,
-    extract::{ClientIp, CsrfForm, CsrfProtected, TokenOnly, Viewer},
+    extract::{ClientIp, CsrfForm, TokenOnly, Viewer},
     ratelimit::Limiter,
     render::{Layout, form::FormErrors},
 };
-
-/// Where to go after logging in: only a path on this site, never another host.
-pub(crate) fn safe_next(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
-    if local { next } else { "/" }
-}
 
 // ---- registration and first-run setup share one form ----
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AccountForm {
-    #[serde(default)]
-    pub csrf_token: String,
     #[serde(default)]
     pub username: String,
     #[serde(default)]
@@ -47,12 +39,6 @@ pub struct AccountForm {
     pub display_name: String,
     #[serde(default)]
     pub password: String,
-}
-
-impl CsrfProtected for AccountForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 impl AccountForm {
@@ -154,9 +140,11 @@ pub async fn register_form(
 }
 
 /// `POST /register`: create a reader (or `accounts.default_role`) and log them in.
+/// Limited per client address (`accounts.registrations_per_hour`).
 pub async fn register(
     state: web::Data<AppState>,
     session: AuthSession,
+    ClientIp(ip): ClientIp,
     CsrfForm(form): CsrfForm<AccountForm>,
 ) -> Result<HttpResponse, Error> {
     let user = match form.parse(state.settings.accounts.default_role) {
@@ -166,9 +154,28 @@ pub async fn register(
             return render(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
     };
-    match super::create_user(&state.db, &user).await {
+    let limiter = Limiter {
+        redis: &state.redis,
+        prefix: &state.settings.redis.key_prefix,
+        name: "register:address",
+        limit: state.settings.accounts.registrations_per_hour,
+        window: Duration::from_secs(3600),
+    };
+    if let Some(seconds) = limiter.over(&ip.to_string()).await? {
+        let errors = FormErrors::general(format!(
+            "Too many new accounts from your network. Try again in {}.",
+            in_minutes(seconds)
+        ));
+        let page = account_page(&state, &session, "/register", form, errors);
+        return too_many(page, seconds);
+    }
+    let hash = match &user.password {
+        Some(p) => Some(state.hasher.hash(p).await?),
+        None => None,
+    };
+    match super::create_user_with_hash(&state.db, &user, hash.as_deref()).await {
         Ok(id) => {
-            session.log_in(id).map_err(|e| Error::Internal(e.into()))?;
+            super::start_session(&state.db, &session, id).await?;
             Ok(see_other("/"))
         }
         Err(e @ (CreateUserError::UsernameTaken(_) | CreateUserError::EmailTaken)) => {
@@ -227,9 +234,13 @@ pub async fn setup(
             return render(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
     };
-    match super::create_first_admin(&state.db, &user).await? {
+    let Some(password) = &user.password else {
+        return Err(Error::BadRequest("the first admin needs a password".into()));
+    };
+    let hash = state.hasher.hash(password).await?;
+    match super::create_first_admin(&state.db, &user, &hash).await? {
         Some(id) => {
-            session.log_in(id).map_err(|e| Error::Internal(e.into()))?;
+            super::start_session(&state.db, &session, id).await?;
             Ok(see_other("/"))
         }
         // Someone finished setup between our check and our insert.
@@ -242,19 +253,11 @@ pub async fn setup(
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
     pub login: String,
     #[serde(default)]
     pub password: String,
     #[serde(default)]
     pub next: String,
-}
-
-impl CsrfProtected for LoginForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,7 +301,7 @@ pub async fn login_form(
     viewer: Viewer,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, Error> {
-    let next = safe_next(&query.next).to_owned();
+    let next = safe_next(&query.next);
     if viewer.0.is_some() {
         return Ok(see_other(&next));
     }
@@ -311,59 +314,97 @@ pub async fn login_form(
 /// One wording for every failure, so a login never tells whether an account exists.
 const BAD_LOGIN: &str = "Incorrect username or password.";
 
-/// `POST /login`: rate limited per client address and per account (Redis counters shared
-/// by every instance).
+/// "3 minutes", "1 minute": how long to wait, rounded up.
+fn in_minutes(seconds: u64) -> String {
+    let minutes = seconds.div_ceil(60);
+    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+}
+
+/// A form page answered 429, with `Retry-After`.
+fn too_many<T: Template>(page: T, seconds: u64) -> Result<HttpResponse, Error> {
+    let mut res = render(StatusCode::TOO_MANY_REQUESTS, page)?;
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, seconds.into());
+    Ok(res)
+}
+
+/// `POST /login`. Every attempt is counted before it is judged (Redis, shared by every
+/// instance), against three limits, as OWASP recommends:
+/// - per account *and* client address (`accounts.login_attempts` per window): a guesser is
+///   stopped after a few tries without locking the owner out from elsewhere;
+/// - per account from everywhere (`accounts.account_attempts_per_hour`): slower, for
+///   guessing spread over many addresses;
+/// - per client address over all accounts (`accounts.address_attempts`): password spraying.
+///
+/// Accounts are counted by id, so a username and an email are one account. The password is
+/// then checked with a bounded hasher: when it is busy the answer is 503, not a queue.
 pub async fn log_in(
     state: web::Data<AppState>,
     session: AuthSession,
     ClientIp(ip): ClientIp,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, Error> {
-    let accounts = &state.settings.accounts;
-    let limiter = |name| Limiter {
+    let settings = &state.settings.accounts;
+    let next = safe_next(&form.next);
+    let user = repo::find_for_login(&state.db, &form.login).await?;
+    // Unknown names are counted too (by what was typed), so probing costs the same.
+    let account = match &user {
+        Some(u) => format!("id:{}", u.id.0),
+        None => {
+            let typed: String = form.login.trim().to_lowercase().chars().take(254).collect();
+            format!("name:{typed}")
+        }
+    };
+    let limiter = |name, limit, window| Limiter {
         redis: &state.redis,
         prefix: &state.settings.redis.key_prefix,
         name,
-        limit: accounts.login_attempts,
-        window: Duration::from_secs(accounts.login_window_secs),
+        limit,
+        window,
     };
-    let (by_ip, by_account) = (limiter("login:ip"), limiter("login:account"));
-    let account_key = form.login.trim().to_lowercase();
-    let ip_key = ip.to_string();
-    let next = safe_next(&form.next).to_owned();
-    let wait = match by_ip.exhausted(&ip_key).await? {
-        Some(w) => Some(w),
-        None => by_account.exhausted(&account_key).await?,
-    };
+    let window = Duration::from_secs(settings.login_window_secs);
+    let here = limiter("login:account-address", settings.login_attempts, window);
+    let here_key = format!("{account}:{ip}");
+    let checks = [
+        (&here, here_key.as_str()),
+        (
+            &limiter(
+                "login:account",
+                settings.account_attempts_per_hour,
+                Duration::from_secs(3600),
+            ),
+            account.as_str(),
+        ),
+        (
+            &limiter("login:address", settings.address_attempts, window),
+            &ip.to_string(),
+        ),
+    ];
+    let mut wait = None;
+    for (limiter, key) in checks {
+        if let Some(seconds) = limiter.over(key).await? {
+            wait = wait.max(Some(seconds));
+        }
+    }
     if let Some(seconds) = wait {
-        let minutes = seconds.div_ceil(60);
         let errors = FormErrors::general(format!(
-            "Too many failed attempts. Try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
+            "Too many attempts. Try again in {}.",
+            in_minutes(seconds)
         ));
         let page = login_page(&state, &session, form.login.clone(), next, errors);
-        let mut res = render(StatusCode::TOO_MANY_REQUESTS, page)?;
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, seconds.into());
-        return Ok(res);
+        return too_many(page, seconds);
     }
 
-    let user = repo::find_for_login(&state.db, &form.login).await?;
-    let password = form.password.clone();
-    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     // Verify even when there is no account, against a fixed hash, so timing tells nothing.
-    let verified = web::block(move || {
-        Password::verify(&password, hash.as_deref().unwrap_or(Password::dummy_hash()))
-    })
-    .await
-    .map_err(|e| Error::Internal(e.into()))?;
-
+    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let verified = state
+        .hasher
+        .verify(&form.password, hash.unwrap_or(Password::dummy_hash()))
+        .await?;
     match user {
         Some(u) if verified && !u.disabled && u.password_hash.is_some() => {
-            by_account.reset(&account_key).await?;
-            session
-                .log_in(u.id)
-                .map_err(|e| Error::Internal(e.into()))?;
+            here.reset(&here_key).await?;
+            session.log_in(u.id, u.session_epoch)?;
             Ok(see_other(&next))
         }
         Some(u) if verified && u.disabled => {
@@ -374,8 +415,6 @@ pub async fn log_in(
             )
         }
         _ => {
-            by_ip.hit(&ip_key).await?;
-            by_account.hit(&account_key).await?;
             let errors = FormErrors::general(BAD_LOGIN);
             render(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -389,23 +428,4 @@ pub async fn log_in(
 pub async fn log_out(session: AuthSession, CsrfForm(_): CsrfForm<TokenOnly>) -> HttpResponse {
     session.log_out();
     see_other("/")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_is_only_ever_a_local_path() {
-        assert_eq!(safe_next("/posts/x"), "/posts/x");
-        for bad in [
-            "https://evil.example",
-            "//evil.example",
-            "/\\evil.example",
-            "",
-            "javascript:x",
-        ] {
-            assert_eq!(safe_next(bad), "/", "{bad}");
-        }
-    }
 }

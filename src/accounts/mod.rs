@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod forms;
+pub mod hasher;
 pub mod model;
 pub mod oauth;
 pub mod pages;
@@ -12,36 +13,55 @@ pub mod session;
 use actix_web::web;
 use sqlx::PgPool;
 
-use crate::app::read;
+use crate::app::{read, resource};
 use model::{Email, NewUser, Provider, ProviderAccount, Role, UserId, Username};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/authors/{username}", read().to(pages::author))
-        .route("/setup", read().to(forms::setup_form))
-        .route("/setup", web::post().to(forms::setup))
-        .route("/register", read().to(forms::register_form))
-        .route("/register", web::post().to(forms::register))
-        .route("/login", read().to(forms::login_form))
-        .route("/login", web::post().to(forms::log_in))
-        .route("/logout", web::post().to(forms::log_out));
+    cfg.service(resource("/authors/{username}").route(read().to(pages::author)))
+        .service(
+            resource("/setup")
+                .route(read().to(forms::setup_form))
+                .route(web::post().to(forms::setup)),
+        )
+        .service(
+            resource("/register")
+                .route(read().to(forms::register_form))
+                .route(web::post().to(forms::register)),
+        )
+        .service(
+            resource("/login")
+                .route(read().to(forms::login_form))
+                .route(web::post().to(forms::log_in)),
+        )
+        .service(resource("/logout").route(web::post().to(forms::log_out)));
     admin::routes(cfg);
     profile::routes(cfg);
     oauth::routes(cfg);
 }
 
-/// Create the first admin. An advisory lock serialises concurrent attempts, so exactly one
-/// wins even when two people submit /setup at the same moment. `Ok(None)`: too late.
-pub async fn create_first_admin(db: &PgPool, user: &NewUser) -> anyhow::Result<Option<UserId>> {
-    let password = user
-        .password
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("the first admin needs a password"))?;
-    let hash = password.hash()?;
+/// Start `user`'s session under the account's current session epoch.
+pub async fn start_session(
+    db: &PgPool,
+    session: &session::AuthSession,
+    user: UserId,
+) -> Result<(), crate::error::Error> {
+    let epoch = repo::session_epoch(db, user).await?;
+    session.log_in(user, epoch)
+}
+
+/// Create the first admin, its password hashed already. An advisory lock serialises
+/// concurrent attempts, so exactly one wins even when two people submit /setup at the same
+/// moment. `Ok(None)`: too late.
+pub async fn create_first_admin(
+    db: &PgPool,
+    user: &NewUser,
+    hash: &str,
+) -> anyhow::Result<Option<UserId>> {
     let mut tx = db.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('quire:first-admin'))")
         .execute(&mut *tx)
         .await?;
-    let id = repo::insert_first_admin(&mut *tx, user, &hash).await?;
+    let id = repo::insert_first_admin(&mut *tx, user, hash).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -57,11 +77,21 @@ pub enum CreateUserError {
     Other(#[from] anyhow::Error),
 }
 
-/// Create an account, hashing its password with argon2id. The unique indexes decide
-/// duplicates, so two simultaneous sign-ups with one name can't both succeed.
+/// Create an account, hashing its password with argon2id (unbounded: for the CLI and
+/// tests; requests hash through `AppState::hasher` and call `create_user_with_hash`).
 pub async fn create_user(db: &PgPool, user: &NewUser) -> Result<UserId, CreateUserError> {
     let hash = user.password.as_ref().map(|p| p.hash()).transpose()?;
-    match repo::insert(db, user, hash.as_deref()).await {
+    create_user_with_hash(db, user, hash.as_deref()).await
+}
+
+/// Create an account whose password (if any) is already hashed. The unique indexes decide
+/// duplicates, so two simultaneous sign-ups with one name can't both succeed.
+pub async fn create_user_with_hash(
+    db: &PgPool,
+    user: &NewUser,
+    hash: Option<&str>,
+) -> Result<UserId, CreateUserError> {
+    match repo::insert(db, user, hash).await {
         Ok(id) => Ok(id),
         Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_username_key") => Err(
             CreateUserError::UsernameTaken(user.username.as_str().to_owned()),
@@ -125,6 +155,11 @@ pub enum ProviderLoginError {
     /// The account with this email already has another identity at this provider.
     #[error("the account with this email is linked to another identity at the provider")]
     EmailOwnerLinkedElsewhere,
+    /// An account with this email exists, but nobody has shown they control its address
+    /// (a password sign-up): logging in to it through the provider would let whoever
+    /// registered the address first share the account. Log in with the password and link.
+    #[error("an account with this email exists and must link the provider itself")]
+    EmailOwnerUnverified,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -179,6 +214,9 @@ async fn try_log_in_with(
         .ok_or(ProviderLoginError::EmailNotVerified)?;
     let id = match repo::email_owner(&mut *tx, email.as_str()).await? {
         Some(owner) if owner.disabled => return Err(ProviderLoginError::Disabled),
+        Some(owner) if !owner.email_verified => {
+            return Err(ProviderLoginError::EmailOwnerUnverified);
+        }
         Some(owner) => owner.id,
         None => {
             let username =
@@ -192,6 +230,7 @@ async fn try_log_in_with(
                 role,
             };
             let id = repo::insert(&mut *tx, &user, None).await?;
+            repo::set_email_verified(&mut *tx, id).await?;
             if let Some(avatar) = account.avatar() {
                 repo::set_avatar_url(&mut *tx, id, avatar).await?;
             }

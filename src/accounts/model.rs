@@ -128,6 +128,11 @@ impl Password {
         }
     }
 
+    /// The password itself, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// A real argon2id hash of a throwaway string: checking a login for an account that does
     /// not exist against it costs what a real check costs.
     pub fn dummy_hash() -> &'static str {
@@ -323,6 +328,8 @@ pub struct CurrentUser {
     pub username: String,
     pub display_name: String,
     pub role: Role,
+    /// Sessions started under an older epoch are over (see `session::AuthSession`).
+    pub session_epoch: i32,
 }
 
 impl CurrentUser {
@@ -338,6 +345,7 @@ pub struct UserForLogin {
     pub id: UserId,
     pub password_hash: Option<String>,
     pub disabled: bool,
+    pub session_epoch: i32,
 }
 
 /// What creating an account needs.

@@ -11,17 +11,18 @@ use super::{
 };
 use crate::render::page::personal as render;
 use crate::{
-    app::{AppState, read},
+    app::{AppState, read, resource},
     error::Error,
-    extract::{CsrfForm, CsrfProtected, SignedIn, Viewer},
+    extract::{CsrfForm, SignedIn, TokenOnly, Viewer},
     render::{Layout, form::FormErrors},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/account", read().to(show))
-        .route("/account/profile", web::post().to(update_profile))
-        .route("/account/password", web::post().to(change_password))
-        .route("/account/delete", web::post().to(delete));
+    cfg.service(resource("/account").route(read().to(show)))
+        .service(resource("/account/profile").route(web::post().to(update_profile)))
+        .service(resource("/account/password").route(web::post().to(change_password)))
+        .service(resource("/account/sessions").route(web::post().to(log_out_elsewhere)))
+        .service(resource("/account/delete").route(web::post().to(delete)));
 }
 
 #[derive(Template)]
@@ -102,7 +103,10 @@ pub async fn show(
 ) -> Result<HttpResponse, Error> {
     let notice = match query.saved.as_deref() {
         Some("profile") => Some("Your profile was saved."),
-        Some("password") => Some("Your password was saved."),
+        Some("password") => {
+            Some("Your password was saved. Every other session of your account has ended.")
+        }
+        Some("sessions") => Some("You are logged out everywhere else."),
         Some("linked") => Some("Linked. You can now log in with that account too."),
         Some("unlinked") => Some("Unlinked. You can no longer log in with that account."),
         _ => None,
@@ -116,19 +120,11 @@ pub async fn show(
 #[derive(Debug, Deserialize)]
 pub struct ProfileForm {
     #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
     pub display_name: String,
     #[serde(default)]
     pub bio: String,
     #[serde(default)]
     pub avatar_url: String,
-}
-
-impl CsrfProtected for ProfileForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// `POST /account/profile`
@@ -178,31 +174,21 @@ pub async fn update_profile(
 #[derive(Debug, Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
     pub current_password: String,
     #[serde(default)]
     pub new_password: String,
 }
 
-impl CsrfProtected for PasswordForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
-/// Does `candidate` match the account's password? (Argon2 off the worker thread.)
+/// Does `candidate` match the account's password? (Argon2, bounded, off the workers.)
 async fn password_matches(
     state: &AppState,
     user: &CurrentUser,
-    candidate: String,
+    candidate: &str,
 ) -> Result<bool, Error> {
     let Some(hash) = repo::password_hash(&state.db, user.id).await? else {
         return Ok(false);
     };
-    web::block(move || Password::verify(&candidate, &hash))
-        .await
-        .map_err(|e| Error::Internal(e.into()))
+    Ok(state.hasher.verify(candidate, &hash).await?)
 }
 
 /// `POST /account/password`: needs the current password, if the account has one (an
@@ -215,17 +201,17 @@ pub async fn change_password(
 ) -> Result<HttpResponse, Error> {
     let mut errors = FormErrors::default();
     let has_password = repo::password_hash(&state.db, user.id).await?.is_some();
-    if has_password && !password_matches(&state, &user, form.current_password.clone()).await? {
+    if has_password && !password_matches(&state, &user, &form.current_password).await? {
         errors.add("current_password", "That is not your current password");
     }
     let new = errors.check("new_password", Password::parse(&form.new_password));
     match new {
         Some(new) if errors.is_empty() => {
-            repo::set_password_hash(&state.db, user.id, &new.hash()?).await?;
-            // A fresh session id: whoever held the old one is out.
-            session
-                .log_in(user.id)
-                .map_err(|e| Error::Internal(e.into()))?;
+            let hash = state.hasher.hash(&new).await?;
+            // Every session of the account ends (a new epoch), this one continues under a
+            // fresh id: whoever held the old password or the old cookie is out.
+            let epoch = repo::set_password_hash(&state.db, user.id, &hash).await?;
+            session.log_in(user.id, epoch)?;
             Ok(crate::render::page::see_other("/account?saved=password"))
         }
         _ => render(
@@ -235,20 +221,25 @@ pub async fn change_password(
     }
 }
 
+/// `POST /account/sessions`: log out everywhere else (other browsers, devices, a cookie
+/// someone may have copied); this session continues under a fresh id.
+pub async fn log_out_elsewhere(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    CsrfForm(_): CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    let epoch = repo::bump_session_epoch(&state.db, user.id).await?;
+    session.log_in(user.id, epoch)?;
+    Ok(crate::render::page::see_other("/account?saved=sessions"))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct DeleteForm {
-    #[serde(default)]
-    pub csrf_token: String,
     #[serde(default)]
     pub confirm_username: String,
     #[serde(default)]
     pub password: String,
-}
-
-impl CsrfProtected for DeleteForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// `POST /account/delete`: the account goes; its posts stay, under "Former author".
@@ -263,7 +254,7 @@ pub async fn delete(
         errors.add("confirm_username", "Type your username to confirm");
     }
     let has_password = repo::password_hash(&state.db, user.id).await?.is_some();
-    if has_password && !password_matches(&state, &user, form.password.clone()).await? {
+    if has_password && !password_matches(&state, &user, &form.password).await? {
         errors.add("password", "That is not your password");
     }
     // The admins' rows stay locked until the deletion commits: no race to zero admins.

@@ -72,7 +72,7 @@ pub async fn find_current(
     id: UserId,
 ) -> sqlx::Result<Option<CurrentUser>> {
     sqlx::query_as(
-        "SELECT id, username, display_name, role FROM users
+        "SELECT id, username, display_name, role, session_epoch FROM users
           WHERE id = $1 AND disabled_at IS NULL",
     )
     .bind(id)
@@ -86,7 +86,7 @@ pub async fn find_for_login(
     login: &str,
 ) -> sqlx::Result<Option<UserForLogin>> {
     sqlx::query_as(
-        "SELECT id, password_hash, disabled_at IS NOT NULL AS disabled FROM users
+        "SELECT id, password_hash, disabled_at IS NOT NULL AS disabled, session_epoch FROM users
           WHERE username = lower($1) OR lower(email) = lower($1)
           LIMIT 1",
     )
@@ -279,14 +279,45 @@ pub async fn password_hash(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<
         .map(Option::flatten)
 }
 
+/// Set the password and end every session of the account: returns the new session epoch,
+/// which the session that made the change takes on to stay logged in.
 pub async fn set_password_hash(
     db: impl PgExecutor<'_>,
     id: UserId,
     hash: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "UPDATE users SET password_hash = $2, session_epoch = session_epoch + 1
+          WHERE id = $1 RETURNING session_epoch",
+    )
+    .bind(id)
+    .bind(hash)
+    .fetch_one(db)
+    .await
+}
+
+/// End every session of the account ("log out everywhere"); returns the new epoch.
+pub async fn bump_session_epoch(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// The account's session epoch, for a session being started.
+pub async fn session_epoch(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<i32> {
+    sqlx::query_scalar("SELECT session_epoch FROM users WHERE id = $1")
         .bind(id)
-        .bind(hash)
+        .fetch_one(db)
+        .await
+}
+
+/// Mark the account's address as vouched for (it was made by a provider that verified it).
+pub async fn set_email_verified(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET email_verified = true WHERE id = $1")
+        .bind(id)
         .execute(db)
         .await?;
     Ok(())
@@ -328,6 +359,8 @@ pub async fn delete_keeping_posts(conn: &mut PgConnection, id: UserId) -> sqlx::
 pub struct Owner {
     pub id: UserId,
     pub disabled: bool,
+    /// Does the owner control the account's address (see the users.email_verified column)?
+    pub email_verified: bool,
 }
 
 pub async fn identity_owner(
@@ -336,7 +369,7 @@ pub async fn identity_owner(
     provider_user_id: &str,
 ) -> sqlx::Result<Option<Owner>> {
     sqlx::query_as(
-        "SELECT u.id, u.disabled_at IS NOT NULL AS disabled
+        "SELECT u.id, u.disabled_at IS NOT NULL AS disabled, u.email_verified
            FROM identities i JOIN users u ON u.id = i.user_id
           WHERE i.provider = $1 AND i.provider_user_id = $2",
     )
@@ -349,7 +382,8 @@ pub async fn identity_owner(
 /// The account with this email (compared case-insensitively, as the unique index does).
 pub async fn email_owner(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<Owner>> {
     sqlx::query_as(
-        "SELECT id, disabled_at IS NOT NULL AS disabled FROM users WHERE lower(email) = lower($1)",
+        "SELECT id, disabled_at IS NOT NULL AS disabled, email_verified
+           FROM users WHERE lower(email) = lower($1)",
     )
     .bind(email)
     .fetch_optional(db)

@@ -1,30 +1,54 @@
-//! A typed wrapper over actix-session: who is logged in, and the session's CSRF token.
-//! Session state lives in Redis; the cookie holds only a signed, encrypted key.
+//! A typed wrapper over actix-session: who is logged in, and the session's CSRF token; and
+//! the store that keeps session state in Redis (the cookie holds only a signed, encrypted
+//! key).
 
-use actix_session::{Session, SessionExt};
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use std::{
+    collections::HashMap,
+    future::{Ready, ready},
+};
+
+use actix_session::{
+    Session, SessionExt,
+    storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key},
+};
+use actix_web::{FromRequest, HttpRequest, cookie::time::Duration, dev::Payload, web};
 use rand::RngExt;
-use std::future::{Ready, ready};
 
 use super::model::UserId;
+use crate::{app::AppState, error::Error, kv::Kv, middleware::mark_personal};
 
 const USER_ID: &str = "user_id";
+/// The account's `session_epoch` when this session logged in.
+const EPOCH: &str = "epoch";
 const CSRF: &str = "csrf";
 const OAUTH_FLOW: &str = "oauth_flow";
 
-pub struct AuthSession(Session);
+pub struct AuthSession {
+    session: Session,
+    req: HttpRequest,
+}
 
 impl AuthSession {
     pub fn user_id(&self) -> Option<UserId> {
-        self.0.get::<i64>(USER_ID).ok().flatten().map(UserId)
+        self.session.get::<i64>(USER_ID).ok().flatten().map(UserId)
     }
 
-    /// Log `user` in. The session id is renewed, so an id planted before login is worthless.
-    pub fn log_in(&self, user: UserId) -> Result<(), actix_session::SessionInsertError> {
-        self.0.renew();
-        self.0.insert(USER_ID, user.0)?;
-        // A fresh token too: the anonymous one may have been seen by someone else.
-        self.0.insert(CSRF, new_token())
+    /// The account epoch this session started under (0 for sessions older than epochs).
+    pub fn epoch(&self) -> i32 {
+        self.session.get::<i32>(EPOCH).ok().flatten().unwrap_or(0)
+    }
+
+    /// Log `user` in under the account's current `epoch`. The session id is renewed, so an
+    /// id planted before login is worthless.
+    pub fn log_in(&self, user: UserId, epoch: i32) -> Result<(), Error> {
+        self.session.renew();
+        let inserted = self
+            .session
+            .insert(USER_ID, user.0)
+            .and_then(|()| self.session.insert(EPOCH, epoch))
+            // A fresh token too: the anonymous one may have been seen by someone else.
+            .and_then(|()| self.session.insert(CSRF, new_token()));
+        inserted.map_err(|e| Error::Internal(e.into()))
     }
 
     /// Remember a provider login in progress (state, PKCE verifier): kept in Redis, never in
@@ -33,33 +57,35 @@ impl AuthSession {
         &self,
         flow: &T,
     ) -> Result<(), actix_session::SessionInsertError> {
-        self.0.insert(OAUTH_FLOW, flow)
+        self.session.insert(OAUTH_FLOW, flow)
     }
 
     /// The provider login in progress, removed: each one can finish once.
     pub fn take_oauth<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        self.0.remove_as::<T>(OAUTH_FLOW).and_then(Result::ok)
+        self.session.remove_as::<T>(OAUTH_FLOW).and_then(Result::ok)
     }
 
     /// End the session: its state is deleted from Redis and the cookie cleared.
     pub fn log_out(&self) {
-        self.0.purge();
+        self.session.purge();
     }
 
     /// The session's CSRF token, creating one (and so the session) if there is none yet.
+    /// The page that shows it is for this person only (see `middleware::personal_pages`).
     pub fn csrf_token(&self) -> String {
-        if let Ok(Some(token)) = self.0.get::<String>(CSRF) {
+        mark_personal(&self.req);
+        if let Ok(Some(token)) = self.session.get::<String>(CSRF) {
             return token;
         }
         let token = new_token();
         // If Redis refuses, the form still renders; its POST will then be refused with 403.
-        let _ = self.0.insert(CSRF, &token);
+        let _ = self.session.insert(CSRF, &token);
         token
     }
 
     /// Does `submitted` match this session's token? Compared in constant time.
     pub fn csrf_matches(&self, submitted: &str) -> bool {
-        match self.0.get::<String>(CSRF) {
+        match self.session.get::<String>(CSRF) {
             Ok(Some(token)) => constant_time_eq(token.as_bytes(), submitted.as_bytes()),
             _ => false,
         }
@@ -75,12 +101,120 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A handler that takes the session can't do its work while Redis is away: 503 at once.
 impl FromRequest for AuthSession {
-    type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Self(req.get_session())))
+        let down = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| s.redis.is_down());
+        ready(if down {
+            Err(Error::SessionsUnavailable)
+        } else {
+            Ok(Self {
+                session: req.get_session(),
+                req: req.clone(),
+            })
+        })
+    }
+}
+
+/// Session state in Redis, through `Kv`: every call has a deadline. A load that fails
+/// (Redis away) is an empty session, not an error, so anonymous pages are served as usual;
+/// `AuthSession` then answers 503 for pages that need the session.
+#[derive(Clone)]
+pub struct RedisSessions {
+    kv: Kv,
+    prefix: String,
+}
+
+type State = HashMap<String, String>;
+
+impl RedisSessions {
+    pub fn new(kv: Kv, key_prefix: &str) -> Self {
+        Self {
+            kv,
+            prefix: format!("{key_prefix}session:"),
+        }
+    }
+
+    fn key(&self, key: &SessionKey) -> String {
+        format!("{}{}", self.prefix, key.as_ref())
+    }
+
+    async fn set(
+        &self,
+        key: &SessionKey,
+        state: &State,
+        ttl: &Duration,
+        only_if: &str,
+    ) -> anyhow::Result<bool> {
+        let body = serde_json::to_string(state)?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key))
+            .arg(body)
+            .arg("EX")
+            .arg(ttl.whole_seconds().max(1))
+            .arg(only_if);
+        let reply: Option<String> = self.kv.cmd(&cmd).await?;
+        Ok(reply.is_some())
+    }
+}
+
+impl SessionStore for RedisSessions {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let value: Option<String> = match self.kv.cmd(redis::cmd("GET").arg(self.key(key))).await {
+            Ok(value) => value,
+            Err(_) => return Ok(None),
+        };
+        match value {
+            None => Ok(None),
+            Some(v) => serde_json::from_str(&v)
+                .map(Some)
+                .map_err(|e| LoadError::Deserialization(e.into())),
+        }
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let key = generate_session_key();
+        self.set(&key, &state, ttl, "NX")
+            .await
+            .map_err(SaveError::Other)?;
+        Ok(key)
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        if self
+            .set(&key, &state, ttl, "XX")
+            .await
+            .map_err(UpdateError::Other)?
+        {
+            Ok(key)
+        } else {
+            // Expired in the meantime: store it under a new key.
+            self.save(state, ttl)
+                .await
+                .map_err(|e| UpdateError::Other(e.into()))
+        }
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+        let mut cmd = redis::cmd("EXPIRE");
+        cmd.arg(self.key(key)).arg(ttl.whole_seconds().max(1));
+        let _: i64 = self.kv.cmd(&cmd).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
+        let _: i64 = self.kv.cmd(redis::cmd("DEL").arg(self.key(key))).await?;
+        Ok(())
     }
 }
 

@@ -30,6 +30,8 @@ impl CommentView {
 }
 
 use actix_web::web;
+
+use crate::app::{read, resource};
 use time::{Duration, OffsetDateTime};
 
 use crate::{
@@ -38,12 +40,13 @@ use crate::{
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/posts/{slug}/comments", web::post().to(pages::create))
-        .route("/comments/{id}/edit", crate::app::read().to(pages::edit))
-        .route("/comments/{id}", web::post().to(pages::update))
-        .route("/comments/{id}/hide", web::post().to(pages::hide))
-        .route("/comments/{id}/unhide", web::post().to(pages::unhide))
-        .route("/comments/{id}/delete", web::post().to(pages::delete));
+    let post = web::post;
+    cfg.service(resource("/posts/{slug}/comments").route(post().to(pages::create)))
+        .service(resource("/comments/{id}/edit").route(read().to(pages::edit)))
+        .service(resource("/comments/{id}").route(post().to(pages::update)))
+        .service(resource("/comments/{id}/hide").route(post().to(pages::hide)))
+        .service(resource("/comments/{id}/unhide").route(post().to(pages::unhide)))
+        .service(resource("/comments/{id}/delete").route(post().to(pages::delete)));
 }
 
 pub const MAX_CHARS: usize = 5000;

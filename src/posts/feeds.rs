@@ -13,7 +13,10 @@ use crate::{
     accounts,
     app::AppState,
     error::Error,
-    render::page::{Site, iso_date},
+    render::{
+        page::{Site, iso_date},
+        text::strip_xml_forbidden,
+    },
     tags,
 };
 
@@ -45,6 +48,9 @@ pub async fn feed(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
         posts,
     }
     .render()?;
+    // Posts saved before forms dropped them may still hold characters XML forbids; one of
+    // them would make the whole feed unreadable for every subscriber.
+    let body = strip_xml_forbidden(&body).into_owned();
     Ok(xml("application/atom+xml; charset=utf-8", body))
 }
 

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 
 use crate::{
     accounts::model::UserId,
-    app::read,
+    app::{read, resource},
     render::{SafeHtml, markdown},
     slug::Slug,
     tags,
@@ -20,11 +20,11 @@ use crate::{
 use model::{PostForEdit, PostId, PostInput, PostStatus};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", read().to(pages::index))
-        .route("/posts/{slug}", read().to(pages::show))
-        .route("/feed.xml", read().to(feeds::feed))
-        .route("/sitemap.xml", read().to(feeds::sitemap))
-        .route("/robots.txt", read().to(feeds::robots));
+    cfg.service(resource("/").route(read().to(pages::index)))
+        .service(resource("/posts/{slug}").route(read().to(pages::show)))
+        .service(resource("/feed.xml").route(read().to(feeds::feed)))
+        .service(resource("/sitemap.xml").route(read().to(feeds::sitemap)))
+        .service(resource("/robots.txt").route(read().to(feeds::robots)));
     admin::routes(cfg);
 }
 
@@ -46,6 +46,18 @@ fn prepare(body_markdown: &str, excerpt: &str) -> (String, SafeHtml, i32) {
     )
 }
 
+/// `prepare` on the blocking pool: a 1 MiB body takes a while to render, and the async
+/// workers must stay free for readers.
+async fn prepare_off_thread(
+    body_markdown: &str,
+    excerpt: &str,
+) -> anyhow::Result<(String, SafeHtml, i32)> {
+    let (body, excerpt) = (body_markdown.to_owned(), excerpt.to_owned());
+    tokio::task::spawn_blocking(move || prepare(&body, &excerpt))
+        .await
+        .context("rendering a post")
+}
+
 /// Create a post by `author` with its tags and first revision, in one transaction.
 /// `published_at` is the moment it goes (went) public; `None` for drafts. `Ok(None)`: the
 /// slug is taken.
@@ -55,7 +67,8 @@ pub async fn create(
     post: &PostInput,
     published_at: Option<time::OffsetDateTime>,
 ) -> anyhow::Result<Option<PostId>> {
-    let (excerpt, body_html, reading_minutes) = prepare(&post.body_markdown, &post.excerpt);
+    let (excerpt, body_html, reading_minutes) =
+        prepare_off_thread(&post.body_markdown, &post.excerpt).await?;
     let mut tx = db.begin().await?;
     let Some(id) = repo::insert(
         &mut *tx,
@@ -134,7 +147,8 @@ pub async fn update(
     expected: i32,
     input: &PostInput,
 ) -> Result<i32, SaveError> {
-    let (excerpt, body_html, reading_minutes) = prepare(&input.body_markdown, &input.excerpt);
+    let (excerpt, body_html, reading_minutes) =
+        prepare_off_thread(&input.body_markdown, &input.excerpt).await?;
     let mut tx = db.begin().await.map_err(anyhow::Error::from)?;
     let saved = repo::update(
         &mut tx,

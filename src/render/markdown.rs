@@ -4,9 +4,14 @@
 //! survives. `SafeHtml` is the only type templates print unescaped, and only this module
 //! (or a column this module filled) makes one.
 
-use std::{collections::HashSet, fmt, sync::LazyLock};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, HashSet},
+    fmt,
+    sync::LazyLock,
+};
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
 /// HTML that went through the sanitizer. Askama prints it as is (it implements `HtmlSafe`).
 /// It is read back only from columns this module filled (a `Decode` from the database, a
@@ -47,9 +52,18 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tags(["input"])
         .add_allowed_classes("code", LANGUAGE_CLASSES.iter().copied())
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
-        .link_rel(Some("noopener noreferrer nofollow"));
+        .link_rel(Some("noopener noreferrer nofollow"))
+        // Footnotes link to ids; every id an author writes gets the prefix, so none can
+        // take the name of one of the page's own.
+        .add_tag_attributes("div", ["id"])
+        .add_tag_attributes("a", ["id"])
+        .id_prefix(Some(ID_PREFIX))
+        .add_allowed_classes("div", ["footnote-definition"])
+        .add_allowed_classes("sup", ["footnote-reference", "footnote-definition-label"]);
     b
 });
+
+const ID_PREFIX: &str = "user-content-";
 
 const LANGUAGE_CLASSES: &[&str] = &[
     "language-rust",
@@ -75,10 +89,132 @@ const LANGUAGE_CLASSES: &[&str] = &[
 ];
 
 /// Render a post body (the full CommonMark set plus tables, footnotes, task lists).
+/// CPU-bound: in a request, call it through `render_off_thread`.
 pub fn render(markdown: &str) -> SafeHtml {
+    let markdown = limit_nesting(markdown);
     let mut raw = String::with_capacity(markdown.len() * 3 / 2);
-    html::push_html(&mut raw, Parser::new_ext(markdown, options()));
+    html::push_html(
+        &mut raw,
+        with_footnote_ids(Parser::new_ext(&markdown, options())),
+    );
     SafeHtml(SANITIZER.clean(&raw).to_string())
+}
+
+/// `render` on the blocking pool, so a long post never stalls the async workers that
+/// serve readers.
+pub async fn render_off_thread(markdown: String) -> SafeHtml {
+    // If rendering panicked (a parser bug), show nothing rather than take the request down.
+    tokio::task::spawn_blocking(move || render(&markdown))
+        .await
+        .unwrap_or_default()
+}
+
+/// Footnote references and definitions with ids the sanitizer keeps (`user-content-fn-…`),
+/// numbered in order of first appearance, as pulldown-cmark numbers them.
+fn with_footnote_ids<'a>(events: Parser<'a>) -> impl Iterator<Item = Event<'a>> {
+    let mut numbers: HashMap<CowStr<'a>, usize> = HashMap::new();
+    events.map(move |event| {
+        let mut number = |name: &CowStr<'a>| {
+            let next = numbers.len() + 1;
+            *numbers.entry(name.clone()).or_insert(next)
+        };
+        match event {
+            Event::FootnoteReference(name) => {
+                let n = number(&name);
+                let id = escape_attr(&name);
+                Event::InlineHtml(CowStr::from(format!(
+                    "<sup class=\"footnote-reference\"><a href=\"#{ID_PREFIX}fn-{id}\" \
+                     id=\"{ID_PREFIX}fnref-{id}\">{n}</a></sup>"
+                )))
+            }
+            Event::Start(Tag::FootnoteDefinition(name)) => {
+                let n = number(&name);
+                let id = escape_attr(&name);
+                Event::Html(CowStr::from(format!(
+                    "<div class=\"footnote-definition\" id=\"{ID_PREFIX}fn-{id}\">\
+                     <sup class=\"footnote-definition-label\">\
+                     <a href=\"#{ID_PREFIX}fnref-{id}\">{n}</a></sup>\n"
+                )))
+            }
+            Event::End(TagEnd::FootnoteDefinition) => Event::Html(CowStr::from("</div>\n")),
+            other => other,
+        }
+    })
+}
+
+/// A footnote label as an id: characters that could end the attribute become `-`.
+fn escape_attr(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Deeper than this, list and quote markers at the start of a line are taken as text.
+/// Parsing `- - - - …` costs time quadratic in the depth; no real text nests this far.
+pub const MAX_NESTING: usize = 32;
+
+/// Escape the container markers (`>`, `-`, `*`, `+`, `1.`) of a line past `MAX_NESTING`.
+fn limit_nesting(markdown: &str) -> Cow<'_, str> {
+    let mut out: Option<String> = None;
+    let mut done = 0; // bytes of `markdown` already copied to `out`
+    let mut line_start = 0;
+    for line in markdown.split_inclusive('\n') {
+        if let Some(at) = too_deep_at(line) {
+            let out = out.get_or_insert_with(|| String::with_capacity(markdown.len() + 64));
+            out.push_str(&markdown[done..line_start + at]);
+            out.push('\\');
+            done = line_start + at;
+        }
+        line_start += line.len();
+    }
+    match out {
+        None => Cow::Borrowed(markdown),
+        Some(mut out) => {
+            out.push_str(&markdown[done..]);
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// Where in `line` the marker one past `MAX_NESTING` starts, if the line nests that deep.
+fn too_deep_at(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let (mut i, mut depth) = (0, 0);
+    loop {
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let start = i;
+        let end = match b.get(i)? {
+            b'>' => i + 1,
+            b'-' | b'*' | b'+' if matches!(b.get(i + 1), Some(b' ' | b'\t')) => i + 1,
+            b'0'..=b'9' => {
+                let mut j = i;
+                while j - i < 9 && b.get(j).is_some_and(u8::is_ascii_digit) {
+                    j += 1;
+                }
+                if matches!(b.get(j), Some(b'.' | b')'))
+                    && matches!(b.get(j + 1), Some(b' ' | b'\t'))
+                {
+                    j + 1
+                } else {
+                    return None;
+                }
+            }
+            _ => return None,
+        };
+        depth += 1;
+        if depth > MAX_NESTING {
+            return Some(start);
+        }
+        i = end;
+    }
 }
 
 /// Comments get a smaller set: text, emphasis, code, quotes, lists and links. No images,
@@ -107,10 +243,11 @@ static COMMENT_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(||
 
 /// Render a comment: the Markdown subset above, sanitized.
 pub fn render_comment(markdown: &str) -> SafeHtml {
+    let markdown = limit_nesting(markdown);
     let mut raw = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(
         &mut raw,
-        Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH),
+        Parser::new_ext(&markdown, Options::ENABLE_STRIKETHROUGH),
     );
     SafeHtml(COMMENT_SANITIZER.clean(&raw).to_string())
 }
@@ -120,7 +257,8 @@ const WORDS_PER_MINUTE: usize = 265;
 
 /// Reading time in whole minutes, at least 1. Counts words of text, not of markup.
 pub fn reading_minutes(markdown: &str) -> i32 {
-    let words: usize = Parser::new_ext(markdown, options())
+    let markdown = limit_nesting(markdown);
+    let words: usize = Parser::new_ext(&markdown, options())
         .map(|e| match e {
             Event::Text(t) | Event::Code(t) => t.split_whitespace().count(),
             _ => 0,
@@ -134,7 +272,8 @@ pub fn reading_minutes(markdown: &str) -> i32 {
 pub fn excerpt(markdown: &str, max: usize) -> String {
     let mut text = String::new();
     let mut in_paragraph = false;
-    for event in Parser::new_ext(markdown, options()) {
+    let markdown = limit_nesting(markdown);
+    for event in Parser::new_ext(&markdown, options()) {
         match event {
             Event::Start(Tag::Paragraph) => in_paragraph = true,
             Event::End(TagEnd::Paragraph) if !text.trim().is_empty() => break,
@@ -221,6 +360,31 @@ mod tests {
             assert!(!h.contains(bad), "{bad}: {h}");
         }
         assert!(h.contains("ugc"), "{h}");
+    }
+
+    #[test]
+    fn footnotes_link_both_ways_with_prefixed_ids() {
+        let h = render("Text[^note] and <span id=\"main\">x</span>.\n\n[^note]: The note.\n");
+        let h = h.as_str();
+        assert!(h.contains(r##"href="#user-content-fn-note""##), "{h}");
+        assert!(h.contains(r#"id="user-content-fn-note""#), "{h}");
+        assert!(h.contains(r#"id="user-content-fnref-note""#), "{h}");
+        assert!(h.contains(r##"href="#user-content-fnref-note""##), "{h}");
+        assert!(!h.contains(r#"id="main""#), "{h}");
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_ordinary_lists_are_untouched() {
+        let attack = "- ".repeat(8000) + "x";
+        let h = render(&attack);
+        assert_eq!(h.as_str().matches("<ul>").count(), MAX_NESTING, "capped");
+        let quotes = ">".repeat(5000) + " x";
+        assert_eq!(
+            render(&quotes).as_str().matches("<blockquote>").count(),
+            MAX_NESTING
+        );
+        let ordinary = "- a\n  - b\n    1. c\n\n> > quoted\n";
+        assert!(matches!(limit_nesting(ordinary), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod form;
 pub mod markdown;
 pub mod page;
+pub mod text;
 
 pub use markdown::SafeHtml;
 pub use page::{Layout, page};

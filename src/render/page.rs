@@ -117,15 +117,58 @@ pub fn personal<T: Template>(
 ) -> Result<HttpResponse, Error> {
     Ok(HttpResponse::build(status)
         .content_type(ContentType::html())
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
         .body(template.render()?))
 }
 
-/// 303 See Other: where a successful form submission goes next.
+/// 303 See Other: where a successful form submission goes next. A location that can't be
+/// a header value (it never should: see `safe_next`) goes home rather than failing.
 pub fn see_other(location: &str) -> HttpResponse {
+    use actix_web::http::header::{HeaderValue, LOCATION};
+    let value = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
     HttpResponse::SeeOther()
-        .insert_header((actix_web::http::header::LOCATION, location))
+        .insert_header((LOCATION, value))
         .finish()
+}
+
+/// Where to send someone after a login (a `next` parameter): a path on this site, or `/`.
+///
+/// Browsers are lenient with a `Location`: they drop tabs and newlines, read `\` as `/`,
+/// and treat `//host` as another site. So only printable ASCII is accepted (no spaces, no
+/// backslashes, no control characters, raw or percent-encoded), and the path, once its dot
+/// segments and percent-encoded slashes are resolved, must not start with `//`.
+pub fn safe_next(next: &str) -> String {
+    local_path(next).unwrap_or_else(|| "/".to_owned())
+}
+
+fn local_path(next: &str) -> Option<String> {
+    if next.len() > 2048 || !next.starts_with('/') {
+        return None;
+    }
+    if !next.bytes().all(|b| b.is_ascii_graphic()) || next.contains('\\') {
+        return None;
+    }
+    let decoded: Vec<u8> = url::form_urlencoded::parse(format!("x={next}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned().into_bytes())
+        .unwrap_or_default();
+    // What the path could turn into if something along the way decodes it once more.
+    let suspicious = |b: &u8| b.is_ascii_control() || *b == b'\\' || *b == b' ';
+    if decoded.iter().any(suspicious) {
+        return None;
+    }
+    let base = url::Url::parse("http://quire.invalid/").ok()?;
+    let resolved = base.join(next).ok()?;
+    if resolved.host_str() != Some("quire.invalid") || resolved.path().starts_with("//") {
+        return None;
+    }
+    let decoded_path = String::from_utf8_lossy(&decoded);
+    let decoded_path = decoded_path.split(['?', '#']).next().unwrap_or_default();
+    let again = base.join(decoded_path).ok()?;
+    if again.host_str() != Some("quire.invalid") || again.path().starts_with("//") {
+        return None;
+    }
+    Some(resolved[url::Position::BeforePath..].to_owned())
 }
 
 /// Render a page template as a 200 HTML response.
@@ -158,6 +201,65 @@ pub fn human_date_time(t: &OffsetDateTime) -> String {
 pub fn iso_date(t: &OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_keeps_local_paths_with_their_queries() {
+        assert_eq!(safe_next("/posts/x"), "/posts/x");
+        assert_eq!(
+            safe_next("/admin/posts?status=draft&q=a%20b"),
+            "/admin/posts?status=draft&q=a%20b"
+        );
+        assert_eq!(safe_next("/tags/caf%C3%A9"), "/tags/caf%C3%A9");
+        assert_eq!(safe_next("/a/../b"), "/b");
+    }
+
+    #[test]
+    fn next_never_leaves_the_site() {
+        for bad in [
+            "",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example/x",
+            "/%09/evil.example/x",
+            "/%0a/x",
+            "/%0d%0aSet-Cookie:x=y",
+            "/\u{b}x",
+            "/%0b/evil.example",
+            "/%0c/evil.example",
+            "/%00",
+            "/\0",
+            "/%7f",
+            "/\u{7f}",
+            "/%2F/evil.example",
+            "/%2f%2fevil.example",
+            "/%5Cevil.example",
+            "/..//evil.example",
+            "/.//evil.example",
+            "/x/../..//evil.example",
+            "/ /evil.example",
+            "javascript:alert(1)",
+            "/é",
+            "/\r\nLocation: https://evil.example",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_location_that_cant_be_a_header_goes_home() {
+        let res = see_other("/\nx");
+        assert_eq!(
+            res.headers().get("location").map(|v| v.as_bytes()),
+            Some(&b"/"[..])
+        );
+    }
 }
 
 /// Previous/next links under a list.

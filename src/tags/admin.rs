@@ -12,19 +12,19 @@ use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
-    app::{AppState, read},
+    app::{AppState, read, resource},
     authz::{self, Action},
     error::Error,
-    extract::{CsrfForm, CsrfProtected, SignedIn, Viewer},
+    extract::{CsrfForm, SignedIn, Viewer},
     render::{Layout, form::FormErrors},
     slug::Slug,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/tags", read().to(index))
-        .route("/admin/tags/{id}/edit", read().to(edit))
-        .route("/admin/tags/{id}", web::post().to(update))
-        .route("/admin/tags/{id}/merge", web::post().to(merge));
+    cfg.service(resource("/admin/tags").route(read().to(index)))
+        .service(resource("/admin/tags/{id}/edit").route(read().to(edit)))
+        .service(resource("/admin/tags/{id}").route(web::post().to(update)))
+        .service(resource("/admin/tags/{id}/merge").route(web::post().to(merge)));
 }
 
 fn editors_only(user: &CurrentUser) -> Result<(), Error> {
@@ -59,8 +59,6 @@ pub async fn index(
 #[derive(Debug, Default, Deserialize)]
 pub struct TagForm {
     #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub slug: String,
@@ -68,25 +66,11 @@ pub struct TagForm {
     pub description: String,
 }
 
-impl CsrfProtected for TagForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct MergeForm {
-    #[serde(default)]
-    pub csrf_token: String,
     /// The slug of the tag that absorbs this one.
     #[serde(default)]
     pub into: String,
-}
-
-impl CsrfProtected for MergeForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 #[derive(Template)]
@@ -144,7 +128,6 @@ pub async fn edit(
         name: tag.name.clone(),
         slug: tag.slug.clone(),
         description: tag.description.clone(),
-        ..TagForm::default()
     };
     render(
         StatusCode::OK,
@@ -223,7 +206,6 @@ pub async fn merge(
                 name: tag.name.clone(),
                 slug: tag.slug.clone(),
                 description: tag.description.clone(),
-                ..TagForm::default()
             };
             let mut page = edit_page(&state, &session, user, tag, form_values, errors);
             page.into = form.into;

@@ -7,9 +7,9 @@ pub mod repo;
 
 use actix_web::web;
 
-use crate::app::read;
+use crate::app::{read, resource};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tags/{slug}", read().to(pages::show));
+    cfg.service(resource("/tags/{slug}").route(read().to(pages::show)));
     admin::routes(cfg);
 }

@@ -12,7 +12,7 @@ use super::{check, repo, store};
 use crate::render::page::personal as render;
 use crate::{
     accounts::session::AuthSession,
-    app::{AppState, read},
+    app::{AppState, read, resource},
     authz::{self, Action},
     error::Error,
     extract::{Viewer, Writer},
@@ -20,8 +20,11 @@ use crate::{
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/uploads", read().to(index))
-        .route("/admin/uploads", web::post().to(upload));
+    cfg.service(
+        resource("/admin/uploads")
+            .route(read().to(index))
+            .route(web::post().to(upload)),
+    );
 }
 
 /// Multipart limits from the settings: bigger than `uploads.max_bytes` is a 413 page.
@@ -36,8 +39,8 @@ pub fn config(max_bytes: usize) -> MultipartFormConfig {
             ) || err.status_code() == StatusCode::PAYLOAD_TOO_LARGE;
             if overflow {
                 Error::TooLarge(format!(
-                    "Images can be at most {} MB.",
-                    max_bytes / 1_048_576
+                    "Images can be at most {}.",
+                    crate::extract::human_bytes(max_bytes)
                 ))
                 .into()
             } else {
@@ -111,6 +114,15 @@ pub async fn upload(
     let token = form.csrf_token.map(|t| t.0).unwrap_or_default();
     if !session.csrf_matches(&token) {
         return Err(Error::CsrfRejected);
+    }
+    let max_bytes = state.settings.uploads.max_bytes;
+    if form.file.as_ref().is_some_and(|f| f.data.len() > max_bytes) {
+        // The multipart limit leaves room for the form's other parts; the image itself gets
+        // exactly `uploads.max_bytes`.
+        return Err(Error::TooLarge(format!(
+            "Images can be at most {}.",
+            crate::extract::human_bytes(max_bytes)
+        )));
     }
     let Some(file) = form.file else {
         let errors = FormErrors::general("Choose an image to upload.");

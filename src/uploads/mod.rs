@@ -15,12 +15,12 @@ use actix_web::{
 use sha2::{Digest, Sha256};
 
 use crate::{
-    app::{AppState, read},
+    app::{AppState, read, resource},
     error::Error,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/uploads/{name}", read().to(serve));
+    cfg.service(resource("/uploads/{name}").route(read().to(serve)));
     admin::routes(cfg);
 }
 

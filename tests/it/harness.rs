@@ -4,7 +4,7 @@
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicU8, Ordering},
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -145,13 +145,24 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 /// Spawn with the app's database connections going through `proxy`, so a test can cut them.
-pub async fn spawn_app_behind(proxy: &DbProxy) -> TestApp {
+pub async fn spawn_app_behind(proxy: &TcpProxy) -> TestApp {
     let database = TestDb::new().await;
     let mut settings = database.settings.clone();
-    let mut url = url::Url::parse(settings.database.url.expose_secret()).expect("url");
-    url.set_port(Some(proxy.port)).expect("port");
-    settings.database.url = url.to_string().into();
+    settings.database.url = proxy.url_for(settings.database.url.expose_secret()).into();
     let listener = bind_local(&mut settings);
+    start(settings, database, listener).await
+}
+
+/// Spawn with the app's Redis connections going through `proxy`.
+pub async fn spawn_app_with_redis_behind(
+    proxy: &TcpProxy,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let database = TestDb::new().await;
+    let mut settings = database.settings.clone();
+    settings.redis.url = proxy.url_for(settings.redis.url.expose_secret()).into();
+    let listener = bind_local(&mut settings);
+    adjust(&mut settings);
     start(settings, database, listener).await
 }
 
@@ -527,39 +538,66 @@ impl Page {
     }
 }
 
-/// A TCP proxy in front of PostgreSQL that a test can cut, to simulate an outage without
-/// touching the shared server: while down, it drops every connection and refuses new ones.
-pub struct DbProxy {
+/// A TCP proxy in front of PostgreSQL or Redis that a test can break, to simulate an outage
+/// without touching the shared servers:
+/// - `cut`: every connection is dropped and new ones are refused (the server is gone);
+/// - `hang`: connections stay open but nothing is forwarded either way (the server hangs);
+/// - `restore`: back to normal (bytes held during a hang are then delivered).
+pub struct TcpProxy {
     pub port: u16,
-    down: Arc<AtomicBool>,
+    mode: Arc<AtomicU8>,
     conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
 }
 
-impl DbProxy {
+const UP: u8 = 0;
+const CUT: u8 = 1;
+const HUNG: u8 = 2;
+
+/// The old name: the proxy the database outage tests put in front of PostgreSQL.
+pub type DbProxy = TcpProxy;
+
+impl TcpProxy {
+    /// In front of the test PostgreSQL.
     pub async fn start() -> Self {
         let (settings, _) = test_settings();
-        let url = url::Url::parse(settings.database.url.expose_secret()).expect("url");
+        Self::to_url(settings.database.url.expose_secret(), 5432).await
+    }
+
+    /// In front of the test Redis.
+    pub async fn redis() -> Self {
+        let (settings, _) = test_settings();
+        Self::to_url(settings.redis.url.expose_secret(), 6379).await
+    }
+
+    async fn to_url(url: &str, default_port: u16) -> Self {
+        let url = url::Url::parse(url).expect("url");
         let target = format!(
             "{}:{}",
             url.host_str().unwrap_or("127.0.0.1"),
-            url.port().unwrap_or(5432)
+            url.port().unwrap_or(default_port)
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
-        let down = Arc::new(AtomicBool::new(false));
+        let mode = Arc::new(AtomicU8::new(UP));
         let conns: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (d, c) = (down.clone(), conns.clone());
+        let (m, c) = (mode.clone(), conns.clone());
         let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if d.load(Ordering::SeqCst) {
+            while let Ok((inbound, _)) = listener.accept().await {
+                if m.load(Ordering::SeqCst) == CUT {
                     drop(inbound);
                     continue;
                 }
-                let target = target.clone();
+                let (target, m) = (target.clone(), m.clone());
                 let task = tokio::spawn(async move {
-                    if let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut upstream).await;
+                    let Ok(upstream) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (in_read, in_write) = inbound.into_split();
+                    let (up_read, up_write) = upstream.into_split();
+                    tokio::select! {
+                        () = pump(in_read, up_write, m.clone()) => {}
+                        () = pump(up_read, in_write, m) => {}
                     }
                 });
                 c.lock().expect("lock").push(task);
@@ -567,26 +605,62 @@ impl DbProxy {
         });
         Self {
             port,
-            down,
+            mode,
             conns,
             accept,
         }
     }
 
+    /// `url` with its port pointed at this proxy.
+    pub fn url_for(&self, url: &str) -> String {
+        let mut url = url::Url::parse(url).expect("url");
+        url.set_port(Some(self.port)).expect("port");
+        url.to_string()
+    }
+
     pub fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
+        self.mode.store(CUT, Ordering::SeqCst);
         for task in self.conns.lock().expect("lock").drain(..) {
             task.abort();
         }
     }
 
+    pub fn hang(&self) {
+        self.mode.store(HUNG, Ordering::SeqCst);
+    }
+
     pub fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
+        self.mode.store(UP, Ordering::SeqCst);
     }
 }
 
-impl Drop for DbProxy {
+/// Copy bytes one way; while the proxy hangs, hold them.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mode: Arc<AtomicU8>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while mode.load(Ordering::SeqCst) == HUNG {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Drop for TcpProxy {
     fn drop(&mut self) {
         self.accept.abort();
+        for task in self.conns.lock().expect("lock").drain(..) {
+            task.abort();
+        }
     }
 }

@@ -211,6 +211,12 @@ async fn a_returning_user_logs_into_the_same_account() {
 async fn a_verified_email_links_to_the_existing_account() {
     let (app, provider) = setup().await;
     let ada = app.user("ada", Role::Author).await;
+    // Her address is known to be hers (as for an account a provider created).
+    sqlx::query("UPDATE users SET email_verified = true WHERE id = $1")
+        .bind(ada.0)
+        .execute(&app.db)
+        .await
+        .unwrap();
     provider.approve_as(Person {
         email: "ADA@example.com",
         ..OCTO
@@ -674,4 +680,84 @@ async fn secrets_never_reach_the_logs() {
     for secret in secrets {
         assert!(!logs.contains(&secret), "{secret} leaked into the logs");
     }
+}
+
+/// Account takeover in advance: an attacker registers the victim's address with a password
+/// (nothing verifies it); the victim's later "Continue with Google" must not enter that
+/// account, where the attacker's password would still work.
+#[tokio::test]
+async fn a_provider_login_never_enters_a_password_account_whose_address_is_unverified() {
+    let (app, provider) = setup().await;
+    let attacker = TestApp::sharing(&app);
+    let res = attacker
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("username", "mallory"),
+                ("email", JANE.email),
+                ("password", crate::harness::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let before = counts(&app).await;
+
+    provider.approve_as(JANE);
+    let victim = TestApp::sharing(&app);
+    let res = log_in_with(&victim, &provider, "google").await;
+    let page = page_of(res, StatusCode::CONFLICT).await;
+    assert!(
+        page.contains("An account with your email address already exists"),
+        "{}",
+        page.1
+    );
+    assert!(
+        page.contains("link Google on your account page"),
+        "{}",
+        page.1
+    );
+    assert_eq!(victim.viewer_name().await, None, "not logged in");
+    assert_eq!(counts(&app).await, before, "nothing linked or created");
+}
+
+#[tokio::test]
+async fn an_account_a_provider_created_counts_as_verified() {
+    let (app, provider) = setup().await;
+    provider.approve_as(OCTO);
+    let res = log_in_with(&app, &provider, "github").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let verified: bool = sqlx::query_scalar("SELECT email_verified FROM users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(verified);
+}
+
+/// `next` survives the provider's round trip only as a path on this site; a hostile one
+/// (a tab or a newline that browsers drop, `//`, a backslash) becomes `/`, never a 500.
+#[tokio::test]
+async fn next_through_a_provider_stays_on_the_site() {
+    let (app, provider) = setup().await;
+    for (next, expected) in [
+        ("/posts/x", "/posts/x"),
+        ("/%09/evil.example/x", "/"),
+        ("/%0a/evil.example", "/"),
+        ("/%0d%0aSet-Cookie:%20x=y", "/"),
+        ("/%7f", "/"),
+        ("//evil.example", "/"),
+        ("/%5Cevil.example", "/"),
+        ("/%2F/evil.example", "/"),
+        ("/..//evil.example", "/"),
+    ] {
+        provider.approve_as(OCTO);
+        let browser = TestApp::sharing(&app);
+        let first = browser.get(&format!("/auth/github?next={next}")).await;
+        let done = through_provider(&browser, &provider, first).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(location(&done), expected, "{next}");
+    }
+    // A NUL in any query is refused before a handler sees it.
+    let res = app.get("/auth/github?next=/%00").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }

@@ -110,6 +110,19 @@ async fn an_upload_over_the_limit_is_413() {
     big.resize(200_000, 0);
     let res = upload(&ann, "big.png", &big, None).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Exactly at the limit is fine; one byte more is not (nothing slips through the room
+    // the multipart limit leaves for the other fields).
+    let mut at_limit = PNG.to_vec();
+    at_limit.resize(2048, 0);
+    assert_eq!(
+        upload(&ann, "ok.png", &at_limit, None).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    at_limit.push(0);
+    let res = upload(&ann, "over.png", &at_limit, None).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Images can be at most 2 KiB"), "{body}");
 }
 
 #[tokio::test]

@@ -12,32 +12,26 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     LinkError, ProviderLoginError, UnlinkError,
-    forms::{NextQuery, safe_next},
+    forms::NextQuery,
     model::{Provider, UserId},
     session::{AuthSession, constant_time_eq},
 };
 use crate::{
-    app::{AppState, read},
+    app::{AppState, read, resource},
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, Viewer},
     render::{
         Layout,
-        page::{personal, see_other},
+        page::{personal, safe_next, see_other},
     },
 };
 pub use provider::{Providers, Upstream};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/{provider}", read().to(start))
-        .route("/auth/{provider}/callback", read().to(callback))
-        .route(
-            "/account/connections/{provider}",
-            web::post().to(start_link),
-        )
-        .route(
-            "/account/connections/{provider}/unlink",
-            web::post().to(unlink),
-        );
+    cfg.service(resource("/auth/{provider}").route(read().to(start)))
+        .service(resource("/auth/{provider}/callback").route(read().to(callback)))
+        .service(resource("/account/connections/{provider}").route(web::post().to(start_link)))
+        .service(resource("/account/connections/{provider}/unlink").route(web::post().to(unlink)));
 }
 
 /// A "Continue with …" button: the login and register pages show one per enabled provider.
@@ -124,7 +118,7 @@ pub async fn start(
     if viewer.0.is_some() {
         return Ok(see_other("/account"));
     }
-    redirect_to_provider(&state, &session, provider, safe_next(&query.next), None)
+    redirect_to_provider(&state, &session, provider, &safe_next(&query.next), None)
 }
 
 /// `POST /account/connections/{provider}`: link this provider to the logged-in account.
@@ -232,13 +226,16 @@ pub async fn callback(
     let role = state.settings.accounts.default_role;
     match super::log_in_with(&state.db, provider, &account, role).await {
         Ok(id) => {
-            session.log_in(id).map_err(|e| Error::Internal(e.into()))?;
-            Ok(see_other(safe_next(&flow.next)))
+            super::start_session(&state.db, &session, id).await?;
+            Ok(see_other(&safe_next(&flow.next)))
         }
         Err(ProviderLoginError::Disabled) => fail(Failure::Disabled, Some(&flow)),
         Err(ProviderLoginError::EmailNotVerified) => fail(Failure::EmailNotVerified, Some(&flow)),
         Err(ProviderLoginError::EmailOwnerLinkedElsewhere) => {
             fail(Failure::EmailOwnerLinkedElsewhere, Some(&flow))
+        }
+        Err(ProviderLoginError::EmailOwnerUnverified) => {
+            fail(Failure::EmailOwnerUnverified, Some(&flow))
         }
         Err(ProviderLoginError::Db(e)) => Err(e.into()),
     }
@@ -254,6 +251,7 @@ enum Failure {
     Disabled,
     EmailNotVerified,
     EmailOwnerLinkedElsewhere,
+    EmailOwnerUnverified,
     LinkedToAnother,
     AlreadyHasOne,
 }
@@ -317,6 +315,15 @@ impl Failure {
                      {provider} account linked. Log in with that one, or with your password."
                 ),
             ),
+            Failure::EmailOwnerUnverified => (
+                S::CONFLICT,
+                "An account with your email address already exists".to_owned(),
+                format!(
+                    "Log in to it with its password, then link {provider} on your account page; \
+                     after that, \u{201c}Continue with {provider}\u{201d} logs you in to it. \
+                     Nothing was changed."
+                ),
+            ),
             Failure::LinkedToAnother => (
                 S::CONFLICT,
                 format!("This {provider} account is linked to someone else"),
@@ -368,11 +375,16 @@ fn failure_page(
         failure,
         Failure::Disabled
             | Failure::EmailOwnerLinkedElsewhere
+            | Failure::EmailOwnerUnverified
             | Failure::LinkedToAnother
             | Failure::AlreadyHasOne
     );
-    let retry = (retryable && !linking)
-        .then(|| start_href(provider, flow.map_or("/", |f| safe_next(&f.next))));
+    let retry = (retryable && !linking).then(|| {
+        start_href(
+            provider,
+            &flow.map_or_else(|| "/".to_owned(), |f| safe_next(&f.next)),
+        )
+    });
     let back = if linking || viewer.0.is_some() {
         ("/account", "Back to your account")
     } else {

@@ -1,0 +1,168 @@
+//! Redis, as the app reaches it: one lazily connected, self-healing handle whose every call
+//! has a deadline, and a breaker that fails calls at once while Redis is known to be away.
+//!
+//! Redis holds sessions and rate-limit counters. When it is down or hung, anonymous reading
+//! must go on and session pages must answer 503 within a second or two, never hang. So:
+//! - the app starts without Redis (nothing connects until first use);
+//! - each call gets `redis.timeout_ms`;
+//! - a failure opens the breaker: later calls fail immediately instead of each waiting out
+//!   the timeout, and a probe (`watch`) closes it again within half a second of Redis
+//!   answering.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use redis::{
+    ErrorKind, FromRedisValue, RedisError, RedisResult,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use tokio::sync::Mutex;
+
+use crate::config::RedisSettings;
+
+#[derive(Clone)]
+pub struct Kv {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: redis::Client,
+    timeout: Duration,
+    /// `None` until the first successful connect; the manager then reconnects by itself.
+    conn: Mutex<Option<ConnectionManager>>,
+    down: AtomicBool,
+}
+
+impl Kv {
+    /// A handle for `settings.url`; nothing connects yet.
+    pub fn new(settings: &RedisSettings) -> anyhow::Result<Self> {
+        use secrecy::ExposeSecret;
+        let client = redis::Client::open(settings.url.expose_secret())
+            .map_err(|e| anyhow::anyhow!("redis.url is not a valid Redis URL: {e}"))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                timeout: settings.timeout(),
+                conn: Mutex::new(None),
+                down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Is Redis known to be out of reach right now?
+    pub fn is_down(&self) -> bool {
+        self.inner.down.load(Ordering::Relaxed)
+    }
+
+    fn mark(&self, ok: bool) {
+        let was_down = self.inner.down.swap(!ok, Ordering::Relaxed);
+        if was_down && ok {
+            tracing::info!("redis is reachable again");
+        } else if !was_down && !ok {
+            tracing::warn!("redis is unreachable: session pages answer 503 until it returns");
+        }
+    }
+
+    async fn connection(&self) -> RedisResult<ConnectionManager> {
+        let mut slot = self.inner.conn.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
+        let t = self.inner.timeout;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(t)
+            .set_response_timeout(t)
+            // Reconnect quickly once Redis is back: a short, flat backoff, not minutes.
+            .set_number_of_retries(1)
+            .set_factor(50)
+            .set_max_delay(500);
+        let conn = ConnectionManager::new_with_config(self.inner.client.clone(), config).await?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Run a command within the deadline; while the breaker is open this fails at once.
+    pub async fn cmd<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> RedisResult<T> {
+        self.guarded(async |mut conn: ConnectionManager| cmd.query_async(&mut conn).await)
+            .await
+    }
+
+    /// Run a pipeline within the deadline.
+    pub async fn pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> RedisResult<T> {
+        self.guarded(async |mut conn: ConnectionManager| pipe.query_async(&mut conn).await)
+            .await
+    }
+
+    /// Run a Lua script within the deadline.
+    pub async fn script<T: FromRedisValue>(
+        &self,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> RedisResult<T> {
+        self.guarded(async |mut conn: ConnectionManager| script.invoke_async(&mut conn).await)
+            .await
+    }
+
+    async fn guarded<T>(
+        &self,
+        call: impl AsyncFnOnce(ConnectionManager) -> RedisResult<T>,
+    ) -> RedisResult<T> {
+        if self.is_down() {
+            return Err(unavailable("redis is unreachable (breaker open)"));
+        }
+        let attempt = async {
+            let conn = self.connection().await?;
+            call(conn).await
+        };
+        let result = match tokio::time::timeout(self.inner.timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(unavailable("redis call timed out")),
+        };
+        match &result {
+            Ok(_) => self.mark(true),
+            Err(e) if is_outage(e) => self.mark(false),
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// One PING, bypassing the breaker: what the probe and `/readyz` use.
+    pub async fn ping(&self) -> bool {
+        let attempt = async {
+            let mut conn = self.connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        let ok = matches!(
+            tokio::time::timeout(self.inner.timeout, attempt).await,
+            Ok(Ok(_))
+        );
+        self.mark(ok);
+        ok
+    }
+
+    /// Probe Redis every half second while it is down (and every 5 s while it is up), so
+    /// the breaker closes soon after Redis returns. Runs until the process ends.
+    pub fn watch(&self) {
+        let kv = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let up = kv.ping().await;
+                let pause = if up { 5_000 } else { 500 };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+        });
+    }
+}
+
+fn unavailable(what: &'static str) -> RedisError {
+    RedisError::from((ErrorKind::IoError, what))
+}
+
+/// Errors that mean "Redis is away", as opposed to a bad command or reply.
+fn is_outage(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal()
+}
