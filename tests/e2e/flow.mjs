@@ -2,7 +2,7 @@
 // playwright-core): setup admin -> second user registers -> admin makes them an author ->
 // author uploads an image, writes, previews, publishes -> a logged-out reader finds the post
 // -> a reader registers and comments -> someone new continues with GitHub (the test's local
-// provider) and lands logged in. Fields are found by their visible labels.
+// provider) and lands logged in -> the reader links GitHub from /account (out and back). Fields are found by their visible labels.
 //
 // Usage: BASE_URL=http://127.0.0.1:PORT node flow.mjs   (the Rust test `e2e` runs it)
 import { chromium } from 'playwright-core';
@@ -117,7 +117,15 @@ try {
   await octo.page.goto(`${base}/account`);
   await octo.page.getByRole('button', { name: 'Unlink GitHub' }).waitFor();
   await octo.page.screenshot({ path: path.join(artifacts, 'account.png'), fullPage: true });
-  // 8. A callback that this browser never started is refused with a page that says why.
+  // 8. Linking GitHub from /account is a form POST that redirects to the provider: the
+  // Content-Security-Policy's form-action must name the provider, or the browser stops
+  // there. Octo's GitHub account is taken by now, so Rhea comes back to a page saying so.
+  await reader.page.goto(`${base}/account`);
+  await reader.page.getByRole('button', { name: 'Link GitHub' }).click();
+  await reader.page.waitForURL(/\/auth\/github\/callback\?/);
+  await reader.page.getByRole('heading', { name: 'This GitHub account is linked to someone else' }).waitFor();
+  await reader.page.screenshot({ path: path.join(artifacts, 'link-taken.png'), fullPage: true });
+  // 9. A callback that this browser never started is refused with a page that says why.
   const stranger = await person();
   const refused = await stranger.page.goto(`${base}/auth/github/callback?code=planted&state=forged`);
   expect(refused.status() === 403, 'a planted callback is 403');

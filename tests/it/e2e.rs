@@ -52,6 +52,7 @@ async fn the_whole_story_works_in_a_real_browser() {
         "login.png",
         "account.png",
         "signin-refused.png",
+        "link-taken.png",
     ] {
         let path = format!("{root}/tests/e2e/artifacts/{shot}");
         assert!(
