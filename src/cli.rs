@@ -1,5 +1,7 @@
 //! The command line: `serve` (default), `migrate`, `seed`, `user create`.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
@@ -75,7 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo } => {
-            let pool = prepare_database(&settings).await?;
+            let pool = wait_for_database(&settings).await?;
             if demo && crate::posts::repo::count_all(&pool).await? == 0 {
                 let report = seed::run(&pool, DEMO_POSTS).await?;
                 tracing::info!(posts = report.posts_created, "added demo content");
@@ -129,6 +131,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `prepare_database`, retried while PostgreSQL is out of reach: a supervisor that starts
+/// the database and Quire together needn't order them. Any other failure (a migration that
+/// doesn't apply, a bad name) stops start-up at once.
+async fn wait_for_database(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        // A database that accepts connections but never answers counts as unreachable.
+        let attempt = tokio::time::timeout(Duration::from_secs(30), prepare_database(settings))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the database did not answer in 30 s")));
+        match attempt {
+            Ok(pool) => return Ok(pool),
+            Err(e) if is_unreachable(&e) || e.to_string().contains("did not answer") => {
+                tracing::warn!(error = format!("{e:#}"), retry_in = ?delay, "waiting for the database");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_))
+        ) || cause
+            .downcast_ref::<sqlx::migrate::MigrateError>()
+            .is_some_and(|m| {
+                matches!(
+                    m,
+                    sqlx::migrate::MigrateError::Execute(
+                        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut
+                    )
+                )
+            })
+    })
 }
 
 /// Create the database if missing and migrate it; the pool is then ready to serve.

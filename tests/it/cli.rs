@@ -188,3 +188,44 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .unwrap();
     assert!(exit.success(), "quire exits cleanly after SIGTERM: {exit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_waits_for_a_database_that_is_not_there_yet() {
+    let db = TestDb::new().await;
+    let proxy = crate::harness::TcpProxy::start().await;
+    proxy.cut();
+    let url = proxy.url_for(secrecy::ExposeSecret::expose_secret(
+        &db.settings.database.url,
+    ));
+    let mut cmd = quire_command(&db);
+    cmd.arg("serve")
+        .env("DATABASE_URL", url)
+        .env("QUIRE__LOG__LEVEL", "info")
+        .env("QUIRE__LOG__FORMAT", "json")
+        .env("PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("quire serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                let _ = tx.send(v["message"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a log line");
+    assert_eq!(first, "waiting for the database");
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    proxy.restore();
+    let serving = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(30)).ok())
+        .any(|m| m == "serving");
+    assert!(serving, "serves once the database is back");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+}
