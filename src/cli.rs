@@ -81,6 +81,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     seed::run(&pool, DEMO_POSTS, &indicatif::ProgressBar::hidden()).await?;
                 tracing::info!(posts = report.posts_created, "added demo content");
             }
+            // Tag renames and merges a stopped process left half done.
+            crate::tags::jobs::spawn(pool.clone());
             let app = App::build_with_pool(settings.clone(), pool).await?;
             tracing::info!(
                 address = %format!("{}:{}", settings.http.host, app.port()),

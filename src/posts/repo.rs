@@ -254,19 +254,22 @@ pub async fn insert_many(
         .collect())
 }
 
-/// Replace a post's tags with `tags`, keeping their order.
+/// Replace a post's tags with `tags`, keeping their order. Rows that stay as they are are not
+/// written, so saving a post without touching its tags rewrites nothing here.
 pub async fn set_tags(conn: &mut PgConnection, post: PostId, tags: &[TagId]) -> sqlx::Result<()> {
     let positions: Vec<i16> = (0..tags.len())
         .map(|i| i16::try_from(i).unwrap_or(i16::MAX))
         .collect();
-    sqlx::query("DELETE FROM post_tags WHERE post_id = $1")
+    sqlx::query("DELETE FROM post_tags WHERE post_id = $1 AND tag_id <> ALL($2)")
         .bind(post)
+        .bind(tags)
         .execute(&mut *conn)
         .await?;
     sqlx::query(
         "INSERT INTO post_tags (post_id, tag_id, position)
          SELECT $1, tag_id, position FROM UNNEST($2::bigint[], $3::smallint[]) AS t(tag_id, position)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (post_id, tag_id) DO UPDATE SET position = EXCLUDED.position
+          WHERE post_tags.position IS DISTINCT FROM EXCLUDED.position",
     )
     .bind(post)
     .bind(tags)
