@@ -47,7 +47,8 @@ export QUIRE_ENV=production DATABASE_URL="$PG/$DB_NAME?sslmode=disable" \
 
 echo "== seeding $POSTS posts into $DB_NAME (kept between runs; seeding is idempotent)"
 seed_start=$(date +%s.%N)
-seeded=$("$QUIRE" seed --posts "$POSTS")
+# Production logs go to stdout too; the report is the last line.
+seeded=$("$QUIRE" seed --posts "$POSTS" | tail -n1)
 seed_s=$(awk -v a="$seed_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 echo "   $seeded in $seed_s s"
 
