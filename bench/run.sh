@@ -9,6 +9,10 @@
 #
 # Needs PostgreSQL as for the tests; installs wrk from Debian if missing. Writes the table to
 # bench/results/latest.md. Everything runs on loopback and stops by itself.
+#
+# Writes too (issue 9): the seed's wall time (a real figure only when the database is new:
+# later runs find every post there), and the cost of saving a post through the editor's
+# use-cases (bench/save.rs, SAVES of them) in the blog's two biggest tags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +22,7 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 QUIRE_PORT=${QUIRE_PORT:-18080}
 CEILING_PORT=${CEILING_PORT:-18081}
+SAVES=${SAVES:-200}
 DB_NAME=quire_bench_${POSTS}
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 
@@ -25,9 +30,11 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
-cargo build --release --bin quire --example ceiling -j2
-QUIRE=target/release/quire
-CEILING=target/release/examples/ceiling
+cargo build --release --bin quire --example ceiling --example save -j2
+TARGET=${CARGO_TARGET_DIR:-target}
+QUIRE=$TARGET/release/quire
+CEILING=$TARGET/release/examples/ceiling
+SAVE=$TARGET/release/examples/save
 mkdir -p bench/results
 work=$(mktemp -d)
 pids=()
@@ -39,7 +46,16 @@ export QUIRE_ENV=production DATABASE_URL="$PG/$DB_NAME?sslmode=disable" \
   QUIRE__SESSION__SECRET="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 echo "== seeding $POSTS posts into $DB_NAME (kept between runs; seeding is idempotent)"
-"$QUIRE" seed --posts "$POSTS"
+seed_start=$(date +%s.%N)
+# Production logs go to stdout too; the report is the last line.
+seeded=$("$QUIRE" seed --posts "$POSTS" | tail -n1)
+seed_s=$(awk -v a="$seed_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+echo "   $seeded in $seed_s s"
+
+echo "== saving $SAVES new posts, then editing each (bench/save.rs)"
+saves=$("$SAVE" "$SAVES")
+read -r create_p50 create_p90 update_p50 update_p90 <<<"$saves"
+echo "   create: p50 $create_p50 ms, p90 $create_p90 ms; update: p50 $update_p50 ms, p90 $update_p90 ms"
 
 # Production settings: JSON logs, one line per request, written (to /dev/null) as in production.
 "$QUIRE" serve >/dev/null 2>&1 &
@@ -103,4 +119,13 @@ rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
   done
   echo
   echo "Quire resident memory after the run: $((rss_kb / 1024)) MiB."
+  echo
+  echo "Seeding: $seeded in $seed_s s."
+  echo
+  echo "Saving a post in the two biggest tags (bench/save.rs, $SAVES saves each, before the load test):"
+  echo
+  echo "| save | p50 ms | p90 ms |"
+  echo "|---|---:|---:|"
+  echo "| new post (\`posts::create\`) | $create_p50 | $create_p90 |"
+  echo "| edit (\`posts::update\`) | $update_p50 | $update_p90 |"
 } | tee bench/results/latest.md

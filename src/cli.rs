@@ -79,9 +79,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { demo } => {
             let pool = wait_for_database(&settings).await?;
             if demo && crate::posts::repo::count_all(&pool).await? == 0 {
-                let report = seed::run(&pool, DEMO_POSTS).await?;
+                let report =
+                    seed::run(&pool, DEMO_POSTS, &indicatif::ProgressBar::hidden()).await?;
                 tracing::info!(posts = report.posts_created, "added demo content");
             }
+            // Tag renames and merges a stopped process left half done.
+            crate::tags::jobs::spawn(pool.clone());
             let app = App::build_with_pool(settings.clone(), pool).await?;
             tracing::info!(
                 address = %format!("{}:{}", settings.http.host, app.port()),
@@ -98,7 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed { posts } => {
             let pool = prepare_database(&settings).await?;
-            let report = seed::run(&pool, posts).await?;
+            let report = seed::run(&pool, posts, &seed::progress_bar()).await?;
             println!(
                 "demo content ready: {} posts created, {} already there",
                 report.posts_created, report.posts_existing

@@ -6,6 +6,8 @@ pub mod model;
 pub mod pages;
 pub mod repo;
 
+use std::collections::{HashMap, HashSet};
+
 use actix_web::web;
 use anyhow::Context;
 use sqlx::PgPool;
@@ -33,29 +35,36 @@ const EXCERPT_CHARS: usize = 220;
 
 /// What a body becomes when saved: the excerpt (given or derived), the sanitized HTML and
 /// the reading time. Done here, once: reading a post does no Markdown work.
-fn prepare(body_markdown: &str, excerpt: &str) -> (String, SafeHtml, i32) {
-    let excerpt = if excerpt.trim().is_empty() {
-        markdown::excerpt(body_markdown, EXCERPT_CHARS)
-    } else {
-        markdown::truncate_words(excerpt.trim(), 500)
-    };
-    (
-        excerpt,
-        markdown::render(body_markdown),
-        markdown::reading_minutes(body_markdown),
-    )
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub excerpt: String,
+    pub body_html: SafeHtml,
+    pub reading_minutes: i32,
 }
 
-/// `prepare` on the blocking pool: a 1 MiB body takes a while to render, and the async
-/// workers must stay free for readers.
-async fn prepare_off_thread(
-    body_markdown: &str,
-    excerpt: &str,
-) -> anyhow::Result<(String, SafeHtml, i32)> {
-    let (body, excerpt) = (body_markdown.to_owned(), excerpt.to_owned());
-    tokio::task::spawn_blocking(move || prepare(&body, &excerpt))
-        .await
-        .context("rendering a post")
+fn prepare(body_markdown: &str, excerpt: &str) -> Prepared {
+    Prepared {
+        excerpt: if excerpt.trim().is_empty() {
+            markdown::excerpt(body_markdown, EXCERPT_CHARS)
+        } else {
+            markdown::truncate_words(excerpt.trim(), 500)
+        },
+        body_html: markdown::render(body_markdown),
+        reading_minutes: markdown::reading_minutes(body_markdown),
+    }
+}
+
+/// `prepare` for each `(body, excerpt)`, on the blocking pool: a 1 MiB body takes a while
+/// to render, and the async workers must stay free for readers.
+async fn prepare_off_thread(sources: Vec<(String, String)>) -> anyhow::Result<Vec<Prepared>> {
+    tokio::task::spawn_blocking(move || {
+        sources
+            .iter()
+            .map(|(body, excerpt)| prepare(body, excerpt))
+            .collect()
+    })
+    .await
+    .context("rendering posts")
 }
 
 /// Create a post by `author` with its tags and first revision, in one transaction.
@@ -67,36 +76,95 @@ pub async fn create(
     post: &PostInput,
     published_at: Option<time::OffsetDateTime>,
 ) -> anyhow::Result<Option<PostId>> {
-    let (excerpt, body_html, reading_minutes) =
-        prepare_off_thread(&post.body_markdown, &post.excerpt).await?;
-    let mut tx = db.begin().await?;
-    let Some(id) = repo::insert(
-        &mut *tx,
-        author,
-        post,
-        published_at,
-        &excerpt,
-        &body_html,
-        reading_minutes,
-    )
-    .await?
-    else {
-        return Ok(None);
-    };
-    let tag_ids = tags::repo::ensure(&mut tx, &post.tags).await?;
-    repo::set_tags(&mut tx, id, &tag_ids).await?;
-    repo::insert_revision(
-        &mut tx,
-        id,
-        author,
-        1,
-        &post.title,
-        &excerpt,
-        &post.body_markdown,
+    let ids = create_many(
+        db,
+        &[NewPost {
+            author,
+            input: post,
+            published_at,
+        }],
     )
     .await?;
-    tx.commit().await.context("committing a new post")?;
-    Ok(Some(id))
+    Ok(ids.into_iter().next().flatten())
+}
+
+/// A post to create: who writes it, what it says, and when it goes (went) public (`None`
+/// for drafts).
+#[derive(Debug, Clone, Copy)]
+pub struct NewPost<'a> {
+    pub author: UserId,
+    pub input: &'a PostInput,
+    pub published_at: Option<time::OffsetDateTime>,
+}
+
+/// Create posts, each with its tags and first revision, in one transaction and two
+/// statements however many there are: the editor creates one, `quire seed` a thousand at a
+/// time, and both write exactly the same rows. Each distinct body is rendered once. Returns
+/// each post's id, `None` where the slug is taken (or repeats an earlier one of `posts`).
+pub async fn create_many(
+    db: &PgPool,
+    posts: &[NewPost<'_>],
+) -> anyhow::Result<Vec<Option<PostId>>> {
+    // Each distinct body is rendered once, all of them off the async workers.
+    let mut distinct: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut sources = Vec::new();
+    for post in posts {
+        let (body, excerpt) = (&post.input.body_markdown, &post.input.excerpt);
+        distinct.entry((body, excerpt)).or_insert_with(|| {
+            sources.push((body.clone(), excerpt.clone()));
+            sources.len() - 1
+        });
+    }
+    let rendered = prepare_off_thread(sources).await?;
+    let mut rows = repo::NewRows::default();
+    let mut tag_names: Vec<String> = Vec::new();
+    let mut tag_slugs: HashMap<Slug, usize> = HashMap::new();
+    let mut post_tags: Vec<(usize, usize, usize)> = Vec::new();
+    let mut slugs = HashSet::new();
+    for (i, post) in posts.iter().enumerate() {
+        let input = post.input;
+        if !slugs.insert(input.slug.as_str()) {
+            continue;
+        }
+        let prepared = distinct
+            .get(&(input.body_markdown.as_str(), input.excerpt.as_str()))
+            .and_then(|at| rendered.get(*at))
+            .context("every body was rendered")?;
+        rows.push(i, post, prepared);
+        // A post's tags in its order; names with the same slug are one tag.
+        let mut own = Vec::new();
+        for name in &input.tags {
+            let Some(slug) = Slug::from_title(name.trim()) else {
+                continue;
+            };
+            let next = tag_names.len();
+            let tag = *tag_slugs.entry(slug).or_insert(next);
+            if tag == next {
+                tag_names.push(name.trim().to_owned());
+            }
+            if !own.contains(&tag) {
+                post_tags.push((i, tag, own.len()));
+                own.push(tag);
+            }
+        }
+    }
+    let mut tx = db.begin().await?;
+    let tag_ids = tags::repo::ensure(&mut tx, &tag_names).await?;
+    for (i, tag, position) in post_tags {
+        let id = tag_ids
+            .get(tag)
+            .context("tags::repo::ensure returns one id per distinct slug")?;
+        rows.tag(i, *id, position);
+    }
+    let created = repo::insert_many(&mut tx, &rows).await?;
+    tx.commit().await.context("committing new posts")?;
+    let mut ids = vec![None; posts.len()];
+    for (i, id) in created {
+        if let Some(slot) = ids.get_mut(i) {
+            *slot = id;
+        }
+    }
+    Ok(ids)
 }
 
 /// A new post from the editor, by `author`.
@@ -147,8 +215,15 @@ pub async fn update(
     expected: i32,
     input: &PostInput,
 ) -> Result<i32, SaveError> {
-    let (excerpt, body_html, reading_minutes) =
-        prepare_off_thread(&input.body_markdown, &input.excerpt).await?;
+    let sources = vec![(input.body_markdown.clone(), input.excerpt.clone())];
+    let Some(Prepared {
+        excerpt,
+        body_html,
+        reading_minutes,
+    }) = prepare_off_thread(sources).await?.pop()
+    else {
+        return Err(SaveError::Other(anyhow::anyhow!("a post was not rendered")));
+    };
     let mut tx = db.begin().await.map_err(anyhow::Error::from)?;
     let saved = repo::update(
         &mut tx,

@@ -4,8 +4,9 @@
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
-use super::model::{
-    AdminRow, Post, PostForEdit, PostId, PostInput, PostStatus, PostSummary, Revision,
+use super::{
+    NewPost, Prepared,
+    model::{AdminRow, Post, PostForEdit, PostId, PostInput, PostStatus, PostSummary, Revision},
 };
 use crate::{
     accounts::model::UserId,
@@ -143,51 +144,132 @@ pub async fn sitemap(
     .await
 }
 
-/// Insert a post whose Markdown is already rendered. `ON CONFLICT DO NOTHING` on the slug:
-/// `None` means the slug is taken.
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    author: UserId,
-    post: &PostInput,
-    published_at: Option<OffsetDateTime>,
-    excerpt: &str,
-    body_html: &SafeHtml,
-    reading_minutes: i32,
-) -> sqlx::Result<Option<PostId>> {
-    sqlx::query_scalar(
-        "INSERT INTO posts (author_id, title, slug, excerpt, body_markdown, body_html,
-                            reading_minutes, cover_image, status, published_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (slug) DO NOTHING
-         RETURNING id",
-    )
-    .bind(author)
-    .bind(&post.title)
-    .bind(post.slug.as_str())
-    .bind(excerpt)
-    .bind(&post.body_markdown)
-    .bind(body_html)
-    .bind(reading_minutes)
-    .bind(&post.cover_image)
-    .bind(post.status)
-    .bind(published_at)
-    .fetch_optional(db)
-    .await
+/// New posts, their tags and first revisions as columns: `insert_many` sends each column as
+/// one array, so a thousand posts cost one round trip.
+#[derive(Debug, Default)]
+pub struct NewRows {
+    ord: Vec<i64>,
+    author: Vec<i64>,
+    title: Vec<String>,
+    slug: Vec<String>,
+    excerpt: Vec<String>,
+    body_markdown: Vec<String>,
+    body_html: Vec<String>,
+    reading_minutes: Vec<i32>,
+    cover_image: Vec<Option<String>>,
+    status: Vec<PostStatus>,
+    published_at: Vec<Option<OffsetDateTime>>,
+    // post_tags: the post (by `ord`), the tag, its position among the post's tags.
+    tag_ord: Vec<i64>,
+    tag_id: Vec<TagId>,
+    tag_position: Vec<i16>,
 }
 
-/// Replace a post's tags with `tags`, keeping their order.
+impl NewRows {
+    /// Add post number `ord` (of the caller's list), rendered.
+    pub fn push(&mut self, ord: usize, post: &NewPost<'_>, prepared: &Prepared) {
+        let input = post.input;
+        self.ord.push(ord as i64);
+        self.author.push(post.author.0);
+        self.title.push(input.title.clone());
+        self.slug.push(input.slug.as_str().to_owned());
+        self.excerpt.push(prepared.excerpt.clone());
+        self.body_markdown.push(input.body_markdown.clone());
+        self.body_html.push(prepared.body_html.as_str().to_owned());
+        self.reading_minutes.push(prepared.reading_minutes);
+        self.cover_image.push(input.cover_image.clone());
+        self.status.push(input.status);
+        self.published_at.push(post.published_at);
+    }
+
+    /// Tag post number `ord` with `tag`, at `position` among its tags (0: the primary one).
+    pub fn tag(&mut self, ord: usize, tag: TagId, position: usize) {
+        self.tag_ord.push(ord as i64);
+        self.tag_id.push(tag);
+        self.tag_position
+            .push(i16::try_from(position).unwrap_or(i16::MAX));
+    }
+}
+
+/// Insert posts whose Markdown is already rendered, with their tags and first revisions, in
+/// one statement. `ON CONFLICT DO NOTHING` on the slug: a taken slug gives `None` and writes
+/// nothing for that post. Returns (ord, id) for each post. Triggers copy `published_at` onto
+/// post_tags and build `tag_list`, once for the whole statement.
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    rows: &NewRows,
+) -> sqlx::Result<Vec<(usize, Option<PostId>)>> {
+    let created: Vec<(i64, Option<PostId>)> = sqlx::query_as(
+        "WITH input AS (
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[], $8::int[], $9::text[],
+                                  $10::post_status[], $11::timestamptz[])
+                 AS i(ord, author_id, title, slug, excerpt, body_markdown, body_html,
+                      reading_minutes, cover_image, status, published_at)
+         ),
+         created AS (
+             INSERT INTO posts (author_id, title, slug, excerpt, body_markdown, body_html,
+                                reading_minutes, cover_image, status, published_at)
+             SELECT author_id, title, slug, excerpt, body_markdown, body_html,
+                    reading_minutes, cover_image, status, published_at
+               FROM input ORDER BY ord
+             ON CONFLICT (slug) DO NOTHING
+             RETURNING id, slug
+         ),
+         tagged AS (
+             INSERT INTO post_tags (post_id, tag_id, position)
+             SELECT c.id, t.tag_id, t.position
+               FROM unnest($12::bigint[], $13::bigint[], $14::smallint[])
+                        AS t(ord, tag_id, position)
+               JOIN input i ON i.ord = t.ord
+               JOIN created c ON c.slug = i.slug
+         ),
+         revised AS (
+             INSERT INTO post_revisions (post_id, editor_id, version, title, excerpt,
+                                         body_markdown)
+             SELECT c.id, i.author_id, 1, i.title, i.excerpt, i.body_markdown
+               FROM created c JOIN input i ON i.slug = c.slug
+         )
+         SELECT i.ord, c.id FROM input i LEFT JOIN created c ON c.slug = i.slug ORDER BY i.ord",
+    )
+    .bind(&rows.ord)
+    .bind(&rows.author)
+    .bind(&rows.title)
+    .bind(&rows.slug)
+    .bind(&rows.excerpt)
+    .bind(&rows.body_markdown)
+    .bind(&rows.body_html)
+    .bind(&rows.reading_minutes)
+    .bind(&rows.cover_image)
+    .bind(&rows.status)
+    .bind(&rows.published_at)
+    .bind(&rows.tag_ord)
+    .bind(&rows.tag_id)
+    .bind(&rows.tag_position)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(created
+        .into_iter()
+        .map(|(ord, id)| (usize::try_from(ord).unwrap_or(usize::MAX), id))
+        .collect())
+}
+
+/// Replace a post's tags with `tags`, keeping their order. Rows that stay as they are are not
+/// written, so saving a post without touching its tags rewrites nothing here.
 pub async fn set_tags(conn: &mut PgConnection, post: PostId, tags: &[TagId]) -> sqlx::Result<()> {
     let positions: Vec<i16> = (0..tags.len())
         .map(|i| i16::try_from(i).unwrap_or(i16::MAX))
         .collect();
-    sqlx::query("DELETE FROM post_tags WHERE post_id = $1")
+    sqlx::query("DELETE FROM post_tags WHERE post_id = $1 AND tag_id <> ALL($2)")
         .bind(post)
+        .bind(tags)
         .execute(&mut *conn)
         .await?;
     sqlx::query(
         "INSERT INTO post_tags (post_id, tag_id, position)
          SELECT $1, tag_id, position FROM UNNEST($2::bigint[], $3::smallint[]) AS t(tag_id, position)
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (post_id, tag_id) DO UPDATE SET position = EXCLUDED.position
+          WHERE post_tags.position IS DISTINCT FROM EXCLUDED.position",
     )
     .bind(post)
     .bind(tags)

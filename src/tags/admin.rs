@@ -5,8 +5,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
+    jobs,
     model::{Tag, TagId},
-    repo::{self, TagRow},
+    repo::{self, JobRow, TagRow},
 };
 use crate::render::page::personal as render;
 use crate::render::page::see_other;
@@ -40,6 +41,8 @@ fn editors_only(user: &CurrentUser) -> Result<(), Error> {
 struct IndexPage {
     layout: Layout,
     tags: Vec<TagRow>,
+    /// Renames and merges still working through their posts.
+    jobs: Vec<JobRow>,
 }
 
 /// `GET /admin/tags`
@@ -50,10 +53,11 @@ pub async fn index(
 ) -> Result<HttpResponse, Error> {
     editors_only(&user)?;
     let tags = repo::list_with_counts(&state.db).await?;
+    let jobs = repo::jobs(&state.db).await?;
     let layout = Layout::new(&state.site, "Tags", "", "/admin/tags")
         .noindex()
         .viewer(Viewer(Some(user)), &session);
-    render(StatusCode::OK, IndexPage { layout, tags })
+    render(StatusCode::OK, IndexPage { layout, tags, jobs })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,7 +139,9 @@ pub async fn edit(
     )
 }
 
-/// `POST /admin/tags/{id}`: rename and describe. Posts show the new name at once.
+/// `POST /admin/tags/{id}`: rename and describe. The tag's page changes at once; its posts'
+/// lists are updated in batches (`jobs`), the first one before this answers, so a tag on up to
+/// a thousand posts is done by then and the tag list tells about the rest.
 pub async fn update(
     state: web::Data<AppState>,
     session: AuthSession,
@@ -165,7 +171,10 @@ pub async fn update(
     }
     if let (Some(slug), true) = (&slug, errors.is_empty()) {
         match repo::update(&state.db, tag.id, &name, slug, form.description.trim()).await {
-            Ok(()) => return Ok(see_other("/admin/tags")),
+            Ok(()) => {
+                jobs::start(&state.db, tag.id).await?;
+                return Ok(see_other("/admin/tags"));
+            }
             Err(sqlx::Error::Database(e)) if e.constraint() == Some("tags_slug_key") => {
                 errors.add("slug", "Another tag has that slug; merge into it instead");
             }
@@ -178,7 +187,8 @@ pub async fn update(
     )
 }
 
-/// `POST /admin/tags/{id}/merge`: this tag's posts join `into`, and this tag goes.
+/// `POST /admin/tags/{id}/merge`: this tag's posts join `into`, and this tag goes once the
+/// last of them has moved. Like a rename, the posts move in batches (`jobs`).
 pub async fn merge(
     state: web::Data<AppState>,
     session: AuthSession,
@@ -192,16 +202,26 @@ pub async fn merge(
         Ok(slug) => repo::find_by_slug(&state.db, &slug).await?,
         Err(_) => None,
     };
+    const ANOTHER: &str = "Name another existing tag by its slug";
+    let target = match target {
+        Some(target) if target.id == tag.id => Err(ANOTHER),
+        Some(target) => match repo::job(&state.db, target.id).await? {
+            Some(job) if job.merge_into.is_some() => {
+                Err("That tag is being merged itself; merge into the tag it goes to")
+            }
+            _ => Ok(target),
+        },
+        None => Err(ANOTHER),
+    };
     match target {
-        Some(target) if target.id != tag.id => {
-            let mut tx = state.db.begin().await?;
-            repo::merge(&mut tx, tag.id, target.id).await?;
-            tx.commit().await?;
+        Ok(target) => {
+            repo::queue_merge(&state.db, tag.id, target.id).await?;
+            jobs::start(&state.db, tag.id).await?;
             Ok(see_other("/admin/tags"))
         }
-        _ => {
+        Err(problem) => {
             let mut errors = FormErrors::default();
-            errors.add("into", "Name another existing tag by its slug");
+            errors.add("into", problem);
             let form_values = TagForm {
                 name: tag.name.clone(),
                 slug: tag.slug.clone(),

@@ -14,28 +14,56 @@ pub async fn find_by_slug(db: impl PgExecutor<'_>, slug: &Slug) -> sqlx::Result<
 
 /// The ids of tags named `names`, in order, creating the missing ones. Names that make no
 /// slug (only punctuation) are skipped; names with the same slug are one tag.
+///
+/// An existing tag is only read, never updated: a no-op `DO UPDATE` would still write a new
+/// row version, take the row lock and fire the rename trigger (issue 9, section 7). One
+/// statement for all names: `DO NOTHING` inserts the missing tags and the union reads the
+/// existing ones.
 pub async fn ensure(conn: &mut PgConnection, names: &[String]) -> sqlx::Result<Vec<TagId>> {
-    let mut ids = Vec::with_capacity(names.len());
+    let mut slugs: Vec<String> = Vec::with_capacity(names.len());
+    let mut kept: Vec<String> = Vec::with_capacity(names.len());
     for name in names {
         let name = name.trim();
         let Some(slug) = Slug::from_title(name) else {
             continue;
         };
-        // DO UPDATE (a no-op) rather than DO NOTHING, so RETURNING yields the existing row too.
-        let id: TagId = sqlx::query_scalar(
-            "INSERT INTO tags (slug, name) VALUES ($1, $2)
-             ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug
-             RETURNING id",
-        )
-        .bind(slug.as_str())
-        .bind(name)
-        .fetch_one(&mut *conn)
-        .await?;
-        if !ids.contains(&id) {
-            ids.push(id);
+        if !slugs.iter().any(|s| s == slug.as_str()) {
+            slugs.push(slug.as_str().to_owned());
+            kept.push(name.to_owned());
         }
     }
-    Ok(ids)
+    if slugs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A tag another transaction inserted after this statement's snapshot was taken is
+    // neither inserted nor seen (its id comes back NULL); the next statement sees it.
+    for _ in 0..3 {
+        let ids: Vec<Option<TagId>> = sqlx::query_scalar(
+            "WITH input AS (
+                 SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(slug, name, ord)
+             ),
+             created AS (
+                 INSERT INTO tags (slug, name) SELECT slug, name FROM input ORDER BY ord
+                 ON CONFLICT (slug) DO NOTHING
+                 RETURNING id, slug
+             )
+             SELECT COALESCE(c.id, t.id)
+               FROM input i
+               LEFT JOIN created c ON c.slug = i.slug
+               LEFT JOIN tags t ON t.slug = i.slug
+              ORDER BY i.ord",
+        )
+        .bind(&slugs)
+        .bind(&kept)
+        .fetch_all(&mut *conn)
+        .await?;
+        if let Some(ids) = ids.into_iter().collect::<Option<Vec<TagId>>>() {
+            return Ok(ids);
+        }
+    }
+    Err(sqlx::Error::Protocol(
+        "a tag kept appearing and disappearing while it was being ensured".into(),
+    ))
 }
 
 pub async fn set_description(
@@ -108,20 +136,180 @@ pub async fn update(
     Ok(())
 }
 
-/// Move every post of `from` to `into`, then delete `from`. Triggers refresh the posts'
-/// tag lists.
-pub async fn merge(conn: &mut PgConnection, from: TagId, into: TagId) -> sqlx::Result<()> {
+// ---- jobs: work on a tag's posts too big for one request (see `tags::jobs`) ----
+
+/// A queued job on the posts of `tag_id`: a refresh of their tag lists after a rename, or,
+/// with `merge_into`, moving them to that tag.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TagJob {
+    pub tag_id: TagId,
+    pub merge_into: Option<TagId>,
+    pub done_through: i64,
+}
+
+/// A job as the admin sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub name: String,
+    pub into_name: Option<String>,
+    pub total: i32,
+    pub done: i32,
+}
+
+/// Queue moving every post of `from` to `into` (and then deleting `from`).
+pub async fn queue_merge(db: impl PgExecutor<'_>, from: TagId, into: TagId) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO post_tags (post_id, tag_id, position)
-         SELECT post_id, $2, position FROM post_tags WHERE tag_id = $1
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO tag_jobs (tag_id, merge_into, total)
+         VALUES ($1, $2, (SELECT count(*) FROM post_tags WHERE tag_id = $1))
+         ON CONFLICT (tag_id) DO UPDATE
+            SET merge_into = EXCLUDED.merge_into, total = EXCLUDED.total, done = 0,
+                done_through = 0",
     )
     .bind(from)
     .bind(into)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The job on `tag`, without locking it.
+pub async fn job(db: impl PgExecutor<'_>, tag: TagId) -> sqlx::Result<Option<TagJob>> {
+    sqlx::query_as("SELECT tag_id, merge_into, done_through FROM tag_jobs WHERE tag_id = $1")
+        .bind(tag)
+        .fetch_optional(db)
+        .await
+}
+
+/// The job on `tag`, locked until the transaction ends: batches of one job run one at a time.
+pub async fn lock_job(conn: &mut PgConnection, tag: TagId) -> sqlx::Result<Option<TagJob>> {
+    sqlx::query_as(
+        "SELECT tag_id, merge_into, done_through FROM tag_jobs WHERE tag_id = $1 FOR UPDATE",
+    )
+    .bind(tag)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Lock the tag's row. `exclusive` also keeps posts from gaining the tag until commit (adding
+/// a post_tags row takes a key-share lock on it); otherwise only renames wait.
+pub async fn lock(conn: &mut PgConnection, tag: TagId, exclusive: bool) -> sqlx::Result<()> {
+    sqlx::query(if exclusive {
+        "SELECT 1 FROM tags WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT 1 FROM tags WHERE id = $1 FOR NO KEY UPDATE"
+    })
+    .bind(tag)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// The oldest queued job's tag.
+pub async fn next_job(db: impl PgExecutor<'_>) -> sqlx::Result<Option<TagId>> {
+    sqlx::query_scalar("SELECT tag_id FROM tag_jobs ORDER BY created_at, tag_id LIMIT 1")
+        .fetch_optional(db)
+        .await
+}
+
+/// Queued jobs, oldest first, for the admin.
+pub async fn jobs(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<JobRow>> {
+    sqlx::query_as(
+        "SELECT t.name, i.name AS into_name, j.total, j.done
+           FROM tag_jobs j JOIN tags t ON t.id = j.tag_id LEFT JOIN tags i ON i.id = j.merge_into
+          ORDER BY j.created_at, j.tag_id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The next `limit` posts of `tag` after post id `after`, by id.
+pub async fn posts_after(
+    conn: &mut PgConnection,
+    tag: TagId,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT post_id FROM post_tags WHERE tag_id = $1 AND post_id > $2
+          ORDER BY post_id LIMIT $3",
+    )
+    .bind(tag)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Rebuild the tag lists of posts `ids` (only those that changed are written).
+pub async fn refresh_tag_lists(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query("SELECT refresh_tag_lists($1)")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Move up to `limit` posts from `from` to `into` (a post that has both keeps `into` where it
+/// was). Triggers refresh those posts' tag lists, once each. Returns how many left `from`.
+pub async fn move_posts(
+    conn: &mut PgConnection,
+    from: TagId,
+    into: TagId,
+    limit: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "WITH batch AS (
+             SELECT post_id FROM post_tags WHERE tag_id = $1 ORDER BY post_id LIMIT $3
+         ),
+         moved AS (
+             DELETE FROM post_tags pt USING batch b
+              WHERE pt.tag_id = $1 AND pt.post_id = b.post_id
+             RETURNING pt.post_id, pt.position
+         ),
+         added AS (
+             INSERT INTO post_tags (post_id, tag_id, position)
+             SELECT post_id, $2, position FROM moved
+             ON CONFLICT DO NOTHING
+         )
+         SELECT count(*) FROM moved",
+    )
+    .bind(from)
+    .bind(into)
+    .bind(limit)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Record a batch: `done` more posts, the last of them `through` (refreshes walk by id).
+pub async fn advance_job(
+    conn: &mut PgConnection,
+    tag: TagId,
+    through: i64,
+    done: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE tag_jobs SET done_through = $2, done = LEAST(done + $3, total) WHERE tag_id = $1",
+    )
+    .bind(tag)
+    .bind(through)
+    .bind(i32::try_from(done).unwrap_or(i32::MAX))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn finish_job(conn: &mut PgConnection, tag: TagId) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM tag_jobs WHERE tag_id = $1")
+        .bind(tag)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Delete a tag (its job goes with it).
+pub async fn delete(conn: &mut PgConnection, tag: TagId) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM tags WHERE id = $1")
-        .bind(from)
+        .bind(tag)
         .execute(&mut *conn)
         .await?;
     Ok(())

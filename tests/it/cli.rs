@@ -93,6 +93,31 @@ async fn seeding_is_idempotent() {
     .await
     .unwrap();
     assert!(code && image, "demo posts have code blocks and images");
+
+    // Past a batch (1,000 posts a statement), and written as the editor writes them: a first
+    // revision each, post_tags carrying the publication date, tag lists built.
+    let mut more = quire_command(&db);
+    more.args(["seed", "--posts", "1005"]);
+    let (ok, stdout, stderr) = run(more);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("993 posts created, 12 already there"),
+        "{stdout}"
+    );
+    assert!(stderr.trim().is_empty(), "no bar off a terminal: {stderr}");
+    let odd: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM posts p WHERE NOT EXISTS
+                    (SELECT 1 FROM post_revisions r WHERE r.post_id = p.id AND r.version = 1
+                        AND r.body_markdown = p.body_markdown AND r.excerpt = p.excerpt)),
+                (SELECT count(*) FROM post_tags pt JOIN posts p ON p.id = pt.post_id
+                  WHERE pt.published_at IS DISTINCT FROM p.published_at),
+                (SELECT count(*) FROM posts WHERE jsonb_array_length(tag_list) <> 2),
+                (SELECT count(*) FROM posts WHERE body_html = '' OR excerpt = '')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(odd, (0, 0, 0, 0), "seeded posts look like saved ones");
 }
 
 #[tokio::test]

@@ -141,15 +141,15 @@ async fn with_postgres_hung_requests_fail_fast_and_recover() {
 
     proxy.hang();
     // A request that reaches the database now waits for a reply that never comes: it is
-    // answered 503 after `database.query_timeout_secs` (2 in tests), not held.
+    // answered 503 after `database.query_timeout_secs` (5 in tests), not held.
     let (status, body, took) = timed_get(&app, "/").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.contains("Temporarily unavailable"), "{body}");
-    assert!(took < Duration::from_secs(6), "took {took:?}");
+    assert!(took < Duration::from_secs(9), "took {took:?}");
     let (status, body, took) = timed_get(&app, "/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.contains("database: unavailable"), "{body}");
-    assert!(took < Duration::from_secs(6), "readyz took {took:?}");
+    assert!(took < Duration::from_secs(3), "readyz took {took:?}");
     // Writes too: a logged-in author's save fails fast.
     let (status, _, _) = timed_get(&app, "/posts/post-1").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -170,7 +170,7 @@ async fn the_site_starts_while_postgres_is_down_and_serves_once_it_is_back() {
     let app = spawn_app_behind(&proxy).await;
     let (status, _, took) = timed_get(&app, "/").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(took < Duration::from_secs(6), "took {took:?}");
+    assert!(took < Duration::from_secs(9), "took {took:?}");
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     proxy.restore();
     eventually(Duration::from_secs(15), || async {

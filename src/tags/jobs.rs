@@ -1,0 +1,96 @@
+//! Work on a tag's posts that is too big for one request: refreshing their `tag_list` after a
+//! rename, and moving them to another tag in a merge (issue 9, section 7).
+//!
+//! A rename (by the admin page or by hand in psql) queues a `tag_jobs` row through a trigger;
+//! a merge queues one through `repo::queue_merge`. The job is done in batches of [`BATCH`]
+//! posts, each in its own short transaction, so no statement rewrites or locks thousands of
+//! posts and an editor saving a post waits at most for one batch. The request that queued the
+//! job does the first batch itself, so a tag on fewer posts than that is done before the page
+//! answers; the rest runs in a background task, and `quire serve` resumes any job that a
+//! stopped process left behind. There is no job runner yet: the `tag_jobs` row is the whole
+//! record, and the admin's tag list shows it while it lasts.
+
+use sqlx::PgPool;
+
+use super::{model::TagId, repo};
+
+/// Posts per batch: a batch takes tens of milliseconds here.
+pub const BATCH: i64 = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// More batches remain.
+    More,
+    /// The job is done, or there was none.
+    Finished,
+}
+
+/// One batch of the job on `tag`, in its own transaction.
+pub async fn step(db: &PgPool, tag: TagId) -> sqlx::Result<Step> {
+    let Some(queued) = repo::job(db, tag).await? else {
+        return Ok(Step::Finished);
+    };
+    let mut tx = db.begin().await?;
+    // The tag's row before the job's, in the order a rename takes them (its trigger writes the
+    // job), so the two never deadlock. A merge holds it exclusively: no post gains the tag
+    // while the batch runs, so a short batch means none are left.
+    repo::lock(&mut tx, tag, queued.merge_into.is_some()).await?;
+    let Some(job) = repo::lock_job(&mut tx, tag).await? else {
+        return Ok(Step::Finished);
+    };
+    let step = match job.merge_into {
+        None => {
+            let ids = repo::posts_after(&mut tx, tag, job.done_through, BATCH).await?;
+            repo::refresh_tag_lists(&mut tx, &ids).await?;
+            match ids.last() {
+                Some(&last) if ids.len() as i64 == BATCH => {
+                    repo::advance_job(&mut tx, tag, last, BATCH).await?;
+                    Step::More
+                }
+                _ => {
+                    repo::finish_job(&mut tx, tag).await?;
+                    Step::Finished
+                }
+            }
+        }
+        Some(into) => {
+            let moved = repo::move_posts(&mut tx, tag, into, BATCH).await?;
+            if moved == BATCH {
+                repo::advance_job(&mut tx, tag, 0, moved).await?;
+                Step::More
+            } else {
+                repo::delete(&mut tx, tag).await?;
+                Step::Finished
+            }
+        }
+    };
+    tx.commit().await?;
+    Ok(step)
+}
+
+/// Do the first batch of the job on `tag` now and leave the rest to a background task.
+pub async fn start(db: &PgPool, tag: TagId) -> sqlx::Result<Step> {
+    let step = step(db, tag).await?;
+    if step == Step::More {
+        spawn(db.clone());
+    }
+    Ok(step)
+}
+
+/// Work through every queued job in a background task. Several such tasks may run at once
+/// (two renames in a row): the job row's lock makes them take turns, batch by batch.
+pub fn spawn(db: PgPool) {
+    tokio::spawn(async move {
+        if let Err(e) = run(&db).await {
+            tracing::error!(error = %e, "a tag job stopped; it resumes when quire serve next starts");
+        }
+    });
+}
+
+/// Work through every queued job, oldest first, until none is left.
+pub async fn run(db: &PgPool) -> sqlx::Result<()> {
+    while let Some(tag) = repo::next_job(db).await? {
+        while step(db, tag).await? == Step::More {}
+    }
+    Ok(())
+}
