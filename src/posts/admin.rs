@@ -446,6 +446,7 @@ async fn preview(
     let max = state.settings.posts.max_body_bytes;
     if page.form.body.len() > max {
         page.errors.add("body", too_long(max, page.form.body.len()));
+        page.errors.general = Some(TOO_LONG.replace("Not saved", "No preview"));
         return Ok(StatusCode::PAYLOAD_TOO_LARGE);
     }
     let limiter = Limiter {
@@ -466,14 +467,22 @@ async fn preview(
 }
 
 /// Why a save didn't parse, with the status to answer: 413 when the body is over the limit.
-fn rejected(form: &EditorForm, max_body: usize, errors: FormErrors) -> (StatusCode, FormErrors) {
-    let status = if form.body.len() > max_body {
-        StatusCode::PAYLOAD_TOO_LARGE
+fn rejected(
+    form: &EditorForm,
+    max_body: usize,
+    mut errors: FormErrors,
+) -> (StatusCode, FormErrors) {
+    if form.body.len() > max_body {
+        errors.general.get_or_insert_with(|| TOO_LONG.to_owned());
+        (StatusCode::PAYLOAD_TOO_LARGE, errors)
     } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    (status, errors)
+        (StatusCode::UNPROCESSABLE_ENTITY, errors)
+    }
 }
+
+/// The summary at the top of the editor when the body is over the limit (the body field
+/// says by how much).
+const TOO_LONG: &str = "Not saved: the body is longer than a post may be. Your text is kept below.";
 
 /// A line of a comparison between two texts.
 pub struct DiffLine {
