@@ -151,28 +151,11 @@ async fn user_create_checks_its_input_and_refuses_duplicates() {
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
     let db = TestDb::new().await;
-    let mut cmd = quire_command(&db);
-    cmd.arg("serve")
-        .env("QUIRE__LOG__LEVEL", "info")
-        .env("QUIRE__LOG__FORMAT", "json")
-        .env("PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().expect("quire serve starts");
+    let (mut child, logs) = serve_with_logs(quire_command(&db));
     // The log's "serving" line carries the port the OS picked.
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                && v["message"] == "serving"
-            {
-                let _ = tx.send(v["address"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let address = rx
-        .recv_timeout(Duration::from_secs(30))
+    let address = std::iter::from_fn(|| logs.recv_timeout(Duration::from_secs(30)).ok())
+        .find(|v| v["message"] == "serving")
+        .and_then(|v| v["address"].as_str().map(str::to_owned))
         .expect("serving line");
 
     // Hold a lock so the home page's query waits: the request is in flight for a while.
@@ -223,8 +206,32 @@ async fn serve_waits_for_a_database_that_is_not_there_yet() {
         &db.settings.database.url,
     ));
     let mut cmd = quire_command(&db);
+    cmd.env("DATABASE_URL", url);
+    let (mut child, logs) = serve_with_logs(cmd);
+    let mut messages = std::iter::from_fn(move || {
+        let line = logs.recv_timeout(Duration::from_secs(30)).ok()?;
+        Some(line["message"].as_str().unwrap_or_default().to_owned())
+    });
+    assert_eq!(messages.next().as_deref(), Some("waiting for the database"));
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    proxy.restore();
+    let serving = messages.any(|m| m == "serving");
+    assert!(serving, "serves once the database is back");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+}
+
+/// `quire serve` on a free port with JSON logs at info level; each log line, parsed, arrives
+/// on the receiver.
+fn serve_with_logs(
+    mut cmd: Command,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<serde_json::Value>,
+) {
     cmd.arg("serve")
-        .env("DATABASE_URL", url)
         .env("QUIRE__LOG__LEVEL", "info")
         .env("QUIRE__LOG__FORMAT", "json")
         .env("PORT", "0")
@@ -236,21 +243,9 @@ async fn serve_waits_for_a_database_that_is_not_there_yet() {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                let _ = tx.send(v["message"].as_str().unwrap_or_default().to_owned());
+                let _ = tx.send(v);
             }
         }
     });
-    let first = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("a log line");
-    assert_eq!(first, "waiting for the database");
-    assert!(child.try_wait().unwrap().is_none(), "still running");
-    proxy.restore();
-    let serving = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(30)).ok())
-        .any(|m| m == "serving");
-    assert!(serving, "serves once the database is back");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    (child, rx)
 }

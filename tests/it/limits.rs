@@ -156,38 +156,21 @@ async fn a_long_comment_counts_characters_not_bytes() {
     let slug = app.post(ann, PostSpec::default()).await;
     let reader = app.signed_in("rita", Role::Reader).await;
     let page = format!("/posts/{slug}");
+    let action = format!("/posts/{slug}/comments");
+    let comment = |body: String| {
+        let (reader, page, action) = (&reader, &page, &action);
+        async move { reader.submit(page, action, &[("body", &body)]).await }
+    };
     // 4,000 "é" are 8,000 bytes, 24,000 once percent-encoded: under the 5,000 characters.
-    let res = reader
-        .submit(
-            &page,
-            &format!("/posts/{slug}/comments"),
-            &[("body", &"é".repeat(4000))],
-        )
-        .await;
+    let res = comment("é".repeat(4000)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     // 5,000 four-byte characters still fit the form; 5,001 are refused by the rule.
-    let res = reader
-        .submit(
-            &page,
-            &format!("/posts/{slug}/comments"),
-            &[("body", &"😀".repeat(5000))],
-        )
-        .await;
+    let res = comment("😀".repeat(5000)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let res = reader
-        .submit(
-            &page,
-            &format!("/posts/{slug}/comments"),
-            &[("body", &"😀".repeat(5001))],
-        )
-        .await;
+    let res = comment("😀".repeat(5001)).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("at most 5000 characters")
-    );
+    let body = res.text().await.unwrap();
+    assert!(body.contains("at most 5000 characters"), "{body}");
 }
 
 #[tokio::test]

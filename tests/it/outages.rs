@@ -138,6 +138,8 @@ async fn with_postgres_hung_requests_fail_fast_and_recover() {
     let ada = app.author("ada").await;
     app.posts(ada, 1, &[]).await;
     assert_eq!(app.get("/").await.status(), StatusCode::OK);
+    let writer = app.signed_in("wes", Role::Author).await;
+    let token = writer.csrf_token("/admin/posts/new").await;
 
     proxy.hang();
     // A request that reaches the database now waits for a reply that never comes: it is
@@ -150,9 +152,26 @@ async fn with_postgres_hung_requests_fail_fast_and_recover() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.contains("database: unavailable"), "{body}");
     assert!(took < Duration::from_secs(3), "readyz took {took:?}");
-    // Writes too: a logged-in author's save fails fast.
-    let (status, _, _) = timed_get(&app, "/posts/post-1").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    // Writes too: a logged-in author's save fails fast, and says so.
+    let start = Instant::now();
+    let res = writer
+        .client
+        .post(writer.url("/admin/posts"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("title", "Written during the outage"),
+            ("body", "Text"),
+            ("intent", "save"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        start.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        start.elapsed()
+    );
 
     proxy.restore();
     let took = eventually(Duration::from_secs(30), || async {
