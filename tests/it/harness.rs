@@ -176,22 +176,118 @@ fn bind_local(settings: &mut Settings) -> std::net::TcpListener {
     listener
 }
 
+/// A fresh database for one test: a copy of a template that was migrated once (per set of
+/// migrations, shared by every test process of a run and by later runs), which is much
+/// cheaper than migrating every test's database from scratch.
 async fn prepare_database(settings: &Settings) -> PgPool {
     sweep_leftovers(settings).await;
-    db::create_if_missing(&settings.database)
+    let template = ensure_template(settings).await;
+    let name = settings
+        .database
+        .url
+        .expose_secret()
+        .parse::<url::Url>()
+        .expect("url")
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let mut admin = admin_connection(settings).await;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#
+        )))
         .await
-        .expect("create test database");
-    let pool = db::pool(&settings.database).expect("pool");
-    db::migrate(&pool).await.expect("migrate test database");
-    // Each table's ids start far apart, so an id from the wrong table never matches by luck.
-    pool.execute(
-        "ALTER TABLE users ALTER COLUMN id RESTART WITH 10000;
-         ALTER TABLE posts ALTER COLUMN id RESTART WITH 20000;
-         ALTER TABLE tags ALTER COLUMN id RESTART WITH 30000;",
-    )
-    .await
-    .expect("spread sequences");
-    pool
+        .expect("copy the template database");
+    sqlx::Connection::close(admin).await.ok();
+    db::pool(&settings.database).expect("pool")
+}
+
+async fn admin_connection(settings: &Settings) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let opts = db::connect_options(&settings.database)
+        .expect("options")
+        .database("postgres");
+    sqlx::PgConnection::connect_with(&opts)
+        .await
+        .expect("connect to the postgres database")
+}
+
+/// The template for the current migrations, `quire_tpl_<hash of the migrations>`, made (and
+/// migrated) by the first test that needs it, under an advisory lock so concurrent test
+/// processes wait for it instead of racing; templates of other migrations are dropped.
+async fn ensure_template(settings: &Settings) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for m in db::MIGRATOR.iter() {
+        hash.update(m.version.to_le_bytes());
+        hash.update(&*m.checksum);
+    }
+    let digest: String = hash
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let template = format!("quire_tpl_{digest}");
+    let mut admin = admin_connection(settings).await;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('quire:test-template'))")
+        .execute(&mut admin)
+        .await
+        .expect("lock");
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'quire\\_tpl\\_%'")
+            .fetch_all(&mut admin)
+            .await
+            .expect("list templates");
+    for old in names.iter().filter(|n| **n != template) {
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#
+            )))
+            .await;
+    }
+    if !names.contains(&template) {
+        let building = format!("{template}_building");
+        let mut tpl_settings = settings.database.clone();
+        tpl_settings = tpl_settings
+            .with_database_name(&building)
+            .expect("template url");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#
+            )))
+            .await
+            .expect("clear a half-built template");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                r#"CREATE DATABASE "{building}""#
+            )))
+            .await
+            .expect("create the template");
+        let pool = db::pool(&tpl_settings).expect("pool");
+        db::migrate(&pool).await.expect("migrate the template");
+        // Each table's ids start far apart, so an id from the wrong table never matches by luck.
+        pool.execute(
+            "ALTER TABLE users ALTER COLUMN id RESTART WITH 10000;
+             ALTER TABLE posts ALTER COLUMN id RESTART WITH 20000;
+             ALTER TABLE tags ALTER COLUMN id RESTART WITH 30000;",
+        )
+        .await
+        .expect("spread sequences");
+        pool.close().await;
+        // Only a finished template gets the name others copy.
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                r#"ALTER DATABASE "{building}" RENAME TO "{template}""#
+            )))
+            .await
+            .expect("finish the template");
+    }
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('quire:test-template'))")
+        .execute(&mut admin)
+        .await
+        .expect("unlock");
+    template
 }
 
 async fn start(settings: Settings, database: TestDb, listener: std::net::TcpListener) -> TestApp {
