@@ -6,10 +6,9 @@ use std::{net::TcpListener, sync::Arc, time::Duration};
 use actix_session::{SessionMiddleware, config::PersistentSession};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::{
-    HttpServer, Route,
+    HttpServer,
     dev::{Server, ServerHandle},
     error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError},
-    guard,
     middleware::{Compress, DefaultHeaders, from_fn},
     web,
 };
@@ -27,53 +26,15 @@ use crate::{
     error::{Error, error_pages},
     health,
     kv::Kv,
-    metrics,
     metrics::Metrics,
     middleware, posts,
-    render::page::Site,
+    state::{AppState, Site},
     tags, telemetry, uploads,
 };
-
-/// What every handler can reach. Cheap to clone: pools and `Arc`s.
-pub struct AppState {
-    pub db: PgPool,
-    /// Sessions, counters and caches: every call has a deadline (see `kv`).
-    pub redis: Kv,
-    /// Password hashing, bounded in concurrency and memory.
-    pub hasher: Hasher,
-    pub settings: Arc<Settings>,
-    pub site: Arc<Site>,
-    pub metrics: Metrics,
-    /// GitHub and Google login, when configured.
-    pub oauth: accounts::oauth::Providers,
-}
 
 pub struct App {
     port: u16,
     server: Server,
-}
-
-/// A resource at `path`, with the request deadlines (`middleware::deadlines`) around its
-/// handlers. Every route is registered through this, so other methods answer 405 and no
-/// request outlives its deadline.
-pub fn resource(
-    path: &str,
-) -> actix_web::Resource<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    web::resource(path).wrap(from_fn(middleware::deadlines))
-}
-
-/// A route for pages people read: GET, and HEAD (the same response without its body,
-/// which actix-http drops for HEAD requests).
-pub fn read() -> Route {
-    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 /// The Content-Security-Policy of every response. `form-action` covers where a form's
@@ -157,6 +118,10 @@ impl App {
         let workers = settings.http.workers;
         let settings_hash_concurrency = settings.accounts.hash_concurrency;
         let csp = content_security_policy(&settings);
+        let deadlines = middleware::Deadlines {
+            body: Duration::from_secs(settings.http.body_timeout_secs),
+            work: settings.database.query_timeout(),
+        };
         let shutdown = settings.http.shutdown_timeout_secs;
         let state = web::Data::new(AppState {
             db,
@@ -184,6 +149,7 @@ impl App {
                 .app_data(query_config())
                 .app_data(form_config())
                 .app_data(json_config())
+                .app_data(deadlines)
                 .app_data(uploads::admin::config(upload_limit))
                 .wrap(from_fn(middleware::personal_pages))
                 .wrap(from_fn(middleware::reject_nul_in_query))
@@ -201,10 +167,8 @@ impl App {
                 .wrap(headers)
                 .wrap(prometheus.clone())
                 .wrap(from_fn(telemetry::log_requests))
-                .service(resource("/healthz").route(read().to(health::healthz)))
-                .service(resource("/readyz").route(read().to(health::readyz)))
-                .service(resource("/metrics").route(read().to(metrics::show)))
-                .service(resource("/static/{dir}/{file}").route(read().to(assets::serve)))
+                .configure(health::routes)
+                .configure(assets::routes)
                 .configure(posts::routes)
                 .configure(tags::routes)
                 .configure(accounts::routes)

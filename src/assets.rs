@@ -13,7 +13,14 @@ use actix_web::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
+use crate::{
+    error::Error,
+    state::{read, resource},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/static/{dir}/{file}").route(read().to(serve)));
+}
 
 struct File {
     path: &'static str,

@@ -19,7 +19,7 @@ use actix_web::{
 };
 use askama::Template;
 
-use crate::{app::AppState, render::Layout, telemetry::RequestId};
+use crate::{render::Layout, state::AppState, telemetry::RequestId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

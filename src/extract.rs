@@ -8,12 +8,12 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     accounts::{model::CurrentUser, repo, session::AuthSession},
-    app::AppState,
     authz::{self, Action},
     config::Settings,
     error::Error,
     middleware::mark_personal,
     render::text::strip_xml_forbidden,
+    state::AppState,
 };
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;

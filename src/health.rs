@@ -1,10 +1,34 @@
-//! `/healthz` (the process answers) and `/readyz` (it can serve, and how well).
+//! The operator's endpoints: `/healthz` (the process answers), `/readyz` (it can serve, and
+//! how well) and `/metrics` (Prometheus).
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, http::header::ContentType, web};
+use actix_web::{HttpRequest, HttpResponse, http::header::ContentType, web};
 
-use crate::app::AppState;
+use crate::{
+    error::Error,
+    state::{AppState, read, resource},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(read().to(healthz)))
+        .service(resource("/readyz").route(read().to(readyz)))
+        .service(resource("/metrics").route(read().to(metrics)));
+}
+
+/// `GET /metrics`: Prometheus text format, for addresses in `metrics.allow` only.
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    let allowed = req
+        .peer_addr()
+        .is_some_and(|addr| state.settings.metrics.allows(addr.ip()));
+    if !allowed {
+        return Err(Error::Forbidden);
+    }
+    let body = state.metrics.render(&state.db)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(body))
+}
 
 /// `GET /healthz`: liveness. Touches nothing, so a slow database never gets us restarted.
 pub async fn healthz() -> HttpResponse {

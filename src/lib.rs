@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod render;
 pub mod seed;
 pub mod slug;
+pub mod state;
 pub mod tags;
 pub mod telemetry;
 pub mod uploads;

@@ -1,11 +1,8 @@
 //! Prometheus metrics: request counts and latency histograms by route pattern and status
-//! (actix-web-prom), plus database pool use, served at `/metrics` to allowed addresses only.
+//! (actix-web-prom), plus database pool use. `health::metrics` serves them.
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, TextEncoder};
-
-use crate::{app::AppState, error::Error};
 
 pub struct Metrics {
     pub http: PrometheusMetrics,
@@ -40,28 +37,17 @@ impl Metrics {
             pool_connections,
         })
     }
-}
 
-/// `GET /metrics`: Prometheus text format, for addresses in `metrics.allow` only.
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Error> {
-    let allowed = req
-        .peer_addr()
-        .is_some_and(|addr| state.settings.metrics.allows(addr.ip()));
-    if !allowed {
-        return Err(Error::Forbidden);
+    /// Prometheus text format: the HTTP metrics, with the pool gauges read from `db` now.
+    pub fn render(&self, db: &sqlx::PgPool) -> anyhow::Result<Vec<u8>> {
+        let size = i64::from(db.size());
+        let idle = i64::try_from(db.num_idle()).unwrap_or(i64::MAX);
+        self.pool_connections.with_label_values(&["idle"]).set(idle);
+        self.pool_connections
+            .with_label_values(&["in_use"])
+            .set(size - idle);
+        let mut body = Vec::new();
+        TextEncoder::new().encode(&self.http.registry.gather(), &mut body)?;
+        Ok(body)
     }
-    let m = &state.metrics;
-    let size = i64::from(state.db.size());
-    let idle = i64::try_from(state.db.num_idle()).unwrap_or(i64::MAX);
-    m.pool_connections.with_label_values(&["idle"]).set(idle);
-    m.pool_connections
-        .with_label_values(&["in_use"])
-        .set(size - idle);
-    let mut body = Vec::new();
-    TextEncoder::new()
-        .encode(&m.http.registry.gather(), &mut body)
-        .map_err(|e| Error::Internal(e.into()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(body))
 }

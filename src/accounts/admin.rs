@@ -14,12 +14,12 @@ use super::{
 use crate::extract::TokenOnly;
 use crate::render::page::personal as render;
 use crate::{
-    app::{AppState, read, resource},
     authz::{self, Action},
     db::{Page, PageNumber},
     error::Error,
     extract::{CsrfForm, SignedIn, Viewer},
     render::{Layout, form::FormErrors, page::Pager},
+    state::{AppState, read, resource},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

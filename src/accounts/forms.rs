@@ -20,11 +20,11 @@ use super::{
 use crate::render::page::personal as render;
 use crate::render::page::{safe_next, see_other};
 use crate::{
-    app::AppState,
     error::Error,
     extract::{ClientIp, CsrfForm, TokenOnly, Viewer},
     ratelimit::Limiter,
     render::{Layout, form::FormErrors},
+    state::AppState,
 };
 
 // ---- registration and first-run setup share one form ----

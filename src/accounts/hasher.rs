@@ -14,7 +14,7 @@ use argon2::{
 use rand::RngExt;
 use tokio::sync::Semaphore;
 
-use super::{model::Password, session::constant_time_eq};
+use super::model::{Password, constant_time_eq};
 
 /// All hashing permits are in use.
 #[derive(Debug, thiserror::Error)]

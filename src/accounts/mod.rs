@@ -13,7 +13,7 @@ pub mod session;
 use actix_web::web;
 use sqlx::PgPool;
 
-use crate::app::{read, resource};
+use crate::state::{read, resource};
 use model::{Email, NewUser, Provider, ProviderAccount, Role, UserId, Username};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -8,6 +8,12 @@ use serde::Deserialize;
 #[sqlx(transparent)]
 pub struct UserId(pub i64);
 
+/// Are `a` and `b` equal? Compared in time that depends on their length only (tokens,
+/// password hashes, OAuth state).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A username: 2 to 32 characters, lower-case letters, digits, `_` and `-`, starting with a
 /// letter or digit. Stored lower-case, so `/authors/Ada` and `/authors/ada` can't both exist.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -6,12 +6,12 @@ use askama::Template;
 use super::{model::Author, model::Username, repo};
 use crate::{
     accounts::session::AuthSession,
-    app::AppState,
     db::PageQuery,
     error::Error,
     extract::Viewer,
     posts::{self, model::PostSummary, pages::Listing},
     render::{Layout, page, page::Pager},
+    state::AppState,
 };
 
 #[derive(Template)]

@@ -11,10 +11,10 @@ use super::{
 };
 use crate::render::page::personal as render;
 use crate::{
-    app::{AppState, read, resource},
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, Viewer},
     render::{Layout, form::FormErrors},
+    state::{AppState, read, resource},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -14,8 +14,8 @@ use actix_session::{
 use actix_web::{FromRequest, HttpRequest, cookie::time::Duration, dev::Payload, web};
 use rand::RngExt;
 
-use super::model::UserId;
-use crate::{app::AppState, error::Error, kv::Kv, middleware::mark_personal};
+use super::model::{UserId, constant_time_eq};
+use crate::{error::Error, kv::Kv, middleware::mark_personal, state::AppState};
 
 const USER_ID: &str = "user_id";
 /// The account's `session_epoch` when this session logged in.
@@ -95,10 +95,6 @@ impl AuthSession {
 fn new_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A handler that takes the session can't do its work while Redis is away: 503 at once.

@@ -12,13 +12,13 @@ use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
-    app::AppState,
     error::Error,
     extract::{CsrfForm, SignedIn, Viewer},
     posts,
     ratelimit::Limiter,
     render::{Layout, form::FormErrors, markdown},
     slug::Slug,
+    state::AppState,
 };
 
 /// Comments one person may post, or edits they may save, per minute.

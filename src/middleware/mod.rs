@@ -14,12 +14,12 @@ use actix_web::{
     error::PayloadError,
     http::header::{self, HeaderValue},
     middleware::Next,
-    web::{self, Bytes},
+    web::Bytes,
 };
 use futures_core::Stream;
 use tokio::time::{Instant, Sleep};
 
-use crate::{app::AppState, error::Error};
+use crate::error::Error;
 
 /// A request body stream that fails with `TimedOut` once its deadline passes: a body sent
 /// one byte at a time can't hold a worker forever (actix times out slow headers only).
@@ -48,6 +48,14 @@ impl Stream for Deadline {
     }
 }
 
+/// The deadlines `deadlines` applies (`http.body_timeout_secs`,
+/// `database.query_timeout_secs`), registered as app data by `app.rs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    pub body: Duration,
+    pub work: Duration,
+}
+
 /// Deadlines for every request: its body gets `http.body_timeout_secs` to arrive in full,
 /// and the request as a whole that plus `database.query_timeout_secs` to be answered. A
 /// database that stops answering mid-query (connections open, no replies) then costs a
@@ -56,15 +64,13 @@ pub async fn deadlines(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, ActixError> {
-    let (body_limit, work_limit) = req.app_data::<web::Data<AppState>>().map_or(
-        (Duration::from_secs(30), Duration::from_secs(10)),
-        |s| {
-            (
-                Duration::from_secs(s.settings.http.body_timeout_secs),
-                s.settings.database.query_timeout(),
-            )
-        },
-    );
+    let Deadlines {
+        body: body_limit,
+        work: work_limit,
+    } = req.app_data::<Deadlines>().copied().unwrap_or(Deadlines {
+        body: Duration::from_secs(30),
+        work: Duration::from_secs(10),
+    });
     let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
         || req
             .headers()

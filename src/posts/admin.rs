@@ -16,7 +16,6 @@ use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
-    app::{AppState, read, resource},
     authz::{self, Action},
     db::{Page, PageNumber},
     error::Error,
@@ -28,6 +27,7 @@ use crate::{
         markdown,
         page::{Pager, human_date_time},
     },
+    state::{AppState, read, resource},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -11,12 +11,9 @@ use time::OffsetDateTime;
 use super::{model::Post, repo};
 use crate::{
     accounts,
-    app::AppState,
     error::Error,
-    render::{
-        page::{Site, iso_date},
-        text::strip_xml_forbidden,
-    },
+    render::{page::iso_date, text::strip_xml_forbidden},
+    state::{AppState, Site},
     tags,
 };
 

@@ -14,9 +14,9 @@ use sqlx::PgPool;
 
 use crate::{
     accounts::model::UserId,
-    app::{read, resource},
     render::{SafeHtml, markdown},
     slug::Slug,
+    state::{read, resource},
     tags,
 };
 use model::{PostForEdit, PostId, PostInput, PostStatus};

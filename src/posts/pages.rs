@@ -11,15 +11,12 @@ use super::{
 };
 use crate::{
     accounts::session::AuthSession,
-    app::AppState,
     db::{Page, PageNumber, PageQuery},
     error::Error,
     extract::Viewer,
-    render::{
-        Layout, page,
-        page::{Pager, Site},
-    },
+    render::{Layout, page, page::Pager},
     slug::Slug,
+    state::{AppState, Site},
 };
 
 /// One page of a post list, ready for a template: shared by home, tag and author pages.

@@ -10,20 +10,8 @@ use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     error::Error,
     extract::Viewer,
+    state::Site,
 };
-
-/// Site-wide facts every page shows, built once from the settings.
-#[derive(Debug)]
-pub struct Site {
-    pub title: String,
-    pub description: String,
-    /// `http.base_url` without the trailing slash.
-    pub base: String,
-    pub per_page: u32,
-    pub css_url: String,
-    pub favicon_url: String,
-    pub local_time_js: String,
-}
 
 /// What one page puts in `<head>`: title, description, canonical URL, OpenGraph.
 pub struct Layout {

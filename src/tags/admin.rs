@@ -13,12 +13,12 @@ use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
-    app::{AppState, read, resource},
     authz::{self, Action},
     error::Error,
     extract::{CsrfForm, SignedIn, Viewer},
     render::{Layout, form::FormErrors},
     slug::Slug,
+    state::{AppState, read, resource},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -8,7 +8,7 @@ pub mod repo;
 
 use actix_web::web;
 
-use crate::app::{read, resource};
+use crate::state::{read, resource};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/tags/{slug}").route(read().to(pages::show)));

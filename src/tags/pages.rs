@@ -6,13 +6,13 @@ use askama::Template;
 use super::{model::Tag, repo};
 use crate::{
     accounts::session::AuthSession,
-    app::AppState,
     db::PageQuery,
     error::Error,
     extract::Viewer,
     posts::{self, model::PostSummary, pages::Listing},
     render::{Layout, page, page::Pager},
     slug::Slug,
+    state::AppState,
 };
 
 #[derive(Template)]

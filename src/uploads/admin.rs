@@ -12,11 +12,11 @@ use super::{check, repo, store};
 use crate::render::page::personal as render;
 use crate::{
     accounts::session::AuthSession,
-    app::{AppState, read, resource},
     authz::{self, Action},
     error::Error,
     extract::{Viewer, Writer},
     render::{Layout, form::FormErrors},
+    state::{AppState, read, resource},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

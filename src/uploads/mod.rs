@@ -15,8 +15,8 @@ use actix_web::{
 use sha2::{Digest, Sha256};
 
 use crate::{
-    app::{AppState, read, resource},
     error::Error,
+    state::{AppState, read, resource},
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -13,17 +13,18 @@ use serde::{Deserialize, Serialize};
 use super::{
     LinkError, ProviderLoginError, UnlinkError,
     forms::NextQuery,
+    model::constant_time_eq,
     model::{Provider, UserId},
-    session::{AuthSession, constant_time_eq},
+    session::AuthSession,
 };
 use crate::{
-    app::{AppState, read, resource},
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, Viewer},
     render::{
         Layout,
         page::{personal, safe_next, see_other},
     },
+    state::{AppState, read, resource},
 };
 pub use provider::{Providers, Upstream};
 
