@@ -1,7 +1,11 @@
-//! Who may do what: one table of roles and actions, read by handlers (to refuse) and by
-//! templates (to hide what would be refused). Every check happens on the server.
+//! Who may do what: one table of roles and actions. Handlers ask it (`require` refuses with
+//! 403); templates are handed its answers, never a role to compare. Every check happens on
+//! the server, and nowhere else holds a rule.
 
-use crate::accounts::model::{CurrentUser, Role, UserId};
+use crate::{
+    accounts::model::{CurrentUser, Role, UserId},
+    error::Error,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -11,35 +15,79 @@ pub enum Action {
     Write,
     /// Edit, publish, schedule, unpublish or delete a post by `author`.
     EditPost { author: UserId },
+    /// Edit, publish… everyone's posts (and see them all in the admin).
+    EditAnyPost,
     /// See the trash and restore from it.
     RestorePosts,
     /// Hide or delete any comment.
     ModerateComments,
+    /// Hide or delete the comments on a post by `post_author`.
+    ModerateCommentsOn { post_author: UserId },
+    /// Change a comment by `author` (only its author, whatever their role; for how long is
+    /// the comments module's rule).
+    EditComment { author: UserId },
+    /// See every upload, not only one's own.
+    SeeAllUploads,
     /// Rename, describe and merge tags.
     ManageTags,
     /// List users, change roles, disable and enable accounts.
     ManageUsers,
 }
 
-/// The least role that may do `action` on anyone's things.
-fn least_role(action: Action) -> Role {
-    match action {
+/// The least role that may do `action` on anyone's things; `None`: no role is enough.
+fn least_role(action: Action) -> Option<Role> {
+    Some(match action {
+        Action::EditComment { .. } => return None,
         Action::Comment => Role::Reader,
         Action::Write => Role::Author,
         Action::EditPost { .. }
+        | Action::EditAnyPost
         | Action::RestorePosts
         | Action::ModerateComments
+        | Action::ModerateCommentsOn { .. }
+        | Action::SeeAllUploads
         | Action::ManageTags => Role::Editor,
         Action::ManageUsers => Role::Admin,
-    }
+    })
 }
 
 pub fn can(user: &CurrentUser, action: Action) -> bool {
-    if user.role >= least_role(action) {
-        return true;
+    match action {
+        // Nobody edits someone else's words, an admin included.
+        Action::EditComment { author } => author == user.id,
+        // Authors may do to their own posts what editors may do to everyone's…
+        Action::EditPost { author } if author == user.id && user.role >= Role::Author => true,
+        // …and moderate the comments on them.
+        Action::ModerateCommentsOn { post_author } if post_author == user.id => true,
+        _ => least_role(action).is_some_and(|least| user.role >= least),
     }
-    // Authors may do to their own posts what editors may do to everyone's.
-    matches!(action, Action::EditPost { author } if author == user.id && user.role >= Role::Author)
+}
+
+/// `can`, or a 403: the one guard handlers use.
+pub fn require(user: &CurrentUser, action: Action) -> Result<(), Error> {
+    if can(user, action) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// What a signed-in person's navigation offers, decided here so templates compare no roles.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Menu {
+    pub admin: bool,
+    pub editor_tools: bool,
+    pub users: bool,
+}
+
+impl Menu {
+    pub fn for_user(user: &CurrentUser) -> Self {
+        Self {
+            admin: can(user, Action::Write),
+            editor_tools: can(user, Action::RestorePosts) && can(user, Action::ManageTags),
+            users: can(user, Action::ManageUsers),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +134,28 @@ mod tests {
             !can(&user(Role::Reader), own),
             "a reader owns no posts to edit"
         );
+    }
+
+    #[test]
+    fn comments_are_changed_by_their_author_and_moderated_on_ones_own_posts() {
+        let mine = Action::EditComment { author: UserId(1) };
+        let theirs = Action::EditComment { author: UserId(2) };
+        let on_mine = Action::ModerateCommentsOn {
+            post_author: UserId(1),
+        };
+        let on_theirs = Action::ModerateCommentsOn {
+            post_author: UserId(2),
+        };
+        for role in [Role::Reader, Role::Author, Role::Editor, Role::Admin] {
+            let u = user(role);
+            assert!(can(&u, mine) && !can(&u, theirs), "{role:?}");
+            assert!(can(&u, on_mine), "{role:?}");
+            assert_eq!(can(&u, on_theirs), role >= Role::Editor, "{role:?}");
+            assert_eq!(can(&u, Action::EditAnyPost), role >= Role::Editor);
+            assert_eq!(
+                require(&u, Action::ManageUsers).is_ok(),
+                role == Role::Admin
+            );
+        }
     }
 }

@@ -29,14 +29,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/users/{id}/enable").route(web::post().to(enable)));
 }
 
-fn admin_only(user: &CurrentUser) -> Result<(), Error> {
-    if authz::can(user, Action::ManageUsers) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden)
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
@@ -100,7 +92,7 @@ pub async fn index(
     SignedIn(user): SignedIn,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Error> {
-    admin_only(&user)?;
+    authz::require(&user, Action::ManageUsers)?;
     let query = query.into_inner();
     let number = query.page.unwrap_or(PageNumber::FIRST);
     let page = index_page(
@@ -159,7 +151,7 @@ pub async fn change_role(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, Error> {
-    admin_only(&user)?;
+    authz::require(&user, Action::ManageUsers)?;
     let role = form.role.parse::<Role>().map_err(Error::BadRequest)?;
     apply(&state, &session, user, UserId(*id), Some(role), None).await
 }
@@ -172,7 +164,7 @@ pub async fn disable(
     id: web::Path<i64>,
     _form: CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, Error> {
-    admin_only(&user)?;
+    authz::require(&user, Action::ManageUsers)?;
     apply(&state, &session, user, UserId(*id), None, Some(true)).await
 }
 
@@ -184,6 +176,6 @@ pub async fn enable(
     id: web::Path<i64>,
     _form: CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, Error> {
-    admin_only(&user)?;
+    authz::require(&user, Action::ManageUsers)?;
     apply(&state, &session, user, UserId(*id), None, Some(false)).await
 }

@@ -338,13 +338,6 @@ pub struct CurrentUser {
     pub session_epoch: i32,
 }
 
-impl CurrentUser {
-    /// May open the admin (authors, editors, admins).
-    pub fn is_staff(&self) -> bool {
-        self.role >= Role::Author
-    }
-}
-
 /// Only for checking a password: the one row type that carries the hash.
 #[derive(sqlx::FromRow)]
 pub struct UserForLogin {

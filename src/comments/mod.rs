@@ -43,16 +43,12 @@ pub fn parse_body(body: &str) -> Result<String, String> {
     }
 }
 
-/// The post's author, editors and admins moderate a post's comments.
-pub fn may_moderate(user: &CurrentUser, post_author: crate::accounts::model::UserId) -> bool {
-    user.id == post_author || authz::can(user, Action::ModerateComments)
-}
-
 /// The comment's own author, within the edit window.
 pub fn may_edit(
     user: &CurrentUser,
     author: crate::accounts::model::UserId,
     created_at: OffsetDateTime,
 ) -> bool {
-    user.id == author && OffsetDateTime::now_utc() - created_at < EDIT_WINDOW
+    authz::can(user, Action::EditComment { author })
+        && OffsetDateTime::now_utc() - created_at < EDIT_WINDOW
 }

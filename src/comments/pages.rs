@@ -6,12 +6,13 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{may_edit, may_moderate, parse_body, repo};
+use super::{may_edit, parse_body, repo};
 use crate::extract::TokenOnly;
 use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
+    authz::{self, Action},
     error::Error,
     extract::{CsrfForm, SignedIn, Viewer},
     posts,
@@ -184,11 +185,9 @@ pub async fn update(
 /// Load a comment its viewer may moderate.
 async fn moderated(state: &AppState, user: &CurrentUser, id: i64) -> Result<repo::Comment, Error> {
     let comment = repo::find(&state.db, id).await?.ok_or(Error::NotFound)?;
-    if may_moderate(user, comment.post_author_id) {
-        Ok(comment)
-    } else {
-        Err(Error::Forbidden)
-    }
+    let post_author = comment.post_author_id;
+    authz::require(user, Action::ModerateCommentsOn { post_author })?;
+    Ok(comment)
 }
 
 /// Hide or show a comment, then return to it.

@@ -78,16 +78,9 @@ async fn editable(state: &AppState, user: &CurrentUser, id: PostId) -> Result<Po
     let post = repo::find_for_edit(&state.db, id)
         .await?
         .ok_or(Error::NotFound)?;
-    if authz::can(
-        user,
-        Action::EditPost {
-            author: post.author_id,
-        },
-    ) {
-        Ok(post)
-    } else {
-        Err(Error::Forbidden)
-    }
+    let author = post.author_id;
+    authz::require(user, Action::EditPost { author })?;
+    Ok(post)
 }
 
 // ---- dashboard ----
@@ -110,12 +103,7 @@ pub async fn dashboard(
     session: AuthSession,
     Writer(user): Writer,
 ) -> Result<HttpResponse, Error> {
-    let everyone = authz::can(
-        &user,
-        Action::EditPost {
-            author: crate::accounts::model::UserId(-1),
-        },
-    );
+    let everyone = authz::can(&user, Action::EditAnyPost);
     let author = (!everyone).then_some(user.id);
     let (drafts, scheduled, published) = repo::counts(&state.db, author).await?;
     let filter = AdminFilter {
@@ -165,7 +153,7 @@ struct IndexPage {
 const ADMIN_PER_PAGE: u32 = 20;
 
 fn filter_for(user: &CurrentUser, query: &ListQuery) -> Result<(AdminFilter, bool), Error> {
-    let everyone = authz::can(user, Action::RestorePosts);
+    let everyone = authz::can(user, Action::EditAnyPost);
     let mut filter = AdminFilter::default();
     match query.status.as_str() {
         "" | "all" => {}
@@ -254,9 +242,7 @@ pub async fn trash(
     Writer(user): Writer,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Error> {
-    if !authz::can(&user, Action::RestorePosts) {
-        return Err(Error::Forbidden);
-    }
+    authz::require(&user, Action::RestorePosts)?;
     let query = query.into_inner();
     let number = query.page.unwrap_or(PageNumber::FIRST);
     let filter = AdminFilter {
@@ -748,9 +734,7 @@ pub async fn restore(
     id: web::Path<i64>,
     _form: CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, Error> {
-    if !authz::can(&user, Action::RestorePosts) {
-        return Err(Error::Forbidden);
-    }
+    authz::require(&user, Action::RestorePosts)?;
     if !repo::restore(&state.db, PostId(*id)).await? {
         return Err(Error::NotFound);
     }

@@ -120,10 +120,10 @@ pub async fn show(
         .await?
         .ok_or(Error::NotFound)?;
     let s = &post.summary;
-    let moderator = viewer
-        .0
-        .as_ref()
-        .is_some_and(|v| crate::comments::may_moderate(v, s.author_id));
+    let moderator = viewer.0.as_ref().is_some_and(|v| {
+        let post_author = s.author_id;
+        crate::authz::can(v, crate::authz::Action::ModerateCommentsOn { post_author })
+    });
     let viewer_id = viewer.0.as_ref().map(|v| v.id);
     // Readers see visible comments; the post's author, editors and admins all of them.
     let comments = post

@@ -30,6 +30,8 @@ pub struct Layout {
     /// Who is logged in, for the header; with the token its log-out form needs.
     pub viewer: Option<CurrentUser>,
     pub csrf_token: String,
+    /// What the navigation offers the viewer, as `authz` decided.
+    pub menu: crate::authz::Menu,
 }
 
 impl Layout {
@@ -57,13 +59,15 @@ impl Layout {
             noindex: false,
             viewer: None,
             csrf_token: String::new(),
+            menu: crate::authz::Menu::default(),
         }
     }
 
     /// Show who is logged in (and a log-out button) in the header.
     pub fn viewer(mut self, viewer: Viewer, session: &AuthSession) -> Self {
-        if viewer.0.is_some() {
+        if let Some(user) = &viewer.0 {
             self.csrf_token = session.csrf_token();
+            self.menu = crate::authz::Menu::for_user(user);
         }
         self.viewer = viewer.0;
         self

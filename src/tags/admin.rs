@@ -28,14 +28,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/tags/{id}/merge").route(web::post().to(merge)));
 }
 
-fn editors_only(user: &CurrentUser) -> Result<(), Error> {
-    if authz::can(user, Action::ManageTags) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden)
-    }
-}
-
 #[derive(Template)]
 #[template(path = "tags/admin/index.html")]
 struct IndexPage {
@@ -51,7 +43,7 @@ pub async fn index(
     session: AuthSession,
     SignedIn(user): SignedIn,
 ) -> Result<HttpResponse, Error> {
-    editors_only(&user)?;
+    authz::require(&user, Action::ManageTags)?;
     let tags = repo::list_with_counts(&state.db).await?;
     let jobs = repo::jobs(&state.db).await?;
     let layout = Layout::new(&state.site, "Tags", "", "/admin/tags")
@@ -126,7 +118,7 @@ pub async fn edit(
     SignedIn(user): SignedIn,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, Error> {
-    editors_only(&user)?;
+    authz::require(&user, Action::ManageTags)?;
     let tag = load(&state, *id).await?;
     let form = TagForm {
         name: tag.name.clone(),
@@ -149,7 +141,7 @@ pub async fn update(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<TagForm>,
 ) -> Result<HttpResponse, Error> {
-    editors_only(&user)?;
+    authz::require(&user, Action::ManageTags)?;
     let tag = load(&state, *id).await?;
     let mut errors = FormErrors::default();
     let name = form.name.trim().to_owned();
@@ -196,7 +188,7 @@ pub async fn merge(
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<MergeForm>,
 ) -> Result<HttpResponse, Error> {
-    editors_only(&user)?;
+    authz::require(&user, Action::ManageTags)?;
     let tag = load(&state, *id).await?;
     let target = match Slug::parse(form.into.trim()) {
         Ok(slug) => repo::find_by_slug(&state.db, &slug).await?,

@@ -73,7 +73,7 @@ async fn page(
     just_uploaded: Option<String>,
 ) -> Result<IndexPage, Error> {
     // Editors see every upload; authors their own.
-    let mine = (!authz::can(&user, Action::ManageTags)).then_some(user.id);
+    let mine = (!authz::can(&user, Action::SeeAllUploads)).then_some(user.id);
     Ok(IndexPage {
         uploads: repo::recent(&state.db, mine, 30).await?,
         layout: Layout::new(&state.site, "Images", "", "/admin/uploads")
