@@ -1,10 +1,12 @@
 //! Posts: the reader pages, the feeds, and the use-cases that write posts.
 
 pub mod admin;
+pub mod editor;
 pub mod feeds;
 pub mod model;
 pub mod pages;
 pub mod repo;
+pub mod revisions;
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,0 +1,473 @@
+//! The post editor: the form, its checks and limits, preview, create and update (with the
+//! no-lost-update version check).
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use askama::Template;
+use serde::Deserialize;
+use time::{OffsetDateTime, PrimitiveDateTime, macros::format_description};
+
+use super::{
+    SaveError,
+    admin::{editable, layout},
+    model::{PostForEdit, PostId, PostInput, PostStatus, state_label},
+    revisions::{DiffLine, diff_off_thread},
+};
+use crate::render::page::personal as render;
+use crate::render::page::see_other;
+use crate::{
+    accounts::{model::CurrentUser, session::AuthSession},
+    error::Error,
+    extract::{CsrfForm, Writer, human_bytes},
+    ratelimit::Limiter,
+    render::{Layout, SafeHtml, form::FormErrors, markdown, page::human_date_time},
+    state::AppState,
+};
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct EditorForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub slug: String,
+    #[serde(default)]
+    pub excerpt: String,
+    #[serde(default)]
+    pub tags: String,
+    #[serde(default)]
+    pub cover_image: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub status: String,
+    /// `YYYY-MM-DDTHH:MM` from a datetime-local input: UTC, or local time when `tz_offset`
+    /// came with it.
+    #[serde(default)]
+    pub publish_at: String,
+    /// Minutes to add to `publish_at` to get UTC (JavaScript's `getTimezoneOffset`), set by
+    /// static/js/local-time.js; empty without JavaScript, meaning UTC.
+    #[serde(default)]
+    pub tz_offset: String,
+    /// The version the author started from; a string, so a damaged value re-renders the
+    /// form (text kept) instead of failing to parse.
+    #[serde(default)]
+    pub version: String,
+    /// "save" or "preview".
+    #[serde(default)]
+    pub intent: String,
+}
+
+pub(super) const DATETIME_LOCAL: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]");
+
+impl EditorForm {
+    pub(super) fn from_post(post: &PostForEdit) -> Self {
+        Self {
+            title: post.title.clone(),
+            slug: post.slug.clone(),
+            excerpt: post.excerpt.clone(),
+            tags: post.tag_names(),
+            cover_image: post.cover_image.clone().unwrap_or_default(),
+            body: post.body_markdown.clone(),
+            status: match state_label(post.status, post.published_at) {
+                "Draft" => "draft",
+                "Scheduled" => "scheduled",
+                _ => "published",
+            }
+            .into(),
+            publish_at: post
+                .published_at
+                .and_then(|t| t.format(DATETIME_LOCAL).ok())
+                .unwrap_or_default(),
+            version: post.version.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// The Publish button is Save with the status set to published.
+    fn with_intent(mut self) -> Self {
+        if self.intent == "publish" {
+            self.status = "published".into();
+            self.intent = "save".into();
+        }
+        self
+    }
+
+    /// Check every field against the limits (`max_body`: `posts.max_body_bytes`); the
+    /// messages say what to change.
+    pub(super) fn parse(&self, max_body: usize) -> Result<PostInput, FormErrors> {
+        let mut errors = FormErrors::default();
+        let title = self.title.trim();
+        if title.is_empty() {
+            errors.add("title", "Give the post a title");
+        } else if title.chars().count() > 300 {
+            errors.add("title", "A title can be at most 300 characters");
+        }
+        let slug = errors.check("slug", super::slug_for(title, &self.slug));
+        if self.excerpt.chars().count() > 500 {
+            errors.add("excerpt", "An excerpt can be at most 500 characters");
+        }
+        if self.body.len() > max_body {
+            errors.add("body", too_long(max_body, self.body.len()));
+        }
+        let tags: Vec<String> = self
+            .tags
+            .split(',')
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if tags.len() > 10 {
+            errors.add("tags", "A post can have at most 10 tags");
+        } else if tags.iter().any(|t| t.chars().count() > 100) {
+            errors.add("tags", "A tag can be at most 100 characters");
+        }
+        let cover = self.cover_image.trim();
+        let cover_ok = cover.is_empty()
+            || (cover.len() <= 500
+                && ((cover.starts_with('/') && !cover.starts_with("//"))
+                    || cover.starts_with("https://")));
+        if !cover_ok {
+            errors.add(
+                "cover_image",
+                "A cover image is a path on this site (/uploads/…) or an https:// URL",
+            );
+        }
+        let status = match self.status.as_str() {
+            "" | "draft" => PostStatus::Draft,
+            "published" => PostStatus::Published,
+            "scheduled" => PostStatus::Scheduled,
+            _ => {
+                errors.add("status", "Choose draft, publish or schedule");
+                PostStatus::Draft
+            }
+        };
+        let mut publish_at = None;
+        // Real offsets lie within ±14 hours; anything else is treated as UTC.
+        let offset: i64 = self.tz_offset.trim().parse().unwrap_or(0);
+        let offset = if offset.abs() <= 14 * 60 { offset } else { 0 };
+        if status == PostStatus::Scheduled {
+            let parsed = PrimitiveDateTime::parse(self.publish_at.trim(), DATETIME_LOCAL)
+                .map(|t| t.assume_utc() + time::Duration::minutes(offset));
+            match parsed {
+                Ok(t) if t > OffsetDateTime::now_utc() => publish_at = Some(t),
+                Ok(_) => errors.add("publish_at", "Pick a time in the future, or publish now"),
+                Err(_) => errors.add("publish_at", "Pick the date and time to publish at"),
+            }
+        }
+        match slug {
+            Some(slug) if errors.is_empty() => Ok(PostInput {
+                title: title.to_owned(),
+                slug,
+                excerpt: self.excerpt.trim().to_owned(),
+                body_markdown: self.body.replace("\r\n", "\n"),
+                cover_image: (!cover.is_empty()).then(|| cover.to_owned()),
+                status,
+                publish_at,
+                tags,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn too_long(max_body: usize, len: usize) -> String {
+    format!(
+        "The body can be at most {} of Markdown (this one is {}). Your text is below, unsaved.",
+        human_bytes(max_body),
+        human_bytes(len)
+    )
+}
+
+/// Previews one person may ask for per minute: each renders up to a whole post.
+const PREVIEWS_PER_MINUTE: u32 = 30;
+
+/// Render a preview of `body` off the async workers, within the person's preview allowance.
+async fn preview(
+    state: &AppState,
+    user: &CurrentUser,
+    page: &mut EditPage,
+) -> Result<StatusCode, Error> {
+    let max = state.settings.posts.max_body_bytes;
+    if page.form.body.len() > max {
+        page.errors.add("body", too_long(max, page.form.body.len()));
+        page.errors.general = Some(TOO_LONG.replace("Not saved", "No preview"));
+        return Ok(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let limiter = Limiter {
+        redis: &state.redis,
+        prefix: &state.settings.redis.key_prefix,
+        name: "preview",
+        limit: PREVIEWS_PER_MINUTE,
+        window: std::time::Duration::from_secs(60),
+    };
+    if limiter.over(&user.id.0.to_string()).await?.is_some() {
+        page.errors = FormErrors::general(
+            "You are previewing very fast. Wait a minute, then preview again; your text is kept.",
+        );
+        return Ok(StatusCode::TOO_MANY_REQUESTS);
+    }
+    page.preview = Some(markdown::render_off_thread(page.form.body.clone()).await);
+    Ok(StatusCode::OK)
+}
+
+/// Why a save didn't parse, with the status to answer: 413 when the body is over the limit.
+fn rejected(
+    form: &EditorForm,
+    max_body: usize,
+    mut errors: FormErrors,
+) -> (StatusCode, FormErrors) {
+    if form.body.len() > max_body {
+        errors.general.get_or_insert_with(|| TOO_LONG.to_owned());
+        (StatusCode::PAYLOAD_TOO_LARGE, errors)
+    } else {
+        (StatusCode::UNPROCESSABLE_ENTITY, errors)
+    }
+}
+
+/// The summary at the top of the editor when the body is over the limit (the body field
+/// says by how much).
+const TOO_LONG: &str = "Not saved: the body is longer than a post may be. Your text is kept below.";
+
+/// Another person's save that beat this one: who, when, and how their text differs.
+pub struct ConflictInfo {
+    pub when: String,
+    pub title: String,
+    pub diff: Vec<DiffLine>,
+}
+
+#[derive(Template)]
+#[template(path = "posts/admin/edit.html")]
+struct EditPage {
+    layout: Layout,
+    csrf_token: String,
+    /// `None` for a new post.
+    post: Option<PostForEdit>,
+    form: EditorForm,
+    errors: FormErrors,
+    preview: Option<SafeHtml>,
+    conflict: Option<ConflictInfo>,
+    saved: bool,
+}
+
+fn edit_page(
+    state: &AppState,
+    session: &AuthSession,
+    user: &CurrentUser,
+    post: Option<PostForEdit>,
+    form: EditorForm,
+) -> EditPage {
+    let (title, path) = match &post {
+        Some(p) => (
+            format!("Edit “{}”", p.title),
+            format!("/admin/posts/{}/edit", p.id.0),
+        ),
+        None => ("New post".to_owned(), "/admin/posts/new".to_owned()),
+    };
+    EditPage {
+        layout: layout(state, session, user, &title, &path),
+        csrf_token: session.csrf_token(),
+        post,
+        form,
+        errors: FormErrors::default(),
+        preview: None,
+        conflict: None,
+        saved: false,
+    }
+}
+
+/// `GET /admin/posts/new`
+pub async fn new(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+) -> Result<HttpResponse, Error> {
+    render(
+        StatusCode::OK,
+        edit_page(&state, &session, &user, None, EditorForm::default()),
+    )
+}
+
+/// `POST /admin/posts`: create, or show a preview of what would be created.
+pub async fn create(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    CsrfForm(form): CsrfForm<EditorForm>,
+) -> Result<HttpResponse, Error> {
+    let form = form.with_intent();
+    let max_body = state.settings.posts.max_body_bytes;
+    let mut page = edit_page(&state, &session, &user, None, form.clone());
+    if form.intent == "preview" {
+        let status = preview(&state, &user, &mut page).await?;
+        return render(status, page);
+    }
+    let input = match form.parse(max_body) {
+        Ok(input) => input,
+        Err(errors) => {
+            let (status, errors) = rejected(&form, max_body, errors);
+            page.errors = errors;
+            return render(status, page);
+        }
+    };
+    match super::create_from_input(&state.db, user.id, &input).await? {
+        Some(id) => Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0))),
+        None => {
+            page.errors
+                .add("slug", "That slug is taken; choose another");
+            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EditQuery {
+    #[serde(default)]
+    pub saved: Option<u8>,
+}
+
+/// `GET /admin/posts/{id}/edit`
+pub async fn edit(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    id: web::Path<i64>,
+    query: web::Query<EditQuery>,
+) -> Result<HttpResponse, Error> {
+    let post = editable(&state, &user, PostId(*id)).await?;
+    if post.deleted_at.is_some() {
+        return Err(Error::NotFound);
+    }
+    let form = EditorForm::from_post(&post);
+    let mut page = edit_page(&state, &session, &user, Some(post), form);
+    page.saved = query.saved.is_some();
+    render(StatusCode::OK, page)
+}
+
+/// `POST /admin/posts/{id}`: save an edit (or preview it). A save of a stale version is
+/// refused with the other person's change shown and this person's text kept in the form.
+pub async fn update(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    id: web::Path<i64>,
+    CsrfForm(form): CsrfForm<EditorForm>,
+) -> Result<HttpResponse, Error> {
+    let post = editable(&state, &user, PostId(*id)).await?;
+    let id = post.id;
+    let form = form.with_intent();
+    let max_body = state.settings.posts.max_body_bytes;
+    let mut page = edit_page(&state, &session, &user, Some(post), form.clone());
+    if form.intent == "preview" {
+        let status = preview(&state, &user, &mut page).await?;
+        return render(status, page);
+    }
+    let input = match form.parse(max_body) {
+        Ok(input) => input,
+        Err(errors) => {
+            let (status, errors) = rejected(&form, max_body, errors);
+            page.errors = errors;
+            return render(status, page);
+        }
+    };
+    let Ok(version) = form.version.trim().parse::<i32>() else {
+        page.errors = FormErrors::general(
+            "The form lost track of which version you started from. Your text is below, \
+             unsaved: copy it, reload the post, and paste it back.",
+        );
+        return render(StatusCode::BAD_REQUEST, page);
+    };
+    match super::update(&state.db, user.id, id, version, &input).await {
+        Ok(_) => Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0))),
+        Err(SaveError::SlugTaken) => {
+            page.errors
+                .add("slug", "That slug is taken; choose another");
+            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+        Err(SaveError::Conflict(current)) => {
+            page.conflict = Some(ConflictInfo {
+                when: human_date_time(&current.updated_at),
+                title: current.title.clone(),
+                diff: diff_off_thread(current.body_markdown.clone(), form.body.clone()).await,
+            });
+            page.errors = FormErrors::general(
+                "Someone else saved this post after you opened it. Your text is below, unsaved; \
+                 compare it with theirs, then save again to replace their version.",
+            );
+            // Saving again is now a deliberate choice to replace what they wrote.
+            page.form.version = current.version.to_string();
+            page.post = Some(*current);
+            render(StatusCode::CONFLICT, page)
+        }
+        Err(SaveError::Gone) => Err(Error::NotFound),
+        Err(SaveError::Other(e)) => Err(Error::Internal(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scheduled_post_needs_a_future_time() {
+        let form = EditorForm {
+            title: "T".into(),
+            status: "scheduled".into(),
+            publish_at: "2000-01-01T10:00".into(),
+            ..EditorForm::default()
+        };
+        assert!(form.parse(1 << 20).is_err());
+        let future = EditorForm {
+            publish_at: "2999-01-01T10:00".into(),
+            ..form
+        };
+        let input = future.parse(1 << 20).expect("valid");
+        assert_eq!(input.status, PostStatus::Scheduled);
+        assert_eq!(input.slug.as_str(), "t");
+    }
+
+    #[test]
+    fn a_local_time_with_its_offset_becomes_utc() {
+        let form = EditorForm {
+            title: "T".into(),
+            status: "scheduled".into(),
+            publish_at: "2999-01-01T10:00".into(),
+            tz_offset: "-60".into(), // UTC+1
+            ..EditorForm::default()
+        };
+        let at = form
+            .parse(1 << 20)
+            .expect("valid")
+            .publish_at
+            .expect("a time");
+        assert_eq!((at.hour(), at.minute()), (9, 0));
+        let absurd = EditorForm {
+            tz_offset: "100000".into(),
+            ..form
+        };
+        assert_eq!(
+            absurd
+                .parse(1 << 20)
+                .expect("valid")
+                .publish_at
+                .map(|t| t.hour()),
+            Some(10)
+        );
+    }
+
+    #[test]
+    fn cover_images_are_local_paths_or_https() {
+        for (cover, ok) in [
+            ("/uploads/a.png", true),
+            ("https://x.example/a.png", true),
+            ("javascript:x", false),
+            ("//evil/a.png", false),
+            ("http://x/a.png", false),
+        ] {
+            let form = EditorForm {
+                title: "T".into(),
+                cover_image: cover.into(),
+                ..EditorForm::default()
+            };
+            assert_eq!(form.parse(1 << 20).is_ok(), ok, "{cover}");
+        }
+    }
+}

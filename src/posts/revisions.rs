@@ -1,0 +1,174 @@
+//! A post's revisions: the list, one compared with the current text, and restoring one
+//! (as a new revision, so a restore can itself be undone).
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use askama::Template;
+
+use super::{
+    SaveError,
+    admin::{editable, layout},
+    editor::EditorForm,
+    model::{PostForEdit, PostId, Revision},
+    repo,
+};
+use crate::extract::TokenOnly;
+use crate::render::page::personal as render;
+use crate::render::page::see_other;
+use crate::{
+    accounts::session::AuthSession,
+    error::Error,
+    extract::{CsrfForm, Writer},
+    render::Layout,
+    state::AppState,
+};
+
+/// A line of a comparison between two texts.
+pub struct DiffLine {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// Line diff of two texts. Bounded: past a second of work, `similar` settles for a coarser
+/// diff, so two 1 MiB texts can't hold a thread for long. CPU-bound: see `diff_off_thread`.
+pub fn diff(old: &str, new: &str) -> Vec<DiffLine> {
+    similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_secs(1))
+        .diff_lines(old, new)
+        .iter_all_changes()
+        .map(|c| DiffLine {
+            kind: match c.tag() {
+                similar::ChangeTag::Delete => "del",
+                similar::ChangeTag::Insert => "ins",
+                similar::ChangeTag::Equal => "eq",
+            },
+            text: c.value().trim_end_matches('\n').to_owned(),
+        })
+        .collect()
+}
+
+/// `diff` on the blocking pool.
+pub async fn diff_off_thread(old: String, new: String) -> Vec<DiffLine> {
+    tokio::task::spawn_blocking(move || diff(&old, &new))
+        .await
+        .unwrap_or_default()
+}
+
+/// Another person's save that beat this one: who, when, and how their text differs.
+// ---- revisions ----
+
+#[derive(Template)]
+#[template(path = "posts/admin/revisions.html")]
+struct RevisionsPage {
+    layout: Layout,
+    post: PostForEdit,
+    revisions: Vec<Revision>,
+}
+
+/// `GET /admin/posts/{id}/revisions`
+pub async fn index(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let post = editable(&state, &user, PostId(*id)).await?;
+    let revisions = repo::revisions(&state.db, post.id).await?;
+    render(
+        StatusCode::OK,
+        RevisionsPage {
+            layout: layout(
+                &state,
+                &session,
+                &user,
+                "Revisions",
+                &format!("/admin/posts/{}/revisions", post.id.0),
+            ),
+            post,
+            revisions,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "posts/admin/revision.html")]
+struct RevisionPage {
+    layout: Layout,
+    csrf_token: String,
+    post: PostForEdit,
+    revision: Revision,
+    diff: Vec<DiffLine>,
+}
+
+/// `GET /admin/posts/{id}/revisions/{rev}`: one revision, compared with the current text.
+pub async fn show(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, Error> {
+    let (id, rev) = path.into_inner();
+    let post = editable(&state, &user, PostId(id)).await?;
+    let revision = repo::revision(&state.db, post.id, rev)
+        .await?
+        .ok_or(Error::NotFound)?;
+    render(
+        StatusCode::OK,
+        RevisionPage {
+            layout: layout(
+                &state,
+                &session,
+                &user,
+                "Revision",
+                &format!("/admin/posts/{id}/revisions/{rev}"),
+            ),
+            csrf_token: session.csrf_token(),
+            diff: diff_off_thread(revision.body_markdown.clone(), post.body_markdown.clone()).await,
+            post,
+            revision,
+        },
+    )
+}
+
+/// `POST /admin/posts/{id}/revisions/{rev}/restore`: the revision's text becomes the post's
+/// (as a new revision: nothing is lost, the restore can itself be undone).
+pub async fn restore(
+    state: web::Data<AppState>,
+    Writer(user): Writer,
+    path: web::Path<(i64, i64)>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    let (id, rev) = path.into_inner();
+    let post = editable(&state, &user, PostId(id)).await?;
+    let revision = repo::revision(&state.db, post.id, rev)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut form = EditorForm::from_post(&post);
+    form.title = revision.title;
+    form.excerpt = revision.excerpt;
+    form.body = revision.body_markdown;
+    // A revision saved under a larger limit than today's is still restored.
+    let input = form
+        .parse(usize::MAX)
+        .map_err(|_| Error::BadRequest("that revision can't be restored as it is".into()))?;
+    match super::update(&state.db, user.id, post.id, post.version, &input).await {
+        Ok(_) => Ok(see_other(&format!("/admin/posts/{id}/edit?saved=1"))),
+        Err(SaveError::Conflict(_)) => Err(Error::BadRequest(
+            "the post changed while restoring; open the revision again".into(),
+        )),
+        Err(SaveError::Gone) => Err(Error::NotFound),
+        Err(SaveError::SlugTaken) => Err(Error::BadRequest("the post's slug is taken".into())),
+        Err(SaveError::Other(e)) => Err(Error::Internal(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diffs_mark_lines() {
+        let d = diff("a\nb\n", "a\nc\n");
+        let kinds: Vec<_> = d.iter().map(|l| l.kind).collect();
+        assert_eq!(kinds, ["eq", "del", "ins"]);
+    }
+}
