@@ -91,6 +91,12 @@ impl From<crate::accounts::hasher::HashError> for Error {
     }
 }
 
+impl From<actix_session::SessionInsertError> for Error {
+    fn from(e: actix_session::SessionInsertError) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
 impl From<askama::Error> for Error {
     fn from(e: askama::Error) -> Self {
         Error::Internal(e.into())

@@ -29,6 +29,24 @@ pub struct AppState {
     pub oauth: accounts::oauth::Providers,
 }
 
+impl AppState {
+    /// Counters under `name` in the shared Redis, `limit` hits per `window` each.
+    pub fn limiter(
+        &self,
+        name: &'static str,
+        limit: u32,
+        window: std::time::Duration,
+    ) -> crate::ratelimit::Limiter<'_> {
+        crate::ratelimit::Limiter {
+            redis: &self.redis,
+            prefix: &self.settings.redis.key_prefix,
+            name,
+            limit,
+            window,
+        }
+    }
+}
+
 /// Site-wide facts every page shows, built once from the settings.
 #[derive(Debug)]
 pub struct Site {

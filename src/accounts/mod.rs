@@ -1,7 +1,6 @@
 //! People: accounts, roles and author pages.
 
 pub mod admin;
-pub mod forms;
 pub mod hasher;
 pub mod model;
 pub mod oauth;
@@ -10,30 +9,32 @@ pub mod profile;
 pub mod repo;
 pub mod session;
 
+use std::{net::IpAddr, time::Duration};
+
 use actix_web::web;
 use sqlx::PgPool;
 
-use crate::state::{read, resource};
+use crate::state::{AppState, read, resource};
 use model::{Email, NewUser, Provider, ProviderAccount, Role, UserId, Username};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/authors/{username}").route(read().to(pages::author)))
         .service(
             resource("/setup")
-                .route(read().to(forms::setup_form))
-                .route(web::post().to(forms::setup)),
+                .route(read().to(pages::setup_form))
+                .route(web::post().to(pages::setup)),
         )
         .service(
             resource("/register")
-                .route(read().to(forms::register_form))
-                .route(web::post().to(forms::register)),
+                .route(read().to(pages::register_form))
+                .route(web::post().to(pages::register)),
         )
         .service(
             resource("/login")
-                .route(read().to(forms::login_form))
-                .route(web::post().to(forms::log_in)),
+                .route(read().to(pages::login_form))
+                .route(web::post().to(pages::log_in)),
         )
-        .service(resource("/logout").route(web::post().to(forms::log_out)));
+        .service(resource("/logout").route(web::post().to(pages::log_out)));
     admin::routes(cfg);
     profile::routes(cfg);
     oauth::routes(cfg);
@@ -47,6 +48,82 @@ pub async fn start_session(
 ) -> Result<(), crate::error::Error> {
     let epoch = repo::session_epoch(db, user).await?;
     session.log_in(user, epoch)
+}
+
+/// How a password login ended.
+pub enum LogIn {
+    /// The password is right: start a session for `user` under `epoch`.
+    Welcome { user: UserId, epoch: i32 },
+    /// Over one of the limits: try again in `wait_secs`.
+    TooMany { wait_secs: u64 },
+    /// The password is right but the account is disabled.
+    Disabled,
+    /// Wrong password, or no such account: the same answer, so nobody learns which.
+    Refused,
+}
+
+/// Check a password login from `ip`. Every attempt is counted *before* it is judged (one
+/// Redis script, shared by every instance) against three limits, as OWASP recommends:
+/// - per account and client address (`accounts.login_attempts` per window): a guesser is
+///   stopped after a few tries without locking the owner out from elsewhere;
+/// - per account from everywhere (`accounts.account_attempts_per_hour`): slower, for
+///   guessing spread over many addresses;
+/// - per client address over all accounts (`accounts.address_attempts`): password spraying.
+///
+/// Accounts are counted by id, so a username and its email are one account. The password
+/// is checked with the bounded hasher: when it is busy the error is `Busy` (a 503), not a
+/// queue. An unknown account is checked against a fixed hash, so timing tells nothing.
+pub async fn log_in(
+    state: &AppState,
+    ip: IpAddr,
+    login: &str,
+    password: &str,
+) -> Result<LogIn, crate::error::Error> {
+    let settings = &state.settings.accounts;
+    let user = repo::find_for_login(&state.db, login).await?;
+    let account = match &user {
+        Some(u) => format!("id:{}", u.id.0),
+        None => {
+            let typed: String = login.trim().to_lowercase().chars().take(254).collect();
+            format!("name:{typed}")
+        }
+    };
+    let window = Duration::from_secs(settings.login_window_secs);
+    let here = state.limiter("login:account-address", settings.login_attempts, window);
+    let here_key = format!("{account}:{ip}");
+    let everywhere = state.limiter(
+        "login:account",
+        settings.account_attempts_per_hour,
+        Duration::from_secs(3600),
+    );
+    let address = state.limiter("login:address", settings.address_attempts, window);
+    let mut wait = None;
+    for (limiter, key) in [
+        (&here, here_key.as_str()),
+        (&everywhere, account.as_str()),
+        (&address, &ip.to_string()),
+    ] {
+        wait = wait.max(limiter.over(key).await?);
+    }
+    if let Some(wait_secs) = wait {
+        return Ok(LogIn::TooMany { wait_secs });
+    }
+    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let verified = state
+        .hasher
+        .verify(password, hash.unwrap_or(model::Password::dummy_hash()))
+        .await?;
+    Ok(match user {
+        Some(u) if verified && !u.disabled && u.password_hash.is_some() => {
+            here.reset(&here_key).await?;
+            LogIn::Welcome {
+                user: u.id,
+                epoch: u.session_epoch,
+            }
+        }
+        Some(u) if verified && u.disabled => LogIn::Disabled,
+        _ => LogIn::Refused,
+    })
 }
 
 /// Create the first admin, its password hashed already. An advisory lock serialises

@@ -107,6 +107,15 @@ impl TryFrom<String> for Email {
     }
 }
 
+/// A display name: 1 to 80 characters after trimming.
+pub fn parse_display_name(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    match s.chars().count() {
+        1..=80 => Ok(s.to_owned()),
+        _ => Err("a display name is 1 to 80 characters".into()),
+    }
+}
+
 /// A new password, before hashing. Never printed: `Debug` is redacted.
 #[derive(Clone)]
 pub struct Password(String);

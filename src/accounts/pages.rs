@@ -1,18 +1,35 @@
-//! Reader-facing pages about people.
+//! The pages people find about accounts: an author's page, and the forms to set up the
+//! site, register, log in and log out.
 
-use actix_web::{HttpResponse, web};
+use std::time::Duration;
+
+use actix_web::{
+    HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
 use askama::Template;
+use serde::Deserialize;
 
-use super::{model::Author, model::Username, repo};
+use super::{
+    CreateUserError, LogIn,
+    model::{Author, Email, NewUser, Password, Role, Username, parse_display_name},
+    oauth::{self, ProviderButton},
+    repo,
+    session::AuthSession,
+};
+use crate::render::page::personal as render;
+use crate::render::page::{safe_next, see_other};
 use crate::{
-    accounts::session::AuthSession,
     db::PageQuery,
     error::Error,
-    extract::Viewer,
+    extract::{ClientIp, CsrfForm, TokenOnly, Viewer},
     posts::{self, model::PostSummary, pages::Listing},
-    render::{Layout, page, page::Pager},
+    render::{Layout, form::FormErrors, page, page::Pager},
     state::AppState,
 };
+
+// ---- an author's page ----
 
 #[derive(Template)]
 #[template(path = "accounts/author.html")]
@@ -51,4 +68,335 @@ pub async fn author(
         pager,
         author,
     })
+}
+
+// ---- registration and first-run setup share one form ----
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AccountForm {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+impl AccountForm {
+    /// Parse into a `NewUser` with `role`, or say what is wrong with each field.
+    fn parse(&self, role: Role) -> Result<NewUser, FormErrors> {
+        let mut errors = FormErrors::default();
+        let username = errors.check("username", Username::parse(&self.username));
+        let email = errors.check("email", Email::parse(&self.email));
+        let password = errors.check("password", Password::parse(&self.password));
+        // Optional here: the username stands in for it.
+        let display_name = match self.display_name.trim() {
+            "" => None,
+            name => errors.check("display_name", parse_display_name(name)),
+        };
+        if let (Some(u), Some(_)) = (&username, &password)
+            && self.password.to_lowercase().contains(u.as_str())
+        {
+            errors.add("password", "A password must not contain the username");
+        }
+        match (username, email, password) {
+            (Some(username), Some(email), Some(password)) if errors.is_empty() => Ok(NewUser {
+                display_name: display_name.unwrap_or_else(|| username.as_str().to_owned()),
+                username,
+                email,
+                bio: String::new(),
+                password: Some(password),
+                role,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "accounts/register.html")]
+struct AccountPage {
+    layout: Layout,
+    csrf_token: String,
+    form: AccountForm,
+    errors: FormErrors,
+    /// "/register" or "/setup": the same form serves both.
+    action: &'static str,
+    /// "Continue with …" buttons (registration only: setup makes the admin a password).
+    providers: Vec<ProviderButton>,
+}
+
+fn account_page(
+    state: &AppState,
+    session: &AuthSession,
+    action: &'static str,
+    form: AccountForm,
+    errors: FormErrors,
+) -> AccountPage {
+    let (title, description) = if action == "/setup" {
+        ("Set up your site", "Create the administrator account.")
+    } else {
+        ("Create an account", "Join to comment on posts.")
+    };
+    AccountPage {
+        layout: Layout::new(&state.site, title, description, action).noindex(),
+        csrf_token: session.csrf_token(),
+        form: AccountForm {
+            password: String::new(), // never echo a password back
+            ..form
+        },
+        errors,
+        action,
+        providers: if action == "/register" {
+            oauth::buttons(state, "/")
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// `GET /register`
+pub async fn register_form(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    viewer: Viewer,
+) -> Result<HttpResponse, Error> {
+    if viewer.0.is_some() {
+        return Ok(see_other("/"));
+    }
+    let page = account_page(
+        &state,
+        &session,
+        "/register",
+        AccountForm::default(),
+        FormErrors::default(),
+    );
+    render(StatusCode::OK, page)
+}
+
+/// `POST /register`: create a reader (or `accounts.default_role`) and log them in.
+/// Limited per client address (`accounts.registrations_per_hour`).
+pub async fn register(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    ClientIp(ip): ClientIp,
+    CsrfForm(form): CsrfForm<AccountForm>,
+) -> Result<HttpResponse, Error> {
+    let user = match form.parse(state.settings.accounts.default_role) {
+        Ok(user) => user,
+        Err(errors) => {
+            let page = account_page(&state, &session, "/register", form, errors);
+            return render(StatusCode::UNPROCESSABLE_ENTITY, page);
+        }
+    };
+    let limiter = state.limiter(
+        "register:address",
+        state.settings.accounts.registrations_per_hour,
+        Duration::from_secs(3600),
+    );
+    if let Some(seconds) = limiter.over(&ip.to_string()).await? {
+        let errors = FormErrors::general(format!(
+            "Too many new accounts from your network. Try again in {}.",
+            in_minutes(seconds)
+        ));
+        let page = account_page(&state, &session, "/register", form, errors);
+        return too_many(page, seconds);
+    }
+    let hash = match &user.password {
+        Some(p) => Some(state.hasher.hash(p).await?),
+        None => None,
+    };
+    match super::create_user_with_hash(&state.db, &user, hash.as_deref()).await {
+        Ok(id) => {
+            super::start_session(&state.db, &session, id).await?;
+            Ok(see_other("/"))
+        }
+        Err(e @ (CreateUserError::UsernameTaken(_) | CreateUserError::EmailTaken)) => {
+            let mut errors = FormErrors::default();
+            let field = if matches!(e, CreateUserError::EmailTaken) {
+                "email"
+            } else {
+                "username"
+            };
+            errors.add(field, capitalise_first(&e.to_string()));
+            let page = account_page(&state, &session, "/register", form, errors);
+            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+        }
+        Err(CreateUserError::Other(e)) => Err(Error::Internal(e)),
+    }
+}
+
+fn capitalise_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// `GET /setup`: while no admin exists, the first visitor creates one (as Ghost does).
+pub async fn setup_form(
+    state: web::Data<AppState>,
+    session: AuthSession,
+) -> Result<HttpResponse, Error> {
+    if repo::admin_exists(&state.db).await? {
+        return Err(Error::NotFound);
+    }
+    let page = account_page(
+        &state,
+        &session,
+        "/setup",
+        AccountForm::default(),
+        FormErrors::default(),
+    );
+    render(StatusCode::OK, page)
+}
+
+/// `POST /setup`
+pub async fn setup(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    CsrfForm(form): CsrfForm<AccountForm>,
+) -> Result<HttpResponse, Error> {
+    if repo::admin_exists(&state.db).await? {
+        return Err(Error::NotFound);
+    }
+    let user = match form.parse(Role::Admin) {
+        Ok(user) => user,
+        Err(errors) => {
+            let page = account_page(&state, &session, "/setup", form, errors);
+            return render(StatusCode::UNPROCESSABLE_ENTITY, page);
+        }
+    };
+    let Some(password) = &user.password else {
+        return Err(Error::BadRequest("the first admin needs a password".into()));
+    };
+    let hash = state.hasher.hash(password).await?;
+    match super::create_first_admin(&state.db, &user, &hash).await? {
+        Some(id) => {
+            super::start_session(&state.db, &session, id).await?;
+            Ok(see_other("/"))
+        }
+        // Someone finished setup between our check and our insert.
+        None => Err(Error::NotFound),
+    }
+}
+
+// ---- log in and out ----
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    pub login: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub next: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    pub next: String,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/login.html")]
+struct LoginPage {
+    layout: Layout,
+    csrf_token: String,
+    login: String,
+    next: String,
+    errors: FormErrors,
+    providers: Vec<ProviderButton>,
+}
+
+fn login_page(
+    state: &AppState,
+    session: &AuthSession,
+    login: String,
+    next: String,
+    errors: FormErrors,
+) -> LoginPage {
+    LoginPage {
+        layout: Layout::new(&state.site, "Log in", "Log in to your account.", "/login").noindex(),
+        csrf_token: session.csrf_token(),
+        login,
+        providers: oauth::buttons(state, &next),
+        next,
+        errors,
+    }
+}
+
+/// `GET /login`
+pub async fn login_form(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    viewer: Viewer,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, Error> {
+    let next = safe_next(&query.next);
+    if viewer.0.is_some() {
+        return Ok(see_other(&next));
+    }
+    render(
+        StatusCode::OK,
+        login_page(&state, &session, String::new(), next, FormErrors::default()),
+    )
+}
+
+/// One wording for every failure, so a login never tells whether an account exists.
+const BAD_LOGIN: &str = "Incorrect username or password.";
+
+/// "3 minutes", "1 minute": how long to wait, rounded up.
+fn in_minutes(seconds: u64) -> String {
+    let minutes = seconds.div_ceil(60);
+    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+}
+
+/// A form page answered 429, with `Retry-After`.
+fn too_many<T: Template>(page: T, seconds: u64) -> Result<HttpResponse, Error> {
+    let mut res = render(StatusCode::TOO_MANY_REQUESTS, page)?;
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, seconds.into());
+    Ok(res)
+}
+
+/// `POST /login`: the checks are `accounts::log_in`'s; this answers each outcome.
+pub async fn log_in(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    ClientIp(ip): ClientIp,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<HttpResponse, Error> {
+    let next = safe_next(&form.next);
+    let again = |errors| login_page(&state, &session, form.login.clone(), next.clone(), errors);
+    match super::log_in(&state, ip, &form.login, &form.password).await? {
+        LogIn::Welcome { user, epoch } => {
+            session.log_in(user, epoch)?;
+            Ok(see_other(&next))
+        }
+        LogIn::TooMany { wait_secs } => {
+            let errors = FormErrors::general(format!(
+                "Too many attempts. Try again in {}.",
+                in_minutes(wait_secs)
+            ));
+            too_many(again(errors), wait_secs)
+        }
+        LogIn::Disabled => render(
+            StatusCode::FORBIDDEN,
+            again(FormErrors::general("This account has been disabled.")),
+        ),
+        LogIn::Refused => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            again(FormErrors::general(BAD_LOGIN)),
+        ),
+    }
+}
+
+/// `POST /logout`: the session is destroyed in Redis, not just forgotten by the browser.
+pub async fn log_out(session: AuthSession, CsrfForm(_): CsrfForm<TokenOnly>) -> HttpResponse {
+    session.log_out();
+    see_other("/")
 }

@@ -5,11 +5,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    model::{CurrentUser, Password, Provider, Role},
+    model::{CurrentUser, Password, Provider, Role, parse_display_name},
     repo::{self, LinkedIdentity, Profile},
     session::AuthSession,
 };
 use crate::render::page::personal as render;
+use crate::uploads::parse_image_url;
 use crate::{
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, Viewer},
@@ -135,40 +136,24 @@ pub async fn update_profile(
     CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> Result<HttpResponse, Error> {
     let mut errors = FormErrors::default();
-    let name = form.display_name.trim();
-    if name.is_empty() || name.chars().count() > 80 {
-        errors.add("display_name", "A display name is 1 to 80 characters");
-    }
+    let name = errors.check("display_name", parse_display_name(&form.display_name));
     if form.bio.chars().count() > 500 {
         errors.add("bio", "A bio can be at most 500 characters");
     }
-    let avatar = form.avatar_url.trim();
-    let avatar_ok = avatar.is_empty()
-        || (avatar.len() <= 500
-            && ((avatar.starts_with("/uploads/")) || avatar.starts_with("https://")));
-    if !avatar_ok {
-        errors.add(
-            "avatar_url",
-            "An avatar is an uploaded image (/uploads/…) or an https:// address",
-        );
+    let avatar = errors.check("avatar_url", parse_image_url(&form.avatar_url));
+    if let (Some(name), Some(avatar)) = (&name, &avatar)
+        && errors.is_empty()
+    {
+        let avatar = avatar.as_deref();
+        repo::update_profile(&state.db, user.id, name, form.bio.trim(), avatar).await?;
+        return Ok(crate::render::page::see_other("/account?saved=profile"));
     }
-    if !errors.is_empty() {
-        let mut page = page(&state, &session, user, "profile", errors, None).await?;
-        // Show what they typed, not what is stored.
-        page.profile.display_name = form.display_name;
-        page.profile.bio = form.bio;
-        page.profile.avatar_url = Some(form.avatar_url);
-        return render(StatusCode::UNPROCESSABLE_ENTITY, page);
-    }
-    repo::update_profile(
-        &state.db,
-        user.id,
-        name,
-        form.bio.trim(),
-        (!avatar.is_empty()).then_some(avatar),
-    )
-    .await?;
-    Ok(crate::render::page::see_other("/account?saved=profile"))
+    let mut page = page(&state, &session, user, "profile", errors, None).await?;
+    // Show what they typed, not what is stored.
+    page.profile.display_name = form.display_name;
+    page.profile.bio = form.bio;
+    page.profile.avatar_url = Some(form.avatar_url);
+    render(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
 #[derive(Debug, Deserialize)]

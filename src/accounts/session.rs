@@ -48,16 +48,13 @@ impl AuthSession {
             .and_then(|()| self.session.insert(EPOCH, epoch))
             // A fresh token too: the anonymous one may have been seen by someone else.
             .and_then(|()| self.session.insert(CSRF, new_token()));
-        inserted.map_err(|e| Error::Internal(e.into()))
+        Ok(inserted?)
     }
 
     /// Remember a provider login in progress (state, PKCE verifier): kept in Redis, never in
     /// the cookie. One at a time; a newer one replaces it.
-    pub fn begin_oauth<T: serde::Serialize>(
-        &self,
-        flow: &T,
-    ) -> Result<(), actix_session::SessionInsertError> {
-        self.session.insert(OAUTH_FLOW, flow)
+    pub fn begin_oauth<T: serde::Serialize>(&self, flow: &T) -> Result<(), Error> {
+        Ok(self.session.insert(OAUTH_FLOW, flow)?)
     }
 
     /// The provider login in progress, removed: each one can finish once.

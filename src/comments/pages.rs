@@ -16,7 +16,6 @@ use crate::{
     error::Error,
     extract::{CsrfForm, SignedIn, Viewer},
     posts,
-    ratelimit::Limiter,
     render::{Layout, form::FormErrors, markdown},
     slug::Slug,
     state::AppState,
@@ -27,13 +26,7 @@ const COMMENTS_PER_MINUTE: u32 = 5;
 
 /// Count one comment or edit (`what`) by `user`; true if it is over the per-minute limit.
 async fn too_fast(state: &AppState, what: &'static str, user: &CurrentUser) -> Result<bool, Error> {
-    let limiter = Limiter {
-        redis: &state.redis,
-        prefix: &state.settings.redis.key_prefix,
-        name: what,
-        limit: COMMENTS_PER_MINUTE,
-        window: Duration::from_secs(60),
-    };
+    let limiter = state.limiter(what, COMMENTS_PER_MINUTE, Duration::from_secs(60));
     Ok(limiter.over(&user.id.0.to_string()).await?.is_some())
 }
 

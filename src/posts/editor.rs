@@ -18,7 +18,6 @@ use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     error::Error,
     extract::{CsrfForm, Writer, human_bytes},
-    ratelimit::Limiter,
     render::{Layout, SafeHtml, form::FormErrors, markdown, page::human_date_time},
     state::AppState,
 };
@@ -120,17 +119,12 @@ impl EditorForm {
         } else if tags.iter().any(|t| t.chars().count() > 100) {
             errors.add("tags", "A tag can be at most 100 characters");
         }
-        let cover = self.cover_image.trim();
-        let cover_ok = cover.is_empty()
-            || (cover.len() <= 500
-                && ((cover.starts_with('/') && !cover.starts_with("//"))
-                    || cover.starts_with("https://")));
-        if !cover_ok {
-            errors.add(
+        let cover = errors
+            .check(
                 "cover_image",
-                "A cover image is a path on this site (/uploads/…) or an https:// URL",
-            );
-        }
+                crate::uploads::parse_image_url(&self.cover_image),
+            )
+            .flatten();
         let status = match self.status.as_str() {
             "" | "draft" => PostStatus::Draft,
             "published" => PostStatus::Published,
@@ -159,7 +153,7 @@ impl EditorForm {
                 slug,
                 excerpt: self.excerpt.trim().to_owned(),
                 body_markdown: self.body.replace("\r\n", "\n"),
-                cover_image: (!cover.is_empty()).then(|| cover.to_owned()),
+                cover_image: cover,
                 status,
                 publish_at,
                 tags,
@@ -192,13 +186,11 @@ async fn preview(
         page.errors.general = Some(TOO_LONG.replace("Not saved", "No preview"));
         return Ok(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    let limiter = Limiter {
-        redis: &state.redis,
-        prefix: &state.settings.redis.key_prefix,
-        name: "preview",
-        limit: PREVIEWS_PER_MINUTE,
-        window: std::time::Duration::from_secs(60),
-    };
+    let limiter = state.limiter(
+        "preview",
+        PREVIEWS_PER_MINUTE,
+        std::time::Duration::from_secs(60),
+    );
     if limiter.over(&user.id.0.to_string()).await?.is_some() {
         page.errors = FormErrors::general(
             "You are previewing very fast. Wait a minute, then preview again; your text is kept.",

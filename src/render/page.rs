@@ -165,7 +165,7 @@ fn local_path(next: &str) -> Option<String> {
 
 /// Render a page template as a 200 HTML response.
 pub fn page<T: Template>(template: T) -> Result<HttpResponse, Error> {
-    let body = template.render().map_err(|e| Error::Internal(e.into()))?;
+    let body = template.render()?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::html())
         .body(body))

@@ -24,6 +24,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     admin::routes(cfg);
 }
 
+/// An image address someone typed (a cover image, an avatar): empty is none; otherwise a
+/// path on this site (an upload, `/uploads/…`) or an `https://` URL, at most 500 bytes.
+pub fn parse_image_url(s: &str) -> Result<Option<String>, String> {
+    let s = s.trim();
+    let local = s.starts_with('/') && !s.starts_with("//") && !s.contains('\\');
+    match s {
+        "" => Ok(None),
+        s if s.len() <= 500 && (local || s.starts_with("https://")) => Ok(Some(s.to_owned())),
+        _ => Err("an image is a path on this site (/uploads/…) or an https:// address".into()),
+    }
+}
+
 /// The image kinds we accept, by what their bytes say they are.
 const ACCEPTED: &[(&str, &str)] = &[
     ("image/png", "png"),
@@ -120,7 +132,7 @@ pub async fn serve(
     let path = state.settings.uploads.dir.join(name.as_str());
     let file = web::block(move || NamedFile::open(path))
         .await
-        .map_err(|e| Error::Internal(e.into()))?
+        .map_err(anyhow::Error::from)?
         .map_err(|_| Error::NotFound)?;
     let mut res = file
         .use_last_modified(true)
@@ -135,8 +147,8 @@ pub async fn serve(
             CacheDirective::Extension("immutable".into(), None),
         ])
         .to_string()
-        .parse()
-        .map_err(|e: header::InvalidHeaderValue| Error::Internal(e.into()))?,
+        .parse::<header::HeaderValue>()
+        .map_err(anyhow::Error::from)?,
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -42,7 +42,7 @@ async fn the_profile_shows_on_the_author_page_and_bad_values_are_refused() {
         res.text()
             .await
             .unwrap()
-            .contains("An avatar is an uploaded image")
+            .contains("An image is a path on this site (/uploads/…) or an https:// address")
     );
 }
 

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     LinkError, ProviderLoginError, UnlinkError,
-    forms::NextQuery,
     model::constant_time_eq,
     model::{Provider, UserId},
+    pages::NextQuery,
     session::AuthSession,
 };
 use crate::{
@@ -100,9 +100,7 @@ fn redirect_to_provider(
         next: next.to_owned(),
         link_to: link_to.map(|u| u.0),
     };
-    session
-        .begin_oauth(&flow)
-        .map_err(|e| Error::Internal(e.into()))?;
+    session.begin_oauth(&flow)?;
     Ok(see_other(auth.url.as_str()))
 }
 
