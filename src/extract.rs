@@ -12,7 +12,7 @@ use crate::{
     config::Settings,
     error::Error,
     middleware::mark_personal,
-    render::text::strip_xml_forbidden,
+    render::{page::Header, text::strip_xml_forbidden},
     state::AppState,
 };
 
@@ -48,6 +48,40 @@ impl FromRequest for Viewer {
                 mark_personal(&req);
             }
             Ok(Viewer(user))
+        })
+    }
+}
+
+/// The signed-in part of the page header for `user`.
+pub fn header(user: &CurrentUser, session: &AuthSession) -> Header {
+    Header {
+        display_name: user.display_name.clone(),
+        menu: authz::Menu::for_user(user),
+        csrf_token: session.csrf_token(),
+    }
+}
+
+/// Who is reading a page, and what its header shows them: what reading pages extract. While
+/// the session store is away this is an anonymous visitor.
+pub struct Visitor {
+    pub user: Option<CurrentUser>,
+    pub header: Option<Header>,
+}
+
+impl FromRequest for Visitor {
+    type Error = Error;
+    type Future = LocalBoxFuture<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let viewer = Viewer::from_request(req, payload);
+        let session = AuthSession::from_request(req, payload).into_inner();
+        Box::pin(async move {
+            let user = viewer.await?.0;
+            let header = match (&user, &session) {
+                (Some(user), Ok(session)) => Some(header(user, session)),
+                _ => None,
+            };
+            Ok(Visitor { user, header })
         })
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     authz::{self, Action},
     db::{Page, PageNumber},
     error::Error,
-    extract::{CsrfForm, SignedIn, Viewer},
+    extract::{CsrfForm, SignedIn, header},
     render::{Layout, form::FormErrors, page::Pager},
     state::{AppState, read, resource},
 };
@@ -76,7 +76,7 @@ async fn index_page(
     Ok(IndexPage {
         layout: Layout::new(&state.site, "Users", "", "/admin/users")
             .noindex()
-            .viewer(Viewer(Some(user.clone())), session),
+            .header(Some(header(&user, session))),
         pager: Pager::new(&path, &list),
         users: list.items,
         q,

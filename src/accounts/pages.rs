@@ -23,7 +23,7 @@ use crate::render::page::{safe_next, see_other};
 use crate::{
     db::PageQuery,
     error::Error,
-    extract::{ClientIp, CsrfForm, TokenOnly, Viewer},
+    extract::{ClientIp, CsrfForm, TokenOnly, Viewer, Visitor},
     posts::{self, model::PostSummary, pages::Listing},
     render::{Layout, form::FormErrors, page, page::Pager},
     state::AppState,
@@ -43,8 +43,7 @@ struct AuthorPage {
 /// `GET /authors/{username}`: an author's bio and their published posts, newest first.
 pub async fn author(
     state: web::Data<AppState>,
-    viewer: Viewer,
-    session: AuthSession,
+    visitor: Visitor,
     username: web::Path<Username>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
@@ -63,7 +62,7 @@ pub async fn author(
         pager,
     } = Listing::new(&state.site, &path, &title, &author.bio, rows, number)?;
     page(AuthorPage {
-        layout: layout.viewer(viewer, &session),
+        layout: layout.header(visitor.header),
         posts,
         pager,
         author,

@@ -13,7 +13,7 @@ use crate::render::page::personal as render;
 use crate::uploads::parse_image_url;
 use crate::{
     error::Error,
-    extract::{CsrfForm, SignedIn, TokenOnly, Viewer},
+    extract::{CsrfForm, SignedIn, TokenOnly, header},
     render::{Layout, form::FormErrors},
     state::{AppState, read, resource},
 };
@@ -81,7 +81,7 @@ pub(crate) async fn page(
         connections: connections(&state.oauth.enabled(), linked),
         layout: Layout::new(&state.site, "Your account", "", "/account")
             .noindex()
-            .viewer(Viewer(Some(user)), session),
+            .header(Some(header(&user, session))),
         csrf_token: session.csrf_token(),
         profile,
         section,

@@ -14,7 +14,7 @@ use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     authz::{self, Action},
     error::Error,
-    extract::{CsrfForm, SignedIn, Viewer},
+    extract::{CsrfForm, SignedIn, header},
     posts,
     render::{Layout, form::FormErrors, markdown},
     slug::Slug,
@@ -67,7 +67,7 @@ fn form_page(
     FormPage {
         layout: Layout::new(&state.site, "Your comment", "", &action)
             .noindex()
-            .viewer(Viewer(Some(user)), session),
+            .header(Some(header(&user, session))),
         csrf_token: session.csrf_token(),
         action,
         back,

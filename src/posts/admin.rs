@@ -20,7 +20,7 @@ use crate::{
     authz::{self, Action},
     db::{Page, PageNumber},
     error::Error,
-    extract::{CsrfForm, FormLimit, Viewer, Writer},
+    extract::{CsrfForm, FormLimit, Writer, header},
     render::{Layout, page::Pager},
     state::{AppState, read, resource},
 };
@@ -64,7 +64,7 @@ pub(super) fn layout(
 ) -> Layout {
     Layout::new(&state.site, title, "", path)
         .noindex()
-        .viewer(Viewer(Some(user.clone())), session)
+        .header(Some(header(user, session)))
 }
 
 /// Load a post the user may edit: 404 if there is none, 403 if it is someone else's and

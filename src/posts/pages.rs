@@ -10,10 +10,9 @@ use super::{
     repo,
 };
 use crate::{
-    accounts::session::AuthSession,
     db::{Page, PageNumber, PageQuery},
     error::Error,
-    extract::Viewer,
+    extract::Visitor,
     render::{Layout, page, page::Pager},
     slug::Slug,
     state::{AppState, Site},
@@ -70,8 +69,7 @@ struct IndexPage {
 /// `GET /`: published posts, newest first, `site.posts_per_page` at a time.
 pub async fn index(
     state: web::Data<AppState>,
-    viewer: Viewer,
-    session: AuthSession,
+    visitor: Visitor,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let number = query.number();
@@ -83,7 +81,7 @@ pub async fn index(
         pager,
     } = Listing::new(site, "/", &site.title, &site.description, rows, number)?;
     page(IndexPage {
-        layout: layout.viewer(viewer, &session),
+        layout: layout.header(visitor.header),
         posts,
         pager,
     })
@@ -97,34 +95,35 @@ struct ShowPage {
     comments: Vec<crate::comments::CommentView>,
     /// The viewer moderates this post's comments (its author, an editor, an admin).
     moderator: bool,
-    viewer_id: Option<crate::accounts::model::UserId>,
+    viewer: Option<crate::accounts::model::CurrentUser>,
 }
 
 impl ShowPage {
     fn may_edit(&self, c: &crate::comments::CommentView) -> bool {
-        self.layout
-            .viewer
+        self.viewer
             .as_ref()
             .is_some_and(|v| crate::comments::may_edit(v, c.author_id, c.created_at))
+    }
+
+    fn viewer_id(&self) -> Option<crate::accounts::model::UserId> {
+        self.viewer.as_ref().map(|v| v.id)
     }
 }
 
 /// `GET /posts/{slug}`: one published post, as readers see it.
 pub async fn show(
     state: web::Data<AppState>,
-    viewer: Viewer,
-    session: AuthSession,
+    visitor: Visitor,
     slug: web::Path<Slug>,
 ) -> Result<HttpResponse, Error> {
     let post = repo::find_published(&state.db, slug.as_str())
         .await?
         .ok_or(Error::NotFound)?;
     let s = &post.summary;
-    let moderator = viewer.0.as_ref().is_some_and(|v| {
+    let moderator = visitor.user.as_ref().is_some_and(|v| {
         let post_author = s.author_id;
         crate::authz::can(v, crate::authz::Action::ModerateCommentsOn { post_author })
     });
-    let viewer_id = viewer.0.as_ref().map(|v| v.id);
     // Readers see visible comments; the post's author, editors and admins all of them.
     let comments = post
         .comments
@@ -140,12 +139,12 @@ pub async fn show(
         &format!("/posts/{}", s.slug),
     )
     .article(s.cover_image.as_deref())
-    .viewer(viewer, &session);
+    .header(visitor.header);
     page(ShowPage {
         layout,
         post,
         comments,
         moderator,
-        viewer_id,
+        viewer: visitor.user,
     })
 }

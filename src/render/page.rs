@@ -6,12 +6,7 @@ use actix_web::{HttpResponse, http::header::ContentType};
 use askama::Template;
 use time::{OffsetDateTime, format_description::BorrowedFormatItem, macros::format_description};
 
-use crate::{
-    accounts::{model::CurrentUser, session::AuthSession},
-    error::Error,
-    extract::Viewer,
-    state::Site,
-};
+use crate::{authz::Menu, error::Error, state::Site};
 
 /// What one page puts in `<head>`: title, description, canonical URL, OpenGraph.
 pub struct Layout {
@@ -27,11 +22,18 @@ pub struct Layout {
     pub rel_next: Option<String>,
     /// Error pages and paginated tails are not worth indexing.
     pub noindex: bool,
-    /// Who is logged in, for the header; with the token its log-out form needs.
-    pub viewer: Option<CurrentUser>,
+    /// Who is logged in, for the header; `None` for anonymous readers.
+    pub header: Option<Header>,
+}
+
+/// The signed-in part of a page's header: the name, the menu `authz` allows, and the CSRF
+/// token the header's log-out form (and the page's own forms) carry. Built by the
+/// extractors (`extract::Visitor`, `extract::header`): the renderer never sees a session.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub display_name: String,
+    pub menu: Menu,
     pub csrf_token: String,
-    /// What the navigation offers the viewer, as `authz` decided.
-    pub menu: crate::authz::Menu,
 }
 
 impl Layout {
@@ -57,20 +59,24 @@ impl Layout {
             rel_prev: None,
             rel_next: None,
             noindex: false,
-            viewer: None,
-            csrf_token: String::new(),
-            menu: crate::authz::Menu::default(),
+            header: None,
         }
     }
 
     /// Show who is logged in (and a log-out button) in the header.
-    pub fn viewer(mut self, viewer: Viewer, session: &AuthSession) -> Self {
-        if let Some(user) = &viewer.0 {
-            self.csrf_token = session.csrf_token();
-            self.menu = crate::authz::Menu::for_user(user);
-        }
-        self.viewer = viewer.0;
+    pub fn header(mut self, header: Option<Header>) -> Self {
+        self.header = header;
         self
+    }
+
+    /// The CSRF token for the page's forms (empty for anonymous readers, who have none).
+    pub fn csrf_token(&self) -> &str {
+        self.header.as_ref().map_or("", |h| h.csrf_token.as_str())
+    }
+
+    /// What the navigation offers (nothing for anonymous readers).
+    pub fn menu(&self) -> Menu {
+        self.header.as_ref().map(|h| h.menu).unwrap_or_default()
     }
 
     pub fn article(mut self, image: Option<&str>) -> Self {

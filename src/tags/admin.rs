@@ -15,7 +15,7 @@ use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     authz::{self, Action},
     error::Error,
-    extract::{CsrfForm, SignedIn, Viewer},
+    extract::{CsrfForm, SignedIn, header},
     render::{Layout, form::FormErrors},
     slug::Slug,
     state::{AppState, read, resource},
@@ -48,7 +48,7 @@ pub async fn index(
     let jobs = repo::jobs(&state.db).await?;
     let layout = Layout::new(&state.site, "Tags", "", "/admin/tags")
         .noindex()
-        .viewer(Viewer(Some(user)), &session);
+        .header(Some(header(&user, &session)));
     render(StatusCode::OK, IndexPage { layout, tags, jobs })
 }
 
@@ -96,7 +96,7 @@ fn edit_page(
             &format!("/admin/tags/{}/edit", tag.id.0),
         )
         .noindex()
-        .viewer(Viewer(Some(user)), session),
+        .header(Some(header(&user, session))),
         csrf_token: session.csrf_token(),
         tag,
         form,

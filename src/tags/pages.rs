@@ -5,10 +5,9 @@ use askama::Template;
 
 use super::{model::Tag, repo};
 use crate::{
-    accounts::session::AuthSession,
     db::PageQuery,
     error::Error,
-    extract::Viewer,
+    extract::Visitor,
     posts::{self, model::PostSummary, pages::Listing},
     render::{Layout, page, page::Pager},
     slug::Slug,
@@ -27,8 +26,7 @@ struct ShowPage {
 /// `GET /tags/{slug}`: the tag's description and its published posts, newest first.
 pub async fn show(
     state: web::Data<AppState>,
-    viewer: Viewer,
-    session: AuthSession,
+    visitor: Visitor,
     slug: web::Path<Slug>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
@@ -46,7 +44,7 @@ pub async fn show(
         pager,
     } = Listing::new(&state.site, &path, &title, &tag.description, rows, number)?;
     page(ShowPage {
-        layout: layout.viewer(viewer, &session),
+        layout: layout.header(visitor.header),
         tag,
         posts,
         pager,

@@ -14,7 +14,7 @@ use crate::{
     accounts::session::AuthSession,
     authz::{self, Action},
     error::Error,
-    extract::{Viewer, Writer},
+    extract::{Writer, header},
     render::{Layout, form::FormErrors},
     state::{AppState, read, resource},
 };
@@ -78,7 +78,7 @@ async fn page(
         uploads: repo::recent(&state.db, mine, 30).await?,
         layout: Layout::new(&state.site, "Images", "", "/admin/uploads")
             .noindex()
-            .viewer(Viewer(Some(user)), session),
+            .header(Some(header(&user, session))),
         csrf_token: session.csrf_token(),
         errors,
         just_uploaded,

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     error::Error,
-    extract::{CsrfForm, SignedIn, TokenOnly, Viewer},
+    extract::{CsrfForm, SignedIn, TokenOnly, Viewer, header},
     render::{
         Layout,
         page::{personal, safe_next, see_other},
@@ -392,7 +392,7 @@ fn failure_page(
     let page = FailurePage {
         layout: Layout::new(&state.site, &heading, &detail, "/login")
             .noindex()
-            .viewer(viewer, session),
+            .header(viewer.0.as_ref().map(|u| header(u, session))),
         status: status.as_u16(),
         heading,
         detail,
