@@ -22,6 +22,10 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 QUIRE_PORT=${QUIRE_PORT:-18080}
 CEILING_PORT=${CEILING_PORT:-18081}
+FORTUNES_PORT=${FORTUNES_PORT:-18082}
+# The TechEmpower Fortunes program (actix-web + sqlx 0.9 + askama: one query, a template),
+# the yardstick for an uncached page. Skipped, with a note, where it isn't there.
+FORTUNES_DIR=${FORTUNES_DIR:-../shared/bench/fortunes}
 SAVES=${SAVES:-200}
 DB_NAME=quire_bench_${POSTS}
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
@@ -71,6 +75,17 @@ size=$(wc -c <"$work/body.html")
 pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$CEILING_PORT/" >/dev/null && break; sleep 0.1; done
 
+fortunes=""
+if [ -x "$FORTUNES_DIR/run.sh" ]; then
+  echo "== starting the Fortunes program ($FORTUNES_DIR)"
+  fortunes_pid=$(CEILING_BIND="127.0.0.1:$FORTUNES_PORT" CEILING_STATIC_BYTES="$size" \
+    bash "$FORTUNES_DIR/run.sh" "$(realpath "$TARGET")/fortunes")
+  pids+=("$fortunes_pid")
+  fortunes="http://127.0.0.1:$FORTUNES_PORT/fortunes"
+else
+  echo "== no Fortunes program at $FORTUNES_DIR: measuring without it" >&2
+fi
+
 # Print "rps p50_ms p99_ms" for one wrk run.
 measure() {
   local out
@@ -97,6 +112,9 @@ run() {
 
 echo "== measuring (post page $size bytes; $ROUNDS x $DURATION per target, c=$CONNS)"
 run ceiling "http://127.0.0.1:$CEILING_PORT/"
+targets=(ceiling)
+if [ -n "$fortunes" ]; then run fortunes "$fortunes"; targets+=(fortunes); fi
+run healthz "http://127.0.0.1:$QUIRE_PORT/healthz"
 run post "http://127.0.0.1:$QUIRE_PORT/posts/$slug"
 run home "http://127.0.0.1:$QUIRE_PORT/"
 run tag "http://127.0.0.1:$QUIRE_PORT/tags/$tag"
@@ -105,17 +123,23 @@ rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
 {
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $POSTS posts, wrk -t2 -c$CONNS -d$DURATION, median of $ROUNDS; wrk, Quire, the ceiling and PostgreSQL share the cores. Quire uncached."
   echo
-  echo "| target | req/s | share of ceiling | p50 ms | p99 ms |"
-  echo "|---|---:|---:|---:|---:|"
-  for name in ceiling post home tag; do
+  echo "| target | req/s | share of ceiling | share of Fortunes | p50 ms | p99 ms |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for name in "${targets[@]}" healthz post home tag; do
     share=$(awk -v a="${RPS[$name]}" -v b="${RPS[ceiling]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+    vs_fortunes="–"
+    if [ -n "$fortunes" ]; then
+      vs_fortunes=$(awk -v a="${RPS[$name]}" -v b="${RPS[fortunes]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+    fi
     case $name in
       ceiling) label="ceiling: fixed $size-byte body";;
+      fortunes) label="Fortunes (one query, a template)";;
+      healthz) label="\`/healthz\` (no work)";;
       post) label="\`/posts/{slug}\`";;
       home) label="\`/\`";;
       tag) label="\`/tags/{slug}\`";;
     esac
-    echo "| $label | ${RPS[$name]} | $share | ${P50[$name]} | ${P99[$name]} |"
+    echo "| $label | ${RPS[$name]} | $share | $vs_fortunes | ${P50[$name]} | ${P99[$name]} |"
   done
   echo
   echo "Quire resident memory after the run: $((rss_kb / 1024)) MiB."
