@@ -201,6 +201,27 @@ async fn preview(
     Ok(StatusCode::OK)
 }
 
+/// What the author sent: a save of `PostInput`, or `Err(status)` when the page goes back
+/// to them as it now is (a preview, or the form with what to fix and their text).
+async fn submitted(
+    state: &AppState,
+    user: &CurrentUser,
+    page: &mut EditPage,
+) -> Result<Result<PostInput, StatusCode>, Error> {
+    if page.form.intent == "preview" {
+        return Ok(Err(preview(state, user, page).await?));
+    }
+    let max_body = state.settings.posts.max_body_bytes;
+    match page.form.parse(max_body) {
+        Ok(input) => Ok(Ok(input)),
+        Err(errors) => {
+            let (status, errors) = rejected(&page.form, max_body, errors);
+            page.errors = errors;
+            Ok(Err(status))
+        }
+    }
+}
+
 /// Why a save didn't parse, with the status to answer: 413 when the body is over the limit.
 fn rejected(
     form: &EditorForm,
@@ -285,20 +306,10 @@ pub async fn create(
     Writer(user): Writer,
     CsrfForm(form): CsrfForm<EditorForm>,
 ) -> Result<HttpResponse, Error> {
-    let form = form.with_intent();
-    let max_body = state.settings.posts.max_body_bytes;
-    let mut page = edit_page(&state, &session, &user, None, form.clone());
-    if form.intent == "preview" {
-        let status = preview(&state, &user, &mut page).await?;
-        return render(status, page);
-    }
-    let input = match form.parse(max_body) {
+    let mut page = edit_page(&state, &session, &user, None, form.with_intent());
+    let input = match submitted(&state, &user, &mut page).await? {
         Ok(input) => input,
-        Err(errors) => {
-            let (status, errors) = rejected(&form, max_body, errors);
-            page.errors = errors;
-            return render(status, page);
-        }
+        Err(status) => return render(status, page),
     };
     match super::create_from_input(&state.db, user.id, &input).await? {
         Some(id) => Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0))),
@@ -345,22 +356,12 @@ pub async fn update(
 ) -> Result<HttpResponse, Error> {
     let post = editable(&state, &user, PostId(*id)).await?;
     let id = post.id;
-    let form = form.with_intent();
-    let max_body = state.settings.posts.max_body_bytes;
-    let mut page = edit_page(&state, &session, &user, Some(post), form.clone());
-    if form.intent == "preview" {
-        let status = preview(&state, &user, &mut page).await?;
-        return render(status, page);
-    }
-    let input = match form.parse(max_body) {
+    let mut page = edit_page(&state, &session, &user, Some(post), form.with_intent());
+    let input = match submitted(&state, &user, &mut page).await? {
         Ok(input) => input,
-        Err(errors) => {
-            let (status, errors) = rejected(&form, max_body, errors);
-            page.errors = errors;
-            return render(status, page);
-        }
+        Err(status) => return render(status, page),
     };
-    let Ok(version) = form.version.trim().parse::<i32>() else {
+    let Ok(version) = page.form.version.trim().parse::<i32>() else {
         page.errors = FormErrors::general(
             "The form lost track of which version you started from. Your text is below, \
              unsaved: copy it, reload the post, and paste it back.",
@@ -378,7 +379,7 @@ pub async fn update(
             page.conflict = Some(ConflictInfo {
                 when: human_date_time(&current.updated_at),
                 title: current.title.clone(),
-                diff: diff_off_thread(current.body_markdown.clone(), form.body.clone()).await,
+                diff: diff_off_thread(current.body_markdown.clone(), page.form.body.clone()).await,
             });
             page.errors = FormErrors::general(
                 "Someone else saved this post after you opened it. Your text is below, unsaved; \
