@@ -188,15 +188,36 @@ impl Error {
         }
     }
 
-    /// Log the cause at a level that matches who must act: us (5xx) or the client (4xx).
-    pub fn log(&self) {
+    /// The cause, for the request's log line, at a level that matches who must act: us
+    /// (5xx) or the client (4xx). Never shown to the client.
+    fn cause(&self) -> Cause {
         match self {
-            Error::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
-            Error::Unavailable => tracing::warn!("answered 503: database unavailable"),
-            Error::SessionsUnavailable => tracing::warn!("answered 503: redis unavailable"),
-            other => tracing::debug!(error = %other, "request refused"),
+            Error::Internal(e) => Cause {
+                level: tracing::Level::ERROR,
+                message: format!("{e:#}"),
+            },
+            Error::Unavailable => Cause {
+                level: tracing::Level::WARN,
+                message: "database unavailable".into(),
+            },
+            Error::SessionsUnavailable => Cause {
+                level: tracing::Level::WARN,
+                message: "redis unavailable".into(),
+            },
+            other => Cause {
+                level: tracing::Level::INFO,
+                message: other.to_string(),
+            },
         }
     }
+}
+
+/// Why a request failed, carried to its one log line (`telemetry::log_requests`), which has
+/// the request id: each request ends in exactly one line, its cause included.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    pub level: tracing::Level,
+    pub message: String,
 }
 
 impl ResponseError for Error {
@@ -222,7 +243,6 @@ impl ResponseError for Error {
                 .insert_header((header::LOCATION, format!("/login?next={next}")))
                 .finish();
         }
-        self.log();
         let message = self.message();
         let mut res = HttpResponse::build(self.status_code());
         match self {
@@ -237,6 +257,7 @@ impl ResponseError for Error {
             .content_type(ContentType::plaintext())
             .body(format!("{}\n", message.detail));
         res.extensions_mut().insert(message);
+        res.extensions_mut().insert(self.cause());
         res
     }
 }
@@ -296,6 +317,9 @@ fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B
         return res.map_into_left_body();
     };
     let (req, old) = res.into_parts();
+    if let Some(cause) = old.extensions().get::<Cause>().cloned() {
+        req.extensions_mut().insert(cause);
+    }
     let mut new = HttpResponse::build(status);
     // Keep what the original response said beyond its body (Allow, Retry-After, request id).
     for (name, value) in old.headers() {
