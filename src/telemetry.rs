@@ -83,19 +83,19 @@ pub async fn log_requests(
                 .get::<Cause>()
                 .cloned()
                 .or_else(|| res.request().extensions().get::<Cause>().cloned());
-            match cause {
-                Some(Cause { level, message }) if level == Level::ERROR => {
-                    tracing::error!(request_id = %id, %method, %path, %route, status, latency_ms, %client, error = %message, "request");
-                }
-                Some(Cause { level, message }) if level == Level::WARN => {
-                    tracing::warn!(request_id = %id, %method, %path, %route, status, latency_ms, %client, error = %message, "request");
-                }
-                Some(Cause { message, .. }) => {
-                    tracing::info!(request_id = %id, %method, %path, %route, status, latency_ms, %client, error = %message, "request");
-                }
-                None => {
-                    tracing::info!(request_id = %id, %method, %path, %route, status, latency_ms, %client, "request");
-                }
+            // One line; its level is the cause's (a request that went well is info).
+            let (level, error) = cause.map_or((Level::INFO, None), |c| (c.level, Some(c.message)));
+            // Recorded only when there is one (tracing skips a `None`).
+            let error = error.as_deref();
+            macro_rules! line {
+                ($emit:ident) => {
+                    tracing::$emit!(request_id = %id, %method, %path, %route, status, latency_ms, %client, error, "request")
+                };
+            }
+            match level {
+                Level::ERROR => line!(error),
+                Level::WARN => line!(warn),
+                _ => line!(info),
             }
             if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
                 res.headers_mut().insert(REQUEST_ID_HEADER.clone(), value);
