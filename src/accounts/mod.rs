@@ -363,6 +363,85 @@ pub async fn link_identity(
     Ok(())
 }
 
+/// Every way a provider login or link can end without one. Nothing is created in any of them.
+#[derive(Debug)]
+pub enum ProviderFailure {
+    /// The callback's state is not the one this session sent, or the flow is gone.
+    State,
+    Denied,
+    MissingCode,
+    Upstream(oauth::Upstream),
+    Disabled,
+    EmailNotVerified,
+    EmailOwnerLinkedElsewhere,
+    EmailOwnerUnverified,
+    LinkedToAnother,
+    AlreadyHasOne,
+}
+
+impl ProviderLoginError {
+    /// The refusal to show the person, or the database error behind it.
+    fn refusal(self) -> Result<ProviderFailure, sqlx::Error> {
+        Ok(match self {
+            Self::Disabled => ProviderFailure::Disabled,
+            Self::EmailNotVerified => ProviderFailure::EmailNotVerified,
+            Self::EmailOwnerLinkedElsewhere => ProviderFailure::EmailOwnerLinkedElsewhere,
+            Self::EmailOwnerUnverified => ProviderFailure::EmailOwnerUnverified,
+            Self::Db(e) => return Err(e),
+        })
+    }
+}
+
+impl LinkError {
+    /// The refusal to show the person, or the database error behind it.
+    fn refusal(self) -> Result<ProviderFailure, sqlx::Error> {
+        Ok(match self {
+            Self::LinkedToAnother => ProviderFailure::LinkedToAnother,
+            Self::AlreadyHasOne => ProviderFailure::AlreadyHasOne,
+            Self::Db(e) => return Err(e),
+        })
+    }
+}
+
+/// How a provider's callback ended well.
+pub enum ProviderDone {
+    /// Log this account in.
+    LogIn(UserId),
+    /// The identity is now linked to the account that asked.
+    Linked,
+}
+
+/// The provider sent someone back with `code` for a flow this session began (its state
+/// checked by the caller): trade the code for the provider's account, then link it to
+/// `link_to` (the logged-in account that asked, from /account) or log in with it. The outer
+/// error is the database's; the inner one is the refusal to show the person.
+pub async fn finish_provider_login(
+    state: &AppState,
+    provider: Provider,
+    code: String,
+    verifier: String,
+    link_to: Option<UserId>,
+) -> Result<Result<ProviderDone, ProviderFailure>, sqlx::Error> {
+    let account = match state.oauth.account(provider, code, verifier).await {
+        Ok(account) => account,
+        Err(e) => {
+            tracing::warn!(provider = provider.slug(), error = %e, "provider login failed");
+            return Ok(Err(ProviderFailure::Upstream(e)));
+        }
+    };
+    if let Some(user) = link_to {
+        return match link_identity(&state.db, user, provider, &account).await {
+            Ok(()) => Ok(Ok(ProviderDone::Linked)),
+            Err(e) => e.refusal().map(Err),
+        };
+    }
+    let role = state.settings.accounts.default_role;
+    match log_in_with(&state.db, provider, &account, role).await {
+        Ok(id) => Ok(Ok(ProviderDone::LogIn(id))),
+        Err(e) => e.refusal().map(Err),
+    }
+}
+
 /// Why an unlink was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum UnlinkError {

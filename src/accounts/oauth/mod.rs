@@ -11,7 +11,7 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    LinkError, ProviderLoginError, UnlinkError,
+    ProviderDone, ProviderFailure as Failure, UnlinkError,
     model::constant_time_eq,
     model::{Provider, UserId},
     pages::NextQuery,
@@ -190,69 +190,28 @@ pub async fn callback(
     if let Some(error) = query.error.as_deref() {
         let failure = match error {
             "access_denied" => Failure::Denied,
-            other => Failure::Provider(Upstream::Refused(other.chars().take(64).collect())),
+            other => Failure::Upstream(Upstream::Refused(other.chars().take(64).collect())),
         };
         return fail(failure, Some(&flow));
     }
     let Some(code) = query.code.clone().filter(|c| !c.is_empty()) else {
         return fail(Failure::MissingCode, Some(&flow));
     };
-    let account = match state
-        .oauth
-        .account(provider, code, flow.verifier.clone())
-        .await
-    {
-        Ok(account) => account,
-        Err(e) => {
-            tracing::warn!(provider = provider.slug(), error = %e, "provider login failed");
-            return fail(Failure::Provider(e), Some(&flow));
-        }
-    };
-
-    if let Some(link_to) = flow.link_to.map(UserId) {
-        // The account that asked must still be the one logged in.
-        if session.user_id() != Some(link_to) {
-            return fail(Failure::State, None);
-        }
-        return match super::link_identity(&state.db, link_to, provider, &account).await {
-            Ok(()) => Ok(see_other("/account?saved=linked")),
-            Err(LinkError::LinkedToAnother) => fail(Failure::LinkedToAnother, Some(&flow)),
-            Err(LinkError::AlreadyHasOne) => fail(Failure::AlreadyHasOne, Some(&flow)),
-            Err(LinkError::Db(e)) => Err(e.into()),
-        };
+    // A link must finish in the account that asked for it.
+    let link_to = flow.link_to.map(UserId);
+    if link_to.is_some() && session.user_id() != link_to {
+        return fail(Failure::State, None);
     }
 
-    let role = state.settings.accounts.default_role;
-    match super::log_in_with(&state.db, provider, &account, role).await {
-        Ok(id) => {
+    let verifier = flow.verifier.clone();
+    match super::finish_provider_login(&state, provider, code, verifier, link_to).await? {
+        Ok(ProviderDone::LogIn(id)) => {
             super::start_session(&state.db, &session, id).await?;
             Ok(see_other(&safe_next(&flow.next)))
         }
-        Err(ProviderLoginError::Disabled) => fail(Failure::Disabled, Some(&flow)),
-        Err(ProviderLoginError::EmailNotVerified) => fail(Failure::EmailNotVerified, Some(&flow)),
-        Err(ProviderLoginError::EmailOwnerLinkedElsewhere) => {
-            fail(Failure::EmailOwnerLinkedElsewhere, Some(&flow))
-        }
-        Err(ProviderLoginError::EmailOwnerUnverified) => {
-            fail(Failure::EmailOwnerUnverified, Some(&flow))
-        }
-        Err(ProviderLoginError::Db(e)) => Err(e.into()),
+        Ok(ProviderDone::Linked) => Ok(see_other("/account?saved=linked")),
+        Err(failure) => fail(failure, Some(&flow)),
     }
-}
-
-/// Every way a provider login can end without one. Nothing is created in any of them.
-#[derive(Debug)]
-enum Failure {
-    State,
-    Denied,
-    MissingCode,
-    Provider(Upstream),
-    Disabled,
-    EmailNotVerified,
-    EmailOwnerLinkedElsewhere,
-    EmailOwnerUnverified,
-    LinkedToAnother,
-    AlreadyHasOne,
 }
 
 impl Failure {
@@ -281,7 +240,7 @@ impl Failure {
                 "Without it the sign-in can't be finished. Nothing was changed. Try again."
                     .to_owned(),
             ),
-            Failure::Provider(e) => (
+            Failure::Upstream(e) => (
                 S::BAD_GATEWAY,
                 format!("{provider} sign-in failed"),
                 format!(
