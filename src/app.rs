@@ -111,11 +111,16 @@ impl App {
             local_time_js: assets.url("js/local-time.js"),
         });
         let metrics = Metrics::new(settings.database.max_connections)?;
-        let oauth = accounts::oauth::Providers::new(&settings)?;
+        let oauth = Arc::new(accounts::oauth::Providers::new(&settings)?);
         let prometheus = metrics.http.clone();
         let https = settings.is_https();
         let upload_limit = settings.uploads.max_bytes;
-        let workers = settings.http.workers;
+        let workers = match settings.http.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        // `database.max_connections` is the instance's: the workers share it out.
+        let per_worker = (settings.database.max_connections / workers as u32).max(1);
         let settings_hash_concurrency = settings.accounts.hash_concurrency;
         let csp = content_security_policy(&settings);
         let deadlines = middleware::Deadlines {
@@ -123,17 +128,23 @@ impl App {
             work: settings.database.query_timeout(),
         };
         let shutdown = settings.http.shutdown_timeout_secs;
-        let state = web::Data::new(AppState {
+        let shared = AppState {
             db,
             redis,
             settings: Arc::new(settings),
             site,
             metrics,
             oauth,
-            hasher: Hasher::new(settings_hash_concurrency),
-        });
+            hasher: Arc::new(Hasher::new(settings_hash_concurrency)),
+        };
 
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
+            let db = db::worker_pool(&shared.db, per_worker);
+            shared.metrics.watch_pool(&db);
+            let state = web::Data::new(AppState {
+                db,
+                ..shared.clone()
+            });
             let mut headers = DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))
                 .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
@@ -176,12 +187,10 @@ impl App {
                 .configure(comments::routes)
                 .default_service(web::to(not_found))
         })
+        .workers(workers)
         .shutdown_timeout(shutdown)
         .client_request_timeout(Duration::from_secs(10))
         .listen(listener)?;
-        if workers > 0 {
-            server = server.workers(workers);
-        }
         Ok(Self {
             port,
             server: server.run(),

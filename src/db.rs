@@ -56,6 +56,17 @@ pub fn pool(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
         .connect_lazy_with(opts))
 }
 
+/// A pool like `base` (same server, same checks) of at most `max` connections, for one HTTP
+/// worker. Each actix worker is its own single-threaded runtime, and a connection's socket
+/// belongs to the runtime that opened it: in a pool shared by workers, most queries wake
+/// another worker's thread to read the reply (bench/README.md). Create it on the worker.
+pub fn worker_pool(base: &PgPool, max: u32) -> PgPool {
+    base.options()
+        .clone()
+        .max_connections(max)
+        .connect_lazy_with((*base.connect_options()).clone())
+}
+
 /// Create the configured database if it does not exist yet.
 pub async fn create_if_missing(settings: &DatabaseSettings) -> anyhow::Result<()> {
     let opts = connect_options(settings)?;

@@ -24,7 +24,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     if !allowed {
         return Err(Error::Forbidden);
     }
-    let body = state.metrics.render(&state.db)?;
+    let body = state.metrics.render()?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body))

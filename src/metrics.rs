@@ -3,10 +3,15 @@
 
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, TextEncoder};
+use sqlx::PgPool;
+use std::sync::{Arc, Mutex};
 
+#[derive(Clone)]
 pub struct Metrics {
     pub http: PrometheusMetrics,
     pool_connections: IntGaugeVec,
+    /// Every HTTP worker's pool (one each, see `app.rs`): the gauges add them up.
+    pools: Arc<Mutex<Vec<PgPool>>>,
 }
 
 impl Metrics {
@@ -35,13 +40,27 @@ impl Metrics {
         Ok(Self {
             http,
             pool_connections,
+            pools: Arc::default(),
         })
     }
 
-    /// Prometheus text format: the HTTP metrics, with the pool gauges read from `db` now.
-    pub fn render(&self, db: &sqlx::PgPool) -> anyhow::Result<Vec<u8>> {
-        let size = i64::from(db.size());
-        let idle = i64::try_from(db.num_idle()).unwrap_or(i64::MAX);
+    /// Count `pool` in the pool gauges.
+    pub fn watch_pool(&self, pool: &PgPool) {
+        self.pools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pool.clone());
+    }
+
+    /// Prometheus text format: the HTTP metrics, with the pool gauges read now.
+    pub fn render(&self) -> anyhow::Result<Vec<u8>> {
+        let (size, idle) = {
+            let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+            pools.iter().fold((0i64, 0i64), |(size, idle), p| {
+                let p_idle = i64::try_from(p.num_idle()).unwrap_or(i64::MAX);
+                (size + i64::from(p.size()), idle.saturating_add(p_idle))
+            })
+        };
         self.pool_connections.with_label_values(&["idle"]).set(idle);
         self.pool_connections
             .with_label_values(&["in_use"])

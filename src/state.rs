@@ -16,17 +16,19 @@ use crate::{
 };
 
 /// What every handler can reach. Cheap to clone: pools and `Arc`s.
+#[derive(Clone)]
 pub struct AppState {
+    /// This worker's own pool (see `app.rs`): never shared between HTTP workers.
     pub db: PgPool,
     /// Sessions, counters and caches: every call has a deadline (see `kv`).
     pub redis: Kv,
     /// Password hashing, bounded in concurrency and memory.
-    pub hasher: Hasher,
+    pub hasher: Arc<Hasher>,
     pub settings: Arc<Settings>,
     pub site: Arc<Site>,
     pub metrics: Metrics,
     /// GitHub and Google login, when configured.
-    pub oauth: accounts::oauth::Providers,
+    pub oauth: Arc<accounts::oauth::Providers>,
 }
 
 impl AppState {
