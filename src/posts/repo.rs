@@ -1,7 +1,7 @@
 //! Every statement on `posts` and `post_tags`. Readers' queries read `published_posts`, the
 //! view that holds the visibility rule, so none of them can forget it.
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor, Row};
 use time::OffsetDateTime;
 
 use super::{
@@ -12,7 +12,8 @@ use crate::{
     accounts::model::UserId,
     db::{Page, PageNumber},
     render::SafeHtml,
-    tags::model::TagId,
+    slug::Slug,
+    tags::model::{Tag, TagId},
 };
 
 /// The columns of a `PostSummary`, with the author joined. Tags come from `tag_list`, the
@@ -33,15 +34,22 @@ pub mod sql {
          ORDER BY p.published_at DESC, p.id DESC
          LIMIT $1 OFFSET $2"
     );
-    /// Ordered by post_tags' copy of published_at, which its index serves directly.
+    /// The tag named by slug `$3` and one page of its posts, in one round trip: the tag's
+    /// columns ride on every row, and a tag with no posts on this page is one row of NULL
+    /// posts. Ordered by post_tags' copy of published_at, which its index serves directly.
     pub const BY_TAG: &str = concat!(
+        "SELECT t.id AS tag_id, t.slug AS tag_slug, t.name AS tag_name,
+                t.description AS tag_description, l.*
+           FROM tags t
+           LEFT JOIN LATERAL (",
         summary_select!(),
         " FROM post_tags x
           JOIN published_posts p ON p.id = x.post_id
           JOIN users u ON u.id = p.author_id
-         WHERE x.tag_id = $3
+         WHERE x.tag_id = t.id
          ORDER BY x.published_at DESC NULLS LAST, x.post_id DESC
-         LIMIT $1 OFFSET $2"
+         LIMIT $1 OFFSET $2) l ON true
+          WHERE t.slug = $3"
     );
     pub const BY_AUTHOR: &str = concat!(
         summary_select!(),
@@ -88,18 +96,37 @@ pub async fn list_published(
         .await
 }
 
+/// The tag at `slug` and one page of its published posts (overfetched like `list_published`);
+/// `None` when there is no such tag.
 pub async fn list_published_by_tag(
     db: impl PgExecutor<'_>,
-    tag: TagId,
+    slug: &Slug,
     page: PageNumber,
     per_page: u32,
-) -> sqlx::Result<Vec<PostSummary>> {
-    sqlx::query_as(sql::BY_TAG)
+) -> sqlx::Result<Option<(Tag, Vec<PostSummary>)>> {
+    let rows = sqlx::query(sql::BY_TAG)
         .bind(Page::<()>::limit(per_page))
         .bind(page.offset(per_page))
-        .bind(tag)
+        .bind(slug.as_str())
         .fetch_all(db)
-        .await
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let tag = Tag {
+        id: first.try_get("tag_id")?,
+        slug: first.try_get("tag_slug")?,
+        name: first.try_get("tag_name")?,
+        description: first.try_get("tag_description")?,
+    };
+    let mut posts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // The one row of a tag with no posts here has only the tag.
+        if row.try_get::<Option<PostId>, _>("id")?.is_some() {
+            posts.push(PostSummary::from_row(row)?);
+        }
+    }
+    Ok(Some((tag, posts)))
 }
 
 pub async fn list_published_by_author(

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::{model::Tag, repo};
+use super::model::Tag;
 use crate::{
     db::PageQuery,
     error::Error,
@@ -30,12 +30,11 @@ pub async fn show(
     slug: web::Path<Slug>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
-    let tag = repo::find_by_slug(&state.db, &slug)
-        .await?
-        .ok_or(Error::NotFound)?;
     let number = query.number();
-    let rows =
-        posts::repo::list_published_by_tag(&state.db, tag.id, number, state.site.per_page).await?;
+    let (tag, rows) =
+        posts::repo::list_published_by_tag(&state.db, &slug, number, state.site.per_page)
+            .await?
+            .ok_or(Error::NotFound)?;
     let path = format!("/tags/{}", tag.slug);
     let title = format!("Posts tagged “{}”", tag.name);
     let Listing {

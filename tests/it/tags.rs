@@ -372,3 +372,49 @@ async fn a_big_merge_moves_posts_in_batches_then_deletes_the_tag() {
         r#"[{"name": "Rust", "slug": "rust"}, {"name": "Web", "slug": "web"}]"#
     );
 }
+
+#[tokio::test]
+async fn a_tag_page_shows_its_tag_even_with_nothing_published_in_it() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    // The tag exists, but its only post is a draft: the page is there, with no posts.
+    app.post(
+        ada,
+        PostSpec {
+            title: "Unfinished thoughts",
+            tags: &["Someday"],
+            status: PostStatus::Draft,
+            ..Default::default()
+        },
+    )
+    .await;
+    let page = app.page("/tags/someday", StatusCode::OK).await;
+    assert_eq!(page.text("h1"), "Someday");
+    assert!(!page.contains("Unfinished thoughts"));
+    assert_eq!(page.text(".empty"), "No posts here yet.");
+
+    app.post(
+        ada,
+        PostSpec {
+            title: "Finished thoughts",
+            tags: &["Someday"],
+            published_in_minutes: -5,
+            ..Default::default()
+        },
+    )
+    .await;
+    let page = app.page("/tags/someday", StatusCode::OK).await;
+    assert!(page.contains("Finished thoughts"));
+    assert!(!page.contains("Unfinished thoughts"));
+    assert!(!page.contains("No posts here yet."));
+
+    // No such tag, and a page past the end of one, are both 404.
+    assert_eq!(
+        app.get("/tags/never-used").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/tags/someday?page=2").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
