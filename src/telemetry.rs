@@ -9,8 +9,18 @@ use actix_web::{
     http::header::{HeaderName, HeaderValue},
     middleware::Next,
 };
-use tracing::Level;
-use tracing_subscriber::{EnvFilter, fmt::format::FmtSpan};
+use tracing::{
+    Level,
+    field::{Field, Visit},
+};
+use tracing_subscriber::{
+    EnvFilter,
+    fmt::{
+        FmtContext, FormatEvent, FormatFields,
+        format::{FmtSpan, Writer},
+    },
+    registry::LookupSpan,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -29,14 +39,136 @@ pub fn init(settings: &LogSettings) {
         .with_span_events(FmtSpan::NONE)
         .with_target(false);
     let _ = match settings.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(JsonLine).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// One JSON object per event: `timestamp`, `level`, then the event's fields (`message`
+/// among them) at the top level. tracing-subscriber's own JSON layer writes the same shape
+/// through serde and `fmt` a token at a time, which was most of a request's cost on
+/// `/healthz` (bench/README.md); this writes each field once.
+pub struct JsonLine;
+
+impl<S, N> FormatEvent<S, N> for JsonLine
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        writer.write_str("{\"timestamp\":\"")?;
+        writer.write_str(&timestamp(time::OffsetDateTime::now_utc()))?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(event.metadata().level().as_str())?;
+        writer.write_char('"')?;
+        let mut fields = JsonFields {
+            out: &mut writer,
+            result: Ok(()),
+        };
+        event.record(&mut fields);
+        fields.result?;
+        writer.write_str("}\n")
+    }
+}
+
+/// `2026-11-26T01:24:51.359124Z`, digit by digit: `write!` with padding cost more than the
+/// rest of the line's fixed part.
+fn timestamp(t: time::OffsetDateTime) -> String {
+    let mut s = String::with_capacity(27);
+    let parts = [
+        ("", t.year().clamp(0, 9999).unsigned_abs(), 4),
+        ("-", u32::from(u8::from(t.month())), 2),
+        ("-", u32::from(t.day()), 2),
+        ("T", u32::from(t.hour()), 2),
+        (":", u32::from(t.minute()), 2),
+        (":", u32::from(t.second()), 2),
+        (".", t.microsecond(), 6),
+    ];
+    for (sep, n, width) in parts {
+        s.push_str(sep);
+        for i in (0..width).rev() {
+            s.push(char::from(b'0' + (n / 10u32.pow(i) % 10) as u8));
+        }
+    }
+    s.push('Z');
+    s
+}
+
+/// Writes each field as `,"name":value` after the ones before it.
+struct JsonFields<'a, 'w> {
+    out: &'a mut Writer<'w>,
+    result: fmt::Result,
+}
+
+impl JsonFields<'_, '_> {
+    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+        if self.result.is_ok() {
+            self.result = (|| {
+                self.out.write_char(',')?;
+                write_json_str(self.out, field.name())?;
+                self.out.write_char(':')?;
+                value(self.out)
+            })();
+        }
+    }
+}
+
+impl Visit for JsonFields<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.field(field, |w| write_json_str(w, value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.field(field, |w| write!(w, "{value}"));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.field(field, |w| write!(w, "{value}"));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.field(field, |w| write!(w, "{value}"));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        // JSON has no NaN or infinity.
+        self.field(field, |w| match value.is_finite() {
+            true => write!(w, "{value}"),
+            false => w.write_str("null"),
+        });
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        // `%display` fields and the message arrive here; `Arguments` debug-print as text.
+        let text = format!("{value:?}");
+        self.field(field, |w| write_json_str(w, &text));
+    }
+}
+
+/// `s` as a JSON string: quotes, backslashes and control characters escaped.
+fn write_json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    w.write_char('"')?;
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 | 0x7f => "",
+            _ => continue,
+        };
+        w.write_str(&s[plain..i])?;
+        if escape.is_empty() {
+            write!(w, "\\u{b:04x}")?;
+        } else {
+            w.write_str(escape)?;
+        }
+        plain = i + 1;
+    }
+    w.write_str(&s[plain..])?;
+    w.write_char('"')
 }
 
 /// A request's id: sent back as `X-Request-Id`, printed on error pages, on every log line.
@@ -73,10 +205,16 @@ pub async fn log_requests(
         .to_owned();
     let result = next.call(req).await;
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    // Fields go to the line as `&str`, not `Display`: formatting each through `fmt` was most
+    // of the line's cost (bench/README.md).
+    let mut id_buf = Uuid::encode_buffer();
+    let request_id: &str = id.0.hyphenated().encode_lower(&mut id_buf);
+    let (method, path, client) = (method.as_str(), path.as_str(), client.as_str());
     match result {
         Ok(mut res) => {
             let status = res.status().as_u16();
-            let route = res.request().match_pattern().unwrap_or_default();
+            let route = res.request().match_pattern();
+            let route = route.as_deref().unwrap_or_default();
             let cause = res
                 .response()
                 .extensions()
@@ -89,7 +227,10 @@ pub async fn log_requests(
             let error = error.as_deref();
             macro_rules! line {
                 ($emit:ident) => {
-                    tracing::$emit!(request_id = %id, %method, %path, %route, status, latency_ms, %client, error, "request")
+                    tracing::$emit!(
+                        request_id, method, path, route, status, latency_ms, client, error,
+                        "request"
+                    )
                 };
             }
             match level {
@@ -97,15 +238,86 @@ pub async fn log_requests(
                 Level::WARN => line!(warn),
                 _ => line!(info),
             }
-            if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+            if let Ok(value) = HeaderValue::from_str(request_id) {
                 res.headers_mut().insert(REQUEST_ID_HEADER.clone(), value);
             }
             Ok(res)
         }
         Err(e) => {
             let status = e.as_response_error().status_code().as_u16();
-            tracing::warn!(request_id = %id, %method, %path, status, latency_ms, %client, error = %e, "request");
+            tracing::warn!(request_id, method, path, status, latency_ms, client, error = %e, "request");
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// The lines `emit` logs through `JsonLine`, parsed.
+    fn lines(emit: impl FnOnce()) -> Vec<serde_json::Value> {
+        let buf = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLine)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_event_is_one_json_object_with_its_fields_at_the_top() {
+        let hostile = "quote \" back \\ nl \n cr \r tab \t nul \0 bell \u{7} del \u{7f} é ✓";
+        let got = lines(|| {
+            let path = hostile;
+            tracing::info!(
+                path,
+                status = 404_u16,
+                latency_ms = 1.5,
+                ok = true,
+                n = -3_i64,
+                "request"
+            );
+            tracing::warn!(error = %hostile, nan = f64::NAN, "went wrong: {}", 42);
+        });
+        assert_eq!(got.len(), 2, "{got:?}");
+        let first = &got[0];
+        assert_eq!(first["level"], "INFO");
+        assert_eq!(first["message"], "request");
+        assert_eq!(first["path"], hostile);
+        assert_eq!(first["status"], 404);
+        assert_eq!(first["latency_ms"], 1.5);
+        assert_eq!(first["ok"], true);
+        assert_eq!(first["n"], -3);
+        let ts = first["timestamp"].as_str().unwrap();
+        assert!(
+            time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).is_ok(),
+            "{ts}"
+        );
+        let second = &got[1];
+        assert_eq!(second["level"], "WARN");
+        assert_eq!(second["message"], "went wrong: 42");
+        assert_eq!(second["error"], hostile);
+        assert!(second["nan"].is_null());
     }
 }
