@@ -34,11 +34,12 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 
-cargo build --release --bin quire --example ceiling --example save -j2
+cargo build --release --bin quire --example ceiling --example save --example sql -j2
 TARGET=${CARGO_TARGET_DIR:-target}
 QUIRE=$TARGET/release/quire
 CEILING=$TARGET/release/examples/ceiling
 SAVE=$TARGET/release/examples/save
+SQL=$TARGET/release/examples/sql
 mkdir -p bench/results
 work=$(mktemp -d)
 pids=()
@@ -120,6 +121,23 @@ run home "http://127.0.0.1:$QUIRE_PORT/"
 run tag "http://127.0.0.1:$QUIRE_PORT/tags/$tag"
 
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
+
+# What bounds a page: its one query, run alone by pgbench (prepared statements, 8 clients, as
+# the servers do), against the Fortunes query in the same way. If everything but the query
+# cost what the Fortunes program's does, a page would serve
+#   1 / (1/fortunes_rps - 1/fortunes_query_tps + 1/page_query_tps)  requests per second.
+declare -A QTPS
+if [ -n "$fortunes" ] && command -v pgbench >/dev/null; then
+  echo "== each page's query alone (pgbench -M prepared -c8 -j2 -T5)"
+  qtps() { pgbench -M prepared -n -c8 -j2 -T5 -f "$2" "$1" 2>/dev/null | awk '/^tps/ { printf "%.0f", $3 }'; }
+  echo "SELECT id, message FROM fortune;" >"$work/fortunes.sql"
+  "$SQL" post "$slug" >"$work/post.sql"
+  "$SQL" home >"$work/home.sql"
+  "$SQL" tag "$tag" >"$work/tag.sql"
+  QTPS[fortunes]=$(qtps "${DATABASE_URL_CEILING:-postgres://ceiling:ceiling@127.0.0.1:5432/ceiling}" "$work/fortunes.sql")
+  for name in post home tag; do QTPS[$name]=$(qtps "$PG/$DB_NAME" "$work/$name.sql"); done
+  for name in fortunes post home tag; do echo "   $name query: ${QTPS[$name]} tps" >&2; done
+fi
 {
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $POSTS posts, wrk -t2 -c$CONNS -d$DURATION, median of $ROUNDS; wrk, Quire, the ceiling and PostgreSQL share the cores. Quire uncached."
   echo
@@ -141,6 +159,19 @@ rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
     esac
     echo "| $label | ${RPS[$name]} | $share | $vs_fortunes | ${P50[$name]} | ${P99[$name]} |"
   done
+  if [ -n "${QTPS[fortunes]:-}" ]; then
+    echo
+    echo "Each page's query alone (pgbench, prepared, 8 clients), and the page's bound: its rate if"
+    echo "everything but the query cost what the Fortunes program's does."
+    echo
+    echo "| query | tps | bound req/s | bound, share of Fortunes |"
+    echo "|---|---:|---:|---:|"
+    echo "| Fortunes | ${QTPS[fortunes]} | – | – |"
+    for name in post home tag; do
+      awk -v n="$name" -v f="${RPS[fortunes]}" -v qf="${QTPS[fortunes]}" -v qp="${QTPS[$name]}" 'BEGIN {
+        b = 1 / (1 / f - 1 / qf + 1 / qp); printf "| %s | %d | %.0f | %.0f%% |\n", n, qp, b, 100 * b / f }'
+    done
+  fi
   echo
   echo "Quire resident memory after the run: $((rss_kb / 1024)) MiB."
   echo
