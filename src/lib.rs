@@ -18,6 +18,7 @@ pub mod middleware;
 pub mod posts;
 pub mod ratelimit;
 pub mod render;
+pub mod search;
 pub mod seed;
 pub mod slug;
 pub mod state;

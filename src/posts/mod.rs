@@ -41,6 +41,8 @@ const EXCERPT_CHARS: usize = 220;
 pub struct Prepared {
     pub excerpt: String,
     pub body_html: SafeHtml,
+    /// The body's words without its markup, for the search index.
+    pub body_text: String,
     pub reading_minutes: i32,
 }
 
@@ -52,6 +54,7 @@ fn prepare(body_markdown: &str, excerpt: &str) -> Prepared {
             markdown::truncate_words(excerpt.trim(), 500)
         },
         body_html: markdown::render(body_markdown),
+        body_text: markdown::plain_text(body_markdown),
         reading_minutes: markdown::reading_minutes(body_markdown),
     }
 }
@@ -218,25 +221,11 @@ pub async fn update(
     input: &PostInput,
 ) -> Result<i32, SaveError> {
     let sources = vec![(input.body_markdown.clone(), input.excerpt.clone())];
-    let Some(Prepared {
-        excerpt,
-        body_html,
-        reading_minutes,
-    }) = prepare_off_thread(sources).await?.pop()
-    else {
+    let Some(prepared) = prepare_off_thread(sources).await?.pop() else {
         return Err(SaveError::Other(anyhow::anyhow!("a post was not rendered")));
     };
     let mut tx = db.begin().await.map_err(anyhow::Error::from)?;
-    let saved = repo::update(
-        &mut tx,
-        id,
-        expected,
-        input,
-        &excerpt,
-        &body_html,
-        reading_minutes,
-    )
-    .await?;
+    let saved = repo::update(&mut tx, id, expected, input, &prepared).await?;
     let Some(version) = saved else {
         drop(tx);
         return match repo::find_for_edit(db, id).await? {
@@ -254,7 +243,7 @@ pub async fn update(
         editor,
         version,
         &input.title,
-        &excerpt,
+        &prepared.excerpt,
         &input.body_markdown,
     )
     .await?;

@@ -11,7 +11,6 @@ use super::{
 use crate::{
     accounts::model::UserId,
     db::{Page, PageNumber},
-    render::SafeHtml,
     slug::Slug,
     tags::model::{Tag, TagId},
 };
@@ -182,6 +181,7 @@ pub struct NewRows {
     excerpt: Vec<String>,
     body_markdown: Vec<String>,
     body_html: Vec<String>,
+    body_text: Vec<String>,
     reading_minutes: Vec<i32>,
     cover_image: Vec<Option<String>>,
     status: Vec<PostStatus>,
@@ -203,6 +203,7 @@ impl NewRows {
         self.excerpt.push(prepared.excerpt.clone());
         self.body_markdown.push(input.body_markdown.clone());
         self.body_html.push(prepared.body_html.as_str().to_owned());
+        self.body_text.push(prepared.body_text.clone());
         self.reading_minutes.push(prepared.reading_minutes);
         self.cover_image.push(input.cover_image.clone());
         self.status.push(input.status);
@@ -230,15 +231,16 @@ pub async fn insert_many(
         "WITH input AS (
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
                                   $6::text[], $7::text[], $8::int[], $9::text[],
-                                  $10::post_status[], $11::timestamptz[])
+                                  $10::post_status[], $11::timestamptz[], $15::text[])
                  AS i(ord, author_id, title, slug, excerpt, body_markdown, body_html,
-                      reading_minutes, cover_image, status, published_at)
+                      reading_minutes, cover_image, status, published_at, body_text)
          ),
          created AS (
              INSERT INTO posts (author_id, title, slug, excerpt, body_markdown, body_html,
-                                reading_minutes, cover_image, status, published_at)
+                                reading_minutes, cover_image, status, published_at,
+                                body_text)
              SELECT author_id, title, slug, excerpt, body_markdown, body_html,
-                    reading_minutes, cover_image, status, published_at
+                    reading_minutes, cover_image, status, published_at, body_text
                FROM input ORDER BY ord
              ON CONFLICT (slug) DO NOTHING
              RETURNING id, slug
@@ -273,6 +275,7 @@ pub async fn insert_many(
     .bind(&rows.tag_ord)
     .bind(&rows.tag_id)
     .bind(&rows.tag_position)
+    .bind(&rows.body_text)
     .fetch_all(&mut *conn)
     .await?;
     Ok(created
@@ -395,14 +398,12 @@ pub async fn update(
     id: PostId,
     expected: i32,
     input: &PostInput,
-    excerpt: &str,
-    body_html: &SafeHtml,
-    reading_minutes: i32,
+    prepared: &Prepared,
 ) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar(
         "UPDATE posts
             SET title = $3, slug = $4, excerpt = $5, body_markdown = $6, body_html = $7,
-                reading_minutes = $8, cover_image = $9, status = $10,
+                reading_minutes = $8, cover_image = $9, status = $10, body_text = $12,
                 published_at = CASE
                     WHEN $10::post_status = 'published' THEN
                         CASE WHEN published_at IS NOT NULL AND published_at <= now()
@@ -417,13 +418,14 @@ pub async fn update(
     .bind(expected)
     .bind(&input.title)
     .bind(input.slug.as_str())
-    .bind(excerpt)
+    .bind(&prepared.excerpt)
     .bind(&input.body_markdown)
-    .bind(body_html)
-    .bind(reading_minutes)
+    .bind(&prepared.body_html)
+    .bind(prepared.reading_minutes)
     .bind(&input.cover_image)
     .bind(input.status)
     .bind(input.publish_at)
+    .bind(&prepared.body_text)
     .fetch_optional(&mut *conn)
     .await
 }

@@ -36,6 +36,55 @@ impl fmt::Display for SafeHtml {
 
 impl askama::filters::HtmlSafe for SafeHtml {}
 
+/// Text with some words marked: everything escaped except the `<mark>` elements this type
+/// adds itself. Made from database text whose matches PostgreSQL wrapped in `\u{1}` and
+/// `\u{2}` (characters no stored text contains), with `<`, `>` and `&` as U+E000–U+E002.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Highlighted(String);
+
+impl Highlighted {
+    pub fn from_marked(marked: &str) -> Self {
+        let mut html = String::with_capacity(marked.len() + 32);
+        let mut open = false;
+        for c in marked.chars() {
+            match c {
+                '\u{1}' if !open => {
+                    html.push_str("<mark>");
+                    open = true;
+                }
+                '\u{2}' if open => {
+                    html.push_str("</mark>");
+                    open = false;
+                }
+                // The database's stand-ins for `<`, `>` and `&` (see `search_display`).
+                '&' | '\u{E002}' => html.push_str("&amp;"),
+                '<' | '\u{E000}' => html.push_str("&lt;"),
+                '>' | '\u{E001}' => html.push_str("&gt;"),
+                '"' => html.push_str("&quot;"),
+                '\'' => html.push_str("&#39;"),
+                c if c.is_control() && c != '\n' => {}
+                c => html.push(c),
+            }
+        }
+        if open {
+            html.push_str("</mark>");
+        }
+        Self(html)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Highlighted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl askama::filters::HtmlSafe for Highlighted {}
+
 fn options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
@@ -268,6 +317,32 @@ pub fn reading_minutes(markdown: &str) -> i32 {
     i32::try_from(minutes).unwrap_or(i32::MAX)
 }
 
+/// The text of a Markdown document without its markup, for the search index: words of
+/// text and code, blocks separated by newlines. No HTML written in the Markdown survives.
+pub fn plain_text(markdown: &str) -> String {
+    let markdown = limit_nesting(markdown);
+    let mut text = String::with_capacity(markdown.len());
+    for event in Parser::new_ext(&markdown, options()) {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            // A block ends with a line break; inline ends (emphasis, links) add nothing.
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::CodeBlock
+                | TagEnd::BlockQuote(_)
+                | TagEnd::TableCell
+                | TagEnd::FootnoteDefinition,
+            ) if !text.ends_with('\n') && !text.is_empty() => text.push('\n'),
+            _ => {}
+        }
+    }
+    text.truncate(text.trim_end().len());
+    text
+}
+
 /// A plain-text excerpt: the first paragraph's text, cut at a word boundary near `max` chars.
 pub fn excerpt(markdown: &str, max: usize) -> String {
     let mut text = String::new();
@@ -305,6 +380,32 @@ pub fn truncate_words(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_keeps_words_and_drops_markup() {
+        let text = plain_text(
+            "# Title\n\nSome *emphasis* and `code <b>`.\n\n<div onclick=x>raw html</div>\n\n- one\n- two",
+        );
+        assert!(text.contains("Title"), "{text}");
+        assert!(text.contains("Some emphasis and code <b>."), "{text}");
+        assert!(!text.contains('*') && !text.contains('#'), "{text}");
+        assert!(
+            !text.contains("onclick") && !text.contains("<div"),
+            "{text}"
+        );
+        assert!(text.contains("one\ntwo"), "{text}");
+    }
+
+    #[test]
+    fn highlighted_text_escapes_everything_but_its_marks() {
+        let h = Highlighted::from_marked("a \u{1}<b>\u{2} & \u{E000}x\u{E001} \"q\" '\u{1}open");
+        assert_eq!(
+            h.as_str(),
+            "a <mark>&lt;b&gt;</mark> &amp; &lt;x&gt; &quot;q&quot; &#39;<mark>open</mark>"
+        );
+        // A stray close marker or control character is dropped, never printed.
+        assert_eq!(Highlighted::from_marked("x\u{2}y\u{7}").as_str(), "xy");
+    }
 
     #[test]
     fn renders_the_common_constructs() {

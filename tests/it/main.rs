@@ -19,6 +19,7 @@ mod oauth_provider;
 mod outages;
 mod queries;
 mod reading;
+mod search;
 mod tags;
 mod uploads;
 

@@ -1,0 +1,240 @@
+//! Search (issue 11): the PostgreSQL full-text backend, through the same functions the
+//! site uses, against a real database.
+
+use quire::{
+    posts::{model::PostStatus, repo},
+    search::{self, MAX_QUERY_CHARS, Query, Results},
+};
+
+use crate::harness::{PostSpec, TestApp, spawn_app};
+
+async fn find(app: &TestApp, query: Query) -> Results {
+    search::postgres::search(&app.db, &query, 10, 0)
+        .await
+        .expect("search answers")
+}
+
+async fn titles(app: &TestApp, text: &str) -> Vec<String> {
+    find(app, Query::new(text))
+        .await
+        .hits
+        .into_iter()
+        .map(|h| h.post.title)
+        .collect()
+}
+
+async fn post_id(app: &TestApp, slug: &str) -> quire::posts::model::PostId {
+    sqlx::query_scalar("SELECT id FROM posts WHERE slug = $1")
+        .bind(slug)
+        .fetch_one(&app.db)
+        .await
+        .expect("post exists")
+}
+
+#[tokio::test]
+async fn the_whole_post_is_searched_and_a_title_match_ranks_first() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Notes from the garden",
+            body: "Tomatoes again. The **zucchini** took over the *whole* bed.",
+            published_in_minutes: -10,
+            ..Default::default()
+        },
+    )
+    .await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Zucchini bread",
+            body: "A recipe.",
+            published_in_minutes: -5,
+            ..Default::default()
+        },
+    )
+    .await;
+    // A word only deep inside a 1 MiB body, after a megabyte of other words.
+    let filler = "lorem ipsum dolor sit amet consectetur ".repeat(1 << 15);
+    let deep = format!("{filler}\n\nAt the very end: quokka.");
+    assert!(deep.len() > 1 << 20);
+    app.post(
+        ada,
+        PostSpec {
+            title: "A long one",
+            body: &deep,
+            published_in_minutes: -1,
+            ..Default::default()
+        },
+    )
+    .await;
+
+    // Stemming: "zucchinis" finds both; the title match comes first.
+    assert_eq!(
+        titles(&app, "zucchinis").await,
+        ["Zucchini bread", "Notes from the garden"]
+    );
+    assert_eq!(titles(&app, "quokka").await, ["A long one"]);
+    // Markup is not text: "strong" (the tag **…** renders to) finds nothing.
+    assert!(titles(&app, "strong").await.is_empty());
+
+    let hit = &find(&app, Query::new("zucchini")).await.hits[1];
+    assert!(
+        hit.snippet.as_str().contains("<mark>zucchini</mark>"),
+        "{hit:?}"
+    );
+    assert!(!hit.snippet.as_str().contains("**"), "{hit:?}");
+    let first = &find(&app, Query::new("zucchini")).await.hits[0];
+    assert_eq!(first.title.as_str(), "<mark>Zucchini</mark> bread");
+}
+
+#[tokio::test]
+async fn only_what_readers_can_see_is_found_and_changes_count_at_once() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let draft = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Secret draft about walruses",
+                status: PostStatus::Draft,
+                ..Default::default()
+            },
+        )
+        .await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Walruses tomorrow",
+            status: PostStatus::Scheduled,
+            published_in_minutes: 60,
+            ..Default::default()
+        },
+    )
+    .await;
+    let public = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Walruses today",
+                published_in_minutes: -1,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(titles(&app, "walrus").await, ["Walruses today"]);
+
+    let id = post_id(&app, &public).await;
+    assert!(repo::soft_delete(&app.db, id).await.unwrap());
+    assert!(titles(&app, "walrus").await.is_empty());
+    assert!(repo::restore(&app.db, id).await.unwrap());
+    assert_eq!(titles(&app, "walrus").await, ["Walruses today"]);
+
+    // Publishing the draft makes it findable on the next search.
+    sqlx::query("UPDATE posts SET status = 'published', published_at = now() WHERE slug = $1")
+        .bind(&draft)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        titles(&app, "walrus").await.len(),
+        2,
+        "{:?}",
+        titles(&app, "walrus").await
+    );
+}
+
+#[tokio::test]
+async fn filters_pages_and_the_total() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let bob = app.author("bob").await;
+    for i in 0..12 {
+        app.post(
+            if i % 3 == 0 { bob } else { ada },
+            PostSpec {
+                title: &format!("Kayak trip {i}"),
+                tags: if i % 2 == 0 { &["Rivers"] } else { &["Lakes"] },
+                published_in_minutes: -(i + 1),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    let all = find(&app, Query::new("kayak")).await;
+    assert_eq!((all.hits.len(), all.total), (10, 12));
+    let second = search::postgres::search(&app.db, &Query::new("kayak"), 10, 10)
+        .await
+        .unwrap();
+    assert_eq!((second.hits.len(), second.total), (2, 12));
+
+    let mut rivers = Query::new("kayak");
+    rivers.tag = Some("rivers".into());
+    assert_eq!(find(&app, rivers).await.total, 6);
+    let mut bobs = Query::new("kayak");
+    bobs.author = Some("bob".into());
+    assert_eq!(find(&app, bobs).await.total, 4);
+    let mut nobody = Query::new("kayak");
+    nobody.author = Some("nobody".into());
+    assert_eq!(find(&app, nobody).await.total, 0);
+}
+
+#[tokio::test]
+async fn hostile_queries_answer_and_snippets_stay_escaped() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Escaping <b>bold</b> & friends",
+            body: "Write `<script>alert(1)</script>` in code, then \"quote\" it & go.",
+            published_in_minutes: -1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let long = "x".repeat(10 * 1024);
+    for q in [
+        "\"",
+        "(",
+        ")",
+        ":*",
+        "!!",
+        "&|",
+        "\\",
+        "'",
+        "%00",
+        "\0",
+        "🦀 crab",
+        "a:* & !b",
+        "-",
+        "or",
+        "\"unclosed phrase",
+        long.as_str(),
+        "\t\r\n",
+    ] {
+        let query = Query::new(q);
+        assert!(query.text.chars().count() <= MAX_QUERY_CHARS);
+        search::postgres::search(&app.db, &query, 10, 0)
+            .await
+            .unwrap_or_else(|e| panic!("{q:?}: {e}"));
+    }
+    let hit = &find(&app, Query::new("script alert")).await.hits[0];
+    let html = format!("{} {}", hit.title, hit.snippet);
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains("<b>"), "{html}");
+    assert!(html.contains("&lt;<mark>script</mark>&gt;"), "{html}");
+    let marks = html.matches("<mark>").count();
+    assert!(
+        marks >= 1 && marks == html.matches("</mark>").count(),
+        "{html}"
+    );
+    assert_eq!(
+        html.replace("<mark>", "")
+            .replace("</mark>", "")
+            .matches('<')
+            .count(),
+        0
+    );
+}
