@@ -27,7 +27,7 @@ use crate::{
     health,
     kv::Kv,
     metrics::Metrics,
-    middleware, posts,
+    middleware, posts, search,
     state::{AppState, Site},
     tags, telemetry, uploads,
 };
@@ -185,6 +185,7 @@ impl App {
                 .configure(accounts::routes)
                 .configure(uploads::routes)
                 .configure(comments::routes)
+                .configure(search::pages::routes)
                 .default_service(web::to(not_found))
         })
         .workers(workers)

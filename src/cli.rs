@@ -183,5 +183,8 @@ async fn prepare_database(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
     db::migrate(&pool)
         .await
         .context("the database could not be migrated")?;
+    if crate::search::postgres::apply_language(&pool, &settings.search.language).await? {
+        tracing::info!(language = %settings.search.language, "search index rebuilt for the new language");
+    }
     Ok(pool)
 }

@@ -319,6 +319,10 @@ pub struct SearchSettings {
     /// `None`: PostgreSQL full-text search.
     pub meili_url: Option<Url>,
     pub meili_master_key: Option<SecretString>,
+    /// PostgreSQL's text-search configuration (`english`, `french`, `simple`, …).
+    pub language: String,
+    /// Searches one client address may run per minute (shared by instances through Redis).
+    pub requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -383,6 +387,8 @@ struct Raw {
 struct RawSearch {
     meili_url: String,
     meili_master_key: SecretString,
+    language: String,
+    requests_per_minute: u32,
 }
 
 impl Settings {
@@ -420,6 +426,8 @@ impl Settings {
             search: SearchSettings {
                 meili_url,
                 meili_master_key,
+                language: raw.search.language,
+                requests_per_minute: raw.search.requests_per_minute,
             },
             site: raw.site,
             log: raw.log,
@@ -450,6 +458,20 @@ impl Settings {
         }
         if self.site.title.trim().is_empty() {
             return fail("site.title: must not be empty");
+        }
+        let language = &self.search.language;
+        if language.is_empty()
+            || language.len() > 63
+            || !language
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return fail(
+                "search.language: a PostgreSQL text search configuration name (english, simple, …)",
+            );
+        }
+        if self.search.requests_per_minute == 0 {
+            return fail("search.requests_per_minute: must be at least 1");
         }
         if self.database.max_connections == 0 {
             return fail("database.max_connections: must be at least 1");

@@ -171,8 +171,16 @@ fn local_path(next: &str) -> Option<String> {
 
 /// Render a page template as a 200 HTML response.
 pub fn page<T: Template>(template: T) -> Result<HttpResponse, Error> {
+    page_with_status(actix_web::http::StatusCode::OK, template)
+}
+
+/// Render a page template as an HTML response with `status`.
+pub fn page_with_status<T: Template>(
+    status: actix_web::http::StatusCode,
+    template: T,
+) -> Result<HttpResponse, Error> {
     let body = template.render()?;
-    Ok(HttpResponse::Ok()
+    Ok(HttpResponse::build(status)
         .content_type(ContentType::html())
         .body(body))
 }

@@ -2,6 +2,7 @@
 //! `MEILI_URL` is unset (issue 11); the Meilisearch backend and the `/search` page build on
 //! this module's types.
 
+pub mod pages;
 pub mod postgres;
 
 use crate::{posts::model::PostSummary, render::markdown::Highlighted};

@@ -2,7 +2,7 @@
 //! by a trigger) under a GIN index, `websearch_to_tsquery` for the reader's syntax,
 //! `ts_rank_cd` for the order and `ts_headline` for the snippets.
 
-use sqlx::{FromRow, PgExecutor, Row};
+use sqlx::{FromRow, PgExecutor, PgPool, Row};
 
 use super::{Hit, Query, Results};
 use crate::{posts::model::PostSummary, render::markdown::Highlighted};
@@ -16,6 +16,37 @@ const SNIPPET_SOURCE_CHARS: i32 = 20_000;
 const OPTIONS: &str = "StartSel=\u{1},StopSel=\u{2},MaxFragments=2,MinWords=8,MaxWords=24,\
                        FragmentDelimiter=\u{3}";
 const TITLE_OPTIONS: &str = "StartSel=\u{1},StopSel=\u{2},HighlightAll=true";
+
+/// Make the index use PostgreSQL's text-search configuration `language`; when it was
+/// another, every post's vector is rebuilt (true). An unknown name stops start-up.
+pub async fn apply_language(db: &PgPool, language: &str) -> anyhow::Result<bool> {
+    let mut tx = db.begin().await?;
+    let changed = sqlx::query(
+        "UPDATE search_settings SET language = $1::regconfig WHERE language <> $1::regconfig",
+    )
+    .bind(language)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("42704") => anyhow::anyhow!(
+            "search.language: PostgreSQL has no text search configuration named {language:?}"
+        ),
+        e => e.into(),
+    })?
+    .rows_affected()
+        > 0;
+    if changed {
+        // `title = title` fires the trigger, which rebuilds the rest of the vector.
+        sqlx::query(
+            "UPDATE posts SET search_body = search_body_vector(search_language(), body_text),
+                              title = title",
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
 
 /// One page of published posts matching `query`, best first (then newest).
 pub async fn search(

@@ -6,6 +6,8 @@ use quire::{
     search::{self, MAX_QUERY_CHARS, Query, Results},
 };
 
+use reqwest::StatusCode;
+
 use crate::harness::{PostSpec, TestApp, spawn_app};
 
 async fn find(app: &TestApp, query: Query) -> Results {
@@ -237,4 +239,110 @@ async fn hostile_queries_answer_and_snippets_stay_escaped() {
             .count(),
         0
     );
+}
+
+#[tokio::test]
+async fn the_search_page_finds_highlights_and_pages() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    for i in 0..12 {
+        app.post(
+            ada,
+            PostSpec {
+                title: &format!("Lighthouse log {i}"),
+                body: "The `<lamp>` & the lens, kept by hand.",
+                tags: &["Coast"],
+                published_in_minutes: -(i + 1),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+
+    // Every page's header has a labelled search form that lands here.
+    let home = app.page("/", StatusCode::OK).await;
+    assert_eq!(
+        home.attr("header form[role=search]", "action").as_deref(),
+        Some("/search")
+    );
+    assert_eq!(
+        home.attr("header form[role=search] input", "name")
+            .as_deref(),
+        Some("q")
+    );
+    let id = home.attr("header form[role=search] input", "id").unwrap();
+    assert_eq!(home.texts(&format!("label[for={id}]")).len(), 1);
+
+    let empty = app.page("/search", StatusCode::OK).await;
+    assert!(empty.texts(".result").is_empty());
+    assert_eq!(empty.attr("#search-q", "value").as_deref(), Some(""));
+
+    let first = app.page("/search?q=lighthouse", StatusCode::OK).await;
+    assert_eq!(first.text(".result-count"), "12 results for “lighthouse”");
+    assert_eq!(first.texts(".result").len(), 10);
+    assert_eq!(first.text(".result h2"), "Lighthouse log 0");
+    assert!(first.contains("<mark>Lighthouse</mark> log 0"));
+    assert!(first.contains("&lt;lamp&gt; &amp; the lens"));
+    assert!(first.contains("<meta name=\"robots\" content=\"noindex\">"));
+    let next = first.attr(".pager a[rel=next]", "href").unwrap();
+    assert_eq!(next, "/search?q=lighthouse&page=2");
+    let second = app.page(&next, StatusCode::OK).await;
+    assert_eq!(second.texts(".result").len(), 2);
+    assert!(second.attr(".pager a[rel=next]", "href").is_none());
+
+    // Filters, a query with nothing found, a page past the end.
+    let filtered = app
+        .page("/search?q=lens&tag=coast&author=ada", StatusCode::OK)
+        .await;
+    assert!(filtered.text(".result-count").starts_with("12 results"));
+    let none = app
+        .page("/search?q=lighthouse&author=nobody", StatusCode::OK)
+        .await;
+    assert!(none.text(".empty").starts_with("No posts match"));
+    app.page("/search?q=lighthouse&page=9", StatusCode::OK)
+        .await;
+}
+
+#[tokio::test]
+async fn hostile_search_addresses_answer_with_a_page_never_a_500() {
+    let app = spawn_app().await;
+    let long = format!("/search?q={}", "a".repeat(10 * 1024));
+    for (path, status) in [
+        ("/search?q=%22", StatusCode::OK),
+        ("/search?q=(", StatusCode::OK),
+        ("/search?q=%3A*", StatusCode::OK),
+        ("/search?q=!!", StatusCode::OK),
+        ("/search?q=%26%7C", StatusCode::OK),
+        ("/search?q=%5C", StatusCode::OK),
+        ("/search?q='", StatusCode::OK),
+        ("/search?q=%F0%9F%A6%80", StatusCode::OK),
+        ("/search?q=%FF%FE", StatusCode::OK),
+        ("/search?q=a%00b", StatusCode::BAD_REQUEST),
+        ("/search?q=x&page=0", StatusCode::BAD_REQUEST),
+        ("/search?q=x&page=abc", StatusCode::BAD_REQUEST),
+        ("/search?q=x&tag=%22%3E%3Cscript%3E", StatusCode::OK),
+        (long.as_str(), StatusCode::OK),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), status, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("</html>"), "{path}: {body}");
+        assert!(!body.contains("<script>"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn searching_too_fast_is_a_429_page_with_the_form() {
+    let app = crate::harness::spawn_app_with(|s| s.search.requests_per_minute = 3).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/search?q=anything").await.status(), StatusCode::OK);
+    }
+    let res = app.get("/search?q=anything").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get("retry-after").is_some());
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Try again in"), "{body}");
+    assert!(body.contains("id=\"search-q\""), "{body}");
+    // The empty form is never counted.
+    assert_eq!(app.get("/search").await.status(), StatusCode::OK);
 }

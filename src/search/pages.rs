@@ -1,0 +1,139 @@
+//! `GET /search?q=…&page=N&tag=…&author=…`: the search page. Every page's header has a
+//! search form that lands here; without `q` this shows the empty form.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, http::StatusCode, http::header, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Hit, Query, postgres};
+use crate::{
+    db::PageNumber,
+    error::Error,
+    extract::{ClientIp, Visitor},
+    render::{
+        Layout,
+        page::{Pager, page, page_href, page_with_status},
+    },
+    state::{AppState, read, resource},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/search").route(read().to(search)));
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    page: Option<PageNumber>,
+    tag: Option<String>,
+    author: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    layout: Layout,
+    /// What the reader typed, as searched (trimmed, cut to the maximum).
+    q: String,
+    tag: Option<String>,
+    author: Option<String>,
+    searched: bool,
+    hits: Vec<Hit>,
+    total: i64,
+    pager: Pager,
+    /// Said above the results: why there are none (too many searches).
+    notice: Option<String>,
+}
+
+/// An empty filter is no filter.
+fn filter(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect())
+}
+
+/// The page's own address with its query, for links to its other pages.
+fn href(query: &Query) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    url.append_pair("q", &query.text);
+    if let Some(tag) = &query.tag {
+        url.append_pair("tag", tag);
+    }
+    if let Some(author) = &query.author {
+        url.append_pair("author", author);
+    }
+    format!("/search?{}", url.finish())
+}
+
+pub async fn search(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    ClientIp(ip): ClientIp,
+    params: web::Query<SearchParams>,
+) -> Result<HttpResponse, Error> {
+    let mut query = Query::new(&params.q);
+    query.tag = filter(&params.tag);
+    query.author = filter(&params.author);
+    let number = params.page.unwrap_or(PageNumber::FIRST);
+    let path = href(&query);
+    let title = match query.text.as_str() {
+        "" => "Search".to_owned(),
+        q => format!("Search: {q}"),
+    };
+    let mut found = SearchPage {
+        layout: Layout::new(
+            &state.site,
+            &title,
+            "Search every post.",
+            &page_href(&path, number.get()),
+        )
+        .noindex()
+        .header(visitor.header),
+        q: query.text.clone(),
+        tag: query.tag.clone(),
+        author: query.author.clone(),
+        searched: !query.text.is_empty(),
+        hits: Vec::new(),
+        total: 0,
+        pager: Pager {
+            number: number.get(),
+            prev: None,
+            next: None,
+        },
+        notice: None,
+    };
+    if !found.searched {
+        return page(found);
+    }
+    // Shared by every instance through Redis; without Redis, searches aren't counted.
+    let limiter = state.limiter(
+        "search",
+        state.settings.search.requests_per_minute,
+        Duration::from_secs(60),
+    );
+    if let Ok(Some(wait)) = limiter.over(&ip.to_string()).await {
+        found.notice = Some(format!(
+            "That was a lot of searches in a short time. Try again in {wait} seconds."
+        ));
+        let mut res = page_with_status(StatusCode::TOO_MANY_REQUESTS, found)?;
+        res.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        return Ok(res);
+    }
+    let per_page = i64::from(state.site.per_page);
+    let offset = i64::from(number.get() - 1) * per_page;
+    let results = postgres::search(&state.db, &query, per_page, offset).await?;
+    let pages = (results.total + per_page - 1) / per_page;
+    found.pager = Pager {
+        number: number.get(),
+        prev: (number.get() > 1).then(|| page_href(&path, number.get() - 1)),
+        next: (i64::from(number.get()) < pages).then(|| page_href(&path, number.get() + 1)),
+    };
+    found.hits = results.hits;
+    found.total = results.total;
+    page(found)
+}
