@@ -97,10 +97,17 @@ pub async fn search(
         results.total = row.try_get("total")?;
         let title: String = row.try_get("title_marked")?;
         let snippet: String = row.try_get("snippet_marked")?;
+        let post = PostSummary::from_row(row)?;
+        // No match in the text searched for snippets (only in the title or tags, or past
+        // the snippet's source): the excerpt says more than the text's first few words.
+        let snippet = match snippet.contains('\u{1}') {
+            true => Highlighted::from_marked(&snippet.replace('\u{3}', " … ")),
+            false => Highlighted::from_marked(&post.excerpt),
+        };
         results.hits.push(Hit {
-            post: PostSummary::from_row(row)?,
             title: Highlighted::from_marked(&title),
-            snippet: Highlighted::from_marked(&snippet.replace('\u{3}', " … ")),
+            snippet,
+            post,
         });
     }
     Ok(results)

@@ -346,3 +346,25 @@ async fn searching_too_fast_is_a_429_page_with_the_form() {
     // The empty form is never counted.
     assert_eq!(app.get("/search").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_result_matched_only_by_its_title_shows_its_excerpt() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Albatross",
+            excerpt: "A seabird's long journey, told in five short chapters.",
+            body: "Nothing here names the bird.",
+            published_in_minutes: -1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let hit = &find(&app, Query::new("albatross")).await.hits[0];
+    assert_eq!(
+        hit.snippet.as_str(),
+        "A seabird&#39;s long journey, told in five short chapters."
+    );
+}
