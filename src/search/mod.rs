@@ -49,4 +49,9 @@ pub struct Hit {
 pub struct Results {
     pub hits: Vec<Hit>,
     pub total: i64,
+    /// A query spelled like this one that finds something, when this one found nothing
+    /// by its words (the hits are then titles with words like the query's).
+    pub suggestion: Option<String>,
+    /// The hits are titles spelled like the query, not posts containing its words.
+    pub approximate: bool,
 }

@@ -46,6 +46,10 @@ struct SearchPage {
     pager: Pager,
     /// Said above the results: why there are none (too many searches).
     notice: Option<String>,
+    /// "Did you mean …?": the corrected query and its address.
+    suggestion: Option<(String, String)>,
+    /// The hits only have titles spelled like the query.
+    approximate: bool,
 }
 
 /// An empty filter is no filter.
@@ -106,6 +110,8 @@ pub async fn search(
             next: None,
         },
         notice: None,
+        suggestion: None,
+        approximate: false,
     };
     if !found.searched {
         return page(found);
@@ -133,6 +139,14 @@ pub async fn search(
         prev: (number.get() > 1).then(|| page_href(&path, number.get() - 1)),
         next: (i64::from(number.get()) < pages).then(|| page_href(&path, number.get() + 1)),
     };
+    found.suggestion = results.suggestion.map(|text| {
+        let href = href(&Query {
+            text: text.clone(),
+            ..query.clone()
+        });
+        (text, href)
+    });
+    found.approximate = results.approximate;
     found.hits = results.hits;
     found.total = results.total;
     page(found)

@@ -17,6 +17,120 @@ const OPTIONS: &str = "StartSel=\u{1},StopSel=\u{2},MaxFragments=2,MinWords=8,Ma
                        FragmentDelimiter=\u{3}";
 const TITLE_OPTIONS: &str = "StartSel=\u{1},StopSel=\u{2},HighlightAll=true";
 
+/// Published posts whose title has a word like one of `words` (pg_trgm's word similarity,
+/// served by the trigram index on titles), most alike first.
+async fn similar_titles(
+    db: impl PgExecutor<'_>,
+    query: &Query,
+    words: &[String],
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Results> {
+    let word = |i: usize| words.get(i).cloned();
+    let rows = sqlx::query(sql::SIMILAR_TITLES)
+        .bind(limit)
+        .bind(offset)
+        .bind(&query.tag)
+        .bind(&query.author)
+        .bind(word(0))
+        .bind(word(1))
+        .bind(word(2))
+        .bind(word(3))
+        .bind(word(4))
+        .fetch_all(db)
+        .await?;
+    let mut results = Results::default();
+    for row in &rows {
+        results.total = row.try_get("total")?;
+        let post = PostSummary::from_row(row)?;
+        results.hits.push(Hit {
+            title: Highlighted::from_marked(&post.title),
+            snippet: Highlighted::from_marked(&post.excerpt),
+            post,
+        });
+    }
+    Ok(results)
+}
+
+/// "Did you mean": each of `words` replaced by the most alike word of the titles found
+/// (when one is alike enough), if that changes anything.
+async fn suggestion(
+    db: impl PgExecutor<'_>,
+    words: &[String],
+    found: &Results,
+) -> sqlx::Result<Option<String>> {
+    let mut candidates: Vec<String> = found
+        .hits
+        .iter()
+        .flat_map(|h| h.post.title.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .collect();
+    candidates.sort();
+    candidates.dedup();
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let corrected: Option<String> = sqlx::query_scalar(
+        "SELECT string_agg(COALESCE(best.word, q.word), ' ' ORDER BY q.n)
+           FROM unnest($1::text[]) WITH ORDINALITY AS q(word, n)
+           LEFT JOIN LATERAL (
+                SELECT c AS word FROM unnest($2::text[]) c
+                 WHERE similarity(c, q.word) >= 0.3
+                 ORDER BY similarity(c, q.word) DESC, c LIMIT 1) best ON true",
+    )
+    .bind(words)
+    .bind(&candidates)
+    .fetch_one(db)
+    .await?;
+    Ok(corrected.filter(|c| *c != words.join(" ")))
+}
+
+/// The statements, public so the index test can `EXPLAIN` exactly these.
+pub mod sql {
+    /// $1 query text, $2 limit, $3 offset, $4 tag slug, $5 author username, $6 snippet
+    /// source length, $7 title headline options, $8 snippet headline options.
+    pub const FULL_TEXT: &str =
+        "WITH q AS (SELECT websearch_to_tsquery(search_language(), $1) AS query)
+         SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
+                p.cover_image, p.published_at, u.username AS author_username,
+                u.display_name AS author_name, p.tag_list AS tags,
+                ts_headline(search_language(), search_display(p.title), q.query, $7)
+                    AS title_marked,
+                ts_headline(search_language(), search_display(
+                                -- The excerpt, unless it was cut from the body's start.
+                                CASE WHEN left(p.body_text, 40) = left(p.excerpt, 40)
+                                     THEN '' ELSE p.excerpt || E'\\n' END
+                                || left(p.body_text, $6)), q.query, $8)
+                    AS snippet_marked,
+                count(*) OVER () AS total
+           FROM published_posts p
+           JOIN users u ON u.id = p.author_id
+          CROSS JOIN q
+          WHERE p.search_doc @@ q.query
+            AND ($4::text IS NULL
+                 OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $4::text)))
+            AND ($5::text IS NULL OR u.username = $5)
+          ORDER BY ts_rank_cd(p.search_doc, q.query) DESC, p.published_at DESC, p.id DESC
+          LIMIT $2 OFFSET $3";
+    /// $1 limit, $2 offset, $3 tag slug, $4 author username, $5–$9 words.
+    pub const SIMILAR_TITLES: &str = "SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
+                p.cover_image, p.published_at, u.username AS author_username,
+                u.display_name AS author_name, p.tag_list AS tags,
+                count(*) OVER () AS total
+           FROM published_posts p
+           JOIN users u ON u.id = p.author_id
+          WHERE ($5::text <% lower(p.title) OR $6::text <% lower(p.title) OR $7::text <% lower(p.title)
+                 OR $8::text <% lower(p.title) OR $9::text <% lower(p.title))
+            AND ($3::text IS NULL
+                 OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $3::text)))
+            AND ($4::text IS NULL OR u.username = $4)
+          ORDER BY (SELECT max(word_similarity(w, lower(p.title)))
+                      FROM unnest(ARRAY[$5::text, $6, $7, $8, $9]) w) DESC,
+                   p.published_at DESC, p.id DESC
+          LIMIT $1 OFFSET $2";
+}
+
 /// Make the index use PostgreSQL's text-search configuration `language`; when it was
 /// another, every post's vector is rebuilt (true). An unknown name stops start-up.
 pub async fn apply_language(db: &PgPool, language: &str) -> anyhow::Result<bool> {
@@ -49,49 +163,51 @@ pub async fn apply_language(db: &PgPool, language: &str) -> anyhow::Result<bool>
 }
 
 /// One page of published posts matching `query`, best first (then newest).
-pub async fn search(
+pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx::Result<Results> {
+    if query.text.is_empty() {
+        return Ok(Results::default());
+    }
+    let results = full_text(db, query, limit, offset).await?;
+    if results.total > 0 {
+        return Ok(results);
+    }
+    // Nothing: perhaps a word is misspelled. Titles with a word like each of the query's.
+    let words = typo_words(&query.text);
+    if words.is_empty() {
+        return Ok(results);
+    }
+    let mut results = similar_titles(db, query, &words, limit, offset).await?;
+    results.approximate = true;
+    results.suggestion = suggestion(db, &words, &results).await?;
+    Ok(results)
+}
+
+/// The words a typo fallback looks for: letters and digits, three or more, at most five.
+fn typo_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3 && !matches!(*w, "or" | "and" | "not"))
+        .map(str::to_lowercase)
+        .take(5)
+        .collect()
+}
+
+async fn full_text(
     db: impl PgExecutor<'_>,
     query: &Query,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Results> {
-    if query.text.is_empty() {
-        return Ok(Results::default());
-    }
-    let rows = sqlx::query(
-        "WITH q AS (SELECT websearch_to_tsquery(search_language(), $1) AS query)
-         SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
-                p.cover_image, p.published_at, u.username AS author_username,
-                u.display_name AS author_name, p.tag_list AS tags,
-                ts_headline(search_language(), search_display(p.title), q.query, $7)
-                    AS title_marked,
-                ts_headline(search_language(), search_display(
-                                -- The excerpt, unless it was cut from the body's start.
-                                CASE WHEN left(p.body_text, 40) = left(p.excerpt, 40)
-                                     THEN '' ELSE p.excerpt || E'\\n' END
-                                || left(p.body_text, $6)), q.query, $8)
-                    AS snippet_marked,
-                count(*) OVER () AS total
-           FROM published_posts p
-           JOIN users u ON u.id = p.author_id
-          CROSS JOIN q
-          WHERE p.search_doc @@ q.query
-            AND ($4::text IS NULL
-                 OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $4::text)))
-            AND ($5::text IS NULL OR u.username = $5)
-          ORDER BY ts_rank_cd(p.search_doc, q.query) DESC, p.published_at DESC, p.id DESC
-          LIMIT $2 OFFSET $3",
-    )
-    .bind(&query.text)
-    .bind(limit)
-    .bind(offset)
-    .bind(&query.tag)
-    .bind(&query.author)
-    .bind(SNIPPET_SOURCE_CHARS)
-    .bind(TITLE_OPTIONS)
-    .bind(OPTIONS)
-    .fetch_all(db)
-    .await?;
+    let rows = sqlx::query(sql::FULL_TEXT)
+        .bind(&query.text)
+        .bind(limit)
+        .bind(offset)
+        .bind(&query.tag)
+        .bind(&query.author)
+        .bind(SNIPPET_SOURCE_CHARS)
+        .bind(TITLE_OPTIONS)
+        .bind(OPTIONS)
+        .fetch_all(db)
+        .await?;
     let mut results = Results::default();
     for row in &rows {
         results.total = row.try_get("total")?;

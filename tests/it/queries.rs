@@ -23,6 +23,8 @@ async fn hundred_thousand_posts(db: &sqlx::PgPool) {
            SELECT p.id, t.id, p.published_at FROM posts p JOIN tags t ON t.slug = 'tag-' || (1 + p.id % 20)
          UNION
            SELECT p.id, t.id, p.published_at FROM posts p JOIN tags t ON t.slug = 'tag-' || (1 + (p.id * 7) % 20);
+         UPDATE posts SET search_doc = setweight(to_tsvector('english', title), 'A')
+                                       || setweight(to_tsvector('english', excerpt), 'C');
          SET session_replication_role = DEFAULT;
          ANALYZE;",
     )
@@ -81,4 +83,44 @@ async fn reader_lists_use_indexes_at_a_hundred_thousand_posts() {
             .unwrap()
             .join("\n");
     assert!(plan.contains("posts_slug_key"), "post page:\n{plan}");
+
+    // Search: the GIN index for words, the trigram index for a misspelled title word.
+    let explain = |sql: &str| format!("EXPLAIN {sql}");
+    let plan = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(explain(
+        quire::search::postgres::sql::FULL_TEXT,
+    )))
+    .bind("quokka")
+    .bind(11_i64)
+    .bind(0_i64)
+    .bind(None::<String>)
+    .bind(None::<String>)
+    .bind(20_000_i32)
+    .bind("")
+    .bind("")
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+    .join("\n");
+    assert!(plan.contains("posts_search_idx"), "search:\n{plan}");
+    assert!(!plan.contains("Seq Scan on posts"), "search:\n{plan}");
+    let plan = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(explain(
+        quire::search::postgres::sql::SIMILAR_TITLES,
+    )))
+    .bind(11_i64)
+    .bind(0_i64)
+    .bind(None::<String>)
+    .bind(None::<String>)
+    .bind("pots")
+    .bind(None::<String>)
+    .bind(None::<String>)
+    .bind(None::<String>)
+    .bind(None::<String>)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+    .join("\n");
+    assert!(
+        plan.contains("posts_title_trgm_idx"),
+        "typo search:\n{plan}"
+    );
 }

@@ -368,3 +368,49 @@ async fn a_result_matched_only_by_its_title_shows_its_excerpt() {
         "A seabird&#39;s long journey, told in five short chapters."
     );
 }
+
+#[tokio::test]
+async fn a_misspelled_word_still_finds_the_title_and_suggests_the_spelling() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Zucchini bread",
+            body: "A recipe.",
+            published_in_minutes: -1,
+            ..Default::default()
+        },
+    )
+    .await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Sourdough starter",
+            body: "Flour and water.",
+            published_in_minutes: -2,
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let results = find(&app, Query::new("zuchini")).await;
+    assert!(results.approximate);
+    assert_eq!(results.total, 1);
+    assert_eq!(results.hits[0].post.title, "Zucchini bread");
+    assert_eq!(results.suggestion.as_deref(), Some("zucchini"));
+    // A correct query has no suggestion; a query like nothing finds nothing.
+    let exact = find(&app, Query::new("zucchini")).await;
+    assert!(!exact.approximate && exact.suggestion.is_none());
+    let nothing = find(&app, Query::new("qwxzv")).await;
+    assert_eq!((nothing.total, nothing.suggestion), (0, None));
+
+    let page = app.page("/search?q=sourdogh+startr", StatusCode::OK).await;
+    assert_eq!(page.text(".suggestion a"), "sourdough starter");
+    assert_eq!(
+        page.attr(".suggestion a", "href").as_deref(),
+        Some("/search?q=sourdough+starter")
+    );
+    assert_eq!(page.text(".result h2"), "Sourdough starter");
+    assert!(page.text(".result-count").starts_with("No posts contain"));
+}
