@@ -20,7 +20,7 @@ use sqlx::PgPool;
 use crate::{
     accounts::{self, hasher::Hasher, session::RedisSessions},
     assets::{self, Assets},
-    comments,
+    cache, comments,
     config::Settings,
     db,
     error::{Error, error_pages},
@@ -167,13 +167,15 @@ impl App {
                 .wrap(error_pages())
                 .wrap(
                     SessionMiddleware::builder(sessions.clone(), key.clone())
-                        .cookie_name("quire_session".into())
+                        .cookie_name(cache::SESSION_COOKIE.into())
                         .cookie_secure(https)
                         .cookie_http_only(true)
                         .cookie_same_site(SameSite::Lax)
                         .session_lifecycle(PersistentSession::default().session_ttl(session_ttl))
                         .build(),
                 )
+                // Outside the session: a kept page is served without touching it.
+                .wrap(from_fn(cache::hot_pages))
                 .wrap(Compress::default())
                 .wrap(headers)
                 .wrap(prometheus.clone())

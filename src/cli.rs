@@ -81,10 +81,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if demo && crate::posts::repo::count_all(&pool).await? == 0 {
                 let report =
                     seed::run(&pool, DEMO_POSTS, &indicatif::ProgressBar::hidden()).await?;
+                stale_pages(&settings).await?;
                 tracing::info!(posts = report.posts_created, "added demo content");
             }
             // Tag renames and merges a stopped process left half done.
-            crate::tags::jobs::spawn(pool.clone());
+            let redis = crate::kv::Kv::new(&settings.redis)?;
+            let pages = crate::cache::Pages::new(&redis, &settings.redis);
+            crate::tags::jobs::spawn(pool.clone(), pages);
             let app = App::build_with_pool(settings.clone(), pool).await?;
             tracing::info!(
                 address = %format!("{}:{}", settings.http.host, app.port()),
@@ -102,6 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed { posts } => {
             let pool = prepare_database(&settings).await?;
             let report = seed::run(&pool, posts, &seed::progress_bar()).await?;
+            stale_pages(&settings).await?;
             println!(
                 "demo content ready: {} posts created, {} already there",
                 report.posts_created, report.posts_existing
@@ -133,6 +137,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Pages kept by running instances show what changed here (a failure is logged, not fatal).
+async fn stale_pages(settings: &Settings) -> anyhow::Result<()> {
+    let redis = crate::kv::Kv::new(&settings.redis)?;
+    crate::cache::Pages::new(&redis, &settings.redis)
+        .stale()
+        .await;
     Ok(())
 }
 

@@ -106,6 +106,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub search: SearchSettings,
+    pub cache: CacheSettings,
     pub site: SiteSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
@@ -325,6 +326,19 @@ pub struct SearchSettings {
     pub requests_per_minute: u32,
 }
 
+/// The hot-page cache: public pages for visitors without a session, kept in Redis.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    /// The longest a page is kept; any change to the site makes every page fresh at once.
+    pub ttl_secs: u64,
+    /// Search result pages are kept this long at most.
+    pub search_ttl_secs: u64,
+    /// Milliseconds a cache lookup may take before the page is made without it.
+    pub timeout_ms: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteSettings {
@@ -372,6 +386,7 @@ struct Raw {
     database: DatabaseSettings,
     redis: RedisSettings,
     search: RawSearch,
+    cache: CacheSettings,
     site: SiteSettings,
     log: LogSettings,
     metrics: MetricsSettings,
@@ -429,6 +444,7 @@ impl Settings {
                 language: raw.search.language,
                 requests_per_minute: raw.search.requests_per_minute,
             },
+            cache: raw.cache,
             site: raw.site,
             log: raw.log,
             metrics: raw.metrics,

@@ -107,8 +107,31 @@ impl Kv {
             .await
     }
 
+    /// Run a Lua script within `timeout` instead of the usual deadline: the page cache
+    /// waits less for Redis than a session does. Running out of this shorter time doesn't
+    /// open the breaker (a slow moment isn't an outage for sessions); failing to connect does.
+    pub async fn script_within<T: FromRedisValue>(
+        &self,
+        timeout: std::time::Duration,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> RedisResult<T> {
+        self.guarded_within(timeout, false, async |mut conn: ConnectionManager| {
+            script.invoke_async(&mut conn).await
+        })
+        .await
+    }
+
     async fn guarded<T>(
         &self,
+        call: impl AsyncFnOnce(ConnectionManager) -> RedisResult<T>,
+    ) -> RedisResult<T> {
+        self.guarded_within(self.inner.timeout, true, call).await
+    }
+
+    async fn guarded_within<T>(
+        &self,
+        timeout: std::time::Duration,
+        timeout_trips: bool,
         call: impl AsyncFnOnce(ConnectionManager) -> RedisResult<T>,
     ) -> RedisResult<T> {
         if self.is_down() {
@@ -118,8 +141,9 @@ impl Kv {
             let conn = self.connection().await?;
             call(conn).await
         };
-        let result = match tokio::time::timeout(self.inner.timeout, attempt).await {
+        let result = match tokio::time::timeout(timeout, attempt).await {
             Ok(result) => result,
+            Err(_) if !timeout_trips => return Err(unavailable("redis call timed out")),
             Err(_) => Err(unavailable("redis call timed out")),
         };
         match &result {

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod app;
 pub mod assets;
 pub mod authz;
+pub mod cache;
 pub mod cli;
 pub mod comments;
 pub mod config;

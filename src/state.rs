@@ -32,6 +32,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The handle that makes kept pages stale (see `cache`).
+    pub fn pages(&self) -> crate::cache::Pages {
+        crate::cache::Pages::new(&self.redis, &self.settings.redis)
+    }
+
     /// Counters under `name` in the shared Redis, `limit` hits per `window` each.
     pub fn limiter(
         &self,

@@ -13,6 +13,7 @@
 use sqlx::PgPool;
 
 use super::{model::TagId, repo};
+use crate::cache::Pages;
 
 /// Posts per batch: a batch takes tens of milliseconds here.
 pub const BATCH: i64 = 1000;
@@ -69,28 +70,35 @@ pub async fn step(db: &PgPool, tag: TagId) -> sqlx::Result<Step> {
 }
 
 /// Do the first batch of the job on `tag` now and leave the rest to a background task.
-pub async fn start(db: &PgPool, tag: TagId) -> sqlx::Result<Step> {
+pub async fn start(db: &PgPool, pages: &Pages, tag: TagId) -> sqlx::Result<Step> {
     let step = step(db, tag).await?;
     if step == Step::More {
-        spawn(db.clone());
+        spawn(db.clone(), pages.clone());
     }
     Ok(step)
 }
 
 /// Work through every queued job in a background task. Several such tasks may run at once
 /// (two renames in a row): the job row's lock makes them take turns, batch by batch.
-pub fn spawn(db: PgPool) {
+pub fn spawn(db: PgPool, pages: Pages) {
     tokio::spawn(async move {
-        if let Err(e) = run(&db).await {
+        if let Err(e) = run(&db, &pages).await {
             tracing::error!(error = %e, "a tag job stopped; it resumes when quire serve next starts");
         }
     });
 }
 
-/// Work through every queued job, oldest first, until none is left.
-pub async fn run(db: &PgPool) -> sqlx::Result<()> {
+/// Work through every queued job, oldest first, until none is left. Kept pages go stale
+/// after each batch: they show the posts it changed.
+pub async fn run(db: &PgPool, pages: &Pages) -> sqlx::Result<()> {
     while let Some(tag) = repo::next_job(db).await? {
-        while step(db, tag).await? == Step::More {}
+        loop {
+            let more = step(db, tag).await? == Step::More;
+            pages.stale().await;
+            if !more {
+                break;
+            }
+        }
     }
     Ok(())
 }

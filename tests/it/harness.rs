@@ -426,6 +426,12 @@ impl TestApp {
             .expect("user created")
     }
 
+    /// What the app's writes do to kept pages, for changes a test makes in the database.
+    pub fn pages(&self) -> quire::cache::Pages {
+        let redis = quire::kv::Kv::new(&self.settings.redis).expect("redis settings");
+        quire::cache::Pages::new(&redis, &self.settings.redis)
+    }
+
     /// Create a post through the same use-case the app uses; returns its slug.
     pub async fn post(&self, author: UserId, spec: PostSpec<'_>) -> String {
         let slug = Slug::from_title(spec.title).expect("title makes a slug");
@@ -449,6 +455,8 @@ impl TestApp {
             .await
             .expect("post created")
             .expect("slug is free");
+        // As the editor's save would (through the cache middleware).
+        self.pages().stale().await;
         slug.to_string()
     }
 

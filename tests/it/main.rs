@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod authz;
 mod bad_input;
+mod cache;
 mod cli;
 mod comments;
 mod e2e;

@@ -406,7 +406,7 @@ async fn renaming_or_untagging_shows_on_every_list() {
         .execute(&app.db)
         .await
         .unwrap();
-    quire::tags::jobs::run(&app.db).await.unwrap();
+    quire::tags::jobs::run(&app.db, &app.pages()).await.unwrap();
     let home = app.page("/", StatusCode::OK).await;
     assert_eq!(home.texts(".card .tags a"), vec!["New Name", "Other"]);
     sqlx::query("DELETE FROM tags WHERE slug = 'other'")

@@ -290,7 +290,7 @@ async fn a_big_rename_updates_posts_in_batches_and_tells_the_admin() {
         notice(eve.page("/admin/tags", StatusCode::OK).await),
         vec!["Renamed “Rust Lang”: 1000 of 2500 posts updated."]
     );
-    jobs::run(&app.db).await.unwrap();
+    jobs::run(&app.db, &app.pages()).await.unwrap();
     assert_eq!(posts_listing(&app, "Rust Lang").await, 2500);
     assert!(
         eve.page("/admin/tags", StatusCode::OK)
@@ -358,7 +358,7 @@ async fn a_big_merge_moves_posts_in_batches_then_deletes_the_tag() {
     );
     assert_eq!(posts_listing(&app, "Rustlang").await, 510);
     app.page("/tags/rustlang", StatusCode::OK).await;
-    jobs::run(&app.db).await.unwrap();
+    jobs::run(&app.db, &app.pages()).await.unwrap();
     assert_eq!(posts_listing(&app, "Rustlang").await, 0);
     assert_eq!(posts_listing(&app, "Rust").await, 1510);
     app.page("/tags/rustlang", StatusCode::NOT_FOUND).await;

@@ -1,0 +1,314 @@
+//! The hot-page cache: public pages for visitors without a session, kept rendered in Redis
+//! and shared by every instance.
+//!
+//! - Only GET and HEAD of the reader pages (home, posts, tags, authors, search, feed,
+//!   sitemap) with no other query parameters than theirs. A request with a session cookie
+//!   bypasses the cache entirely (`X-Cache: BYPASS`).
+//! - Only a 200 without `Set-Cookie` or a private `Cache-Control` (pages for one person
+//!   say `private, no-store`) is kept, so nothing about a person is ever stored.
+//! - Keys hold a generation that every successful write (any other method) bumps: the next
+//!   request, on any instance, makes the page afresh. A page is kept at most
+//!   `cache.ttl_secs`, and never past the next scheduled post's time.
+//! - The key is the path and the known parameters, never a header a client controls.
+//! - Every cacheable response has a strong `ETag` and
+//!   `Cache-Control: public, max-age=0, must-revalidate`; a matching `If-None-Match` is a 304.
+//! - Without Redis (or slower than `cache.timeout_ms`) pages are made as if uncached.
+
+use std::time::Duration;
+
+use actix_web::{
+    Error as ActixError, HttpResponse,
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::{
+        Method, StatusCode,
+        header::{self, HeaderValue},
+    },
+    middleware::Next,
+    web::{self, Bytes},
+};
+use sha2::{Digest, Sha256};
+
+use crate::{config::RedisSettings, kv::Kv, state::AppState};
+
+/// The session cookie's name (app.rs): its presence means "someone, not anyone".
+pub const SESSION_COOKIE: &str = "quire_session";
+
+const X_CACHE: &str = "x-cache";
+
+/// Look up the generation and the page in one round trip.
+const LOOKUP: &str = r"
+local generation = redis.call('GET', KEYS[1]) or '0'
+return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
+";
+
+/// What a request is, to the cache.
+enum Kind {
+    /// Not a page the cache keeps (admin, forms, assets, …).
+    Other,
+    /// A reader page: its key (path and known parameters; none when the address has other
+    /// parameters, which is then made but not kept) and whether it is a search.
+    Page { key: Option<String>, search: bool },
+    /// A write: on success, every kept page is stale.
+    Write,
+}
+
+fn classify(req: &ServiceRequest) -> Kind {
+    let method = req.method();
+    if method != Method::GET && method != Method::HEAD {
+        return Kind::Write;
+    }
+    let path = req.path();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let page = match segments.as_slice() {
+        [""] | ["feed.xml"] | ["sitemap.xml"] | ["search"] => true,
+        ["posts" | "tags" | "authors", slug] => !slug.is_empty(),
+        _ => false,
+    };
+    if !page {
+        return Kind::Other;
+    }
+    // Known parameters only, in a fixed order: `?utm=…` or `?x=1` make no new entries.
+    let search = path == "/search";
+    let mut known: Vec<(String, String)> = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        match name.as_ref() {
+            "page" | "q" | "tag" | "author" => known.push((name.into_owned(), value.into_owned())),
+            _ => return Kind::Page { key: None, search },
+        }
+    }
+    known.sort();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(known)
+        .finish();
+    Kind::Page {
+        key: Some(format!("{path}?{query}")),
+        search,
+    }
+}
+
+fn has_session_cookie(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| c.trim_start().starts_with(SESSION_COOKIE) && c.contains('='))
+}
+
+/// A kept page: its ETag, content type and body.
+struct Kept {
+    etag: String,
+    content_type: String,
+    body: Bytes,
+}
+
+impl Kept {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.body.len() + 128);
+        out.extend_from_slice(self.etag.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(self.content_type.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    fn decode(raw: Vec<u8>) -> Option<Self> {
+        let raw = Bytes::from(raw);
+        let first = raw.iter().position(|b| *b == b'\n')?;
+        let second = first + 1 + raw[first + 1..].iter().position(|b| *b == b'\n')?;
+        Some(Self {
+            etag: std::str::from_utf8(&raw[..first]).ok()?.to_owned(),
+            content_type: std::str::from_utf8(&raw[first + 1..second])
+                .ok()?
+                .to_owned(),
+            body: raw.slice(second + 1..),
+        })
+    }
+
+    /// The response for it: 304 when the client holds this version already.
+    fn respond(&self, if_none_match: Option<&HeaderValue>, x_cache: &'static str) -> HttpResponse {
+        let fresh = if_none_match
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim() == self.etag || t.trim() == "*")
+            });
+        let mut res = if fresh {
+            HttpResponse::NotModified().finish()
+        } else {
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, self.content_type.as_str()))
+                .body(self.body.clone())
+        };
+        let headers = res.headers_mut();
+        if let Ok(etag) = HeaderValue::from_str(&self.etag) {
+            headers.insert(header::ETAG, etag);
+        }
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=0, must-revalidate"),
+        );
+        headers.insert(
+            header::HeaderName::from_static(X_CACHE),
+            HeaderValue::from_static(x_cache),
+        );
+        res
+    }
+}
+
+fn etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+fn mark(mut res: ServiceResponse<BoxBody>, x_cache: &'static str) -> ServiceResponse<BoxBody> {
+    res.headers_mut().insert(
+        header::HeaderName::from_static(X_CACHE),
+        HeaderValue::from_static(x_cache),
+    );
+    res
+}
+
+/// Middleware: serve kept pages, keep new ones, and make every page stale after a write.
+pub async fn hot_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, ActixError> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let settings = &state.settings.cache;
+    match classify(&req) {
+        Kind::Other => Ok(next.call(req).await?.map_into_boxed_body()),
+        Kind::Write => {
+            let res = next.call(req).await?.map_into_boxed_body();
+            if settings.enabled && (res.status().is_success() || res.status().is_redirection()) {
+                bump(&state).await;
+            }
+            Ok(res)
+        }
+        Kind::Page { .. } if !settings.enabled => Ok(next.call(req).await?.map_into_boxed_body()),
+        Kind::Page { .. } if has_session_cookie(&req) => {
+            Ok(mark(next.call(req).await?.map_into_boxed_body(), "BYPASS"))
+        }
+        Kind::Page { key: None, .. } => {
+            Ok(mark(next.call(req).await?.map_into_boxed_body(), "MISS"))
+        }
+        Kind::Page {
+            key: Some(key),
+            search,
+        } => {
+            let prefix = format!("{}page:", state.settings.redis.key_prefix);
+            let timeout = Duration::from_millis(settings.timeout_ms);
+            let gen_key = format!("{prefix}gen");
+            let script = redis::Script::new(LOOKUP);
+            let mut invocation = script.key(&gen_key);
+            invocation.arg(&prefix).arg(format!(":{key}"));
+            let found: Option<(String, Option<Vec<u8>>)> =
+                state.redis.script_within(timeout, &invocation).await.ok();
+            let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+            let is_get = req.method() == Method::GET;
+            if let Some((_, Some(raw))) = &found
+                && let Some(kept) = Kept::decode(raw.clone())
+            {
+                let res = kept.respond(if_none_match.as_ref(), "HIT");
+                return Ok(req.into_response(res));
+            }
+            let res = next.call(req).await?.map_into_boxed_body();
+            let keepable = is_get
+                && res.status() == StatusCode::OK
+                && !res.headers().contains_key(header::SET_COOKIE)
+                && !res
+                    .headers()
+                    .get(header::CACHE_CONTROL)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("private") || v.contains("no-store"));
+            if !keepable {
+                return Ok(mark(res, "MISS"));
+            }
+            let (http_req, response) = res.into_parts();
+            let content_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("text/html; charset=utf-8")
+                .to_owned();
+            let body = actix_web::body::to_bytes(response.into_body())
+                .await
+                .map_err(|_| actix_web::error::ErrorInternalServerError("reading a page"))?;
+            let kept = Kept {
+                etag: etag(&body),
+                content_type,
+                body,
+            };
+            // Stored only under the generation it was looked up with: a write since then
+            // bumped it, and this copy is never read.
+            if let Some((generation, None)) = found {
+                let ttl = if search {
+                    settings.search_ttl_secs
+                } else {
+                    settings.ttl_secs
+                };
+                let ttl = until_next_scheduled(&state)
+                    .await
+                    .map_or(ttl, |s| s.min(ttl));
+                if ttl > 0 {
+                    let set = redis::cmd("SET")
+                        .arg(format!("{prefix}{generation}:{key}"))
+                        .arg(kept.encode())
+                        .arg("EX")
+                        .arg(ttl)
+                        .clone();
+                    let _ = state.redis.cmd::<()>(&set).await;
+                }
+            }
+            let res = kept.respond(if_none_match.as_ref(), "MISS");
+            Ok(ServiceResponse::new(http_req, res))
+        }
+    }
+}
+
+/// Seconds until the next scheduled post appears (pages kept longer would miss it).
+async fn until_next_scheduled(state: &AppState) -> Option<u64> {
+    let secs: Option<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM min(published_at) - now())::float8
+           FROM posts
+          WHERE status <> 'draft' AND deleted_at IS NULL AND published_at > now()",
+    )
+    .fetch_one(&state.db)
+    .await
+    .ok()
+    .flatten();
+    secs.map(|s| s.ceil().max(0.0) as u64)
+}
+
+async fn bump(state: &AppState) {
+    state.pages().stale().await;
+}
+
+/// What changes the site outside a request (background jobs, the command line) uses to make
+/// kept pages stale.
+#[derive(Clone)]
+pub struct Pages {
+    redis: Kv,
+    generation_key: String,
+}
+
+impl Pages {
+    pub fn new(redis: &Kv, settings: &RedisSettings) -> Self {
+        Self {
+            redis: redis.clone(),
+            generation_key: format!("{}page:gen", settings.key_prefix),
+        }
+    }
+
+    /// Every kept page is stale from now on, on every instance.
+    pub async fn stale(&self) {
+        let incr = redis::cmd("INCR").arg(&self.generation_key).clone();
+        if let Err(e) = self.redis.cmd::<i64>(&incr).await {
+            tracing::warn!(error = %e, "could not mark cached pages stale");
+        }
+    }
+}

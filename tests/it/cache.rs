@@ -1,0 +1,229 @@
+//! The hot-page cache (issue 11): what is kept, for whom, and when it goes stale.
+
+use std::time::Duration;
+
+use quire::{accounts::model::Role, posts::model::PostStatus};
+use reqwest::StatusCode;
+
+use crate::harness::{PostSpec, spawn_app};
+
+fn x_cache(res: &reqwest::Response) -> &str {
+    res.headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(none)")
+}
+
+#[tokio::test]
+async fn public_pages_are_kept_with_an_etag_and_revalidated() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Kept",
+                tags: &["Cached"],
+                published_in_minutes: -1,
+                ..Default::default()
+            },
+        )
+        .await;
+    for path in [
+        "/".to_owned(),
+        format!("/posts/{slug}"),
+        "/tags/cached".to_owned(),
+        "/authors/ada".to_owned(),
+        "/search?q=kept".to_owned(),
+        "/feed.xml".to_owned(),
+        "/sitemap.xml".to_owned(),
+    ] {
+        let first = app.get(&path).await;
+        assert_eq!(
+            (first.status(), x_cache(&first)),
+            (StatusCode::OK, "MISS"),
+            "{path}"
+        );
+        let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(
+            etag.starts_with('"') && etag.len() > 20,
+            "{path}: a strong ETag"
+        );
+        assert_eq!(
+            first.headers()["cache-control"],
+            "public, max-age=0, must-revalidate",
+            "{path}"
+        );
+        assert!(first.headers().get("set-cookie").is_none(), "{path}");
+        let first_type = first.headers()["content-type"].clone();
+        let first_body = first.text().await.unwrap();
+
+        let second = app.get(&path).await;
+        assert_eq!(x_cache(&second), "HIT", "{path}");
+        assert_eq!(second.headers()["etag"].to_str().unwrap(), etag, "{path}");
+        assert_eq!(second.headers()["content-type"], first_type, "{path}");
+        assert!(second.headers().get("set-cookie").is_none(), "{path}");
+        assert!(
+            second.headers().get("content-security-policy").is_some(),
+            "{path}"
+        );
+        assert_eq!(second.text().await.unwrap(), first_body, "{path}");
+
+        let revalidated = app
+            .client
+            .get(app.url(&path))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(revalidated.headers()["etag"].to_str().unwrap(), etag);
+        assert!(revalidated.bytes().await.unwrap().is_empty(), "{path}");
+        let other = app
+            .client
+            .get(app.url(&path))
+            .header("if-none-match", "\"something-else\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), StatusCode::OK, "{path}");
+    }
+    // Other parameters are served, not kept; a forged Host never changes what is kept.
+    let odd = app.get("/?utm_source=x").await;
+    assert_eq!((odd.status(), x_cache(&odd)), (StatusCode::OK, "MISS"));
+    assert_eq!(x_cache(&app.get("/?utm_source=x").await), "MISS");
+    let forged = app
+        .client
+        .get(app.url("/tags/cached?page=1"))
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::OK);
+    let body = app.get("/tags/cached?page=1").await.text().await.unwrap();
+    assert!(!body.contains("evil.example"), "{body}");
+}
+
+#[tokio::test]
+async fn people_with_a_session_bypass_it_and_nothing_personal_is_kept() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Shared",
+                published_in_minutes: -1,
+                ..Default::default()
+            },
+        )
+        .await;
+    let rita = app.signed_in("rita", Role::Reader).await;
+    for _ in 0..2 {
+        let res = rita.get(&format!("/posts/{slug}")).await;
+        assert_eq!(x_cache(&res), "BYPASS");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("Rita Display") && body.contains("csrf_token"));
+    }
+    // An anonymous reader of the same page gets the public version, then keeps getting it.
+    for expected in ["MISS", "HIT"] {
+        let res = app
+            .other_client()
+            .get(app.url(&format!("/posts/{slug}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(x_cache(&res), expected);
+        let body = res.text().await.unwrap();
+        assert!(
+            !body.contains("Rita Display") && !body.contains("csrf_token"),
+            "{body}"
+        );
+    }
+    // Pages for one person are never kept, even when asked for without a session.
+    let login = app.get("/login").await;
+    assert_eq!(x_cache(&login), "(none)");
+    assert!(
+        login.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-store")
+    );
+}
+
+#[tokio::test]
+async fn a_change_through_the_site_makes_every_page_fresh_at_once() {
+    let app = spawn_app().await;
+    let owner = app.author("owner").await;
+    let slug = app
+        .post(
+            owner,
+            PostSpec {
+                title: "Talk",
+                published_in_minutes: -1,
+                ..Default::default()
+            },
+        )
+        .await;
+    let path = format!("/posts/{slug}");
+    let anonymous = |app: &crate::harness::TestApp| app.other_client().get(app.url(&path));
+    assert_eq!(x_cache(&anonymous(&app).send().await.unwrap()), "MISS");
+    assert_eq!(x_cache(&anonymous(&app).send().await.unwrap()), "HIT");
+
+    let rita = app.signed_in("rita", Role::Reader).await;
+    let token = rita.csrf_token(&path).await;
+    let res = rita
+        .client
+        .post(rita.url(&format!("{path}/comments")))
+        .form(&[("csrf_token", token.as_str()), ("body", "Fresh words")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let res = anonymous(&app).send().await.unwrap();
+    assert_eq!(x_cache(&res), "MISS");
+    assert!(res.text().await.unwrap().contains("Fresh words"));
+    assert_eq!(x_cache(&app.get("/").await), "MISS");
+}
+
+#[tokio::test]
+async fn a_scheduled_post_appears_at_its_time_on_kept_pages() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Already out",
+            published_in_minutes: -1,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Scheduled two seconds from now (the helper takes minutes; set the time directly).
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Coming soon",
+                status: PostStatus::Scheduled,
+                published_in_minutes: 60,
+                ..Default::default()
+            },
+        )
+        .await;
+    sqlx::query("UPDATE posts SET published_at = now() + interval '2 seconds' WHERE slug = $1")
+        .bind(&slug)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.pages().stale().await;
+    let before = app.get("/").await;
+    assert_eq!(x_cache(&before), "MISS");
+    assert!(!before.text().await.unwrap().contains("Coming soon"));
+    assert_eq!(x_cache(&app.get("/").await), "HIT");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let after = app.get("/").await.text().await.unwrap();
+    assert!(after.contains("Coming soon"), "kept past the post's time");
+}
