@@ -23,6 +23,8 @@ CONNS=${CONNS:-32}
 QUIRE_PORT=${QUIRE_PORT:-18080}
 CEILING_PORT=${CEILING_PORT:-18081}
 FORTUNES_PORT=${FORTUNES_PORT:-18082}
+# A second Quire with the hot-page cache on (the first runs with it off: "uncached").
+CACHED_PORT=${CACHED_PORT:-18083}
 # The TechEmpower Fortunes program (actix-web + sqlx 0.9 + askama: one query, a template),
 # the yardstick for an uncached page. Skipped, with a note, where it isn't there.
 FORTUNES_DIR=${FORTUNES_DIR:-../shared/bench/fortunes}
@@ -48,7 +50,8 @@ trap cleanup EXIT
 
 export QUIRE_ENV=production DATABASE_URL="$PG/$DB_NAME?sslmode=disable" \
   HOST=127.0.0.1 PORT=$QUIRE_PORT BASE_URL="http://127.0.0.1:$QUIRE_PORT" \
-  QUIRE__SESSION__SECRET="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  QUIRE__SESSION__SECRET="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+  QUIRE__SEARCH__REQUESTS_PER_MINUTE=1000000000  # one client address: wrk
 
 echo "== seeding $POSTS posts into $DB_NAME (kept between runs; seeding is idempotent)"
 seed_start=$(date +%s.%N)
@@ -63,9 +66,13 @@ read -r create_p50 create_p90 update_p50 update_p90 <<<"$saves"
 echo "   create: p50 $create_p50 ms, p90 $create_p90 ms; update: p50 $update_p50 ms, p90 $update_p90 ms"
 
 # Production settings: JSON logs, one line per request, written (to /dev/null) as in production.
-"$QUIRE" serve >/dev/null 2>&1 &
+QUIRE__CACHE__ENABLED=false "$QUIRE" serve >/dev/null 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$QUIRE_PORT/healthz" >/dev/null && break; sleep 0.1; done
+PORT=$CACHED_PORT "$QUIRE" serve >/dev/null 2>&1 &
+pids+=($!)
+for port in "$QUIRE_PORT" "$CACHED_PORT"; do
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+done
 
 slug=$(curl -fs "http://127.0.0.1:$QUIRE_PORT/" | grep -o 'href="/posts/[^"]*"' | head -1 | sed 's|href="/posts/||; s|"||')
 tag=$(curl -fs "http://127.0.0.1:$QUIRE_PORT/posts/$slug" | grep -o 'href="/tags/[^"]*"' | head -1 | sed 's|href="/tags/||; s|"||')
@@ -119,6 +126,14 @@ run healthz "http://127.0.0.1:$QUIRE_PORT/healthz"
 run post "http://127.0.0.1:$QUIRE_PORT/posts/$slug"
 run home "http://127.0.0.1:$QUIRE_PORT/"
 run tag "http://127.0.0.1:$QUIRE_PORT/tags/$tag"
+# A word in many posts: the tag's name.
+run search "http://127.0.0.1:$QUIRE_PORT/search?q=$tag"
+C="http://127.0.0.1:$CACHED_PORT"
+curl -fs -o /dev/null -D - "$C/posts/$slug" | grep -qi '^x-cache' || { echo "the cached server sends no X-Cache" >&2; exit 1; }
+run post_cached "$C/posts/$slug"
+run home_cached "$C/"
+run tag_cached "$C/tags/$tag"
+run search_cached "$C/search?q=$tag"
 
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
 
@@ -139,11 +154,11 @@ if [ -n "$fortunes" ] && command -v pgbench >/dev/null; then
   for name in fortunes post home tag; do echo "   $name query: ${QTPS[$name]} tps" >&2; done
 fi
 {
-  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $POSTS posts, wrk -t2 -c$CONNS -d$DURATION, median of $ROUNDS; wrk, Quire, the ceiling and PostgreSQL share the cores. Quire uncached."
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $POSTS posts, wrk -t2 -c$CONNS -d$DURATION, median of $ROUNDS; wrk, Quire, the ceiling and PostgreSQL share the cores. Quire uncached (cache.enabled = false) unless the row says cached."
   echo
   echo "| target | req/s | share of ceiling | share of Fortunes | p50 ms | p99 ms |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for name in "${targets[@]}" healthz post home tag; do
+  for name in "${targets[@]}" healthz post home tag search post_cached home_cached tag_cached search_cached; do
     share=$(awk -v a="${RPS[$name]}" -v b="${RPS[ceiling]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
     vs_fortunes="–"
     if [ -n "$fortunes" ]; then
@@ -156,6 +171,11 @@ fi
       post) label="\`/posts/{slug}\`";;
       home) label="\`/\`";;
       tag) label="\`/tags/{slug}\`";;
+      search) label="\`/search?q=$tag\`";;
+      post_cached) label="\`/posts/{slug}\`, cached";;
+      home_cached) label="\`/\`, cached";;
+      tag_cached) label="\`/tags/{slug}\`, cached";;
+      search_cached) label="\`/search?q=$tag\`, cached";;
     esac
     echo "| $label | ${RPS[$name]} | $share | $vs_fortunes | ${P50[$name]} | ${P99[$name]} |"
   done

@@ -91,28 +91,35 @@ pub mod sql {
     /// $1 query text, $2 limit, $3 offset, $4 tag slug, $5 author username, $6 snippet
     /// source length, $7 title headline options, $8 snippet headline options.
     pub const FULL_TEXT: &str =
-        "WITH q AS (SELECT websearch_to_tsquery(search_language(), $1) AS query)
-         SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
-                p.cover_image, p.published_at, u.username AS author_username,
-                u.display_name AS author_name, p.tag_list AS tags,
-                ts_headline(search_language(), search_display(p.title), q.query, $7)
+        // Headlines are made for the page's rows only: in one query with the window
+        // count, PostgreSQL made one for every match before the LIMIT.
+        "WITH q AS (SELECT websearch_to_tsquery(search_language(), $1) AS query),
+         hits AS (
+             SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
+                    p.cover_image, p.published_at, u.username AS author_username,
+                    u.display_name AS author_name, p.tag_list AS tags, p.body_text,
+                    ts_rank_cd(p.search_doc, q.query) AS rank,
+                    count(*) OVER () AS total
+               FROM published_posts p
+               JOIN users u ON u.id = p.author_id
+              CROSS JOIN q
+              WHERE p.search_doc @@ q.query
+                AND ($4::text IS NULL
+                     OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $4::text)))
+                AND ($5::text IS NULL OR u.username = $5)
+              ORDER BY rank DESC, p.published_at DESC, p.id DESC
+              LIMIT $2 OFFSET $3)
+         SELECT hits.*,
+                ts_headline(search_language(), search_display(hits.title), q.query, $7)
                     AS title_marked,
                 ts_headline(search_language(), search_display(
                                 -- The excerpt, unless it was cut from the body's start.
-                                CASE WHEN left(p.body_text, 40) = left(p.excerpt, 40)
-                                     THEN '' ELSE p.excerpt || E'\\n' END
-                                || left(p.body_text, $6)), q.query, $8)
-                    AS snippet_marked,
-                count(*) OVER () AS total
-           FROM published_posts p
-           JOIN users u ON u.id = p.author_id
-          CROSS JOIN q
-          WHERE p.search_doc @@ q.query
-            AND ($4::text IS NULL
-                 OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $4::text)))
-            AND ($5::text IS NULL OR u.username = $5)
-          ORDER BY ts_rank_cd(p.search_doc, q.query) DESC, p.published_at DESC, p.id DESC
-          LIMIT $2 OFFSET $3";
+                                CASE WHEN left(hits.body_text, 40) = left(hits.excerpt, 40)
+                                     THEN '' ELSE hits.excerpt || E'\\n' END
+                                || left(hits.body_text, $6)), q.query, $8)
+                    AS snippet_marked
+           FROM hits CROSS JOIN q
+          ORDER BY hits.rank DESC, hits.published_at DESC, hits.id DESC";
     /// $1 limit, $2 offset, $3 tag slug, $4 author username, $5–$9 words.
     pub const SIMILAR_TITLES: &str = "SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
                 p.cover_image, p.published_at, u.username AS author_username,
