@@ -172,14 +172,7 @@ async fn a_change_through_the_site_makes_every_page_fresh_at_once() {
     assert_eq!(x_cache(&anonymous(&app).send().await.unwrap()), "HIT");
 
     let rita = app.signed_in("rita", Role::Reader).await;
-    let token = rita.csrf_token(&path).await;
-    let res = rita
-        .client
-        .post(rita.url(&format!("{path}/comments")))
-        .form(&[("csrf_token", token.as_str()), ("body", "Fresh words")])
-        .send()
-        .await
-        .unwrap();
+    let res = crate::comments::comment(&rita, &slug, "Fresh words").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
     let res = anonymous(&app).send().await.unwrap();

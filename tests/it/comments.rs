@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 
 use crate::harness::{PostSpec, TestApp, spawn_app};
 
-async fn comment(browser: &TestApp, slug: &str, body: &str) -> reqwest::Response {
+pub async fn comment(browser: &TestApp, slug: &str, body: &str) -> reqwest::Response {
     browser
         .submit(
             &format!("/posts/{slug}"),
