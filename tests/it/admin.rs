@@ -16,7 +16,7 @@ fn editor_fields<'a>(title: &'a str, body: &'a str, status: &'a str) -> Vec<(&'a
 }
 
 /// Create a post through the editor; returns its id.
-async fn write(browser: &TestApp, title: &str, body: &str, status: &str) -> i64 {
+pub async fn write(browser: &TestApp, title: &str, body: &str, status: &str) -> i64 {
     let res = browser
         .submit(
             "/admin/posts/new",

@@ -220,3 +220,27 @@ async fn a_scheduled_post_appears_at_its_time_on_kept_pages() {
     let after = app.get("/").await.text().await.unwrap();
     assert!(after.contains("Coming soon"), "kept past the post's time");
 }
+
+#[tokio::test]
+async fn two_instances_see_each_others_changes_on_the_next_request() {
+    let one = spawn_app().await;
+    let two = one.another_instance().await;
+    assert_ne!(one.port, two.port);
+    let ada = one.signed_in("ada", Role::Author).await;
+    let reader = two.other_client();
+    let home = two.url("/");
+    for i in 0..50 {
+        // The second instance has the home page kept; a post published through the first
+        // is on it at the next request, every time.
+        let kept = reader.get(&home).send().await.unwrap();
+        assert_eq!(kept.status(), StatusCode::OK);
+        if i > 0 {
+            assert_eq!(x_cache(&kept), "HIT", "change {i}");
+        }
+        let title = format!("Change number {i}");
+        crate::admin::write(&ada, &title, "Body.", "published").await;
+        let res = reader.get(&home).send().await.unwrap();
+        assert_eq!(x_cache(&res), "MISS", "change {i}");
+        assert!(res.text().await.unwrap().contains(&title), "change {i}");
+    }
+}

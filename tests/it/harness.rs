@@ -45,6 +45,8 @@ pub struct TestApp {
 /// The server and its database; stopped and dropped when the last `TestApp` sharing them goes.
 struct Running {
     server: actix_web::dev::ServerHandle,
+    /// Other instances of the app on the same database and Redis (`another_instance`).
+    others: std::sync::Mutex<Vec<actix_web::dev::ServerHandle>>,
     // Last: dropped after the server has stopped.
     _database: TestDb,
 }
@@ -53,6 +55,9 @@ impl Drop for Running {
     fn drop(&mut self) {
         // Stop accepting; the database is dropped right after, with FORCE.
         drop(self.server.stop(false));
+        for other in self.others.lock().map(|o| o.clone()).unwrap_or_default() {
+            drop(other.stop(false));
+        }
     }
 }
 
@@ -308,6 +313,7 @@ async fn start(settings: Settings, database: TestDb, listener: std::net::TcpList
         settings,
         running: Arc::new(Running {
             server,
+            others: std::sync::Mutex::default(),
             _database: database,
         }),
     }
@@ -424,6 +430,34 @@ impl TestApp {
         accounts::create_user(&self.db, &user)
             .await
             .expect("user created")
+    }
+
+    /// A second instance of the app on its own port, sharing this one's database and Redis
+    /// (as instances behind a proxy do). It stops with this one.
+    pub async fn another_instance(&self) -> TestApp {
+        let mut settings = self.settings.clone();
+        let listener = bind_local(&mut settings);
+        let pool = db::pool(&settings.database).expect("pool");
+        let app = App::build_on(settings.clone(), pool, listener)
+            .await
+            .expect("app builds");
+        let port = app.port();
+        self.running
+            .others
+            .lock()
+            .expect("instances")
+            .push(app.handle());
+        tokio::spawn(app.run_until_stopped());
+        let (client, jar) = new_client();
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            db: self.db.clone(),
+            client,
+            jar,
+            settings,
+            running: self.running.clone(),
+        }
     }
 
     /// What the app's writes do to kept pages, for changes a test makes in the database.
