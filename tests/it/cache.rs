@@ -244,3 +244,103 @@ async fn two_instances_see_each_others_changes_on_the_next_request() {
         assert!(res.text().await.unwrap().contains(&title), "change {i}");
     }
 }
+
+/// A `redis-server` of this test's own, on a free port, that the test can kill and start.
+struct OwnRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        // Ready when it answers.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            port,
+            child: Some(child),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_redis_while_pages_are_read_fails_no_request() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = OwnRedis::start_on(port);
+    let app = crate::harness::spawn_app_with(|s| {
+        s.redis.url = format!("redis://127.0.0.1:{port}").into();
+    })
+    .await;
+    let ada = app.author("ada").await;
+    let slug = app.posts(ada, 3, &["Kept"]).await.remove(0);
+    let paths = [
+        "/".to_owned(),
+        format!("/posts/{slug}"),
+        "/tags/kept".to_owned(),
+    ];
+    let read_all = async |app: &crate::harness::TestApp| {
+        let mut seen = Vec::new();
+        for path in &paths {
+            let res = app.get(path).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            seen.push(x_cache(&res).to_owned());
+        }
+        seen
+    };
+    read_all(&app).await;
+    assert_eq!(read_all(&app).await, ["HIT", "HIT", "HIT"]);
+
+    redis.kill();
+    for _ in 0..20 {
+        let seen = read_all(&app).await;
+        assert!(seen.iter().all(|s| s == "MISS"), "{seen:?}");
+    }
+
+    let _redis = OwnRedis::start_on(redis.port);
+    // Back within a second or so: the probe notices, pages are kept again.
+    let start = std::time::Instant::now();
+    loop {
+        read_all(&app).await;
+        if read_all(&app).await == ["HIT", "HIT", "HIT"] {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the cache never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
