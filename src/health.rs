@@ -69,8 +69,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         (true, false) => "degraded",
         (false, _) => "unavailable",
     };
+    // What each use of Redis amounts to while it is away: sessions can't be used, pages are
+    // made without the cache (degraded, still served).
+    let cache = match (state.settings.cache.enabled, redis) {
+        (false, _) => "off",
+        (true, true) => "ok",
+        (true, false) => "degraded",
+    };
     let body = format!(
-        "status: {status}\ndatabase: {}\nredis: {}\n",
+        "status: {status}\ndatabase: {}\nredis: {}\ncache: {cache}\n",
         word(database),
         word(redis)
     );

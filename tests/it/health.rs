@@ -10,7 +10,12 @@ use crate::harness::{DbProxy, spawn_app, spawn_app_behind, spawn_app_with};
 async fn healthz_and_readyz_answer_ok_when_all_is_well() {
     let app = spawn_app().await;
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
-    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(
+        ready.text().await.unwrap(),
+        "status: ready\ndatabase: ok\nredis: ok\ncache: ok\n"
+    );
 }
 
 #[tokio::test]

@@ -72,7 +72,9 @@ async fn ride_out_a_redis_outage(break_it: fn(&TcpProxy)) {
     let (status, body, _) = timed_get(&app, "/readyz").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        body.contains("status: degraded") && body.contains("redis: unavailable"),
+        body.contains("status: degraded")
+            && body.contains("redis: unavailable")
+            && body.contains("cache: degraded"),
         "{body}"
     );
 
