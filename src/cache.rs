@@ -200,22 +200,27 @@ pub async fn hot_pages(
             key: Some(key),
             search,
         } => {
-            let prefix = format!("{}page:", state.settings.redis.key_prefix);
+            let pages = state.pages();
             let timeout = Duration::from_millis(settings.timeout_ms);
-            let gen_key = format!("{prefix}gen");
             let script = redis::Script::new(LOOKUP);
-            let mut invocation = script.key(&gen_key);
-            invocation.arg(&prefix).arg(format!(":{key}"));
+            let mut invocation = script.key(&pages.generation_key);
+            invocation.arg(&pages.prefix).arg(format!(":{key}"));
             let found: Option<(String, Option<Vec<u8>>)> =
                 state.redis.script_within(timeout, &invocation).await.ok();
             let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
             let is_get = req.method() == Method::GET;
-            if let Some((_, Some(raw))) = &found
-                && let Some(kept) = Kept::decode(raw.clone())
-            {
-                let res = kept.respond(if_none_match.as_ref(), "HIT");
-                return Ok(req.into_response(res));
-            }
+            // The generation the page was looked up under, when the lookup found none.
+            let generation = match found {
+                Some((_, Some(raw))) => {
+                    if let Some(kept) = Kept::decode(raw) {
+                        let res = kept.respond(if_none_match.as_ref(), "HIT");
+                        return Ok(req.into_response(res));
+                    }
+                    None
+                }
+                Some((generation, None)) => Some(generation),
+                None => None,
+            };
             let res = next.call(req).await?.map_into_boxed_body();
             let keepable = is_get
                 && res.status() == StatusCode::OK
@@ -245,7 +250,7 @@ pub async fn hot_pages(
             };
             // Stored only under the generation it was looked up with: a write since then
             // bumped it, and this copy is never read.
-            if let Some((generation, None)) = found {
+            if let Some(generation) = generation {
                 let ttl = if search {
                     settings.search_ttl_secs
                 } else {
@@ -256,7 +261,7 @@ pub async fn hot_pages(
                     .map_or(ttl, |s| s.min(ttl));
                 if ttl > 0 {
                     let set = redis::cmd("SET")
-                        .arg(format!("{prefix}{generation}:{key}"))
+                        .arg(format!("{}{generation}:{key}", pages.prefix))
                         .arg(kept.encode())
                         .arg("EX")
                         .arg(ttl)
@@ -293,14 +298,18 @@ async fn bump(state: &AppState) {
 #[derive(Clone)]
 pub struct Pages {
     redis: Kv,
+    /// Every key of the cache starts with this: `{prefix}{generation}:{path}?{query}`.
+    prefix: String,
     generation_key: String,
 }
 
 impl Pages {
     pub fn new(redis: &Kv, settings: &RedisSettings) -> Self {
+        let prefix = format!("{}page:", settings.key_prefix);
         Self {
             redis: redis.clone(),
-            generation_key: format!("{}page:gen", settings.key_prefix),
+            generation_key: format!("{prefix}gen"),
+            prefix,
         }
     }
 

@@ -113,10 +113,12 @@ pub fn personal<T: Template>(
     status: actix_web::http::StatusCode,
     template: T,
 ) -> Result<HttpResponse, Error> {
-    Ok(HttpResponse::build(status)
-        .content_type(ContentType::html())
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
-        .body(template.render()?))
+    let mut res = page_with_status(status, template)?;
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("private, no-store"),
+    );
+    Ok(res)
 }
 
 /// 303 See Other: where a successful form submission goes next. A location that can't be

@@ -22,18 +22,24 @@ pub struct Query {
 }
 
 impl Query {
-    /// `text` trimmed and cut to `MAX_QUERY_CHARS`, control characters dropped.
+    /// `text` cleaned (see `clean`).
     pub fn new(text: &str) -> Self {
-        let text: String = text
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(MAX_QUERY_CHARS)
-            .collect();
         Self {
-            text: text.trim().to_owned(),
+            text: clean(text),
             ..Self::default()
         }
     }
+}
+
+/// What a reader typed, as searched: control characters dropped, cut to
+/// `MAX_QUERY_CHARS`, trimmed.
+pub fn clean(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_QUERY_CHARS)
+        .collect();
+    text.trim().to_owned()
 }
 
 /// One result: the post's card, with its title and a snippet of its text highlighted.

@@ -54,11 +54,7 @@ struct SearchPage {
 
 /// An empty filter is no filter.
 fn filter(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect())
+    value.as_deref().map(super::clean).filter(|v| !v.is_empty())
 }
 
 /// The page's own address with its query, for links to its other pages.
