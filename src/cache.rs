@@ -313,11 +313,13 @@ impl Pages {
         }
     }
 
-    /// Every kept page is stale from now on, on every instance.
+    /// Every kept page is stale from now on, on every instance. Without Redis, the bump
+    /// waits for it: no page is read from Redis until it is done (see `Kv::defer`).
     pub async fn stale(&self) {
         let incr = redis::cmd("INCR").arg(&self.generation_key).clone();
         if let Err(e) = self.redis.cmd::<i64>(&incr).await {
-            tracing::warn!(error = %e, "could not mark cached pages stale");
+            tracing::debug!(error = %e, "cached pages made stale once Redis returns");
+            self.redis.defer(incr);
         }
     }
 }

@@ -86,6 +86,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             // Tag renames and merges a stopped process left half done.
             let redis = crate::kv::Kv::new(&settings.redis)?;
+            // The probe also runs what failed while Redis was away (pages made stale).
+            redis.watch();
             let pages = crate::cache::Pages::new(&redis, &settings.redis);
             crate::tags::jobs::spawn(pool.clone(), pages);
             let app = App::build_with_pool(settings.clone(), pool).await?;

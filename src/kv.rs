@@ -36,6 +36,9 @@ struct Inner {
     /// `None` until the first successful connect; the manager then reconnects by itself.
     conn: Mutex<Option<ConnectionManager>>,
     down: AtomicBool,
+    /// Commands that failed while Redis was away and must still happen (making kept pages
+    /// stale): run when Redis is reachable again, before the breaker lets anything through.
+    deferred: std::sync::Mutex<Vec<redis::Cmd>>,
 }
 
 impl Kv {
@@ -50,6 +53,7 @@ impl Kv {
                 timeout: settings.timeout(),
                 conn: Mutex::new(None),
                 down: AtomicBool::new(false),
+                deferred: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }
@@ -154,16 +158,48 @@ impl Kv {
         result
     }
 
-    /// One PING, bypassing the breaker: what the probe and `/readyz` use.
+    /// Run `cmd` when Redis is reachable again (it failed now). Repeats are run once.
+    pub fn defer(&self, cmd: redis::Cmd) {
+        if let Ok(mut deferred) = self.inner.deferred.lock()
+            && !deferred
+                .iter()
+                .any(|c| c.get_packed_command() == cmd.get_packed_command())
+        {
+            deferred.push(cmd);
+        }
+    }
+
+    /// One PING, bypassing the breaker: what the probe and `/readyz` use. When it answers,
+    /// deferred commands run first, so nothing reads Redis before they are done.
     pub async fn ping(&self) -> bool {
+        let deferred: Vec<redis::Cmd> = self
+            .inner
+            .deferred
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default();
         let attempt = async {
             let mut conn = self.connection().await?;
-            redis::cmd("PING").query_async::<String>(&mut conn).await
+            redis::cmd("PING").query_async::<String>(&mut conn).await?;
+            for cmd in &deferred {
+                cmd.query_async::<redis::Value>(&mut conn).await?;
+            }
+            RedisResult::Ok(())
         };
         let ok = matches!(
             tokio::time::timeout(self.inner.timeout, attempt).await,
             Ok(Ok(_))
         );
+        if ok
+            && !deferred.is_empty()
+            && let Ok(mut pending) = self.inner.deferred.lock()
+        {
+            pending.retain(|c| {
+                !deferred
+                    .iter()
+                    .any(|d| d.get_packed_command() == c.get_packed_command())
+            });
+        }
         self.mark(ok);
         ok
     }

@@ -344,3 +344,43 @@ async fn killing_redis_while_pages_are_read_fails_no_request() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A change made outside a request while Redis is away (a background tag batch) still makes
+/// kept pages stale: the bump waits, and runs before that handle reads Redis again.
+#[tokio::test]
+async fn pages_made_stale_while_redis_is_away_are_fresh_once_it_returns() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Before the outage",
+            published_in_minutes: -1,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(x_cache(&app.get("/").await), "MISS");
+    assert_eq!(x_cache(&app.get("/").await), "HIT");
+
+    let proxy = crate::harness::TcpProxy::redis().await;
+    let mut settings = app.settings.redis.clone();
+    settings.url = proxy
+        .url_for(secrecy::ExposeSecret::expose_secret(&settings.url))
+        .into();
+    let kv = quire::kv::Kv::new(&settings).unwrap();
+    let pages = quire::cache::Pages::new(&kv, &settings);
+    proxy.cut();
+    sqlx::query("UPDATE posts SET title = 'During the outage'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    pages.stale().await;
+    assert!(kv.is_down());
+
+    proxy.restore();
+    assert!(kv.ping().await, "redis answers through the proxy again");
+    let res = app.get("/").await;
+    assert_eq!(x_cache(&res), "MISS");
+    assert!(res.text().await.unwrap().contains("During the outage"));
+}
