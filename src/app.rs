@@ -128,7 +128,13 @@ impl App {
             work: settings.database.query_timeout(),
         };
         let shutdown = settings.http.shutdown_timeout_secs;
+        let search = search::Search::new(&settings.search)?;
+        if let Some(meili) = &search.meili {
+            // Applies the outbox on one instance at a time (see `search::outbox`).
+            search::outbox::spawn(db.clone(), meili.clone());
+        }
         let shared = AppState {
+            search,
             db,
             redis,
             settings: Arc::new(settings),

@@ -234,6 +234,7 @@ pub async fn hot_pages(
                 return Ok(mark(res, "MISS"));
             }
             let (http_req, response) = res.into_parts();
+            let made_with = response.headers().clone();
             let content_type = response
                 .headers()
                 .get(header::CONTENT_TYPE)
@@ -269,7 +270,14 @@ pub async fn hot_pages(
                     let _ = state.redis.cmd::<()>(&set).await;
                 }
             }
-            let res = kept.respond(if_none_match.as_ref(), "MISS");
+            let mut res = kept.respond(if_none_match.as_ref(), "MISS");
+            // The page's own other headers (X-Search-Backend) go with it this once; what is
+            // kept is the body, its type and its ETag.
+            for (name, value) in made_with.iter() {
+                if !res.headers().contains_key(name) {
+                    res.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
             Ok(ServiceResponse::new(http_req, res))
         }
     }

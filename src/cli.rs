@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `seed`, `user create`.
+//! The command line: `serve` (default), `migrate`, `seed`, `reindex`, `user create`.
 
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         posts: u32,
     },
+    /// Rebuild the Meilisearch index from PostgreSQL (safe while the site serves).
+    Reindex,
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -113,6 +115,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.posts_created, report.posts_existing
             );
         }
+        Command::Reindex => {
+            let pool = prepare_database(&settings).await?;
+            reindex(&pool, &settings).await?;
+        }
         Command::User {
             command: UserCommand::Create(args),
         } => {
@@ -139,6 +145,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// `quire reindex`: every post queued in the search outbox and sent, with a progress bar.
+async fn reindex(pool: &sqlx::PgPool, settings: &Settings) -> anyhow::Result<()> {
+    use crate::search::{meili::Meili, outbox};
+    let meili = Meili::new(&settings.search)?
+        .context("quire reindex rebuilds the Meilisearch index: set MEILI_URL")?;
+    meili
+        .configure()
+        .await
+        .context("applying the Meilisearch index settings")?;
+    let (posts, orphans) = outbox::queue_everything(pool, &meili).await?;
+    let queued = posts + orphans;
+    let bar = seed::progress_bar();
+    bar.set_length(queued);
+    outbox::drain_or_wait(pool, &meili, |left| {
+        bar.set_position(queued.saturating_sub(u64::try_from(left).unwrap_or(0)));
+    })
+    .await?;
+    bar.finish_and_clear();
+    println!(
+        "reindexed {posts} posts, removed {orphans} documents of deleted posts, in Meilisearch \
+         index {:?}",
+        meili.index_name()
+    );
     Ok(())
 }
 

@@ -320,6 +320,12 @@ pub struct SearchSettings {
     /// `None`: PostgreSQL full-text search.
     pub meili_url: Option<Url>,
     pub meili_master_key: Option<SecretString>,
+    /// The Meilisearch index posts are kept in (one per site sharing a server).
+    pub meili_index: String,
+    /// The longest a call to Meilisearch that writes (and waits for its task) may take.
+    pub meili_timeout_secs: u64,
+    /// The longest a search may wait for Meilisearch before PostgreSQL answers instead.
+    pub meili_search_timeout_ms: u64,
     /// PostgreSQL's text-search configuration (`english`, `french`, `simple`, …).
     pub language: String,
     /// Searches one client address may run per minute (shared by instances through Redis).
@@ -402,6 +408,9 @@ struct Raw {
 struct RawSearch {
     meili_url: String,
     meili_master_key: SecretString,
+    meili_index: String,
+    meili_timeout_secs: u64,
+    meili_search_timeout_ms: u64,
     language: String,
     requests_per_minute: u32,
 }
@@ -441,6 +450,9 @@ impl Settings {
             search: SearchSettings {
                 meili_url,
                 meili_master_key,
+                meili_index: raw.search.meili_index,
+                meili_timeout_secs: raw.search.meili_timeout_secs,
+                meili_search_timeout_ms: raw.search.meili_search_timeout_ms,
                 language: raw.search.language,
                 requests_per_minute: raw.search.requests_per_minute,
             },
@@ -485,6 +497,18 @@ impl Settings {
             return fail(
                 "search.language: a PostgreSQL text search configuration name (english, simple, …)",
             );
+        }
+        let index = &self.search.meili_index;
+        if index.is_empty()
+            || index.len() > 400
+            || !index
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return fail("search.meili_index: letters, digits, '-' and '_' only");
+        }
+        if self.search.meili_timeout_secs == 0 || self.search.meili_search_timeout_ms == 0 {
+            return fail("search.meili_timeout_secs and meili_search_timeout_ms: at least 1");
         }
         if self.search.requests_per_minute == 0 {
             return fail("search.requests_per_minute: must be at least 1");

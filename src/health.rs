@@ -76,8 +76,25 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         (true, true) => "ok",
         (true, false) => "degraded",
     };
+    // Meilisearch away: still 200, searches are answered by PostgreSQL meanwhile.
+    let search = match &state.search.meili {
+        None => "postgres".to_owned(),
+        Some(meili) => {
+            let waiting = crate::search::outbox::pending(&state.db)
+                .await
+                .map(|(n, _)| n)
+                .unwrap_or_default();
+            match meili.healthy().await {
+                true => format!("meilisearch ok, {waiting} changes queued"),
+                false => format!(
+                    "degraded (meilisearch unreachable, answering from postgres; {waiting} \
+                     changes queued)"
+                ),
+            }
+        }
+    };
     let body = format!(
-        "status: {status}\ndatabase: {}\nredis: {}\ncache: {cache}\n",
+        "status: {status}\ndatabase: {}\nredis: {}\ncache: {cache}\nsearch: {search}\n",
         word(database),
         word(redis)
     );

@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// GitHub and Google login, when configured.
     pub oauth: Arc<accounts::oauth::Providers>,
+    /// PostgreSQL full-text search, with Meilisearch in front when configured.
+    pub search: crate::search::Search,
 }
 
 impl AppState {

@@ -150,6 +150,67 @@ pub async fn find_published(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result
         .await
 }
 
+/// The cards of those of `ids` readers may see (in no particular order): search results
+/// found by Meilisearch are shown through the visibility rule like every other list.
+pub async fn summaries_by_ids(
+    db: impl PgExecutor<'_>,
+    ids: &[PostId],
+) -> sqlx::Result<Vec<PostSummary>> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query_as(concat!(
+        summary_select!(),
+        " FROM published_posts p JOIN users u ON u.id = p.author_id
+         WHERE p.id = ANY($1)"
+    ))
+    .bind(&ids)
+    .fetch_all(db)
+    .await
+}
+
+/// A post as the search index holds it.
+#[derive(Debug, Clone, FromRow)]
+pub struct SearchDocument {
+    pub id: PostId,
+    pub title: String,
+    pub excerpt: String,
+    pub body_text: String,
+    pub tags: sqlx::types::Json<Vec<super::model::TagRef>>,
+    pub author_username: String,
+    pub published_at: OffsetDateTime,
+}
+
+/// Those of `ids` that are or will be public (scheduled ones too: the index filters by
+/// time), for the search index. Drafts, deleted and unknown posts are left out.
+pub async fn search_documents(
+    db: impl PgExecutor<'_>,
+    ids: &[PostId],
+) -> sqlx::Result<Vec<SearchDocument>> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query_as(
+        "SELECT p.id, p.title, p.excerpt, p.body_text, p.tag_list AS tags,
+                u.username AS author_username, p.published_at
+           FROM posts p JOIN users u ON u.id = p.author_id
+          WHERE p.id = ANY($1) AND p.status <> 'draft' AND p.deleted_at IS NULL
+            AND p.published_at IS NOT NULL",
+    )
+    .bind(&ids)
+    .fetch_all(db)
+    .await
+}
+
+/// Ids of every post from `after` on, `limit` at a time (`quire reindex` walks them).
+pub async fn ids_after(
+    db: impl PgExecutor<'_>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<PostId>> {
+    sqlx::query_scalar("SELECT id FROM posts WHERE id > $1 ORDER BY id LIMIT $2")
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+}
+
 /// The newest `limit` published posts with their bodies, for the Atom feed.
 pub async fn feed(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<Post>> {
     sqlx::query_as(sql::FEED).bind(limit).fetch_all(db).await

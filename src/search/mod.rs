@@ -1,11 +1,85 @@
-//! Search over every published post. PostgreSQL full-text search is the backend whenever
-//! `MEILI_URL` is unset (issue 11); the Meilisearch backend and the `/search` page build on
-//! this module's types.
+//! Search over every published post, through one of two backends behind `Backend`:
+//! PostgreSQL full-text search (`postgres`, the default) and Meilisearch (`meili`, when
+//! `MEILI_URL` is set). `Search` picks one per query:
+//!
+//! - Meilisearch answers only while it is known to be current: reachable, and with nothing
+//!   waiting in the outbox (`outbox`). Otherwise PostgreSQL answers, which is always
+//!   current, so a change shows in the very next search whichever backend answers, and
+//!   readers see no error while Meilisearch is away.
+//! - Either way the cards come from PostgreSQL's `published_posts`, the visibility rule.
 
+pub mod meili;
+pub mod outbox;
 pub mod pages;
 pub mod postgres;
 
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
 use crate::{posts::model::PostSummary, render::markdown::Highlighted};
+
+/// A search engine: one page of published posts matching `query`, best first.
+pub trait Backend {
+    fn search(
+        &self,
+        db: &PgPool,
+        query: &Query,
+        limit: i64,
+        offset: i64,
+    ) -> impl Future<Output = anyhow::Result<Results>> + Send;
+}
+
+/// Which backend answered (the `X-Search-Backend` header says, for operators and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    Postgres,
+    Meilisearch,
+}
+
+impl Answered {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answered::Postgres => "postgres",
+            Answered::Meilisearch => "meilisearch",
+        }
+    }
+}
+
+/// The site's search: PostgreSQL, and Meilisearch in front of it when configured.
+#[derive(Clone, Default)]
+pub struct Search {
+    pub meili: Option<Arc<meili::Meili>>,
+}
+
+impl Search {
+    pub fn new(settings: &crate::config::SearchSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            meili: meili::Meili::new(settings)?.map(Arc::new),
+        })
+    }
+
+    /// One page of results, and which backend found them.
+    pub async fn search(
+        &self,
+        db: &PgPool,
+        query: &Query,
+        limit: i64,
+        offset: i64,
+    ) -> anyhow::Result<(Results, Answered)> {
+        if let Some(meili) = &self.meili
+            && !meili.is_down()
+            && outbox::is_empty(db).await?
+        {
+            // A failure was logged (once) by the backend; PostgreSQL answers instead.
+            if let Ok(results) = meili.search(db, query, limit, offset).await {
+                return Ok((results, Answered::Meilisearch));
+            }
+        }
+        let results = postgres::Postgres.search(db, query, limit, offset).await?;
+        Ok((results, Answered::Postgres))
+    }
+}
 
 /// The longest query searched, in characters; longer ones are cut, not refused.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -60,4 +134,7 @@ pub struct Results {
     pub suggestion: Option<String>,
     /// The hits are titles spelled like the query, not posts containing its words.
     pub approximate: bool,
+    /// There are more than `total` (which is then `postgres::RANKED_AT_MOST` + 1): the
+    /// results are listed by where they match and date, not ranked one by one.
+    pub more: bool,
 }

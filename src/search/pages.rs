@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, http::StatusCode, http::header, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Hit, Query, postgres};
+use super::{Hit, Query};
 use crate::{
     db::PageNumber,
     error::Error,
@@ -43,6 +43,8 @@ struct SearchPage {
     searched: bool,
     hits: Vec<Hit>,
     total: i64,
+    /// How many, as said on the page: "12", or "More than 1,000".
+    count: String,
     pager: Pager,
     /// Said above the results: why there are none (too many searches).
     notice: Option<String>,
@@ -50,6 +52,19 @@ struct SearchPage {
     suggestion: Option<(String, String)>,
     /// The hits only have titles spelled like the query.
     approximate: bool,
+}
+
+/// `1234567` as "1,234,567".
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// An empty filter is no filter.
@@ -100,6 +115,7 @@ pub async fn search(
         searched: !query.text.is_empty(),
         hits: Vec::new(),
         total: 0,
+        count: String::new(),
         pager: Pager {
             number: number.get(),
             prev: None,
@@ -128,7 +144,15 @@ pub async fn search(
     }
     let per_page = i64::from(state.site.per_page);
     let offset = i64::from(number.get() - 1) * per_page;
-    let results = postgres::search(&state.db, &query, per_page, offset).await?;
+    let (results, answered) = state
+        .search
+        .search(&state.db, &query, per_page, offset)
+        .await
+        // A database that is away or slow is a 503, as on every page.
+        .map_err(|e| {
+            e.downcast::<sqlx::Error>()
+                .map_or_else(Error::Internal, Error::from)
+        })?;
     let pages = (results.total + per_page - 1) / per_page;
     found.pager = Pager {
         number: number.get(),
@@ -145,5 +169,25 @@ pub async fn search(
     found.approximate = results.approximate;
     found.hits = results.hits;
     found.total = results.total;
-    page(found)
+    found.count = match results.more {
+        true => format!("More than {}", thousands(results.total - 1)),
+        false => thousands(results.total),
+    };
+    let mut res = page(found)?;
+    res.headers_mut().insert(
+        header::HeaderName::from_static("x-search-backend"),
+        header::HeaderValue::from_static(answered.as_str()),
+    );
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1000), "1,000");
+        assert_eq!(super::thousands(1234567), "1,234,567");
+    }
 }

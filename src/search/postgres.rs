@@ -4,7 +4,7 @@
 
 use sqlx::{FromRow, PgExecutor, PgPool, Row};
 
-use super::{Hit, Query, Results};
+use super::{Backend, Hit, Query, Results};
 use crate::{posts::model::PostSummary, render::markdown::Highlighted};
 
 /// How much of a body the snippet is cut from: `ts_headline` reads all the text it is given,
@@ -54,7 +54,7 @@ async fn similar_titles(
 
 /// "Did you mean": each of `words` replaced by the most alike word of the titles found
 /// (when one is alike enough), if that changes anything.
-async fn suggestion(
+pub(super) async fn suggestion(
     db: impl PgExecutor<'_>,
     words: &[String],
     found: &Results,
@@ -86,40 +86,126 @@ async fn suggestion(
     Ok(corrected.filter(|c| *c != words.join(" ")))
 }
 
-/// The statements, public so the index test can `EXPLAIN` exactly these.
+/// Matches of `$1` (`$matches`, a condition on `p`), filtered by
+/// tag `$4` and author `$5`, in `$order`, one page (`$2` rows from `$3`), then the page's
+/// headlines (`$6` snippet source length, `$7` and `$8` headline options).
+/// The tsquery is written inline (`websearch_to_tsquery(…)`) where the planner should see
+/// the words to tell a common one, or as `q.query` where it should not walk the date index.
+/// `$rank` is the vector ranked by, `$outer_order` the order again over `hits`.
+macro_rules! hits {
+    ($rank:literal, $matches:literal, $order:literal, $outer_order:literal) => {
+        concat!(
+            "WITH q AS (SELECT websearch_to_tsquery(search_language(), $1) AS query),
+             hits AS (
+                 SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
+                        p.cover_image, p.published_at, u.username AS author_username,
+                        u.display_name AS author_name, p.tag_list AS tags, p.body_text,
+                        ts_rank_cd(",
+            $rank,
+            ", q.query) AS rank
+                   FROM published_posts p
+                   JOIN users u ON u.id = p.author_id
+                  CROSS JOIN q
+                  WHERE ",
+            $matches,
+            " AND ($4::text IS NULL
+                       OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $4::text)))
+                    AND ($5::text IS NULL OR u.username = $5)
+                  ORDER BY ",
+            $order,
+            " LIMIT $2 OFFSET $3)
+             SELECT hits.*,
+                    ts_headline(search_language(), search_display(hits.title), q.query, $7)
+                        AS title_marked,
+                    ts_headline(search_language(), search_display(
+                                    -- The excerpt, unless it was cut from the body's start.
+                                    CASE WHEN left(hits.body_text, 40) = left(hits.excerpt, 40)
+                                         THEN '' ELSE hits.excerpt || E'\\n' END
+                                    || left(hits.body_text, $6)), q.query, $8)
+                        AS snippet_marked
+               FROM hits CROSS JOIN q
+              ORDER BY ",
+            $outer_order
+        )
+    };
+}
+
+/// How many posts match `$matches`, counting at most `$4` ($1 words, $2 tag, $3 author):
+/// a GIN bitmap scan (or, for a word in most posts, a read in order) that stops at the cap.
+macro_rules! count {
+    ($matches:literal) => {
+        concat!(
+            "SELECT count(*) FROM (
+                 SELECT 1
+                   FROM published_posts p
+                   JOIN users u ON u.id = p.author_id
+                  WHERE ",
+            $matches,
+            " AND ($2::text IS NULL
+                       OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $2::text)))
+                    AND ($3::text IS NULL OR u.username = $3)
+                  LIMIT $4) m"
+        )
+    };
+}
+
+/// Queries that match more posts than this are not ranked as a whole: ranking reads every
+/// match's whole vector, which at 100,000 posts and a common word takes far longer than a
+/// page may. Their results are the posts matched in the title, tags or excerpt (ranked when
+/// there are at most this many, else newest first), then those matched only in the body,
+/// newest first.
+pub const RANKED_AT_MOST: i64 = 1_000;
+
+/// The statements, public so the index test can `EXPLAIN` exactly these. Each page
+/// statement takes $1 query text, $2 limit, $3 offset, $4 tag slug, $5 author username,
+/// $6 snippet source length, $7 title headline options, $8 snippet headline options; each
+/// count $1 query text, $2 tag, $3 author, $4 cap.
 pub mod sql {
-    /// $1 query text, $2 limit, $3 offset, $4 tag slug, $5 author username, $6 snippet
-    /// source length, $7 title headline options, $8 snippet headline options.
-    pub const FULL_TEXT: &str =
-        // Headlines are made for the page's rows only: in one query with the window
-        // count, PostgreSQL made one for every match before the LIMIT.
-        "WITH q AS (SELECT websearch_to_tsquery(search_language(), $1) AS query),
-         hits AS (
-             SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
-                    p.cover_image, p.published_at, u.username AS author_username,
-                    u.display_name AS author_name, p.tag_list AS tags, p.body_text,
-                    ts_rank_cd(p.search_doc, q.query) AS rank,
-                    count(*) OVER () AS total
-               FROM published_posts p
-               JOIN users u ON u.id = p.author_id
-              CROSS JOIN q
-              WHERE p.search_doc @@ q.query
-                AND ($4::text IS NULL
-                     OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $4::text)))
-                AND ($5::text IS NULL OR u.username = $5)
-              ORDER BY rank DESC, p.published_at DESC, p.id DESC
-              LIMIT $2 OFFSET $3)
-         SELECT hits.*,
-                ts_headline(search_language(), search_display(hits.title), q.query, $7)
-                    AS title_marked,
-                ts_headline(search_language(), search_display(
-                                -- The excerpt, unless it was cut from the body's start.
-                                CASE WHEN left(hits.body_text, 40) = left(hits.excerpt, 40)
-                                     THEN '' ELSE hits.excerpt || E'\\n' END
-                                || left(hits.body_text, $6)), q.query, $8)
-                    AS snippet_marked
-           FROM hits CROSS JOIN q
-          ORDER BY hits.rank DESC, hits.published_at DESC, hits.id DESC";
+    /// Every match ranked by its whole vector: for at most `RANKED_AT_MOST` matches.
+    pub const FULL_TEXT: &str = hits!(
+        "p.search_doc",
+        "p.search_doc @@ q.query",
+        "rank DESC, p.published_at DESC, p.id DESC",
+        "hits.rank DESC, hits.published_at DESC, hits.id DESC"
+    );
+    pub const COUNT: &str = count!("p.search_doc @@ websearch_to_tsquery(search_language(), $1)");
+    pub const COUNT_HEAD: &str =
+        count!("p.search_head @@ websearch_to_tsquery(search_language(), $1)");
+    pub const COUNT_BODY_ONLY: &str = count!(
+        "p.search_doc @@ websearch_to_tsquery(search_language(), $1)
+         AND NOT p.search_head @@ websearch_to_tsquery(search_language(), $1)"
+    );
+    /// At most `RANKED_AT_MOST` head matches, ranked by the head (small: stored inline).
+    pub const HEAD_RANKED: &str = hits!(
+        "p.search_head",
+        "p.search_head @@ q.query",
+        "rank DESC, p.published_at DESC, p.id DESC",
+        "hits.rank DESC, hits.published_at DESC, hits.id DESC"
+    );
+    /// Many head matches, newest first: the date index is walked and stops after a page
+    /// (the words are common, so a page is found within a few hundred posts).
+    pub const HEAD_NEWEST: &str = hits!(
+        "p.search_head",
+        "p.search_head @@ websearch_to_tsquery(search_language(), $1)",
+        "p.published_at DESC, p.id DESC",
+        "hits.published_at DESC, hits.id DESC"
+    );
+    /// At most `RANKED_AT_MOST` matches only in the body, newest first, found by the GIN
+    /// index (the order is an expression the date index can't serve, so it isn't walked).
+    pub const BODY_FEW: &str = hits!(
+        "p.search_head",
+        "p.search_doc @@ q.query AND NOT p.search_head @@ q.query",
+        "p.published_at + interval '0' DESC, p.id DESC",
+        "hits.published_at DESC, hits.id DESC"
+    );
+    /// Many matches only in the body, newest first, walking the date index.
+    pub const BODY_MANY: &str = hits!(
+        "p.search_head",
+        "p.search_doc @@ websearch_to_tsquery(search_language(), $1)
+         AND NOT p.search_head @@ websearch_to_tsquery(search_language(), $1)",
+        "p.published_at DESC, p.id DESC",
+        "hits.published_at DESC, hits.id DESC"
+    );
     /// $1 limit, $2 offset, $3 tag slug, $4 author username, $5–$9 words.
     pub const SIMILAR_TITLES: &str = "SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
                 p.cover_image, p.published_at, u.username AS author_username,
@@ -169,19 +255,43 @@ pub async fn apply_language(db: &PgPool, language: &str) -> anyhow::Result<bool>
     Ok(changed)
 }
 
+/// The PostgreSQL full-text backend.
+pub struct Postgres;
+
+impl Backend for Postgres {
+    async fn search(
+        &self,
+        db: &PgPool,
+        query: &Query,
+        limit: i64,
+        offset: i64,
+    ) -> anyhow::Result<Results> {
+        Ok(search(db, query, limit, offset).await?)
+    }
+}
+
 /// One page of published posts matching `query`, best first (then newest).
 pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx::Result<Results> {
     if query.text.is_empty() {
         return Ok(Results::default());
     }
-    let results = full_text(db, query, limit, offset).await?;
-    if results.total > 0 {
+    let cap = RANKED_AT_MOST + 1;
+    let matches = count(db, sql::COUNT, query, cap).await?;
+    if matches > RANKED_AT_MOST {
+        let mut results = many(db, query, limit, offset).await?;
+        results.total = matches;
+        results.more = true;
+        return Ok(results);
+    }
+    if matches > 0 {
+        let mut results = page(db, sql::FULL_TEXT, query, limit, offset).await?;
+        results.total = matches;
         return Ok(results);
     }
     // Nothing: perhaps a word is misspelled. Titles with a word like each of the query's.
     let words = typo_words(&query.text);
     if words.is_empty() {
-        return Ok(results);
+        return Ok(Results::default());
     }
     let mut results = similar_titles(db, query, &words, limit, offset).await?;
     results.approximate = true;
@@ -189,8 +299,60 @@ pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx
     Ok(results)
 }
 
+/// A page of a query with more than `RANKED_AT_MOST` matches: head matches, then the rest.
+async fn many(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx::Result<Results> {
+    let cap = RANKED_AT_MOST + 1;
+    let heads = count(db, sql::COUNT_HEAD, query, cap).await?;
+    if heads > RANKED_AT_MOST {
+        // Many heads: newest first, walking the date index. Where they end, the body-only
+        // matches follow (their count is exact only then: paging that far is rare).
+        let mut results = page(db, sql::HEAD_NEWEST, query, limit, offset).await?;
+        let shown = results.hits.len() as i64;
+        if shown == limit {
+            return Ok(results);
+        }
+        let heads = match shown {
+            0 => count(db, sql::COUNT_HEAD, query, i64::MAX).await?,
+            _ => offset + shown,
+        };
+        let rest = body_only(db, query, limit - shown, (offset + shown - heads).max(0)).await?;
+        results.hits.extend(rest.hits);
+        return Ok(results);
+    }
+    let mut results = Results::default();
+    if offset < heads {
+        results = page(db, sql::HEAD_RANKED, query, limit, offset).await?;
+    }
+    let shown = results.hits.len() as i64;
+    if shown < limit {
+        let rest = body_only(db, query, limit - shown, (offset - heads).max(0)).await?;
+        results.hits.extend(rest.hits);
+    }
+    Ok(results)
+}
+
+/// Matches only in the body, newest first, by the statement that suits how many there are.
+async fn body_only(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx::Result<Results> {
+    let few = count(db, sql::COUNT_BODY_ONLY, query, RANKED_AT_MOST + 1).await? <= RANKED_AT_MOST;
+    let statement = if few { sql::BODY_FEW } else { sql::BODY_MANY };
+    page(db, statement, query, limit, offset).await
+}
+
+/// How many posts match `statement` (one of the counts), up to `cap`.
+async fn count(db: &PgPool, statement: &'static str, query: &Query, cap: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(statement)
+        .bind(&query.text)
+        .bind(&query.tag)
+        .bind(&query.author)
+        .bind(cap)
+        // Planned for these values each time: how common the words are decides the plan.
+        .persistent(false)
+        .fetch_one(db)
+        .await
+}
+
 /// The words a typo fallback looks for: letters and digits, three or more, at most five.
-fn typo_words(text: &str) -> Vec<String> {
+pub(super) fn typo_words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 3 && !matches!(*w, "or" | "and" | "not"))
         .map(str::to_lowercase)
@@ -198,13 +360,15 @@ fn typo_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-async fn full_text(
+/// One page of `statement` (`sql::FULL_TEXT` or `sql::MANY`), with its highlights.
+async fn page(
     db: impl PgExecutor<'_>,
+    statement: &'static str,
     query: &Query,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Results> {
-    let rows = sqlx::query(sql::FULL_TEXT)
+    let rows = sqlx::query(statement)
         .bind(&query.text)
         .bind(limit)
         .bind(offset)
@@ -213,11 +377,11 @@ async fn full_text(
         .bind(SNIPPET_SOURCE_CHARS)
         .bind(TITLE_OPTIONS)
         .bind(OPTIONS)
+        .persistent(false)
         .fetch_all(db)
         .await?;
     let mut results = Results::default();
     for row in &rows {
-        results.total = row.try_get("total")?;
         let title: String = row.try_get("title_marked")?;
         let snippet: String = row.try_get("snippet_marked")?;
         let post = PostSummary::from_row(row)?;

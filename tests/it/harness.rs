@@ -111,7 +111,10 @@ impl Drop for TestDb {
 /// Test settings with a database name of our own. Names carry their creation time so a
 /// later run can sweep databases that a crashed run left behind.
 fn test_settings() -> (Settings, String) {
-    let settings = Settings::load(Environment::Test).expect("test settings load");
+    let mut settings = Settings::load(Environment::Test).expect("test settings load");
+    // PostgreSQL search unless a test asks for Meilisearch (search::meili_settings), even
+    // when MEILI_URL is set for the Meilisearch tests.
+    settings.search.meili_url = None;
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
@@ -413,6 +416,22 @@ impl TestApp {
         Page(Html::parse_document(&body), body)
     }
 
+    /// The `quire` executable with this app's database and search settings.
+    pub fn quire_command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_quire"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("QUIRE_ENV", "test")
+            .env("DATABASE_URL", self.settings.database.url.expose_secret())
+            .env(
+                "QUIRE__SEARCH__MEILI_INDEX",
+                &self.settings.search.meili_index,
+            );
+        if let Some(url) = &self.settings.search.meili_url {
+            cmd.env("MEILI_URL", url.as_str());
+        }
+        cmd
+    }
+
     /// An author with a display name and bio.
     pub async fn author(&self, username: &str) -> UserId {
         self.user(username, Role::Author).await
@@ -708,7 +727,7 @@ impl TcpProxy {
         Self::to_url(settings.redis.url.expose_secret(), 6379).await
     }
 
-    async fn to_url(url: &str, default_port: u16) -> Self {
+    pub async fn to_url(url: &str, default_port: u16) -> Self {
         let url = url::Url::parse(url).expect("url");
         let target = format!(
             "{}:{}",

@@ -1,19 +1,90 @@
-//! Search (issue 11): the PostgreSQL full-text backend, through the same functions the
-//! site uses, against a real database.
+//! Search (issue 11): the same tests against each backend, through the functions and pages
+//! the site uses. PostgreSQL full-text search always runs; the Meilisearch copies run against
+//! a real server when `MEILI_URL` is set at build time (`build.rs` sets `cfg(meili)`), and
+//! are reported as skipped otherwise.
+
+use std::time::Duration;
 
 use quire::{
     posts::{model::PostStatus, repo},
-    search::{self, MAX_QUERY_CHARS, Query, Results},
+    search::{Answered, MAX_QUERY_CHARS, Query, Results, Search},
 };
 
 use reqwest::StatusCode;
 
-use crate::harness::{PostSpec, TestApp, spawn_app};
+use crate::harness::{PostSpec, TestApp, spawn_app_with};
+
+/// Which backend a copy of a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Meili,
+}
+
+/// The app for `engine`: with Meilisearch, the server `MEILI_URL` names, and an index of
+/// this test's own.
+pub async fn spawn_for(engine: Engine) -> TestApp {
+    spawn_app_with(|s| {
+        if engine == Engine::Meili {
+            meili_settings(s);
+        }
+    })
+    .await
+}
+
+/// Point `settings` at the Meilisearch server of the environment, in a new index.
+pub fn meili_settings(settings: &mut quire::config::Settings) {
+    let url = std::env::var("MEILI_URL").expect("MEILI_URL is set for Meilisearch tests");
+    settings.search.meili_url = Some(url.parse().expect("MEILI_URL is a URL"));
+    settings.search.meili_master_key = std::env::var("MEILI_MASTER_KEY")
+        .ok()
+        .map(secrecy::SecretString::from);
+    settings.search.meili_index = format!("quire_test_{}", uuid::Uuid::new_v4().simple());
+}
+
+/// The backend that should answer once the outbox is empty.
+fn engine_of(app: &TestApp) -> Engine {
+    match app.settings.search.meili_url {
+        Some(_) => Engine::Meili,
+        None => Engine::Postgres,
+    }
+}
+
+/// Wait until the app's worker has sent every queued change to Meilisearch (no wait with
+/// PostgreSQL, which is always current).
+pub async fn settle(app: &TestApp) {
+    if engine_of(app) == Engine::Postgres {
+        return;
+    }
+    for _ in 0..300 {
+        if quire::search::outbox::is_empty(&app.db)
+            .await
+            .expect("outbox")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the search outbox did not drain in 15 s");
+}
+
+async fn find_page(app: &TestApp, query: Query, limit: i64, offset: i64) -> Results {
+    settle(app).await;
+    let search = Search::new(&app.settings.search).expect("search settings");
+    let (results, answered) = search
+        .search(&app.db, &query, limit, offset)
+        .await
+        .expect("search answers");
+    let expected = match engine_of(app) {
+        Engine::Postgres => Answered::Postgres,
+        Engine::Meili => Answered::Meilisearch,
+    };
+    assert_eq!(answered, expected, "{query:?}");
+    results
+}
 
 async fn find(app: &TestApp, query: Query) -> Results {
-    search::postgres::search(&app.db, &query, 10, 0)
-        .await
-        .expect("search answers")
+    find_page(app, query, 10, 0).await
 }
 
 async fn titles(app: &TestApp, text: &str) -> Vec<String> {
@@ -33,9 +104,51 @@ async fn post_id(app: &TestApp, slug: &str) -> quire::posts::model::PostId {
         .expect("post exists")
 }
 
-#[tokio::test]
-async fn the_whole_post_is_searched_and_a_title_match_ranks_first() {
-    let app = spawn_app().await;
+/// GET a search page once the outbox is empty: 200, answered by this test's backend.
+async fn search_page(app: &TestApp, path: &str) -> crate::harness::Page {
+    settle(app).await;
+    let res = app.get(path).await;
+    let backend = res
+        .headers()
+        .get("x-search-backend")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let expected = match engine_of(app) {
+        Engine::Postgres => "postgres",
+        Engine::Meili => "meilisearch",
+    };
+    assert_eq!(backend.as_deref(), Some(expected), "{path}");
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let body = res.text().await.expect("body");
+    crate::harness::Page(scraper::Html::parse_document(&body), body)
+}
+
+/// Each test twice: `postgres::name` and `meilisearch::name` (skipped without `MEILI_URL`).
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        mod postgres {
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() {
+                let $app = spawn_for(Engine::Postgres).await;
+                $body
+            })*
+        }
+        mod meilisearch {
+            use super::*;
+            $(#[tokio::test]
+            #[cfg_attr(not(meili), ignore = "MEILI_URL is not set: no Meilisearch to test")]
+            async fn $name() {
+                let $app = spawn_for(Engine::Meili).await;
+                $body
+            })*
+        }
+    };
+}
+
+on_both_backends! {
+
+async fn the_whole_post_is_searched_and_a_title_match_ranks_first(app) {
     let ada = app.author("ada").await;
     app.post(
         ada,
@@ -91,9 +204,7 @@ async fn the_whole_post_is_searched_and_a_title_match_ranks_first() {
     assert_eq!(first.title.as_str(), "<mark>Zucchini</mark> bread");
 }
 
-#[tokio::test]
-async fn only_what_readers_can_see_is_found_and_changes_count_at_once() {
-    let app = spawn_app().await;
+async fn only_what_readers_can_see_is_found_and_changes_count_at_once(app) {
     let ada = app.author("ada").await;
     let draft = app
         .post(
@@ -147,9 +258,7 @@ async fn only_what_readers_can_see_is_found_and_changes_count_at_once() {
     );
 }
 
-#[tokio::test]
-async fn filters_pages_and_the_total() {
-    let app = spawn_app().await;
+async fn filters_pages_and_the_total(app) {
     let ada = app.author("ada").await;
     let bob = app.author("bob").await;
     for i in 0..12 {
@@ -166,9 +275,7 @@ async fn filters_pages_and_the_total() {
     }
     let all = find(&app, Query::new("kayak")).await;
     assert_eq!((all.hits.len(), all.total), (10, 12));
-    let second = search::postgres::search(&app.db, &Query::new("kayak"), 10, 10)
-        .await
-        .unwrap();
+    let second = find_page(&app, Query::new("kayak"), 10, 10).await;
     assert_eq!((second.hits.len(), second.total), (2, 12));
 
     let mut rivers = Query::new("kayak");
@@ -182,9 +289,7 @@ async fn filters_pages_and_the_total() {
     assert_eq!(find(&app, nobody).await.total, 0);
 }
 
-#[tokio::test]
-async fn hostile_queries_answer_and_snippets_stay_escaped() {
-    let app = spawn_app().await;
+async fn hostile_queries_answer_and_snippets_stay_escaped(app) {
     let ada = app.author("ada").await;
     app.post(
         ada,
@@ -218,7 +323,9 @@ async fn hostile_queries_answer_and_snippets_stay_escaped() {
     ] {
         let query = Query::new(q);
         assert!(query.text.chars().count() <= MAX_QUERY_CHARS);
-        search::postgres::search(&app.db, &query, 10, 0)
+        let search = Search::new(&app.settings.search).expect("search settings");
+        search
+            .search(&app.db, &query, 10, 0)
             .await
             .unwrap_or_else(|e| panic!("{q:?}: {e}"));
     }
@@ -241,9 +348,7 @@ async fn hostile_queries_answer_and_snippets_stay_escaped() {
     );
 }
 
-#[tokio::test]
-async fn the_search_page_finds_highlights_and_pages() {
-    let app = spawn_app().await;
+async fn the_search_page_finds_highlights_and_pages(app) {
     let ada = app.author("ada").await;
     for i in 0..12 {
         app.post(
@@ -277,7 +382,7 @@ async fn the_search_page_finds_highlights_and_pages() {
     assert!(empty.texts(".result").is_empty());
     assert_eq!(empty.attr("#search-q", "value").as_deref(), Some(""));
 
-    let first = app.page("/search?q=lighthouse", StatusCode::OK).await;
+    let first = search_page(&app, "/search?q=lighthouse").await;
     assert_eq!(first.text(".result-count"), "12 results for “lighthouse”");
     assert_eq!(first.texts(".result").len(), 10);
     assert_eq!(first.text(".result h2"), "Lighthouse log 0");
@@ -286,26 +391,20 @@ async fn the_search_page_finds_highlights_and_pages() {
     assert!(first.contains("<meta name=\"robots\" content=\"noindex\">"));
     let next = first.attr(".pager a[rel=next]", "href").unwrap();
     assert_eq!(next, "/search?q=lighthouse&page=2");
-    let second = app.page(&next, StatusCode::OK).await;
+    let second = search_page(&app, &next).await;
     assert_eq!(second.texts(".result").len(), 2);
     assert!(second.attr(".pager a[rel=next]", "href").is_none());
 
     // Filters, a query with nothing found, a page past the end.
-    let filtered = app
-        .page("/search?q=lens&tag=coast&author=ada", StatusCode::OK)
-        .await;
+    let filtered = search_page(&app, "/search?q=lens&tag=coast&author=ada").await;
     assert!(filtered.text(".result-count").starts_with("12 results"));
-    let none = app
-        .page("/search?q=lighthouse&author=nobody", StatusCode::OK)
-        .await;
+    let none = search_page(&app, "/search?q=lighthouse&author=nobody").await;
     assert!(none.text(".empty").starts_with("No posts match"));
     app.page("/search?q=lighthouse&page=9", StatusCode::OK)
         .await;
 }
 
-#[tokio::test]
-async fn hostile_search_addresses_answer_with_a_page_never_a_500() {
-    let app = spawn_app().await;
+async fn hostile_search_addresses_answer_with_a_page_never_a_500(app) {
     let long = format!("/search?q={}", "a".repeat(10 * 1024));
     for (path, status) in [
         ("/search?q=%22", StatusCode::OK),
@@ -331,27 +430,7 @@ async fn hostile_search_addresses_answer_with_a_page_never_a_500() {
     }
 }
 
-#[tokio::test]
-async fn searching_too_fast_is_a_429_page_with_the_form() {
-    let app = crate::harness::spawn_app_with(|s| s.search.requests_per_minute = 3).await;
-    // Each a new search: a result page the cache already holds is served without counting.
-    for i in 0..3 {
-        let res = app.get(&format!("/search?q=anything{i}")).await;
-        assert_eq!(res.status(), StatusCode::OK);
-    }
-    let res = app.get("/search?q=anything-else").await;
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(res.headers().get("retry-after").is_some());
-    let body = res.text().await.unwrap();
-    assert!(body.contains("Try again in"), "{body}");
-    assert!(body.contains("id=\"search-q\""), "{body}");
-    // The empty form is never counted.
-    assert_eq!(app.get("/search").await.status(), StatusCode::OK);
-}
-
-#[tokio::test]
-async fn a_result_matched_only_by_its_title_shows_its_excerpt() {
-    let app = spawn_app().await;
+async fn a_result_matched_only_by_its_title_shows_its_excerpt(app) {
     let ada = app.author("ada").await;
     app.post(
         ada,
@@ -371,9 +450,7 @@ async fn a_result_matched_only_by_its_title_shows_its_excerpt() {
     );
 }
 
-#[tokio::test]
-async fn a_misspelled_word_still_finds_the_title_and_suggests_the_spelling() {
-    let app = spawn_app().await;
+async fn a_misspelled_word_still_finds_the_title_and_suggests_the_spelling(app) {
     let ada = app.author("ada").await;
     app.post(
         ada,
@@ -407,7 +484,7 @@ async fn a_misspelled_word_still_finds_the_title_and_suggests_the_spelling() {
     let nothing = find(&app, Query::new("qwxzv")).await;
     assert_eq!((nothing.total, nothing.suggestion), (0, None));
 
-    let page = app.page("/search?q=sourdogh+startr", StatusCode::OK).await;
+    let page = search_page(&app, "/search?q=sourdogh+startr").await;
     assert_eq!(page.text(".suggestion a"), "sourdough starter");
     assert_eq!(
         page.attr(".suggestion a", "href").as_deref(),
@@ -415,4 +492,192 @@ async fn a_misspelled_word_still_finds_the_title_and_suggests_the_spelling() {
     );
     assert_eq!(page.text(".result h2"), "Sourdough starter");
     assert!(page.text(".result-count").starts_with("No posts contain"));
+}
+
+}
+
+#[tokio::test]
+async fn searching_too_fast_is_a_429_page_with_the_form() {
+    let app = spawn_app_with(|s| s.search.requests_per_minute = 3).await;
+    // Each a new search: a result page the cache already holds is served without counting.
+    for i in 0..3 {
+        let res = app.get(&format!("/search?q=anything{i}")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = app.get("/search?q=anything-else").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get("retry-after").is_some());
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Try again in"), "{body}");
+    assert!(body.contains("id=\"search-q\""), "{body}");
+    // The empty form is never counted.
+    assert_eq!(app.get("/search").await.status(), StatusCode::OK);
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+async fn readyz(app: &TestApp) -> String {
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.text().await.expect("body")
+}
+
+/// Meilisearch configured but unreachable: every change waits in the outbox, searches are
+/// answered by PostgreSQL with no error, and `/readyz` says search is degraded (still 200).
+#[tokio::test]
+async fn changes_queue_while_meilisearch_is_away_and_postgres_answers() {
+    let app = spawn_app_with(|s| {
+        s.search.meili_url = Some(
+            format!("http://127.0.0.1:{}", closed_port())
+                .parse()
+                .expect("url"),
+        );
+        s.search.meili_search_timeout_ms = 100;
+    })
+    .await;
+    let ada = app.author("ada").await;
+    let mut slugs = Vec::new();
+    for i in 0..3 {
+        slugs.push(
+            app.post(
+                ada,
+                PostSpec {
+                    title: &format!("Heron sighting {i}"),
+                    published_in_minutes: -1 - i,
+                    ..Default::default()
+                },
+            )
+            .await,
+        );
+    }
+    let gone = post_id(&app, &slugs[2]).await;
+    assert!(repo::soft_delete(&app.db, gone).await.unwrap());
+
+    let res = app.get("/search?q=heron").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-search-backend"], "postgres");
+    let page = crate::harness::Page(
+        scraper::Html::parse_document(&res.text().await.unwrap()),
+        String::new(),
+    );
+    assert_eq!(page.texts(".result").len(), 2);
+    assert!(readyz(&app).await.contains("search: degraded"));
+
+    // The worker keeps retrying; nothing it could not send is dropped.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (queued, _) = quire::search::outbox::pending(&app.db).await.unwrap();
+    assert_eq!(queued, 3);
+    // A later change to a queued post is one row still, with a newer sequence number.
+    sqlx::query("UPDATE posts SET title = 'Heron, again' WHERE id = $1")
+        .bind(post_id(&app, &slugs[0]).await)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(quire::search::outbox::pending(&app.db).await.unwrap().0, 3);
+}
+
+/// The same outage against a real server behind a proxy: changes made while it is cut off
+/// are all in the index once it returns, and Meilisearch answers again.
+#[tokio::test]
+#[cfg_attr(not(meili), ignore = "MEILI_URL is not set: no Meilisearch to test")]
+async fn the_outbox_drains_when_meilisearch_returns() {
+    let url = std::env::var("MEILI_URL").expect("MEILI_URL");
+    let proxy = crate::harness::TcpProxy::to_url(&url, 7700).await;
+    let app = spawn_app_with(|s| {
+        meili_settings(s);
+        s.search.meili_url = Some(proxy.url_for(&url).parse().expect("url"));
+        s.search.meili_search_timeout_ms = 200;
+        s.search.meili_timeout_secs = 2;
+    })
+    .await;
+    let ada = app.author("ada").await;
+    let kept = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Osprey at dawn",
+                published_in_minutes: -10,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(titles(&app, "osprey").await, ["Osprey at dawn"]);
+
+    proxy.cut();
+    let removed = post_id(&app, &kept).await;
+    assert!(repo::soft_delete(&app.db, removed).await.unwrap());
+    for i in 0..5 {
+        app.post(
+            ada,
+            PostSpec {
+                title: &format!("Osprey nest {i}"),
+                published_in_minutes: -1 - i,
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    let res = app.get("/search?q=osprey").await;
+    assert_eq!(res.headers()["x-search-backend"], "postgres");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(quire::search::outbox::pending(&app.db).await.unwrap().0, 6);
+    assert!(readyz(&app).await.contains("search: degraded"));
+
+    proxy.restore();
+    // `titles` waits for the outbox to drain, then asks Meilisearch itself.
+    let found = titles(&app, "osprey").await;
+    assert_eq!(found.len(), 5, "{found:?}");
+    assert!(!found.contains(&"Osprey at dawn".to_owned()));
+    assert!(readyz(&app).await.contains("search: meilisearch ok"));
+}
+
+/// `quire reindex` rebuilds the index from PostgreSQL: a document whose post is gone from
+/// the database is removed, and every post is sent again.
+#[tokio::test]
+#[cfg_attr(not(meili), ignore = "MEILI_URL is not set: no Meilisearch to test")]
+async fn reindex_rebuilds_the_index_from_postgres() {
+    let app = spawn_for(Engine::Meili).await;
+    let ada = app.author("ada").await;
+    app.posts(ada, 30, &["Birds"]).await;
+    settle(&app).await;
+    // A row removed behind the triggers' back: only a reindex can repair this.
+    sqlx::query("ALTER TABLE posts DISABLE TRIGGER posts_search_outbox")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let gone: i64 =
+        sqlx::query_scalar("DELETE FROM posts WHERE id = (SELECT min(id) FROM posts) RETURNING id")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    sqlx::query("ALTER TABLE posts ENABLE TRIGGER posts_search_outbox")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let meili = quire::search::meili::Meili::new(&app.settings.search)
+        .unwrap()
+        .unwrap();
+    assert!(meili.ids(0, 100).await.unwrap().contains(&gone));
+
+    // Off the test's runtime: the app's own outbox worker runs on it and drains the queue.
+    let mut reindex = app.quire_command();
+    reindex.arg("reindex");
+    let out = tokio::task::spawn_blocking(move || reindex.output())
+        .await
+        .unwrap()
+        .expect("quire reindex runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reindexed 29 posts, removed 1 "));
+    settle(&app).await;
+    let ids = meili.ids(0, 100).await.unwrap();
+    assert_eq!(ids.len(), 29);
+    assert!(!ids.contains(&gone));
 }

@@ -1,0 +1,258 @@
+//! The search outbox and the worker that applies it to Meilisearch.
+//!
+//! Triggers queue a post in `search_outbox` in the same transaction as any change to it
+//! (migration `20261202000000_create_search_outbox.sql`), so no update is lost whatever
+//! happens to the process or to Meilisearch afterwards. The worker:
+//! - runs on one instance at a time (a PostgreSQL advisory lock held by its connection; when
+//!   that instance stops, another takes over within a second or so);
+//! - takes the oldest rows, reads each post as it is *now*, and sends it, or its removal
+//!   when readers may no longer see it;
+//! - deletes a row only after Meilisearch confirms the task, and only if the post was not
+//!   queued again meanwhile (`seq`), so the newer change is sent too: at least once;
+//! - retries with backoff (0.5 s doubling to 30 s) while Meilisearch is unreachable.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::meili::{Document, Meili};
+use crate::posts::{model::PostId, repo};
+
+/// Rows sent to Meilisearch in one task.
+const BATCH: i64 = 500;
+/// `pg_try_advisory_lock`'s key: "one outbox worker".
+const LOCK: i64 = 0x5155_4952_4530_0001;
+
+/// Is nothing waiting to be sent? (Until then, searches answer from PostgreSQL.)
+pub async fn is_empty(db: &PgPool) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM search_outbox)")
+        .fetch_one(db)
+        .await
+}
+
+/// How many posts wait, and the oldest wait in seconds (`/readyz`, `/metrics`).
+pub async fn pending(db: &PgPool) -> sqlx::Result<(i64, f64)> {
+    let row = sqlx::query(
+        "SELECT count(*) AS n,
+                COALESCE(EXTRACT(EPOCH FROM now() - min(queued_at)), 0)::float8 AS age
+           FROM search_outbox",
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("age")?))
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub indexed: usize,
+    pub removed: usize,
+}
+
+impl Sent {
+    pub fn total(&self) -> usize {
+        self.indexed + self.removed
+    }
+}
+
+/// Send the oldest `limit` queued posts to Meilisearch; rows are deleted once it confirms.
+pub async fn send_batch(
+    conn: &mut PgConnection,
+    meili: &Meili,
+    limit: i64,
+) -> anyhow::Result<Sent> {
+    let rows = sqlx::query("SELECT post_id, seq FROM search_outbox ORDER BY seq LIMIT $1")
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    if rows.is_empty() {
+        return Ok(Sent::default());
+    }
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut seqs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        ids.push(PostId(row.try_get("post_id")?));
+        seqs.push(row.try_get::<i64, _>("seq")?);
+    }
+    let documents: Vec<Document> = repo::search_documents(&mut *conn, &ids)
+        .await?
+        .into_iter()
+        .map(Document::new)
+        .collect();
+    let removed: Vec<i64> = ids
+        .iter()
+        .map(|id| id.0)
+        .filter(|id| !documents.iter().any(|d| d.id == *id))
+        .collect();
+    let result = meili.apply(&documents, &removed).await;
+    meili.mark(&result);
+    result?;
+    let raw: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query(
+        "DELETE FROM search_outbox o
+          USING unnest($1::bigint[], $2::bigint[]) AS d(post_id, seq)
+          WHERE o.post_id = d.post_id AND o.seq = d.seq",
+    )
+    .bind(&raw)
+    .bind(&seqs)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Sent {
+        indexed: documents.len(),
+        removed: removed.len(),
+    })
+}
+
+/// Send everything queued now (tests and `quire reindex` use this; the worker loops on it).
+pub async fn drain(db: &PgPool, meili: &Meili) -> anyhow::Result<Sent> {
+    let mut conn = db.acquire().await?;
+    let mut sent = Sent::default();
+    loop {
+        let pass = send_batch(&mut conn, meili, BATCH).await?;
+        if pass.total() == 0 {
+            return Ok(sent);
+        }
+        sent.indexed += pass.indexed;
+        sent.removed += pass.removed;
+    }
+}
+
+/// `quire reindex`: queue every post, and every document of the index whose post is gone
+/// (the worker removes those), so the index is rebuilt from PostgreSQL by the same path as
+/// any change. Safe while the site serves: the index is never emptied, and searches answer
+/// from PostgreSQL until the outbox is empty again. Returns how many posts, and how many
+/// documents of posts that are gone, were queued.
+pub async fn queue_everything(db: &PgPool, meili: &Meili) -> anyhow::Result<(u64, u64)> {
+    let posts = sqlx::query("SELECT search_outbox_queue(id) FROM posts")
+        .execute(db)
+        .await?
+        .rows_affected();
+    let mut orphans = 0;
+    let mut offset = 0;
+    loop {
+        let ids = meili.ids(offset, 1_000).await?;
+        if ids.is_empty() {
+            break;
+        }
+        offset += ids.len();
+        orphans += sqlx::query(
+            "SELECT search_outbox_queue(gone)
+               FROM unnest($1::bigint[]) AS gone
+              WHERE NOT EXISTS (SELECT 1 FROM posts WHERE id = gone)",
+        )
+        .bind(&ids)
+        .execute(db)
+        .await?
+        .rows_affected();
+    }
+    Ok((posts, orphans))
+}
+
+/// Drain the outbox here if no worker is running, else wait while a running one drains it;
+/// `progress` is told how many remain. Returns when nothing is queued.
+pub async fn drain_or_wait(
+    db: &PgPool,
+    meili: &Meili,
+    progress: impl Fn(i64),
+) -> anyhow::Result<()> {
+    let mut conn = db.acquire().await?.detach();
+    let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(LOCK)
+        .fetch_one(&mut conn)
+        .await?;
+    loop {
+        let (left, _) = pending(db).await?;
+        progress(left);
+        if left == 0 {
+            return Ok(());
+        }
+        if leader {
+            send_batch(&mut conn, meili, BATCH).await?;
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Run the worker until the process ends: configure the index, then keep draining.
+pub fn spawn(db: PgPool, meili: Arc<Meili>) {
+    tokio::spawn(async move {
+        let mut backoff = Backoff::default();
+        // Settings first: searching an index without them would rank and filter wrongly.
+        loop {
+            let configured = meili.configure().await;
+            meili.mark(&configured);
+            match configured {
+                Ok(()) => break,
+                Err(_) => tokio::time::sleep(backoff.next()).await,
+            }
+        }
+        loop {
+            if let Err(e) = lead(&db, &meili, &mut backoff).await {
+                tracing::debug!(error = %e, "search outbox worker: starting over");
+                tokio::time::sleep(backoff.next()).await;
+            }
+        }
+    });
+}
+
+/// Become the one worker (or wait), then drain while leading. Returns on a database error.
+async fn lead(db: &PgPool, meili: &Meili, backoff: &mut Backoff) -> anyhow::Result<()> {
+    // Its own connection, outside the pool: the lock lives as long as this connection.
+    let mut conn = db.acquire().await?.detach();
+    loop {
+        let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        if leader {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    loop {
+        match send_batch(&mut conn, meili, BATCH).await {
+            Ok(sent) if sent.total() > 0 => backoff.reset(),
+            Ok(_) => {
+                backoff.reset();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) if e.downcast_ref::<sqlx::Error>().is_some() => return Err(e),
+            // Meilisearch away or refusing: the rows stay; try again later.
+            Err(_) => tokio::time::sleep(backoff.next()).await,
+        }
+    }
+}
+
+/// 0.5 s, doubling to 30 s.
+#[derive(Debug, Default)]
+struct Backoff(u32);
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let delay = Duration::from_millis(500) * 2u32.pow(self.0.min(6));
+        self.0 += 1;
+        delay.min(Duration::from_secs(30))
+    }
+
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_thirty_seconds_and_starts_over_after_success() {
+        let mut b = Backoff::default();
+        let delays: Vec<u64> = (0..9).map(|_| b.next().as_millis() as u64).collect();
+        assert_eq!(
+            delays,
+            [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
+        b.reset();
+        assert_eq!(b.next(), Duration::from_millis(500));
+    }
+}
