@@ -133,7 +133,22 @@ impl App {
             // Applies the outbox on one instance at a time (see `search::outbox`).
             search::outbox::spawn(db.clone(), meili.clone());
         }
+        let local_pages = Arc::new(cache::Local::new(
+            if settings.cache.enabled {
+                settings.cache.local_max_bytes
+            } else {
+                0
+            },
+            Duration::from_millis(settings.cache.local_ttl_ms),
+        ));
+        let pages = cache::Pages::new(&redis, &settings.redis);
+        local_pages.listen(
+            redis.clone(),
+            pages.channel.clone(),
+            pages.generation_key().to_owned(),
+        );
         let shared = AppState {
+            local_pages,
             search,
             db,
             redis,

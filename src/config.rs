@@ -343,6 +343,10 @@ pub struct CacheSettings {
     pub search_ttl_secs: u64,
     /// Milliseconds a cache lookup may take before the page is made without it.
     pub timeout_ms: u64,
+    /// Bytes of pages each instance also keeps in its own memory (0: none).
+    pub local_max_bytes: usize,
+    /// The longest a page is served from an instance's memory without asking Redis.
+    pub local_ttl_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

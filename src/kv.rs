@@ -90,6 +90,11 @@ impl Kv {
         Ok(conn)
     }
 
+    /// A new pub/sub connection of its own (the page cache's subscriber).
+    pub async fn pubsub(&self) -> RedisResult<redis::aio::PubSub> {
+        self.inner.client.get_async_pubsub().await
+    }
+
     /// Run a command within the deadline; while the breaker is open this fails at once.
     pub async fn cmd<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> RedisResult<T> {
         self.guarded(async |mut conn: ConnectionManager| cmd.query_async(&mut conn).await)

@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// GitHub and Google login, when configured.
     pub oauth: Arc<accounts::oauth::Providers>,
+    /// This instance's own copies of kept pages (see `cache::local`).
+    pub local_pages: Arc<crate::cache::Local>,
     /// PostgreSQL full-text search, with Meilisearch in front when configured.
     pub search: crate::search::Search,
 }

@@ -236,6 +236,9 @@ async fn two_instances_see_each_others_changes_on_the_next_request() {
         assert_eq!(kept.status(), StatusCode::OK);
         if i > 0 {
             assert_eq!(x_cache(&kept), "HIT", "change {i}");
+            // Again: now from the instance's own memory (cache::local), no Redis asked.
+            let again = reader.get(&home).send().await.unwrap();
+            assert_eq!(x_cache(&again), "HIT", "change {i}");
         }
         let title = format!("Change number {i}");
         crate::admin::write(&ada, &title, "Body.", "published").await;

@@ -13,8 +13,13 @@
 //! - Every cacheable response has a strong `ETag` and
 //!   `Cache-Control: public, max-age=0, must-revalidate`; a matching `If-None-Match` is a 304.
 //! - Without Redis (or slower than `cache.timeout_ms`) pages are made as if uncached.
+//! - Each instance also keeps the hottest pages in memory (`local`), used only while it
+//!   is sure to hear every bump.
 
-use std::time::Duration;
+mod local;
+pub use local::Local;
+
+use std::{sync::Arc, time::Duration};
 
 use actix_web::{
     Error as ActixError, HttpResponse,
@@ -36,10 +41,17 @@ pub const SESSION_COOKIE: &str = "quire_session";
 
 const X_CACHE: &str = "x-cache";
 
-/// Look up the generation and the page in one round trip.
+/// Look up the generation, the page and how long it is kept still (ms), in one round trip.
 const LOOKUP: &str = r"
 local generation = redis.call('GET', KEYS[1]) or '0'
-return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
+local key = ARGV[1] .. generation .. ARGV[2]
+return {generation, redis.call('GET', key), redis.call('PTTL', key)}
+";
+
+/// Bump the generation and tell every instance: one round trip.
+const BUMP: &str = r"
+local generation = redis.call('INCR', KEYS[1])
+return {generation, redis.call('PUBLISH', ARGV[1], generation)}
 ";
 
 /// What a request is, to the cache.
@@ -96,13 +108,17 @@ fn has_session_cookie(req: &ServiceRequest) -> bool {
 }
 
 /// A kept page: its ETag, content type and body.
-struct Kept {
+pub struct Kept {
     etag: String,
     content_type: String,
     body: Bytes,
 }
 
 impl Kept {
+    fn size(&self) -> usize {
+        self.body.len() + self.etag.len() + self.content_type.len()
+    }
+
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.body.len() + 128);
         out.extend_from_slice(self.etag.as_bytes());
@@ -200,25 +216,36 @@ pub async fn hot_pages(
             key: Some(key),
             search,
         } => {
+            let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+            if let Some(kept) = state.local_pages.get(&key) {
+                let res = kept.respond(if_none_match.as_ref(), "HIT");
+                return Ok(req.into_response(res));
+            }
             let pages = state.pages();
             let timeout = Duration::from_millis(settings.timeout_ms);
             let script = redis::Script::new(LOOKUP);
             let mut invocation = script.key(&pages.generation_key);
             invocation.arg(&pages.prefix).arg(format!(":{key}"));
-            let found: Option<(String, Option<Vec<u8>>)> =
+            let found: Option<(String, Option<Vec<u8>>, i64)> =
                 state.redis.script_within(timeout, &invocation).await.ok();
-            let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
             let is_get = req.method() == Method::GET;
             // The generation the page was looked up under, when the lookup found none.
             let generation = match found {
-                Some((_, Some(raw))) => {
+                Some((generation, Some(raw), kept_ms)) => {
                     if let Some(kept) = Kept::decode(raw) {
                         let res = kept.respond(if_none_match.as_ref(), "HIT");
+                        // No longer than Redis keeps it: not past the next scheduled post.
+                        let left = Duration::from_millis(kept_ms.max(0).unsigned_abs());
+                        if let Ok(generation) = generation.parse() {
+                            state
+                                .local_pages
+                                .put(&key, generation, left, Arc::new(kept));
+                        }
                         return Ok(req.into_response(res));
                     }
                     None
                 }
-                Some((generation, None)) => Some(generation),
+                Some((generation, None, _)) => Some(generation),
                 None => None,
             };
             let res = next.call(req).await?.map_into_boxed_body();
@@ -309,6 +336,8 @@ pub struct Pages {
     /// Every key of the cache starts with this: `{prefix}{generation}:{path}?{query}`.
     prefix: String,
     generation_key: String,
+    /// Where each new generation is published (see `local`).
+    pub channel: String,
 }
 
 impl Pages {
@@ -317,17 +346,50 @@ impl Pages {
         Self {
             redis: redis.clone(),
             generation_key: format!("{prefix}gen"),
+            channel: format!("{prefix}gen:changes"),
             prefix,
         }
     }
 
     /// Every kept page is stale from now on, on every instance. Without Redis, the bump
     /// waits for it: no page is read from Redis until it is done (see `Kv::defer`).
+    /// Returns once every instance listening has heard of it (or `local::ACK_WAIT` passed).
     pub async fn stale(&self) {
-        let incr = redis::cmd("INCR").arg(&self.generation_key).clone();
-        if let Err(e) = self.redis.cmd::<i64>(&incr).await {
-            tracing::debug!(error = %e, "cached pages made stale once Redis returns");
-            self.redis.defer(incr);
+        let script = redis::Script::new(BUMP);
+        let mut bump = script.key(&self.generation_key);
+        bump.arg(&self.channel);
+        let (generation, listeners): (u64, u64) = match self.redis.script(&bump).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::debug!(error = %e, "cached pages made stale once Redis returns");
+                self.redis
+                    .defer(redis::cmd("INCR").arg(&self.generation_key).clone());
+                return;
+            }
+        };
+        if listeners == 0 {
+            return;
         }
+        let acks = redis::cmd("GET")
+            .arg(local::ack_key(&self.generation_key, generation))
+            .clone();
+        let deadline = std::time::Instant::now() + local::ACK_WAIT;
+        while std::time::Instant::now() < deadline {
+            match self.redis.cmd::<Option<u64>>(&acks).await {
+                Ok(Some(heard)) if heard >= listeners => return,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(_) => return,
+            }
+        }
+        tracing::warn!(
+            generation,
+            listeners,
+            "not every instance acknowledged a cache bump"
+        );
+    }
+
+    /// The generation key, for `Local::listen`.
+    pub fn generation_key(&self) -> &str {
+        &self.generation_key
     }
 }
