@@ -76,6 +76,7 @@ done
 
 slug=$(curl -fs "http://127.0.0.1:$QUIRE_PORT/" | grep -o 'href="/posts/[^"]*"' | head -1 | sed 's|href="/posts/||; s|"||')
 tag=$(curl -fs "http://127.0.0.1:$QUIRE_PORT/posts/$slug" | grep -o 'href="/tags/[^"]*"' | head -1 | sed 's|href="/tags/||; s|"||')
+author=$(curl -fs "http://127.0.0.1:$QUIRE_PORT/posts/$slug" | grep -o 'href="/authors/[^"]*"' | head -1 | sed 's|href="/authors/||; s|"||')
 curl -fs "http://127.0.0.1:$QUIRE_PORT/posts/$slug" >"$work/body.html"
 size=$(wc -c <"$work/body.html")
 
@@ -126,6 +127,7 @@ run healthz "http://127.0.0.1:$QUIRE_PORT/healthz"
 run post "http://127.0.0.1:$QUIRE_PORT/posts/$slug"
 run home "http://127.0.0.1:$QUIRE_PORT/"
 run tag "http://127.0.0.1:$QUIRE_PORT/tags/$tag"
+run author "http://127.0.0.1:$QUIRE_PORT/authors/$author"
 # A word in many posts: the tag's name.
 run search "http://127.0.0.1:$QUIRE_PORT/search?q=$tag"
 C="http://127.0.0.1:$CACHED_PORT"
@@ -133,9 +135,11 @@ curl -fs -o /dev/null -D - "$C/posts/$slug" | grep -qi '^x-cache' || { echo "the
 run post_cached "$C/posts/$slug"
 run home_cached "$C/"
 run tag_cached "$C/tags/$tag"
+run author_cached "$C/authors/$author"
 run search_cached "$C/search?q=$tag"
 
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
+rss_cached_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[1]}/status")
 
 # What bounds a page: its one query, run alone by pgbench (prepared statements, 8 clients, as
 # the servers do), against the Fortunes query in the same way. If everything but the query
@@ -158,7 +162,7 @@ fi
   echo
   echo "| target | req/s | share of ceiling | share of Fortunes | p50 ms | p99 ms |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for name in "${targets[@]}" healthz post home tag search post_cached home_cached tag_cached search_cached; do
+  for name in "${targets[@]}" healthz post home tag author search post_cached home_cached tag_cached author_cached search_cached; do
     share=$(awk -v a="${RPS[$name]}" -v b="${RPS[ceiling]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
     vs_fortunes="–"
     if [ -n "$fortunes" ]; then
@@ -171,6 +175,8 @@ fi
       post) label="\`/posts/{slug}\`";;
       home) label="\`/\`";;
       tag) label="\`/tags/{slug}\`";;
+      author) label="\`/authors/{username}\`";;
+      author_cached) label="\`/authors/{username}\`, cached";;
       search) label="\`/search?q=$tag\`";;
       post_cached) label="\`/posts/{slug}\`, cached";;
       home_cached) label="\`/\`, cached";;
@@ -193,7 +199,7 @@ fi
     done
   fi
   echo
-  echo "Quire resident memory after the run: $((rss_kb / 1024)) MiB."
+  echo "Quire resident memory after the run: $((rss_kb / 1024)) MiB uncached, $((rss_cached_kb / 1024)) MiB with the cache."
   echo
   echo "Seeding: $seeded in $seed_s s."
   echo

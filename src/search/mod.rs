@@ -134,7 +134,6 @@ pub struct Results {
     pub suggestion: Option<String>,
     /// The hits are titles spelled like the query, not posts containing its words.
     pub approximate: bool,
-    /// There are more than `total` (which is then `postgres::RANKED_AT_MOST` + 1): the
-    /// results are listed by where they match and date, not ranked one by one.
+    /// There are more than `total` - 1 (`postgres::COUNTED_AT_MOST`): not all were counted.
     pub more: bool,
 }

@@ -44,6 +44,29 @@ fn total_cost(plan: &str) -> f64 {
         .unwrap_or(f64::MAX)
 }
 
+/// `explain` (`EXPLAIN …`) of one of the search page statements, for `word` from `offset`.
+async fn explain_search(
+    db: &sqlx::PgPool,
+    explain: &str,
+    statement: &str,
+    word: &str,
+    offset: i64,
+) -> String {
+    sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("{explain} {statement}")))
+        .bind(word)
+        .bind(11_i64)
+        .bind(offset)
+        .bind(None::<String>)
+        .bind(None::<String>)
+        .bind(20_000_i32)
+        .bind("")
+        .bind("")
+        .fetch_all(db)
+        .await
+        .unwrap()
+        .join("\n")
+}
+
 /// The most rows any step of an `EXPLAIN ANALYZE` read from `posts` (or its indexes).
 fn most_rows_read(plan: &str) -> u64 {
     let number = |line: &str, after: &str| -> Option<u64> {
@@ -121,21 +144,14 @@ async fn reader_lists_use_indexes_at_a_hundred_thousand_posts() {
 
     // Search: the GIN index for words, the trigram index for a misspelled title word.
     let explain = |sql: &str| format!("EXPLAIN {sql}");
-    let plan = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(explain(
+    let plan = explain_search(
+        &db.pool,
+        "EXPLAIN",
         quire::search::postgres::sql::FULL_TEXT,
-    )))
-    .bind("quokka")
-    .bind(11_i64)
-    .bind(0_i64)
-    .bind(None::<String>)
-    .bind(None::<String>)
-    .bind(20_000_i32)
-    .bind("")
-    .bind("")
-    .fetch_all(&db.pool)
-    .await
-    .unwrap()
-    .join("\n");
+        "quokka",
+        0,
+    )
+    .await;
     assert!(plan.contains("posts_search_idx"), "search:\n{plan}");
     assert!(!plan.contains("Seq Scan on posts"), "search:\n{plan}");
     // The capped count, for a rare word and for one in every post.
@@ -169,21 +185,8 @@ async fn reader_lists_use_indexes_at_a_hundred_thousand_posts() {
         ("body only, few", search_sql::BODY_FEW, "quokka"),
     ] {
         for offset in [0_i64, 100] {
-            let plan = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
-                "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF) {statement}"
-            )))
-            .bind(word)
-            .bind(11_i64)
-            .bind(offset)
-            .bind(None::<String>)
-            .bind(None::<String>)
-            .bind(20_000_i32)
-            .bind("")
-            .bind("")
-            .fetch_all(&db.pool)
-            .await
-            .unwrap()
-            .join("\n");
+            let explain = "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF)";
+            let plan = explain_search(&db.pool, explain, statement, word, offset).await;
             assert!(!plan.contains("Seq Scan on posts"), "{name}:\n{plan}");
             assert!(
                 most_rows_read(&plan) <= 2_000,

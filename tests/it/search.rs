@@ -681,3 +681,53 @@ async fn reindex_rebuilds_the_index_from_postgres() {
     assert_eq!(ids.len(), 29);
     assert!(!ids.contains(&gone));
 }
+
+/// More matches than are ranked one by one: title matches first (ranked), then the posts
+/// matched only in their body, newest first, and paging goes on across the two.
+#[tokio::test]
+async fn a_word_in_many_posts_lists_title_matches_first_then_the_newest_body_matches() {
+    let app = spawn_for(Engine::Postgres).await;
+    let ada = app.author("ada").await;
+    app.posts(ada, 120, &[]).await;
+    sqlx::query("UPDATE posts SET body_text = 'A grey heron stood still.'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE posts SET title = 'Heron ' || title WHERE title IN ('Post 5', 'Post 7')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let first = find(&app, Query::new("herons")).await;
+    assert!(first.total > quire::search::postgres::RANKED_AT_MOST);
+    assert_eq!((first.total, first.more), (120, false));
+    let titles: Vec<&str> = first.hits.iter().map(|h| h.post.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Heron Post 7",
+            "Heron Post 5",
+            "Post 120",
+            "Post 119",
+            "Post 118",
+            "Post 117",
+            "Post 116",
+            "Post 115",
+            "Post 114",
+            "Post 113"
+        ]
+    );
+    assert!(
+        first.hits[2]
+            .snippet
+            .as_str()
+            .contains("<mark>heron</mark>")
+    );
+    let second = find_page(&app, Query::new("herons"), 10, 10).await;
+    assert_eq!(second.hits[0].post.title, "Post 112");
+    assert_eq!(second.hits[9].post.title, "Post 103");
+    let last = find_page(&app, Query::new("herons"), 10, 110).await;
+    assert_eq!(last.hits.len(), 10);
+    assert_eq!(last.hits[9].post.title, "Post 1");
+    let page = search_page(&app, "/search?q=herons&page=12").await;
+    assert_eq!(page.text(".result-count"), "120 results for “herons”");
+}
