@@ -2,14 +2,15 @@
 //! by a trigger) under a GIN index, `websearch_to_tsquery` for the reader's syntax,
 //! `ts_rank_cd` for the order and `ts_headline` for the snippets.
 
-use sqlx::{FromRow, PgExecutor, PgPool, Row};
+use sqlx::{FromRow, PgExecutor, PgPool, Row, postgres::types::Oid};
 
 use super::{Backend, Hit, Query, Results};
 use crate::{posts::model::PostSummary, render::markdown::Highlighted};
 
-/// How much of a body the snippet is cut from: `ts_headline` reads all the text it is given,
-/// and a 1 MiB body would cost every result row a large parse.
-const SNIPPET_SOURCE_CHARS: i32 = 20_000;
+/// How much of a body the snippet is cut from: `ts_headline` reads all the text it is given
+/// (20,000 characters cost 0.24 ms a row: half of a page's search time); a match further
+/// in shows the excerpt instead.
+const SNIPPET_SOURCE_CHARS: i32 = 4_000;
 
 /// Highlight markers: control characters, which no stored text can contain (forms strip
 /// them), so the text around them can be escaped and the markers turned into `<mark>`.
@@ -95,11 +96,11 @@ pub(super) async fn suggestion(
 macro_rules! hits {
     ($rank:literal, $matches:literal, $order:literal, $outer_order:literal) => {
         concat!(
-            "WITH q AS (SELECT websearch_to_tsquery(search_language(), $1) AS query),
+            "WITH q AS (SELECT websearch_to_tsquery($9::oid::regconfig, $1) AS query),
              hits AS (
                  SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
                         p.cover_image, p.published_at, u.username AS author_username,
-                        u.display_name AS author_name, p.tag_list AS tags, p.body_text,
+                        u.display_name AS author_name, p.tag_list AS tags,
                         ts_rank_cd(",
             $rank,
             ", q.query) AS rank
@@ -115,15 +116,18 @@ macro_rules! hits {
             $order,
             " LIMIT $2 OFFSET $3)
              SELECT hits.*,
-                    ts_headline(search_language(), search_display(hits.title), q.query, $7)
+                    ts_headline($9::oid::regconfig, search_display(hits.title), q.query, $7)
                         AS title_marked,
-                    ts_headline(search_language(), search_display(
+                    ts_headline($9::oid::regconfig, search_display(
                                     -- The excerpt, unless it was cut from the body's start.
-                                    CASE WHEN left(hits.body_text, 40) = left(hits.excerpt, 40)
+                                    CASE WHEN left(b.body_text, 40) = left(hits.excerpt, 40)
                                          THEN '' ELSE hits.excerpt || E'\\n' END
-                                    || left(hits.body_text, $6)), q.query, $8)
+                                    || b.body_text), q.query, $8)
                         AS snippet_marked
                FROM hits CROSS JOIN q
+               -- The body is read for the page's rows only, not for every match ranked.
+               CROSS JOIN LATERAL (SELECT left(t.body_text, $6) AS body_text
+                                     FROM posts t WHERE t.id = hits.id) b
               ORDER BY ",
             $outer_order
         )
@@ -161,8 +165,9 @@ pub const COUNTED_AT_MOST: i64 = 1_000;
 
 /// The statements, public so the index test can `EXPLAIN` exactly these. Each page
 /// statement takes $1 query text, $2 limit, $3 offset, $4 tag slug, $5 author username,
-/// $6 snippet source length, $7 title headline options, $8 snippet headline options; each
-/// count $1 query text, $2 tag, $3 author, $4 cap.
+/// $6 snippet source length, $7 title headline options, $8 snippet headline options, $9 the
+/// text-search configuration's oid; each count $1 query text, $2 tag, $3 author, $4 cap,
+/// $5 the configuration's oid.
 pub mod sql {
     /// Every match ranked by its whole vector: for at most `RANKED_AT_MOST` matches.
     pub const FULL_TEXT: &str = hits!(
@@ -171,12 +176,12 @@ pub mod sql {
         "rank DESC, p.published_at DESC, p.id DESC",
         "hits.rank DESC, hits.published_at DESC, hits.id DESC"
     );
-    pub const COUNT: &str = count!("p.search_doc @@ websearch_to_tsquery(search_language(), $1)");
+    pub const COUNT: &str = count!("p.search_doc @@ websearch_to_tsquery($5::oid::regconfig, $1)");
     pub const COUNT_HEAD: &str =
-        count!("p.search_head @@ websearch_to_tsquery(search_language(), $1)");
+        count!("p.search_head @@ websearch_to_tsquery($5::oid::regconfig, $1)");
     pub const COUNT_BODY_ONLY: &str = count!(
-        "p.search_doc @@ websearch_to_tsquery(search_language(), $1)
-         AND NOT p.search_head @@ websearch_to_tsquery(search_language(), $1)"
+        "p.search_doc @@ websearch_to_tsquery($5::oid::regconfig, $1)
+         AND NOT p.search_head @@ websearch_to_tsquery($5::oid::regconfig, $1)"
     );
     /// At most `COUNTED_AT_MOST` head matches, ranked by the head (small: stored inline).
     pub const HEAD_RANKED: &str = hits!(
@@ -189,7 +194,7 @@ pub mod sql {
     /// (the words are common, so a page is found within a few hundred posts).
     pub const HEAD_NEWEST: &str = hits!(
         "p.search_head",
-        "p.search_head @@ websearch_to_tsquery(search_language(), $1)",
+        "p.search_head @@ websearch_to_tsquery($9::oid::regconfig, $1)",
         "p.published_at DESC, p.id DESC",
         "hits.published_at DESC, hits.id DESC"
     );
@@ -204,8 +209,8 @@ pub mod sql {
     /// Many matches only in the body, newest first, walking the date index.
     pub const BODY_MANY: &str = hits!(
         "p.search_head",
-        "p.search_doc @@ websearch_to_tsquery(search_language(), $1)
-         AND NOT p.search_head @@ websearch_to_tsquery(search_language(), $1)",
+        "p.search_doc @@ websearch_to_tsquery($9::oid::regconfig, $1)
+         AND NOT p.search_head @@ websearch_to_tsquery($9::oid::regconfig, $1)",
         "p.published_at DESC, p.id DESC",
         "hits.published_at DESC, hits.id DESC"
     );
@@ -278,9 +283,15 @@ pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx
     if query.text.is_empty() {
         return Ok(Results::default());
     }
-    let matches = count(db, sql::COUNT, query, COUNTED_AT_MOST + 1).await?;
+    // Heads first: their vectors are small, and when more than can be counted match, so
+    // does the whole, which need not be counted then.
+    let heads = count(db, sql::COUNT_HEAD, query, COUNTED_AT_MOST + 1).await?;
+    let matches = match heads > COUNTED_AT_MOST {
+        true => heads,
+        false => count(db, sql::COUNT, query, COUNTED_AT_MOST + 1).await?,
+    };
     if matches > RANKED_AT_MOST {
-        let mut results = many(db, query, limit, offset).await?;
+        let mut results = many(db, query, heads, limit, offset).await?;
         results.total = matches;
         results.more = matches > COUNTED_AT_MOST;
         return Ok(results);
@@ -302,8 +313,14 @@ pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx
 }
 
 /// A page of a query with more than `RANKED_AT_MOST` matches: head matches, then the rest.
-async fn many(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx::Result<Results> {
-    let heads = count(db, sql::COUNT_HEAD, query, COUNTED_AT_MOST + 1).await?;
+/// `heads` is how many match in their head, counted up to `COUNTED_AT_MOST` + 1.
+async fn many(
+    db: &PgPool,
+    query: &Query,
+    heads: i64,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Results> {
     if heads > COUNTED_AT_MOST {
         // Many heads: newest first, walking the date index. Where they end, the body-only
         // matches follow (their count is exact only then: paging that far is rare).
@@ -340,6 +357,15 @@ async fn body_only(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx:
     page(db, statement, query, limit, offset).await
 }
 
+/// The text-search configuration's oid, bound into the statements: written as a constant
+/// the query's words are parsed once per statement, not once per row as a call to
+/// `search_language()` is, and the planner sees them to judge how common they are.
+async fn config(db: impl PgExecutor<'_>) -> sqlx::Result<Oid> {
+    sqlx::query_scalar("SELECT language::oid FROM search_settings")
+        .fetch_one(db)
+        .await
+}
+
 /// How many posts match `statement` (one of the counts), up to `cap`.
 async fn count(db: &PgPool, statement: &'static str, query: &Query, cap: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(statement)
@@ -347,6 +373,7 @@ async fn count(db: &PgPool, statement: &'static str, query: &Query, cap: i64) ->
         .bind(&query.tag)
         .bind(&query.author)
         .bind(cap)
+        .bind(config(db).await?)
         // Planned for these values each time: how common the words are decides the plan.
         .persistent(false)
         .fetch_one(db)
@@ -364,7 +391,7 @@ pub(super) fn typo_words(text: &str) -> Vec<String> {
 
 /// One page of `statement` (`sql::FULL_TEXT` or `sql::MANY`), with its highlights.
 async fn page(
-    db: impl PgExecutor<'_>,
+    db: &PgPool,
     statement: &'static str,
     query: &Query,
     limit: i64,
@@ -379,6 +406,7 @@ async fn page(
         .bind(SNIPPET_SOURCE_CHARS)
         .bind(TITLE_OPTIONS)
         .bind(OPTIONS)
+        .bind(config(db).await?)
         .persistent(false)
         .fetch_all(db)
         .await?;

@@ -61,10 +61,19 @@ async fn explain_search(
         .bind(20_000_i32)
         .bind("")
         .bind("")
+        .bind(config(db).await)
         .fetch_all(db)
         .await
         .unwrap()
         .join("\n")
+}
+
+/// The text-search configuration's oid, which the search statements take.
+async fn config(db: &sqlx::PgPool) -> sqlx::postgres::types::Oid {
+    sqlx::query_scalar("SELECT language::oid FROM search_settings")
+        .fetch_one(db)
+        .await
+        .unwrap()
 }
 
 /// The most rows any step of an `EXPLAIN ANALYZE` read from `posts` (or its indexes).
@@ -163,6 +172,7 @@ async fn reader_lists_use_indexes_at_a_hundred_thousand_posts() {
         .bind(None::<String>)
         .bind(None::<String>)
         .bind(1_001_i64)
+        .bind(config(&db.pool).await)
         .fetch_all(&db.pool)
         .await
         .unwrap()
