@@ -142,7 +142,8 @@ impl Local {
         let current: Option<u64> = redis.cmd(redis::cmd("GET").arg(generation_key)).await?;
         self.hear(current.unwrap_or(0));
         self.set_healthy(true);
-        let mut ping = tokio::time::interval(Duration::from_secs(1));
+        let second = Duration::from_secs(1);
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + second, second);
         loop {
             tokio::select! {
                 message = stream.next() => {
@@ -158,7 +159,8 @@ impl Local {
                     let _ = redis.pipe::<()>(&ack).await;
                 }
                 _ = ping.tick() => {
-                    tokio::time::timeout(timeout, sink.ping::<String>()).await??;
+                    // A subscribed connection answers PING with ["pong", ""], not "PONG".
+                    tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await??;
                 }
             }
         }

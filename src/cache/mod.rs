@@ -179,6 +179,15 @@ fn etag(body: &[u8]) -> String {
     format!("\"{hex}\"")
 }
 
+/// Which layer a hit came from (`X-Cache-Layer: memory` or `redis`), for operators.
+fn with_layer(mut res: HttpResponse, layer: &'static str) -> HttpResponse {
+    res.headers_mut().insert(
+        header::HeaderName::from_static("x-cache-layer"),
+        HeaderValue::from_static(layer),
+    );
+    res
+}
+
 fn mark(mut res: ServiceResponse<BoxBody>, x_cache: &'static str) -> ServiceResponse<BoxBody> {
     res.headers_mut().insert(
         header::HeaderName::from_static(X_CACHE),
@@ -218,7 +227,7 @@ pub async fn hot_pages(
         } => {
             let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
             if let Some(kept) = state.local_pages.get(&key) {
-                let res = kept.respond(if_none_match.as_ref(), "HIT");
+                let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "memory");
                 return Ok(req.into_response(res));
             }
             let pages = state.pages();
@@ -233,7 +242,7 @@ pub async fn hot_pages(
             let generation = match found {
                 Some((generation, Some(raw), kept_ms)) => {
                     if let Some(kept) = Kept::decode(raw) {
-                        let res = kept.respond(if_none_match.as_ref(), "HIT");
+                        let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "redis");
                         // No longer than Redis keeps it: not past the next scheduled post.
                         let left = Duration::from_millis(kept_ms.max(0).unsigned_abs());
                         if let Ok(generation) = generation.parse() {
@@ -362,8 +371,14 @@ impl Pages {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::debug!(error = %e, "cached pages made stale once Redis returns");
-                self.redis
-                    .defer(redis::cmd("INCR").arg(&self.generation_key).clone());
+                // The same bump, published too, so every instance's copies go stale.
+                let bump = redis::cmd("EVAL")
+                    .arg(BUMP)
+                    .arg(1)
+                    .arg(&self.generation_key)
+                    .arg(&self.channel)
+                    .clone();
+                self.redis.defer(bump);
                 return;
             }
         };
