@@ -283,21 +283,26 @@ pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx
     if query.text.is_empty() {
         return Ok(Results::default());
     }
+    let q = Searching {
+        db,
+        query,
+        config: config(db).await?,
+    };
     // Heads first: their vectors are small, and when more than can be counted match, so
     // does the whole, which need not be counted then.
-    let heads = count(db, sql::COUNT_HEAD, query, COUNTED_AT_MOST + 1).await?;
+    let heads = q.count(sql::COUNT_HEAD, COUNTED_AT_MOST + 1).await?;
     let matches = match heads > COUNTED_AT_MOST {
         true => heads,
-        false => count(db, sql::COUNT, query, COUNTED_AT_MOST + 1).await?,
+        false => q.count(sql::COUNT, COUNTED_AT_MOST + 1).await?,
     };
     if matches > RANKED_AT_MOST {
-        let mut results = many(db, query, heads, limit, offset).await?;
+        let mut results = q.many(heads, limit, offset).await?;
         results.total = matches;
         results.more = matches > COUNTED_AT_MOST;
         return Ok(results);
     }
     if matches > 0 {
-        let mut results = page(db, sql::FULL_TEXT, query, limit, offset).await?;
+        let mut results = q.page(sql::FULL_TEXT, limit, offset).await?;
         results.total = matches;
         return Ok(results);
     }
@@ -312,51 +317,6 @@ pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx
     Ok(results)
 }
 
-/// A page of a query with more than `RANKED_AT_MOST` matches: head matches, then the rest.
-/// `heads` is how many match in their head, counted up to `COUNTED_AT_MOST` + 1.
-async fn many(
-    db: &PgPool,
-    query: &Query,
-    heads: i64,
-    limit: i64,
-    offset: i64,
-) -> sqlx::Result<Results> {
-    if heads > COUNTED_AT_MOST {
-        // Many heads: newest first, walking the date index. Where they end, the body-only
-        // matches follow (their count is exact only then: paging that far is rare).
-        let mut results = page(db, sql::HEAD_NEWEST, query, limit, offset).await?;
-        let shown = results.hits.len() as i64;
-        if shown == limit {
-            return Ok(results);
-        }
-        let heads = match shown {
-            0 => count(db, sql::COUNT_HEAD, query, i64::MAX).await?,
-            _ => offset + shown,
-        };
-        let rest = body_only(db, query, limit - shown, (offset + shown - heads).max(0)).await?;
-        results.hits.extend(rest.hits);
-        return Ok(results);
-    }
-    let mut results = Results::default();
-    if offset < heads {
-        results = page(db, sql::HEAD_RANKED, query, limit, offset).await?;
-    }
-    let shown = results.hits.len() as i64;
-    if shown < limit {
-        let rest = body_only(db, query, limit - shown, (offset - heads).max(0)).await?;
-        results.hits.extend(rest.hits);
-    }
-    Ok(results)
-}
-
-/// Matches only in the body, newest first, by the statement that suits how many there are.
-async fn body_only(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx::Result<Results> {
-    let found = count(db, sql::COUNT_BODY_ONLY, query, COUNTED_AT_MOST + 1).await?;
-    let few = found <= COUNTED_AT_MOST;
-    let statement = if few { sql::BODY_FEW } else { sql::BODY_MANY };
-    page(db, statement, query, limit, offset).await
-}
-
 /// The text-search configuration's oid, bound into the statements: written as a constant
 /// the query's words are parsed once per statement, not once per row as a call to
 /// `search_language()` is, and the planner sees them to judge how common they are.
@@ -366,18 +326,98 @@ async fn config(db: impl PgExecutor<'_>) -> sqlx::Result<Oid> {
         .await
 }
 
-/// How many posts match `statement` (one of the counts), up to `cap`.
-async fn count(db: &PgPool, statement: &'static str, query: &Query, cap: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar(statement)
-        .bind(&query.text)
-        .bind(&query.tag)
-        .bind(&query.author)
-        .bind(cap)
-        .bind(config(db).await?)
-        // Planned for these values each time: how common the words are decides the plan.
-        .persistent(false)
-        .fetch_one(db)
-        .await
+/// One search's statements, with what each binds.
+struct Searching<'a> {
+    db: &'a PgPool,
+    query: &'a Query,
+    config: Oid,
+}
+
+impl Searching<'_> {
+    /// A page of a query with more than `RANKED_AT_MOST` matches: head matches, then the
+    /// rest. `heads` is how many match in their head, counted up to `COUNTED_AT_MOST` + 1.
+    async fn many(&self, heads: i64, limit: i64, offset: i64) -> sqlx::Result<Results> {
+        if heads > COUNTED_AT_MOST {
+            // Many heads: newest first, walking the date index. Where they end, the
+            // body-only matches follow (their count is exact only then: paging that far is
+            // rare).
+            let mut results = self.page(sql::HEAD_NEWEST, limit, offset).await?;
+            let shown = results.hits.len() as i64;
+            if shown == limit {
+                return Ok(results);
+            }
+            let heads = match shown {
+                0 => self.count(sql::COUNT_HEAD, i64::MAX).await?,
+                _ => offset + shown,
+            };
+            let rest = self
+                .body_only(limit - shown, (offset + shown - heads).max(0))
+                .await?;
+            results.hits.extend(rest.hits);
+            return Ok(results);
+        }
+        let mut results = Results::default();
+        if offset < heads {
+            results = self.page(sql::HEAD_RANKED, limit, offset).await?;
+        }
+        let shown = results.hits.len() as i64;
+        if shown < limit {
+            let rest = self
+                .body_only(limit - shown, (offset - heads).max(0))
+                .await?;
+            results.hits.extend(rest.hits);
+        }
+        Ok(results)
+    }
+
+    /// Matches only in the body, newest first, by the statement that suits how many.
+    async fn body_only(&self, limit: i64, offset: i64) -> sqlx::Result<Results> {
+        let found = self
+            .count(sql::COUNT_BODY_ONLY, COUNTED_AT_MOST + 1)
+            .await?;
+        let statement = match found <= COUNTED_AT_MOST {
+            true => sql::BODY_FEW,
+            false => sql::BODY_MANY,
+        };
+        self.page(statement, limit, offset).await
+    }
+
+    /// How many posts match `statement` (one of the counts), up to `cap`.
+    async fn count(&self, statement: &'static str, cap: i64) -> sqlx::Result<i64> {
+        sqlx::query_scalar(statement)
+            .bind(&self.query.text)
+            .bind(&self.query.tag)
+            .bind(&self.query.author)
+            .bind(cap)
+            .bind(self.config)
+            // Planned for these values each time: how common the words are decides the plan.
+            .persistent(false)
+            .fetch_one(self.db)
+            .await
+    }
+
+    /// One page of `statement` (one of the page statements), with its highlights.
+    async fn page(
+        &self,
+        statement: &'static str,
+        limit: i64,
+        offset: i64,
+    ) -> sqlx::Result<Results> {
+        let rows = sqlx::query(statement)
+            .bind(&self.query.text)
+            .bind(limit)
+            .bind(offset)
+            .bind(&self.query.tag)
+            .bind(&self.query.author)
+            .bind(SNIPPET_SOURCE_CHARS)
+            .bind(TITLE_OPTIONS)
+            .bind(OPTIONS)
+            .bind(self.config)
+            .persistent(false)
+            .fetch_all(self.db)
+            .await?;
+        hits(&rows)
+    }
 }
 
 /// The words a typo fallback looks for: letters and digits, three or more, at most five.
@@ -389,29 +429,10 @@ pub(super) fn typo_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// One page of `statement` (`sql::FULL_TEXT` or `sql::MANY`), with its highlights.
-async fn page(
-    db: &PgPool,
-    statement: &'static str,
-    query: &Query,
-    limit: i64,
-    offset: i64,
-) -> sqlx::Result<Results> {
-    let rows = sqlx::query(statement)
-        .bind(&query.text)
-        .bind(limit)
-        .bind(offset)
-        .bind(&query.tag)
-        .bind(&query.author)
-        .bind(SNIPPET_SOURCE_CHARS)
-        .bind(TITLE_OPTIONS)
-        .bind(OPTIONS)
-        .bind(config(db).await?)
-        .persistent(false)
-        .fetch_all(db)
-        .await?;
+/// The results of a page statement's rows.
+fn hits(rows: &[sqlx::postgres::PgRow]) -> sqlx::Result<Results> {
     let mut results = Results::default();
-    for row in &rows {
+    for row in rows {
         let title: String = row.try_get("title_marked")?;
         let snippet: String = row.try_get("snippet_marked")?;
         let post = PostSummary::from_row(row)?;
