@@ -283,11 +283,14 @@ pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx
     if query.text.is_empty() {
         return Ok(Results::default());
     }
-    let q = Searching {
-        db,
-        query,
-        config: config(db).await?,
-    };
+    let mut tx = db.begin().await?;
+    // Plans made for these words: a prepared statement's generic plan can't tell a word in
+    // half the posts from a rare one, and picked a plan that read 30,000 of them for a page.
+    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+        .execute(&mut *tx)
+        .await?;
+    let config = config(&mut *tx).await?;
+    let mut q = Searching { tx, query, config };
     // Heads first: their vectors are small, and when more than can be counted match, so
     // does the whole, which need not be counted then.
     let heads = q.count(sql::COUNT_HEAD, COUNTED_AT_MOST + 1).await?;
@@ -326,9 +329,9 @@ async fn config(db: impl PgExecutor<'_>) -> sqlx::Result<Oid> {
         .await
 }
 
-/// One search's statements, with what each binds.
+/// One search's statements, in one transaction, with what each binds.
 struct Searching<'a> {
-    db: &'a PgPool,
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
     query: &'a Query,
     config: Oid,
 }
@@ -336,7 +339,7 @@ struct Searching<'a> {
 impl Searching<'_> {
     /// A page of a query with more than `RANKED_AT_MOST` matches: head matches, then the
     /// rest. `heads` is how many match in their head, counted up to `COUNTED_AT_MOST` + 1.
-    async fn many(&self, heads: i64, limit: i64, offset: i64) -> sqlx::Result<Results> {
+    async fn many(&mut self, heads: i64, limit: i64, offset: i64) -> sqlx::Result<Results> {
         if heads > COUNTED_AT_MOST {
             // Many heads: newest first, walking the date index. Where they end, the
             // body-only matches follow (their count is exact only then: paging that far is
@@ -371,7 +374,7 @@ impl Searching<'_> {
     }
 
     /// Matches only in the body, newest first, by the statement that suits how many.
-    async fn body_only(&self, limit: i64, offset: i64) -> sqlx::Result<Results> {
+    async fn body_only(&mut self, limit: i64, offset: i64) -> sqlx::Result<Results> {
         let found = self
             .count(sql::COUNT_BODY_ONLY, COUNTED_AT_MOST + 1)
             .await?;
@@ -383,22 +386,20 @@ impl Searching<'_> {
     }
 
     /// How many posts match `statement` (one of the counts), up to `cap`.
-    async fn count(&self, statement: &'static str, cap: i64) -> sqlx::Result<i64> {
+    async fn count(&mut self, statement: &'static str, cap: i64) -> sqlx::Result<i64> {
         sqlx::query_scalar(statement)
             .bind(&self.query.text)
             .bind(&self.query.tag)
             .bind(&self.query.author)
             .bind(cap)
             .bind(self.config)
-            // Planned for these values each time: how common the words are decides the plan.
-            .persistent(false)
-            .fetch_one(self.db)
+            .fetch_one(&mut *self.tx)
             .await
     }
 
     /// One page of `statement` (one of the page statements), with its highlights.
     async fn page(
-        &self,
+        &mut self,
         statement: &'static str,
         limit: i64,
         offset: i64,
@@ -413,8 +414,7 @@ impl Searching<'_> {
             .bind(TITLE_OPTIONS)
             .bind(OPTIONS)
             .bind(self.config)
-            .persistent(false)
-            .fetch_all(self.db)
+            .fetch_all(&mut *self.tx)
             .await?;
         hits(&rows)
     }
