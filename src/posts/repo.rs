@@ -198,19 +198,6 @@ pub async fn search_documents(
     .await
 }
 
-/// Ids of every post from `after` on, `limit` at a time (`quire reindex` walks them).
-pub async fn ids_after(
-    db: impl PgExecutor<'_>,
-    after: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<PostId>> {
-    sqlx::query_scalar("SELECT id FROM posts WHERE id > $1 ORDER BY id LIMIT $2")
-        .bind(after)
-        .bind(limit)
-        .fetch_all(db)
-        .await
-}
-
 /// The newest `limit` published posts with their bodies, for the Atom feed.
 pub async fn feed(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<Post>> {
     sqlx::query_as(sql::FEED).bind(limit).fetch_all(db).await
