@@ -174,8 +174,20 @@ pub async fn drain_or_wait(
     }
 }
 
-/// Run the worker until the process ends: configure the index, then keep draining.
+/// Run the worker until the process ends: configure the index, then keep draining; and,
+/// on every instance, probe Meilisearch while it is known to be down.
 pub fn spawn(db: PgPool, meili: Arc<Meili>) {
+    // Every instance, leading or not: after a failed search, this instance asks Meilisearch
+    // again within a second of it answering, whether or not anything is left to send.
+    let probed = meili.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if probed.is_down() {
+                probed.healthy().await;
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut backoff = Backoff::default();
         // Settings first: searching an index without them would rank and filter wrongly.

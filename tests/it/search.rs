@@ -633,6 +633,16 @@ async fn the_outbox_drains_when_meilisearch_returns() {
     assert_eq!(found.len(), 5, "{found:?}");
     assert!(!found.contains(&"Osprey at dawn".to_owned()));
     assert!(readyz(&app).await.contains("search: meilisearch ok"));
+
+    // A search that failed while nothing was queued: Meilisearch answers again soon after
+    // it returns, with no write needed to notice.
+    proxy.cut();
+    let res = app.get("/search?q=nest").await;
+    assert_eq!(res.headers()["x-search-backend"], "postgres");
+    proxy.restore();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let res = app.get("/search?q=nests").await;
+    assert_eq!(res.headers()["x-search-backend"], "meilisearch");
 }
 
 /// `quire reindex` rebuilds the index from PostgreSQL: a document whose post is gone from
