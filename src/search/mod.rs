@@ -134,6 +134,20 @@ pub struct Results {
     pub suggestion: Option<String>,
     /// The hits are titles spelled like the query, not posts containing its words.
     pub approximate: bool,
-    /// There are more than `total` - 1 (`postgres::COUNTED_AT_MOST`): not all were counted.
-    pub more: bool,
+    /// How `total` was reached.
+    pub counted: Counted,
+}
+
+/// How a search's total was reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Counted {
+    /// Every match was counted.
+    #[default]
+    Exactly,
+    /// Counting stopped at the cap (`postgres::COUNTED_AT_MOST`): there are more than
+    /// `total` - 1.
+    MoreThan,
+    /// So many match that counting them would cost more than the search itself: `total`
+    /// is PostgreSQL's estimate (`postgres::ESTIMATED_FROM`).
+    About,
 }

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, http::StatusCode, http::header, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Hit, Query};
+use super::{Counted, Hit, Query};
 use crate::{
     db::PageNumber,
     error::Error,
@@ -169,9 +169,10 @@ pub async fn search(
     found.approximate = results.approximate;
     found.hits = results.hits;
     found.total = results.total;
-    found.count = match results.more {
-        true => format!("More than {}", thousands(results.total - 1)),
-        false => thousands(results.total),
+    found.count = match results.counted {
+        Counted::Exactly => thousands(results.total),
+        Counted::MoreThan => format!("More than {}", thousands(results.total - 1)),
+        Counted::About => format!("About {}", thousands(round_to_two_digits(results.total))),
     };
     let mut res = page(found)?;
     res.headers_mut().insert(
@@ -181,8 +182,27 @@ pub async fn search(
     Ok(res)
 }
 
+/// `n` to two significant digits (48,213 → 48,000): an estimate said no more precisely
+/// than it is.
+fn round_to_two_digits(n: i64) -> i64 {
+    let mut unit = 1;
+    while n / unit >= 100 {
+        unit *= 10;
+    }
+    (n + unit / 2) / unit * unit
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn estimates_keep_two_digits() {
+        assert_eq!(super::round_to_two_digits(7), 7);
+        assert_eq!(super::round_to_two_digits(99), 99);
+        assert_eq!(super::round_to_two_digits(48_213), 48_000);
+        assert_eq!(super::round_to_two_digits(48_713), 49_000);
+        assert_eq!(super::round_to_two_digits(10_051), 10_000);
+    }
+
     #[test]
     fn thousands_are_separated() {
         assert_eq!(super::thousands(0), "0");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use quire::{
     posts::{model::PostStatus, repo},
-    search::{Answered, MAX_QUERY_CHARS, Query, Results, Search},
+    search::{Answered, Counted, MAX_QUERY_CHARS, Query, Results, Search},
 };
 
 use reqwest::StatusCode;
@@ -709,7 +709,7 @@ async fn a_word_in_many_posts_lists_title_matches_first_then_the_newest_body_mat
         .unwrap();
     let first = find(&app, Query::new("herons")).await;
     assert!(first.total > quire::search::postgres::RANKED_AT_MOST);
-    assert_eq!((first.total, first.more), (120, false));
+    assert_eq!((first.total, first.counted), (120, Counted::Exactly));
     let titles: Vec<&str> = first.hits.iter().map(|h| h.post.title.as_str()).collect();
     assert_eq!(
         titles,
@@ -740,4 +740,55 @@ async fn a_word_in_many_posts_lists_title_matches_first_then_the_newest_body_mat
     assert_eq!(last.hits[9].post.title, "Post 1");
     let page = search_page(&app, "/search?q=herons&page=12").await;
     assert_eq!(page.text(".result-count"), "120 results for “herons”");
+}
+
+/// A word in more posts than are worth counting: PostgreSQL's estimate is the total
+/// ("About …"), and the page is still the newest title matches, with paging.
+#[tokio::test]
+async fn a_word_in_most_posts_is_estimated_not_counted() {
+    let app = spawn_for(Engine::Postgres).await;
+    let ada = app.author("ada").await;
+    let posts = 12_000;
+    sqlx::query(
+        "INSERT INTO posts (author_id, title, slug, excerpt, status, published_at)
+         SELECT $1, 'Kestrel sighting ' || n, 'kestrel-' || n, 'A bird.', 'published',
+                now() - interval '1 day' + n * interval '1 second'
+           FROM generate_series(1, $2) n",
+    )
+    .bind(ada.0)
+    .bind(posts)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE posts").execute(&app.db).await.unwrap();
+
+    let first = find(&app, Query::new("kestrels")).await;
+    assert_eq!(first.counted, Counted::About);
+    // An estimate from a sample: near, not exact.
+    let total = first.total as f64;
+    assert!(
+        (total - f64::from(posts)).abs() < 0.2 * f64::from(posts),
+        "{total}"
+    );
+    let titles: Vec<&str> = first.hits.iter().map(|h| h.post.title.as_str()).collect();
+    assert_eq!(
+        titles[..2],
+        ["Kestrel sighting 12000", "Kestrel sighting 11999"]
+    );
+
+    let page = search_page(&app, "/search?q=kestrels&page=3").await;
+    assert!(
+        page.text(".result-count").starts_with("About "),
+        "{}",
+        page.text(".result-count")
+    );
+    assert_eq!(
+        page.texts(".result h2")[0],
+        format!("Kestrel sighting {}", posts - 20)
+    );
+    // A rare word beside it is still counted exactly.
+    assert_eq!(
+        find(&app, Query::new("kestrels 11999")).await.counted,
+        Counted::Exactly
+    );
 }
