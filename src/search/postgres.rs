@@ -18,8 +18,14 @@ const OPTIONS: &str = "StartSel=\u{1},StopSel=\u{2},MaxFragments=2,MinWords=8,Ma
                        FragmentDelimiter=\u{3}";
 const TITLE_OPTIONS: &str = "StartSel=\u{1},StopSel=\u{2},HighlightAll=true";
 
+/// How many titles spelled like a query's words the typo fallback orders: a word like one
+/// in many titles ("postgres" at 100,000 posts: 3,333 titles with "PostgreSQL") read every
+/// one of them from the heap to rank them (40 ms); the first found are as good a guess.
+pub const SIMILAR_AT_MOST: i64 = 200;
+
 /// Published posts whose title has a word like one of `words` (pg_trgm's word similarity,
-/// served by the trigram index on titles), most alike first.
+/// served by the trigram index on titles), most alike first, among the first
+/// `SIMILAR_AT_MOST` found.
 async fn similar_titles(
     db: impl PgExecutor<'_>,
     query: &Query,
@@ -38,11 +44,15 @@ async fn similar_titles(
         .bind(word(2))
         .bind(word(3))
         .bind(word(4))
+        .bind(SIMILAR_AT_MOST + 1)
         .fetch_all(db)
         .await?;
     let mut results = Results::default();
     for row in &rows {
         results.total = row.try_get("total")?;
+        if results.total > SIMILAR_AT_MOST {
+            results.counted = Counted::MoreThan;
+        }
         let post = PostSummary::from_row(row)?;
         results.hits.push(Hit {
             title: Highlighted::from_marked(&post.title),
@@ -242,21 +252,26 @@ pub mod sql {
         "p.published_at DESC, p.id DESC",
         "hits.published_at DESC, hits.id DESC"
     );
-    /// $1 limit, $2 offset, $3 tag slug, $4 author username, $5–$9 words.
-    pub const SIMILAR_TITLES: &str = "SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
-                p.cover_image, p.published_at, u.username AS author_username,
-                u.display_name AS author_name, p.tag_list AS tags,
-                count(*) OVER () AS total
-           FROM published_posts p
-           JOIN users u ON u.id = p.author_id
-          WHERE ($5::text <% lower(p.title) OR $6::text <% lower(p.title) OR $7::text <% lower(p.title)
-                 OR $8::text <% lower(p.title) OR $9::text <% lower(p.title))
-            AND ($3::text IS NULL
-                 OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $3::text)))
-            AND ($4::text IS NULL OR u.username = $4)
-          ORDER BY (SELECT max(word_similarity(w, lower(p.title)))
-                      FROM unnest(ARRAY[$5::text, $6, $7, $8, $9]) w) DESC,
-                   p.published_at DESC, p.id DESC
+    /// $1 limit, $2 offset, $3 tag slug, $4 author username, $5–$9 words, $10 how many
+    /// titles to consider (`SIMILAR_AT_MOST` + 1).
+    pub const SIMILAR_TITLES: &str = "WITH candidates AS (
+             SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
+                    p.cover_image, p.published_at, u.username AS author_username,
+                    u.display_name AS author_name, p.tag_list AS tags,
+                    (SELECT max(word_similarity(w, lower(p.title)))
+                       FROM unnest(ARRAY[$5::text, $6, $7, $8, $9]) w) AS likeness
+               FROM published_posts p
+               JOIN users u ON u.id = p.author_id
+              WHERE ($5::text <% lower(p.title) OR $6::text <% lower(p.title)
+                     OR $7::text <% lower(p.title) OR $8::text <% lower(p.title)
+                     OR $9::text <% lower(p.title))
+                AND ($3::text IS NULL
+                     OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $3::text)))
+                AND ($4::text IS NULL OR u.username = $4)
+              LIMIT $10)
+         SELECT *, count(*) OVER () AS total
+           FROM candidates
+          ORDER BY likeness DESC, published_at DESC, id DESC
           LIMIT $1 OFFSET $2";
 }
 
@@ -352,9 +367,11 @@ pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx
     if words.is_empty() {
         return Ok(Results::default());
     }
-    let mut results = similar_titles(db, query, &words, limit, offset).await?;
+    // In the transaction, so planned for these words: a generic plan can't drop the
+    // absent words' conditions and read every title (24 ms at 100,000 posts).
+    let mut results = similar_titles(&mut *q.tx, query, &words, limit, offset).await?;
     results.approximate = true;
-    results.suggestion = suggestion(db, &words, &results).await?;
+    results.suggestion = suggestion(&mut *q.tx, &words, &results).await?;
     Ok(results)
 }
 

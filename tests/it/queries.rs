@@ -216,6 +216,7 @@ async fn reader_lists_use_indexes_at_a_hundred_thousand_posts() {
     .bind(None::<String>)
     .bind(None::<String>)
     .bind(None::<String>)
+    .bind(quire::search::postgres::SIMILAR_AT_MOST + 1)
     .fetch_all(&db.pool)
     .await
     .unwrap()

@@ -494,6 +494,38 @@ async fn a_misspelled_word_still_finds_the_title_and_suggests_the_spelling(app) 
     assert!(page.text(".result-count").starts_with("No posts contain"));
 }
 
+
+}
+
+/// A misspelling like the titles of many posts: the fallback orders the first
+/// `SIMILAR_AT_MOST` it finds, and says there are more.
+#[tokio::test]
+async fn a_misspelling_like_many_titles_ranks_a_bounded_number() {
+    let app = spawn_for(Engine::Postgres).await;
+    let ada = app.author("ada").await;
+    sqlx::query(
+        "INSERT INTO posts (author_id, title, slug, status, published_at)
+         SELECT $1, 'Zucchini harvest ' || n, 'zucchini-' || n, 'published',
+                now() - interval '1 day' + n * interval '1 second'
+           FROM generate_series(1, 300) n",
+    )
+    .bind(ada.0)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let results = find(&app, Query::new("zuchini")).await;
+    assert!(results.approximate);
+    assert_eq!(results.hits.len(), 10);
+    let most = quire::search::postgres::SIMILAR_AT_MOST;
+    assert_eq!(
+        (results.total, results.counted),
+        (most + 1, Counted::MoreThan)
+    );
+    let page = search_page(&app, "/search?q=zuchini").await;
+    assert_eq!(
+        page.text(".result-count"),
+        format!("No posts contain “zuchini”. More than {most} titles spelled like it:")
+    );
 }
 
 #[tokio::test]
