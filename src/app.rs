@@ -19,6 +19,7 @@ use sqlx::PgPool;
 
 use crate::{
     accounts::{self, hasher::Hasher, session::RedisSessions},
+    api,
     assets::{self, Assets},
     cache, comments,
     config::Settings,
@@ -147,6 +148,10 @@ impl App {
             pages.channel.clone(),
             pages.generation_key().to_owned(),
         );
+        let tokens = Arc::new(api::jwt::Tokens::new(
+            &settings.api,
+            settings.session.secret.expose_secret(),
+        ));
         let shared = AppState {
             local_pages,
             search,
@@ -157,6 +162,7 @@ impl App {
             metrics,
             oauth,
             hasher: Arc::new(Hasher::new(settings_hash_concurrency)),
+            tokens,
         };
 
         let server = HttpServer::new(move || {
@@ -209,6 +215,7 @@ impl App {
                 .configure(uploads::routes)
                 .configure(comments::routes)
                 .configure(search::pages::routes)
+                .configure(api::routes)
                 .default_service(web::to(not_found))
         })
         .workers(workers)

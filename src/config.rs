@@ -115,6 +115,7 @@ pub struct Settings {
     pub uploads: UploadsSettings,
     pub oauth: OAuthSettings,
     pub posts: PostsSettings,
+    pub api: ApiSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -388,6 +389,33 @@ impl MetricsSettings {
     }
 }
 
+/// The JSON API (`/api`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Signs API tokens (HS256). Empty: a key derived from `session.secret`.
+    pub jwt_secret: SecretString,
+    /// How long a token from register or login works, in hours.
+    pub token_ttl_hours: u32,
+    /// The largest JSON body accepted, in bytes (a post's body is limited by
+    /// `posts.max_body_bytes` within it).
+    pub max_body_bytes: usize,
+    /// Origins allowed to call the API from a browser (CORS), e.g. `https://app.example`;
+    /// `*` allows any origin (without credentials).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: SecretString::from(""),
+            token_ttl_hours: 168,
+            max_body_bytes: 2 << 20,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
 /// The file-shaped settings, before the checks serde can't express.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -405,6 +433,7 @@ struct Raw {
     uploads: UploadsSettings,
     oauth: OAuthSettings,
     posts: PostsSettings,
+    api: ApiSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -469,6 +498,7 @@ impl Settings {
             uploads: raw.uploads,
             oauth: raw.oauth,
             posts: raw.posts,
+            api: raw.api,
         };
         settings.validate()?;
         Ok(settings)
@@ -565,6 +595,28 @@ impl Settings {
         }
         if !(1..=3600).contains(&self.database.query_timeout_secs) {
             return fail("database.query_timeout_secs: must be between 1 and 3600");
+        }
+        let jwt = self.api.jwt_secret.expose_secret();
+        if !jwt.is_empty() && jwt.len() < 32 {
+            return fail("api.jwt_secret: must be empty or at least 32 characters");
+        }
+        if !(1..=8760).contains(&self.api.token_ttl_hours) {
+            return fail("api.token_ttl_hours: must be between 1 and 8760");
+        }
+        if self.api.max_body_bytes < self.posts.max_body_bytes + 4096 {
+            return fail("api.max_body_bytes: must leave room for posts.max_body_bytes and more");
+        }
+        for origin in &self.api.cors_origins {
+            let ok = origin == "*"
+                || Url::parse(origin).is_ok_and(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        && u.origin().ascii_serialization() == *origin
+                });
+            if !ok {
+                return Err(ConfigError(format!(
+                    "api.cors_origins: {origin:?} is not an origin like https://app.example"
+                )));
+            }
         }
         self.oauth.github.credentials()?;
         self.oauth.google.credentials()?;

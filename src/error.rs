@@ -330,3 +330,215 @@ fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B
     let new = new.content_type(ContentType::html()).body(body);
     ServiceResponse::new(req, new).map_into_right_body()
 }
+
+/// The JSON API's one error type: every `/api` failure answers RealWorld's
+/// `{"errors": {"<field or resource>": ["<message>"]}}` with the right status, never HTML.
+/// Causes are logged like `Error`'s, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: missing or bad credentials (`token`: "is missing", "is invalid").
+    #[error("unauthorized: {key} {message}")]
+    Unauthorized {
+        key: &'static str,
+        message: &'static str,
+    },
+    /// 403, keyed by the resource the role may not touch.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// 404, keyed by the resource.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// 409: the field's value belongs to someone else already.
+    #[error("taken: {0}")]
+    Taken(&'static str),
+    /// 409 with the article as it is now: someone saved since the version sent.
+    #[error("version conflict")]
+    Stale(Box<serde_json::Value>),
+    /// 422: what is wrong with each field.
+    #[error("invalid: {0:?}")]
+    Invalid(FieldErrors),
+    /// 400: a body that is not JSON (the message says where it broke).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 413.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// 415: a body that is not `application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 429 with `Retry-After`.
+    #[error("rate limited")]
+    TooMany { retry_after: u64 },
+    /// 503 with `Retry-After`: the database, Redis or the password hasher is busy or away.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Field → messages, in a stable order.
+pub type FieldErrors = std::collections::BTreeMap<String, Vec<String>>;
+
+impl ApiError {
+    pub fn token_missing() -> Self {
+        ApiError::Unauthorized {
+            key: "token",
+            message: "is missing",
+        }
+    }
+
+    pub fn token_invalid() -> Self {
+        ApiError::Unauthorized {
+            key: "token",
+            message: "is invalid",
+        }
+    }
+
+    /// 422 for one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Invalid(FieldErrors::from([(
+            field.to_owned(),
+            vec![message.into()],
+        )]))
+    }
+
+    fn body(&self) -> serde_json::Value {
+        let one = |key: &str, message: &str| serde_json::json!({ "errors": { key: [message] } });
+        match self {
+            ApiError::Unauthorized { key, message } => one(key, message),
+            ApiError::Forbidden(resource) => one(resource, "forbidden"),
+            ApiError::NotFound(resource) => one(resource, "not found"),
+            ApiError::Taken(field) => one(field, "has already been taken"),
+            ApiError::Stale(current) => serde_json::json!({
+                "errors": { "article": ["was changed by someone else since your version"] },
+                "article": current,
+            }),
+            ApiError::Invalid(fields) => serde_json::json!({ "errors": fields }),
+            ApiError::BadRequest(message) | ApiError::TooLarge(message) => one("body", message),
+            ApiError::UnsupportedMediaType => one("body", "must be sent as application/json"),
+            ApiError::TooMany { .. } => one("request", "too many requests, try again later"),
+            ApiError::Unavailable(what) => one(what, "is unavailable, try again shortly"),
+            ApiError::Internal(_) => one("server", "an unexpected error happened; it was logged"),
+        }
+    }
+
+    fn cause(&self) -> Cause {
+        let (level, message) = match self {
+            ApiError::Internal(e) => (tracing::Level::ERROR, format!("{e:#}")),
+            ApiError::Unavailable(what) => (tracing::Level::WARN, format!("{what} unavailable")),
+            other => (tracing::Level::INFO, other.to_string()),
+        };
+        Cause { level, message }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match Error::from(e) {
+            Error::NotFound => ApiError::NotFound("resource"),
+            Error::Unavailable => ApiError::Unavailable("database"),
+            other => ApiError::Internal(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
+impl From<redis::RedisError> for ApiError {
+    fn from(e: redis::RedisError) -> Self {
+        tracing::warn!(error = %e, "redis unavailable");
+        ApiError::Unavailable("redis")
+    }
+}
+
+/// The site's errors, met on a path the API shares with the pages (use-cases, extractors).
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound => ApiError::NotFound("resource"),
+            Error::BadRequest(message) => ApiError::BadRequest(message),
+            Error::Forbidden | Error::CsrfRejected => ApiError::Forbidden("resource"),
+            Error::TooLarge(message) => ApiError::TooLarge(message),
+            Error::RequestTimeout => {
+                ApiError::BadRequest("the body took too long to arrive".into())
+            }
+            Error::Busy => ApiError::Unavailable("server"),
+            Error::SessionsUnavailable => ApiError::Unavailable("redis"),
+            Error::LoginRequired(_) => ApiError::token_missing(),
+            Error::Unavailable => ApiError::Unavailable("database"),
+            Error::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::accounts::hasher::HashError> for ApiError {
+    fn from(e: crate::accounts::hasher::HashError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Taken(_) | ApiError::Stale(_) => StatusCode::CONFLICT,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::TooMany { retry_after } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::Unauthorized { .. } => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Token"));
+            }
+            _ => {}
+        }
+        let mut res = res.json(self.body());
+        res.extensions_mut().insert(self.cause());
+        res
+    }
+}
+
+/// Under `/api`, reshape any error response that is not already our JSON (actix's own
+/// 404s, 405s and rejections) into the API's error shape.
+pub fn api_errors<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let message = ErrorMessage::for_status(status);
+        let body = serde_json::json!({
+            "errors": { "request": [message.detail.trim_end_matches('.').to_lowercase()] }
+        });
+        let (req, old) = res.into_parts();
+        let mut new = HttpResponse::build(status);
+        for (name, value) in old.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                new.append_header((name.clone(), value.clone()));
+            }
+        }
+        let new = new.json(body);
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, new).map_into_right_body(),
+        ))
+    })
+}

@@ -2,6 +2,7 @@
 //! tests and benchmarks run exactly the code `quire serve` runs.
 
 pub mod accounts;
+pub mod api;
 pub mod app;
 pub mod assets;
 pub mod authz;

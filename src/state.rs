@@ -33,6 +33,8 @@ pub struct AppState {
     pub local_pages: Arc<crate::cache::Local>,
     /// PostgreSQL full-text search, with Meilisearch in front when configured.
     pub search: crate::search::Search,
+    /// Makes and checks the JSON API's tokens.
+    pub tokens: Arc<crate::api::jwt::Tokens>,
 }
 
 impl AppState {

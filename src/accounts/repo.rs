@@ -516,3 +516,96 @@ pub async fn delete_identity(
         .await?;
     Ok(())
 }
+
+/// What the JSON API shows of a person: their public profile, and whether the viewer
+/// follows them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PublicProfile {
+    pub id: UserId,
+    pub username: String,
+    pub bio: String,
+    pub avatar_url: Option<String>,
+    pub following: bool,
+    pub followers: i64,
+}
+
+/// `username`'s public profile as `viewer` sees it, unless the account is missing or
+/// disabled.
+pub async fn public_profile(
+    db: impl PgExecutor<'_>,
+    username: &str,
+    viewer: Option<UserId>,
+) -> sqlx::Result<Option<PublicProfile>> {
+    sqlx::query_as(
+        "SELECT u.id, u.username, u.bio, u.avatar_url,
+                EXISTS (SELECT 1 FROM follows f
+                         WHERE f.follower_id = $2 AND f.followed_id = u.id) AS following,
+                (SELECT count(*) FROM follows f WHERE f.followed_id = u.id) AS followers
+           FROM users u
+          WHERE u.username = lower($1) AND u.disabled_at IS NULL",
+    )
+    .bind(username)
+    .bind(viewer)
+    .fetch_optional(db)
+    .await
+}
+
+/// `follower` follows `followed` (again: no change).
+pub async fn follow(
+    db: impl PgExecutor<'_>,
+    follower: UserId,
+    followed: UserId,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO follows (follower_id, followed_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(follower)
+    .bind(followed)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn unfollow(
+    db: impl PgExecutor<'_>,
+    follower: UserId,
+    followed: UserId,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followed_id = $2")
+        .bind(follower)
+        .bind(followed)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The fields of an account its owner changes through the API, all at once.
+#[derive(Debug)]
+pub struct AccountChange<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub bio: &'a str,
+    pub avatar_url: Option<&'a str>,
+}
+
+/// Change an account's name, address, bio and picture; a taken username or email is the
+/// unique index's error (`users_username_key`, `users_email_key`).
+pub async fn update_account(
+    db: impl PgExecutor<'_>,
+    id: UserId,
+    change: &AccountChange<'_>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET username = $2, email = $3, bio = $4, avatar_url = $5,
+                email_verified = email_verified AND lower(email) = lower($3)
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(change.username)
+    .bind(change.email)
+    .bind(change.bio)
+    .bind(change.avatar_url)
+    .execute(db)
+    .await?;
+    Ok(())
+}

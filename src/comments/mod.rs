@@ -15,6 +15,8 @@ use time::{Duration, OffsetDateTime};
 use crate::{
     accounts::model::CurrentUser,
     authz::{self, Action},
+    posts::model::PostId,
+    state::AppState,
 };
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -41,6 +43,58 @@ pub fn parse_body(body: &str) -> Result<String, String> {
         )),
         _ => Ok(body.replace("\r\n", "\n")),
     }
+}
+
+/// Comments one person may post (or edit) per minute.
+pub const PER_MINUTE: u32 = 5;
+
+/// Why a comment was not added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    /// The message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("commenting too fast")]
+    TooFast,
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Whether `user` is over the comment allowance for `what` (posting, editing).
+pub async fn too_fast(
+    state: &AppState,
+    what: &'static str,
+    user: &CurrentUser,
+) -> redis::RedisResult<bool> {
+    let limiter = state.limiter(what, PER_MINUTE, std::time::Duration::from_secs(60));
+    Ok(limiter.over(&user.id.0.to_string()).await?.is_some())
+}
+
+/// `markdown::render_comment` on the blocking pool: a reader's text never stalls the
+/// workers that serve pages.
+pub async fn render_off_thread(body: String) -> crate::render::SafeHtml {
+    tokio::task::spawn_blocking(move || crate::render::markdown::render_comment(&body))
+        .await
+        .unwrap_or_default()
+}
+
+/// `user` comments `text` on `post` (a published post: the caller checked): checked,
+/// within the allowance, rendered and sanitized once. The site's form and the API both
+/// add comments here.
+pub async fn add(
+    state: &AppState,
+    user: &CurrentUser,
+    post: PostId,
+    text: &str,
+) -> Result<i64, AddError> {
+    let body = parse_body(text).map_err(AddError::Invalid)?;
+    if too_fast(state, "comment", user).await? {
+        return Err(AddError::TooFast);
+    }
+    let html = render_off_thread(body.clone()).await;
+    Ok(repo::insert(&state.db, post, user.id, &body, &html).await?)
 }
 
 /// The comment's own author, within the edit window.

@@ -1,7 +1,5 @@
 //! Comment handlers: post, edit (15 minutes), hide, unhide, delete.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
@@ -16,27 +14,10 @@ use crate::{
     error::Error,
     extract::{CsrfForm, SignedIn, header},
     posts,
-    render::{Layout, form::FormErrors, markdown},
+    render::{Layout, form::FormErrors},
     slug::Slug,
     state::AppState,
 };
-
-/// Comments one person may post, or edits they may save, per minute.
-const COMMENTS_PER_MINUTE: u32 = 5;
-
-/// Count one comment or edit (`what`) by `user`; true if it is over the per-minute limit.
-async fn too_fast(state: &AppState, what: &'static str, user: &CurrentUser) -> Result<bool, Error> {
-    let limiter = state.limiter(what, COMMENTS_PER_MINUTE, Duration::from_secs(60));
-    Ok(limiter.over(&user.id.0.to_string()).await?.is_some())
-}
-
-/// `markdown::render_comment` on the blocking pool: a reader's text never stalls the
-/// workers that serve pages.
-async fn render_off_thread(body: String) -> crate::render::SafeHtml {
-    tokio::task::spawn_blocking(move || markdown::render_comment(&body))
-        .await
-        .unwrap_or_default()
-}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CommentForm {
@@ -89,24 +70,23 @@ pub async fn create(
         .ok_or(Error::NotFound)?;
     let back = format!("/posts/{}", post.summary.slug);
     let action = format!("{back}/comments");
-    let body = match parse_body(&form.body) {
-        Ok(body) => body,
-        Err(message) => {
+    let errors = match super::add(&state, &user, post.summary.id, &form.body).await {
+        Ok(id) => return Ok(see_other(&format!("{back}#comment-{id}"))),
+        Err(super::AddError::Invalid(message)) => {
             let mut errors = FormErrors::default();
             errors.add("body", message);
-            let page = form_page(&state, &session, user, action, back, form.body, errors);
-            return render(StatusCode::UNPROCESSABLE_ENTITY, page);
+            (StatusCode::UNPROCESSABLE_ENTITY, errors)
         }
+        Err(super::AddError::TooFast) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            FormErrors::general("You are commenting very fast. Wait a minute, then post again."),
+        ),
+        Err(super::AddError::Redis(e)) => return Err(e.into()),
+        Err(super::AddError::Db(e)) => return Err(e.into()),
     };
-    if too_fast(&state, "comment", &user).await? {
-        let errors =
-            FormErrors::general("You are commenting very fast. Wait a minute, then post again.");
-        let page = form_page(&state, &session, user, action, back, form.body, errors);
-        return render(StatusCode::TOO_MANY_REQUESTS, page);
-    }
-    let html = render_off_thread(body.clone()).await;
-    let id = repo::insert(&state.db, post.summary.id, user.id, &body, &html).await?;
-    Ok(see_other(&format!("{back}#comment-{id}")))
+    let (status, errors) = errors;
+    let page = form_page(&state, &session, user, action, back, form.body, errors);
+    render(status, page)
 }
 
 /// `GET /comments/{id}/edit`: the author's own comment, within 15 minutes.
@@ -145,7 +125,7 @@ pub async fn update(
         return Err(Error::Forbidden);
     }
     let back = format!("/posts/{}#comment-{}", comment.post_slug, comment.id);
-    if too_fast(&state, "comment-edit", &user).await? {
+    if super::too_fast(&state, "comment-edit", &user).await? {
         let errors =
             FormErrors::general("You are editing very fast. Wait a minute, then save again.");
         let action = format!("/comments/{}", comment.id);
@@ -154,7 +134,7 @@ pub async fn update(
     }
     match parse_body(&form.body) {
         Ok(body) => {
-            let html = render_off_thread(body.clone()).await;
+            let html = super::render_off_thread(body.clone()).await;
             repo::update_body(&state.db, comment.id, &body, &html).await?;
             Ok(see_other(&back))
         }

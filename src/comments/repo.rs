@@ -100,3 +100,52 @@ pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// A comment as the JSON API shows it, with its author's profile as the viewer sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiComment {
+    pub id: i64,
+    pub body_markdown: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub author_username: String,
+    pub author_bio: String,
+    pub author_image: Option<String>,
+    pub following: bool,
+}
+
+const API_SELECT: &str = "SELECT c.id, c.body_markdown, c.created_at, c.updated_at,
+            u.username AS author_username, u.bio AS author_bio, u.avatar_url AS author_image,
+            EXISTS (SELECT 1 FROM follows o WHERE o.follower_id = $2 AND o.followed_id = u.id)
+                AS following
+       FROM comments c JOIN users u ON u.id = c.author_id";
+
+/// The comments readers see on `post` (not hidden, not by disabled accounts), oldest first.
+pub async fn visible_on(
+    db: impl PgExecutor<'_>,
+    post: PostId,
+    viewer: Option<UserId>,
+) -> sqlx::Result<Vec<ApiComment>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{API_SELECT}
+          WHERE c.post_id = $1 AND c.hidden_at IS NULL AND u.disabled_at IS NULL
+          ORDER BY c.created_at, c.id"
+    )))
+    .bind(post)
+    .bind(viewer)
+    .fetch_all(db)
+    .await
+}
+
+/// One comment in the API's shape.
+pub async fn api_comment(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    viewer: Option<UserId>,
+) -> sqlx::Result<Option<ApiComment>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{API_SELECT} WHERE c.id = $1")))
+        .bind(id)
+        .bind(viewer)
+        .fetch_optional(db)
+        .await
+}

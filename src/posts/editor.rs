@@ -55,11 +55,11 @@ pub struct EditorForm {
     pub intent: String,
 }
 
-pub(super) const DATETIME_LOCAL: &[time::format_description::BorrowedFormatItem<'static>] =
+pub const DATETIME_LOCAL: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]");
 
 impl EditorForm {
-    pub(super) fn from_post(post: &PostForEdit) -> Self {
+    pub fn from_post(post: &PostForEdit) -> Self {
         Self {
             title: post.title.clone(),
             slug: post.slug.clone(),
@@ -93,7 +93,7 @@ impl EditorForm {
 
     /// Check every field against the limits (`max_body`: `posts.max_body_bytes`); the
     /// messages say what to change.
-    pub(super) fn parse(&self, max_body: usize) -> Result<PostInput, FormErrors> {
+    pub fn parse(&self, max_body: usize) -> Result<PostInput, FormErrors> {
         let mut errors = FormErrors::default();
         let title = self.title.trim();
         if title.is_empty() {

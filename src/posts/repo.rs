@@ -1,12 +1,14 @@
 //! Every statement on `posts` and `post_tags`. Readers' queries read `published_posts`, the
 //! view that holds the visibility rule, so none of them can forget it.
 
-use sqlx::{FromRow, PgConnection, PgExecutor, Row};
+use sqlx::{FromRow, PgConnection, PgExecutor, Row, types::Json};
 use time::OffsetDateTime;
 
 use super::{
     NewPost, Prepared,
-    model::{AdminRow, Post, PostForEdit, PostId, PostInput, PostStatus, PostSummary, Revision},
+    model::{
+        AdminRow, Post, PostForEdit, PostId, PostInput, PostStatus, PostSummary, Revision, TagRef,
+    },
 };
 use crate::{
     accounts::model::UserId,
@@ -566,4 +568,155 @@ pub async fn counts(
     .bind(author)
     .fetch_one(db)
     .await
+}
+
+// ---- the JSON API's articles (issue 12) ----
+
+/// A post as the JSON API lists it: with its favourites and its author as the viewer sees
+/// them. `body_markdown` only for a single article.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ArticleRow {
+    pub id: PostId,
+    pub slug: String,
+    pub title: String,
+    pub excerpt: String,
+    pub body_markdown: Option<String>,
+    pub tags: Json<Vec<TagRef>>,
+    pub status: PostStatus,
+    pub published_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub version: i32,
+    pub favorites_count: i64,
+    pub favorited: bool,
+    pub author_id: UserId,
+    pub author_username: String,
+    pub author_bio: String,
+    pub author_image: Option<String>,
+    pub following: bool,
+}
+
+/// Which articles a list shows.
+#[derive(Debug, Default, Clone)]
+pub struct ArticleFilter {
+    /// Tag slug.
+    pub tag: Option<String>,
+    /// Author username.
+    pub author: Option<String>,
+    /// Username of someone who favourited them.
+    pub favorited: Option<String>,
+    /// Only authors this account follows (the feed).
+    pub followed_by: Option<UserId>,
+    /// Drafts or scheduled posts instead of published ones: their authors' own (`mine`
+    /// set) or everyone's (editors).
+    pub unpublished: Option<(PostStatus, Option<UserId>)>,
+}
+
+/// `$1` viewer; the row's columns, `p` a post and `u` its author.
+const ARTICLE_COLUMNS: &str = "p.id, p.slug, p.title, p.excerpt, p.tag_list AS tags, p.status,
+        p.published_at, p.created_at, p.updated_at, p.version,
+        (SELECT count(*) FROM favorites f WHERE f.post_id = p.id) AS favorites_count,
+        EXISTS (SELECT 1 FROM favorites f WHERE f.post_id = p.id AND f.user_id = $1) AS favorited,
+        u.id AS author_id, u.username AS author_username, u.bio AS author_bio,
+        u.avatar_url AS author_image,
+        EXISTS (SELECT 1 FROM follows o WHERE o.follower_id = $1 AND o.followed_id = u.id)
+            AS following";
+
+/// `$2` tag slug, `$3` author, `$4` favourited by, `$5` followed by, `$6` unpublished
+/// status, `$7` whose unpublished posts (NULL: everyone's).
+const ARTICLE_WHERE: &str = "
+      FROM posts p JOIN users u ON u.id = p.author_id
+     WHERE p.deleted_at IS NULL
+       AND CASE WHEN $6::post_status IS NULL
+                THEN p.status <> 'draft' AND p.published_at <= now()
+                WHEN $6 = 'draft' THEN p.status = 'draft'
+                ELSE p.status <> 'draft' AND p.published_at > now() END
+       AND ($6::post_status IS NULL OR $7::bigint IS NULL OR p.author_id = $7)
+       AND ($2::text IS NULL OR p.id IN (SELECT x.post_id FROM post_tags x
+                                           JOIN tags t ON t.id = x.tag_id WHERE t.slug = $2))
+       AND ($3::text IS NULL OR u.username = lower($3))
+       AND ($4::text IS NULL OR p.id IN (SELECT f.post_id FROM favorites f
+                                           JOIN users fu ON fu.id = f.user_id
+                                          WHERE fu.username = lower($4)))
+       AND ($5::bigint IS NULL OR p.author_id IN (SELECT o.followed_id FROM follows o
+                                                   WHERE o.follower_id = $5))";
+
+fn bind_filter<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    viewer: Option<UserId>,
+    filter: &'q ArticleFilter,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    q.bind(viewer)
+        .bind(filter.tag.as_deref())
+        .bind(filter.author.as_deref())
+        .bind(filter.favorited.as_deref())
+        .bind(filter.followed_by)
+        .bind(filter.unpublished.map(|(status, _)| status))
+        .bind(filter.unpublished.and_then(|(_, mine)| mine))
+}
+
+/// One page of articles matching `filter`, newest first (drafts: last edited first), and
+/// how many match in all.
+pub async fn articles(
+    db: &sqlx::PgPool,
+    viewer: Option<UserId>,
+    filter: &ArticleFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<ArticleRow>, i64)> {
+    let order = match filter.unpublished {
+        Some((PostStatus::Draft, _)) => "p.updated_at DESC, p.id DESC",
+        _ => "p.published_at DESC, p.id DESC",
+    };
+    let list = format!(
+        "SELECT {ARTICLE_COLUMNS}, NULL::text AS body_markdown {ARTICLE_WHERE}
+          ORDER BY {order} LIMIT $8 OFFSET $9"
+    );
+    let rows = bind_filter(sqlx::query_as(sqlx::AssertSqlSafe(list)), viewer, filter)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db)
+        .await?;
+    let count = format!("SELECT count(*) {ARTICLE_WHERE}");
+    let (total,): (i64,) = bind_filter(sqlx::query_as(sqlx::AssertSqlSafe(count)), viewer, filter)
+        .fetch_one(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// One article by slug, whatever its status (the caller decides who may see it), unless
+/// deleted.
+pub async fn article(
+    db: impl PgExecutor<'_>,
+    viewer: Option<UserId>,
+    slug: &str,
+) -> sqlx::Result<Option<ArticleRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ARTICLE_COLUMNS}, p.body_markdown
+           FROM posts p JOIN users u ON u.id = p.author_id
+          WHERE p.slug = $2 AND p.deleted_at IS NULL"
+    )))
+    .bind(viewer)
+    .bind(slug)
+    .fetch_optional(db)
+    .await
+}
+
+/// `user` favourites `post` (again: no change).
+pub async fn favorite(db: impl PgExecutor<'_>, user: UserId, post: PostId) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO favorites (user_id, post_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(user)
+        .bind(post)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn unfavorite(db: impl PgExecutor<'_>, user: UserId, post: PostId) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM favorites WHERE user_id = $1 AND post_id = $2")
+        .bind(user)
+        .bind(post)
+        .execute(db)
+        .await?;
+    Ok(())
 }

@@ -25,6 +25,11 @@ impl FormErrors {
         self.fields.get(field).map(String::as_str)
     }
 
+    /// Each field's message, in field order.
+    pub fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.fields.iter().map(|(f, m)| (*f, m.as_str()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty() && self.general.is_none()
     }

@@ -314,3 +314,15 @@ pub async fn delete(conn: &mut PgConnection, tag: TagId) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// The names of the tags on at least one published post, sorted.
+pub async fn names_in_use(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT t.name FROM tags t
+          WHERE EXISTS (SELECT 1 FROM post_tags x JOIN published_posts p ON p.id = x.post_id
+                         WHERE x.tag_id = t.id)
+          ORDER BY t.name",
+    )
+    .fetch_all(db)
+    .await
+}

@@ -5,6 +5,7 @@
 mod account;
 mod accounts;
 mod admin;
+mod api;
 mod authz;
 mod bad_input;
 mod cache;

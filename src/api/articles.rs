@@ -1,0 +1,628 @@
+//! `/api/articles`: Quire's posts as RealWorld articles, with Quire's additions: `q`
+//! (search), `status` and `publishAt` (drafts and scheduling), `version` with `If-Match`
+//! (no lost updates), and `/revisions`.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{
+    ApiJson, Paging, Profile,
+    auth::{ApiUser, MaybeApiUser},
+    iso,
+};
+use crate::{
+    accounts::model::CurrentUser,
+    authz::{self, Action},
+    error::{ApiError, FieldErrors},
+    posts::{
+        self, SaveError,
+        editor::{DATETIME_LOCAL, EditorForm},
+        model::{PostId, PostInput, PostStatus, state_label},
+        repo::{self, ArticleFilter, ArticleRow},
+    },
+    search::Query,
+    slug::Slug,
+    state::{AppState, resource},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/articles")
+            .route(web::get().to(index))
+            .route(web::post().to(create)),
+    )
+    .service(resource("/articles/feed").route(web::get().to(feed)))
+    .service(
+        resource("/articles/{slug}")
+            .route(web::get().to(show))
+            .route(web::put().to(update))
+            .route(web::delete().to(delete)),
+    )
+    .service(
+        resource("/articles/{slug}/favorite")
+            .route(web::post().to(favorite))
+            .route(web::delete().to(unfavorite)),
+    )
+    .service(resource("/articles/{slug}/revisions").route(web::get().to(revisions)));
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Article {
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    /// The Markdown source; left out of lists, as the spec says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Tag names, sorted.
+    pub tag_list: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub favorited: bool,
+    pub favorites_count: i64,
+    pub author: Profile,
+    /// Quire: `draft`, `scheduled` or `published`.
+    pub status: &'static str,
+    /// Quire: when it went (or goes) public; `null` for drafts.
+    pub publish_at: Option<String>,
+    /// Quire: send it back (or as `If-Match`) with an update to refuse lost updates.
+    pub version: i32,
+}
+
+impl From<ArticleRow> for Article {
+    fn from(row: ArticleRow) -> Self {
+        let mut tag_list: Vec<String> = row.tags.0.into_iter().map(|t| t.name).collect();
+        tag_list.sort();
+        Article {
+            status: match state_label(row.status, row.published_at) {
+                "Draft" => "draft",
+                "Scheduled" => "scheduled",
+                _ => "published",
+            },
+            publish_at: row.published_at.map(iso),
+            slug: row.slug,
+            title: row.title,
+            description: row.excerpt,
+            body: row.body_markdown,
+            tag_list,
+            created_at: iso(row.created_at),
+            updated_at: iso(row.updated_at),
+            favorited: row.favorited,
+            favorites_count: row.favorites_count,
+            author: Profile {
+                username: row.author_username,
+                bio: (!row.author_bio.is_empty()).then_some(row.author_bio),
+                image: row.author_image,
+                following: row.following,
+            },
+            version: row.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ArticleBody {
+    pub article: Article,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArticlesBody {
+    pub articles: Vec<Article>,
+    pub articles_count: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub tag: Option<String>,
+    pub author: Option<String>,
+    pub favorited: Option<String>,
+    /// Quire: words to search for (the site's search, same ranking and visibility).
+    pub q: Option<String>,
+    /// Quire: `draft` or `scheduled` lists the caller's own (editors: everyone's).
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// `GET /api/articles`: newest first, filtered by tag, author, favourited-by; `q` searches.
+pub async fn index(
+    state: web::Data<AppState>,
+    viewer: MaybeApiUser,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let (limit, offset) = Paging {
+        limit: query.limit,
+        offset: query.offset,
+    }
+    .parse()?;
+    let viewer_id = viewer.user().map(|u| u.id);
+    if let Some(words) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        return search(&state, viewer_id, &query, words, limit, offset).await;
+    }
+    let unpublished = match query.status.as_deref() {
+        None | Some("") | Some("published") => None,
+        Some(status @ ("draft" | "scheduled")) => {
+            let user = viewer.user().ok_or_else(ApiError::token_missing)?;
+            if !authz::can(user, Action::Write) {
+                return Err(ApiError::Forbidden("article"));
+            }
+            let status = match status {
+                "draft" => PostStatus::Draft,
+                _ => PostStatus::Scheduled,
+            };
+            let mine = (!authz::can(user, Action::EditAnyPost)).then_some(user.id);
+            Some((status, mine))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "status",
+                "must be draft, scheduled or published",
+            ));
+        }
+    };
+    let filter = ArticleFilter {
+        tag: query.tag.as_deref().map(tag_slug),
+        author: query.author.clone(),
+        favorited: query.favorited.clone(),
+        followed_by: None,
+        unpublished,
+    };
+    list(&state, viewer_id, &filter, limit, offset).await
+}
+
+/// A tag as clients name it ("Dragons", "dragons") to its slug; a name with no letters
+/// or digits matches nothing.
+fn tag_slug(name: &str) -> String {
+    Slug::from_title(name.trim()).map_or_else(|| "-".to_owned(), |s| s.as_str().to_owned())
+}
+
+async fn list(
+    state: &AppState,
+    viewer: Option<crate::accounts::model::UserId>,
+    filter: &ArticleFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<HttpResponse, ApiError> {
+    let (rows, total) = repo::articles(&state.db, viewer, filter, limit, offset).await?;
+    Ok(HttpResponse::Ok().json(ArticlesBody {
+        articles: rows.into_iter().map(Article::from).collect(),
+        articles_count: total,
+    }))
+}
+
+/// `?q=`: the site's search backend picks and orders; the rows come from the articles
+/// query, in that order.
+async fn search(
+    state: &AppState,
+    viewer: Option<crate::accounts::model::UserId>,
+    query: &ListQuery,
+    words: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<HttpResponse, ApiError> {
+    let mut wanted = Query::new(words);
+    wanted.tag = query.tag.as_deref().map(tag_slug);
+    wanted.author = query.author.as_deref().map(str::to_lowercase);
+    let (results, _) = state
+        .search
+        .search(&state.db, &wanted, limit, offset)
+        .await
+        .map_err(|e| match e.downcast::<sqlx::Error>() {
+            Ok(e) => ApiError::from(e),
+            Err(e) => ApiError::Internal(e),
+        })?;
+    let mut articles = Vec::with_capacity(results.hits.len());
+    for hit in &results.hits {
+        if let Some(row) = repo::article(&state.db, viewer, &hit.post.slug).await? {
+            articles.push(Article::from(ArticleRow {
+                body_markdown: None,
+                ..row
+            }));
+        }
+    }
+    Ok(HttpResponse::Ok().json(ArticlesBody {
+        articles,
+        articles_count: if results.approximate {
+            0
+        } else {
+            results.total
+        },
+    }))
+}
+
+/// `GET /api/articles/feed`: articles by the authors the caller follows.
+pub async fn feed(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    paging: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, offset) = paging.into_inner().parse()?;
+    let filter = ArticleFilter {
+        followed_by: Some(caller.user.id),
+        ..ArticleFilter::default()
+    };
+    list(&state, Some(caller.user.id), &filter, limit, offset).await
+}
+
+/// The article at `slug` if `viewer` may see it: published, or theirs to edit.
+async fn visible(
+    state: &AppState,
+    viewer: Option<&CurrentUser>,
+    slug: &str,
+) -> Result<ArticleRow, ApiError> {
+    if slug.len() > 200 {
+        return Err(ApiError::NotFound("article"));
+    }
+    let row = repo::article(&state.db, viewer.map(|u| u.id), slug)
+        .await?
+        .ok_or(ApiError::NotFound("article"))?;
+    let public = row.status != PostStatus::Draft
+        && row
+            .published_at
+            .is_some_and(|t| t <= OffsetDateTime::now_utc());
+    let editable = viewer.is_some_and(|u| {
+        authz::can(
+            u,
+            Action::EditPost {
+                author: row.author_id,
+            },
+        )
+    });
+    match public || editable {
+        true => Ok(row),
+        false => Err(ApiError::NotFound("article")),
+    }
+}
+
+/// `GET /api/articles/{slug}`.
+pub async fn show(
+    state: web::Data<AppState>,
+    viewer: MaybeApiUser,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible(&state, viewer.user(), &slug).await?;
+    Ok(HttpResponse::Ok().json(ArticleBody {
+        article: row.into(),
+    }))
+}
+
+/// What a create or update may send; every field optional here, required ones checked.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArticleFields {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub body: Option<String>,
+    /// Left out: keep (on update); `null`: 422; `[]`: none.
+    #[serde(default, deserialize_with = "present_tags")]
+    pub tag_list: Option<Option<Vec<String>>>,
+    pub status: Option<String>,
+    /// RFC 3339, for `status: "scheduled"`.
+    pub publish_at: Option<String>,
+    pub version: Option<i32>,
+}
+
+fn present_tags<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<Vec<String>>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Wrapped {
+    pub article: Option<ArticleFields>,
+}
+
+impl Wrapped {
+    fn into_inner(self) -> Result<ArticleFields, ApiError> {
+        self.article
+            .ok_or_else(|| ApiError::invalid("article", "is missing"))
+    }
+}
+
+fn note(problems: &mut FieldErrors, field: &str, message: &str) {
+    problems
+        .entry(field.to_owned())
+        .or_default()
+        .push(message.to_owned());
+}
+
+/// The editor's field names as the API calls them.
+fn api_field(editor_field: &str) -> &str {
+    match editor_field {
+        "excerpt" => "description",
+        "tags" => "tagList",
+        "publish_at" => "publishAt",
+        other => other,
+    }
+}
+
+/// `fields` over `base` (the post as it is, for an update) into a post, by the editor's
+/// own rules (`EditorForm::parse`): the API and the admin refuse the same things.
+fn to_input(
+    state: &AppState,
+    fields: ArticleFields,
+    base: EditorForm,
+    creating: bool,
+) -> Result<PostInput, ApiError> {
+    let mut problems = FieldErrors::new();
+    if creating {
+        for (field, value) in [("title", &fields.title), ("body", &fields.body)] {
+            if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                note(&mut problems, field, "can't be blank");
+            }
+        }
+    }
+    let tags = match fields.tag_list {
+        None => base.tags.clone(),
+        Some(None) => {
+            note(
+                &mut problems,
+                "tagList",
+                "must be a list of tag names, not null",
+            );
+            String::new()
+        }
+        Some(Some(tags)) => {
+            if tags.iter().any(|t| t.contains(',')) {
+                note(&mut problems, "tagList", "a tag name can't contain a comma");
+            }
+            tags.join(",")
+        }
+    };
+    let publish_at = match fields.publish_at.as_deref() {
+        None => base.publish_at.clone(),
+        Some(at) => match OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        {
+            Ok(t) => t
+                .to_offset(time::UtcOffset::UTC)
+                .format(DATETIME_LOCAL)
+                .unwrap_or_default(),
+            Err(_) => {
+                note(
+                    &mut problems,
+                    "publishAt",
+                    "must be a date and time like 2030-01-01T09:00:00Z",
+                );
+                String::new()
+            }
+        },
+    };
+    let status = match fields.status.as_deref() {
+        None if creating => "published".to_owned(),
+        None => base.status.clone(),
+        Some(s @ ("draft" | "published" | "scheduled")) => s.to_owned(),
+        Some(_) => {
+            note(
+                &mut problems,
+                "status",
+                "must be draft, scheduled or published",
+            );
+            base.status.clone()
+        }
+    };
+    let form = EditorForm {
+        title: fields.title.unwrap_or(base.title),
+        excerpt: fields.description.unwrap_or(base.excerpt),
+        body: fields.body.unwrap_or(base.body),
+        tags,
+        status,
+        publish_at,
+        ..base
+    };
+    let parsed = form.parse(state.settings.posts.max_body_bytes);
+    if let Err(errors) = &parsed {
+        for (field, message) in errors.fields() {
+            // "can't be blank" already says what the editor's words would.
+            if !problems.contains_key(api_field(field)) {
+                note(&mut problems, api_field(field), message);
+            }
+        }
+    }
+    match (parsed, problems.is_empty()) {
+        (Ok(input), true) => Ok(input),
+        _ => Err(ApiError::Invalid(problems)),
+    }
+}
+
+/// `POST /api/articles` (authors, editors, admins): published now unless `status` says
+/// otherwise. Two articles with one title get distinct slugs (`-2`, `-3`, …).
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    ApiJson(body): ApiJson<Wrapped>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.user;
+    if !authz::can(&user, Action::Write) {
+        return Err(ApiError::Forbidden("article"));
+    }
+    let mut input = to_input(&state, body.into_inner()?, EditorForm::default(), true)?;
+    let base = input.slug.clone();
+    let mut id = None;
+    for n in 1..=20 {
+        if n > 1 {
+            input.slug = suffixed(&base, &n.to_string());
+        }
+        if let Some(created) = posts::create_from_input(&state.db, user.id, &input).await? {
+            id = Some(created);
+            break;
+        }
+    }
+    if id.is_none() {
+        // Twenty of that title already: a random tail.
+        input.slug = suffixed(&base, &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        id = posts::create_from_input(&state.db, user.id, &input).await?;
+    }
+    id.ok_or_else(|| ApiError::Taken("slug"))?;
+    let row = repo::article(&state.db, Some(user.id), input.slug.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("article"))?;
+    Ok(HttpResponse::Created().json(ArticleBody {
+        article: row.into(),
+    }))
+}
+
+/// `base` with `-tail`, cut so the whole stays within a slug's 200 characters.
+fn suffixed(base: &Slug, tail: &str) -> Slug {
+    let room = 200 - tail.len() - 1;
+    let head: String = base.as_str().chars().take(room).collect();
+    Slug::parse(&format!("{}-{tail}", head.trim_end_matches('-'))).unwrap_or_else(|_| base.clone())
+}
+
+/// The version an update says it edits: `If-Match` (`"3"`, `W/"3"` or `3`), else the
+/// body's `version`; `None`: neither (the update applies to the current version).
+fn expected_version(req: &HttpRequest, body: Option<i32>) -> Result<Option<i32>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(body);
+    };
+    let value = value.to_str().unwrap_or_default().trim();
+    let value = value.strip_prefix("W/").unwrap_or(value).trim_matches('"');
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| ApiError::invalid("If-Match", "must be the article's version, e.g. \"3\""))
+}
+
+/// `PUT /api/articles/{slug}`: any of the fields; the slug stays (links keep working).
+/// Refused with 409 and the current article when someone saved since `version`.
+pub async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: ApiUser,
+    slug: web::Path<String>,
+    ApiJson(body): ApiJson<Wrapped>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.user;
+    let row = editable(&state, &user, &slug).await?;
+    let post = repo::find_for_edit(&state.db, row.id)
+        .await?
+        .ok_or(ApiError::NotFound("article"))?;
+    let fields = body.into_inner()?;
+    let expected = expected_version(&req, fields.version)?.unwrap_or(post.version);
+    let input = to_input(&state, fields, EditorForm::from_post(&post), false)?;
+    match posts::update(&state.db, user.id, row.id, expected, &input).await {
+        Ok(_) => {}
+        Err(SaveError::Conflict(_)) => {
+            let now = repo::article(&state.db, Some(user.id), &slug)
+                .await?
+                .ok_or(ApiError::NotFound("article"))?;
+            let now = serde_json::to_value(Article::from(now)).map_err(anyhow::Error::from)?;
+            return Err(ApiError::Stale(Box::new(now)));
+        }
+        Err(SaveError::Gone) => return Err(ApiError::NotFound("article")),
+        Err(SaveError::SlugTaken) => return Err(ApiError::Taken("slug")),
+        Err(SaveError::Other(e)) => return Err(ApiError::Internal(e)),
+    }
+    let row = repo::article(&state.db, Some(user.id), input.slug.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("article"))?;
+    Ok(HttpResponse::Ok().json(ArticleBody {
+        article: row.into(),
+    }))
+}
+
+/// The article at `slug` if `user` may change it: 404 if they can't see it, 403 if they
+/// can see but not change it.
+async fn editable(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+) -> Result<ArticleRow, ApiError> {
+    let row = visible(state, Some(user), slug).await?;
+    match authz::can(
+        user,
+        Action::EditPost {
+            author: row.author_id,
+        },
+    ) {
+        true => Ok(row),
+        false => Err(ApiError::Forbidden("article")),
+    }
+}
+
+/// `DELETE /api/articles/{slug}`: to the trash, as in the admin (editors can restore it
+/// for 30 days).
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = editable(&state, &caller.user, &slug).await?;
+    if !repo::soft_delete(&state.db, row.id).await? {
+        return Err(ApiError::NotFound("article"));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn set_favorite(
+    state: &AppState,
+    caller: ApiUser,
+    slug: &str,
+    on: bool,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.user;
+    let row = visible(state, Some(&user), slug).await?;
+    match on {
+        true => repo::favorite(&state.db, user.id, row.id).await?,
+        false => repo::unfavorite(&state.db, user.id, row.id).await?,
+    }
+    let row = visible(state, Some(&user), slug).await?;
+    Ok(HttpResponse::Ok().json(ArticleBody {
+        article: row.into(),
+    }))
+}
+
+/// `POST /api/articles/{slug}/favorite`.
+pub async fn favorite(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_favorite(&state, caller, &slug, true).await
+}
+
+/// `DELETE /api/articles/{slug}/favorite`.
+pub async fn unfavorite(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    set_favorite(&state, caller, &slug, false).await
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionJson {
+    pub version: i32,
+    pub title: String,
+    pub description: String,
+    pub body: String,
+    pub created_at: String,
+    pub editor: String,
+}
+
+/// `GET /api/articles/{slug}/revisions` (its author, editors and admins): newest first.
+pub async fn revisions(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = editable(&state, &caller.user, &slug).await?;
+    let revisions = repo::revisions(&state.db, PostId(row.id.0)).await?;
+    let revisions: Vec<RevisionJson> = revisions
+        .into_iter()
+        .map(|r| RevisionJson {
+            version: r.version,
+            title: r.title,
+            description: r.excerpt,
+            body: r.body_markdown,
+            created_at: iso(r.created_at),
+            editor: r.editor_name,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "revisions": revisions })))
+}

@@ -1,0 +1,153 @@
+//! `/api/articles/{slug}/comments`.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ApiJson, Profile,
+    auth::{ApiUser, MaybeApiUser},
+    iso,
+};
+use crate::{
+    authz::{self, Action},
+    comments::{self, AddError, repo},
+    error::ApiError,
+    posts,
+    state::{AppState, resource},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/articles/{slug}/comments")
+            .route(web::get().to(index))
+            .route(web::post().to(create)),
+    )
+    .service(resource("/articles/{slug}/comments/{id}").route(web::delete().to(delete)));
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Comment {
+    pub id: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub body: String,
+    pub author: Profile,
+}
+
+impl From<repo::ApiComment> for Comment {
+    fn from(c: repo::ApiComment) -> Self {
+        Comment {
+            id: c.id,
+            created_at: iso(c.created_at),
+            updated_at: iso(c.updated_at),
+            body: c.body_markdown,
+            author: Profile {
+                username: c.author_username,
+                bio: (!c.author_bio.is_empty()).then_some(c.author_bio),
+                image: c.author_image,
+                following: c.following,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewComment {
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Wrapped {
+    pub comment: Option<NewComment>,
+}
+
+/// The published post at `slug` (comments belong to what readers can see).
+async fn published(state: &AppState, slug: &str) -> Result<posts::model::Post, ApiError> {
+    if slug.len() > 200 {
+        return Err(ApiError::NotFound("article"));
+    }
+    posts::repo::find_published(&state.db, slug)
+        .await?
+        .ok_or(ApiError::NotFound("article"))
+}
+
+/// `GET /api/articles/{slug}/comments`: oldest first, hidden ones left out.
+pub async fn index(
+    state: web::Data<AppState>,
+    viewer: MaybeApiUser,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let post = published(&state, &slug).await?;
+    let list = repo::visible_on(&state.db, post.summary.id, viewer.user().map(|u| u.id)).await?;
+    let comments: Vec<Comment> = list.into_iter().map(Comment::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "comments": comments })))
+}
+
+/// `POST /api/articles/{slug}/comments`: 201, through the same use-case as the site's form.
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    slug: web::Path<String>,
+    ApiJson(body): ApiJson<Wrapped>,
+) -> Result<HttpResponse, ApiError> {
+    let user = caller.user;
+    let post = published(&state, &slug).await?;
+    if !authz::can(&user, Action::Comment) {
+        return Err(ApiError::Forbidden("comment"));
+    }
+    let text = body
+        .comment
+        .ok_or_else(|| ApiError::invalid("comment", "is missing"))?
+        .body
+        .unwrap_or_default();
+    let id = match comments::add(&state, &user, post.summary.id, &text).await {
+        Ok(id) => id,
+        Err(AddError::Invalid(message)) if text.trim().is_empty() => {
+            let _ = message;
+            return Err(ApiError::invalid("body", "can't be blank"));
+        }
+        Err(AddError::Invalid(message)) => return Err(ApiError::invalid("body", message)),
+        Err(AddError::TooFast) => return Err(ApiError::TooMany { retry_after: 60 }),
+        Err(AddError::Redis(e)) => return Err(e.into()),
+        Err(AddError::Db(e)) => return Err(e.into()),
+    };
+    let comment = repo::api_comment(&state.db, id, Some(user.id))
+        .await?
+        .ok_or(ApiError::NotFound("comment"))?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "comment": Comment::from(comment) })))
+}
+
+/// `DELETE /api/articles/{slug}/comments/{id}`: its author, the post's author, editors
+/// and admins.
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (slug, id) = path.into_inner();
+    let post = published(&state, &slug).await?;
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound("comment"))?;
+    let comment = repo::find(&state.db, id)
+        .await?
+        .filter(|c| c.post_id == post.summary.id)
+        .ok_or(ApiError::NotFound("comment"))?;
+    let user = caller.user;
+    let own = authz::can(
+        &user,
+        Action::EditComment {
+            author: comment.author_id,
+        },
+    );
+    let moderates = authz::can(
+        &user,
+        Action::ModerateCommentsOn {
+            post_author: comment.post_author_id,
+        },
+    );
+    if !own && !moderates {
+        return Err(ApiError::Forbidden("comment"));
+    }
+    repo::delete(&state.db, comment.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,320 @@
+//! `/api/users` (register), `/api/users/login`, `/api/user` (the caller's own account).
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiJson, auth::ApiUser};
+use crate::{
+    accounts::{
+        self, CreateUserError, LogIn,
+        model::{Email, NewUser, Password, UserId, Username},
+        repo,
+    },
+    error::{ApiError, FieldErrors},
+    extract::ClientIp,
+    state::{AppState, resource},
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/users").route(web::post().to(register)))
+        .service(resource("/users/login").route(web::post().to(log_in)))
+        .service(
+            resource("/user")
+                .route(web::get().to(current))
+                .route(web::put().to(update)),
+        );
+}
+
+/// `{"user": …}`, the wrapper of every user body.
+#[derive(Debug, Deserialize)]
+pub struct Wrapped<T> {
+    pub user: Option<T>,
+}
+
+impl<T> Wrapped<T> {
+    fn into_inner(self) -> Result<T, ApiError> {
+        self.user
+            .ok_or_else(|| ApiError::invalid("user", "is missing"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewUserFields {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginFields {
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Every field optional; `bio` and `image` may be `null` (or `""`) to clear them.
+#[derive(Debug, Deserialize)]
+pub struct UpdateFields {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub bio: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub image: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Serialize)]
+pub struct User {
+    pub email: String,
+    pub token: String,
+    pub username: String,
+    pub bio: Option<String>,
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserBody {
+    pub user: User,
+}
+
+/// Collects what is wrong with each field, RealWorld's way.
+#[derive(Default)]
+struct Problems(FieldErrors);
+
+impl Problems {
+    /// `value` parsed by `parse`, or its message noted under `field`; blank is "can't be blank".
+    fn check<T>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match value.map(str::trim) {
+            None | Some("") => {
+                self.add(field, "can't be blank");
+                None
+            }
+            Some(_) => match parse(value.unwrap_or_default()) {
+                Ok(v) => Some(v),
+                Err(message) => {
+                    self.add(field, &message);
+                    None
+                }
+            },
+        }
+    }
+
+    fn add(&mut self, field: &str, message: &str) {
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.to_owned());
+    }
+
+    fn done(self) -> Result<(), ApiError> {
+        match self.0.is_empty() {
+            true => Ok(()),
+            false => Err(ApiError::Invalid(self.0)),
+        }
+    }
+}
+
+async fn user_body(state: &AppState, id: UserId, token: String) -> Result<UserBody, ApiError> {
+    let profile = repo::profile(&state.db, id)
+        .await?
+        .ok_or_else(ApiError::token_invalid)?;
+    Ok(UserBody {
+        user: User {
+            email: profile.email,
+            token,
+            username: profile.username,
+            bio: (!profile.bio.is_empty()).then_some(profile.bio),
+            image: profile.avatar_url,
+        },
+    })
+}
+
+/// The taken field of a failed sign-up or change, as RealWorld's 409.
+fn taken(e: CreateUserError) -> ApiError {
+    match e {
+        CreateUserError::UsernameTaken(_) => ApiError::Taken("username"),
+        CreateUserError::EmailTaken => ApiError::Taken("email"),
+        CreateUserError::Other(e) => ApiError::Internal(e),
+    }
+}
+
+/// `POST /api/users`: register (rate limited per address, like the register page). The
+/// account gets `accounts.default_role`.
+pub async fn register(
+    state: web::Data<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<Wrapped<NewUserFields>>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.into_inner()?;
+    let mut problems = Problems::default();
+    let username = problems.check("username", fields.username.as_deref(), Username::parse);
+    let email = problems.check("email", fields.email.as_deref(), Email::parse);
+    // Not trimmed: spaces in a password are the password's.
+    let password = match fields.password.as_deref() {
+        None | Some("") => {
+            problems.add("password", "can't be blank");
+            None
+        }
+        Some(p) => problems.check("password", Some(p), |_| Password::parse(p)),
+    };
+    problems.done()?;
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(ApiError::invalid("user", "is incomplete"));
+    };
+    let limiter = state.limiter(
+        "register:address",
+        state.settings.accounts.registrations_per_hour,
+        Duration::from_secs(3600),
+    );
+    if let Some(retry_after) = limiter.over(&ip.to_string()).await? {
+        return Err(ApiError::TooMany { retry_after });
+    }
+    let hash = state.hasher.hash(&password).await?;
+    let user = NewUser {
+        display_name: username.as_str().to_owned(),
+        username,
+        email,
+        bio: String::new(),
+        password: Some(password),
+        role: state.settings.accounts.default_role,
+    };
+    let id = accounts::create_user_with_hash(&state.db, &user, Some(&hash))
+        .await
+        .map_err(taken)?;
+    let epoch = repo::session_epoch(&state.db, id).await?;
+    let token = state.tokens.issue(id, epoch)?;
+    Ok(HttpResponse::Created().json(user_body(&state, id, token).await?))
+}
+
+/// `POST /api/users/login`: by email and password, under the site's login limits.
+pub async fn log_in(
+    state: web::Data<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<Wrapped<LoginFields>>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.into_inner()?;
+    let mut problems = Problems::default();
+    let email = problems.check("email", fields.email.as_deref(), |s| Ok(s.to_owned()));
+    let password = problems.check("password", fields.password.as_deref(), |s| Ok(s.to_owned()));
+    problems.done()?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::invalid("user", "is incomplete"));
+    };
+    // The password as typed (check trimmed only for blankness).
+    let password = fields.password.unwrap_or(password);
+    match accounts::log_in(&state, ip, &email, &password).await? {
+        LogIn::Welcome { user, epoch } => {
+            let token = state.tokens.issue(user, epoch)?;
+            Ok(HttpResponse::Ok().json(user_body(&state, user, token).await?))
+        }
+        LogIn::TooMany { wait_secs } => Err(ApiError::TooMany {
+            retry_after: wait_secs,
+        }),
+        LogIn::Disabled | LogIn::Refused => Err(ApiError::Unauthorized {
+            key: "credentials",
+            message: "email or password is invalid",
+        }),
+    }
+}
+
+/// `GET /api/user`: the caller's account, with the token it came with.
+pub async fn current(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(user_body(&state, caller.user.id, caller.token).await?))
+}
+
+/// `PUT /api/user`: change any of email, username, password, bio and image. A new password
+/// ends every earlier token; the answer carries a new one.
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: ApiUser,
+    ApiJson(body): ApiJson<Wrapped<UpdateFields>>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.into_inner()?;
+    let id = caller.user.id;
+    let now = repo::profile(&state.db, id)
+        .await?
+        .ok_or_else(ApiError::token_invalid)?;
+    let mut problems = Problems::default();
+    let username = match fields.username.as_deref() {
+        None => Some(now.username.clone()),
+        v => problems
+            .check("username", v, Username::parse)
+            .map(|u| u.as_str().to_owned()),
+    };
+    let email = match fields.email.as_deref() {
+        None => Some(now.email.clone()),
+        v => problems
+            .check("email", v, Email::parse)
+            .map(|e| e.as_str().to_owned()),
+    };
+    let password = match fields.password.as_deref() {
+        None => None,
+        Some(p) => problems.check("password", Some(p), |_| Password::parse(p)),
+    };
+    let bio = match fields.bio {
+        None => now.bio.clone(),
+        Some(bio) => bio.unwrap_or_default().trim().to_owned(),
+    };
+    if bio.chars().count() > 2000 {
+        problems.add("bio", "can be at most 2000 characters");
+    }
+    let image = match fields.image {
+        None => now.avatar_url.clone(),
+        Some(image) => match image.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && url.len() <= 2000 => {
+                    Some(url.to_owned())
+                }
+                _ => {
+                    problems.add("image", "must be an http or https URL");
+                    None
+                }
+            },
+        },
+    };
+    problems.done()?;
+    let (Some(username), Some(email)) = (username, email) else {
+        return Err(ApiError::invalid("user", "is incomplete"));
+    };
+    let change = repo::AccountChange {
+        username: &username,
+        email: &email,
+        bio: &bio,
+        avatar_url: image.as_deref(),
+    };
+    match repo::update_account(&state.db, id, &change).await {
+        Ok(()) => {}
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_username_key") => {
+            return Err(ApiError::Taken("username"));
+        }
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_email_key") => {
+            return Err(ApiError::Taken("email"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let token = match password {
+        Some(password) => {
+            let hash = state.hasher.hash(&password).await?;
+            let epoch = repo::set_password_hash(&state.db, id, &hash).await?;
+            state.tokens.issue(id, epoch)?
+        }
+        None => caller.token,
+    };
+    Ok(HttpResponse::Ok().json(user_body(&state, id, token).await?))
+}

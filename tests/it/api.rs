@@ -1,0 +1,893 @@
+//! The JSON API over HTTP: RealWorld 2.0.0's endpoints, shapes and error codes, and
+//! Quire's additions (roles, drafts, versions).
+
+use quire::accounts::model::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{TestApp, spawn_app, spawn_app_with};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A JSON call with an optional token; the status and the body (JSON, or a failure).
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = app.client.request(method, app.url(path));
+    if let Some(token) = token {
+        req = req.header("Authorization", format!("Token {token}"));
+    }
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let kind = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = res.text().await.unwrap();
+    if text.is_empty() {
+        return (status, Value::Null);
+    }
+    assert!(
+        kind.starts_with("application/json"),
+        "{path}: {kind}: {text}"
+    );
+    (status, serde_json::from_str(&text).unwrap())
+}
+
+async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+    call(app, Method::GET, path, token, None).await
+}
+
+/// Register `username` through the API; its token.
+async fn register(app: &TestApp, username: &str) -> String {
+    let (status, body) = call(
+        app,
+        Method::POST,
+        "/api/users",
+        None,
+        Some(json!({"user": {
+            "username": username,
+            "email": format!("{username}@example.com"),
+            "password": PASSWORD,
+        }})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["user"]["token"].as_str().unwrap().to_owned()
+}
+
+/// An open-publishing site: everyone who registers may write, as RealWorld assumes.
+async fn open_site() -> TestApp {
+    spawn_app_with(|s| s.accounts.default_role = Role::Author).await
+}
+
+async fn write(app: &TestApp, token: &str, article: Value) -> Value {
+    let (status, body) = call(
+        app,
+        Method::POST,
+        "/api/articles",
+        Some(token),
+        Some(json!({ "article": article })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["article"].clone()
+}
+
+fn errors(body: &Value, key: &str) -> Vec<String> {
+    body["errors"][key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors.{key} in {body}"))
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn register_log_in_read_and_update_the_account() {
+    let app = spawn_app().await;
+    let token = register(&app, "jacob").await;
+    let (status, me) = get(&app, "/api/user", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        me,
+        json!({"user": {"email": "jacob@example.com", "token": token, "username": "jacob",
+                        "bio": null, "image": null}})
+    );
+
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/users/login",
+        None,
+        Some(json!({"user": {"email": "JACOB@example.com", "password": PASSWORD}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let login_token = body["user"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get(&app, "/api/user", Some(&login_token)).await.0,
+        StatusCode::OK
+    );
+
+    // Bearer works too.
+    let res = app
+        .client
+        .get(app.url("/api/user"))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/user",
+        Some(&token),
+        Some(json!({"user": {"bio": "I like to skateboard", "image": "https://i.example/j.png"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["bio"], "I like to skateboard");
+    assert_eq!(body["user"]["image"], "https://i.example/j.png");
+    assert_eq!(
+        body["user"]["token"],
+        json!(token),
+        "no password change: same token"
+    );
+    // Empty strings clear them back to null.
+    let (_, body) = call(
+        &app,
+        Method::PUT,
+        "/api/user",
+        Some(&token),
+        Some(json!({"user": {"bio": "", "image": null}})),
+    )
+    .await;
+    assert_eq!(
+        (&body["user"]["bio"], &body["user"]["image"]),
+        (&Value::Null, &Value::Null)
+    );
+
+    // A new password ends every earlier token; the answer carries a working one.
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/user",
+        Some(&token),
+        Some(json!({"user": {"password": "an entirely new passphrase"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fresh = body["user"]["token"].as_str().unwrap().to_owned();
+    for old in [&token, &login_token] {
+        let (status, body) = get(&app, "/api/user", Some(old)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(errors(&body, "token"), ["is invalid"]);
+    }
+    assert_eq!(get(&app, "/api/user", Some(&fresh)).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn registration_and_login_errors_have_the_spec_shape() {
+    let app = spawn_app().await;
+    register(&app, "jacob").await;
+    let post = |body: Value| call(&app, Method::POST, "/api/users", None, Some(body));
+
+    let (status, body) = post(
+        json!({"user": {"username": "jacob", "email": "other@example.com",
+                                              "password": PASSWORD}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(errors(&body, "username"), ["has already been taken"]);
+    let (status, body) = post(
+        json!({"user": {"username": "other", "email": "Jacob@Example.com",
+                                              "password": PASSWORD}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(errors(&body, "email"), ["has already been taken"]);
+
+    let (status, body) = post(json!({"user": {"email": "x@example.com"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(errors(&body, "username"), ["can't be blank"]);
+    assert_eq!(errors(&body, "password"), ["can't be blank"]);
+    let (status, body) = post(json!({"user": {"username": "a b", "email": "nope",
+                                              "password": "short"}}))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in ["username", "email", "password"] {
+        assert_eq!(errors(&body, field).len(), 1, "{field}: {body}");
+    }
+    let (status, body) = post(json!({"person": {}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(errors(&body, "user"), ["is missing"]);
+    let (status, body) = post(json!({"user": {"username": 5}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        errors(&body, "username")[0].contains("invalid type"),
+        "{body}"
+    );
+
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/users/login",
+        None,
+        Some(json!({"user": {"email": "jacob@example.com", "password": "wrong password!"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        errors(&body, "credentials"),
+        ["email or password is invalid"]
+    );
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/users/login",
+        None,
+        Some(json!({"user": {"email": "", "password": ""}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(errors(&body, "email"), ["can't be blank"]);
+}
+
+/// Method, path, content type, body; the status and the error key expected.
+type BadCase = (
+    Method,
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+);
+
+#[tokio::test]
+async fn bad_bodies_and_tokens_answer_json_4xx() {
+    let app = spawn_app().await;
+    let token = register(&app, "jacob").await;
+    let raw = |method: Method, path: &str, kind: &str, body: Vec<u8>| {
+        app.client
+            .request(method, app.url(path))
+            .header("Content-Type", kind.to_owned())
+            .body(body)
+            .send()
+    };
+    let cases: Vec<BadCase> = vec![
+        (
+            Method::POST,
+            "/api/users",
+            "application/json",
+            b"{not json".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            "text/plain",
+            b"{}".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "body",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            "application/json",
+            vec![0xff, 0xfe, b'{'],
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            "application/json",
+            format!(
+                "{{\"user\": {{\"username\": \"{}\"}}}}",
+                "a".repeat(3 << 20)
+            )
+            .into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body",
+        ),
+        (
+            Method::POST,
+            "/api/users/login",
+            "application/json",
+            b"{\"user\": []}".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user",
+        ),
+        (
+            Method::GET,
+            "/api/nowhere",
+            "application/json",
+            vec![],
+            StatusCode::NOT_FOUND,
+            "path",
+        ),
+        (
+            Method::PATCH,
+            "/api/user",
+            "application/json",
+            vec![],
+            StatusCode::METHOD_NOT_ALLOWED,
+            "request",
+        ),
+        (
+            Method::GET,
+            "/api/articles?limit=abc",
+            "application/json",
+            vec![],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "query",
+        ),
+        (
+            Method::GET,
+            "/api/articles?limit=0",
+            "application/json",
+            vec![],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/api/articles?limit=101",
+            "application/json",
+            vec![],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/api/articles?offset=-1",
+            "application/json",
+            vec![],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "offset",
+        ),
+        (
+            Method::GET,
+            "/api/articles?limit=99999999999999999999999",
+            "application/json",
+            vec![],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "query",
+        ),
+        (
+            Method::GET,
+            "/api/articles/nope",
+            "application/json",
+            vec![],
+            StatusCode::NOT_FOUND,
+            "article",
+        ),
+        (
+            Method::GET,
+            "/api/profiles/nobody",
+            "application/json",
+            vec![],
+            StatusCode::NOT_FOUND,
+            "profile",
+        ),
+    ];
+    for (method, path, kind, body, status, key) in cases {
+        let res = raw(method.clone(), path, kind, body).await.unwrap();
+        assert_eq!(res.status(), status, "{method} {path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{method} {path}"
+        );
+        let body: Value = res.json().await.unwrap();
+        assert!(!errors(&body, key).is_empty(), "{method} {path}: {body}");
+    }
+
+    // Tokens: missing, malformed, forged, another scheme; each a 401 keyed `token`, and
+    // checked before anything else (an unknown slug without a token is 401, not 404).
+    let (status, body) = call(&app, Method::DELETE, "/api/articles/nope", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(errors(&body, "token"), ["is missing"]);
+    let mut forged = token.clone();
+    forged.truncate(forged.len() - 2);
+    forged.push_str("xx");
+    let payload = token.split('.').nth(1).unwrap();
+    let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+    for bad in [forged.as_str(), none.as_str(), "garbage", "a.b.c"] {
+        let (status, body) = get(&app, "/api/user", Some(bad)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(errors(&body, "token"), ["is invalid"]);
+    }
+    let res = app
+        .client
+        .get(app.url("/api/user"))
+        .header("Authorization", format!("Basic {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // JSON content type on a GET or bodyless DELETE is harmless.
+    let res = app
+        .client
+        .get(app.url("/api/tags"))
+        .header("Content-Type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_disabled_or_deleted_account_s_token_stops_at_once() {
+    let app = spawn_app().await;
+    let token = register(&app, "jacob").await;
+    assert_eq!(get(&app, "/api/user", Some(&token)).await.0, StatusCode::OK);
+    sqlx::query("UPDATE users SET disabled_at = now() WHERE username = 'jacob'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&app, "/api/user", Some(&token)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let other = register(&app, "other").await;
+    sqlx::query("DELETE FROM users WHERE username = 'other'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&app, "/api/user", Some(&other)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn articles_favourites_comments_follows_and_tags() {
+    let app = open_site().await;
+    let jake = register(&app, "jake").await;
+    let celeb = register(&app, "celeb").await;
+
+    let article = write(
+        &app,
+        &celeb,
+        json!({"title": "How to train your dragon", "description": "Ever wonder how?",
+               "body": "Very carefully.", "tagList": ["training", "dragons"]}),
+    )
+    .await;
+    assert_eq!(article["slug"], "how-to-train-your-dragon");
+    assert_eq!(article["tagList"], json!(["dragons", "training"]), "sorted");
+    assert_eq!(article["body"], "Very carefully.");
+    assert_eq!(article["favorited"], false);
+    assert_eq!(article["favoritesCount"], 0);
+    assert_eq!(article["author"]["username"], "celeb");
+    assert_eq!(article["status"], "published");
+    let created = article["createdAt"].as_str().unwrap();
+    assert!(
+        created.len() == 24 && created.ends_with('Z') && &created[19..20] == ".",
+        "{created}"
+    );
+    // The same title again: a distinct slug.
+    let again = write(
+        &app,
+        &celeb,
+        json!({"title": "How to train your dragon", "description": "", "body": "Twice."}),
+    )
+    .await;
+    assert_eq!(again["slug"], "how-to-train-your-dragon-2");
+    assert_eq!(
+        again["description"], "Twice.",
+        "a blank description is derived from the body"
+    );
+
+    // It is on the site too, rendered like an editor's post.
+    let page = app
+        .page("/posts/how-to-train-your-dragon", StatusCode::OK)
+        .await;
+    assert_eq!(page.text("h1"), "How to train your dragon");
+
+    let (status, list) = get(&app, "/api/articles?tag=dragons", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["articlesCount"], 1);
+    assert!(
+        list["articles"][0].get("body").is_none(),
+        "lists leave out the body"
+    );
+    let (_, list) = get(&app, "/api/articles?tag=unknown", None).await;
+    assert_eq!(list, json!({"articles": [], "articlesCount": 0}));
+    let (_, list) = get(&app, "/api/articles?author=nobody", None).await;
+    assert_eq!(list["articlesCount"], 0);
+    let (_, list) = get(&app, "/api/articles?author=celeb&limit=1", None).await;
+    assert_eq!(list["articlesCount"], 2);
+    assert_eq!(list["articles"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        list["articles"][0]["slug"], "how-to-train-your-dragon-2",
+        "newest first"
+    );
+    let (_, list) = get(&app, "/api/articles?author=celeb&limit=1&offset=1", None).await;
+    assert_eq!(list["articles"][0]["slug"], "how-to-train-your-dragon");
+
+    // Favourites.
+    let slug = "how-to-train-your-dragon";
+    let (status, fav) = call(
+        &app,
+        Method::POST,
+        &format!("/api/articles/{slug}/favorite"),
+        Some(&jake),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            &fav["article"]["favorited"],
+            &fav["article"]["favoritesCount"]
+        ),
+        (&json!(true), &json!(1))
+    );
+    let (_, list) = get(&app, "/api/articles?favorited=jake", Some(&jake)).await;
+    assert_eq!(list["articlesCount"], 1);
+    assert_eq!(list["articles"][0]["favorited"], true);
+    let (_, anon) = get(&app, &format!("/api/articles/{slug}"), None).await;
+    assert_eq!(
+        (
+            &anon["article"]["favorited"],
+            &anon["article"]["favoritesCount"]
+        ),
+        (&json!(false), &json!(1))
+    );
+    let (_, unfav) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/articles/{slug}/favorite"),
+        Some(&jake),
+        None,
+    )
+    .await;
+    assert_eq!(unfav["article"]["favoritesCount"], 0);
+
+    // Follows and the feed.
+    let (_, feed) = get(&app, "/api/articles/feed", Some(&jake)).await;
+    assert_eq!(feed, json!({"articles": [], "articlesCount": 0}));
+    let (status, profile) = call(
+        &app,
+        Method::POST,
+        "/api/profiles/celeb/follow",
+        Some(&jake),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        profile,
+        json!({"profile": {"username": "celeb", "bio": null, "image": null, "following": true}})
+    );
+    let (_, feed) = get(&app, "/api/articles/feed", Some(&jake)).await;
+    assert_eq!(feed["articlesCount"], 2);
+    assert_eq!(feed["articles"][0]["author"]["following"], true);
+    let (_, profile) = get(&app, "/api/profiles/celeb", None).await;
+    assert_eq!(profile["profile"]["following"], false);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/profiles/jake/follow",
+        Some(&jake),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, profile) = call(
+        &app,
+        Method::DELETE,
+        "/api/profiles/celeb/follow",
+        Some(&jake),
+        None,
+    )
+    .await;
+    assert_eq!(profile["profile"]["following"], false);
+
+    // Comments: 201, listed, deleted by their author only (or the post's author).
+    let path = format!("/api/articles/{slug}/comments");
+    let (status, comment) = call(
+        &app,
+        Method::POST,
+        &path,
+        Some(&jake),
+        Some(json!({"comment": {"body": "Thank you so much!"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{comment}");
+    let id = comment["comment"]["id"].as_i64().unwrap();
+    assert_eq!(comment["comment"]["author"]["username"], "jake");
+    let (_, list) = get(&app, &path, None).await;
+    assert_eq!(list["comments"].as_array().unwrap().len(), 1);
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &path,
+        Some(&jake),
+        Some(json!({"comment": {"body": "  "}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(errors(&body, "body"), ["can't be blank"]);
+    let other = register(&app, "other").await;
+    let (status, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("{path}/{id}"),
+        Some(&other),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(errors(&body, "comment"), ["forbidden"]);
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("{path}/999999"),
+        Some(&jake),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("{path}/{id}"),
+        Some(&jake),
+        None,
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    let (_, list) = get(&app, &path, None).await;
+    assert_eq!(list["comments"], json!([]));
+
+    let (_, tags) = get(&app, "/api/tags", None).await;
+    assert_eq!(tags, json!({"tags": ["dragons", "training"]}));
+
+    // Update: only the author (or an editor); the slug stays; tags kept unless sent.
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/articles/{slug}"),
+        Some(&jake),
+        Some(json!({"article": {"body": "Mine now"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(errors(&body, "article"), ["forbidden"]);
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/articles/{slug}"),
+        Some(&celeb),
+        Some(json!({"article": {"body": "With two hands", "title": "Dragons, trained"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["article"]["slug"], slug);
+    assert_eq!(body["article"]["title"], "Dragons, trained");
+    assert_eq!(body["article"]["body"], "With two hands");
+    assert_eq!(body["article"]["tagList"], json!(["dragons", "training"]));
+    assert_ne!(body["article"]["updatedAt"], article["updatedAt"]);
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/articles/{slug}"),
+        Some(&celeb),
+        Some(json!({"article": {"tagList": null}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!errors(&body, "tagList").is_empty());
+    let (_, body) = call(
+        &app,
+        Method::PUT,
+        &format!("/api/articles/{slug}"),
+        Some(&celeb),
+        Some(json!({"article": {"tagList": []}})),
+    )
+    .await;
+    assert_eq!(body["article"]["tagList"], json!([]));
+
+    // Delete: 204, then 404; to the trash like the admin's delete.
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/articles/{slug}"),
+        Some(&jake),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/articles/{slug}"),
+        Some(&celeb),
+        None,
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    assert_eq!(
+        get(&app, &format!("/api/articles/{slug}"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn roles_drafts_scheduling_and_versions() {
+    // Readers by default: writing needs the author role.
+    let app = spawn_app().await;
+    let reader = register(&app, "reader").await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/articles",
+        Some(&reader),
+        Some(json!({"article": {"title": "T", "description": "D", "body": "B"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(errors(&body, "article"), ["forbidden"]);
+
+    sqlx::query("UPDATE users SET role = 'author' WHERE username = 'reader'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let author = reader;
+    let draft = write(
+        &app,
+        &author,
+        json!({"title": "Work in progress", "body": "Draft text", "status": "draft"}),
+    )
+    .await;
+    assert_eq!(
+        (&draft["status"], &draft["publishAt"]),
+        (&json!("draft"), &Value::Null)
+    );
+    let slug = draft["slug"].as_str().unwrap().to_owned();
+    // Invisible to others, visible to its author.
+    assert_eq!(
+        get(&app, &format!("/api/articles/{slug}"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, &format!("/api/articles/{slug}"), Some(&author))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, list) = get(&app, "/api/articles", None).await;
+    assert_eq!(list["articlesCount"], 0);
+    let (_, drafts) = get(&app, "/api/articles?status=draft", Some(&author)).await;
+    assert_eq!(drafts["articlesCount"], 1);
+    assert_eq!(
+        get(&app, "/api/articles?status=draft", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Scheduling: later is "scheduled", the past is refused.
+    let later = "2099-01-01T09:00:00Z";
+    let scheduled = write(
+        &app,
+        &author,
+        json!({"title": "Later", "body": "Soon", "status": "scheduled", "publishAt": later}),
+    )
+    .await;
+    assert_eq!(scheduled["status"], "scheduled");
+    assert_eq!(scheduled["publishAt"], "2099-01-01T09:00:00.000Z");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/articles",
+        Some(&author),
+        Some(
+            json!({"article": {"title": "Past", "body": "B", "status": "scheduled",
+                                "publishAt": "2001-01-01T00:00:00Z"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!errors(&body, "publishAt").is_empty());
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/articles",
+        Some(&author),
+        Some(json!({"article": {"description": "no title"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(errors(&body, "title"), ["can't be blank"]);
+    assert_eq!(errors(&body, "body"), ["can't be blank"]);
+
+    // Versions: a save from an old version is refused with the article as it is now.
+    let version = draft["version"].as_i64().unwrap();
+    let path = format!("/api/articles/{slug}");
+    let (status, first) = call(
+        &app,
+        Method::PUT,
+        &path,
+        Some(&author),
+        Some(json!({"article": {"body": "First save", "version": version}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let res = app
+        .client
+        .put(app.url(&path))
+        .header("Authorization", format!("Token {author}"))
+        .header("If-Match", format!("\"{version}\""))
+        .json(&json!({"article": {"body": "Second, from the old version"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["article"]["body"], "First save");
+    assert!(!errors(&body, "article").is_empty());
+
+    // Publishing through an update; revisions for the author.
+    let (_, published) = call(
+        &app,
+        Method::PUT,
+        &path,
+        Some(&author),
+        Some(json!({"article": {"status": "published"}})),
+    )
+    .await;
+    assert_eq!(published["article"]["status"], "published");
+    assert_eq!(get(&app, &path, None).await.0, StatusCode::OK);
+    let (status, revisions) = get(&app, &format!("{path}/revisions"), Some(&author)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        revisions["revisions"].as_array().unwrap().len() >= 2,
+        "{revisions}"
+    );
+    let stranger = register(&app, "stranger").await;
+    assert_eq!(
+        get(&app, &format!("{path}/revisions"), Some(&stranger))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn search_through_the_api_follows_the_site_s_rules() {
+    let app = open_site().await;
+    let token = register(&app, "writer").await;
+    write(
+        &app,
+        &token,
+        json!({"title": "Herons at dawn", "body": "A grey heron."}),
+    )
+    .await;
+    write(
+        &app,
+        &token,
+        json!({"title": "Kestrels", "body": "Hovering.", "status": "draft"}),
+    )
+    .await;
+    let (status, found) = get(&app, "/api/articles?q=heron", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["articlesCount"], 1);
+    assert_eq!(found["articles"][0]["title"], "Herons at dawn");
+    let (_, none) = get(&app, "/api/articles?q=kestrel", None).await;
+    assert_eq!(none["articlesCount"], 0, "drafts are never found");
+}
