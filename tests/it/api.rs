@@ -891,3 +891,165 @@ async fn search_through_the_api_follows_the_site_s_rules() {
     let (_, none) = get(&app, "/api/articles?q=kestrel", None).await;
     assert_eq!(none["articlesCount"], 0, "drafts are never found");
 }
+
+/// Every protected API route against every role (none, reader, author, editor, admin):
+/// the exact status each gets. Each role gets fresh things to act on, owned by someone else.
+#[tokio::test]
+async fn every_protected_route_against_every_role() {
+    use crate::harness::PostSpec;
+    use quire::posts::model::PostStatus;
+
+    let app = spawn_app().await;
+    let tokens = quire::api::jwt::Tokens::new(&app.settings.api, {
+        use secrecy::ExposeSecret;
+        app.settings.session.secret.expose_secret()
+    });
+    let roles = [
+        None,
+        Some(Role::Reader),
+        Some(Role::Author),
+        Some(Role::Editor),
+        Some(Role::Admin),
+    ];
+    type Case = (Method, &'static str, Option<Value>, [u16; 5]);
+    let table: Vec<Case> = vec![
+        (Method::GET, "/api/user", None, [401, 200, 200, 200, 200]),
+        (
+            Method::PUT,
+            "/api/user",
+            Some(json!({"user": {}})),
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/articles/feed",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/articles?status=draft",
+            None,
+            [401, 403, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/articles",
+            Some(json!({"article": {"title": "Mine", "body": "Text"}})),
+            [401, 403, 201, 201, 201],
+        ),
+        (
+            Method::PUT,
+            "/api/articles/{post}",
+            Some(json!({"article": {"body": "Changed"}})),
+            [401, 403, 403, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/articles/{draft}",
+            None,
+            [404, 404, 404, 200, 200],
+        ),
+        (
+            Method::GET,
+            "/api/articles/{post}/revisions",
+            None,
+            [401, 403, 403, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/articles/{post}/favorite",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            Method::DELETE,
+            "/api/articles/{post}/favorite",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            Method::POST,
+            "/api/articles/{post}/comments",
+            Some(json!({"comment": {"body": "Hello"}})),
+            [401, 201, 201, 201, 201],
+        ),
+        (
+            Method::DELETE,
+            "/api/articles/{post}/comments/{comment}",
+            None,
+            [401, 403, 403, 204, 204],
+        ),
+        (
+            Method::POST,
+            "/api/profiles/{owner}/follow",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            Method::DELETE,
+            "/api/profiles/{owner}/follow",
+            None,
+            [401, 200, 200, 200, 200],
+        ),
+        (
+            Method::DELETE,
+            "/api/articles/{post}",
+            None,
+            [401, 403, 403, 204, 204],
+        ),
+    ];
+    for (i, role) in roles.iter().enumerate() {
+        let token = match role {
+            None => None,
+            Some(role) => {
+                let id = app.user(&format!("caller{i}"), *role).await;
+                Some(tokens.issue(id, 0).unwrap())
+            }
+        };
+        let owner_name = format!("owner{i}");
+        let owner = app.author(&owner_name).await;
+        let post = app
+            .post(
+                owner,
+                PostSpec {
+                    title: &format!("Owned {i}"),
+                    ..Default::default()
+                },
+            )
+            .await;
+        let draft = app
+            .post(
+                owner,
+                PostSpec {
+                    title: &format!("Draft {i}"),
+                    status: PostStatus::Draft,
+                    ..Default::default()
+                },
+            )
+            .await;
+        let comment: i64 = sqlx::query_scalar(
+            "INSERT INTO comments (post_id, author_id, body_markdown, body_html)
+             SELECT id, $2, 'Theirs', '<p>Theirs</p>' FROM posts WHERE slug = $1 RETURNING id",
+        )
+        .bind(&post)
+        .bind(owner)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        for (method, path, body, expected) in &table {
+            let path = path
+                .replace("{post}", &post)
+                .replace("{draft}", &draft)
+                .replace("{owner}", &owner_name)
+                .replace("{comment}", &comment.to_string());
+            let (status, reply) =
+                call(&app, method.clone(), &path, token.as_deref(), body.clone()).await;
+            assert_eq!(
+                status.as_u16(),
+                expected[i],
+                "{method} {path} as {role:?}: {reply}"
+            );
+        }
+    }
+}
