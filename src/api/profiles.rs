@@ -52,22 +52,33 @@ pub async fn show(
     }))
 }
 
+/// Follow (`on`) or unfollow `username`; their profile as the caller now sees it.
+async fn set_following(
+    state: &AppState,
+    caller: ApiUser,
+    username: &str,
+    on: bool,
+) -> Result<HttpResponse, ApiError> {
+    let me = caller.user.id;
+    let them = find(state, username, Some(me)).await?;
+    match on {
+        true if them.id == me => return Err(ApiError::invalid("profile", "can't follow yourself")),
+        true => repo::follow(&state.db, me, them.id).await?,
+        false => repo::unfollow(&state.db, me, them.id).await?,
+    }
+    let profile = find(state, username, Some(me)).await?;
+    Ok(HttpResponse::Ok().json(ProfileBody {
+        profile: profile.into(),
+    }))
+}
+
 /// `POST /api/profiles/{username}/follow` (following again changes nothing).
 pub async fn follow(
     state: web::Data<AppState>,
     caller: ApiUser,
     username: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let me = caller.user.id;
-    let them = find(&state, &username, Some(me)).await?;
-    if them.id == me {
-        return Err(ApiError::invalid("profile", "can't follow yourself"));
-    }
-    repo::follow(&state.db, me, them.id).await?;
-    let profile = find(&state, &username, Some(me)).await?;
-    Ok(HttpResponse::Ok().json(ProfileBody {
-        profile: profile.into(),
-    }))
+    set_following(&state, caller, &username, true).await
 }
 
 /// `DELETE /api/profiles/{username}/follow`.
@@ -76,11 +87,5 @@ pub async fn unfollow(
     caller: ApiUser,
     username: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let me = caller.user.id;
-    let them = find(&state, &username, Some(me)).await?;
-    repo::unfollow(&state.db, me, them.id).await?;
-    let profile = find(&state, &username, Some(me)).await?;
-    Ok(HttpResponse::Ok().json(ProfileBody {
-        profile: profile.into(),
-    }))
+    set_following(&state, caller, &username, false).await
 }
