@@ -129,6 +129,7 @@ impl App {
             work: settings.database.query_timeout(),
         };
         let shutdown = settings.http.shutdown_timeout_secs;
+        let cors_origins = settings.api.cors_origins.clone();
         let search = search::Search::new(&settings.search)?;
         if let Some(meili) = &search.meili {
             // Applies the outbox on one instance at a time (see `search::outbox`).
@@ -215,7 +216,7 @@ impl App {
                 .configure(uploads::routes)
                 .configure(comments::routes)
                 .configure(search::pages::routes)
-                .configure(api::routes)
+                .configure(|cfg| api::routes(cfg, &cors_origins))
                 .default_service(web::to(not_found))
         })
         .workers(workers)

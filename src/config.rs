@@ -403,6 +403,10 @@ pub struct ApiSettings {
     /// Origins allowed to call the API from a browser (CORS), e.g. `https://app.example`;
     /// `*` allows any origin (without credentials).
     pub cors_origins: Vec<String>,
+    /// Calls per minute from one client address without a token.
+    pub requests_per_minute: u32,
+    /// Calls per minute by one account (with a valid token).
+    pub account_requests_per_minute: u32,
 }
 
 impl Default for ApiSettings {
@@ -412,6 +416,8 @@ impl Default for ApiSettings {
             token_ttl_hours: 168,
             max_body_bytes: 2 << 20,
             cors_origins: Vec::new(),
+            requests_per_minute: 600,
+            account_requests_per_minute: 1200,
         }
     }
 }
@@ -605,6 +611,9 @@ impl Settings {
         }
         if self.api.max_body_bytes < self.posts.max_body_bytes + 4096 {
             return fail("api.max_body_bytes: must leave room for posts.max_body_bytes and more");
+        }
+        if self.api.requests_per_minute == 0 || self.api.account_requests_per_minute == 0 {
+            return fail("api.requests_per_minute and account_requests_per_minute: at least 1");
         }
         for origin in &self.api.cors_origins {
             let ok = origin == "*"

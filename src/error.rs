@@ -316,19 +316,26 @@ fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B
     let Ok(body) = page.render() else {
         return res.map_into_left_body();
     };
+    with_body(res, |new| new.content_type(ContentType::html()).body(body))
+}
+
+/// `res` with a new body made by `body`, keeping its status and what it said beyond its
+/// body (Allow, Retry-After, the request id) and the cause for the request's log line.
+fn with_body<B>(
+    res: ServiceResponse<B>,
+    body: impl FnOnce(&mut actix_web::HttpResponseBuilder) -> HttpResponse,
+) -> ServiceResponse<EitherBody<B>> {
     let (req, old) = res.into_parts();
     if let Some(cause) = old.extensions().get::<Cause>().cloned() {
         req.extensions_mut().insert(cause);
     }
-    let mut new = HttpResponse::build(status);
-    // Keep what the original response said beyond its body (Allow, Retry-After, request id).
+    let mut new = HttpResponse::build(old.status());
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             new.append_header((name.clone(), value.clone()));
         }
     }
-    let new = new.content_type(ContentType::html()).body(body);
-    ServiceResponse::new(req, new).map_into_right_body()
+    ServiceResponse::new(req, body(&mut new)).map_into_right_body()
 }
 
 /// The JSON API's one error type: every `/api` failure answers RealWorld's
@@ -434,11 +441,7 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match Error::from(e) {
-            Error::NotFound => ApiError::NotFound("resource"),
-            Error::Unavailable => ApiError::Unavailable("database"),
-            other => ApiError::Internal(anyhow::anyhow!("{other}")),
-        }
+        Error::from(e).into()
     }
 }
 
@@ -529,16 +532,8 @@ pub fn api_errors<B: 'static>() -> ErrorHandlers<B> {
         let body = serde_json::json!({
             "errors": { "request": [message.detail.trim_end_matches('.').to_lowercase()] }
         });
-        let (req, old) = res.into_parts();
-        let mut new = HttpResponse::build(status);
-        for (name, value) in old.headers() {
-            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                new.append_header((name.clone(), value.clone()));
-            }
-        }
-        let new = new.json(body);
-        Ok(ErrorHandlerResponse::Response(
-            ServiceResponse::new(req, new).map_into_right_body(),
-        ))
+        Ok(ErrorHandlerResponse::Response(with_body(res, |new| {
+            new.json(body)
+        })))
     })
 }

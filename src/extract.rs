@@ -309,7 +309,7 @@ fn parse_fields<T: DeserializeOwned>(fields: &[(String, String)]) -> Result<T, E
     })
 }
 
-enum BodyError {
+pub(crate) enum BodyError {
     TooLarge,
     TimedOut,
     Broken(actix_web::error::PayloadError),
@@ -317,7 +317,10 @@ enum BodyError {
 
 /// Read a request body of at most `max` bytes. Stops reading at the limit: a huge body is
 /// never held in memory.
-async fn read_body(mut payload: Payload, max: usize) -> Result<web::BytesMut, BodyError> {
+pub(crate) async fn read_body(
+    mut payload: Payload,
+    max: usize,
+) -> Result<web::BytesMut, BodyError> {
     use futures_util::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {

@@ -36,15 +36,44 @@ impl Limiter<'_> {
     /// Count one attempt by `id`, then judge it: `Some(seconds to wait)` if it is over the
     /// limit (this attempt included), `None` if it may go ahead.
     pub async fn over(&self, id: &str) -> redis::RedisResult<Option<u64>> {
+        let hit = self.hit(id).await?;
+        Ok(hit.over().then_some(hit.reset_secs))
+    }
+
+    /// Count one attempt by `id`: where it stands in its window.
+    pub async fn hit(&self, id: &str) -> redis::RedisResult<Hit> {
         let script = redis::Script::new(HIT);
         let mut invocation = script.key(self.key(id));
         invocation.arg(self.window.as_secs().max(1));
         let (count, ttl): (u64, i64) = self.redis.script(&invocation).await?;
-        Ok((count > u64::from(self.limit)).then(|| u64::try_from(ttl.max(1)).unwrap_or(1)))
+        Ok(Hit {
+            count,
+            limit: u64::from(self.limit),
+            reset_secs: u64::try_from(ttl.max(1)).unwrap_or(1),
+        })
     }
 
     /// Forget `id`'s attempts (a successful login clears its own failures).
     pub async fn reset(&self, id: &str) -> redis::RedisResult<()> {
         self.redis.cmd(redis::cmd("DEL").arg(self.key(id))).await
+    }
+}
+
+/// One counted attempt: the window's count so far (this one included), the limit, and
+/// the seconds until the window starts again.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit {
+    pub count: u64,
+    pub limit: u64,
+    pub reset_secs: u64,
+}
+
+impl Hit {
+    pub fn over(&self) -> bool {
+        self.count > self.limit
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.count)
     }
 }

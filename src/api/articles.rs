@@ -215,15 +215,11 @@ async fn search(
             Ok(e) => ApiError::from(e),
             Err(e) => ApiError::Internal(e),
         })?;
-    let mut articles = Vec::with_capacity(results.hits.len());
-    for hit in &results.hits {
-        if let Some(row) = repo::article(&state.db, viewer, &hit.post.slug).await? {
-            articles.push(Article::from(ArticleRow {
-                body_markdown: None,
-                ..row
-            }));
-        }
-    }
+    let ids: Vec<PostId> = results.hits.iter().map(|h| h.post.id).collect();
+    let mut rows = repo::published_articles(&state.db, viewer, &ids).await?;
+    // In the search's order.
+    rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    let articles = rows.into_iter().map(Article::from).collect();
     Ok(HttpResponse::Ok().json(ArticlesBody {
         articles,
         articles_count: if results.approximate {

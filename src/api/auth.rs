@@ -30,7 +30,7 @@ impl MaybeApiUser {
 }
 
 /// The token of the `Authorization` header: `Ok(None)` without one.
-fn token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(super) fn token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };

@@ -103,8 +103,7 @@ pub async fn create(
         .unwrap_or_default();
     let id = match comments::add(&state, &user, post.summary.id, &text).await {
         Ok(id) => id,
-        Err(AddError::Invalid(message)) if text.trim().is_empty() => {
-            let _ = message;
+        Err(AddError::Invalid(_)) if text.trim().is_empty() => {
             return Err(ApiError::invalid("body", "can't be blank"));
         }
         Err(AddError::Invalid(message)) => return Err(ApiError::invalid("body", message)),

@@ -17,11 +17,21 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use serde::{Serialize, de::DeserializeOwned};
 use time::OffsetDateTime;
 
-use crate::{accounts::repo::PublicProfile, error::ApiError, state::AppState};
+use crate::{
+    accounts::repo::PublicProfile,
+    error::ApiError,
+    extract::{BodyError, read_body},
+    render::text::strip_xml_forbidden,
+    state::AppState,
+};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// The API's routes; `origins` are the browser origins allowed to call it (`api.cors_origins`).
+pub fn routes(cfg: &mut web::ServiceConfig, origins: &[String]) {
     cfg.service(
         web::scope("/api")
+            .wrap(actix_web::middleware::from_fn(rate_limit))
+            .wrap(cors(origins))
+            // Outermost: CORS's refusals come out in the API's shape too.
             .wrap(crate::error::api_errors())
             // Actix's own rejections, in the API's shape (the site's configs render pages).
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
@@ -43,6 +53,88 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 Err::<(), _>(ApiError::NotFound("path"))
             })),
     );
+}
+
+/// CORS for the configured origins: tokens travel in `Authorization`, so credentials
+/// (cookies) are never allowed, and `*` is sent as a wildcard. A preflight is answered by
+/// the middleware itself, before any token is asked for.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+        ])
+        .expose_headers([header::ETAG, header::RETRY_AFTER])
+        .max_age(3600);
+    for origin in origins {
+        cors = match origin.as_str() {
+            "*" => cors.allow_any_origin().send_wildcard(),
+            origin => cors.allowed_origin(origin),
+        };
+    }
+    cors
+}
+
+/// Every API call counts against a per-minute allowance shared by all instances (Redis):
+/// per account for a call with a valid token (`api.account_requests_per_minute`), else per
+/// client address (`api.requests_per_minute`). Login and registration have their own,
+/// stricter limits on top. Each answer says where the caller stands in the IETF draft's
+/// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; over it, 429 with
+/// `Retry-After`. Without Redis calls are not limited (reading goes on; logins can't).
+async fn rate_limit(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let api = &state.settings.api;
+    // The signature alone picks the allowance (no database read); the handler checks the
+    // account itself.
+    let account = auth::token(req.request())
+        .ok()
+        .flatten()
+        .and_then(|t| state.tokens.verify(&t))
+        .map(|(id, _)| id);
+    let (name, limit, id) = match account {
+        Some(id) => (
+            "api:account",
+            api.account_requests_per_minute,
+            id.0.to_string(),
+        ),
+        None => {
+            let ip = crate::extract::client_ip(req.request());
+            let ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+            ("api:address", api.requests_per_minute, ip)
+        }
+    };
+    let limiter = state.limiter(name, limit, std::time::Duration::from_secs(60));
+    let hit = limiter.hit(&id).await.ok();
+    let mut res = match hit {
+        Some(hit) if hit.over() => {
+            let err = ApiError::TooMany {
+                retry_after: hit.reset_secs,
+            };
+            req.into_response(actix_web::ResponseError::error_response(&err))
+        }
+        _ => next.call(req).await?.map_into_boxed_body(),
+    };
+    if let Some(hit) = hit {
+        let headers = res.headers_mut();
+        for (name, value) in [
+            ("ratelimit-limit", hit.limit),
+            ("ratelimit-remaining", hit.remaining()),
+            ("ratelimit-reset", hit.reset_secs),
+        ] {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+        }
+    }
+    Ok(res)
 }
 
 /// RealWorld's timestamps: UTC, milliseconds, `Z` (`2026-01-01T00:00:00.000Z`).
@@ -83,8 +175,9 @@ impl From<PublicProfile> for Profile {
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// A JSON request body: `application/json` (else 415), at most `api.max_body_bytes` (else
-/// 413), well-formed (else 400) and of the expected shape (else 422 keyed by the field that
-/// is wrong, e.g. `{"errors": {"title": ["invalid type: integer `5`, expected a string"]}}`).
+/// 413), well-formed (else 400), without NUL characters (else 422) and of the expected shape
+/// (else 422 keyed by the field that is wrong, e.g.
+/// `{"errors": {"title": ["invalid type: integer `5`, expected a string"]}}`).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -105,36 +198,70 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let limit = req
             .app_data::<web::Data<AppState>>()
             .map_or(2 << 20, |s| s.settings.api.max_body_bytes);
-        let body = web::Bytes::from_request(req, payload);
+        let payload = payload.take();
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let body = body.await.map_err(|e| {
-                ApiError::TooLarge(format!("must be at most {} KiB ({e})", limit / 1024))
-            })?;
-            if body.len() > limit {
-                return Err(ApiError::TooLarge(format!(
-                    "must be at most {} KiB",
-                    limit / 1024
-                )));
-            }
-            let mut de = serde_json::Deserializer::from_slice(&body);
-            let value = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(&e))?;
-            // Trailing bytes after the value: not one JSON document.
-            de.end()
+            let too_large = || ApiError::TooLarge(format!("must be at most {} KiB", limit / 1024));
+            // Read up to the limit and no further: a huge body is never held in memory.
+            let body = match read_body(payload, limit).await {
+                Ok(body) => body,
+                Err(BodyError::TooLarge) => return Err(too_large()),
+                Err(BodyError::TimedOut) => {
+                    return Err(ApiError::BadRequest("took too long to arrive".into()));
+                }
+                Err(BodyError::Broken(e)) => {
+                    return Err(ApiError::BadRequest(format!("could not be read: {e}")));
+                }
+            };
+            let mut value: serde_json::Value = serde_json::from_slice(&body)
                 .map_err(|e| ApiError::BadRequest(format!("is not valid JSON: {e}")))?;
-            Ok(ApiJson(value))
+            clean_strings(&mut value, "body")?;
+            serde_path_to_error::deserialize(value)
+                .map(ApiJson)
+                .map_err(|e| json_error(&e))
         })
     }
 }
 
-/// A body serde could not read: 400 when it is not JSON at all, else 422 for the field.
+/// Every string in `value` as the site's forms keep them: a NUL refused (422 for the field
+/// that holds it: PostgreSQL can't store one), other characters XML forbids dropped.
+fn clean_strings(value: &mut serde_json::Value, field: &str) -> Result<(), ApiError> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            if s.contains('\0') {
+                return Err(ApiError::invalid(field, "contains a NUL character"));
+            }
+            if let std::borrow::Cow::Owned(clean) = strip_xml_forbidden(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                clean_strings(item, field)?;
+            }
+        }
+        Value::Object(fields) => {
+            if fields.keys().any(|k| k.contains('\0')) {
+                return Err(ApiError::invalid(
+                    field,
+                    "has a field name with a NUL character",
+                ));
+            }
+            for (key, item) in fields.iter_mut() {
+                clean_strings(item, key)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A JSON body of the wrong shape: 422 for the field that is wrong.
 fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = e.inner();
-    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-        return ApiError::BadRequest(format!("is not valid JSON: {inner}"));
-    }
     // The last named segment: `article.tagList[2]` is about `tagList`.
     let field = e
         .path()

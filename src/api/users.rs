@@ -207,13 +207,12 @@ pub async fn log_in(
     let fields = body.into_inner()?;
     let mut problems = Problems::default();
     let email = problems.check("email", fields.email.as_deref(), |s| Ok(s.to_owned()));
+    // As typed: `check` trims only to tell a blank one.
     let password = problems.check("password", fields.password.as_deref(), |s| Ok(s.to_owned()));
     problems.done()?;
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::invalid("user", "is incomplete"));
     };
-    // The password as typed (check trimmed only for blankness).
-    let password = fields.password.unwrap_or(password);
     match accounts::log_in(&state, ip, &email, &password).await? {
         LogIn::Welcome { user, epoch } => {
             let token = state.tokens.issue(user, epoch)?;

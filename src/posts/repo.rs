@@ -702,6 +702,26 @@ pub async fn article(
     .await
 }
 
+/// The published articles among `ids`, in no particular order (a search's hits, which the
+/// caller puts back in the search's order).
+pub async fn published_articles(
+    db: impl PgExecutor<'_>,
+    viewer: Option<UserId>,
+    ids: &[PostId],
+) -> sqlx::Result<Vec<ArticleRow>> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ARTICLE_COLUMNS}, NULL::text AS body_markdown
+           FROM posts p JOIN users u ON u.id = p.author_id
+          WHERE p.id = ANY($2)
+            AND p.status <> 'draft' AND p.deleted_at IS NULL AND p.published_at <= now()"
+    )))
+    .bind(viewer)
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
 /// `user` favourites `post` (again: no change).
 pub async fn favorite(db: impl PgExecutor<'_>, user: UserId, post: PostId) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO favorites (user_id, post_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")

@@ -1053,3 +1053,169 @@ async fn every_protected_route_against_every_role() {
         }
     }
 }
+
+/// What real authors and attackers send: a 1 MiB body, control characters, NUL, a body
+/// over the limit. Nothing half-written; every refusal is JSON.
+#[tokio::test]
+async fn real_sizes_and_hostile_text() {
+    let app = open_site().await;
+    let token = register(&app, "writer").await;
+    let max = app.settings.posts.max_body_bytes;
+    let big = "Words and more words. ".repeat(max / 22);
+    assert!(big.len() <= max && big.len() > max - 100);
+    let article = write(&app, &token, json!({"title": "A long one", "body": big})).await;
+    assert_eq!(article["body"].as_str().unwrap().len(), big.len());
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/articles",
+        Some(&token),
+        Some(json!({"article": {"title": "Too long", "body": format!("{big}{}", &big[..1000])}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!errors(&body, "body").is_empty());
+
+    // Tabs and newlines are text; other control characters are dropped, as by the forms.
+    let odd = write(
+        &app,
+        &token,
+        json!({"title": "Tab\there\u{0007}", "body": "Line one\r\nLine two \\ back//slash"}),
+    )
+    .await;
+    assert_eq!(odd["title"], "Tab\there");
+    assert_eq!(odd["body"], "Line one\nLine two \\ back//slash");
+
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/articles",
+        Some(&token),
+        Some(json!({"article": {"title": "Nul\u{0000}here", "body": "B"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(errors(&body, "title"), ["contains a NUL character"]);
+    let (_, list) = get(&app, "/api/articles?author=writer", None).await;
+    assert_eq!(list["articlesCount"], 2, "nothing half-written");
+}
+
+/// CORS: preflights from a configured origin are answered without a token and without
+/// credentials; other origins get no CORS headers; `*` is a wildcard.
+#[tokio::test]
+async fn cors_answers_configured_origins_only() {
+    let app = spawn_app_with(|s| s.api.cors_origins = vec!["https://app.example".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/api/articles"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let res = preflight("https://app.example").await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert!(
+        res.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let allowed = res.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+    let res = preflight("https://evil.example").await.unwrap();
+    assert!(res.status().is_client_error());
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+
+    // A real request from the allowed origin carries the header; the site's pages don't.
+    let res = app
+        .client
+        .get(app.url("/api/tags"))
+        .header("Origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+
+    let open = spawn_app_with(|s| s.api.cors_origins = vec!["*".into()]).await;
+    let res = open
+        .client
+        .get(open.url("/api/tags"))
+        .header("Origin", "https://anyone.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    assert!(
+        res.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+}
+
+/// Per-address and per-account allowances, told in `RateLimit-*` headers; over one, a
+/// JSON 429 with `Retry-After`.
+#[tokio::test]
+async fn api_calls_are_rate_limited_per_address_and_per_account() {
+    let app = spawn_app_with(|s| {
+        s.api.requests_per_minute = 3;
+        s.api.account_requests_per_minute = 5;
+    })
+    .await;
+    let token = quire::api::jwt::Tokens::new(&app.settings.api, {
+        use secrecy::ExposeSecret;
+        app.settings.session.secret.expose_secret()
+    })
+    .issue(app.user("counted", Role::Reader).await, 0)
+    .unwrap();
+    for left in [2, 1, 0] {
+        let res = app.client.get(app.url("/api/tags")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["ratelimit-limit"], "3");
+        assert_eq!(
+            res.headers()["ratelimit-remaining"],
+            left.to_string().as_str()
+        );
+    }
+    let res = app.client.get(app.url("/api/tags")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait));
+    assert_eq!(res.headers()["ratelimit-remaining"], "0");
+    let body: Value = res.json().await.unwrap();
+    assert!(!errors(&body, "request").is_empty());
+    // The account has its own allowance.
+    let (status, _) = get(&app, "/api/user", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let res = app
+        .client
+        .get(app.url("/api/user"))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["ratelimit-limit"], "5");
+    assert_eq!(res.headers()["ratelimit-remaining"], "3");
+}
