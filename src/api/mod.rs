@@ -29,6 +29,7 @@ use crate::{
 pub fn routes(cfg: &mut web::ServiceConfig, origins: &[String]) {
     cfg.service(
         web::scope("/api")
+            .wrap(actix_web::middleware::from_fn(etags))
             .wrap(actix_web::middleware::from_fn(rate_limit))
             .wrap(cors(origins))
             // Outermost: CORS's refusals come out in the API's shape too.
@@ -77,6 +78,52 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         };
     }
     cors
+}
+
+/// Every successful GET answer carries a strong `ETag`; a matching `If-None-Match` is a
+/// 304 without a body. An answer to a call with a token is about that person:
+/// `Cache-Control: private, no-cache`; others `public, max-age=0, must-revalidate`, so
+/// shared caches revalidate. Both vary by `Authorization`.
+async fn etags(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::{Method, StatusCode, header::HeaderValue};
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let personal = req.headers().contains_key(header::AUTHORIZATION);
+    let res = next.call(req).await?;
+    if !read || res.status() != StatusCode::OK {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, res) = res.into_parts();
+    let (mut head, body) = res.into_parts();
+    let body = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?;
+    let tag = crate::cache::etag(&body);
+    let fresh = crate::cache::holds(if_none_match.as_ref(), &tag);
+    let headers = head.headers_mut();
+    if let Ok(tag) = HeaderValue::from_str(&tag) {
+        headers.insert(header::ETAG, tag);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(match personal {
+            true => "private, no-cache",
+            false => "public, max-age=0, must-revalidate",
+        }),
+    );
+    headers.append(header::VARY, HeaderValue::from_static("Authorization"));
+    let res = match fresh {
+        true => {
+            *head.status_mut() = StatusCode::NOT_MODIFIED;
+            head.headers_mut().remove(header::CONTENT_LENGTH);
+            head.set_body(actix_web::body::BoxBody::new(()))
+        }
+        false => head.set_body(actix_web::body::BoxBody::new(body)),
+    };
+    Ok(actix_web::dev::ServiceResponse::new(req, res))
 }
 
 /// Every API call counts against a per-minute allowance shared by all instances (Redis):

@@ -144,12 +144,7 @@ impl Kept {
 
     /// The response for it: 304 when the client holds this version already.
     fn respond(&self, if_none_match: Option<&HeaderValue>, x_cache: &'static str) -> HttpResponse {
-        let fresh = if_none_match
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|t| t.trim() == self.etag || t.trim() == "*")
-            });
+        let fresh = holds(if_none_match, &self.etag);
         let mut res = if fresh {
             HttpResponse::NotModified().finish()
         } else {
@@ -173,7 +168,15 @@ impl Kept {
     }
 }
 
-fn etag(body: &[u8]) -> String {
+/// Whether an `If-None-Match` names `etag` (or `*`): the client holds this version.
+pub fn holds(if_none_match: Option<&HeaderValue>, etag: &str) -> bool {
+    if_none_match
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
+/// A strong ETag for `body`: the first 128 bits of its SHA-256.
+pub fn etag(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("\"{hex}\"")

@@ -1219,3 +1219,50 @@ async fn api_calls_are_rate_limited_per_address_and_per_account() {
     assert_eq!(res.headers()["ratelimit-limit"], "5");
     assert_eq!(res.headers()["ratelimit-remaining"], "3");
 }
+
+/// GET answers carry a strong ETag; sending it back is a 304 without a body, until the
+/// article changes.
+#[tokio::test]
+async fn get_answers_have_etags_and_revalidate() {
+    let app = open_site().await;
+    let token = register(&app, "writer").await;
+    let article = write(&app, &token, json!({"title": "Tagged", "body": "One"})).await;
+    let path = format!("/api/articles/{}", article["slug"].as_str().unwrap());
+    let res = app.client.get(app.url(&path)).send().await.unwrap();
+    let tag = res.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(tag.starts_with('"') && !tag.starts_with("W/"), "{tag}");
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=0, must-revalidate"
+    );
+    let again = |tag: String| {
+        app.client
+            .get(app.url(&path))
+            .header("If-None-Match", tag)
+            .send()
+    };
+    let res = again(tag.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(res.headers()["etag"], tag.as_str());
+    assert!(res.bytes().await.unwrap().is_empty());
+    call(
+        &app,
+        Method::PUT,
+        &path,
+        Some(&token),
+        Some(json!({"article": {"body": "Two"}})),
+    )
+    .await;
+    let res = again(tag.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "a change is a new version");
+    assert_ne!(res.headers()["etag"], tag.as_str());
+    // With a token: about one person.
+    let res = app
+        .client
+        .get(app.url("/api/user"))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["cache-control"], "private, no-cache");
+}
