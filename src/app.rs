@@ -216,6 +216,8 @@ impl App {
                 .configure(uploads::routes)
                 .configure(comments::routes)
                 .configure(search::pages::routes)
+                // Before the /api scope, which would take its paths.
+                .service(api::docs())
                 .configure(|cfg| api::routes(cfg, &cors_origins))
                 .default_service(web::to(not_found))
         })

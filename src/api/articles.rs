@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     accounts::model::CurrentUser,
+    api::openapi::GenericErrorModel,
     authz::{self, Action},
     error::{ApiError, FieldErrors},
     posts::{
@@ -47,7 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/articles/{slug}/revisions").route(web::get().to(revisions)));
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Article {
     pub slug: String,
@@ -55,10 +56,13 @@ pub struct Article {
     pub description: String,
     /// The Markdown source; left out of lists, as the spec says.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true)]
     pub body: Option<String>,
     /// Tag names, sorted.
     pub tag_list: Vec<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     pub favorited: bool,
     pub favorites_count: i64,
@@ -66,6 +70,7 @@ pub struct Article {
     /// Quire: `draft`, `scheduled` or `published`.
     pub status: &'static str,
     /// Quire: when it went (or goes) public; `null` for drafts.
+    #[schema(format = DateTime, required = true)]
     pub publish_at: Option<String>,
     /// Quire: send it back (or as `If-Match`) with an update to refuse lost updates.
     pub version: i32,
@@ -102,14 +107,16 @@ impl From<ArticleRow> for Article {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ArticleBody {
     pub article: Article,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ArticlesBody {
+    /// Each article without its `body`.
+    #[schema(value_type = Vec<super::openapi::ArticleInList>)]
     pub articles: Vec<Article>,
     pub articles_count: i64,
 }
@@ -128,6 +135,16 @@ pub struct ListQuery {
 }
 
 /// `GET /api/articles`: newest first, filtered by tag, author, favourited-by; `q` searches.
+#[utoipa::path(get, path = "/articles", tag = "Articles", operation_id = "GetArticles",
+    summary = "Get recent articles globally", security((), ("Token" = [])),
+    params(("tag" = Option<String>, Query, description = "Filter by tag"),
+           ("author" = Option<String>, Query, description = "Filter by author (username)"),
+           ("favorited" = Option<String>, Query, description = "Filter by favorites of a user (username)"),
+           ("q" = Option<String>, Query, description = "Quire: search words (web-search syntax)"),
+           ("status" = Option<String>, Query, description = "Quire: draft or scheduled (the caller's own; editors: all)"),
+           ("offset" = Option<i64>, Query, minimum = 0, description = "The number of items to skip before starting to collect the result set."),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "The numbers of items to return.")),
+    responses((status = 200, description = "Newest first", body = ArticlesBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn index(
     state: web::Data<AppState>,
     viewer: MaybeApiUser,
@@ -231,6 +248,12 @@ async fn search(
 }
 
 /// `GET /api/articles/feed`: articles by the authors the caller follows.
+#[utoipa::path(get, path = "/articles/feed", tag = "Articles",
+    operation_id = "GetArticlesFeed", summary = "Get recent articles from users you follow",
+    security(("Token" = [])),
+    params(("offset" = Option<i64>, Query, minimum = 0, description = "The number of items to skip before starting to collect the result set."),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "The numbers of items to return.")),
+    responses((status = 200, description = "Newest first", body = ArticlesBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn feed(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -275,6 +298,9 @@ async fn visible(
 }
 
 /// `GET /api/articles/{slug}`.
+#[utoipa::path(get, path = "/articles/{slug}", tag = "Articles", operation_id = "GetArticle",
+    summary = "Get an article", security((), ("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
+    responses((status = 200, description = "The article", body = ArticleBody), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn show(
     state: web::Data<AppState>,
     viewer: MaybeApiUser,
@@ -427,6 +453,11 @@ fn to_input(
 
 /// `POST /api/articles` (authors, editors, admins): published now unless `status` says
 /// otherwise. Two articles with one title get distinct slugs (`-2`, `-3`, …).
+#[utoipa::path(post, path = "/articles", tag = "Articles", operation_id = "CreateArticle",
+    summary = "Create an article", security(("Token" = [])),
+    request_body = super::openapi::NewArticleRequest,
+    responses((status = 201, description = "The new article", body = ArticleBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel),
+              (status = 409, description = "Already exists", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -485,6 +516,15 @@ fn expected_version(req: &HttpRequest, body: Option<i32>) -> Result<Option<i32>,
 
 /// `PUT /api/articles/{slug}`: any of the fields; the slug stays (links keep working).
 /// Refused with 409 and the current article when someone saved since `version`.
+#[utoipa::path(put, path = "/articles/{slug}", tag = "Articles", operation_id = "UpdateArticle",
+    summary = "Update an article", security(("Token" = [])),
+    params(("slug" = String, Path, description = "Slug of the article"),
+           ("If-Match" = Option<String>, Header, description = "Quire: the version edited, e.g. \"3\"")),
+    request_body = super::openapi::UpdateArticleRequest,
+    responses((status = 200, description = "The article, changed", body = ArticleBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel),
+              (status = 404, description = "No such article", body = GenericErrorModel),
+              (status = 409, description = "Quire: someone saved since that version (the article as it is now)", body = GenericErrorModel),
+              (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -542,6 +582,9 @@ async fn editable(
 
 /// `DELETE /api/articles/{slug}`: to the trash, as in the admin (editors can restore it
 /// for 30 days).
+#[utoipa::path(delete, path = "/articles/{slug}", tag = "Articles", operation_id = "DeleteArticle",
+    summary = "Delete an article", security(("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
+    responses((status = 204, description = "Deleted (to the trash)"), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -573,6 +616,9 @@ async fn set_favorite(
 }
 
 /// `POST /api/articles/{slug}/favorite`.
+#[utoipa::path(post, path = "/articles/{slug}/favorite", tag = "Favorites",
+    operation_id = "CreateArticleFavorite", summary = "Favorite an article", security(("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
+    responses((status = 200, description = "The article", body = ArticleBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn favorite(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -582,6 +628,9 @@ pub async fn favorite(
 }
 
 /// `DELETE /api/articles/{slug}/favorite`.
+#[utoipa::path(delete, path = "/articles/{slug}/favorite", tag = "Favorites",
+    operation_id = "DeleteArticleFavorite", summary = "Unfavorite an article", security(("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
+    responses((status = 200, description = "The article", body = ArticleBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn unfavorite(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -590,18 +639,28 @@ pub async fn unfavorite(
     set_favorite(&state, caller, &slug, false).await
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RevisionJson {
     pub version: i32,
     pub title: String,
     pub description: String,
     pub body: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
     pub editor: String,
 }
 
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RevisionsBody {
+    pub revisions: Vec<RevisionJson>,
+}
+
 /// `GET /api/articles/{slug}/revisions` (its author, editors and admins): newest first.
+#[utoipa::path(get, path = "/articles/{slug}/revisions", tag = "Articles",
+    operation_id = "GetArticleRevisions", summary = "Quire: an article's saved versions, newest first",
+    security(("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
+    responses((status = 200, description = "Its revisions", body = RevisionsBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel), (status = 404, description = "No such article", body = GenericErrorModel)))]
 pub async fn revisions(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -620,5 +679,5 @@ pub async fn revisions(
             editor: r.editor_name,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "revisions": revisions })))
+    Ok(HttpResponse::Ok().json(RevisionsBody { revisions }))
 }

@@ -9,6 +9,7 @@ use super::{
     iso,
 };
 use crate::{
+    api::openapi::GenericErrorModel,
     authz::{self, Action},
     comments::{self, AddError, repo},
     error::ApiError,
@@ -25,11 +26,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/articles/{slug}/comments/{id}").route(web::delete().to(delete)));
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Comment {
     pub id: i64,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     pub body: String,
     pub author: Profile,
@@ -50,6 +53,16 @@ impl From<repo::ApiComment> for Comment {
             },
         }
     }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommentBody {
+    pub comment: Comment,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommentsBody {
+    pub comments: Vec<Comment>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +86,9 @@ async fn published(state: &AppState, slug: &str) -> Result<posts::model::Post, A
 }
 
 /// `GET /api/articles/{slug}/comments`: oldest first, hidden ones left out.
+#[utoipa::path(get, path = "/articles/{slug}/comments", tag = "Comments",
+    operation_id = "GetArticleComments", summary = "Get comments for an article", security((), ("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
+    responses((status = 200, description = "Oldest first", body = CommentsBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn index(
     state: web::Data<AppState>,
     viewer: MaybeApiUser,
@@ -81,10 +97,14 @@ pub async fn index(
     let post = published(&state, &slug).await?;
     let list = repo::visible_on(&state.db, post.summary.id, viewer.user().map(|u| u.id)).await?;
     let comments: Vec<Comment> = list.into_iter().map(Comment::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "comments": comments })))
+    Ok(HttpResponse::Ok().json(CommentsBody { comments }))
 }
 
 /// `POST /api/articles/{slug}/comments`: 201, through the same use-case as the site's form.
+#[utoipa::path(post, path = "/articles/{slug}/comments", tag = "Comments",
+    operation_id = "CreateArticleComment", summary = "Create a comment for an article", security(("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
+    request_body = super::openapi::NewCommentRequest,
+    responses((status = 201, description = "The new comment", body = CommentBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -114,11 +134,18 @@ pub async fn create(
     let comment = repo::api_comment(&state.db, id, Some(user.id))
         .await?
         .ok_or(ApiError::NotFound("comment"))?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "comment": Comment::from(comment) })))
+    Ok(HttpResponse::Created().json(CommentBody {
+        comment: comment.into(),
+    }))
 }
 
 /// `DELETE /api/articles/{slug}/comments/{id}`: its author, the post's author, editors
 /// and admins.
+#[utoipa::path(delete, path = "/articles/{slug}/comments/{id}", tag = "Comments",
+    operation_id = "DeleteArticleComment", summary = "Delete a comment for an article", security(("Token" = [])),
+    params(("slug" = String, Path, description = "Slug of the article"),
+           ("id" = i64, Path, description = "ID of the comment")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel), (status = 404, description = "No such comment", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: ApiUser,

@@ -7,6 +7,7 @@ pub mod articles;
 pub mod auth;
 pub mod comments;
 pub mod jwt;
+pub mod openapi;
 pub mod profiles;
 pub mod tags;
 pub mod users;
@@ -45,6 +46,14 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &[String]) {
             .app_data(
                 web::PathConfig::default().error_handler(|_, _| ApiError::NotFound("path").into()),
             )
+            .service(crate::state::resource("/openapi.json").route(web::get().to(openapi_json)))
+            .service(
+                crate::state::resource("/docs").route(web::get().to(|| async {
+                    actix_web::HttpResponse::PermanentRedirect()
+                        .insert_header((header::LOCATION, "/api/docs/"))
+                        .finish()
+                })),
+            )
             .configure(users::routes)
             .configure(profiles::routes)
             .configure(articles::routes)
@@ -54,6 +63,22 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &[String]) {
                 Err::<(), _>(ApiError::NotFound("path"))
             })),
     );
+}
+
+/// `GET /api/openapi.json`.
+async fn openapi_json() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(openapi::document())
+}
+
+/// Swagger UI at `/api/docs/`, from the crate's vendored copy, reading `/api/openapi.json`.
+pub fn docs() -> utoipa_swagger_ui::SwaggerUi {
+    // The document itself is served by `openapi_json` (rate limits, ETags, CORS); the UI
+    // only points at it. The validator would call out to swagger.io: off.
+    utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").config(
+        utoipa_swagger_ui::Config::from("/api/openapi.json")
+            .validator_url("none")
+            .try_it_out_enabled(true),
+    )
 }
 
 /// CORS for the configured origins: tokens travel in `Authorization`, so credentials
@@ -200,10 +225,12 @@ pub fn iso(t: OffsetDateTime) -> String {
 }
 
 /// A person as the API shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     pub username: String,
+    #[schema(required = true)]
     pub bio: Option<String>,
+    #[schema(required = true)]
     pub image: Option<String>,
     pub following: bool,
 }

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::{
     accounts::repo,
+    api::openapi::GenericErrorModel,
     error::ApiError,
     state::{AppState, resource},
 };
@@ -22,7 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProfileBody {
     pub profile: Profile,
 }
@@ -41,6 +42,10 @@ async fn find(
 }
 
 /// `GET /api/profiles/{username}`.
+#[utoipa::path(get, path = "/profiles/{username}", tag = "Profile",
+    operation_id = "GetProfileByUsername", security((), ("Token" = [])), params(("username" = String, Path, description = "Username of the profile")),
+    responses((status = 200, description = "The profile", body = ProfileBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel),
+              (status = 404, description = "No such profile", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn show(
     state: web::Data<AppState>,
     viewer: MaybeApiUser,
@@ -73,6 +78,10 @@ async fn set_following(
 }
 
 /// `POST /api/profiles/{username}/follow` (following again changes nothing).
+#[utoipa::path(post, path = "/profiles/{username}/follow", tag = "Profile",
+    operation_id = "FollowUserByUsername", security(("Token" = [])), params(("username" = String, Path, description = "Username of the profile")),
+    responses((status = 200, description = "The profile, followed", body = ProfileBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel),
+              (status = 404, description = "No such profile", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn follow(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -82,6 +91,10 @@ pub async fn follow(
 }
 
 /// `DELETE /api/profiles/{username}/follow`.
+#[utoipa::path(delete, path = "/profiles/{username}/follow", tag = "Profile",
+    operation_id = "UnfollowUserByUsername", security(("Token" = [])), params(("username" = String, Path, description = "Username of the profile")),
+    responses((status = 200, description = "The profile, unfollowed", body = ProfileBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel),
+              (status = 404, description = "No such profile", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn unfollow(
     state: web::Data<AppState>,
     caller: ApiUser,

@@ -12,8 +12,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/tags").route(web::get().to(index)));
 }
 
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TagsBody {
+    pub tags: Vec<String>,
+}
+
 /// `GET /api/tags`: names, sorted.
+#[utoipa::path(get, path = "/tags", tag = "Tags", operation_id = "GetTags", summary = "Get tags",
+    responses((status = 200, description = "Every tag in use", body = TagsBody),
+              (status = 422, description = "Unexpected error", body = crate::api::openapi::GenericErrorModel)))]
 pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let names = tags::repo::names_in_use(&state.db).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "tags": names })))
+    let tags = tags::repo::names_in_use(&state.db).await?;
+    Ok(HttpResponse::Ok().json(TagsBody { tags }))
 }

@@ -12,6 +12,7 @@ use crate::{
         model::{Email, NewUser, Password, UserId, Username},
         repo,
     },
+    api::openapi::GenericErrorModel,
     error::{ApiError, FieldErrors},
     extract::ClientIp,
     state::{AppState, resource},
@@ -70,16 +71,18 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub email: String,
     pub token: String,
     pub username: String,
+    #[schema(required = true)]
     pub bio: Option<String>,
+    #[schema(required = true)]
     pub image: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserBody {
     pub user: User,
 }
@@ -152,6 +155,13 @@ fn taken(e: CreateUserError) -> ApiError {
 
 /// `POST /api/users`: register (rate limited per address, like the register page). The
 /// account gets `accounts.default_role`.
+#[utoipa::path(post, path = "/users", tag = "User and Authentication",
+    operation_id = "CreateUser", description = "Register a new user",
+    request_body = super::openapi::NewUserRequest,
+    responses((status = 201, description = "The new user, with a token", body = UserBody),
+              (status = 409, description = "Username or email taken", body = GenericErrorModel),
+              (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel),
+              (status = 429, description = "Too many registrations", body = GenericErrorModel)))]
 pub async fn register(
     state: web::Data<AppState>,
     ClientIp(ip): ClientIp,
@@ -199,6 +209,13 @@ pub async fn register(
 }
 
 /// `POST /api/users/login`: by email and password, under the site's login limits.
+#[utoipa::path(post, path = "/users/login", tag = "User and Authentication",
+    operation_id = "Login", summary = "Existing user login",
+    request_body = super::openapi::LoginUserRequest,
+    responses((status = 200, description = "The user, with a token", body = UserBody),
+              (status = 401, description = "Wrong email or password", body = GenericErrorModel),
+              (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel),
+              (status = 429, description = "Too many attempts", body = GenericErrorModel)))]
 pub async fn log_in(
     state: web::Data<AppState>,
     ClientIp(ip): ClientIp,
@@ -229,6 +246,9 @@ pub async fn log_in(
 }
 
 /// `GET /api/user`: the caller's account, with the token it came with.
+#[utoipa::path(get, path = "/user", tag = "User and Authentication",
+    operation_id = "GetCurrentUser", summary = "Get current user", security(("Token" = [])),
+    responses((status = 200, description = "The caller", body = UserBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn current(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -238,6 +258,12 @@ pub async fn current(
 
 /// `PUT /api/user`: change any of email, username, password, bio and image. A new password
 /// ends every earlier token; the answer carries a new one.
+#[utoipa::path(put, path = "/user", tag = "User and Authentication",
+    operation_id = "UpdateCurrentUser", summary = "Update current user", security(("Token" = [])),
+    request_body = super::openapi::UpdateUserRequest,
+    responses((status = 200, description = "The caller, changed", body = UserBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel),
+              (status = 409, description = "Username or email taken", body = GenericErrorModel),
+              (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: ApiUser,

@@ -18,6 +18,7 @@ mod health;
 mod limits;
 mod oauth;
 mod oauth_provider;
+mod openapi;
 mod outages;
 mod queries;
 mod reading;
