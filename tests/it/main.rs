@@ -22,6 +22,7 @@ mod openapi;
 mod outages;
 mod queries;
 mod reading;
+mod realworld;
 mod search;
 mod tags;
 mod uploads;

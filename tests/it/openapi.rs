@@ -1,5 +1,5 @@
 //! The generated OpenAPI document against the RealWorld spec 2.0.0 (a copy in
-//! `tests/data/realworld-openapi.yml`): every path, method, parameter, response status
+//! `tests/realworld/openapi.yml`): every path, method, parameter, response status
 //! and schema property of the spec is there and compatible; and a snapshot of the whole
 //! document catches unintended changes (`UPDATE_SNAPSHOTS=1` rewrites it).
 
@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::harness::spawn_app;
 
-const SPEC: &str = include_str!("../data/realworld-openapi.yml");
+const SPEC: &str = include_str!("../realworld/openapi.yml");
 const SNAPSHOT: &str = "tests/snapshots/openapi.json";
 
 /// `value`, with a `$ref` (`#/components/…/Name`) followed within `doc`.
