@@ -17,6 +17,14 @@ if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modu
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# schemathesis (PyPI) for the property-based run against /api/openapi.json, in a venv of its own.
+ST_VENV=${CARGO_TARGET_DIR:-target}/schemathesis
+if [ ! -x "$ST_VENV/bin/st" ]; then
+  echo "== installing schemathesis (pip, into $ST_VENV)" >&2
+  python3 -m venv "$ST_VENV"
+  "$ST_VENV/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
 else

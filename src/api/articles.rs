@@ -142,7 +142,7 @@ pub struct ListQuery {
            ("favorited" = Option<String>, Query, description = "Filter by favorites of a user (username)"),
            ("q" = Option<String>, Query, description = "Quire: search words (web-search syntax)"),
            ("status" = Option<String>, Query, description = "Quire: draft or scheduled (the caller's own; editors: all)"),
-           ("offset" = Option<i64>, Query, minimum = 0, description = "The number of items to skip before starting to collect the result set."),
+           ("offset" = Option<i64>, Query, minimum = 0, maximum = 1000000000, description = "The number of items to skip before starting to collect the result set."),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "The numbers of items to return.")),
     responses((status = 200, description = "Newest first", body = ArticlesBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn index(
@@ -251,7 +251,7 @@ async fn search(
 #[utoipa::path(get, path = "/articles/feed", tag = "Articles",
     operation_id = "GetArticlesFeed", summary = "Get recent articles from users you follow",
     security(("Token" = [])),
-    params(("offset" = Option<i64>, Query, minimum = 0, description = "The number of items to skip before starting to collect the result set."),
+    params(("offset" = Option<i64>, Query, minimum = 0, maximum = 1000000000, description = "The number of items to skip before starting to collect the result set."),
            ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "The numbers of items to return.")),
     responses((status = 200, description = "Newest first", body = ArticlesBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn feed(

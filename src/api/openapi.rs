@@ -50,7 +50,7 @@ use super::{articles, comments, profiles, tags, users};
         LoginUser, NewUser, UpdateUser, NewArticle, UpdateArticle, NewComment,
         GenericErrorModel
     )),
-    modifiers(&TokenScheme),
+    modifiers(&TokenScheme, &CommonResponses),
     tags(
         (name = "Articles"), (name = "Comments"), (name = "Favorites"), (name = "Profile"),
         (name = "Tags"), (name = "User and Authentication")
@@ -74,6 +74,55 @@ impl Modify for TokenScheme {
     }
 }
 
+/// The answers any operation may give beyond its own: 429 (rate limits) and 503 (the
+/// database away) everywhere, 401 wherever a token may be sent, and for a body 400 (not
+/// JSON), 413 (too large) and 415 (not `application/json`).
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+        let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
+            let content = ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                    "GenericErrorModel",
+                )))
+                .build();
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", content)
+                .build()
+                .into()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description));
+                };
+                add("429", "Too many requests: wait `Retry-After` seconds");
+                add("503", "The database is out of reach: try again shortly");
+                if operation.security.is_some() {
+                    add("401", "Missing or bad token");
+                }
+                if operation.request_body.is_some() {
+                    add("400", "The body is not JSON");
+                    add("413", "The body is too large");
+                    add("415", "The body is not application/json");
+                }
+            }
+        }
+    }
+}
+
 /// Every error: `{"errors": {"<field or resource>": ["<message>"]}}`.
 #[derive(Debug, ToSchema)]
 pub struct GenericErrorModel {
@@ -94,9 +143,14 @@ pub struct LoginUserRequest {
 
 #[derive(Debug, ToSchema)]
 pub struct NewUser {
+    /// 2 to 32 letters, digits, `_` or `-`, starting with a letter or digit (kept
+    /// lower-case).
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")]
     pub username: String,
+    #[schema(format = Email)]
     pub email: String,
-    #[schema(format = Password)]
+    /// At least 10 characters, and not one of the most common passwords.
+    #[schema(format = Password, min_length = 10, max_length = 256, pattern = "\\S")]
     pub password: String,
 }
 
@@ -126,18 +180,19 @@ pub struct UpdateUserRequest {
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct NewArticle {
+    #[schema(min_length = 1, max_length = 300, pattern = "[A-Za-z0-9]")]
     pub title: String,
     /// Blank: made from the body's start.
     pub description: String,
     /// Markdown.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub body: String,
     #[schema(nullable = false)]
     pub tag_list: Option<Vec<String>>,
-    /// Quire: `draft`, `scheduled` or `published` (the default).
-    #[schema(nullable = false)]
+    /// Quire: `draft`, `scheduled` or `published` (the default; also `null`).
     pub status: Option<String>,
     /// Quire: RFC 3339, in the future, for `scheduled`.
-    #[schema(nullable = false, format = DateTime)]
+    #[schema(format = DateTime)]
     pub publish_at: Option<String>,
 }
 
@@ -158,9 +213,9 @@ pub struct UpdateArticle {
     pub body: Option<String>,
     #[schema(nullable = false)]
     pub tag_list: Option<Vec<String>>,
-    #[schema(nullable = false)]
+    /// `null`: unchanged.
     pub status: Option<String>,
-    #[schema(nullable = false, format = DateTime)]
+    #[schema(format = DateTime)]
     pub publish_at: Option<String>,
     /// Quire: the version this edit started from (or send `If-Match`).
     #[schema(nullable = false)]
@@ -174,6 +229,8 @@ pub struct UpdateArticleRequest {
 
 #[derive(Debug, ToSchema)]
 pub struct NewComment {
+    /// 1 to 5,000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 5000, pattern = "\\S")]
     pub body: String,
 }
 

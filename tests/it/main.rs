@@ -23,6 +23,7 @@ mod outages;
 mod queries;
 mod reading;
 mod realworld;
+mod schemathesis;
 mod search;
 mod tags;
 mod uploads;
