@@ -378,6 +378,14 @@ fn to_input(
                 note(&mut problems, field, "can't be blank");
             }
         }
+        // The spec requires it; blank is fine (made from the body's start).
+        if fields.description.is_none() {
+            note(
+                &mut problems,
+                "description",
+                "is missing (send \"\" to make one from the body)",
+            );
+        }
     }
     let tags = match fields.tag_list {
         None => base.tags.clone(),

@@ -69,7 +69,11 @@ async fn open_site() -> TestApp {
     spawn_app_with(|s| s.accounts.default_role = Role::Author).await
 }
 
-async fn write(app: &TestApp, token: &str, article: Value) -> Value {
+/// Create an article (`description` "" unless given: the spec requires the field).
+async fn write(app: &TestApp, token: &str, mut article: Value) -> Value {
+    if article.get("description").is_none() {
+        article["description"] = json!("");
+    }
     let (status, body) = call(
         app,
         Method::POST,
@@ -815,6 +819,16 @@ async fn roles_drafts_scheduling_and_versions() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(errors(&body, "title"), ["can't be blank"]);
     assert_eq!(errors(&body, "body"), ["can't be blank"]);
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/articles",
+        Some(&author),
+        Some(json!({"article": {"title": "No description", "body": "B"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(errors(&body, "description")[0].starts_with("is missing"));
 
     // Versions: a save from an old version is refused with the article as it is now.
     let version = draft["version"].as_i64().unwrap();
@@ -935,7 +949,7 @@ async fn every_protected_route_against_every_role() {
         (
             Method::POST,
             "/api/articles",
-            Some(json!({"article": {"title": "Mine", "body": "Text"}})),
+            Some(json!({"article": {"title": "Mine", "description": "", "body": "Text"}})),
             [401, 403, 201, 201, 201],
         ),
         (
@@ -1091,7 +1105,7 @@ async fn real_sizes_and_hostile_text() {
         Method::POST,
         "/api/articles",
         Some(&token),
-        Some(json!({"article": {"title": "Nul\u{0000}here", "body": "B"}})),
+        Some(json!({"article": {"title": "Nul\u{0000}here", "description": "", "body": "B"}})),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
