@@ -20,6 +20,10 @@ use model::{Email, NewUser, Provider, ProviderAccount, Role, UserId, Username};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/authors/{username}").route(read().to(pages::author)))
         .service(
+            resource("/authors/{username}/{action:follow|unfollow}")
+                .route(web::post().to(pages::set_following)),
+        )
+        .service(
             resource("/setup")
                 .route(read().to(pages::setup_form))
                 .route(web::post().to(pages::setup)),

@@ -23,7 +23,7 @@ use crate::render::page::{safe_next, see_other};
 use crate::{
     db::PageQuery,
     error::Error,
-    extract::{ClientIp, CsrfForm, TokenOnly, Viewer, Visitor},
+    extract::{ClientIp, CsrfForm, SignedIn, TokenOnly, Viewer, Visitor},
     posts::{self, model::PostSummary, pages::Listing},
     render::{Layout, form::FormErrors, page, page::Pager},
     state::AppState,
@@ -38,6 +38,9 @@ struct AuthorPage {
     author: Author,
     posts: Vec<PostSummary>,
     pager: Pager,
+    followers: i64,
+    /// `Some(following?)` for a signed-in viewer who is not this author.
+    follow: Option<bool>,
 }
 
 /// `GET /authors/{username}`: an author's bio and their published posts, newest first.
@@ -50,6 +53,13 @@ pub async fn author(
     let author = repo::find_author(&state.db, &username)
         .await?
         .ok_or(Error::NotFound)?;
+    let viewer = visitor.user.as_ref().map(|u| u.id);
+    let profile = repo::public_profile(&state.db, author.username.as_str(), viewer)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let follow = viewer
+        .filter(|v| *v != author.id)
+        .map(|_| profile.following);
     let number = query.number();
     let rows =
         posts::repo::list_published_by_author(&state.db, author.id, number, state.site.per_page)
@@ -66,7 +76,31 @@ pub async fn author(
         posts,
         pager,
         author,
+        followers: profile.followers,
+        follow,
     })
+}
+
+/// `POST /authors/{username}/follow` and `/unfollow`, then back to the author's page.
+pub async fn set_following(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    path: web::Path<(Username, String)>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    let (username, action) = path.into_inner();
+    let author = repo::find_author(&state.db, &username)
+        .await?
+        .ok_or(Error::NotFound)?;
+    match action.as_str() {
+        "follow" if author.id == user.id => {
+            return Err(Error::BadRequest("You can't follow yourself.".into()));
+        }
+        "follow" => repo::follow(&state.db, user.id, author.id).await?,
+        "unfollow" => repo::unfollow(&state.db, user.id, author.id).await?,
+        _ => return Err(Error::NotFound),
+    }
+    Ok(see_other(&format!("/authors/{}", author.username)))
 }
 
 // ---- registration and first-run setup share one form ----

@@ -26,6 +26,11 @@ use model::{PostForEdit, PostId, PostInput, PostStatus};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/").route(read().to(pages::index)))
         .service(resource("/posts/{slug}").route(read().to(pages::show)))
+        .service(
+            resource("/posts/{slug}/{action:favorite|unfavorite}")
+                .route(web::post().to(pages::set_favorite)),
+        )
+        .service(resource("/following").route(read().to(pages::following)))
         .service(resource("/feed.xml").route(read().to(feeds::feed)))
         .service(resource("/sitemap.xml").route(read().to(feeds::sitemap)))
         .service(resource("/robots.txt").route(read().to(feeds::robots)));

@@ -73,6 +73,8 @@ pub struct Post {
     pub author_bio: String,
     /// Every comment, hidden ones included (the feed reads none).
     pub comments: Json<Vec<crate::comments::CommentView>>,
+    /// How many readers favourite it (the feed reads none).
+    pub favorites: i64,
 }
 
 impl Post {

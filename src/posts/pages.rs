@@ -12,7 +12,7 @@ use super::{
 use crate::{
     db::{Page, PageNumber, PageQuery},
     error::Error,
-    extract::Visitor,
+    extract::{CsrfForm, SignedIn, TokenOnly, Visitor},
     render::{Layout, page, page::Pager},
     slug::Slug,
     state::{AppState, Site},
@@ -96,6 +96,8 @@ struct ShowPage {
     /// The viewer moderates this post's comments (its author, an editor, an admin).
     moderator: bool,
     viewer: Option<crate::accounts::model::CurrentUser>,
+    /// The viewer favourites this post.
+    favorited: bool,
 }
 
 impl ShowPage {
@@ -140,11 +142,81 @@ pub async fn show(
     )
     .article(s.cover_image.as_deref())
     .header(visitor.header);
+    let favorited = match &visitor.user {
+        Some(v) => repo::is_favorite(&state.db, v.id, s.id).await?,
+        None => false,
+    };
     page(ShowPage {
         layout,
         post,
         comments,
         moderator,
         viewer: visitor.user,
+        favorited,
     })
+}
+
+/// `POST /posts/{slug}/favorite` and `/unfavorite`: a signed-in reader's favourite, then
+/// back to the post.
+pub async fn set_favorite(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    path: web::Path<(Slug, String)>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    let (slug, action) = path.into_inner();
+    let post = repo::find_published(&state.db, slug.as_str())
+        .await?
+        .ok_or(Error::NotFound)?;
+    match action.as_str() {
+        "favorite" => repo::favorite(&state.db, user.id, post.summary.id).await?,
+        "unfavorite" => repo::unfavorite(&state.db, user.id, post.summary.id).await?,
+        _ => return Err(Error::NotFound),
+    }
+    Ok(crate::render::page::see_other(&format!(
+        "/posts/{}#favorite",
+        post.summary.slug
+    )))
+}
+
+#[derive(Template)]
+#[template(path = "posts/following.html")]
+struct FollowingPage {
+    layout: Layout,
+    posts: Vec<PostSummary>,
+    pager: Pager,
+}
+
+/// `GET /following`: the newest posts by the authors the reader follows.
+pub async fn following(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Error> {
+    let user = visitor
+        .user
+        .clone()
+        .ok_or_else(|| Error::LoginRequired("/following".into()))?;
+    let number = query.number();
+    let rows = repo::list_followed(&state.db, user.id, number, state.site.per_page).await?;
+    let Listing {
+        layout,
+        posts,
+        pager,
+    } = Listing::new(
+        &state.site,
+        "/following",
+        "Following",
+        "The newest posts by the authors you follow.",
+        rows,
+        number,
+    )?;
+    crate::render::page::personal(
+        actix_web::http::StatusCode::OK,
+        FollowingPage {
+            layout: layout.header(visitor.header).noindex(),
+            posts,
+            pager,
+        },
+    )
 }

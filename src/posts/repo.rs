@@ -71,13 +71,24 @@ pub mod sql {
                         'edited', c.updated_at > c.created_at + interval '1 second')
                       ORDER BY c.created_at, c.id)
                        FROM comments c JOIN users cu ON cu.id = c.author_id
-                      WHERE c.post_id = p.id AND cu.disabled_at IS NULL), '[]') AS comments
+                      WHERE c.post_id = p.id AND cu.disabled_at IS NULL), '[]') AS comments,
+           (SELECT count(*) FROM favorites f WHERE f.post_id = p.id) AS favorites
           FROM published_posts p JOIN users u ON u.id = p.author_id
          WHERE p.slug = $1"
     );
+    /// `$3`'s followed authors' posts; `$1` limit, `$2` offset.
+    pub const FOLLOWED: &str = concat!(
+        summary_select!(),
+        " FROM published_posts p JOIN users u ON u.id = p.author_id
+         WHERE p.author_id IN (SELECT o.followed_id FROM follows o WHERE o.follower_id = $3)
+           AND u.disabled_at IS NULL
+         ORDER BY p.published_at DESC, p.id DESC
+         LIMIT $1 OFFSET $2"
+    );
     pub const FEED: &str = concat!(
         summary_select!(),
-        ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments
+        ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments,
+           0::bigint AS favorites
           FROM published_posts p JOIN users u ON u.id = p.author_id
          ORDER BY p.published_at DESC, p.id DESC
          LIMIT $1"
@@ -720,6 +731,37 @@ pub async fn published_articles(
     .bind(ids)
     .fetch_all(db)
     .await
+}
+
+/// Whether `user` favourites `post`.
+pub async fn is_favorite(
+    db: impl PgExecutor<'_>,
+    user: UserId,
+    post: PostId,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM favorites WHERE user_id = $1 AND post_id = $2)",
+    )
+    .bind(user)
+    .bind(post)
+    .fetch_one(db)
+    .await
+}
+
+/// Published posts by the authors `reader` follows, newest first: one page, fetched with
+/// one extra (`Page::from_overfetch`).
+pub async fn list_followed(
+    db: impl PgExecutor<'_>,
+    reader: UserId,
+    number: PageNumber,
+    per_page: u32,
+) -> sqlx::Result<Vec<PostSummary>> {
+    sqlx::query_as(sql::FOLLOWED)
+        .bind(Page::<()>::limit(per_page))
+        .bind(number.offset(per_page))
+        .bind(reader)
+        .fetch_all(db)
+        .await
 }
 
 /// `user` favourites `post` (again: no change).

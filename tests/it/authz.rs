@@ -190,6 +190,32 @@ fn table() -> Vec<Row> {
             vec![],
             [SEE, NO, NO, NO, DONE],
         ),
+        // Favourites and follows: any signed-in reader.
+        (get.clone(), "/following", vec![], [SEE, OK, OK, OK, OK]),
+        (
+            post.clone(),
+            "/posts/{slug}/favorite",
+            vec![],
+            [SEE, DONE, DONE, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/posts/{slug}/unfavorite",
+            vec![],
+            [SEE, DONE, DONE, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/authors/{username}/follow",
+            vec![],
+            [SEE, DONE, DONE, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/authors/{username}/unfollow",
+            vec![],
+            [SEE, DONE, DONE, DONE, DONE],
+        ),
     ]
 }
 
@@ -201,6 +227,7 @@ struct Fixture {
     rev: i64,
     trashed: i64,
     user: i64,
+    username: String,
 }
 
 async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize) -> Fixture {
@@ -267,6 +294,7 @@ async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize)
         rev,
         trashed: id(gone).await,
         user: target.0,
+        username: format!("target{n}"),
     }
 }
 
@@ -277,6 +305,7 @@ fn fill(path: &str, f: &Fixture) -> String {
         .replace("{comment}", &f.comment.to_string())
         .replace("{rev}", &f.rev.to_string())
         .replace("{trashed}", &f.trashed.to_string())
+        .replace("{username}", &f.username)
         .replace("{user}", &f.user.to_string())
 }
 
