@@ -51,7 +51,8 @@ trap cleanup EXIT
 export QUIRE_ENV=production DATABASE_URL="$PG/$DB_NAME?sslmode=disable" \
   HOST=127.0.0.1 PORT=$QUIRE_PORT BASE_URL="http://127.0.0.1:$QUIRE_PORT" \
   QUIRE__SESSION__SECRET="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-  QUIRE__SEARCH__REQUESTS_PER_MINUTE=1000000000  # one client address: wrk
+  QUIRE__SEARCH__REQUESTS_PER_MINUTE=1000000000 \
+  QUIRE__API__REQUESTS_PER_MINUTE=1000000000  # one client address: wrk
 
 echo "== seeding $POSTS posts into $DB_NAME (kept between runs; seeding is idempotent)"
 seed_start=$(date +%s.%N)
@@ -137,6 +138,9 @@ run home_cached "$C/"
 run tag_cached "$C/tags/$tag"
 run author_cached "$C/authors/$author"
 run search_cached "$C/search?q=$tag"
+# The JSON API (issue 12): a page of 20 articles and one article, anonymous.
+run api_list "http://127.0.0.1:$QUIRE_PORT/api/articles"
+run api_article "http://127.0.0.1:$QUIRE_PORT/api/articles/$slug"
 
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
 rss_cached_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[1]}/status")
@@ -162,7 +166,7 @@ fi
   echo
   echo "| target | req/s | share of ceiling | share of Fortunes | p50 ms | p99 ms |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for name in "${targets[@]}" healthz post home tag author search post_cached home_cached tag_cached author_cached search_cached; do
+  for name in "${targets[@]}" healthz post home tag author search post_cached home_cached tag_cached author_cached search_cached api_list api_article; do
     share=$(awk -v a="${RPS[$name]}" -v b="${RPS[ceiling]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
     vs_fortunes="–"
     if [ -n "$fortunes" ]; then
@@ -182,6 +186,8 @@ fi
       home_cached) label="\`/\`, cached";;
       tag_cached) label="\`/tags/{slug}\`, cached";;
       search_cached) label="\`/search?q=$tag\`, cached";;
+      api_list) label="\`GET /api/articles\` (20)";;
+      api_article) label="\`GET /api/articles/{slug}\`";;
     esac
     echo "| $label | ${RPS[$name]} | $share | $vs_fortunes | ${P50[$name]} | ${P99[$name]} |"
   done
