@@ -633,11 +633,21 @@ const ARTICLE_COLUMNS: &str = "p.id, p.slug, p.title, p.excerpt, p.tag_list AS t
         EXISTS (SELECT 1 FROM follows o WHERE o.follower_id = $1 AND o.followed_id = u.id)
             AS following";
 
-/// The rows `filter` picks (`p` a post, `u` its author), written with only the conditions
+/// The rows `filter` picks (`p` a post, and `u` its author `with_authors`), written with only the conditions
 /// it sets: each combination is its own prepared statement, planned for what it asks (a
 /// `$2 IS NULL OR …` condition would keep the index that orders the list out of the plan).
-fn push_filter(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, filter: &ArticleFilter) {
-    q.push(" FROM posts p JOIN users u ON u.id = p.author_id WHERE p.deleted_at IS NULL AND ");
+fn push_filter(
+    q: &mut sqlx::QueryBuilder<sqlx::Postgres>,
+    filter: &ArticleFilter,
+    with_authors: bool,
+) {
+    // The count reads no author column: without the join it is an index-only scan (a seq
+    // scan with it: 125 ms at 100,000 posts).
+    q.push(match with_authors {
+        true => " FROM posts p JOIN users u ON u.id = p.author_id",
+        false => " FROM posts p",
+    });
+    q.push(" WHERE p.deleted_at IS NULL AND ");
     let mine = match filter.unpublished {
         None => {
             q.push("p.status <> 'draft' AND p.published_at <= now()");
@@ -664,9 +674,9 @@ fn push_filter(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, filter: &ArticleFilte
         .push(")");
     }
     if let Some(author) = &filter.author {
-        q.push(" AND u.username = lower(")
+        q.push(" AND p.author_id = (SELECT a.id FROM users a WHERE a.username = lower(")
             .push_bind(author.as_str())
-            .push(")");
+            .push("))");
     }
     if let Some(fan) = &filter.favorited {
         q.push(
@@ -698,7 +708,7 @@ pub async fn articles(
         .push("::bigint AS id) SELECT ")
         .push(ARTICLE_COLUMNS)
         .push(", NULL::text AS body_markdown");
-    push_filter(&mut list, filter);
+    push_filter(&mut list, filter, true);
     list.push(match filter.unpublished {
         Some((PostStatus::Draft, _)) => " ORDER BY p.updated_at DESC, p.id DESC",
         _ => " ORDER BY p.published_at DESC, p.id DESC",
@@ -707,7 +717,7 @@ pub async fn articles(
     list.push(" OFFSET ").push_bind(offset);
     let rows = list.build_query_as().fetch_all(db).await?;
     let mut count = sqlx::QueryBuilder::new("SELECT count(*)");
-    push_filter(&mut count, filter);
+    push_filter(&mut count, filter, false);
     let (total,): (i64,) = count.build_query_as().fetch_one(db).await?;
     Ok((rows, total))
 }

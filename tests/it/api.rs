@@ -1280,3 +1280,43 @@ async fn get_answers_have_etags_and_revalidate() {
         .unwrap();
     assert_eq!(res.headers()["cache-control"], "private, no-cache");
 }
+
+/// Ten registrations of one name at once: exactly one account, the rest 409, none a 500.
+#[tokio::test]
+async fn simultaneous_registrations_of_one_name_make_one_account() {
+    // Enough hashing permits that none is refused as busy: the unique index must decide.
+    let app = spawn_app_with(|s| {
+        s.accounts.hash_concurrency = 10;
+        s.accounts.registrations_per_hour = 100;
+    })
+    .await;
+    let attempts = (0..10).map(|i| {
+        call(
+            &app,
+            Method::POST,
+            "/api/users",
+            None,
+            Some(
+                json!({"user": {"username": "same", "email": format!("same{i}@example.com"),
+                                 "password": PASSWORD}}),
+            ),
+        )
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let created = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    let taken = results
+        .iter()
+        .filter(|(s, b)| {
+            *s == StatusCode::CONFLICT && errors(b, "username") == ["has already been taken"]
+        })
+        .count();
+    assert_eq!((created, taken), (1, 9), "{results:?}");
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE username = 'same'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(accounts, 1);
+}
