@@ -141,6 +141,8 @@ run search_cached "$C/search?q=$tag"
 # The JSON API (issue 12): a page of 20 articles and one article, anonymous.
 run api_list "http://127.0.0.1:$QUIRE_PORT/api/articles"
 run api_article "http://127.0.0.1:$QUIRE_PORT/api/articles/$slug"
+run api_list_cached "$C/api/articles"
+run api_article_cached "$C/api/articles/$slug"
 
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
 rss_cached_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[1]}/status")
@@ -166,7 +168,7 @@ fi
   echo
   echo "| target | req/s | share of ceiling | share of Fortunes | p50 ms | p99 ms |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for name in "${targets[@]}" healthz post home tag author search post_cached home_cached tag_cached author_cached search_cached api_list api_article; do
+  for name in "${targets[@]}" healthz post home tag author search post_cached home_cached tag_cached author_cached search_cached api_list api_article api_list_cached api_article_cached; do
     share=$(awk -v a="${RPS[$name]}" -v b="${RPS[ceiling]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
     vs_fortunes="–"
     if [ -n "$fortunes" ]; then
@@ -188,6 +190,8 @@ fi
       search_cached) label="\`/search?q=$tag\`, cached";;
       api_list) label="\`GET /api/articles\` (20)";;
       api_article) label="\`GET /api/articles/{slug}\`";;
+      api_list_cached) label="\`GET /api/articles\` (20), cached";;
+      api_article_cached) label="\`GET /api/articles/{slug}\`, cached";;
     esac
     echo "| $label | ${RPS[$name]} | $share | $vs_fortunes | ${P50[$name]} | ${P99[$name]} |"
   done

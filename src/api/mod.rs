@@ -30,6 +30,7 @@ use crate::{
 pub fn routes(cfg: &mut web::ServiceConfig, origins: &[String]) {
     cfg.service(
         web::scope("/api")
+            .wrap(actix_web::middleware::from_fn(cached))
             .wrap(actix_web::middleware::from_fn(etags))
             .wrap(actix_web::middleware::from_fn(rate_limit))
             .wrap(cors(origins))
@@ -105,6 +106,72 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
     cors
 }
 
+/// Anonymous reads of public things (article lists, articles, their comments, tags,
+/// profiles) through the hot-page cache, under the same never-stale rule as the pages:
+/// every write bumps the generation (`cache::hot_pages`), a copy is never kept past the next
+/// scheduled post, and a call with a token is never cached. Inside CORS and the rate limit,
+/// so a cached answer is counted and carries the same headers.
+async fn cached(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::{Method, header::HeaderValue};
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let key = match &state {
+        Some(state)
+            if state.settings.cache.enabled
+                && matches!(*req.method(), Method::GET | Method::HEAD)
+                && !req.headers().contains_key(header::AUTHORIZATION) =>
+        {
+            cache_key(req.path(), req.query_string())
+        }
+        _ => None,
+    };
+    let (Some(state), Some((key, search))) = (state, key) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let settings = &state.settings.cache;
+    let ttl = match search {
+        true => settings.search_ttl_secs,
+        false => settings.ttl_secs,
+    };
+    let mut res = crate::cache::through(&state, req, next, &key, ttl).await?;
+    res.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Authorization"));
+    Ok(res)
+}
+
+/// The cache key of an anonymous API read (path and its known parameters, sorted), and
+/// whether it is a search; `None` for what is not cached.
+fn cache_key(path: &str, query: &str) -> Option<(String, bool)> {
+    let rest = path.strip_prefix("/api/")?;
+    let segments: Vec<&str> = rest.split('/').collect();
+    let known: &[&str] = match segments.as_slice() {
+        ["articles"] => &["tag", "author", "favorited", "q", "limit", "offset"],
+        ["articles", "feed"] => return None,
+        ["articles", slug] | ["articles", slug, "comments"] | ["profiles", slug]
+            if !slug.is_empty() =>
+        {
+            &[]
+        }
+        ["tags"] => &[],
+        _ => return None,
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !known.contains(&name.as_ref()) {
+            return None;
+        }
+        pairs.push((name.into_owned(), value.into_owned()));
+    }
+    pairs.sort();
+    let search = pairs.iter().any(|(name, _)| name == "q");
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    Some((format!("{path}?{query}"), search))
+}
+
 /// Every successful GET answer carries a strong `ETag`; a matching `If-None-Match` is a
 /// 304 without a body. An answer to a call with a token is about that person:
 /// `Cache-Control: private, no-cache`; others `public, max-age=0, must-revalidate`, so
@@ -118,7 +185,8 @@ async fn etags(
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let personal = req.headers().contains_key(header::AUTHORIZATION);
     let res = next.call(req).await?;
-    if !read || res.status() != StatusCode::OK {
+    // The cache (`cached`) answers with its own ETag and 304s.
+    if !read || res.status() != StatusCode::OK || res.headers().contains_key(header::ETAG) {
         return Ok(res.map_into_boxed_body());
     }
     let (req, res) = res.into_parts();

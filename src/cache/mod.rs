@@ -2,7 +2,8 @@
 //! and shared by every instance.
 //!
 //! - Only GET and HEAD of the reader pages (home, posts, tags, authors, search, feed,
-//!   sitemap) with no other query parameters than theirs. A request with a session cookie
+//!   sitemap) with no other query parameters than theirs, and the JSON API's anonymous
+//!   reads of public things (`api::cached`, through `through`). A request with a session cookie
 //!   bypasses the cache entirely (`X-Cache: BYPASS`).
 //! - Only a 200 without `Set-Cookie` or a private `Cache-Control` (pages for one person
 //!   say `private, no-store`) is kept, so nothing about a person is ever stored.
@@ -228,98 +229,110 @@ pub async fn hot_pages(
             key: Some(key),
             search,
         } => {
-            let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
-            if let Some(kept) = state.local_pages.get(&key) {
-                let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "memory");
-                return Ok(req.into_response(res));
-            }
-            let pages = state.pages();
-            let timeout = Duration::from_millis(settings.timeout_ms);
-            let script = redis::Script::new(LOOKUP);
-            let mut invocation = script.key(&pages.generation_key);
-            invocation.arg(&pages.prefix).arg(format!(":{key}"));
-            let found: Option<(String, Option<Vec<u8>>, i64)> =
-                state.redis.script_within(timeout, &invocation).await.ok();
-            let is_get = req.method() == Method::GET;
-            // The generation the page was looked up under, when the lookup found none.
-            let generation = match found {
-                Some((generation, Some(raw), kept_ms)) => {
-                    if let Some(kept) = Kept::decode(raw) {
-                        let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "redis");
-                        // No longer than Redis keeps it: not past the next scheduled post.
-                        let left = Duration::from_millis(kept_ms.max(0).unsigned_abs());
-                        if let Ok(generation) = generation.parse() {
-                            state
-                                .local_pages
-                                .put(&key, generation, left, Arc::new(kept));
-                        }
-                        return Ok(req.into_response(res));
-                    }
-                    None
-                }
-                Some((generation, None, _)) => Some(generation),
-                None => None,
+            let ttl = if search {
+                settings.search_ttl_secs
+            } else {
+                settings.ttl_secs
             };
-            let res = next.call(req).await?.map_into_boxed_body();
-            let keepable = is_get
-                && res.status() == StatusCode::OK
-                && !res.headers().contains_key(header::SET_COOKIE)
-                && !res
-                    .headers()
-                    .get(header::CACHE_CONTROL)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.contains("private") || v.contains("no-store"));
-            if !keepable {
-                return Ok(mark(res, "MISS"));
-            }
-            let (http_req, response) = res.into_parts();
-            let made_with = response.headers().clone();
-            let content_type = response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("text/html; charset=utf-8")
-                .to_owned();
-            let body = actix_web::body::to_bytes(response.into_body())
-                .await
-                .map_err(|_| actix_web::error::ErrorInternalServerError("reading a page"))?;
-            let kept = Kept {
-                etag: etag(&body),
-                content_type,
-                body,
-            };
-            // Stored only under the generation it was looked up with: a write since then
-            // bumped it, and this copy is never read.
-            if let Some(generation) = generation {
-                let ttl = if search {
-                    settings.search_ttl_secs
-                } else {
-                    settings.ttl_secs
-                };
-                let ttl = until_next_scheduled(&state)
-                    .await
-                    .map_or(ttl, |s| s.min(ttl));
-                if ttl > 0 {
-                    let set = redis::cmd("SET")
-                        .arg(format!("{}{generation}:{key}", pages.prefix))
-                        .arg(kept.encode())
-                        .arg("EX")
-                        .arg(ttl)
-                        .clone();
-                    let _ = state.redis.cmd::<()>(&set).await;
-                }
-            }
-            let mut res = kept.respond(if_none_match.as_ref(), "MISS");
-            // The page's own other headers (X-Search-Backend) go with it this once; what is
-            // kept is the body, its type and its ETag.
-            for (name, value) in made_with.iter() {
-                if !res.headers().contains_key(name) {
-                    res.headers_mut().insert(name.clone(), value.clone());
-                }
-            }
-            Ok(ServiceResponse::new(http_req, res))
+            through(&state, req, next, &key, ttl).await
         }
     }
+}
+
+/// A cacheable request under `key`: the kept copy (memory, then Redis) if there is one, else
+/// made, and kept for at most `ttl` seconds (never past the next scheduled post) if it is a
+/// public 200. The JSON API's anonymous reads come through here too (`api::cached`).
+pub async fn through<B: MessageBody + 'static>(
+    state: &AppState,
+    req: ServiceRequest,
+    next: Next<B>,
+    key: &str,
+    ttl: u64,
+) -> Result<ServiceResponse<BoxBody>, ActixError> {
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    if let Some(kept) = state.local_pages.get(key) {
+        let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "memory");
+        return Ok(req.into_response(res));
+    }
+    let settings = &state.settings.cache;
+    let pages = state.pages();
+    let timeout = Duration::from_millis(settings.timeout_ms);
+    let script = redis::Script::new(LOOKUP);
+    let mut invocation = script.key(&pages.generation_key);
+    invocation.arg(&pages.prefix).arg(format!(":{key}"));
+    let found: Option<(String, Option<Vec<u8>>, i64)> =
+        state.redis.script_within(timeout, &invocation).await.ok();
+    let is_get = req.method() == Method::GET;
+    // The generation the page was looked up under, when the lookup found none.
+    let generation = match found {
+        Some((generation, Some(raw), kept_ms)) => {
+            if let Some(kept) = Kept::decode(raw) {
+                let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "redis");
+                // No longer than Redis keeps it: not past the next scheduled post.
+                let left = Duration::from_millis(kept_ms.max(0).unsigned_abs());
+                if let Ok(generation) = generation.parse() {
+                    state.local_pages.put(key, generation, left, Arc::new(kept));
+                }
+                return Ok(req.into_response(res));
+            }
+            None
+        }
+        Some((generation, None, _)) => Some(generation),
+        None => None,
+    };
+    let res = next.call(req).await?.map_into_boxed_body();
+    let keepable = is_get
+        && res.status() == StatusCode::OK
+        && !res.headers().contains_key(header::SET_COOKIE)
+        && !res
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("private") || v.contains("no-store"));
+    if !keepable {
+        return Ok(mark(res, "MISS"));
+    }
+    let (http_req, response) = res.into_parts();
+    let made_with = response.headers().clone();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("text/html; charset=utf-8")
+        .to_owned();
+    let body = actix_web::body::to_bytes(response.into_body())
+        .await
+        .map_err(|_| actix_web::error::ErrorInternalServerError("reading a page"))?;
+    let kept = Kept {
+        etag: etag(&body),
+        content_type,
+        body,
+    };
+    // Stored only under the generation it was looked up with: a write since then bumped
+    // it, and this copy is never read.
+    if let Some(generation) = generation {
+        let ttl = until_next_scheduled(state)
+            .await
+            .map_or(ttl, |s| s.min(ttl));
+        if ttl > 0 {
+            let set = redis::cmd("SET")
+                .arg(format!("{}{generation}:{key}", pages.prefix))
+                .arg(kept.encode())
+                .arg("EX")
+                .arg(ttl)
+                .clone();
+            let _ = state.redis.cmd::<()>(&set).await;
+        }
+    }
+    let mut res = kept.respond(if_none_match.as_ref(), "MISS");
+    // The page's own other headers (X-Search-Backend) go with it this once; what is kept
+    // is the body, its type and its ETag.
+    for (name, value) in made_with.iter() {
+        if !res.headers().contains_key(name) {
+            res.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(http_req, res))
 }
 
 /// Seconds until the next scheduled post appears (pages kept longer would miss it).

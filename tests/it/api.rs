@@ -1320,3 +1320,127 @@ async fn simultaneous_registrations_of_one_name_make_one_account() {
         .unwrap();
     assert_eq!(accounts, 1);
 }
+
+/// Anonymous reads go through the hot-page cache (counted, with CORS headers, varying by
+/// `Authorization`), are never stale after a write or past a scheduled article's time, and
+/// calls with a token never touch it.
+#[tokio::test]
+async fn anonymous_reads_are_cached_and_never_stale() {
+    let app = spawn_app_with(|s| {
+        s.accounts.default_role = Role::Author;
+        s.api.cors_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    let token = register(&app, "writer").await;
+    let article = write(
+        &app,
+        &token,
+        json!({"title": "Kept answers", "body": "Body", "tagList": ["cached"]}),
+    )
+    .await;
+    let slug = article["slug"].as_str().unwrap().to_owned();
+    let anonymous = |path: String| {
+        app.client
+            .get(app.url(&path))
+            .header("Origin", "https://app.example")
+            .send()
+    };
+    for path in [
+        "/api/articles".to_owned(),
+        "/api/articles?tag=cached&limit=5".to_owned(),
+        format!("/api/articles/{slug}"),
+        format!("/api/articles/{slug}/comments"),
+        "/api/tags".to_owned(),
+        "/api/profiles/writer".to_owned(),
+    ] {
+        let first = anonymous(path.clone()).await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK, "{path}");
+        assert_eq!(first.headers()["x-cache"], "MISS", "{path}");
+        let remaining = |res: &reqwest::Response| -> u64 {
+            res.headers()["ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let before = remaining(&first);
+        let etag = first.headers()["etag"].clone();
+        let body = first.text().await.unwrap();
+        let second = anonymous(path.clone()).await.unwrap();
+        assert_eq!(second.headers()["x-cache"], "HIT", "{path}");
+        assert_eq!(second.headers()["etag"], etag, "{path}");
+        assert!(remaining(&second) < before, "{path}: a hit is counted");
+        assert_eq!(
+            second.headers()["access-control-allow-origin"],
+            "https://app.example",
+            "{path}"
+        );
+        let vary: Vec<_> = second.headers().get_all("vary").iter().collect();
+        assert!(
+            vary.iter()
+                .any(|v| v.to_str().unwrap().contains("Authorization")),
+            "{path}: {vary:?}"
+        );
+        assert!(
+            second.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        assert_eq!(second.text().await.unwrap(), body, "{path}");
+        // Someone with a token gets their own answer, never the kept one.
+        let personal = app
+            .client
+            .get(app.url(&path))
+            .header("Authorization", format!("Token {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(personal.headers().get("x-cache").is_none(), "{path}");
+        assert_eq!(personal.headers()["cache-control"], "private, no-cache");
+    }
+
+    // A write through the API makes every kept answer stale at once.
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/articles/{slug}/favorite"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let res = anonymous(format!("/api/articles/{slug}")).await.unwrap();
+    assert_eq!(res.headers()["x-cache"], "MISS");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["article"]["favoritesCount"], 1);
+    assert_eq!(body["article"]["favorited"], false);
+
+    // A scheduled article appears in the kept list at its time, with no write in between
+    // (the API takes minutes; the time is set directly).
+    let soon = write(
+        &app,
+        &token,
+        json!({"title": "Soon", "body": "B", "status": "scheduled",
+               "publishAt": "2099-01-01T09:00:00Z"}),
+    )
+    .await;
+    sqlx::query("UPDATE posts SET published_at = now() + interval '2 seconds' WHERE slug = $1")
+        .bind(soon["slug"].as_str().unwrap())
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.pages().stale().await;
+    let count = |body: Value| body["articlesCount"].as_i64().unwrap();
+    let res = anonymous("/api/articles".into()).await.unwrap();
+    assert_eq!(count(res.json().await.unwrap()), 1);
+    let res = anonymous("/api/articles".into()).await.unwrap();
+    assert_eq!(res.headers()["x-cache"], "HIT");
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    let res = anonymous("/api/articles".into()).await.unwrap();
+    assert_eq!(
+        count(res.json().await.unwrap()),
+        2,
+        "the scheduled one is out"
+    );
+}

@@ -3,20 +3,49 @@
 
 use std::process::Command;
 
+use actix_web::{HttpResponse, web};
+use quire::accounts::model::Role;
+
 use crate::{
     harness::spawn_app_with,
     oauth_provider::{Person, TestProvider},
 };
 
-#[tokio::test]
-async fn the_whole_story_works_in_a_real_browser() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let e2e = format!("{root}/tests/e2e");
+/// tests/e2e, once `scripts/test.sh` has installed Chromium and playwright-core.
+fn e2e_dir() -> String {
+    let e2e = format!("{}/tests/e2e", env!("CARGO_MANIFEST_DIR"));
     assert!(
         std::path::Path::new(&format!("{e2e}/node_modules/playwright-core")).exists()
             && std::path::Path::new("/usr/bin/chromium").exists(),
         "run `bash scripts/test.sh` once: it installs Chromium and playwright-core"
     );
+    e2e
+}
+
+/// Run `node script` in tests/e2e with `env`; its standard output, after checking it ended
+/// well and printed `passed`.
+async fn node(script: &'static str, env: Vec<(&'static str, String)>, passed: &str) -> String {
+    let e2e = e2e_dir();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .current_dir(&e2e)
+            .envs(env)
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(passed), "{stdout}");
+    stdout
+}
+
+#[tokio::test]
+async fn the_whole_story_works_in_a_real_browser() {
+    let root = env!("CARGO_MANIFEST_DIR");
     // GitHub login goes to the test's own provider, where Octo Cat approves.
     let provider = TestProvider::start().await;
     provider.approve_as(Person {
@@ -27,24 +56,12 @@ async fn the_whole_story_works_in_a_real_browser() {
         verified: true,
     });
     let app = spawn_app_with(|s| provider.configure(s)).await;
-    let base = app.base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("flow.mjs")
-            .current_dir(&e2e)
-            .env("BASE_URL", base)
-            .output()
-            .expect("node runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "browser flow failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("e2e flow passed"));
+    node(
+        "flow.mjs",
+        vec![("BASE_URL", app.base.clone())],
+        "e2e flow passed",
+    )
+    .await;
     for shot in [
         "editor.png",
         "post.png",
@@ -60,4 +77,66 @@ async fn the_whole_story_works_in_a_real_browser() {
             "screenshot {shot}"
         );
     }
+}
+
+/// tests/e2e/conduit (a RealWorld-style front-end) served on an origin of its own.
+fn serve_front_end() -> String {
+    async fn file(name: web::Path<String>) -> HttpResponse {
+        let (kind, body) = match name.as_str() {
+            "" => (
+                "text/html; charset=utf-8",
+                include_str!("../e2e/conduit/index.html"),
+            ),
+            "app.js" => ("text/javascript", include_str!("../e2e/conduit/app.js")),
+            _ => return HttpResponse::NotFound().finish(),
+        };
+        HttpResponse::Ok().content_type(kind).body(body)
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind front-end");
+    let port = listener.local_addr().expect("addr").port();
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().route("/{name:.*}", web::get().to(file))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn a_front_end_on_another_origin_drives_the_api() {
+    let front = serve_front_end();
+    let app = spawn_app_with(|s| {
+        s.accounts.default_role = Role::Author;
+        s.api.cors_origins = vec![front.clone()];
+    })
+    .await;
+    node(
+        "api-flow.mjs",
+        vec![("BASE_URL", app.base.clone()), ("FRONT_URL", front)],
+        "api front-end flow passed",
+    )
+    .await;
+    // The browser asked before each call with a token or a JSON body: real preflights.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let preflights: f64 = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("quire_http_requests_total")
+                && l.contains("method=\"OPTIONS\"")
+                && l.contains("/api")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        preflights >= 5.0,
+        "preflights seen: {preflights}\n{metrics}"
+    );
+    let shot = format!(
+        "{}/tests/e2e/artifacts/api-front-end.png",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000));
 }
