@@ -153,6 +153,8 @@ impl App {
             &settings.api,
             settings.session.secret.expose_secret(),
         ));
+        let api_calls = Arc::new(crate::ratelimit::Batched::default());
+        api_calls.spawn(redis.clone());
         let shared = AppState {
             local_pages,
             search,
@@ -164,6 +166,7 @@ impl App {
             oauth,
             hasher: Arc::new(Hasher::new(settings_hash_concurrency)),
             tokens,
+            api_calls,
         };
 
         let server = HttpServer::new(move || {

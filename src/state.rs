@@ -35,6 +35,8 @@ pub struct AppState {
     pub search: crate::search::Search,
     /// Makes and checks the JSON API's tokens.
     pub tokens: Arc<crate::api::jwt::Tokens>,
+    /// The API's per-caller allowances, counted here and flushed to Redis.
+    pub api_calls: Arc<crate::ratelimit::Batched>,
 }
 
 impl AppState {

@@ -224,7 +224,9 @@ async fn etags(
 /// client address (`api.requests_per_minute`). Login and registration have their own,
 /// stricter limits on top. Each answer says where the caller stands in the IETF draft's
 /// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; over it, 429 with
-/// `Retry-After`. Without Redis calls are not limited (reading goes on; logins can't).
+/// `Retry-After`. Counted on this instance and flushed to Redis ten times a second
+/// (`ratelimit::Batched`). Without Redis a new caller is not limited (reading goes on;
+/// logins can't).
 async fn rate_limit(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
@@ -254,7 +256,7 @@ async fn rate_limit(
         }
     };
     let limiter = state.limiter(name, limit, std::time::Duration::from_secs(60));
-    let hit = limiter.hit(&id).await.ok();
+    let hit = limiter.hit_batched(&state.api_calls, &id).await.ok();
     let mut res = match hit {
         Some(hit) if hit.over() => {
             let err = ApiError::TooMany {

@@ -1444,3 +1444,40 @@ async fn anonymous_reads_are_cached_and_never_stale() {
         "the scheduled one is out"
     );
 }
+
+/// Two instances share one allowance: each counts calls itself and flushes to Redis ten
+/// times a second, so the other sees them within a flush or two.
+#[tokio::test]
+async fn instances_share_one_allowance() {
+    let a = spawn_app_with(|s| s.api.requests_per_minute = 10).await;
+    let b = a.another_instance().await;
+    let call = |app: &TestApp| app.client.get(app.url("/api/tags")).send();
+    let remaining = |res: &reqwest::Response| -> u64 {
+        res.headers()["ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for left in (4..=9).rev() {
+        let res = call(&a).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(remaining(&res), left, "counted exactly on one instance");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    let res = call(&b).await.unwrap();
+    assert_eq!(remaining(&res), 3, "the other instance sees the six calls");
+    for _ in 0..3 {
+        assert_eq!(call(&b).await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(
+        call(&b).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The first instance learns of it at its next flush; after that, it refuses too.
+    let _ = call(&a).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    let res = call(&a).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(remaining(&res), 0);
+}
