@@ -523,6 +523,17 @@ async fn articles_favourites_comments_follows_and_tags() {
     );
     let (_, list) = get(&app, "/api/articles?author=celeb&limit=1&offset=1", None).await;
     assert_eq!(list["articles"][0]["slug"], "how-to-train-your-dragon");
+    // Past the end: no articles, and still the total (whole list and filtered).
+    for path in [
+        "/api/articles?offset=50",
+        "/api/articles?author=celeb&offset=50",
+    ] {
+        let (_, list) = get(&app, path, None).await;
+        assert_eq!(list["articles"].as_array().unwrap().len(), 0, "{path}");
+        assert_eq!(list["articlesCount"], 2, "{path}");
+    }
+    let (_, list) = get(&app, "/api/articles?limit=1", None).await;
+    assert_eq!(list["articlesCount"], 2, "the whole list's total");
 
     // Favourites.
     let slug = "how-to-train-your-dragon";
