@@ -108,6 +108,7 @@ impl App {
             base: settings.http.base(),
             per_page: settings.site.posts_per_page,
             css_url: assets.url("css/site.css"),
+            highlight_css_url: assets.url("css/highlight.css"),
             favicon_url: assets.url("img/favicon.svg"),
             local_time_js: assets.url("js/local-time.js"),
         });

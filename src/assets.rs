@@ -40,6 +40,7 @@ macro_rules! file {
 
 const FILES: &[File] = &[
     file!("css/site.css", "text/css; charset=utf-8"),
+    file!("css/highlight.css", "text/css; charset=utf-8"),
     file!("js/local-time.js", "text/javascript; charset=utf-8"),
     file!("img/favicon.svg", "image/svg+xml"),
     file!("img/cover-1.svg", "image/svg+xml"),
@@ -47,6 +48,27 @@ const FILES: &[File] = &[
     file!("img/cover-3.svg", "image/svg+xml"),
     file!("img/diagram.svg", "image/svg+xml"),
 ];
+
+/// What this build's pages refer to: a hash of every asset (and the version). Kept pages
+/// are stored under it (`cache::Pages`), so after a deploy no instance serves a page that
+/// links a stylesheet it no longer has.
+pub fn fingerprint() -> &'static str {
+    static FINGERPRINT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut hasher = Sha256::new();
+        hasher.update(env!("CARGO_PKG_VERSION"));
+        for file in FILES {
+            hasher.update(file.path);
+            hasher.update(file.bytes);
+        }
+        hasher
+            .finalize()
+            .iter()
+            .take(5)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    });
+    &FINGERPRINT
+}
 
 /// The table of files by URL, built once at start-up.
 pub struct Assets {

@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `seed`, `reindex`, `user create`.
+//! The command line: `serve` (default), `migrate`, `seed`, `reindex`, `rerender`,
+//! `user create`.
 
 use std::time::Duration;
 
@@ -40,6 +41,9 @@ pub enum Command {
     },
     /// Rebuild the Meilisearch index from PostgreSQL (safe while the site serves).
     Reindex,
+    /// Render every post's Markdown again with this version's renderer (after an upgrade:
+    /// highlighted code). Safe while the site serves; nobody's edit dates change.
+    Rerender,
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -114,6 +118,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "demo content ready: {} posts created, {} already there",
                 report.posts_created, report.posts_existing
             );
+        }
+        Command::Rerender => {
+            let pool = prepare_database(&settings).await?;
+            let bar = seed::progress_bar();
+            bar.set_length(crate::posts::repo::count_all(&pool).await?.unsigned_abs());
+            let (read, changed) = crate::posts::rerender(&pool, |n| bar.set_position(n)).await?;
+            bar.finish_and_clear();
+            stale_pages(&settings).await?;
+            println!("re-rendered {read} posts: {changed} changed");
         }
         Command::Reindex => {
             let pool = prepare_database(&settings).await?;

@@ -71,6 +71,8 @@ pub struct Site {
     pub base: String,
     pub per_page: u32,
     pub css_url: String,
+    /// Highlighted code's colours (`render::highlight`).
+    pub highlight_css_url: String,
     pub favicon_url: String,
     pub local_time_js: String,
 }

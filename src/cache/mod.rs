@@ -358,7 +358,9 @@ async fn bump(state: &AppState) {
 #[derive(Clone)]
 pub struct Pages {
     redis: Kv,
-    /// Every key of the cache starts with this: `{prefix}{generation}:{path}?{query}`.
+    /// Every key of the cache starts with this: `{prefix}{generation}:{path}?{query}`. It
+    /// holds the build's asset fingerprint: pages of another build link other assets. The
+    /// generation is shared by every build, so a write stales them all.
     prefix: String,
     generation_key: String,
     /// Where each new generation is published (see `local`).
@@ -367,12 +369,12 @@ pub struct Pages {
 
 impl Pages {
     pub fn new(redis: &Kv, settings: &RedisSettings) -> Self {
-        let prefix = format!("{}page:", settings.key_prefix);
+        let shared = format!("{}page:", settings.key_prefix);
         Self {
             redis: redis.clone(),
-            generation_key: format!("{prefix}gen"),
-            channel: format!("{prefix}gen:changes"),
-            prefix,
+            generation_key: format!("{shared}gen"),
+            channel: format!("{shared}gen:changes"),
+            prefix: format!("{shared}{}:", crate::assets::fingerprint()),
         }
     }
 

@@ -264,3 +264,34 @@ pub fn slug_for(title: &str, asked: &str) -> Result<Slug, String> {
         Slug::parse(asked.trim())
     }
 }
+
+/// Every post's HTML made again from its Markdown with today's renderer (`quire rerender`),
+/// a batch at a time; `progress` hears how many were read. Returns (read, changed). Kept
+/// pages are made stale by the caller.
+pub async fn rerender(db: &PgPool, progress: impl Fn(u64)) -> anyhow::Result<(u64, u64)> {
+    const BATCH: i64 = 200;
+    let (mut read, mut changed) = (0u64, 0u64);
+    let mut after = PostId(0);
+    loop {
+        let sources = repo::sources_after(db, after, BATCH).await?;
+        let Some((last, _)) = sources.last() else {
+            break;
+        };
+        after = *last;
+        read += sources.len() as u64;
+        // Rendering is CPU work: off the async threads, one batch at a time.
+        let rendered = tokio::task::spawn_blocking(move || {
+            sources
+                .into_iter()
+                .map(|(id, markdown)| (id, markdown::render(&markdown)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .context("rendering a batch of posts")?;
+        let mut tx = db.begin().await?;
+        changed += repo::store_rendered(&mut tx, &rendered).await?;
+        tx.commit().await?;
+        progress(read);
+    }
+    Ok((read, changed))
+}

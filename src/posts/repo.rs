@@ -13,6 +13,7 @@ use super::{
 use crate::{
     accounts::model::UserId,
     db::{Page, PageNumber},
+    render::SafeHtml,
     slug::Slug,
     tags::model::{Tag, TagId},
 };
@@ -847,4 +848,41 @@ pub async fn unfavorite(db: impl PgExecutor<'_>, user: UserId, post: PostId) -> 
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Up to `limit` posts after `after` (by id, trashed ones too): their ids and sources, for
+/// `quire rerender`.
+pub async fn sources_after(
+    db: impl PgExecutor<'_>,
+    after: PostId,
+    limit: i64,
+) -> sqlx::Result<Vec<(PostId, String)>> {
+    sqlx::query_as("SELECT id, body_markdown FROM posts WHERE id > $1 ORDER BY id LIMIT $2")
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+}
+
+/// Store re-rendered HTML for these posts, leaving their `updated_at` alone (nobody edited
+/// them); how many changed.
+pub async fn store_rendered(
+    conn: &mut PgConnection,
+    rendered: &[(PostId, SafeHtml)],
+) -> sqlx::Result<u64> {
+    sqlx::query("SET LOCAL quire.rerendering = 'on'")
+        .execute(&mut *conn)
+        .await?;
+    let ids: Vec<i64> = rendered.iter().map(|(id, _)| id.0).collect();
+    let html: Vec<&str> = rendered.iter().map(|(_, h)| h.as_str()).collect();
+    let done = sqlx::query(
+        "UPDATE posts p SET body_html = v.html
+           FROM unnest($1::bigint[], $2::text[]) AS v (id, html)
+          WHERE p.id = v.id AND p.body_html IS DISTINCT FROM v.html",
+    )
+    .bind(ids)
+    .bind(html)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -11,7 +11,9 @@ use std::{
     sync::LazyLock,
 };
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd, html};
+
+use super::highlight;
 
 /// HTML that went through the sanitizer. Askama prints it as is (it implements `HtmlSafe`).
 /// It is read back only from columns this module filled (a `Decode` from the database, a
@@ -108,7 +110,19 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("a", ["id"])
         .id_prefix(Some(ID_PREFIX))
         .add_allowed_classes("div", ["footnote-definition"])
-        .add_allowed_classes("sup", ["footnote-reference", "footnote-definition-label"]);
+        .add_allowed_classes("sup", ["footnote-reference", "footnote-definition-label"])
+        // Highlighted code's spans keep their `hl-` classes and nothing else.
+        .add_tag_attributes("span", ["class"])
+        .attribute_filter(|element, attribute, value| match (element, attribute) {
+            ("span", "class") => {
+                let kept: Vec<&str> = value
+                    .split_ascii_whitespace()
+                    .filter(|c| c.starts_with(highlight::CLASS_PREFIX))
+                    .collect();
+                (!kept.is_empty()).then(|| kept.join(" ").into())
+            }
+            _ => Some(value.into()),
+        });
     b
 });
 
@@ -144,9 +158,58 @@ pub fn render(markdown: &str) -> SafeHtml {
     let mut raw = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(
         &mut raw,
-        with_footnote_ids(Parser::new_ext(&markdown, options())),
+        with_highlighting(with_footnote_ids(Parser::new_ext(&markdown, options()))),
     );
     SafeHtml(SANITIZER.clean(&raw).to_string())
+}
+
+/// Fenced code in a language syntect knows, highlighted (see `highlight`), up to
+/// `highlight::MAX_POST_BYTES` of code a post; other code blocks as they were.
+fn with_highlighting<'a>(
+    events: impl Iterator<Item = Event<'a>>,
+) -> impl Iterator<Item = Event<'a>> {
+    // The open fenced block: its info string and its text so far.
+    let mut open: Option<(CowStr<'a>, String)> = None;
+    let mut budget = highlight::MAX_POST_BYTES;
+    events.flat_map(move |event| -> Vec<Event<'a>> {
+        match event {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
+                if open.is_none() && highlight::language(&info).is_some() =>
+            {
+                open = Some((info, String::new()));
+                Vec::new()
+            }
+            Event::Text(text) if open.is_some() => {
+                if let Some((_, code)) = open.as_mut() {
+                    code.push_str(&text);
+                }
+                Vec::new()
+            }
+            Event::End(TagEnd::CodeBlock) if open.is_some() => {
+                let Some((info, code)) = open.take() else {
+                    return Vec::new();
+                };
+                let language = highlight::language(&info).unwrap_or_default();
+                let html = (code.len() <= budget)
+                    .then(|| highlight::code(language, &code))
+                    .flatten();
+                match html {
+                    Some(html) => {
+                        budget -= code.len();
+                        vec![Event::Html(CowStr::from(format!(
+                            "<pre><code class=\"language-{language}\">{html}</code></pre>\n"
+                        )))]
+                    }
+                    None => vec![
+                        Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))),
+                        Event::Text(CowStr::from(code)),
+                        Event::End(TagEnd::CodeBlock),
+                    ],
+                }
+            }
+            other => vec![other],
+        }
+    })
 }
 
 /// `render` on the blocking pool, so a long post never stalls the async workers that
@@ -428,6 +491,47 @@ mod tests {
         ] {
             assert!(h.contains(needle), "missing {needle} in {h}");
         }
+    }
+
+    #[test]
+    fn fenced_code_is_highlighted_with_classes_only() {
+        let html =
+            render("```rust\nfn main() { println!(\"<hi>\"); }\n```\n\n```klingon\nqapla'\n```\n");
+        let h = html.as_str();
+        assert!(
+            h.contains(r#"<code class="language-rust"><span class="hl-"#),
+            "{h}"
+        );
+        assert!(h.contains("&lt;hi&gt;"), "{h}");
+        assert!(!h.contains("style="), "classes, not inline styles: {h}");
+        // An unknown language stays plain.
+        assert!(
+            h.contains("<pre><code class=\"\">qapla'") || h.contains("<pre><code>qapla'"),
+            "{h}"
+        );
+        // A span an author writes keeps only highlighting classes, and no handler.
+        let html = render("<span class=\"viewer hl-keyword\" onclick=\"x()\">x</span>");
+        assert!(
+            html.as_str()
+                .contains(r#"<span class="hl-keyword">x</span>"#),
+            "{html}"
+        );
+        let html = render("<span class=\"viewer\">x</span>");
+        assert!(html.as_str().contains("<span>x</span>"), "{html}");
+    }
+
+    #[test]
+    fn a_post_s_code_is_highlighted_up_to_a_budget() {
+        let block = format!("```rust\n{}```\n\n", "let x = 1;\n".repeat(5_000));
+        let html = render(&block.repeat(8));
+        let highlighted = html
+            .as_str()
+            .matches(r#"<code class="language-rust"><span"#)
+            .count();
+        assert!(
+            (1..8).contains(&highlighted),
+            "{highlighted} of 8 blocks highlighted"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Turning data into bytes for people: Markdown to safe HTML, templates to pages.
 
 pub mod form;
+pub mod highlight;
 pub mod markdown;
 pub mod page;
 pub mod text;

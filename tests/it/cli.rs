@@ -249,3 +249,63 @@ fn serve_with_logs(
     });
     (child, rx)
 }
+
+/// `quire rerender` makes every post's HTML again with today's renderer (highlighted code)
+/// and leaves `updated_at` alone: nobody edited the posts.
+#[tokio::test]
+async fn rerender_highlights_old_posts_and_keeps_their_dates() {
+    let db = TestDb::new().await;
+    let (ok, _, stderr) = run({
+        let mut cmd = quire_command(&db);
+        cmd.arg("migrate");
+        cmd
+    });
+    assert!(ok, "{stderr}");
+    sqlx::raw_sql(
+        "INSERT INTO users (username, email, display_name) VALUES ('ada', 'ada@example.com', 'Ada');
+         INSERT INTO posts (author_id, title, slug, excerpt, body_markdown, body_html, status,
+                            published_at, updated_at)
+         SELECT (SELECT id FROM users), 'Code ' || i, 'code-' || i, '',
+                E'Some code:\\n\\n```rust\\nfn main() {}\\n```\\n', '<p>as it was</p>', 'published',
+                now() - interval '2 days', now() - interval '1 day'
+           FROM generate_series(1, 450) i;",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let before: Vec<time::OffsetDateTime> =
+        sqlx::query_scalar("SELECT updated_at FROM posts ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let (ok, stdout, stderr) = run({
+        let mut cmd = quire_command(&db);
+        cmd.arg("rerender");
+        cmd
+    });
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("450 posts"), "{stdout}");
+    assert!(stdout.contains("450 changed"), "{stdout}");
+    let html: Vec<String> = sqlx::query_scalar("SELECT body_html FROM posts ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        html.iter().all(|h| h.contains("<span class=\"hl-")),
+        "{}",
+        html[0]
+    );
+    let after: Vec<time::OffsetDateTime> =
+        sqlx::query_scalar("SELECT updated_at FROM posts ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(before, after, "rerendering is not an edit");
+    // Twice: nothing left to change.
+    let (_, stdout, _) = run({
+        let mut cmd = quire_command(&db);
+        cmd.arg("rerender");
+        cmd
+    });
+    assert!(stdout.contains("0 changed"), "{stdout}");
+}
