@@ -29,7 +29,7 @@ use crate::{
     kv::Kv,
     metrics::Metrics,
     middleware, posts, search,
-    state::{AppState, Site},
+    state::{AppState, SiteAssets},
     tags, telemetry, uploads,
 };
 
@@ -102,16 +102,26 @@ impl App {
             actix_web::cookie::time::Duration::hours(i64::from(settings.session.ttl_hours));
         let port = listener.local_addr()?.port();
         let assets = web::Data::new(Assets::new());
-        let site = Arc::new(Site {
-            title: settings.site.title.clone(),
-            description: settings.site.description.clone(),
-            base: settings.http.base(),
-            per_page: settings.site.posts_per_page,
+        let site_assets = SiteAssets {
             css_url: assets.url("css/site.css"),
             highlight_css_url: assets.url("css/highlight.css"),
             favicon_url: assets.url("img/favicon.svg"),
             local_time_js: assets.url("js/local-time.js"),
-        });
+        };
+        let defaults = crate::settings::model::SiteSettings::defaults(&settings);
+        // Without the database (the site starts anyway), the config's values until it's back.
+        let site_settings = crate::settings::repo::load_or_create(&db, &defaults)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "site settings unread: using the config's"))
+            .unwrap_or(defaults);
+        let live = Arc::new(crate::settings::live::Live::new(
+            site_assets,
+            settings.http.base(),
+            site_settings,
+            redis.clone(),
+            &settings.redis.key_prefix,
+        ));
+        live.listen(db.clone());
         let metrics = Metrics::new(settings.database.max_connections)?;
         let oauth = Arc::new(accounts::oauth::Providers::new(&settings)?);
         let prometheus = metrics.http.clone();
@@ -162,7 +172,7 @@ impl App {
             db,
             redis,
             settings: Arc::new(settings),
-            site,
+            live,
             metrics,
             oauth,
             hasher: Arc::new(Hasher::new(settings_hash_concurrency)),
@@ -195,6 +205,8 @@ impl App {
                 .app_data(deadlines)
                 .app_data(uploads::admin::config(upload_limit))
                 .wrap(from_fn(middleware::personal_pages))
+                // Inside the page cache: a kept page needs no settings.
+                .wrap(from_fn(crate::settings::live::refresh))
                 .wrap(from_fn(middleware::reject_nul_in_query))
                 .wrap(error_pages())
                 .wrap(
@@ -220,6 +232,7 @@ impl App {
                 .configure(uploads::routes)
                 .configure(comments::routes)
                 .configure(search::pages::routes)
+                .configure(crate::settings::routes)
                 // Before the /api scope, which would take its paths.
                 .service(api::docs())
                 .configure(|cfg| api::routes(cfg, &cors_origins))

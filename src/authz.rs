@@ -32,6 +32,8 @@ pub enum Action {
     ManageTags,
     /// List users, change roles, disable and enable accounts.
     ManageUsers,
+    /// Change the site's settings (title, registrations, comments…).
+    ManageSettings,
 }
 
 /// The least role that may do `action` on anyone's things; `None`: no role is enough.
@@ -47,7 +49,7 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::ModerateCommentsOn { .. }
         | Action::SeeAllUploads
         | Action::ManageTags => Role::Editor,
-        Action::ManageUsers => Role::Admin,
+        Action::ManageUsers | Action::ManageSettings => Role::Admin,
     })
 }
 
@@ -78,6 +80,7 @@ pub struct Menu {
     pub admin: bool,
     pub editor_tools: bool,
     pub users: bool,
+    pub settings: bool,
 }
 
 impl Menu {
@@ -86,6 +89,7 @@ impl Menu {
             admin: can(user, Action::Write),
             editor_tools: can(user, Action::RestorePosts) && can(user, Action::ManageTags),
             users: can(user, Action::ManageUsers),
+            settings: can(user, Action::ManageSettings),
         }
     }
 }
@@ -156,6 +160,7 @@ mod tests {
                 require(&u, Action::ManageUsers).is_ok(),
                 role == Role::Admin
             );
+            assert_eq!(can(&u, Action::ManageSettings), role == Role::Admin);
         }
     }
 }

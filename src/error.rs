@@ -308,7 +308,7 @@ fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B
         .get::<RequestId>()
         .map(|id| id.to_string());
     let page = ErrorPage {
-        layout: Layout::new(&state.site, message.heading, &message.detail, path).noindex(),
+        layout: Layout::new(&state.site(), message.heading, &message.detail, path).noindex(),
         status: status.as_u16(),
         message,
         request_id,

@@ -163,6 +163,35 @@ impl Kv {
         result
     }
 
+    /// Wait until `listeners` subscribers have counted themselves in `ack_key` (they heard a
+    /// message), or `wait` passed; whether they all did.
+    pub async fn acknowledged(&self, ack_key: &str, listeners: u64, wait: Duration) -> bool {
+        let acks = redis::cmd("GET").arg(ack_key).clone();
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline {
+            match self.cmd::<Option<u64>>(&acks).await {
+                Ok(Some(heard)) if heard >= listeners => return true,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// Count this subscriber in `ack_key` (kept 10 s): see `acknowledged`.
+    pub async fn acknowledge(&self, ack_key: &str) {
+        let ack = redis::pipe()
+            .cmd("INCR")
+            .arg(ack_key)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(ack_key)
+            .arg(10)
+            .ignore()
+            .clone();
+        let _ = self.pipe::<()>(&ack).await;
+    }
+
     /// Run `cmd` when Redis is reachable again (it failed now). Repeats are run once.
     pub fn defer(&self, cmd: redis::Cmd) {
         if let Ok(mut deferred) = self.inner.deferred.lock()

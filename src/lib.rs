@@ -22,6 +22,7 @@ pub mod ratelimit;
 pub mod render;
 pub mod search;
 pub mod seed;
+pub mod settings;
 pub mod slug;
 pub mod state;
 pub mod tags;

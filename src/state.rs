@@ -25,7 +25,8 @@ pub struct AppState {
     /// Password hashing, bounded in concurrency and memory.
     pub hasher: Arc<Hasher>,
     pub settings: Arc<Settings>,
-    pub site: Arc<Site>,
+    /// The site settings as they are now (see `settings::live`); read through `site()`.
+    pub live: Arc<crate::settings::live::Live>,
     pub metrics: Metrics,
     /// GitHub and Google login, when configured.
     pub oauth: Arc<accounts::oauth::Providers>,
@@ -40,6 +41,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The site settings and facts pages show, fresh for this request.
+    pub fn site(&self) -> Arc<Site> {
+        self.live.current()
+    }
+
     /// The handle that makes kept pages stale (see `cache`).
     pub fn pages(&self) -> crate::cache::Pages {
         crate::cache::Pages::new(&self.redis, &self.settings.redis)
@@ -62,7 +68,18 @@ impl AppState {
     }
 }
 
-/// Site-wide facts every page shows, built once from the settings.
+/// The static files every page links (content-hashed URLs).
+#[derive(Debug, Clone)]
+pub struct SiteAssets {
+    pub css_url: String,
+    /// Highlighted code's colours (`render::highlight`).
+    pub highlight_css_url: String,
+    pub favicon_url: String,
+    pub local_time_js: String,
+}
+
+/// Site-wide facts every page shows: the site settings (`settings`) as they are now, and the
+/// address and assets, which never change while the process runs.
 #[derive(Debug)]
 pub struct Site {
     pub title: String,
@@ -70,11 +87,42 @@ pub struct Site {
     /// `http.base_url` without the trailing slash.
     pub base: String,
     pub per_page: u32,
+    pub footer_text: String,
+    /// `/theme.css?v=N` when an admin chose an accent colour.
+    pub theme_css_url: Option<String>,
     pub css_url: String,
-    /// Highlighted code's colours (`render::highlight`).
     pub highlight_css_url: String,
     pub favicon_url: String,
     pub local_time_js: String,
+    pub settings: crate::settings::model::SiteSettings,
+}
+
+impl Site {
+    pub fn new(
+        assets: &SiteAssets,
+        base: &str,
+        settings: crate::settings::model::SiteSettings,
+    ) -> Self {
+        Self {
+            title: settings.title.clone(),
+            description: settings.description.clone(),
+            base: base.to_owned(),
+            per_page: u32::try_from(settings.posts_per_page.max(1)).unwrap_or(10),
+            footer_text: settings.footer_text.clone(),
+            theme_css_url: (!settings.accent_color.is_empty())
+                .then(|| format!("/theme.css?v={}", settings.version)),
+            css_url: assets.css_url.clone(),
+            highlight_css_url: assets.highlight_css_url.clone(),
+            favicon_url: assets.favicon_url.clone(),
+            local_time_js: assets.local_time_js.clone(),
+            settings,
+        }
+    }
+
+    /// Whether readers may comment now.
+    pub fn comments_open(&self) -> bool {
+        self.settings.comments != crate::settings::model::CommentsMode::Off
+    }
 }
 
 /// A resource at `path`, with the request deadlines (`middleware::deadlines`) around its

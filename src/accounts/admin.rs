@@ -74,7 +74,7 @@ async fn index_page(
         )
     };
     Ok(IndexPage {
-        layout: Layout::new(&state.site, "Users", "", "/admin/users")
+        layout: Layout::new(&state.site(), "Users", "", "/admin/users")
             .noindex()
             .header(Some(header(&user, session))),
         pager: Pager::new(&path, &list),

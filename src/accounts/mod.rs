@@ -241,6 +241,9 @@ pub enum ProviderLoginError {
     /// registered the address first share the account. Log in with the password and link.
     #[error("an account with this email exists and must link the provider itself")]
     EmailOwnerUnverified,
+    /// Nobody has an account for this identity, and admins closed registrations.
+    #[error("registrations are closed")]
+    RegistrationsClosed,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -253,14 +256,15 @@ fn violates(e: &sqlx::Error, constraint: &str) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.constraint() == Some(constraint))
 }
 
-/// The account `account` logs in as: the one its identity is linked to; else the account
+/// The account `account` logs in as (`role`: what a new one gets, `None` while registrations
+/// are closed): the one its identity is linked to; else the account
 /// whose email the provider has verified (linking the identity to it); else a new account
 /// (role `role`) made from the provider's login, name and verified email.
 pub async fn log_in_with(
     db: &PgPool,
     provider: Provider,
     account: &ProviderAccount,
-    role: Role,
+    role: Option<Role>,
 ) -> Result<UserId, ProviderLoginError> {
     // Two first logins racing (two tabs) collide on a unique index: the retry finds the
     // winner's rows.
@@ -279,7 +283,7 @@ async fn try_log_in_with(
     db: &PgPool,
     provider: Provider,
     account: &ProviderAccount,
-    role: Role,
+    role: Option<Role>,
 ) -> Result<UserId, ProviderLoginError> {
     let mut tx = db.begin().await?;
     if let Some(owner) = repo::identity_owner(&mut *tx, provider, &account.id).await? {
@@ -300,6 +304,7 @@ async fn try_log_in_with(
         }
         Some(owner) => owner.id,
         None => {
+            let role = role.ok_or(ProviderLoginError::RegistrationsClosed)?;
             let username =
                 repo::free_username(&mut *tx, &Username::suggest(&account.login)).await?;
             let user = NewUser {
@@ -379,6 +384,7 @@ pub enum ProviderFailure {
     EmailNotVerified,
     EmailOwnerLinkedElsewhere,
     EmailOwnerUnverified,
+    RegistrationsClosed,
     LinkedToAnother,
     AlreadyHasOne,
 }
@@ -391,6 +397,7 @@ impl ProviderLoginError {
             Self::EmailNotVerified => ProviderFailure::EmailNotVerified,
             Self::EmailOwnerLinkedElsewhere => ProviderFailure::EmailOwnerLinkedElsewhere,
             Self::EmailOwnerUnverified => ProviderFailure::EmailOwnerUnverified,
+            Self::RegistrationsClosed => ProviderFailure::RegistrationsClosed,
             Self::Db(e) => return Err(e),
         })
     }
@@ -439,7 +446,8 @@ pub async fn finish_provider_login(
             Err(e) => e.refusal().map(Err),
         };
     }
-    let role = state.settings.accounts.default_role;
+    let settings = &state.site().settings;
+    let role = settings.registrations_open.then_some(settings.default_role);
     match log_in_with(&state.db, provider, &account, role).await {
         Ok(id) => Ok(Ok(ProviderDone::LogIn(id))),
         Err(e) => e.refusal().map(Err),

@@ -243,6 +243,17 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reader => "reader",
+            Self::Author => "author",
+            Self::Editor => "editor",
+            Self::Admin => "admin",
+        }
+    }
+}
+
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -62,7 +62,7 @@ pub async fn author(
         .map(|_| profile.following);
     let number = query.number();
     let rows =
-        posts::repo::list_published_by_author(&state.db, author.id, number, state.site.per_page)
+        posts::repo::list_published_by_author(&state.db, author.id, number, state.site().per_page)
             .await?;
     let path = format!("/authors/{}", author.username);
     let title = format!("Posts by {}", author.display_name);
@@ -70,7 +70,7 @@ pub async fn author(
         layout,
         posts,
         pager,
-    } = Listing::new(&state.site, &path, &title, &author.bio, rows, number)?;
+    } = Listing::new(&state.site(), &path, &title, &author.bio, rows, number)?;
     page(AuthorPage {
         layout: layout.header(visitor.header),
         posts,
@@ -174,7 +174,7 @@ fn account_page(
         ("Create an account", "Join to comment on posts.")
     };
     AccountPage {
-        layout: Layout::new(&state.site, title, description, action).noindex(),
+        layout: Layout::new(&state.site(), title, description, action).noindex(),
         csrf_token: session.csrf_token(),
         form: AccountForm {
             password: String::new(), // never echo a password back
@@ -199,17 +199,24 @@ pub async fn register_form(
     if viewer.0.is_some() {
         return Ok(see_other("/"));
     }
+    let errors = match state.site().settings.registrations_open {
+        true => FormErrors::default(),
+        false => FormErrors::general(CLOSED),
+    };
     let page = account_page(
         &state,
         &session,
         "/register",
         AccountForm::default(),
-        FormErrors::default(),
+        errors,
     );
     render(StatusCode::OK, page)
 }
 
-/// `POST /register`: create a reader (or `accounts.default_role`) and log them in.
+/// What the register page says while an admin has closed registrations.
+const CLOSED: &str = "New accounts are closed on this site for now. Ask its owner for one.";
+
+/// `POST /register`: create an account (the settings' role for new ones) and log them in.
 /// Limited per client address (`accounts.registrations_per_hour`).
 pub async fn register(
     state: web::Data<AppState>,
@@ -217,7 +224,12 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     CsrfForm(form): CsrfForm<AccountForm>,
 ) -> Result<HttpResponse, Error> {
-    let user = match form.parse(state.settings.accounts.default_role) {
+    if !state.site().settings.registrations_open {
+        let errors = FormErrors::general(CLOSED);
+        let page = account_page(&state, &session, "/register", form, errors);
+        return render(StatusCode::FORBIDDEN, page);
+    }
+    let user = match form.parse(state.site().settings.default_role) {
         Ok(user) => user,
         Err(errors) => {
             let page = account_page(&state, &session, "/register", form, errors);
@@ -353,7 +365,7 @@ fn login_page(
     errors: FormErrors,
 ) -> LoginPage {
     LoginPage {
-        layout: Layout::new(&state.site, "Log in", "Log in to your account.", "/login").noindex(),
+        layout: Layout::new(&state.site(), "Log in", "Log in to your account.", "/login").noindex(),
         csrf_token: session.csrf_token(),
         login,
         providers: oauth::buttons(state, &next),

@@ -79,7 +79,7 @@ pub(crate) async fn page(
     let linked = repo::identities(&state.db, user.id).await?;
     Ok(AccountPage {
         connections: connections(&state.oauth.enabled(), linked),
-        layout: Layout::new(&state.site, "Your account", "", "/account")
+        layout: Layout::new(&state.site(), "Your account", "", "/account")
             .noindex()
             .header(Some(header(&user, session))),
         csrf_token: session.csrf_token(),

@@ -104,7 +104,7 @@ pub async fn index(
 #[utoipa::path(post, path = "/articles/{slug}/comments", tag = "Comments",
     operation_id = "CreateArticleComment", summary = "Create a comment for an article", security(("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
     request_body = super::openapi::NewCommentRequest,
-    responses((status = 201, description = "The new comment", body = CommentBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
+    responses((status = 201, description = "The new comment", body = CommentBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "Comments are closed (Quire)", body = GenericErrorModel), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -128,6 +128,7 @@ pub async fn create(
         }
         Err(AddError::Invalid(message)) => return Err(ApiError::invalid("body", message)),
         Err(AddError::TooFast) => return Err(ApiError::TooMany { retry_after: 60 }),
+        Err(AddError::Closed) => return Err(ApiError::Forbidden("comment")),
         Err(AddError::Redis(e)) => return Err(e.into()),
         Err(AddError::Db(e)) => return Err(e.into()),
     };

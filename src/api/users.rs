@@ -57,13 +57,22 @@ pub struct LoginFields {
 /// Every field optional; `bio` and `image` may be `null` (or `""`) to clear them.
 #[derive(Debug, Deserialize)]
 pub struct UpdateFields {
+    /// Left out: kept; `null`: 422 (the spec says string).
+    #[serde(default, deserialize_with = "not_null")]
     pub email: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub username: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub password: Option<String>,
     #[serde(default, deserialize_with = "present")]
     pub bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub image: Option<Option<String>>,
+}
+
+/// A field that may be left out but not sent as `null`.
+fn not_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -154,11 +163,12 @@ fn taken(e: CreateUserError) -> ApiError {
 }
 
 /// `POST /api/users`: register (rate limited per address, like the register page). The
-/// account gets `accounts.default_role`.
+/// account gets the site settings' role for new accounts; 403 while registrations are closed.
 #[utoipa::path(post, path = "/users", tag = "User and Authentication",
     operation_id = "CreateUser", description = "Register a new user",
     request_body = super::openapi::NewUserRequest,
     responses((status = 201, description = "The new user, with a token", body = UserBody),
+              (status = 403, description = "Registrations are closed (Quire)", body = GenericErrorModel),
               (status = 409, description = "Username or email taken", body = GenericErrorModel),
               (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel),
               (status = 429, description = "Too many registrations", body = GenericErrorModel)))]
@@ -167,6 +177,9 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Wrapped<NewUserFields>>,
 ) -> Result<HttpResponse, ApiError> {
+    if !state.site().settings.registrations_open {
+        return Err(ApiError::Forbidden("registration"));
+    }
     let fields = body.into_inner()?;
     let mut problems = Problems::default();
     let username = problems.check("username", fields.username.as_deref(), Username::parse);
@@ -198,7 +211,7 @@ pub async fn register(
         email,
         bio: String::new(),
         password: Some(password),
-        role: state.settings.accounts.default_role,
+        role: state.site().settings.default_role,
     };
     let id = accounts::create_user_with_hash(&state.db, &user, Some(&hash))
         .await

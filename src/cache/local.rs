@@ -152,11 +152,7 @@ impl Local {
                     };
                     let generation: u64 = message.get_payload()?;
                     self.hear(generation);
-                    let ack = redis::pipe()
-                        .cmd("INCR").arg(ack_key(generation_key, generation)).ignore()
-                        .cmd("EXPIRE").arg(ack_key(generation_key, generation)).arg(10).ignore()
-                        .clone();
-                    let _ = redis.pipe::<()>(&ack).await;
+                    redis.acknowledge(&ack_key(generation_key, generation)).await;
                 }
                 _ = ping.tick() => {
                     // A subscribed connection answers PING with ["pong", ""], not "PONG".

@@ -403,22 +403,18 @@ impl Pages {
         if listeners == 0 {
             return;
         }
-        let acks = redis::cmd("GET")
-            .arg(local::ack_key(&self.generation_key, generation))
-            .clone();
-        let deadline = std::time::Instant::now() + local::ACK_WAIT;
-        while std::time::Instant::now() < deadline {
-            match self.redis.cmd::<Option<u64>>(&acks).await {
-                Ok(Some(heard)) if heard >= listeners => return,
-                Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-                Err(_) => return,
-            }
+        let acks = local::ack_key(&self.generation_key, generation);
+        if !self
+            .redis
+            .acknowledged(&acks, listeners, local::ACK_WAIT)
+            .await
+        {
+            tracing::warn!(
+                generation,
+                listeners,
+                "not every instance acknowledged a cache bump"
+            );
         }
-        tracing::warn!(
-            generation,
-            listeners,
-            "not every instance acknowledged a cache bump"
-        );
     }
 
     /// The generation key, for `Local::listen`.

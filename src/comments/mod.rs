@@ -56,6 +56,9 @@ pub enum AddError {
     Invalid(String),
     #[error("commenting too fast")]
     TooFast,
+    /// An admin turned comments off.
+    #[error("comments are closed")]
+    Closed,
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
     #[error(transparent)]
@@ -89,6 +92,9 @@ pub async fn add(
     post: PostId,
     text: &str,
 ) -> Result<i64, AddError> {
+    if !state.site().comments_open() {
+        return Err(AddError::Closed);
+    }
     let body = parse_body(text).map_err(AddError::Invalid)?;
     if too_fast(state, "comment", user).await? {
         return Err(AddError::TooFast);

@@ -46,7 +46,7 @@ fn form_page(
     errors: FormErrors,
 ) -> FormPage {
     FormPage {
-        layout: Layout::new(&state.site, "Your comment", "", &action)
+        layout: Layout::new(&state.site(), "Your comment", "", &action)
             .noindex()
             .header(Some(header(&user, session))),
         csrf_token: session.csrf_token(),
@@ -80,6 +80,10 @@ pub async fn create(
         Err(super::AddError::TooFast) => (
             StatusCode::TOO_MANY_REQUESTS,
             FormErrors::general("You are commenting very fast. Wait a minute, then post again."),
+        ),
+        Err(super::AddError::Closed) => (
+            StatusCode::FORBIDDEN,
+            FormErrors::general("Comments are closed on this site; your text is below."),
         ),
         Err(super::AddError::Redis(e)) => return Err(e.into()),
         Err(super::AddError::Db(e)) => return Err(e.into()),

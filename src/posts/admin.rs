@@ -62,7 +62,7 @@ pub(super) fn layout(
     title: &str,
     path: &str,
 ) -> Layout {
-    Layout::new(&state.site, title, "", path)
+    Layout::new(&state.site(), title, "", path)
         .noindex()
         .header(Some(header(user, session)))
 }

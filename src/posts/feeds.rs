@@ -40,7 +40,7 @@ pub async fn feed(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
         .max()
         .unwrap_or_else(OffsetDateTime::now_utc);
     let body = Feed {
-        site: &state.site,
+        site: &state.site(),
         updated: iso_date(&updated),
         posts,
     }
@@ -72,7 +72,7 @@ pub async fn sitemap(state: web::Data<AppState>) -> Result<HttpResponse, Error> 
         .map(|(slug, updated)| (slug, iso_date(&updated)))
         .collect();
     let body = Sitemap {
-        base: &state.site.base,
+        base: &state.site().base,
         posts,
         tags,
         authors,
@@ -91,7 +91,7 @@ pub async fn robots(state: web::Data<AppState>) -> HttpResponse {
         ]))
         .body(format!(
             "User-agent: *\nDisallow: /admin\nDisallow: /api/\nDisallow: /auth/\n\nSitemap: {}/sitemap.xml\n",
-            state.site.base
+            state.site().base
         ))
 }
 

@@ -73,8 +73,8 @@ pub async fn index(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let number = query.number();
-    let rows = repo::list_published(&state.db, number, state.site.per_page).await?;
-    let site = &state.site;
+    let rows = repo::list_published(&state.db, number, state.site().per_page).await?;
+    let site = &state.site();
     let Listing {
         layout,
         posts,
@@ -135,7 +135,7 @@ pub async fn show(
         .cloned()
         .collect();
     let layout = Layout::new(
-        &state.site,
+        &state.site(),
         &s.title,
         &s.excerpt,
         &format!("/posts/{}", s.slug),
@@ -198,13 +198,13 @@ pub async fn following(
         .clone()
         .ok_or_else(|| Error::LoginRequired("/following".into()))?;
     let number = query.number();
-    let rows = repo::list_followed(&state.db, user.id, number, state.site.per_page).await?;
+    let rows = repo::list_followed(&state.db, user.id, number, state.site().per_page).await?;
     let Listing {
         layout,
         posts,
         pager,
     } = Listing::new(
-        &state.site,
+        &state.site(),
         "/following",
         "Following",
         "The newest posts by the authors you follow.",

@@ -102,7 +102,7 @@ pub async fn search(
     };
     let mut found = SearchPage {
         layout: Layout::new(
-            &state.site,
+            &state.site(),
             &title,
             "Search every post.",
             &page_href(&path, number.get()),
@@ -142,7 +142,7 @@ pub async fn search(
         res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return Ok(res);
     }
-    let per_page = i64::from(state.site.per_page);
+    let per_page = i64::from(state.site().per_page);
     let offset = i64::from(number.get() - 1) * per_page;
     let (results, answered) = state
         .search

@@ -46,7 +46,7 @@ pub async fn index(
     authz::require(&user, Action::ManageTags)?;
     let tags = repo::list_with_counts(&state.db).await?;
     let jobs = repo::jobs(&state.db).await?;
-    let layout = Layout::new(&state.site, "Tags", "", "/admin/tags")
+    let layout = Layout::new(&state.site(), "Tags", "", "/admin/tags")
         .noindex()
         .header(Some(header(&user, &session)));
     render(StatusCode::OK, IndexPage { layout, tags, jobs })
@@ -90,7 +90,7 @@ fn edit_page(
 ) -> EditPage {
     EditPage {
         layout: Layout::new(
-            &state.site,
+            &state.site(),
             "Edit tag",
             "",
             &format!("/admin/tags/{}/edit", tag.id.0),

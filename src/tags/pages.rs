@@ -32,7 +32,7 @@ pub async fn show(
 ) -> Result<HttpResponse, Error> {
     let number = query.number();
     let (tag, rows) =
-        posts::repo::list_published_by_tag(&state.db, &slug, number, state.site.per_page)
+        posts::repo::list_published_by_tag(&state.db, &slug, number, state.site().per_page)
             .await?
             .ok_or(Error::NotFound)?;
     let path = format!("/tags/{}", tag.slug);
@@ -41,7 +41,7 @@ pub async fn show(
         layout,
         posts,
         pager,
-    } = Listing::new(&state.site, &path, &title, &tag.description, rows, number)?;
+    } = Listing::new(&state.site(), &path, &title, &tag.description, rows, number)?;
     page(ShowPage {
         layout: layout.header(visitor.header),
         tag,

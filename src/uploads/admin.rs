@@ -76,7 +76,7 @@ async fn page(
     let mine = (!authz::can(&user, Action::SeeAllUploads)).then_some(user.id);
     Ok(IndexPage {
         uploads: repo::recent(&state.db, mine, 30).await?,
-        layout: Layout::new(&state.site, "Images", "", "/admin/uploads")
+        layout: Layout::new(&state.site(), "Images", "", "/admin/uploads")
             .noindex()
             .header(Some(header(&user, session))),
         csrf_token: session.csrf_token(),

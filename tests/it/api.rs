@@ -162,6 +162,20 @@ async fn register_log_in_read_and_update_the_account() {
         (&Value::Null, &Value::Null)
     );
 
+    // Email, username and password are strings: `null` is refused, not taken as "keep".
+    for field in ["email", "username", "password"] {
+        let (status, body) = call(
+            &app,
+            Method::PUT,
+            "/api/user",
+            Some(&token),
+            Some(json!({"user": {field: null}})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert!(!errors(&body, field).is_empty(), "{body}");
+    }
+
     // A new password ends every earlier token; the answer carries a working one.
     let (status, body) = call(
         &app,
@@ -1520,5 +1534,8 @@ async fn instances_share_one_allowance() {
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
     assert!(refused, "the first instance never refused");
-    assert!(passed <= 2, "{passed} calls passed after the allowance was spent");
+    assert!(
+        passed <= 2,
+        "{passed} calls passed after the allowance was spent"
+    );
 }

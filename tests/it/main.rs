@@ -26,6 +26,7 @@ mod reading;
 mod realworld;
 mod schemathesis;
 mod search;
+mod settings;
 mod tags;
 mod uploads;
 

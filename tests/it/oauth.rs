@@ -761,3 +761,37 @@ async fn next_through_a_provider_stays_on_the_site() {
     let res = app.get("/auth/github?next=/%00").await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+/// With registrations closed, a provider login that would make a new account is refused
+/// (nothing created); someone who already has one still logs in.
+#[tokio::test]
+async fn closed_registrations_stop_new_accounts_through_a_provider_too() {
+    let (app, provider) = setup().await;
+    provider.approve_as(OCTO);
+    log_in_with(&TestApp::sharing(&app), &provider, "github").await;
+    let admin = app.signed_in("root", Role::Admin).await;
+    let res = crate::settings::save(&admin, &[("registrations_open", "")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    provider.approve_as(JANE);
+    let refused = log_in_with(&TestApp::sharing(&app), &provider, "google").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("New accounts are closed")
+    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(users, 2, "nothing was created (Octo and the admin)");
+    provider.approve_as(OCTO);
+    let done = log_in_with(&TestApp::sharing(&app), &provider, "github").await;
+    assert_eq!(
+        done.status(),
+        StatusCode::SEE_OTHER,
+        "a returning user still logs in"
+    );
+}

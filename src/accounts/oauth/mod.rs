@@ -256,6 +256,15 @@ impl Failure {
                      administrators if you think this is a mistake."
                 ),
             ),
+            Failure::RegistrationsClosed => (
+                S::FORBIDDEN,
+                "New accounts are closed".to_owned(),
+                format!(
+                    "Nobody here has linked this {provider} account, and new accounts are \
+                     closed on this site for now. If you have an account, log in with its \
+                     password. Nothing was created."
+                ),
+            ),
             Failure::EmailNotVerified => (
                 S::FORBIDDEN,
                 format!("{provider} has not verified your email"),
@@ -327,7 +336,7 @@ fn failure_page(
         ?failure,
         "provider login refused"
     );
-    let (status, heading, detail) = failure.explain(provider.label(), &state.site.title);
+    let (status, heading, detail) = failure.explain(provider.label(), &state.site().title);
     let linking = flow.is_some_and(|f| f.link_to.is_some());
     let retryable = !matches!(
         failure,
@@ -349,7 +358,7 @@ fn failure_page(
         ("/login", "Log in another way")
     };
     let page = FailurePage {
-        layout: Layout::new(&state.site, &heading, &detail, "/login")
+        layout: Layout::new(&state.site(), &heading, &detail, "/login")
             .noindex()
             .header(viewer.0.as_ref().map(|u| header(u, session))),
         status: status.as_u16(),

@@ -1,0 +1,242 @@
+//! `/admin/settings` (admins): the site's title, description, posts per page, footer,
+//! accent colour, registrations, new accounts' role and comments; and `/theme.css`, the
+//! accent colour as a stylesheet (the Content-Security-Policy allows no inline style).
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{
+    model::{CommentsMode, SiteSettings, parse_color},
+    repo,
+};
+use crate::{
+    accounts::{
+        model::{CurrentUser, Role},
+        session::AuthSession,
+    },
+    authz::{self, Action},
+    error::Error,
+    extract::{CsrfForm, SignedIn, header},
+    render::{
+        Layout,
+        form::FormErrors,
+        page::{personal as render, see_other},
+    },
+    state::AppState,
+};
+
+/// The form as sent: every field a string, so a bad value comes back as typed.
+#[derive(Debug, Default, Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub posts_per_page: String,
+    #[serde(default)]
+    pub footer_text: String,
+    #[serde(default)]
+    pub accent_color: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    pub registrations_open: Option<String>,
+    #[serde(default)]
+    pub default_role: String,
+    #[serde(default)]
+    pub comments: String,
+    /// The version the admin edited: a save over someone else's is refused.
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl SettingsForm {
+    fn from_settings(s: &SiteSettings) -> Self {
+        Self {
+            title: s.title.clone(),
+            description: s.description.clone(),
+            posts_per_page: s.posts_per_page.to_string(),
+            footer_text: s.footer_text.clone(),
+            accent_color: s.accent_color.clone(),
+            registrations_open: s.registrations_open.then(|| "on".to_owned()),
+            default_role: s.default_role.as_str().to_owned(),
+            comments: s.comments.as_str().to_owned(),
+            version: s.version,
+        }
+    }
+
+    /// The settings it asks for, or what is wrong with each field.
+    fn parse(&self) -> Result<SiteSettings, FormErrors> {
+        let mut errors = FormErrors::default();
+        let title = self.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 120 {
+            errors.add("title", "A site title is 1 to 120 characters");
+        }
+        let description = self.description.trim().to_owned();
+        if description.chars().count() > 300 {
+            errors.add("description", "A description is at most 300 characters");
+        }
+        let posts_per_page = match self.posts_per_page.trim().parse::<i32>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                errors.add("posts_per_page", "Posts per page is a number from 1 to 100");
+                10
+            }
+        };
+        let footer_text = self.footer_text.trim().to_owned();
+        if footer_text.chars().count() > 500 {
+            errors.add("footer_text", "The footer text is at most 500 characters");
+        }
+        let accent_color = errors
+            .check("accent_color", parse_color(&self.accent_color))
+            .unwrap_or_default();
+        let default_role = match self.default_role.parse::<Role>() {
+            Ok(role) => role,
+            Err(_) => {
+                errors.add("default_role", "Pick reader, author, editor or admin");
+                Role::Reader
+            }
+        };
+        // "held" arrives with comment moderation.
+        let comments = match self.comments.as_str() {
+            "off" => CommentsMode::Off,
+            "on" => CommentsMode::On,
+            _ => {
+                errors.add("comments", "Comments are on or off");
+                CommentsMode::On
+            }
+        };
+        match errors.is_empty() {
+            true => Ok(SiteSettings {
+                title,
+                description,
+                posts_per_page,
+                footer_text,
+                accent_color,
+                registrations_open: self.registrations_open.is_some(),
+                default_role,
+                comments,
+                version: self.version,
+            }),
+            false => Err(errors),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings/admin/edit.html")]
+struct EditPage {
+    layout: Layout,
+    csrf_token: String,
+    form: SettingsForm,
+    errors: FormErrors,
+    roles: [&'static str; 4],
+    saved: bool,
+}
+
+fn page(
+    state: &AppState,
+    session: &AuthSession,
+    user: &CurrentUser,
+    form: SettingsForm,
+    errors: FormErrors,
+    saved: bool,
+) -> EditPage {
+    EditPage {
+        layout: Layout::new(&state.site(), "Settings", "", "/admin/settings")
+            .noindex()
+            .header(Some(header(user, session))),
+        csrf_token: session.csrf_token(),
+        form,
+        errors,
+        roles: ["reader", "author", "editor", "admin"],
+        saved,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EditQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+/// `GET /admin/settings`
+pub async fn edit(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    query: web::Query<EditQuery>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageSettings)?;
+    let form = SettingsForm::from_settings(&state.site().settings);
+    let saved = query.saved.is_some();
+    render(
+        StatusCode::OK,
+        page(&state, &session, &user, form, FormErrors::default(), saved),
+    )
+}
+
+/// `POST /admin/settings`: checked, saved if nobody saved since the form was opened, then
+/// every instance told (the next request anywhere shows them) and kept pages made stale.
+pub async fn update(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<SettingsForm>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageSettings)?;
+    let wanted = match form.parse() {
+        Ok(wanted) => wanted,
+        Err(errors) => {
+            return render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(&state, &session, &user, form, errors, false),
+            );
+        }
+    };
+    let Some(saved) = repo::update(&state.db, &wanted, form.version).await? else {
+        // Someone saved in between: show theirs, say so, keep nothing silently.
+        let errors = FormErrors::general(
+            "Someone else saved the settings while you were editing. These are theirs now; \
+             make your change again.",
+        );
+        let current = repo::load(&state.db).await?.ok_or(Error::NotFound)?;
+        let form = SettingsForm::from_settings(&current);
+        state.live.announce(current).await;
+        return render(
+            StatusCode::CONFLICT,
+            page(&state, &session, &user, form, errors, false),
+        );
+    };
+    state.live.announce(saved).await;
+    state.pages().stale().await;
+    Ok(see_other("/admin/settings?saved=1"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ThemeQuery {
+    #[serde(default)]
+    #[expect(dead_code, reason = "only makes each version's address its own")]
+    v: Option<String>,
+}
+
+/// `GET /theme.css?v=N`: the accent colour, overriding the stylesheet's, in both schemes.
+pub async fn theme_css(
+    state: web::Data<AppState>,
+    _version: web::Query<ThemeQuery>,
+) -> HttpResponse {
+    let accent = state.site().settings.accent_color.clone();
+    let css = match accent.is_empty() {
+        true => String::new(),
+        // `parse_color` made it `#rrggbb`: nothing else can reach this text.
+        false => format!(
+            ":root {{ --accent: {accent}; }}\n\
+             @media (prefers-color-scheme: dark) {{ :root {{ --accent: {accent}; }} }}\n"
+        ),
+    };
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .body(css)
+}

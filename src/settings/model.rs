@@ -1,0 +1,88 @@
+//! The settings' types and their checks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{accounts::model::Role, config::Settings};
+
+/// Whether readers may comment, and whether a new commenter's first comment waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "comments_mode", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum CommentsMode {
+    Off,
+    On,
+    /// A new commenter's first comment waits for approval.
+    Held,
+}
+
+impl CommentsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::On => "on",
+            Self::Held => "held",
+        }
+    }
+}
+
+/// The row of `site_settings`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SiteSettings {
+    pub title: String,
+    pub description: String,
+    pub posts_per_page: i32,
+    pub footer_text: String,
+    /// `#rrggbb`, or empty for the theme's own.
+    pub accent_color: String,
+    pub registrations_open: bool,
+    pub default_role: Role,
+    pub comments: CommentsMode,
+    pub version: i64,
+}
+
+impl SiteSettings {
+    /// A new site's settings: the config file's.
+    pub fn defaults(settings: &Settings) -> Self {
+        Self {
+            title: settings.site.title.clone(),
+            description: settings.site.description.clone(),
+            posts_per_page: i32::try_from(settings.site.posts_per_page).unwrap_or(10),
+            footer_text: String::new(),
+            accent_color: String::new(),
+            registrations_open: true,
+            default_role: settings.accounts.default_role,
+            comments: CommentsMode::On,
+            version: 0,
+        }
+    }
+}
+
+/// An accent colour as admins may write it (`#B4441F`, `b4441f`, `#abc`): `#rrggbb`, or empty.
+pub fn parse_color(input: &str) -> Result<String, String> {
+    let hex = input.trim().trim_start_matches('#').to_ascii_lowercase();
+    let hex = match hex.len() {
+        0 => return Ok(String::new()),
+        3 => hex.chars().flat_map(|c| [c, c]).collect(),
+        _ => hex,
+    };
+    match hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        true => Ok(format!("#{hex}")),
+        false => Err("An accent colour is a hex colour such as #b4441f".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_color;
+
+    #[test]
+    fn colours_are_hex_or_nothing() {
+        assert_eq!(parse_color("#B4441F").as_deref(), Ok("#b4441f"));
+        assert_eq!(parse_color("b4441f").as_deref(), Ok("#b4441f"));
+        assert_eq!(parse_color("#abc").as_deref(), Ok("#aabbcc"));
+        assert_eq!(parse_color("  ").as_deref(), Ok(""));
+        for bad in ["red", "#12345", "#1234567", "#ggg", "url(x)", "#fff;}body{"] {
+            assert!(parse_color(bad).is_err(), "{bad}");
+        }
+    }
+}
