@@ -221,7 +221,9 @@ pub struct ThemeQuery {
     v: Option<String>,
 }
 
-/// `GET /theme.css?v=N`: the accent colour, overriding the stylesheet's, in both schemes.
+/// `GET /theme.css?v=N`: the accent colour, overriding the stylesheet's. Dark pages get it
+/// lightened (a colour chosen against white is often too dark on the dark background), and
+/// the soft tint behind tags is mixed from it against each scheme's background.
 pub async fn theme_css(
     state: web::Data<AppState>,
     _version: web::Query<ThemeQuery>,
@@ -231,8 +233,11 @@ pub async fn theme_css(
         true => String::new(),
         // `parse_color` made it `#rrggbb`: nothing else can reach this text.
         false => format!(
-            ":root {{ --accent: {accent}; }}\n\
-             @media (prefers-color-scheme: dark) {{ :root {{ --accent: {accent}; }} }}\n"
+            ":root {{ --accent: {accent}; \
+             --accent-soft: color-mix(in srgb, {accent} 14%, #ffffff); }}\n\
+             @media (prefers-color-scheme: dark) {{ :root {{ \
+             --accent: color-mix(in srgb, {accent} 55%, #ffffff); \
+             --accent-soft: color-mix(in srgb, {accent} 28%, #141517); }} }}\n"
         ),
     };
     HttpResponse::Ok()
