@@ -121,7 +121,15 @@ pub async fn create(
         .ok_or_else(|| ApiError::invalid("comment", "is missing"))?
         .body
         .unwrap_or_default();
-    let id = match comments::add(&state, &user, post.summary.id, &text).await {
+    let id = match comments::add(
+        &state,
+        &user,
+        post.summary.id,
+        post.summary.author_id,
+        &text,
+    )
+    .await
+    {
         Ok(id) => id,
         Err(AddError::Invalid(_)) if text.trim().is_empty() => {
             return Err(ApiError::invalid("body", "can't be blank"));

@@ -1,6 +1,8 @@
 //! Comments: logged-in readers comment on published posts; the comment's author may edit it
-//! for 15 minutes; the post's author, editors and admins hide or delete it.
+//! for 15 minutes; the post's author, editors and admins hide or delete it. With comments
+//! held for approval, a new commenter's comment waits in `/admin/comments` (`admin`).
 
+pub mod admin;
 pub mod model;
 pub mod pages;
 pub mod repo;
@@ -13,9 +15,10 @@ use crate::state::{read, resource};
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    accounts::model::CurrentUser,
+    accounts::model::{CurrentUser, UserId},
     authz::{self, Action},
     posts::model::PostId,
+    settings::model::CommentsMode,
     state::AppState,
 };
 
@@ -26,7 +29,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/comments/{id}").route(post().to(pages::update)))
         .service(resource("/comments/{id}/hide").route(post().to(pages::hide)))
         .service(resource("/comments/{id}/unhide").route(post().to(pages::unhide)))
-        .service(resource("/comments/{id}/delete").route(post().to(pages::delete)));
+        .service(resource("/comments/{id}/delete").route(post().to(pages::delete)))
+        .service(resource("/comments/{id}/approve").route(post().to(pages::approve)))
+        .service(resource("/admin/comments").route(read().to(admin::index)))
+        .service(resource("/admin/comments/bulk").route(post().to(admin::bulk)));
 }
 
 pub const MAX_CHARS: usize = 5000;
@@ -86,10 +92,14 @@ pub async fn render_off_thread(body: String) -> crate::render::SafeHtml {
 /// `user` comments `text` on `post` (a published post: the caller checked): checked,
 /// within the allowance, rendered and sanitized once. The site's form and the API both
 /// add comments here.
+///
+/// With comments held for approval (site settings), the comment of someone who has none
+/// approved yet waits, unless they moderate this post's comments anyway.
 pub async fn add(
     state: &AppState,
     user: &CurrentUser,
     post: PostId,
+    post_author: UserId,
     text: &str,
 ) -> Result<i64, AddError> {
     if !state.site().comments_open() {
@@ -99,8 +109,11 @@ pub async fn add(
     if too_fast(state, "comment", user).await? {
         return Err(AddError::TooFast);
     }
+    let held = state.site().settings.comments == CommentsMode::Held
+        && !authz::can(user, Action::ModerateCommentsOn { post_author })
+        && !repo::is_trusted(&state.db, user.id).await?;
     let html = render_off_thread(body.clone()).await;
-    Ok(repo::insert(&state.db, post, user.id, &body, &html).await?)
+    Ok(repo::insert(&state.db, post, user.id, &body, &html, held).await?)
 }
 
 /// The comment's own author, within the edit window.

@@ -12,6 +12,9 @@ pub struct CommentView {
     pub author_username: String,
     pub body_html: crate::render::SafeHtml,
     pub hidden: bool,
+    /// Waiting for approval: shown to its author and to moderators only.
+    #[serde(default)]
+    pub pending: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub edited: bool,

@@ -23,6 +23,9 @@ use crate::{
 pub struct CommentForm {
     #[serde(default)]
     pub body: String,
+    /// The honeypot: hidden from people (CSS), filled by naive bots.
+    #[serde(default)]
+    pub leave_empty: String,
 }
 
 #[derive(Template)]
@@ -70,7 +73,21 @@ pub async fn create(
         .ok_or(Error::NotFound)?;
     let back = format!("/posts/{}", post.summary.slug);
     let action = format!("{back}/comments");
-    let errors = match super::add(&state, &user, post.summary.id, &form.body).await {
+    // A hidden field people never see; naive bots fill every field.
+    if !form.leave_empty.is_empty() {
+        return Err(Error::BadRequest(
+            "the form was filled in by a program".into(),
+        ));
+    }
+    let errors = match super::add(
+        &state,
+        &user,
+        post.summary.id,
+        post.summary.author_id,
+        &form.body,
+    )
+    .await
+    {
         Ok(id) => return Ok(see_other(&format!("{back}#comment-{id}"))),
         Err(super::AddError::Invalid(message)) => {
             let mut errors = FormErrors::default();
@@ -200,6 +217,21 @@ pub async fn unhide(
     _form: CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, Error> {
     set_hidden(&state, &user, *id, false).await
+}
+
+/// `POST /comments/{id}/approve`: a waiting comment goes public (moderators of the post).
+pub async fn approve(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    let c = moderated(&state, &user, *id).await?;
+    repo::approve(&state.db, &[c.id]).await?;
+    Ok(see_other(&format!(
+        "/posts/{}#comment-{}",
+        c.post_slug, c.id
+    )))
 }
 
 /// `POST /comments/{id}/delete`

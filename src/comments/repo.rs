@@ -21,6 +21,7 @@ pub struct Comment {
     pub body_markdown: String,
     pub body_html: SafeHtml,
     pub hidden: bool,
+    pub pending: bool,
     pub created_at: OffsetDateTime,
     pub edited: bool,
 }
@@ -37,7 +38,8 @@ impl Comment {
 
 const SELECT: &str = "SELECT c.id, c.post_id, p.slug AS post_slug, p.author_id AS post_author_id,
             c.author_id, u.display_name AS author_name, u.username AS author_username,
-            c.body_markdown, c.body_html, c.hidden_at IS NOT NULL AS hidden, c.created_at,
+            c.body_markdown, c.body_html, c.hidden_at IS NOT NULL AS hidden,
+            c.approved_at IS NULL AS pending, c.created_at,
             c.updated_at > c.created_at + interval '1 second' AS edited
        FROM comments c
        JOIN posts p ON p.id = c.post_id
@@ -50,21 +52,131 @@ pub async fn find(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Comme
         .await
 }
 
+/// A new comment; `held`: it waits for approval.
 pub async fn insert(
     db: impl PgExecutor<'_>,
     post: PostId,
     author: UserId,
     body_markdown: &str,
     body_html: &SafeHtml,
+    held: bool,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO comments (post_id, author_id, body_markdown, body_html)
-         VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO comments (post_id, author_id, body_markdown, body_html, approved_at)
+         VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN NULL ELSE now() END) RETURNING id",
     )
     .bind(post)
     .bind(author)
     .bind(body_markdown)
     .bind(body_html)
+    .bind(held)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether `author` has had a comment approved (then theirs are trusted).
+pub async fn is_trusted(db: impl PgExecutor<'_>, author: UserId) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM comments WHERE author_id = $1 AND approved_at IS NOT NULL)",
+    )
+    .bind(author)
+    .fetch_one(db)
+    .await
+}
+
+/// Approve these comments (waiting ones; others are left as they are).
+pub async fn approve(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE comments SET approved_at = now() WHERE id = ANY($1) AND approved_at IS NULL",
+    )
+    .bind(ids)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// Hide (or show again) these comments.
+pub async fn set_hidden_many(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+    hidden: bool,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE comments SET hidden_at = CASE WHEN $2 THEN COALESCE(hidden_at, now()) END
+          WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .bind(hidden)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+pub async fn delete_many(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM comments WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
+/// Which comments the moderation list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    Pending,
+    Visible,
+    Hidden,
+}
+
+impl Queue {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "" | "pending" => Some(Self::Pending),
+            "visible" => Some(Self::Visible),
+            "hidden" => Some(Self::Hidden),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Visible => "visible",
+            Self::Hidden => "hidden",
+        }
+    }
+}
+
+/// One page of the moderation list, oldest waiting first (newest first for the others).
+pub async fn queue(
+    db: impl PgExecutor<'_>,
+    queue: Queue,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Comment>> {
+    let condition = match queue {
+        Queue::Pending => {
+            "c.approved_at IS NULL AND c.hidden_at IS NULL ORDER BY c.created_at, c.id"
+        }
+        Queue::Visible => {
+            "c.approved_at IS NOT NULL AND c.hidden_at IS NULL ORDER BY c.created_at DESC, c.id DESC"
+        }
+        Queue::Hidden => "c.hidden_at IS NOT NULL ORDER BY c.created_at DESC, c.id DESC",
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE u.disabled_at IS NULL AND {condition} LIMIT $1 OFFSET $2"
+    )))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+/// How many comments wait for approval (the admin's badge).
+pub async fn pending_count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM comments WHERE approved_at IS NULL AND hidden_at IS NULL",
+    )
     .fetch_one(db)
     .await
 }
@@ -128,7 +240,8 @@ pub async fn visible_on(
 ) -> sqlx::Result<Vec<ApiComment>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{API_SELECT}
-          WHERE c.post_id = $1 AND c.hidden_at IS NULL AND u.disabled_at IS NULL
+          WHERE c.post_id = $1 AND c.hidden_at IS NULL AND c.approved_at IS NOT NULL
+            AND u.disabled_at IS NULL
           ORDER BY c.created_at, c.id"
     )))
     .bind(post)

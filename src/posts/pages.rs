@@ -126,12 +126,14 @@ pub async fn show(
         let post_author = s.author_id;
         crate::authz::can(v, crate::authz::Action::ModerateCommentsOn { post_author })
     });
-    // Readers see visible comments; the post's author, editors and admins all of them.
+    // Readers see visible comments (and their own waiting for approval); the post's author,
+    // editors and admins all of them.
+    let viewer_id = visitor.user.as_ref().map(|v| v.id);
     let comments = post
         .comments
         .0
         .iter()
-        .filter(|c| moderator || !c.hidden)
+        .filter(|c| moderator || (!c.hidden && (!c.pending || Some(c.author_id) == viewer_id)))
         .cloned()
         .collect();
     let layout = Layout::new(

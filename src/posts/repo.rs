@@ -68,7 +68,8 @@ pub mod sql {
            COALESCE((SELECT json_agg(json_build_object(
                         'id', c.id, 'author_id', c.author_id, 'author_name', cu.display_name,
                         'author_username', cu.username, 'body_html', c.body_html,
-                        'hidden', c.hidden_at IS NOT NULL, 'created_at', c.created_at,
+                        'hidden', c.hidden_at IS NOT NULL, 'pending', c.approved_at IS NULL,
+                        'created_at', c.created_at,
                         'edited', c.updated_at > c.created_at + interval '1 second')
                       ORDER BY c.created_at, c.id)
                        FROM comments c JOIN users cu ON cu.id = c.author_id

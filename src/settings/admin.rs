@@ -98,12 +98,12 @@ impl SettingsForm {
                 Role::Reader
             }
         };
-        // "held" arrives with comment moderation.
         let comments = match self.comments.as_str() {
             "off" => CommentsMode::Off,
             "on" => CommentsMode::On,
+            "held" => CommentsMode::Held,
             _ => {
-                errors.add("comments", "Comments are on or off");
+                errors.add("comments", "Comments are on, off, or held for approval");
                 CommentsMode::On
             }
         };

@@ -91,6 +91,24 @@ fn table() -> Vec<Row> {
             [SEE, NO, NO, NO, OK],
         ),
         (
+            get.clone(),
+            "/admin/comments",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/comments/bulk",
+            vec![("action", "hide")],
+            [SEE, NO, NO, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/comments/{comment}/approve",
+            vec![],
+            [SEE, NO, NO, DONE, DONE],
+        ),
+        (
             post.clone(),
             "/admin/settings",
             vec![

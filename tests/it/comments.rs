@@ -244,3 +244,201 @@ async fn the_posts_author_and_editors_moderate_others_do_not() {
         .unwrap();
     assert_eq!(count, 0);
 }
+
+/// With first comments held: a new commenter's comment waits, seen only by them and by
+/// moderators, until approved in /admin/comments; then they are trusted. Staff and the
+/// post's author are never held.
+#[tokio::test]
+async fn first_comments_wait_for_approval_when_held() {
+    let app = spawn_app().await;
+    let owner_app = app.signed_in("owner", Role::Author).await;
+    let owner: quire::accounts::model::UserId = quire::accounts::model::UserId(
+        sqlx::query_scalar("SELECT id FROM users WHERE username = 'owner'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap(),
+    );
+    let slug = app
+        .post(
+            owner,
+            PostSpec {
+                title: "Held talk",
+                published_in_minutes: -1,
+                ..Default::default()
+            },
+        )
+        .await;
+    let admin = app.signed_in("root", Role::Admin).await;
+    let res = crate::settings::save(&admin, &[("comments", "held")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let rita = app.signed_in("rita", Role::Reader).await;
+    let res = comment(&rita, &slug, "My first words here").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let post = format!("/posts/{slug}");
+    // Rita sees hers, marked; nobody else but moderators does.
+    let hers = rita.page(&post, StatusCode::OK).await;
+    assert!(hers.contains("My first words here") && hers.contains("awaiting approval"));
+    assert!(
+        !app.get(&post)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("My first words")
+    );
+    let sam = app.signed_in("sam", Role::Reader).await;
+    assert!(
+        !sam.page(&post, StatusCode::OK)
+            .await
+            .contains("My first words")
+    );
+    let api: serde_json::Value = app
+        .get(&format!("/api/articles/{slug}/comments"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["comments"].as_array().unwrap().len(), 0, "{api}");
+    assert!(
+        owner_app
+            .page(&post, StatusCode::OK)
+            .await
+            .contains("My first words")
+    );
+    // The post's author and an editor are not held.
+    assert_eq!(
+        comment(&owner_app, &slug, "Author reply").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let ed = app.signed_in("ed", Role::Editor).await;
+    assert_eq!(
+        comment(&ed, &slug, "Editor note").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let public = app.get(&post).await.text().await.unwrap();
+    assert!(public.contains("Author reply") && public.contains("Editor note"));
+
+    // The queue lists it; approving from it makes it public.
+    let queue = ed.page("/admin/comments", StatusCode::OK).await;
+    assert!(queue.contains("My first words here"));
+    assert!(queue.contains("Waiting for approval (1)"));
+    let id = queue.attr("input[name=id]", "value").unwrap();
+    let res = ed
+        .submit(
+            "/admin/comments",
+            "/admin/comments/bulk",
+            &[("status", "pending"), ("action", "approve"), ("id", &id)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.get(&post)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("My first words here")
+    );
+    assert!(
+        ed.page("/admin/comments", StatusCode::OK)
+            .await
+            .contains("Nothing waits")
+    );
+    // Trusted now: her next comment is public at once.
+    comment(&rita, &slug, "Second thoughts").await;
+    assert!(
+        app.get(&post)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Second thoughts")
+    );
+
+    // Bulk hide and show, and what the form refuses.
+    let visible = ed
+        .page("/admin/comments?status=visible", StatusCode::OK)
+        .await;
+    let ids = visible.attrs("input[name=id]", "value");
+    assert_eq!(ids.len(), 4);
+    let mut fields: Vec<(&str, &str)> = vec![("status", "visible"), ("action", "hide")];
+    fields.extend(ids.iter().map(|id| ("id", id.as_str())));
+    let res = ed
+        .submit(
+            "/admin/comments?status=visible",
+            "/admin/comments/bulk",
+            &fields,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let hidden = ed
+        .page("/admin/comments?status=hidden", StatusCode::OK)
+        .await;
+    assert_eq!(hidden.attrs("input[name=id]", "value").len(), 4);
+    assert!(
+        !app.get(&post)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Second thoughts")
+    );
+    for (action, id) in [
+        ("explode", ids[0].as_str()),
+        ("delete", "1; DROP TABLE comments"),
+    ] {
+        let res = ed
+            .submit(
+                "/admin/comments",
+                "/admin/comments/bulk",
+                &[("action", action), ("id", id)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{action} {id}");
+    }
+    assert_eq!(
+        ed.get("/admin/comments?status=nonsense").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// The honeypot: a bot that fills every field adds nothing.
+#[tokio::test]
+async fn a_bot_filling_the_hidden_field_adds_nothing() {
+    let app = spawn_app().await;
+    let owner = app.author("owner").await;
+    let slug = app
+        .post(
+            owner,
+            PostSpec {
+                title: "Bait",
+                published_in_minutes: -1,
+                ..Default::default()
+            },
+        )
+        .await;
+    let bot = app.signed_in("bot", Role::Reader).await;
+    let res = bot
+        .submit(
+            &format!("/posts/{slug}"),
+            &format!("/posts/{slug}/comments"),
+            &[
+                ("body", "Buy things"),
+                ("leave_empty", "http://spam.example"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM comments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    // The field is in the form, out of sight (a stylesheet rule, not an inline style).
+    let page = bot.page(&format!("/posts/{slug}"), StatusCode::OK).await;
+    assert!(
+        page.attr(".hp input[name=leave_empty]", "tabindex")
+            .is_some()
+    );
+}

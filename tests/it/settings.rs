@@ -103,7 +103,7 @@ async fn bad_values_come_back_with_the_form_and_a_reason() {
         ("accent_color", "red; } body { display: none", "hex colour"),
         ("accent_color", "javascript:alert(1)", "hex colour"),
         ("default_role", "root", "reader, author"),
-        ("comments", "maybe", "on or off"),
+        ("comments", "maybe", "held for approval"),
         ("footer_text", &"y".repeat(501), "500"),
     ] {
         let res = save(

@@ -1,0 +1,118 @@
+//! `/admin/comments` (editors and admins): comments waiting for approval, visible or hidden,
+//! with approve, hide, show and delete, one at a time or ticked together.
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::repo::{self, Comment, Queue};
+use crate::{
+    accounts::session::AuthSession,
+    authz::{self, Action},
+    db::PageNumber,
+    error::Error,
+    extract::{CsrfForm, SignedIn, header},
+    render::{
+        Layout,
+        page::{personal as render, see_other},
+    },
+    state::AppState,
+};
+
+const PER_PAGE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "comments/admin/index.html")]
+struct IndexPage {
+    layout: Layout,
+    csrf_token: String,
+    queue: Queue,
+    comments: Vec<Comment>,
+    pending: i64,
+    page: i64,
+    more: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IndexQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    page: Option<PageNumber>,
+}
+
+/// `GET /admin/comments?status=pending|visible|hidden`
+pub async fn index(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    query: web::Query<IndexQuery>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ModerateComments)?;
+    let queue = Queue::parse(&query.status).ok_or(Error::NotFound)?;
+    let number = query.page.unwrap_or(PageNumber::FIRST);
+    let page = i64::from(number.get());
+    let offset = number.offset(PER_PAGE as u32);
+    let mut comments = repo::queue(&state.db, queue, PER_PAGE + 1, offset).await?;
+    let more = comments.len() > PER_PAGE as usize;
+    comments.truncate(PER_PAGE as usize);
+    let pending = repo::pending_count(&state.db).await?;
+    let layout = Layout::new(&state.site(), "Comments", "", "/admin/comments")
+        .noindex()
+        .header(Some(header(&user, &session)));
+    render(
+        StatusCode::OK,
+        IndexPage {
+            layout,
+            csrf_token: session.csrf_token(),
+            queue,
+            comments,
+            pending,
+            page,
+            more,
+        },
+    )
+}
+
+/// `POST /admin/comments/bulk`: `action` (approve, hide, show, delete) on every ticked `id`,
+/// then back to the list it came from.
+pub async fn bulk(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ModerateComments)?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let back = Queue::parse(field("status")).unwrap_or(Queue::Pending);
+    let ids: Vec<i64> = fields
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .map(|(_, v)| {
+            v.parse()
+                .map_err(|_| Error::BadRequest(format!("“{v}” is not a comment number")))
+        })
+        .collect::<Result<_, _>>()?;
+    if ids.len() > 500 {
+        return Err(Error::BadRequest("at most 500 comments at once".into()));
+    }
+    match field("action") {
+        "approve" => repo::approve(&state.db, &ids).await?,
+        "hide" => repo::set_hidden_many(&state.db, &ids, true).await?,
+        "show" => repo::set_hidden_many(&state.db, &ids, false).await?,
+        "delete" => repo::delete_many(&state.db, &ids).await?,
+        other => {
+            return Err(Error::BadRequest(format!(
+                "“{other}” is not something to do to comments: approve, hide, show or delete"
+            )));
+        }
+    };
+    Ok(see_other(&format!(
+        "/admin/comments?status={}",
+        back.as_str()
+    )))
+}
