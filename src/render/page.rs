@@ -24,6 +24,9 @@ pub struct Layout {
     pub noindex: bool,
     /// Who is logged in, for the header; `None` for anonymous readers.
     pub header: Option<Header>,
+    /// An admin screen: it uses the width of the screen (tables, the editor); the reading
+    /// site keeps its measure.
+    pub wide: bool,
 }
 
 /// The signed-in part of a page's header: the name, the menu `authz` allows, and the CSRF
@@ -60,6 +63,7 @@ impl Layout {
             rel_next: None,
             noindex: false,
             header: None,
+            wide: path == "/admin" || path.starts_with("/admin/"),
         }
     }
 
