@@ -60,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         excerpt: String::new(),
         body_markdown: format!("{BODY}\n\nRound {round}."),
         cover_image: None,
+        featured: false,
         status: PostStatus::Published,
         publish_at: None,
         tags: tags.clone(),

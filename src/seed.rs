@@ -283,6 +283,8 @@ fn demo_post(
         cover_image: i
             .is_multiple_of(3)
             .then(|| format!("/static/img/cover-{}.svg", i / 3 % 3 + 1)),
+        // Two featured posts, not the newest: the home page shows them first.
+        featured: i == 4 || i == 9,
         status: PostStatus::Published,
         publish_at: None,
         tags: tag_names,

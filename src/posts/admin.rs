@@ -159,9 +159,10 @@ fn filter_for(user: &CurrentUser, query: &ListQuery) -> Result<(AdminFilter, boo
         "draft" => filter.status = Some(PostStatus::Draft),
         "published" => filter.status = Some(PostStatus::Published),
         "scheduled" => filter.scheduled = true,
+        "featured" => filter.featured = true,
         _ => {
             return Err(Error::BadRequest(
-                "status must be draft, published or scheduled".into(),
+                "status must be draft, published, scheduled or featured".into(),
             ));
         }
     }

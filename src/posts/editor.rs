@@ -34,6 +34,9 @@ pub struct EditorForm {
     pub tags: String,
     #[serde(default)]
     pub cover_image: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    pub featured: Option<String>,
     #[serde(default)]
     pub body: String,
     #[serde(default)]
@@ -66,6 +69,7 @@ impl EditorForm {
             excerpt: post.excerpt.clone(),
             tags: post.tag_names(),
             cover_image: post.cover_image.clone().unwrap_or_default(),
+            featured: post.featured.then(|| "on".to_owned()),
             body: post.body_markdown.clone(),
             status: match state_label(post.status, post.published_at) {
                 "Draft" => "draft",
@@ -154,6 +158,7 @@ impl EditorForm {
                 excerpt: self.excerpt.trim().to_owned(),
                 body_markdown: self.body.replace("\r\n", "\n"),
                 cover_image: cover,
+                featured: self.featured.is_some(),
                 status,
                 publish_at,
                 tags,

@@ -47,6 +47,9 @@ pub struct PostSummary {
     pub author_username: String,
     pub author_name: String,
     pub tags: Json<Vec<TagRef>>,
+    /// Shown first and marked on the home page.
+    #[sqlx(default)]
+    pub featured: bool,
 }
 
 impl PostSummary {
@@ -94,6 +97,7 @@ pub struct PostForEdit {
     pub excerpt: String,
     pub body_markdown: String,
     pub cover_image: Option<String>,
+    pub featured: bool,
     pub status: PostStatus,
     pub published_at: Option<OffsetDateTime>,
     pub version: i32,
@@ -172,6 +176,8 @@ pub struct PostInput {
     pub excerpt: String,
     pub body_markdown: String,
     pub cover_image: Option<String>,
+    /// Shown first and marked on the home page.
+    pub featured: bool,
     pub status: PostStatus,
     /// For scheduled posts; published ones get "now" unless they already have a date.
     pub publish_at: Option<OffsetDateTime>,

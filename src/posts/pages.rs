@@ -62,9 +62,14 @@ impl Listing {
 #[template(path = "posts/index.html")]
 struct IndexPage {
     layout: Layout,
+    /// On the first page: the featured posts, before the rest.
+    featured: Vec<PostSummary>,
     posts: Vec<PostSummary>,
     pager: Pager,
 }
+
+/// How many featured posts the home page leads with.
+const FEATURED_ON_HOME: i64 = 3;
 
 /// `GET /`: published posts, newest first, `site.posts_per_page` at a time.
 pub async fn index(
@@ -74,14 +79,21 @@ pub async fn index(
 ) -> Result<HttpResponse, Error> {
     let number = query.number();
     let rows = repo::list_published(&state.db, number, state.site().per_page).await?;
+    let featured = match number.get() {
+        1 => repo::list_featured(&state.db, FEATURED_ON_HOME).await?,
+        _ => Vec::new(),
+    };
     let site = &state.site();
     let Listing {
         layout,
-        posts,
+        mut posts,
         pager,
     } = Listing::new(site, "/", &site.title, &site.description, rows, number)?;
+    // Shown once: first, among the featured.
+    posts.retain(|p| !featured.iter().any(|f| f.id == p.id));
     page(IndexPage {
         layout: layout.header(visitor.header),
+        featured,
         posts,
         pager,
     })

@@ -24,7 +24,7 @@ macro_rules! summary_select {
     () => {
         "SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes, p.cover_image,
                 p.published_at, u.username AS author_username, u.display_name AS author_name,
-                p.tag_list AS tags"
+                p.tag_list AS tags, p.featured"
     };
 }
 
@@ -52,6 +52,14 @@ pub mod sql {
          ORDER BY x.published_at DESC NULLS LAST, x.post_id DESC
          LIMIT $1 OFFSET $2) l ON true
           WHERE t.slug = $3"
+    );
+    /// Featured posts, through their own small partial index.
+    pub const FEATURED: &str = concat!(
+        summary_select!(),
+        " FROM published_posts p JOIN users u ON u.id = p.author_id
+         WHERE p.featured
+         ORDER BY p.published_at DESC, p.id DESC
+         LIMIT $1"
     );
     pub const BY_AUTHOR: &str = concat!(
         summary_select!(),
@@ -111,6 +119,14 @@ pub async fn list_published(
     sqlx::query_as(sql::HOME)
         .bind(Page::<()>::limit(per_page))
         .bind(page.offset(per_page))
+        .fetch_all(db)
+        .await
+}
+
+/// Up to `limit` featured published posts, newest first (the home page's first row).
+pub async fn list_featured(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<PostSummary>> {
+    sqlx::query_as(sql::FEATURED)
+        .bind(limit)
         .fetch_all(db)
         .await
 }
@@ -252,6 +268,7 @@ pub struct NewRows {
     body_text: Vec<String>,
     reading_minutes: Vec<i32>,
     cover_image: Vec<Option<String>>,
+    featured: Vec<bool>,
     status: Vec<PostStatus>,
     published_at: Vec<Option<OffsetDateTime>>,
     // post_tags: the post (by `ord`), the tag, its position among the post's tags.
@@ -274,6 +291,7 @@ impl NewRows {
         self.body_text.push(prepared.body_text.clone());
         self.reading_minutes.push(prepared.reading_minutes);
         self.cover_image.push(input.cover_image.clone());
+        self.featured.push(input.featured);
         self.status.push(input.status);
         self.published_at.push(post.published_at);
     }
@@ -299,16 +317,17 @@ pub async fn insert_many(
         "WITH input AS (
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
                                   $6::text[], $7::text[], $8::int[], $9::text[],
-                                  $10::post_status[], $11::timestamptz[], $15::text[])
+                                  $10::post_status[], $11::timestamptz[], $15::text[],
+                                  $16::bool[])
                  AS i(ord, author_id, title, slug, excerpt, body_markdown, body_html,
-                      reading_minutes, cover_image, status, published_at, body_text)
+                      reading_minutes, cover_image, status, published_at, body_text, featured)
          ),
          created AS (
              INSERT INTO posts (author_id, title, slug, excerpt, body_markdown, body_html,
                                 reading_minutes, cover_image, status, published_at,
-                                body_text)
+                                body_text, featured)
              SELECT author_id, title, slug, excerpt, body_markdown, body_html,
-                    reading_minutes, cover_image, status, published_at, body_text
+                    reading_minutes, cover_image, status, published_at, body_text, featured
                FROM input ORDER BY ord
              ON CONFLICT (slug) DO NOTHING
              RETURNING id, slug
@@ -344,6 +363,7 @@ pub async fn insert_many(
     .bind(&rows.tag_id)
     .bind(&rows.tag_position)
     .bind(&rows.body_text)
+    .bind(&rows.featured)
     .fetch_all(&mut *conn)
     .await?;
     Ok(created
@@ -387,7 +407,8 @@ pub async fn count_all(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
 // ---- the admin's statements ----
 
 const FOR_EDIT: &str = "SELECT p.id, p.author_id, u.display_name AS author_name, p.title, p.slug,
-            p.excerpt, p.body_markdown, p.cover_image, p.status, p.published_at, p.version,
+            p.excerpt, p.body_markdown, p.cover_image, p.featured, p.status, p.published_at,
+            p.version,
             p.tag_list AS tags, p.updated_at, p.deleted_at
        FROM posts p JOIN users u ON u.id = p.author_id
       WHERE p.id = $1";
@@ -410,6 +431,8 @@ pub struct AdminFilter {
     pub tag: Option<String>,
     pub title: Option<String>,
     pub deleted: bool,
+    /// Only featured posts.
+    pub featured: bool,
 }
 
 /// A page of the admin's post list, newest change first.
@@ -439,6 +462,9 @@ pub async fn admin_list(
     }
     if let Some(author) = filter.author {
         q.push(" AND p.author_id = ").push_bind(author);
+    }
+    if filter.featured {
+        q.push(" AND p.featured");
     }
     if let Some(tag) = &filter.tag {
         q.push(" AND EXISTS (SELECT 1 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id WHERE pt.post_id = p.id AND t.slug = ")
@@ -472,6 +498,7 @@ pub async fn update(
         "UPDATE posts
             SET title = $3, slug = $4, excerpt = $5, body_markdown = $6, body_html = $7,
                 reading_minutes = $8, cover_image = $9, status = $10, body_text = $12,
+                featured = $13,
                 published_at = CASE
                     WHEN $10::post_status = 'published' THEN
                         CASE WHEN published_at IS NOT NULL AND published_at <= now()
@@ -494,6 +521,7 @@ pub async fn update(
     .bind(input.status)
     .bind(input.publish_at)
     .bind(&prepared.body_text)
+    .bind(input.featured)
     .fetch_optional(&mut *conn)
     .await
 }

@@ -454,3 +454,115 @@ async fn admins_change_roles_and_disable_accounts_but_never_the_last_admin() {
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
+
+/// Featured posts: ticked in the editor, shown first (once) and marked on the home page,
+/// listed by the admin's "featured" filter; an API update keeps the mark; unticking ends it.
+#[tokio::test]
+async fn featured_posts_lead_the_home_page() {
+    let app = spawn_app().await;
+    let author = app.signed_in("ann", Role::Author).await;
+    let old = write(&author, "An older favourite", "Still good", "published").await;
+    sqlx::query("UPDATE posts SET published_at = now() - interval '3 days' WHERE id = $1")
+        .bind(old)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    write(&author, "Yesterday's news", "Fresh", "published").await;
+    // Tick "featured" on the older post.
+    let (token, version) = open_editor(&author, old).await;
+    let mut form = editor_fields("An older favourite", "Still good", "published");
+    form.extend([
+        ("csrf_token", token.as_str()),
+        ("version", version.as_str()),
+        ("featured", "on"),
+    ]);
+    let res = author
+        .client
+        .post(author.url(&format!("/admin/posts/{old}")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let edit = author
+        .page(&format!("/admin/posts/{old}/edit"), StatusCode::OK)
+        .await;
+    assert!(edit.attr("input[name=featured]", "checked").is_some());
+
+    let home = app.page("/", StatusCode::OK).await;
+    let titles = home.texts(".card-title");
+    assert_eq!(
+        titles,
+        ["An older favourite", "Yesterday's news"],
+        "first, and once"
+    );
+    assert_eq!(home.text(".featured .badge"), "Featured");
+    assert_eq!(home.texts(".is-featured").len(), 1);
+
+    let list = author
+        .page("/admin/posts?status=featured", StatusCode::OK)
+        .await;
+    assert!(list.contains("An older favourite") && !list.contains("Yesterday's news"));
+    assert_eq!(
+        author.get("/admin/posts?status=famous").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    // An API update leaves the mark alone.
+    let token = quire::api::jwt::Tokens::new(&app.settings.api, {
+        use secrecy::ExposeSecret;
+        app.settings.session.secret.expose_secret()
+    })
+    .issue(
+        quire::accounts::model::UserId(
+            sqlx::query_scalar("SELECT id FROM users WHERE username = 'ann'")
+                .fetch_one(&app.db)
+                .await
+                .unwrap(),
+        ),
+        0,
+    )
+    .unwrap();
+    let slug: String = sqlx::query_scalar("SELECT slug FROM posts WHERE id = $1")
+        .bind(old)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let res = app
+        .client
+        .put(app.url(&format!("/api/articles/{slug}")))
+        .header("Authorization", format!("Token {token}"))
+        .json(&serde_json::json!({"article": {"body": "Still good, edited"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        app.page("/", StatusCode::OK)
+            .await
+            .texts(".is-featured")
+            .len(),
+        1
+    );
+
+    // Unticked: an ordinary post again.
+    let (token, version) = open_editor(&author, old).await;
+    let mut form = editor_fields("An older favourite", "Still good", "published");
+    form.extend([
+        ("csrf_token", token.as_str()),
+        ("version", version.as_str()),
+    ]);
+    author
+        .client
+        .post(author.url(&format!("/admin/posts/{old}")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let home = app.page("/", StatusCode::OK).await;
+    assert!(home.texts(".is-featured").is_empty());
+    assert_eq!(
+        home.texts(".card-title"),
+        ["Yesterday's news", "An older favourite"]
+    );
+}

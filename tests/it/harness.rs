@@ -500,6 +500,7 @@ impl TestApp {
             excerpt: spec.excerpt.to_owned(),
             body_markdown: spec.body.to_owned(),
             cover_image: spec.cover.map(str::to_owned),
+            featured: false,
             status: spec.status,
             publish_at: None,
             tags: spec.tags.iter().map(|t| (*t).to_owned()).collect(),

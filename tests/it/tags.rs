@@ -128,6 +128,7 @@ async fn many_posts(app: &TestApp, author: UserId, prefix: &str, n: usize, tags:
             excerpt: String::new(),
             body_markdown: format!("Post *{i}*."),
             cover_image: None,
+            featured: false,
             status: PostStatus::Published,
             publish_at: None,
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
