@@ -78,10 +78,13 @@ pub async fn index(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Error> {
     let number = query.number();
-    let rows = repo::list_published(&state.db, number, state.site().per_page).await?;
-    let featured = match number.get() {
-        1 => repo::list_featured(&state.db, FEATURED_ON_HOME).await?,
-        _ => Vec::new(),
+    let per_page = state.site().per_page;
+    let (featured, rows) = match number.get() {
+        1 => repo::list_home_first(&state.db, per_page, FEATURED_ON_HOME).await?,
+        _ => (
+            Vec::new(),
+            repo::list_published(&state.db, number, per_page).await?,
+        ),
     };
     let site = &state.site();
     let Listing {

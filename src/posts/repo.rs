@@ -53,13 +53,20 @@ pub mod sql {
          LIMIT $1 OFFSET $2) l ON true
           WHERE t.slug = $3"
     );
-    /// Featured posts, through their own small partial index.
-    pub const FEATURED: &str = concat!(
+    /// The home page's first page in one round trip: up to `$3` featured posts (their own
+    /// small partial index; `lead` true), then the page as `HOME` reads it.
+    pub const HOME_FIRST: &str = concat!(
+        "(",
         summary_select!(),
-        " FROM published_posts p JOIN users u ON u.id = p.author_id
+        ", true AS lead FROM published_posts p JOIN users u ON u.id = p.author_id
          WHERE p.featured
          ORDER BY p.published_at DESC, p.id DESC
-         LIMIT $1"
+         LIMIT $3)
+         UNION ALL (",
+        summary_select!(),
+        ", false AS lead FROM published_posts p JOIN users u ON u.id = p.author_id
+         ORDER BY p.published_at DESC, p.id DESC
+         LIMIT $1 OFFSET $2)"
     );
     pub const BY_AUTHOR: &str = concat!(
         summary_select!(),
@@ -123,12 +130,30 @@ pub async fn list_published(
         .await
 }
 
-/// Up to `limit` featured published posts, newest first (the home page's first row).
-pub async fn list_featured(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<PostSummary>> {
-    sqlx::query_as(sql::FEATURED)
-        .bind(limit)
+/// The home page's first page (overfetched like `list_published`) and up to `featured`
+/// featured posts to lead it, in one round trip.
+pub async fn list_home_first(
+    db: impl PgExecutor<'_>,
+    per_page: u32,
+    featured: i64,
+) -> sqlx::Result<(Vec<PostSummary>, Vec<PostSummary>)> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        lead: bool,
+        #[sqlx(flatten)]
+        post: PostSummary,
+    }
+    let rows: Vec<Row> = sqlx::query_as(sql::HOME_FIRST)
+        .bind(Page::<()>::limit(per_page))
+        .bind(0_i64)
+        .bind(featured)
         .fetch_all(db)
-        .await
+        .await?;
+    let (lead, rest): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|r| r.lead);
+    Ok((
+        lead.into_iter().map(|r| r.post).collect(),
+        rest.into_iter().map(|r| r.post).collect(),
+    ))
 }
 
 /// The tag at `slug` and one page of its published posts (overfetched like `list_published`);

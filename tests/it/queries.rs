@@ -133,6 +133,7 @@ async fn reader_lists_use_indexes_at_a_hundred_thousand_posts() {
         .unwrap();
     for (name, sql, filter) in [
         ("home", sql::HOME, None),
+        ("home, first page", sql::HOME_FIRST, Some(Filter::Id(3))),
         ("tag", sql::BY_TAG, Some(Filter::Slug("tag-3"))),
         ("author", sql::BY_AUTHOR, Some(Filter::Id(author))),
     ] {
