@@ -115,6 +115,11 @@ pub struct AccountForm {
     pub display_name: String,
     #[serde(default)]
     pub password: String,
+    /// `/setup` only: the site's title and description (the site settings').
+    #[serde(default)]
+    pub site_title: String,
+    #[serde(default)]
+    pub site_description: String,
 }
 
 impl AccountForm {
@@ -288,13 +293,13 @@ pub async fn setup_form(
     if repo::admin_exists(&state.db).await? {
         return Err(Error::NotFound);
     }
-    let page = account_page(
-        &state,
-        &session,
-        "/setup",
-        AccountForm::default(),
-        FormErrors::default(),
-    );
+    let site = state.site();
+    let form = AccountForm {
+        site_title: site.settings.title.clone(),
+        site_description: site.settings.description.clone(),
+        ..AccountForm::default()
+    };
+    let page = account_page(&state, &session, "/setup", form, FormErrors::default());
     render(StatusCode::OK, page)
 }
 
@@ -307,9 +312,25 @@ pub async fn setup(
     if repo::admin_exists(&state.db).await? {
         return Err(Error::NotFound);
     }
+    let mut site = state.site().settings.clone();
+    let mut errors = match form.parse(Role::Admin) {
+        Ok(_) => FormErrors::default(),
+        Err(errors) => errors,
+    };
+    site.title = form.site_title.trim().to_owned();
+    site.description = form.site_description.trim().to_owned();
+    if site.title.is_empty() || site.title.chars().count() > 120 {
+        errors.add("site_title", "A site title is 1 to 120 characters");
+    }
+    if site.description.chars().count() > 300 {
+        errors.add(
+            "site_description",
+            "A description is at most 300 characters",
+        );
+    }
     let user = match form.parse(Role::Admin) {
-        Ok(user) => user,
-        Err(errors) => {
+        Ok(user) if errors.is_empty() => user,
+        _ => {
             let page = account_page(&state, &session, "/setup", form, errors);
             return render(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
@@ -320,6 +341,11 @@ pub async fn setup(
     let hash = state.hasher.hash(password).await?;
     match super::create_first_admin(&state.db, &user, &hash).await? {
         Some(id) => {
+            let expected = site.version;
+            if let Some(saved) = crate::settings::repo::update(&state.db, &site, expected).await? {
+                state.live.announce(saved).await;
+                state.pages().stale().await;
+            }
             super::start_session(&state.db, &session, id).await?;
             Ok(see_other("/"))
         }

@@ -37,7 +37,13 @@ async fn the_first_visitor_creates_the_admin_and_then_setup_is_gone() {
         .select(&scraper::Selector::parse(".field-error").unwrap())
         .map(|e| e.text().collect())
         .collect();
-    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(
+        errors.len(),
+        4,
+        "{errors:?}: the site's title is required too"
+    );
+    // The form offers the site's title and description, filled with today's.
+    assert_eq!(form.attr("#site_title", "value").as_deref(), Some("Quire"));
 
     let ok = app
         .submit(
@@ -48,10 +54,19 @@ async fn the_first_visitor_creates_the_admin_and_then_setup_is_gone() {
                 ("email", "root@example.com"),
                 ("display_name", "The Admin"),
                 ("password", PASSWORD),
+                ("site_title", "Night Notes"),
+                ("site_description", "Written after dark"),
             ],
         )
         .await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let home = app.other_client().get(app.url("/")).send().await.unwrap();
+    let home = home.text().await.unwrap();
+    assert!(
+        home.contains("<title>Night Notes</title>"),
+        "the setup named the site"
+    );
+    assert!(home.contains("Written after dark"));
     assert_eq!(app.viewer_name().await.as_deref(), Some("The Admin"));
     assert_eq!(role_of(&app, "root").await, "admin");
 
