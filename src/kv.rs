@@ -260,3 +260,57 @@ fn unavailable(what: &'static str) -> RedisError {
 fn is_outage(e: &RedisError) -> bool {
     e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal()
 }
+
+/// What follows a channel of numbered announcements (`follow`): the page cache's
+/// generations, the site settings' versions.
+pub trait Follower: Send + Sync + 'static {
+    /// Whether announcements can be trusted now (false until subscribed, and after a drop).
+    fn set_healthy(&self, healthy: bool);
+    /// Subscribed: read the current number, so none announced meanwhile is missed.
+    fn ready(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// An announcement of `number` arrived.
+    fn heard(&self, number: i64) -> impl Future<Output = ()> + Send;
+}
+
+/// Follow `channel` until the process ends: subscribe, `ready`, then `heard` for each
+/// message, with a PING a second so a dead connection is noticed; after any failure,
+/// unhealthy and again in 500 ms.
+pub fn follow<F: Follower>(redis: Kv, channel: String, follower: Arc<F>) {
+    tokio::spawn(async move {
+        loop {
+            follower.set_healthy(false);
+            if let Err(e) = subscribed(&redis, &channel, &*follower).await {
+                tracing::debug!(channel, error = %e, "subscription ended");
+            }
+            follower.set_healthy(false);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+}
+
+async fn subscribed(redis: &Kv, channel: &str, follower: &impl Follower) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let timeout = Duration::from_millis(500);
+    let pubsub = tokio::time::timeout(timeout, redis.pubsub()).await??;
+    let (mut sink, mut stream) = pubsub.split();
+    tokio::time::timeout(timeout, sink.subscribe(channel)).await??;
+    // Subscribed first, then read: nothing announced can fall between the two.
+    follower.ready().await?;
+    follower.set_healthy(true);
+    let second = Duration::from_secs(1);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + second, second);
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let Some(message) = message else {
+                    anyhow::bail!("subscription closed");
+                };
+                follower.heard(message.get_payload()?).await;
+            }
+            _ = ping.tick() => {
+                // A subscribed connection answers PING with ["pong", ""], not "PONG".
+                tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await??;
+            }
+        }
+    }
+}

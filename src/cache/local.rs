@@ -21,8 +21,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::StreamExt;
-
 use super::Kept;
 use crate::kv::Kv;
 
@@ -115,51 +113,40 @@ impl Local {
         if !self.enabled() {
             return;
         }
-        let local = self.clone();
-        tokio::spawn(async move {
-            loop {
-                local.set_healthy(false);
-                if let Err(e) = local.subscribe(&redis, &channel, &generation_key).await {
-                    tracing::debug!(error = %e, "page cache subscription ended");
-                }
-                local.set_healthy(false);
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+        let follower = Arc::new(Generations {
+            local: self.clone(),
+            redis: redis.clone(),
+            generation_key,
         });
+        crate::kv::follow(redis, channel, follower);
+    }
+}
+
+/// The page cache's side of `kv::follow`.
+struct Generations {
+    local: Arc<Local>,
+    redis: Kv,
+    generation_key: String,
+}
+
+impl crate::kv::Follower for Generations {
+    fn set_healthy(&self, healthy: bool) {
+        self.local.set_healthy(healthy);
     }
 
-    async fn subscribe(
-        &self,
-        redis: &Kv,
-        channel: &str,
-        generation_key: &str,
-    ) -> anyhow::Result<()> {
-        let timeout = Duration::from_millis(500);
-        let pubsub = tokio::time::timeout(timeout, redis.pubsub()).await??;
-        let (mut sink, mut stream) = pubsub.split();
-        tokio::time::timeout(timeout, sink.subscribe(channel)).await??;
-        // Subscribed first, then read: no bump can fall between the two.
-        let current: Option<u64> = redis.cmd(redis::cmd("GET").arg(generation_key)).await?;
-        self.hear(current.unwrap_or(0));
-        self.set_healthy(true);
-        let second = Duration::from_secs(1);
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + second, second);
-        loop {
-            tokio::select! {
-                message = stream.next() => {
-                    let Some(message) = message else {
-                        anyhow::bail!("subscription closed");
-                    };
-                    let generation: u64 = message.get_payload()?;
-                    self.hear(generation);
-                    redis.acknowledge(&ack_key(generation_key, generation)).await;
-                }
-                _ = ping.tick() => {
-                    // A subscribed connection answers PING with ["pong", ""], not "PONG".
-                    tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await??;
-                }
-            }
-        }
+    async fn ready(&self) -> anyhow::Result<()> {
+        let get = redis::cmd("GET").arg(&self.generation_key).clone();
+        let current: Option<u64> = self.redis.cmd(&get).await?;
+        self.local.hear(current.unwrap_or(0));
+        Ok(())
+    }
+
+    async fn heard(&self, generation: i64) {
+        let generation = u64::try_from(generation).unwrap_or(0);
+        self.local.hear(generation);
+        self.redis
+            .acknowledge(&ack_key(&self.generation_key, generation))
+            .await;
     }
 }
 

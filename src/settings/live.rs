@@ -22,7 +22,6 @@ use actix_web::{
     middleware::Next,
     web,
 };
-use futures_util::StreamExt;
 use sqlx::PgPool;
 
 use super::{model::SiteSettings, repo};
@@ -130,47 +129,41 @@ impl Live {
 
     /// Listen for saves until the process ends, reconnecting as needed.
     pub fn listen(self: &Arc<Self>, db: PgPool) {
-        let live = self.clone();
-        tokio::spawn(async move {
-            loop {
-                live.healthy.store(false, Ordering::Release);
-                if let Err(e) = live.subscribe(&db).await {
-                    tracing::debug!(error = %e, "settings subscription ended");
-                }
-                live.healthy.store(false, Ordering::Release);
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+        let follower = Arc::new(Saves {
+            live: self.clone(),
+            db,
         });
+        crate::kv::follow(self.redis.clone(), self.channel.clone(), follower);
+    }
+}
+
+/// The settings' side of `kv::follow`.
+struct Saves {
+    live: Arc<Live>,
+    db: PgPool,
+}
+
+impl crate::kv::Follower for Saves {
+    fn set_healthy(&self, healthy: bool) {
+        self.live.healthy.store(healthy, Ordering::Release);
     }
 
-    async fn subscribe(&self, db: &PgPool) -> anyhow::Result<()> {
-        let timeout = Duration::from_millis(500);
-        let pubsub = tokio::time::timeout(timeout, self.redis.pubsub()).await??;
-        let (mut sink, mut stream) = pubsub.split();
-        tokio::time::timeout(timeout, sink.subscribe(&self.channel)).await??;
-        // Subscribed first, then read: no save can fall between the two.
-        if let Some(settings) = repo::load(db).await? {
-            self.heard.fetch_max(settings.version, Ordering::AcqRel);
-            self.hold(settings);
+    async fn ready(&self) -> anyhow::Result<()> {
+        if let Some(settings) = repo::load(&self.db).await? {
+            self.live
+                .heard
+                .fetch_max(settings.version, Ordering::AcqRel);
+            self.live.hold(settings);
         }
-        self.healthy.store(true, Ordering::Release);
-        let second = Duration::from_secs(1);
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + second, second);
-        loop {
-            tokio::select! {
-                message = stream.next() => {
-                    let Some(message) = message else {
-                        anyhow::bail!("subscription closed");
-                    };
-                    let version: i64 = message.get_payload()?;
-                    self.heard.fetch_max(version, Ordering::AcqRel);
-                    self.redis.acknowledge(&self.ack_key(version)).await;
-                }
-                _ = ping.tick() => {
-                    tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await??;
-                }
-            }
-        }
+        Ok(())
+    }
+
+    async fn heard(&self, version: i64) {
+        self.live.heard.fetch_max(version, Ordering::AcqRel);
+        self.live
+            .redis
+            .acknowledge(&self.live.ack_key(version))
+            .await;
     }
 }
 
