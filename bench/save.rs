@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     for (i, id) in created.iter().enumerate() {
         let post = input(i, 1);
         let start = Instant::now();
-        posts::update(&pool, author, *id, 1, &post)
+        posts::update(&pool, author, *id, 1, &post, posts::SaveKind::Manual)
             .await
             .map_err(|e| anyhow::anyhow!("saving bench post {i}: {e}"))?;
         update_ms.push(start.elapsed().as_secs_f64() * 1000.0);

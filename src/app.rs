@@ -107,6 +107,8 @@ impl App {
             highlight_css_url: assets.url("css/highlight.css"),
             favicon_url: assets.url("img/favicon.svg"),
             local_time_js: assets.url("js/local-time.js"),
+            editor_js: assets.url("js/editor.js"),
+            morphdom_js: assets.url("vendor/morphdom.min.js"),
         };
         let defaults = crate::settings::model::SiteSettings::defaults(&settings);
         // Without the database (the site starts anyway), the config's values until it's back.

@@ -42,6 +42,10 @@ const FILES: &[File] = &[
     file!("css/site.css", "text/css; charset=utf-8"),
     file!("css/highlight.css", "text/css; charset=utf-8"),
     file!("js/local-time.js", "text/javascript; charset=utf-8"),
+    file!("js/editor.js", "text/javascript; charset=utf-8"),
+    // Vendored from npm (static/vendor/morphdom.README), served with its licence.
+    file!("vendor/morphdom.min.js", "text/javascript; charset=utf-8"),
+    file!("vendor/morphdom.LICENSE", "text/plain; charset=utf-8"),
     file!("img/favicon.svg", "image/svg+xml"),
     file!("img/cover-1.svg", "image/svg+xml"),
     file!("img/cover-2.svg", "image/svg+xml"),

@@ -292,13 +292,14 @@ fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B
     }
     let status = res.status();
     let ours = res.response().extensions().get::<ErrorMessage>().cloned();
-    // A page a handler rendered on purpose (a form shown again with its errors) stays as is.
-    let is_html = res
+    // A page a handler rendered on purpose (a form shown again with its errors), or the JSON
+    // a handler answers the editor's script with, stays as is.
+    let on_purpose = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if ours.is_none() && is_html {
+        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
+    if ours.is_none() && on_purpose {
         return res.map_into_left_body();
     }
     let message = ours.unwrap_or_else(|| ErrorMessage::for_status(status));

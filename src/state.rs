@@ -76,6 +76,9 @@ pub struct SiteAssets {
     pub highlight_css_url: String,
     pub favicon_url: String,
     pub local_time_js: String,
+    /// The editor's enhancements, and the library they patch the preview with.
+    pub editor_js: String,
+    pub morphdom_js: String,
 }
 
 /// Site-wide facts every page shows: the site settings (`settings`) as they are now, and the
@@ -94,6 +97,8 @@ pub struct Site {
     pub highlight_css_url: String,
     pub favicon_url: String,
     pub local_time_js: String,
+    pub editor_js: String,
+    pub morphdom_js: String,
     pub settings: crate::settings::model::SiteSettings,
 }
 
@@ -115,6 +120,8 @@ impl Site {
             highlight_css_url: assets.highlight_css_url.clone(),
             favicon_url: assets.favicon_url.clone(),
             local_time_js: assets.local_time_js.clone(),
+            editor_js: assets.editor_js.clone(),
+            morphdom_js: assets.morphdom_js.clone(),
             settings,
         }
     }

@@ -548,7 +548,16 @@ pub async fn update(
     let fields = body.into_inner()?;
     let expected = expected_version(&req, fields.version)?.unwrap_or(post.version);
     let input = to_input(&state, fields, EditorForm::from_post(&post), false)?;
-    match posts::update(&state.db, user.id, row.id, expected, &input).await {
+    match posts::update(
+        &state.db,
+        user.id,
+        row.id,
+        expected,
+        &input,
+        posts::SaveKind::Manual,
+    )
+    .await
+    {
         Ok(_) => {}
         Err(SaveError::Conflict(_)) => {
             let now = repo::article(&state.db, Some(user.id), &slug)

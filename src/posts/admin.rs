@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    editor,
+    assist, editor,
     model::{AdminRow, PostForEdit, PostId, PostStatus},
     repo::{self, AdminFilter},
     revisions,
@@ -34,6 +34,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(editor::create)),
         )
         .service(resource("/admin/posts/new").route(read().to(editor::new)))
+        .service(
+            resource("/admin/preview")
+                .app_data(FormLimit::Editor)
+                .route(web::post().to(assist::preview)),
+        )
+        .service(
+            resource("/admin/posts/autosave")
+                .app_data(FormLimit::Editor)
+                .route(web::post().to(assist::autosave_new)),
+        )
+        .service(
+            resource("/admin/posts/{id}/autosave")
+                .app_data(FormLimit::Editor)
+                .route(web::post().to(assist::autosave)),
+        )
+        .service(
+            resource("/admin/posts/{id}/autosave/discard").route(web::post().to(assist::discard)),
+        )
         .service(resource("/admin/posts/trash").route(read().to(trash)))
         .service(resource("/admin/posts/{id}/edit").route(read().to(editor::edit)))
         .service(

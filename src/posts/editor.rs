@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, PrimitiveDateTime, macros::format_description};
 
 use super::{
@@ -22,7 +22,7 @@ use crate::{
     state::AppState,
 };
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 pub struct EditorForm {
     #[serde(default)]
     pub title: String,
@@ -66,7 +66,12 @@ impl EditorForm {
         Self {
             title: post.title.clone(),
             slug: post.slug.clone(),
-            excerpt: post.excerpt.clone(),
+            // An excerpt made from the body stays empty here, so it keeps following the body.
+            excerpt: if post.excerpt == super::derived_excerpt(&post.body_markdown) {
+                String::new()
+            } else {
+                post.excerpt.clone()
+            },
             tags: post.tag_names(),
             cover_image: post.cover_image.clone().unwrap_or_default(),
             featured: post.featured.then(|| "on".to_owned()),
@@ -168,7 +173,7 @@ impl EditorForm {
     }
 }
 
-fn too_long(max_body: usize, len: usize) -> String {
+pub(super) fn too_long(max_body: usize, len: usize) -> String {
     format!(
         "The body can be at most {} of Markdown (this one is {}). Your text is below, unsaved.",
         human_bytes(max_body),
@@ -263,7 +268,17 @@ struct EditPage {
     errors: FormErrors,
     preview: Option<SafeHtml>,
     conflict: Option<ConflictInfo>,
+    /// Text autosave kept aside (a published post's, or one that met a newer save), shown
+    /// in the form instead of the post's.
+    aside: Option<Aside>,
     saved: bool,
+}
+
+/// What autosave kept aside, as the editor announces it.
+pub struct Aside {
+    pub when: String,
+    /// Someone saved the post after this text's version: saving shows both.
+    pub stale: bool,
 }
 
 fn edit_page(
@@ -288,6 +303,7 @@ fn edit_page(
         errors: FormErrors::default(),
         preview: None,
         conflict: None,
+        aside: None,
         saved: false,
     }
 }
@@ -344,8 +360,23 @@ pub async fn edit(
     if post.deleted_at.is_some() {
         return Err(Error::NotFound);
     }
-    let form = EditorForm::from_post(&post);
+    let mut form = EditorForm::from_post(&post);
+    let mut aside = None;
+    if let Some(kept) = super::repo::kept_aside(&state.db, post.id, user.id).await? {
+        // A form from an older build that no longer parses is simply not offered.
+        if let Ok(kept_form) = serde_json::from_value::<EditorForm>(kept.form.0) {
+            form = EditorForm {
+                version: kept.base_version.to_string(),
+                ..kept_form
+            };
+            aside = Some(Aside {
+                when: human_date_time(&kept.saved_at),
+                stale: kept.base_version != post.version,
+            });
+        }
+    }
     let mut page = edit_page(&state, &session, &user, Some(post), form);
+    page.aside = aside;
     page.saved = query.saved.is_some();
     render(StatusCode::OK, page)
 }
@@ -373,7 +404,16 @@ pub async fn update(
         );
         return render(StatusCode::BAD_REQUEST, page);
     };
-    match super::update(&state.db, user.id, id, version, &input).await {
+    match super::update(
+        &state.db,
+        user.id,
+        id,
+        version,
+        &input,
+        super::SaveKind::Manual,
+    )
+    .await
+    {
         Ok(_) => Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0))),
         Err(SaveError::SlugTaken) => {
             page.errors

@@ -1,6 +1,7 @@
 //! Posts: the reader pages, the feeds, and the use-cases that write posts.
 
 pub mod admin;
+pub mod assist;
 pub mod editor;
 pub mod feeds;
 pub mod model;
@@ -51,10 +52,15 @@ pub struct Prepared {
     pub reading_minutes: i32,
 }
 
+/// The excerpt a post gets when its author gives none: its first paragraph, shortened.
+pub fn derived_excerpt(body_markdown: &str) -> String {
+    markdown::excerpt(body_markdown, EXCERPT_CHARS)
+}
+
 fn prepare(body_markdown: &str, excerpt: &str) -> Prepared {
     Prepared {
         excerpt: if excerpt.trim().is_empty() {
-            markdown::excerpt(body_markdown, EXCERPT_CHARS)
+            derived_excerpt(body_markdown)
         } else {
             markdown::truncate_words(excerpt.trim(), 500)
         },
@@ -216,14 +222,24 @@ impl From<sqlx::Error> for SaveError {
     }
 }
 
+/// Who asked for a save: a person (Save, Publish, a restore, the API) or the editor's
+/// autosave (recorded as an autosave revision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveKind {
+    Manual,
+    Autosave,
+}
+
 /// Save an edit made to `expected` version: post, tags and a revision in one transaction.
-/// A stale version is refused (nothing is overwritten) with the post as it is now.
+/// A stale version is refused (nothing is overwritten) with the post as it is now. A manual
+/// save also ends what autosave kept aside for this person: what they saved replaces it.
 pub async fn update(
     db: &PgPool,
     editor: UserId,
     id: PostId,
     expected: i32,
     input: &PostInput,
+    kind: SaveKind,
 ) -> Result<i32, SaveError> {
     let sources = vec![(input.body_markdown.clone(), input.excerpt.clone())];
     let Some(prepared) = prepare_off_thread(sources).await?.pop() else {
@@ -250,8 +266,12 @@ pub async fn update(
         &input.title,
         &prepared.excerpt,
         &input.body_markdown,
+        kind == SaveKind::Autosave,
     )
     .await?;
+    if kind == SaveKind::Manual {
+        repo::forget_kept_aside(&mut *tx, id, editor).await?;
+    }
     tx.commit().await.map_err(anyhow::Error::from)?;
     Ok(version)
 }

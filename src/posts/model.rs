@@ -159,6 +159,8 @@ pub struct Revision {
     pub excerpt: String,
     pub body_markdown: String,
     pub created_at: OffsetDateTime,
+    /// Saved by the editor's autosave, not by the author pressing Save.
+    pub autosave: bool,
     pub editor_name: String,
 }
 

@@ -551,6 +551,10 @@ pub async fn update(
     .await
 }
 
+/// Record a save as a revision. An autosave replaces the one before it when that was an
+/// autosave by the same person in the last 10 minutes: a run of typing keeps a checkpoint
+/// every 10 minutes, not a copy of the post every few seconds.
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_revision(
     conn: &mut PgConnection,
     post: PostId,
@@ -559,10 +563,33 @@ pub async fn insert_revision(
     title: &str,
     excerpt: &str,
     body_markdown: &str,
+    autosave: bool,
 ) -> sqlx::Result<()> {
+    if autosave {
+        let replaced = sqlx::query(
+            "UPDATE post_revisions r
+                SET version = $3, title = $4, excerpt = $5, body_markdown = $6, created_at = now()
+              WHERE r.id = (SELECT id FROM post_revisions
+                             WHERE post_id = $1 ORDER BY version DESC LIMIT 1)
+                AND r.autosave AND r.editor_id = $2
+                AND r.created_at > now() - interval '10 minutes'",
+        )
+        .bind(post)
+        .bind(editor)
+        .bind(version)
+        .bind(title)
+        .bind(excerpt)
+        .bind(body_markdown)
+        .execute(&mut *conn)
+        .await?;
+        if replaced.rows_affected() == 1 {
+            return Ok(());
+        }
+    }
     sqlx::query(
-        "INSERT INTO post_revisions (post_id, editor_id, version, title, excerpt, body_markdown)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO post_revisions
+                (post_id, editor_id, version, title, excerpt, body_markdown, autosave)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(post)
     .bind(editor)
@@ -570,13 +597,75 @@ pub async fn insert_revision(
     .bind(title)
     .bind(excerpt)
     .bind(body_markdown)
+    .bind(autosave)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
+/// What someone typed into a published or scheduled post, kept aside by autosave.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeptAside {
+    pub base_version: i32,
+    pub form: Json<serde_json::Value>,
+    pub saved_at: time::OffsetDateTime,
+}
+
+/// Keep `form` aside for `editor` (replacing what was kept before).
+pub async fn keep_aside(
+    db: impl PgExecutor<'_>,
+    post: PostId,
+    editor: UserId,
+    base_version: i32,
+    form: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO post_autosaves (post_id, editor_id, base_version, form)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (post_id, editor_id)
+         DO UPDATE SET base_version = EXCLUDED.base_version, form = EXCLUDED.form,
+                       saved_at = now()",
+    )
+    .bind(post)
+    .bind(editor)
+    .bind(base_version)
+    .bind(Json(form))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn kept_aside(
+    db: impl PgExecutor<'_>,
+    post: PostId,
+    editor: UserId,
+) -> sqlx::Result<Option<KeptAside>> {
+    sqlx::query_as(
+        "SELECT base_version, form, saved_at FROM post_autosaves
+          WHERE post_id = $1 AND editor_id = $2",
+    )
+    .bind(post)
+    .bind(editor)
+    .fetch_optional(db)
+    .await
+}
+
+/// Forget what autosave kept aside for `editor` (they saved, or discarded it).
+pub async fn forget_kept_aside(
+    db: impl PgExecutor<'_>,
+    post: PostId,
+    editor: UserId,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM post_autosaves WHERE post_id = $1 AND editor_id = $2")
+        .bind(post)
+        .bind(editor)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 const REVISION_SELECT: &str = "SELECT r.id, r.version, r.title, r.excerpt, r.body_markdown,
-            r.created_at, u.display_name AS editor_name
+            r.created_at, r.autosave, u.display_name AS editor_name
        FROM post_revisions r JOIN users u ON u.id = r.editor_id";
 
 pub async fn revisions(db: impl PgExecutor<'_>, post: PostId) -> sqlx::Result<Vec<Revision>> {

@@ -53,15 +53,36 @@ pub async fn diff_off_thread(old: String, new: String) -> Vec<DiffLine> {
         .unwrap_or_default()
 }
 
-/// Another person's save that beat this one: who, when, and how their text differs.
 // ---- revisions ----
+
+/// A row of the revisions list: one revision, or a run of autosaves shown as its newest with
+/// the rest folded under it.
+pub struct RevisionRow {
+    pub latest: Revision,
+    pub earlier: Vec<Revision>,
+}
+
+/// Fold runs of autosaves (`revisions` newest first) into one row each.
+pub fn fold(revisions: Vec<Revision>) -> Vec<RevisionRow> {
+    let mut rows: Vec<RevisionRow> = Vec::new();
+    for revision in revisions {
+        match rows.last_mut() {
+            Some(row) if row.latest.autosave && revision.autosave => row.earlier.push(revision),
+            _ => rows.push(RevisionRow {
+                latest: revision,
+                earlier: Vec::new(),
+            }),
+        }
+    }
+    rows
+}
 
 #[derive(Template)]
 #[template(path = "posts/admin/revisions.html")]
 struct RevisionsPage {
     layout: Layout,
     post: PostForEdit,
-    revisions: Vec<Revision>,
+    rows: Vec<RevisionRow>,
 }
 
 /// `GET /admin/posts/{id}/revisions`
@@ -84,7 +105,7 @@ pub async fn index(
                 &format!("/admin/posts/{}/revisions", post.id.0),
             ),
             post,
-            revisions,
+            rows: fold(revisions),
         },
     )
 }
@@ -150,7 +171,16 @@ pub async fn restore(
     let input = form
         .parse(usize::MAX)
         .map_err(|_| Error::BadRequest("that revision can't be restored as it is".into()))?;
-    match super::update(&state.db, user.id, post.id, post.version, &input).await {
+    match super::update(
+        &state.db,
+        user.id,
+        post.id,
+        post.version,
+        &input,
+        super::SaveKind::Manual,
+    )
+    .await
+    {
         Ok(_) => Ok(see_other(&format!("/admin/posts/{id}/edit?saved=1"))),
         Err(SaveError::Conflict(_)) => Err(Error::BadRequest(
             "the post changed while restoring; open the revision again".into(),
@@ -164,6 +194,41 @@ pub async fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn revision(version: i32, autosave: bool) -> Revision {
+        Revision {
+            id: i64::from(version),
+            version,
+            title: String::new(),
+            excerpt: String::new(),
+            body_markdown: String::new(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            autosave,
+            editor_name: String::new(),
+        }
+    }
+
+    #[test]
+    fn runs_of_autosaves_fold_into_one_row() {
+        let rows = fold(
+            [
+                (6, true),
+                (5, true),
+                (4, false),
+                (3, true),
+                (2, true),
+                (1, false),
+            ]
+            .into_iter()
+            .map(|(v, a)| revision(v, a))
+            .collect(),
+        );
+        let shape: Vec<(i32, usize)> = rows
+            .iter()
+            .map(|r| (r.latest.version, r.earlier.len()))
+            .collect();
+        assert_eq!(shape, [(6, 1), (4, 0), (3, 1), (1, 0)]);
+    }
 
     #[test]
     fn diffs_mark_lines() {

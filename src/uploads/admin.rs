@@ -24,7 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         resource("/admin/uploads")
             .route(read().to(index))
             .route(web::post().to(upload)),
-    );
+    )
+    .service(resource("/admin/uploads/paste").route(web::post().to(paste)));
 }
 
 /// Multipart limits from the settings: bigger than `uploads.max_bytes` is a 413 page.
@@ -104,13 +105,16 @@ pub async fn index(
     )
 }
 
-/// `POST /admin/uploads` (multipart: `csrf_token`, `file`).
-pub async fn upload(
-    state: web::Data<AppState>,
-    session: AuthSession,
-    Writer(user): Writer,
-    MultipartForm(form): MultipartForm<UploadForm>,
-) -> Result<HttpResponse, Error> {
+/// Why an upload was refused, in words for the person who sent it.
+struct Refused(String);
+
+/// Check and store what `user` sent; the new file's name.
+async fn receive(
+    state: &AppState,
+    session: &AuthSession,
+    user: &crate::accounts::model::CurrentUser,
+    form: UploadForm,
+) -> Result<Result<String, Refused>, Error> {
     let token = form.csrf_token.map(|t| t.0).unwrap_or_default();
     if !session.csrf_matches(&token) {
         return Err(Error::CsrfRejected);
@@ -125,22 +129,14 @@ pub async fn upload(
         )));
     }
     let Some(file) = form.file else {
-        let errors = FormErrors::general("Choose an image to upload.");
-        return render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page(&state, &session, user, errors, None).await?,
-        );
+        return Ok(Err(Refused("Choose an image to upload.".into())));
     };
     let checked = match check(&file.data) {
         Ok(c) => c,
         Err(rejected) => {
             let mut message = rejected.to_string();
             message[..1].make_ascii_uppercase();
-            let errors = FormErrors::general(format!("{message}."));
-            return render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                page(&state, &session, user, errors, None).await?,
-            );
+            return Ok(Err(Refused(format!("{message}."))));
         }
     };
     store(&state.settings.uploads.dir, &checked, &file.data)
@@ -155,10 +151,47 @@ pub async fn upload(
         user.id,
     )
     .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((
-            header::LOCATION,
-            format!("/admin/uploads?uploaded={}", checked.file_name),
-        ))
-        .finish())
+    Ok(Ok(checked.file_name))
+}
+
+/// `POST /admin/uploads` (multipart: `csrf_token`, `file`).
+pub async fn upload(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    MultipartForm(form): MultipartForm<UploadForm>,
+) -> Result<HttpResponse, Error> {
+    match receive(&state, &session, &user, form).await? {
+        Ok(name) => Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/admin/uploads?uploaded={name}")))
+            .finish()),
+        Err(Refused(message)) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(&state, &session, user, FormErrors::general(message), None).await?,
+        ),
+    }
+}
+
+/// `POST /admin/uploads/paste` (multipart: `csrf_token`, `file`): the editor's script
+/// uploading an image pasted or dropped into the body, with the same checks. JSON: the
+/// image's `url`, or the `error` to show.
+pub async fn paste(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    MultipartForm(form): MultipartForm<UploadForm>,
+) -> Result<HttpResponse, Error> {
+    let (status, body) = match receive(&state, &session, &user, form).await? {
+        Ok(name) => (
+            StatusCode::CREATED,
+            serde_json::json!({ "url": format!("/uploads/{name}") }),
+        ),
+        Err(Refused(message)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            serde_json::json!({ "error": message }),
+        ),
+    };
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .json(body))
 }

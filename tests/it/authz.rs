@@ -191,6 +191,31 @@ fn table() -> Vec<Row> {
             vec![("title", "")],
             [SEE, NO, NO, BAD, BAD],
         ),
+        // The editor's script: live preview and autosave (JSON answers).
+        (
+            post.clone(),
+            "/admin/preview",
+            vec![("body", "**bold**")],
+            [SEE, NO, OK, OK, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/posts/autosave",
+            vec![("title", "")],
+            [SEE, NO, BAD, BAD, BAD],
+        ),
+        (
+            post.clone(),
+            "/admin/posts/{post}/autosave",
+            vec![("title", "T"), ("version", "")],
+            [SEE, NO, NO, 400, 400],
+        ),
+        (
+            post.clone(),
+            "/admin/posts/{post}/autosave/discard",
+            vec![],
+            [SEE, NO, NO, DONE, DONE],
+        ),
         (
             post.clone(),
             "/admin/posts/{post}/delete",

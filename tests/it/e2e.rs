@@ -140,3 +140,41 @@ async fn a_front_end_on_another_origin_drives_the_api() {
     );
     assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000));
 }
+
+#[tokio::test]
+async fn the_enhanced_editor_works_in_a_real_browser_and_the_plain_one_without_javascript() {
+    let app = crate::harness::spawn_app().await;
+    app.signed_in("ann", Role::Author).await;
+    node(
+        "editor-flow.mjs",
+        vec![
+            ("BASE_URL", app.base.clone()),
+            ("LOGIN", "ann".into()),
+            ("PASSWORD", crate::harness::PASSWORD.into()),
+        ],
+        "editor flow passed",
+    )
+    .await;
+    // What the browser did is in the database too: the published post's autosave kept
+    // aside, and both posts published.
+    let (aside, published): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM post_autosaves),
+                (SELECT count(*) FROM posts WHERE status = 'published')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((aside, published), (1, 2));
+    let root = env!("CARGO_MANIFEST_DIR");
+    for shot in [
+        "editor-live.png",
+        "editor-narrow-preview.png",
+        "editor-dark.png",
+    ] {
+        let path = format!("{root}/tests/e2e/artifacts/{shot}");
+        assert!(
+            std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
+            "screenshot {shot}"
+        );
+    }
+}

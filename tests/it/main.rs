@@ -12,6 +12,7 @@ mod cache;
 mod cli;
 mod comments;
 mod e2e;
+mod editor;
 mod feeds;
 mod follows;
 mod harness;

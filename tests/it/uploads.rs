@@ -20,6 +20,16 @@ async fn upload(
     bytes: &[u8],
     token: Option<String>,
 ) -> reqwest::Response {
+    upload_to(browser, "/admin/uploads", name, bytes, token).await
+}
+
+async fn upload_to(
+    browser: &TestApp,
+    path: &str,
+    name: &str,
+    bytes: &[u8],
+    token: Option<String>,
+) -> reqwest::Response {
     let token = match token {
         Some(t) => t,
         None => browser.csrf_token("/admin/uploads").await,
@@ -30,7 +40,7 @@ async fn upload(
     );
     browser
         .client
-        .post(browser.url("/admin/uploads"))
+        .post(browser.url(path))
         .multipart(form)
         .send()
         .await
@@ -152,4 +162,60 @@ async fn readers_forgers_and_path_tricks_get_nothing() {
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_image_pasted_into_the_editor_is_checked_stored_and_answered_as_json() {
+    let app = spawn_app_with(|s| s.uploads.max_bytes = 64 * 1024).await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let paste = "/admin/uploads/paste";
+    let token = ann.csrf_token("/admin/posts/new").await;
+    let res = upload_to(&ann, paste, "screenshot.png", PNG, Some(token.clone())).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let answer: serde_json::Value = res.json().await.unwrap();
+    let url = answer["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("/uploads/") && url.ends_with(".png"),
+        "{url}"
+    );
+    let served = app.get(&url).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
+    // Not an image: the same checks as the upload page, said in JSON for the status line.
+    for (name, bytes, reason) in [
+        (
+            "notes.txt",
+            &b"just some text"[..],
+            "Only PNG, JPEG, GIF and WebP",
+        ),
+        (
+            "x.png",
+            &b"<svg xmlns='http://www.w3.org/2000/svg'/>"[..],
+            "HTML or SVG",
+        ),
+    ] {
+        let res = upload_to(&ann, paste, name, bytes, Some(token.clone())).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let answer: serde_json::Value = res.json().await.unwrap();
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains(reason), "{name}: {error}");
+    }
+    let big = vec![0u8; 65 * 1024];
+    let res = upload_to(&ann, paste, "big.png", &big, Some(token.clone())).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Readers, strangers and forgers get nothing stored.
+    let rita = app.signed_in("rita", Role::Reader).await;
+    let rita_token = rita.csrf_token("/").await;
+    let res = upload_to(&rita, paste, "x.png", PNG, Some(rita_token)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = upload_to(&ann, paste, "x.png", PNG, Some("forged".into())).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let stranger = TestApp::sharing(&app);
+    let res = upload_to(&stranger, paste, "x.png", PNG, Some("none".into())).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM uploads")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
 }

@@ -1,0 +1,317 @@
+// The post editor, enhanced. Without this script every part of the editor still works as a
+// plain form (Preview and Save are form posts); with it: a live preview made by the server's
+// own renderer (patched in place by morphdom, so images don't reload), autosave, images
+// pasted or dropped into the body, Ctrl/Cmd+S, a warning before leaving unsaved text, and a
+// live word count. The form names the endpoints: data-preview, data-autosave, data-upload.
+(function () {
+  'use strict';
+  var form = document.getElementById('editor');
+  var body = document.getElementById('body');
+  if (!form || !body || !window.fetch || !window.URLSearchParams) return;
+
+  var AUTOSAVE_AFTER = 3000; // ms after the last keystroke
+  var PREVIEW_AFTER = 400;
+  var WORDS_PER_MINUTE = 265; // as the server counts reading time
+  var BEACON_MAX = 60000; // browsers refuse larger beacons
+
+  var statusLine = document.getElementById('editor-status');
+  var count = document.getElementById('editor-count');
+  var pane = document.getElementById('live-preview');
+  var paneBody = document.getElementById('live-preview-body');
+  var paneLabel = pane && pane.querySelector('.live-preview-label');
+  var tabs = form.querySelector('.editor-tabs');
+  var version = form.querySelector('input[name=version]');
+  var csrf = form.querySelector('input[name=csrf_token]').value;
+  var saveButton = form.querySelector('button[name=intent][value=save]');
+  var hint = document.getElementById('body-hint');
+
+  form.classList.add('enhanced');
+  form.dataset.show = 'write';
+  if (hint) hint.textContent = 'Paste or drop an image here to upload it. The preview follows as you type.';
+
+  function say(text, kind) {
+    if (!statusLine) return;
+    statusLine.textContent = text;
+    statusLine.dataset.kind = kind || '';
+  }
+
+  function clock() {
+    return new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  // What the form sends, urlencoded, as Save would send it (minus the button pressed).
+  function fields() {
+    return new URLSearchParams(new FormData(form));
+  }
+
+  // An error answer's message: our JSON's `error`, or a sentence about the status.
+  function refusal(res, fallback) {
+    return res.json().then(
+      function (answer) { return answer; },
+      function () { return { error: fallback + ' (' + res.status + ').' }; }
+    );
+  }
+
+  // ---- word count and reading time ----
+  function recount() {
+    if (!count) return;
+    var words = body.value.split(/\s+/).filter(function (w) { return /[\p{L}\p{N}]/u.test(w); }).length;
+    var minutes = Math.max(1, Math.ceil(words / WORDS_PER_MINUTE));
+    count.textContent = words.toLocaleString() + (words === 1 ? ' word' : ' words') +
+      ' · ' + minutes + ' min read';
+  }
+
+  // ---- live preview ----
+  var previewTimer = null;
+  var previewBusy = false;
+  var previewAgain = false;
+
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(preview, PREVIEW_AFTER);
+  }
+
+  function showPreview(html) {
+    var next = document.createElement('div');
+    next.className = 'prose';
+    next.id = 'live-preview-body';
+    next.innerHTML = html; // sanitized by the server, as readers get it
+    if (window.morphdom) window.morphdom(paneBody, next);
+    else paneBody.innerHTML = html;
+  }
+
+  function paneNote(text) {
+    if (paneLabel) paneLabel.textContent = text;
+  }
+
+  function preview() {
+    if (!pane || !form.dataset.preview) return;
+    if (previewBusy) { previewAgain = true; return; }
+    previewBusy = true;
+    var sent = new URLSearchParams();
+    sent.set('csrf_token', csrf);
+    sent.set('body', body.value);
+    fetch(form.dataset.preview, {
+      method: 'POST', body: sent, credentials: 'same-origin', headers: { Accept: 'text/html' }
+    }).then(function (res) {
+      if (res.ok) {
+        return res.text().then(function (html) {
+          showPreview(html);
+          paneNote('Preview, as readers will see it');
+          pane.dataset.state = 'ready';
+        });
+      }
+      return refusal(res, 'The preview failed').then(function (answer) {
+        paneNote(answer.error || 'The preview failed.');
+      });
+    }, function () {
+      paneNote('The preview is offline; your text is safe here.');
+    }).then(function () {
+      previewBusy = false;
+      if (previewAgain) { previewAgain = false; schedulePreview(); }
+    });
+  }
+
+  // ---- autosave ----
+  // Absent on a conflict page: saving over someone else's version there is a deliberate act.
+  var autosaveUrl = form.dataset.autosave;
+  var dirty = false;        // changes the server doesn't have
+  var edits = 0;            // counts changes, so one made during an autosave stays dirty
+  var saving = false;
+  var saveAgain = false;
+  var stopped = false;      // after a conflict: only the author's Save goes on
+  var submitting = false;
+  var pendingSubmit = null; // Save pressed while an autosave was in flight
+  var autosaveTimer = null;
+
+  function changed() {
+    dirty = true;
+    edits += 1;
+    if (autosaveUrl && !stopped) {
+      clearTimeout(autosaveTimer);
+      autosaveTimer = setTimeout(autosave, AUTOSAVE_AFTER);
+    }
+  }
+
+  function autosave() {
+    if (!autosaveUrl || stopped || submitting || !dirty) return;
+    if (saving) { saveAgain = true; return; }
+    saving = true;
+    var sentAt = edits;
+    say('Autosaving…');
+    fetch(autosaveUrl, {
+      method: 'POST', body: fields(), credentials: 'same-origin', headers: { Accept: 'application/json' }
+    }).then(function (res) {
+      if (!res.ok) {
+        return refusal(res, 'Not autosaved').then(function (answer) {
+          if (res.status === 409) stopped = true;
+          say(answer.error || 'Not autosaved.', 'error');
+        });
+      }
+      return res.json().then(function (answer) {
+        version.value = String(answer.version);
+        if (answer.autosave_url && answer.autosave_url !== autosaveUrl) {
+          // A new post's first autosave created it: from now on this form edits that post.
+          autosaveUrl = answer.autosave_url;
+          form.action = answer.action;
+          form.dataset.autosave = answer.autosave_url;
+          history.replaceState(null, '', answer.edit_url);
+        }
+        if (edits === sentAt) dirty = false;
+        say(answer.saved === 'aside'
+          ? 'Autosaved at ' + clock() + ', kept aside: readers see the published version until you save.'
+          : 'Draft autosaved at ' + clock() + '.', 'ok');
+      });
+    }, function () {
+      say('Not autosaved: the server could not be reached. Your text is still here.', 'error');
+    }).then(function () {
+      saving = false;
+      if (pendingSubmit) {
+        var button = pendingSubmit;
+        pendingSubmit = null;
+        form.requestSubmit(button);
+      } else if (saveAgain) {
+        saveAgain = false;
+        autosave();
+      }
+    });
+  }
+
+  form.addEventListener('input', function (e) {
+    changed();
+    if (e.target === body) { recount(); schedulePreview(); }
+  });
+
+  form.addEventListener('submit', function (e) {
+    // Wait for an autosave in flight: it moves the version this save must name.
+    if (saving) {
+      e.preventDefault();
+      pendingSubmit = e.submitter || saveButton;
+      say('Saving…');
+      return;
+    }
+    submitting = true;
+    clearTimeout(autosaveTimer);
+  });
+
+  // Leaving with text the server doesn't have: the browser asks first, and if the person
+  // leaves anyway the text goes as a last autosave.
+  window.addEventListener('beforeunload', function (e) {
+    if (dirty && !submitting) {
+      e.preventDefault();
+      e.returnValue = '';
+    }
+  });
+  window.addEventListener('pagehide', function () {
+    if (!dirty || submitting || stopped || saving || !autosaveUrl || !navigator.sendBeacon) return;
+    var data = fields();
+    if (data.toString().length < BEACON_MAX) navigator.sendBeacon(autosaveUrl, data);
+  });
+  // Back from the browser's page cache, the version may be behind the last autosave.
+  window.addEventListener('pageshow', function (e) {
+    if (e.persisted) location.reload();
+  });
+
+  // ---- Ctrl/Cmd+S ----
+  document.addEventListener('keydown', function (e) {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === 's' || e.key === 'S')) {
+      e.preventDefault();
+      if (saveButton) form.requestSubmit(saveButton);
+    }
+  });
+
+  // ---- images pasted or dropped into the body ----
+  function altFor(file) {
+    var name = (file.name || '').replace(/\.[^.]*$/, '').replace(/[\[\]\\\r\n\t]+/g, ' ').trim();
+    return name || 'image';
+  }
+
+  function uploadOne(file) {
+    var alt = altFor(file);
+    var marker = '![Uploading ' + alt + '…]()';
+    // An image is a paragraph of its own: blank lines around it unless there already.
+    var start = body.selectionStart;
+    var end = body.selectionEnd;
+    var before = body.value.slice(Math.max(0, start - 2), start);
+    var after = body.value.slice(end, end + 2);
+    var lead = start === 0 || before === '\n\n' ? '' : before.slice(-1) === '\n' ? '\n' : '\n\n';
+    var trail = after === '\n\n' ? '' : after.charAt(0) === '\n' ? '\n' : '\n\n';
+    var inserted = lead + marker + trail;
+    body.setRangeText(inserted, start, end, 'end');
+    body.setSelectionRange(start + lead.length + marker.length, start + lead.length + marker.length);
+    var data = new FormData();
+    data.append('csrf_token', csrf);
+    data.append('file', file, file.name || 'image');
+    say('Uploading ' + alt + '…');
+    return fetch(form.dataset.upload, {
+      method: 'POST', body: data, credentials: 'same-origin', headers: { Accept: 'application/json' }
+    }).then(function (res) {
+      var answer = res.ok ? res.json() : refusal(res, 'Not uploaded');
+      return answer.then(function (a) { return { ok: res.ok && a.url, answer: a }; });
+    }, function () {
+      return { ok: false, answer: { error: 'Not uploaded: the server could not be reached.' } };
+    }).then(function (result) {
+      var at = body.value.indexOf(marker);
+      if (at < 0) return; // the author removed the placeholder meanwhile
+      if (result.ok) {
+        var markdown = '![' + alt + '](' + result.answer.url + ')';
+        body.setRangeText(markdown, at, at + marker.length, 'preserve');
+        body.focus();
+        body.setSelectionRange(at + 2, at + 2 + alt.length); // the alt text, ready to retype
+        say('Image uploaded: describe it in place of “' + alt + '”.', 'ok');
+      } else {
+        // Take out the placeholder with the blank lines it brought.
+        var whole = body.value.indexOf(inserted);
+        if (whole >= 0) body.setRangeText('', whole, whole + inserted.length, 'preserve');
+        else body.setRangeText('', at, at + marker.length, 'preserve');
+        say(result.answer.error || 'Not uploaded.', 'error');
+      }
+      body.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+  }
+
+  function uploadAll(files) {
+    var queue = Array.prototype.slice.call(files);
+    (function next() {
+      var file = queue.shift();
+      if (file) uploadOne(file).then(next);
+    })();
+  }
+
+  if (form.dataset.upload) {
+    body.addEventListener('paste', function (e) {
+      var files = e.clipboardData && e.clipboardData.files;
+      if (files && files.length) { e.preventDefault(); uploadAll(files); }
+    });
+    body.addEventListener('dragover', function (e) {
+      if (e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types, 'Files') >= 0) {
+        e.preventDefault();
+        body.classList.add('dropping');
+      }
+    });
+    body.addEventListener('dragleave', function () { body.classList.remove('dropping'); });
+    body.addEventListener('drop', function (e) {
+      body.classList.remove('dropping');
+      var files = e.dataTransfer && e.dataTransfer.files;
+      if (files && files.length) { e.preventDefault(); uploadAll(files); }
+    });
+  }
+
+  // ---- Write / Preview on narrow screens ----
+  if (pane) pane.hidden = false;
+  if (tabs) {
+    tabs.hidden = false;
+    tabs.addEventListener('click', function (e) {
+      var button = e.target.closest('button[data-show]');
+      if (!button) return;
+      form.dataset.show = button.dataset.show;
+      Array.prototype.forEach.call(tabs.querySelectorAll('button[data-show]'), function (b) {
+        b.setAttribute('aria-pressed', String(b === button));
+      });
+      if (button.dataset.show === 'preview') preview();
+    });
+  }
+
+  recount();
+  if (body.value.trim() !== '') preview();
+})();

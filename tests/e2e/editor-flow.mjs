@@ -1,0 +1,168 @@
+// The enhanced editor in a real browser (Debian's Chromium, driven by playwright-core), and
+// the same writing with JavaScript off. With the script: type and see the live preview
+// follow, autosave after a pause (reload: the text is there), paste an image and see it
+// uploaded and inserted with its alt text selected, the warning before leaving unsaved
+// text, Ctrl+S, and the Write/Preview toggle on a narrow screen. Without it: preview, save
+// and publish still work as plain forms.
+//
+// Usage: BASE_URL=… LOGIN=… PASSWORD=… node editor-flow.mjs   (the Rust test `e2e` runs it)
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const base = process.env.BASE_URL;
+const artifacts = process.env.ARTIFACTS || path.join(here, 'artifacts');
+if (!base) throw new Error('BASE_URL is not set');
+mkdirSync(artifacts, { recursive: true });
+const expect = (cond, what) => { if (!cond) throw new Error(`expected: ${what}`); };
+const shot = (page, name) => page.screenshot({ path: path.join(artifacts, name), fullPage: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+async function signedIn(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, ...options });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Username or email').fill(process.env.LOGIN);
+  await page.getByLabel('Password', { exact: true }).fill(process.env.PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${base}/`);
+  return { context, page };
+}
+
+try {
+  // ---- with JavaScript ----
+  const { context, page: w } = await signedIn();
+  const errors = [];
+  w.on('pageerror', (e) => errors.push(e.message));
+  // (A refused upload below logs "Failed to load resource": that one is expected.)
+  w.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+  });
+  await w.goto(`${base}/admin/posts/new`);
+  await w.locator('form.editor.enhanced').waitFor();
+  await w.getByLabel('Title', { exact: true }).fill('Typed Live');
+  const body = w.getByLabel('Body (Markdown)');
+  await body.click();
+  await w.keyboard.type('Hello **world**, this is typed.\n\n```rust\nfn main() {}\n```\n');
+
+  // The preview follows, rendered by the server: bold, and highlighted code.
+  await w.locator('#live-preview-body strong', { hasText: 'world' }).waitFor();
+  await w.locator('#live-preview-body pre [class^="hl-"]').first().waitFor();
+  const count = await w.locator('#editor-count').textContent();
+  expect(/^\d+ words · 1 min read$/.test(count), `a word count (${count})`);
+
+  // Leaving with unsaved text asks first (before the autosave comes).
+  await w.keyboard.type('More.');
+  const asked = new Promise((resolve) => w.once('dialog', async (d) => { const t = d.type(); await d.dismiss(); resolve(t); }));
+  await w.close({ runBeforeUnload: true });
+  expect(await asked === 'beforeunload', 'a warning before leaving unsaved text');
+
+  // Autosave after a pause: the new post is created as a draft and the address follows.
+  await w.locator('#editor-status', { hasText: 'Draft autosaved' }).waitFor();
+  await w.waitForURL(/\/admin\/posts\/\d+\/edit$/);
+  const editUrl = w.url();
+  await w.reload();
+  expect((await body.inputValue()).includes('this is typed.\n') && (await body.inputValue()).includes('More.'),
+    'the autosaved text is there after a reload');
+
+  // Paste an image: uploaded, and its Markdown inserted with the alt text selected.
+  const png = readFileSync(path.join(here, 'fixtures', 'cover.png')).toString('base64');
+  await body.click();
+  await w.keyboard.press('Control+End');
+  await w.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], 'my-diagram.png', { type: 'image/png' }));
+    document.getElementById('body').dispatchEvent(
+      new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  }, png);
+  await w.waitForFunction(() => /!\[my-diagram\]\(\/uploads\/[0-9a-f]+\.png\)/.test(document.getElementById('body').value));
+  const selected = await body.evaluate((el) => el.value.slice(el.selectionStart, el.selectionEnd));
+  expect(selected === 'my-diagram', `the alt text is selected (${selected})`);
+  await w.keyboard.type('A diagram');
+  await w.locator('#live-preview-body img[alt="A diagram"]').waitFor();
+  // A file that isn't an image is refused with the reason, and nothing is inserted.
+  await w.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['just text'], 'notes.txt', { type: 'text/plain' }));
+    document.getElementById('body').dispatchEvent(
+      new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  });
+  await w.locator('#editor-status', { hasText: 'Only PNG, JPEG, GIF and WebP' }).waitFor();
+  expect(!(await body.inputValue()).includes('Uploading'), 'the placeholder is gone');
+  await shot(w, 'editor-live.png');
+
+  // Ctrl+S saves (waiting for an autosave in flight, so it never conflicts with itself).
+  await body.click();
+  await w.keyboard.press('Control+End');
+  await w.keyboard.type('\nSaved by keyboard.');
+  await w.keyboard.press('Control+s');
+  await w.waitForURL(/\/edit\?saved=1$/);
+  expect((await body.inputValue()).includes('Saved by keyboard.'), 'Ctrl+S saved the text');
+  await w.getByRole('button', { name: 'Publish now' }).click();
+  await w.waitForURL(/\/edit\?saved=1$/);
+  const reader = await browser.newPage();
+  await reader.goto(`${base}/posts/typed-live`);
+  expect(await reader.locator('.prose img[alt="A diagram"]').count() === 1, 'published with the image: ' + await reader.locator('.prose').innerHTML());
+  expect((await reader.locator('.prose').textContent()).includes('Saved by keyboard.'), 'published text');
+  await reader.close();
+
+  // A published post's autosave is kept aside: readers still see the published text.
+  await body.click();
+  await w.keyboard.press('Control+End');
+  await w.keyboard.type('\nNot yet for readers.');
+  await w.locator('#editor-status', { hasText: 'kept aside' }).waitFor();
+  const public_ = await (await fetch(`${base}/posts/typed-live`)).text();
+  expect(!public_.includes('Not yet for readers.'), 'the published post is unchanged');
+  await w.goto(editUrl);
+  expect((await body.inputValue()).includes('Not yet for readers.'), 'the kept-aside text comes back');
+  await w.locator('.kept-aside').waitFor();
+
+  // A narrow screen: Write and Preview take turns.
+  await w.setViewportSize({ width: 420, height: 900 });
+  await w.locator('.editor-tabs button[data-show="preview"]').click();
+  await w.locator('#live-preview').waitFor({ state: 'visible' });
+  expect(!(await body.isVisible()), 'the body is hidden while previewing');
+  await shot(w, 'editor-narrow-preview.png');
+  await w.locator('.editor-tabs button[data-show="write"]').click();
+  await body.waitFor({ state: 'visible' });
+  expect(errors.length === 0, `no script errors: ${errors.join('; ')}`);
+  await context.close();
+
+  // The editor in dark mode, for the screenshot.
+  const dark = await signedIn({ colorScheme: 'dark' });
+  await dark.page.goto(editUrl);
+  await dark.page.locator('#live-preview-body img').waitFor();
+  await shot(dark.page, 'editor-dark.png');
+  await dark.context.close();
+
+  // ---- without JavaScript: the same writing as plain forms ----
+  const plain = await signedIn({ javaScriptEnabled: false });
+  const p = plain.page;
+  await p.goto(`${base}/admin/posts/new`);
+  expect(await p.locator('form.editor.enhanced').count() === 0, 'no enhancement without JavaScript');
+  expect(!(await p.locator('#live-preview').isVisible()), 'no live pane without JavaScript');
+  await p.getByLabel('Title', { exact: true }).fill('Written Plainly');
+  await p.getByLabel('Body (Markdown)').fill('No *scripts* needed.');
+  await p.getByRole('button', { name: 'Preview', exact: true }).click();
+  expect(await p.locator('.preview em').textContent() === 'scripts', 'the form preview renders');
+  await p.getByRole('button', { name: 'Save' }).click();
+  await p.waitForURL(/\/admin\/posts\/\d+\/edit\?saved=1$/);
+  await p.getByLabel('Body (Markdown)').fill('No *scripts* needed, still.');
+  await p.getByRole('button', { name: 'Publish now' }).click();
+  await p.waitForURL(/\/edit\?saved=1$/);
+  await p.goto(`${base}/posts/written-plainly`);
+  expect((await p.locator('.prose').textContent()).includes('still.'), 'published without JavaScript');
+  await plain.context.close();
+  console.log('editor flow passed');
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,373 @@
+//! What the editor's script asks of the server: the live preview and autosave, with their
+//! version checks. (The script itself is driven in Chromium by tests/e2e/editor-flow.mjs.)
+
+use std::time::{Duration, Instant};
+
+use quire::accounts::model::Role;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::admin::write;
+use crate::harness::{TestApp, spawn_app};
+
+async fn post_form(browser: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    browser
+        .client
+        .post(browser.url(path))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The editor's token and version for post `id`.
+async fn opened(browser: &TestApp, id: i64) -> (String, String) {
+    let page = browser
+        .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
+        .await;
+    (
+        page.attr("input[name=csrf_token]", "value").unwrap(),
+        page.attr("input[name=version]", "value").unwrap(),
+    )
+}
+
+async fn autosave(
+    browser: &TestApp,
+    id: i64,
+    token: &str,
+    version: &str,
+    title: &str,
+    body: &str,
+) -> (StatusCode, Value) {
+    let res = post_form(
+        browser,
+        &format!("/admin/posts/{id}/autosave"),
+        &[
+            ("csrf_token", token),
+            ("version", version),
+            ("title", title),
+            ("body", body),
+            // Autosave never changes a post's status, whatever the form says.
+            ("status", "published"),
+        ],
+    )
+    .await;
+    let status = res.status();
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "autosave answers JSON"
+    );
+    (status, res.json().await.unwrap())
+}
+
+async fn stored(app: &TestApp, id: i64) -> (String, String, i32) {
+    sqlx::query_as("SELECT body_markdown, status::text, version FROM posts WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_live_preview_is_the_readers_renderer_and_is_bounded() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let token = ann.csrf_token("/admin/posts/new").await;
+    let body = "Some **bold** text.\n\n```rust\nfn main() {}\n```\n\n<script>alert(1)</script>";
+    let res = post_form(
+        &ann,
+        "/admin/preview",
+        &[("csrf_token", &token), ("body", body)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-store")
+    );
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<strong>bold</strong>"), "{html}");
+    assert!(
+        html.contains("class=\"hl-"),
+        "highlighted as readers get it: {html}"
+    );
+    assert!(!html.contains("<script"), "sanitized: {html}");
+
+    // A whole post's worth (the limit) answers in bounded time; one byte more is refused.
+    let max = app.settings.posts.max_body_bytes;
+    let mut big = "word ".repeat(max / 5 + 1);
+    big.truncate(max);
+    let started = Instant::now();
+    let res = post_form(
+        &ann,
+        "/admin/preview",
+        &[("csrf_token", &token), ("body", &big)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    big.push('x');
+    let res = post_form(
+        &ann,
+        "/admin/preview",
+        &[("csrf_token", &token), ("body", &big)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let answer: Value = res.json().await.unwrap();
+    assert!(
+        answer["error"].as_str().unwrap().contains("at most 1 MiB"),
+        "{answer}"
+    );
+    // A forged token changes nothing and renders nothing.
+    let res = post_form(
+        &ann,
+        "/admin/preview",
+        &[("csrf_token", "forged"), ("body", "x")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_drafts_autosave_saves_it_as_a_folded_autosave_revision() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let id = write(&ann, "Draft", "First words.", "draft").await;
+    let (token, version) = opened(&ann, id).await;
+    let (status, answer) = autosave(&ann, id, &token, &version, "Draft", "Second words.").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["saved"], "draft");
+    let next = answer["version"].as_i64().unwrap();
+    assert_eq!(next, version.parse::<i64>().unwrap() + 1);
+    assert_eq!(
+        stored(&app, id).await,
+        ("Second words.".into(), "draft".into(), next as i32),
+        "saved, and still a draft though the form said published"
+    );
+    // Typing on: the next autosave names the new version and replaces its own revision.
+    let (status, answer) =
+        autosave(&ann, id, &token, &next.to_string(), "Draft", "Third words.").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let kinds: Vec<(i32, bool)> = sqlx::query_as(
+        "SELECT version, autosave FROM post_revisions WHERE post_id = $1 ORDER BY version",
+    )
+    .bind(id)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        kinds,
+        [(1, false), (3, true)],
+        "one autosave revision for the run"
+    );
+    let list = ann
+        .page(&format!("/admin/posts/{id}/revisions"), StatusCode::OK)
+        .await;
+    assert!(list.text(".admin-table").contains("autosave"));
+    // Reload: the text is there.
+    let page = ann
+        .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
+        .await;
+    assert_eq!(page.text("textarea#body"), "Third words.");
+    // An empty title can't be saved; the answer says why and nothing changes.
+    let (status, answer) = autosave(&ann, id, &token, "3", "", "Lost?").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("Give the post a title")
+    );
+    assert_eq!(answer["fields"]["title"], "Give the post a title");
+    assert_eq!(stored(&app, id).await.0, "Third words.");
+}
+
+#[tokio::test]
+async fn autosave_racing_a_save_from_another_tab_overwrites_nothing_and_loses_nothing() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let id = write(&ann, "Race", "Start.", "draft").await;
+    // Two tabs open the same version; the second saves by hand first.
+    let (token, version) = opened(&ann, id).await;
+    let res = post_form(
+        &ann,
+        &format!("/admin/posts/{id}"),
+        &[
+            ("csrf_token", &token),
+            ("version", &version),
+            ("title", "Race"),
+            ("body", "Saved in tab two."),
+            ("intent", "save"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (status, answer) = autosave(&ann, id, &token, &version, "Race", "Typed in tab one.").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["conflict"], true);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("Someone else saved")
+    );
+    assert_eq!(
+        stored(&app, id).await.0,
+        "Saved in tab two.",
+        "not overwritten"
+    );
+    // Tab one's text is kept aside: reopening the editor offers it, and saving it from
+    // there shows both versions before anything is replaced.
+    let page = ann
+        .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
+        .await;
+    assert_eq!(page.text("textarea#body"), "Typed in tab one.");
+    assert!(
+        page.text(".kept-aside")
+            .contains("Someone saved the post since")
+    );
+    let version = page.attr("input[name=version]", "value").unwrap();
+    let res = post_form(
+        &ann,
+        &format!("/admin/posts/{id}"),
+        &[
+            ("csrf_token", &token),
+            ("version", &version),
+            ("title", "Race"),
+            ("body", "Typed in tab one."),
+            ("intent", "save"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(stored(&app, id).await.0, "Saved in tab two.");
+}
+
+#[tokio::test]
+async fn a_published_posts_autosave_is_kept_aside_until_saved_or_discarded() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let id = write(&ann, "Live", "What readers see.", "published").await;
+    let (token, version) = opened(&ann, id).await;
+    let (status, answer) = autosave(&ann, id, &token, &version, "Live", "Work in progress.").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["saved"], "aside");
+    assert_eq!(answer["version"].as_i64().unwrap().to_string(), version);
+    assert_eq!(stored(&app, id).await.0, "What readers see.");
+    let public = app.page("/posts/live", StatusCode::OK).await;
+    assert_eq!(public.text(".prose p"), "What readers see.");
+    // Another editor opening the post sees the post, not Ann's unsaved text.
+    let eve = app.signed_in("eve", Role::Editor).await;
+    let theirs = eve
+        .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
+        .await;
+    assert_eq!(theirs.text("textarea#body"), "What readers see.");
+    // Ann gets her text back, and discarding it shows the post again.
+    let page = ann
+        .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
+        .await;
+    assert_eq!(page.text("textarea#body"), "Work in progress.");
+    assert!(page.text(".kept-aside").contains("kept by autosave"));
+    let res = post_form(
+        &ann,
+        &format!("/admin/posts/{id}/autosave/discard"),
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = ann
+        .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
+        .await;
+    assert_eq!(page.text("textarea#body"), "What readers see.");
+    assert!(page.text(".kept-aside").is_empty());
+    // Kept aside again, then saved: the post changes and nothing stays aside.
+    autosave(&ann, id, &token, &version, "Live", "Finished text.").await;
+    let res = post_form(
+        &ann,
+        &format!("/admin/posts/{id}"),
+        &[
+            ("csrf_token", &token),
+            ("version", &version),
+            ("title", "Live"),
+            ("body", "Finished text."),
+            ("status", "published"),
+            ("intent", "save"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stored(&app, id).await.0, "Finished text.");
+    let aside: i64 = sqlx::query_scalar("SELECT count(*) FROM post_autosaves")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(aside, 0);
+}
+
+#[tokio::test]
+async fn a_new_posts_first_autosave_creates_a_draft_and_others_posts_are_off_limits() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let token = ann.csrf_token("/admin/posts/new").await;
+    let res = post_form(
+        &ann,
+        "/admin/posts/autosave",
+        &[
+            ("csrf_token", &token),
+            ("title", "Begun"),
+            ("body", "A first line."),
+            ("status", "published"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.unwrap();
+    let id = answer["id"].as_i64().unwrap();
+    assert_eq!(answer["edit_url"], format!("/admin/posts/{id}/edit"));
+    assert_eq!(
+        answer["autosave_url"],
+        format!("/admin/posts/{id}/autosave")
+    );
+    assert_eq!(
+        stored(&app, id).await,
+        ("A first line.".into(), "draft".into(), 1)
+    );
+    // Bob, another author, can neither autosave into Ann's post nor discard for her.
+    let bob = app.signed_in("bob", Role::Author).await;
+    let bob_token = bob.csrf_token("/admin/posts/new").await;
+    let status = post_form(
+        &bob,
+        &format!("/admin/posts/{id}/autosave"),
+        &[
+            ("csrf_token", &bob_token),
+            ("version", "1"),
+            ("title", "Mine"),
+            ("body", "Bob was here."),
+        ],
+    )
+    .await
+    .status();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(stored(&app, id).await.0, "A first line.");
+    // Over the body limit: refused with the reason, in JSON.
+    let big = "x".repeat(app.settings.posts.max_body_bytes + 1);
+    let res = post_form(
+        &ann,
+        "/admin/posts/autosave",
+        &[("csrf_token", &token), ("title", "Big"), ("body", &big)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let answer: Value = res.json().await.unwrap();
+    assert!(answer["error"].as_str().unwrap().contains("Not autosaved"));
+}
