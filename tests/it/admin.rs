@@ -41,7 +41,7 @@ pub async fn write(browser: &TestApp, title: &str, body: &str, status: &str) -> 
 }
 
 /// The editor's hidden fields and text for post `id`, ready to submit again.
-async fn open_editor(browser: &TestApp, id: i64) -> (String, String) {
+pub async fn open_editor(browser: &TestApp, id: i64) -> (String, String) {
     let page = browser
         .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
         .await;

@@ -7,7 +7,7 @@ use quire::accounts::model::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::admin::write;
+use crate::admin::{open_editor as opened, write};
 use crate::harness::{TestApp, spawn_app};
 
 async fn post_form(browser: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
@@ -20,15 +20,26 @@ async fn post_form(browser: &TestApp, path: &str, fields: &[(&str, &str)]) -> re
         .unwrap()
 }
 
-/// The editor's token and version for post `id`.
-async fn opened(browser: &TestApp, id: i64) -> (String, String) {
-    let page = browser
-        .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
-        .await;
-    (
-        page.attr("input[name=csrf_token]", "value").unwrap(),
-        page.attr("input[name=version]", "value").unwrap(),
+/// Save post `id` by hand (the Save button), as a draft unless `status` says otherwise.
+async fn save_by_hand(
+    browser: &TestApp,
+    id: i64,
+    (token, version): (&str, &str),
+    (title, body, status): (&str, &str, &str),
+) -> reqwest::Response {
+    post_form(
+        browser,
+        &format!("/admin/posts/{id}"),
+        &[
+            ("csrf_token", token),
+            ("version", version),
+            ("title", title),
+            ("body", body),
+            ("status", status),
+            ("intent", "save"),
+        ],
     )
+    .await
 }
 
 async fn autosave(
@@ -199,16 +210,11 @@ async fn autosave_racing_a_save_from_another_tab_overwrites_nothing_and_loses_no
     let id = write(&ann, "Race", "Start.", "draft").await;
     // Two tabs open the same version; the second saves by hand first.
     let (token, version) = opened(&ann, id).await;
-    let res = post_form(
+    let res = save_by_hand(
         &ann,
-        &format!("/admin/posts/{id}"),
-        &[
-            ("csrf_token", &token),
-            ("version", &version),
-            ("title", "Race"),
-            ("body", "Saved in tab two."),
-            ("intent", "save"),
-        ],
+        id,
+        (&token, &version),
+        ("Race", "Saved in tab two.", "draft"),
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -237,16 +243,11 @@ async fn autosave_racing_a_save_from_another_tab_overwrites_nothing_and_loses_no
             .contains("Someone saved the post since")
     );
     let version = page.attr("input[name=version]", "value").unwrap();
-    let res = post_form(
+    let res = save_by_hand(
         &ann,
-        &format!("/admin/posts/{id}"),
-        &[
-            ("csrf_token", &token),
-            ("version", &version),
-            ("title", "Race"),
-            ("body", "Typed in tab one."),
-            ("intent", "save"),
-        ],
+        id,
+        (&token, &version),
+        ("Race", "Typed in tab one.", "draft"),
     )
     .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
@@ -292,17 +293,11 @@ async fn a_published_posts_autosave_is_kept_aside_until_saved_or_discarded() {
     assert!(page.text(".kept-aside").is_empty());
     // Kept aside again, then saved: the post changes and nothing stays aside.
     autosave(&ann, id, &token, &version, "Live", "Finished text.").await;
-    let res = post_form(
+    let res = save_by_hand(
         &ann,
-        &format!("/admin/posts/{id}"),
-        &[
-            ("csrf_token", &token),
-            ("version", &version),
-            ("title", "Live"),
-            ("body", "Finished text."),
-            ("status", "published"),
-            ("intent", "save"),
-        ],
+        id,
+        (&token, &version),
+        ("Live", "Finished text.", "published"),
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
