@@ -72,6 +72,7 @@ pub struct NewComment {
 
 #[derive(Debug, Deserialize)]
 pub struct Wrapped {
+    #[serde(default, deserialize_with = "super::object")]
     pub comment: Option<NewComment>,
 }
 

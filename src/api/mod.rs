@@ -362,11 +362,39 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             let mut value: serde_json::Value = serde_json::from_slice(&body)
                 .map_err(|e| ApiError::BadRequest(format!("is not valid JSON: {e}")))?;
             clean_strings(&mut value, "body")?;
+            // Every body the API takes is an object; serde would read a struct from an array.
+            if !value.is_object() {
+                return Err(ApiError::invalid("body", "must be a JSON object"));
+            }
             serde_path_to_error::deserialize(value)
                 .map(ApiJson)
                 .map_err(|e| json_error(&e))
         })
     }
+}
+
+/// For the `{"user": …}`-style wrapper fields: an object, or `null`/absent (`None`). Serde's
+/// derived structs also accept an array of their fields in order, which no client means.
+pub fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    use serde::de::{MapAccess, Visitor, value::MapAccessDeserializer};
+    struct ObjectOrNull<T>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ObjectOrNull<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    d.deserialize_any(ObjectOrNull(std::marker::PhantomData))
 }
 
 /// Every string in `value` as the site's forms keep them: a NUL refused (422 for the field

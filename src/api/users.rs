@@ -30,7 +30,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// `{"user": …}`, the wrapper of every user body.
 #[derive(Debug, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub struct Wrapped<T> {
+    #[serde(default, deserialize_with = "super::object")]
     pub user: Option<T>,
 }
 

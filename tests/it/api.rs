@@ -175,6 +175,16 @@ async fn register_log_in_read_and_update_the_account() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
         assert!(!errors(&body, field).is_empty(), "{body}");
     }
+    // Serde reads a struct from an array of its fields; an update is an object or nothing.
+    for (body, field) in [
+        (json!({"user": []}), "user"),
+        (json!({"user": [null, null]}), "user"),
+        (json!([{"user": {"bio": "x"}}]), "body"),
+    ] {
+        let (status, answer) = call(&app, Method::PUT, "/api/user", Some(&token), Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(!errors(&answer, field).is_empty(), "{answer}");
+    }
 
     // A new password ends every earlier token; the answer carries a working one.
     let (status, body) = call(
