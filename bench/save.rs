@@ -64,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
         status: PostStatus::Published,
         publish_at: None,
         tags: tags.clone(),
+        meta: Default::default(),
+        kind: quire::posts::model::PostKind::Post,
     };
     let total = saves + WARM_UP;
     let mut created = Vec::with_capacity(total);

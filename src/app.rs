@@ -235,9 +235,12 @@ impl App {
                 .configure(comments::routes)
                 .configure(search::pages::routes)
                 .configure(crate::settings::routes)
+                .configure(crate::pages::routes)
                 // Before the /api scope, which would take its paths.
                 .service(api::docs())
                 .configure(|cfg| api::routes(cfg, &cors_origins))
+                // Last: `/{slug}` must shadow none of the routes above.
+                .configure(crate::pages::reader_routes)
                 .default_service(web::to(not_found))
         })
         .workers(workers)

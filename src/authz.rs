@@ -30,6 +30,8 @@ pub enum Action {
     SeeAllUploads,
     /// Rename, describe and merge tags.
     ManageTags,
+    /// Pages (About, Contact) and the site's navigation: the site's own voice.
+    ManagePages,
     /// List users, change roles, disable and enable accounts.
     ManageUsers,
     /// Change the site's settings (title, registrations, comments…).
@@ -48,7 +50,8 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::ModerateComments
         | Action::ModerateCommentsOn { .. }
         | Action::SeeAllUploads
-        | Action::ManageTags => Role::Editor,
+        | Action::ManageTags
+        | Action::ManagePages => Role::Editor,
         Action::ManageUsers | Action::ManageSettings => Role::Admin,
     })
 }

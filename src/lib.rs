@@ -17,6 +17,7 @@ pub mod health;
 pub mod kv;
 pub mod metrics;
 pub mod middleware;
+pub mod pages;
 pub mod posts;
 pub mod ratelimit;
 pub mod render;

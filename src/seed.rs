@@ -13,7 +13,7 @@ use crate::{
     },
     posts::{
         self, NewPost,
-        model::{PostInput, PostStatus},
+        model::{PostInput, PostKind, PostMeta, PostStatus},
     },
     slug::Slug,
     tags,
@@ -208,11 +208,49 @@ pub async fn run(db: &PgPool, posts: u32, progress: &ProgressBar) -> anyhow::Res
         progress.inc((end - start) as u64);
     }
     progress.finish_and_clear();
+    about_page(db, authors[0]).await?;
     // Fresh statistics, so the planner picks the indexes right after a bulk load; and the
     // visibility map a bulk load leaves unset, without which index-only scans read the heap.
     sqlx::query("ANALYZE").execute(db).await?;
     sqlx::query("VACUUM posts, post_tags").execute(db).await?;
     Ok(report)
+}
+
+/// A demo About page (once), linked from the header menu if the site has its settings yet.
+async fn about_page(db: &PgPool, author: UserId) -> anyhow::Result<()> {
+    let page = PostInput {
+        title: "About this blog".into(),
+        slug: Slug::parse("about").map_err(anyhow::Error::msg)?,
+        excerpt: String::new(),
+        body_markdown: "This is a demo site made by `quire seed`: posts, tags, authors and \
+                        this page, to show what Quire looks like with something in it.\n\n\
+                        Pages like this one are written in the same editor as posts, live at \
+                        their own address, and are never listed with posts. Admins link them \
+                        from the header or the footer in *Admin → Navigation*."
+            .into(),
+        cover_image: None,
+        featured: false,
+        status: PostStatus::Published,
+        publish_at: None,
+        tags: Vec::new(),
+        meta: PostMeta::default(),
+        kind: PostKind::Page,
+    };
+    if posts::create(db, author, &page, Some(OffsetDateTime::now_utc()))
+        .await?
+        .is_some()
+    {
+        sqlx::query(
+            "UPDATE site_settings
+                SET navigation = jsonb_set(navigation, '{header}',
+                        (navigation -> 'header') || '[{\"label\": \"About\", \"url\": \"/about\"}]'),
+                    version = version + 1
+              WHERE NOT (navigation -> 'header') @> '[{\"url\": \"/about\"}]'",
+        )
+        .execute(db)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The bar `quire seed` shows on a terminal (and hides when stderr is not one).
@@ -288,6 +326,11 @@ fn demo_post(
         status: PostStatus::Published,
         publish_at: None,
         tags: tag_names,
+        meta: PostMeta {
+            cover_alt: "An abstract pattern of soft shapes".into(),
+            ..PostMeta::default()
+        },
+        kind: PostKind::Post,
     };
     // Spread over the past: post 0 is the newest.
     let published_at = now - Duration::hours(7 * i as i64 + 1);

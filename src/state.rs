@@ -91,6 +91,7 @@ pub struct Site {
     pub base: String,
     pub per_page: u32,
     pub footer_text: String,
+    pub navigation: crate::settings::navigation::Navigation,
     /// `/theme.css?v=N` when an admin chose an accent colour.
     pub theme_css_url: Option<String>,
     pub css_url: String,
@@ -114,6 +115,7 @@ impl Site {
             base: base.to_owned(),
             per_page: u32::try_from(settings.posts_per_page.max(1)).unwrap_or(10),
             footer_text: settings.footer_text.clone(),
+            navigation: settings.navigation.0.clone(),
             theme_css_url: (!settings.accent_color.is_empty())
                 .then(|| format!("/theme.css?v={}", settings.version)),
             css_url: assets.css_url.clone(),

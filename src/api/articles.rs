@@ -19,7 +19,7 @@ use crate::{
     posts::{
         self, SaveError,
         editor::{DATETIME_LOCAL, EditorForm},
-        model::{PostId, PostInput, PostStatus, state_label},
+        model::{PostId, PostInput, PostKind, PostStatus, state_label},
         repo::{self, ArticleFilter, ArticleRow},
     },
     search::Query,
@@ -336,6 +336,7 @@ fn present_tags<'de, D: serde::Deserializer<'de>>(
 
 #[derive(Debug, Deserialize)]
 pub struct Wrapped {
+    #[serde(default, deserialize_with = "super::object")]
     pub article: Option<ArticleFields>,
 }
 
@@ -444,7 +445,7 @@ fn to_input(
         publish_at,
         ..base
     };
-    let parsed = form.parse(state.settings.posts.max_body_bytes);
+    let parsed = form.parse(state.settings.posts.max_body_bytes, PostKind::Post);
     if let Err(errors) = &parsed {
         for (field, message) in errors.fields() {
             // "can't be blank" already says what the editor's words would.

@@ -97,6 +97,9 @@ pub(super) async fn editable(
         .ok_or(Error::NotFound)?;
     let author = post.author_id;
     authz::require(user, Action::EditPost { author })?;
+    if post.is_page() {
+        authz::require(user, Action::ManagePages)?;
+    }
     Ok(post)
 }
 

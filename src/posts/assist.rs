@@ -17,6 +17,7 @@ use super::{
 use crate::render::page::see_other;
 use crate::{
     accounts::model::CurrentUser,
+    authz::{self, Action},
     error::Error,
     extract::{CsrfForm, TokenOnly, Writer},
     render::{form::FormErrors, markdown, page::human_date_time},
@@ -111,11 +112,12 @@ const CONFLICT: &str = "Someone else saved this post after you opened it. Your t
 fn draft_input(
     state: &AppState,
     form: &EditorForm,
+    kind: super::model::PostKind,
 ) -> Result<super::model::PostInput, Box<HttpResponse>> {
     let max = state.settings.posts.max_body_bytes;
     let mut form = form.clone();
     form.status = "draft".into();
-    form.parse(max).map_err(|errors| {
+    form.parse(max, kind).map_err(|errors| {
         let status = if form.body.len() > max {
             StatusCode::PAYLOAD_TOO_LARGE
         } else {
@@ -136,7 +138,11 @@ pub async fn autosave_new(
     Writer(user): Writer,
     CsrfForm(form): CsrfForm<EditorForm>,
 ) -> Result<HttpResponse, Error> {
-    let input = match draft_input(&state, &form) {
+    let kind = form.new_kind();
+    if kind == super::model::PostKind::Page {
+        authz::require(&user, Action::ManagePages)?;
+    }
+    let input = match draft_input(&state, &form, kind) {
         Ok(input) => input,
         Err(refusal) => return Ok(*refusal),
     };
@@ -179,7 +185,7 @@ pub async fn autosave(
     if post.status != PostStatus::Draft || version != post.version {
         return keep_aside(&state, &user, post.id, version, post.version, &form).await;
     }
-    let input = match draft_input(&state, &form) {
+    let input = match draft_input(&state, &form, post.kind) {
         Ok(input) => input,
         Err(refusal) => return Ok(*refusal),
     };

@@ -9,13 +9,14 @@ use time::{OffsetDateTime, PrimitiveDateTime, macros::format_description};
 use super::{
     SaveError,
     admin::{editable, layout},
-    model::{PostForEdit, PostId, PostInput, PostStatus, state_label},
+    model::{PostForEdit, PostId, PostInput, PostKind, PostMeta, PostStatus, state_label},
     revisions::{DiffLine, diff_off_thread},
 };
 use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
+    authz::{self, Action},
     error::Error,
     extract::{CsrfForm, Writer, human_bytes},
     render::{Layout, SafeHtml, form::FormErrors, markdown, page::human_date_time},
@@ -56,7 +57,28 @@ pub struct EditorForm {
     /// "save" or "preview".
     #[serde(default)]
     pub intent: String,
+    /// "page" for a new page; read only when creating (a post never changes kind).
+    #[serde(default)]
+    pub kind: String,
+    // Post settings (`PostMeta`): empty means the default.
+    #[serde(default)]
+    pub meta_title: String,
+    #[serde(default)]
+    pub meta_description: String,
+    #[serde(default)]
+    pub social_image: String,
+    #[serde(default)]
+    pub canonical_url: String,
+    #[serde(default)]
+    pub cover_alt: String,
+    #[serde(default)]
+    pub cover_caption: String,
 }
+
+/// Longest meta title and description, in characters. Search engines show about 60 and
+/// 155; longer ones are cut, not refused by them, so the limit is only against abuse.
+pub const META_TITLE_MAX: usize = 300;
+pub const META_DESCRIPTION_MAX: usize = 500;
 
 pub const DATETIME_LOCAL: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]");
@@ -87,8 +109,37 @@ impl EditorForm {
                 .and_then(|t| t.format(DATETIME_LOCAL).ok())
                 .unwrap_or_default(),
             version: post.version.to_string(),
+            kind: kind_name(post.kind).into(),
+            meta_title: post.meta.meta_title.clone(),
+            meta_description: post.meta.meta_description.clone(),
+            social_image: post.meta.social_image.clone().unwrap_or_default(),
+            canonical_url: post.meta.canonical_url.clone().unwrap_or_default(),
+            cover_alt: post.meta.cover_alt.clone(),
+            cover_caption: post.meta.cover_caption.clone(),
             ..Self::default()
         }
+    }
+
+    /// What a new post from this form is: a page only when the form says so.
+    pub fn new_kind(&self) -> PostKind {
+        match self.kind.as_str() {
+            "page" => PostKind::Page,
+            _ => PostKind::Post,
+        }
+    }
+
+    /// Whether the form has a mistake in its "Post settings" (the section opens to show it).
+    pub fn settings_errors(errors: &FormErrors) -> bool {
+        [
+            "meta_title",
+            "meta_description",
+            "social_image",
+            "canonical_url",
+            "cover_alt",
+            "cover_caption",
+        ]
+        .iter()
+        .any(|f| errors.get(f).is_some())
     }
 
     /// The Publish button is Save with the status set to published.
@@ -100,9 +151,9 @@ impl EditorForm {
         self
     }
 
-    /// Check every field against the limits (`max_body`: `posts.max_body_bytes`); the
-    /// messages say what to change.
-    pub fn parse(&self, max_body: usize) -> Result<PostInput, FormErrors> {
+    /// Check every field against the limits (`max_body`: `posts.max_body_bytes`) for a post
+    /// or page of `kind`; the messages say what to change.
+    pub fn parse(&self, max_body: usize, kind: PostKind) -> Result<PostInput, FormErrors> {
         let mut errors = FormErrors::default();
         let title = self.title.trim();
         if title.is_empty() {
@@ -110,15 +161,24 @@ impl EditorForm {
         } else if title.chars().count() > 300 {
             errors.add("title", "A title can be at most 300 characters");
         }
-        let slug = errors.check("slug", super::slug_for(title, &self.slug));
+        let slug = errors
+            .check("slug", super::slug_for(title, &self.slug))
+            .and_then(|slug| match kind {
+                PostKind::Page => errors.check("slug", crate::pages::free_slug(slug)),
+                PostKind::Post => Some(slug),
+            });
         if self.excerpt.chars().count() > 500 {
             errors.add("excerpt", "An excerpt can be at most 500 characters");
         }
         if self.body.len() > max_body {
             errors.add("body", too_long(max_body, self.body.len()));
         }
-        let tags: Vec<String> = self
-            .tags
+        // Pages have no tags: they are never listed with posts.
+        let tags_text = match kind {
+            PostKind::Post => self.tags.as_str(),
+            PostKind::Page => "",
+        };
+        let tags: Vec<String> = tags_text
             .split(',')
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
@@ -134,6 +194,7 @@ impl EditorForm {
                 crate::uploads::parse_image_url(&self.cover_image),
             )
             .flatten();
+        let meta = self.meta(&mut errors);
         let status = match self.status.as_str() {
             "" | "draft" => PostStatus::Draft,
             "published" => PostStatus::Published,
@@ -163,13 +224,89 @@ impl EditorForm {
                 excerpt: self.excerpt.trim().to_owned(),
                 body_markdown: self.body.replace("\r\n", "\n"),
                 cover_image: cover,
-                featured: self.featured.is_some(),
+                featured: kind == PostKind::Post && self.featured.is_some(),
                 status,
                 publish_at,
                 tags,
+                meta,
+                kind,
             }),
             _ => Err(errors),
         }
+    }
+
+    /// The post settings, each checked; mistakes go into `errors`.
+    fn meta(&self, errors: &mut FormErrors) -> PostMeta {
+        let mut text = |field: &'static str, value: &str, max: usize, what: &str| {
+            let value = value.trim();
+            if value.chars().count() > max {
+                errors.add(
+                    field,
+                    format!(
+                        "{what} can be at most {max} characters (this one is {}); your text is kept",
+                        value.chars().count()
+                    ),
+                );
+            }
+            value.to_owned()
+        };
+        let meta_title = text(
+            "meta_title",
+            &self.meta_title,
+            META_TITLE_MAX,
+            "A meta title",
+        );
+        let meta_description = text(
+            "meta_description",
+            &self.meta_description,
+            META_DESCRIPTION_MAX,
+            "A meta description",
+        );
+        let cover_alt = text("cover_alt", &self.cover_alt, 300, "Alt text");
+        let cover_caption = text("cover_caption", &self.cover_caption, 500, "A caption");
+        let social_image = errors
+            .check(
+                "social_image",
+                crate::uploads::parse_image_url(&self.social_image),
+            )
+            .flatten();
+        let canonical_url = errors
+            .check("canonical_url", parse_canonical(&self.canonical_url))
+            .flatten();
+        PostMeta {
+            meta_title,
+            meta_description,
+            social_image,
+            canonical_url,
+            cover_alt,
+            cover_caption,
+        }
+    }
+}
+
+/// A canonical URL override: empty, or an absolute http(s) address (where the post first
+/// appeared).
+fn parse_canonical(input: &str) -> Result<Option<String>, String> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Ok(None);
+    }
+    let refused = || "A canonical URL is a full http:// or https:// address".to_owned();
+    if input.len() > 2000 || input.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(refused());
+    }
+    match url::Url::parse(input) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(Some(url.to_string()))
+        }
+        _ => Err(refused()),
+    }
+}
+
+pub fn kind_name(kind: PostKind) -> &'static str {
+    match kind {
+        PostKind::Post => "post",
+        PostKind::Page => "page",
     }
 }
 
@@ -222,7 +359,8 @@ async fn submitted(
         return Ok(Err(preview(state, user, page).await?));
     }
     let max_body = state.settings.posts.max_body_bytes;
-    match page.form.parse(max_body) {
+    let kind = page.post.as_ref().map_or(page.form.new_kind(), |p| p.kind);
+    match page.form.parse(max_body, kind) {
         Ok(input) => Ok(Ok(input)),
         Err(errors) => {
             let (status, errors) = rejected(&page.form, max_body, errors);
@@ -274,6 +412,65 @@ struct EditPage {
     saved: bool,
 }
 
+impl EditPage {
+    /// A page (About, Contact): no tags, excerpt or featuring; served at `/{slug}`.
+    fn is_page(&self) -> bool {
+        self.post
+            .as_ref()
+            .map_or(self.form.new_kind() == PostKind::Page, |p| p.is_page())
+    }
+
+    /// What the editor calls the thing it edits.
+    fn noun(&self) -> &'static str {
+        if self.is_page() { "page" } else { "post" }
+    }
+
+    fn settings_open(&self) -> bool {
+        EditorForm::settings_errors(&self.errors)
+    }
+
+    /// The search-result preview: the address, title and description readers' pages give.
+    fn serp_url(&self) -> String {
+        let path = match &self.post {
+            Some(p) if self.form.slug.trim().is_empty() => p.public_path(),
+            _ => {
+                let slug = match self.form.slug.trim() {
+                    "" => crate::slug::Slug::from_title(&self.form.title)
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    slug => slug.to_owned(),
+                };
+                let kind = self.post.as_ref().map_or(self.form.new_kind(), |p| p.kind);
+                super::model::public_path(kind, &slug)
+            }
+        };
+        match self.form.canonical_url.trim() {
+            "" => format!("{}{path}", self.layout.site.base),
+            canonical => canonical.to_owned(),
+        }
+    }
+
+    fn serp_title(&self) -> String {
+        match (self.form.meta_title.trim(), self.form.title.trim()) {
+            ("", "") => self.layout.site.title.clone(),
+            ("", title) => format!("{title} · {}", self.layout.site.title),
+            (meta, _) => meta.to_owned(),
+        }
+    }
+
+    fn serp_description(&self) -> String {
+        let saved = self.post.as_ref().map(|p| p.excerpt.as_str()).unwrap_or("");
+        [
+            self.form.meta_description.trim(),
+            self.form.excerpt.trim(),
+            saved,
+        ]
+        .into_iter()
+        .find(|d| !d.is_empty())
+        .map_or_else(|| self.layout.site.description.clone(), str::to_owned)
+    }
+}
+
 /// What autosave kept aside, as the editor announces it.
 pub struct Aside {
     pub when: String,
@@ -293,6 +490,9 @@ fn edit_page(
             format!("Edit “{}”", p.title),
             format!("/admin/posts/{}/edit", p.id.0),
         ),
+        None if form.new_kind() == PostKind::Page => {
+            ("New page".to_owned(), "/admin/pages/new".to_owned())
+        }
         None => ("New post".to_owned(), "/admin/posts/new".to_owned()),
     };
     EditPage {
@@ -320,13 +520,34 @@ pub async fn new(
     )
 }
 
-/// `POST /admin/posts`: create, or show a preview of what would be created.
+/// `GET /admin/pages/new` (editors and admins)
+pub async fn new_page(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManagePages)?;
+    let form = EditorForm {
+        kind: "page".into(),
+        ..EditorForm::default()
+    };
+    render(
+        StatusCode::OK,
+        edit_page(&state, &session, &user, None, form),
+    )
+}
+
+/// `POST /admin/posts`: create a post (or, from the new page form, a page), or show a
+/// preview of what would be created.
 pub async fn create(
     state: web::Data<AppState>,
     session: AuthSession,
     Writer(user): Writer,
     CsrfForm(form): CsrfForm<EditorForm>,
 ) -> Result<HttpResponse, Error> {
+    if form.new_kind() == PostKind::Page {
+        authz::require(&user, Action::ManagePages)?;
+    }
     let mut page = edit_page(&state, &session, &user, None, form.with_intent());
     let input = match submitted(&state, &user, &mut page).await? {
         Ok(input) => input,
@@ -452,12 +673,12 @@ mod tests {
             publish_at: "2000-01-01T10:00".into(),
             ..EditorForm::default()
         };
-        assert!(form.parse(1 << 20).is_err());
+        assert!(form.parse(1 << 20, PostKind::Post).is_err());
         let future = EditorForm {
             publish_at: "2999-01-01T10:00".into(),
             ..form
         };
-        let input = future.parse(1 << 20).expect("valid");
+        let input = future.parse(1 << 20, PostKind::Post).expect("valid");
         assert_eq!(input.status, PostStatus::Scheduled);
         assert_eq!(input.slug.as_str(), "t");
     }
@@ -472,7 +693,7 @@ mod tests {
             ..EditorForm::default()
         };
         let at = form
-            .parse(1 << 20)
+            .parse(1 << 20, PostKind::Post)
             .expect("valid")
             .publish_at
             .expect("a time");
@@ -483,7 +704,7 @@ mod tests {
         };
         assert_eq!(
             absurd
-                .parse(1 << 20)
+                .parse(1 << 20, PostKind::Post)
                 .expect("valid")
                 .publish_at
                 .map(|t| t.hour()),
@@ -505,7 +726,7 @@ mod tests {
                 cover_image: cover.into(),
                 ..EditorForm::default()
             };
-            assert_eq!(form.parse(1 << 20).is_ok(), ok, "{cover}");
+            assert_eq!(form.parse(1 << 20, PostKind::Post).is_ok(), ok, "{cover}");
         }
     }
 }

@@ -60,7 +60,7 @@ struct Sitemap<'a> {
     authors: Vec<String>,
 }
 
-/// `GET /sitemap.xml`: the home page, every published post, and the tag and author pages
+/// `GET /sitemap.xml`: the home page, every published page and post, and the tag and author pages
 /// that list at least one of them. Capped at the protocol's 50,000 URLs, newest posts first.
 pub async fn sitemap(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     let tags = tags::repo::published_tag_slugs(&state.db).await?;

@@ -1,13 +1,13 @@
 //! Posts as readers see them, and what creating one needs.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use time::OffsetDateTime;
 
 use crate::{
     accounts::model::UserId,
     render::{
-        SafeHtml,
+        Layout, SafeHtml,
         page::{human_date, iso_date},
     },
     slug::Slug,
@@ -24,6 +24,49 @@ pub enum PostStatus {
     Draft,
     Scheduled,
     Published,
+}
+
+/// A post, or a page (About, Contact): written the same way, served at `/{slug}`, never
+/// listed with posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[sqlx(type_name = "post_kind", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum PostKind {
+    Post,
+    Page,
+}
+
+/// What an author sets beyond the text (the editor's "Post settings"), stored as
+/// `posts.meta` and read only with the post itself. Empty means "use the default": the
+/// title, the excerpt, the cover, the post's own address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostMeta {
+    pub meta_title: String,
+    pub meta_description: String,
+    pub social_image: Option<String>,
+    pub canonical_url: Option<String>,
+    pub cover_alt: String,
+    pub cover_caption: String,
+}
+
+impl PostMeta {
+    /// The page's head with these settings over its defaults: the meta title as the whole
+    /// `<title>`, the meta description, the canonical override, the social image (else
+    /// `cover`).
+    pub fn apply(&self, layout: Layout, cover: Option<&str>) -> Layout {
+        let mut layout = layout.article(self.social_image.as_deref().or(cover));
+        if !self.meta_title.is_empty() {
+            layout.title = self.meta_title.clone();
+        }
+        if !self.meta_description.is_empty() {
+            layout.description = self.meta_description.clone();
+        }
+        if let Some(canonical) = &self.canonical_url {
+            layout.canonical = canonical.clone();
+        }
+        layout
+    }
 }
 
 /// A tag as a post lists it.
@@ -78,12 +121,27 @@ pub struct Post {
     pub comments: Json<Vec<crate::comments::CommentView>>,
     /// How many readers favourite it (the feed reads none).
     pub favorites: i64,
+    pub meta: Json<PostMeta>,
 }
 
 impl Post {
     pub fn iso_updated(&self) -> String {
         iso_date(&self.updated_at)
     }
+}
+
+/// A published page as readers see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PageView {
+    pub id: PostId,
+    pub author_id: UserId,
+    pub title: String,
+    pub slug: String,
+    pub excerpt: String,
+    pub body_html: SafeHtml,
+    pub cover_image: Option<String>,
+    pub meta: Json<PostMeta>,
+    pub updated_at: OffsetDateTime,
 }
 
 /// A post as the editor shows it: every field, whatever its status.
@@ -104,9 +162,20 @@ pub struct PostForEdit {
     pub tags: Json<Vec<TagRef>>,
     pub updated_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,
+    pub meta: Json<PostMeta>,
+    pub kind: PostKind,
 }
 
 impl PostForEdit {
+    /// Where readers find it once published.
+    pub fn public_path(&self) -> String {
+        public_path(self.kind, &self.slug)
+    }
+
+    pub fn is_page(&self) -> bool {
+        self.kind == PostKind::Page
+    }
+
     pub fn tag_names(&self) -> String {
         self.tags
             .0
@@ -129,9 +198,22 @@ pub struct AdminRow {
     pub deleted_at: Option<OffsetDateTime>,
     pub author_id: UserId,
     pub author_name: String,
+    pub kind: PostKind,
+}
+
+/// Where readers find a post or page of `slug`.
+pub fn public_path(kind: PostKind, slug: &str) -> String {
+    match kind {
+        PostKind::Post => format!("/posts/{slug}"),
+        PostKind::Page => format!("/{slug}"),
+    }
 }
 
 impl AdminRow {
+    pub fn public_path(&self) -> String {
+        public_path(self.kind, &self.slug)
+    }
+
     pub fn updated(&self) -> String {
         human_date(&self.updated_at)
     }
@@ -184,4 +266,7 @@ pub struct PostInput {
     /// For scheduled posts; published ones get "now" unless they already have a date.
     pub publish_at: Option<OffsetDateTime>,
     pub tags: Vec<String>,
+    pub meta: PostMeta,
+    /// Fixed when the post is created.
+    pub kind: PostKind,
 }

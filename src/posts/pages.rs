@@ -157,8 +157,8 @@ pub async fn show(
         &s.excerpt,
         &format!("/posts/{}", s.slug),
     )
-    .article(s.cover_image.as_deref())
     .header(visitor.header);
+    let layout = post.meta.0.apply(layout, s.cover_image.as_deref());
     let favorited = match &visitor.user {
         Some(v) => repo::is_favorite(&state.db, v.id, s.id).await?,
         None => false,

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use super::{
     NewPost, Prepared,
     model::{
-        AdminRow, Post, PostForEdit, PostId, PostInput, PostStatus, PostSummary, Revision, TagRef,
+        AdminRow, PageView, Post, PostForEdit, PostId, PostInput, PostKind, PostMeta, PostStatus,
+        PostSummary, Revision, TagRef,
     },
 };
 use crate::{
@@ -89,7 +90,7 @@ pub mod sql {
                       ORDER BY c.created_at, c.id)
                        FROM comments c JOIN users cu ON cu.id = c.author_id
                       WHERE c.post_id = p.id AND cu.disabled_at IS NULL), '[]') AS comments,
-           (SELECT count(*) FROM favorites f WHERE f.post_id = p.id) AS favorites
+           (SELECT count(*) FROM favorites f WHERE f.post_id = p.id) AS favorites, p.meta
           FROM published_posts p JOIN users u ON u.id = p.author_id
          WHERE p.slug = $1"
     );
@@ -97,7 +98,7 @@ pub mod sql {
     /// (`post_totals`), less those scheduled for later (a short range of the index).
     pub const LISTED_NOW: &str = "SELECT (SELECT listed FROM post_totals)
              - (SELECT count(*) FROM posts p
-                 WHERE p.status <> 'draft' AND p.deleted_at IS NULL AND p.published_at > now())";
+                 WHERE p.kind = 'post' AND p.status <> 'draft' AND p.deleted_at IS NULL AND p.published_at > now())";
     /// `$3`'s followed authors' posts; `$1` limit, `$2` offset.
     pub const FOLLOWED: &str = concat!(
         summary_select!(),
@@ -110,7 +111,7 @@ pub mod sql {
     pub const FEED: &str = concat!(
         summary_select!(),
         ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments,
-           0::bigint AS favorites
+           0::bigint AS favorites, p.meta
           FROM published_posts p JOIN users u ON u.id = p.author_id
          ORDER BY p.published_at DESC, p.id DESC
          LIMIT $1"
@@ -251,8 +252,8 @@ pub async fn search_documents(
         "SELECT p.id, p.title, p.excerpt, p.body_text, p.tag_list AS tags,
                 u.username AS author_username, p.published_at
            FROM posts p JOIN users u ON u.id = p.author_id
-          WHERE p.id = ANY($1) AND p.status <> 'draft' AND p.deleted_at IS NULL
-            AND p.published_at IS NOT NULL",
+          WHERE p.id = ANY($1) AND p.kind = 'post' AND p.status <> 'draft'
+            AND p.deleted_at IS NULL AND p.published_at IS NOT NULL",
     )
     .bind(&ids)
     .fetch_all(db)
@@ -264,15 +265,17 @@ pub async fn feed(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<Post>
     sqlx::query_as(sql::FEED).bind(limit).fetch_all(db).await
 }
 
-/// Sitemap entries: slug and last change of published posts, newest first.
+/// Sitemap entries: the path and last change of published pages, then posts newest first.
 pub async fn sitemap(
     db: impl PgExecutor<'_>,
     limit: i64,
 ) -> sqlx::Result<Vec<(String, OffsetDateTime)>> {
     sqlx::query_as(
-        "SELECT slug, updated_at FROM published_posts
-          ORDER BY published_at DESC, id DESC
-          LIMIT $1",
+        "(SELECT '/' || slug, updated_at FROM published_pages ORDER BY slug)
+         UNION ALL
+         (SELECT '/posts/' || slug, updated_at FROM published_posts
+           ORDER BY published_at DESC, id DESC
+           LIMIT $1)",
     )
     .bind(limit)
     .fetch_all(db)
@@ -294,6 +297,8 @@ pub struct NewRows {
     reading_minutes: Vec<i32>,
     cover_image: Vec<Option<String>>,
     featured: Vec<bool>,
+    meta: Vec<Json<PostMeta>>,
+    kind: Vec<PostKind>,
     status: Vec<PostStatus>,
     published_at: Vec<Option<OffsetDateTime>>,
     // post_tags: the post (by `ord`), the tag, its position among the post's tags.
@@ -317,6 +322,8 @@ impl NewRows {
         self.reading_minutes.push(prepared.reading_minutes);
         self.cover_image.push(input.cover_image.clone());
         self.featured.push(input.featured);
+        self.meta.push(Json(input.meta.clone()));
+        self.kind.push(input.kind);
         self.status.push(input.status);
         self.published_at.push(post.published_at);
     }
@@ -343,16 +350,18 @@ pub async fn insert_many(
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
                                   $6::text[], $7::text[], $8::int[], $9::text[],
                                   $10::post_status[], $11::timestamptz[], $15::text[],
-                                  $16::bool[])
+                                  $16::bool[], $17::jsonb[], $18::post_kind[])
                  AS i(ord, author_id, title, slug, excerpt, body_markdown, body_html,
-                      reading_minutes, cover_image, status, published_at, body_text, featured)
+                      reading_minutes, cover_image, status, published_at, body_text, featured,
+                      meta, kind)
          ),
          created AS (
              INSERT INTO posts (author_id, title, slug, excerpt, body_markdown, body_html,
                                 reading_minutes, cover_image, status, published_at,
-                                body_text, featured)
+                                body_text, featured, meta, kind)
              SELECT author_id, title, slug, excerpt, body_markdown, body_html,
-                    reading_minutes, cover_image, status, published_at, body_text, featured
+                    reading_minutes, cover_image, status, published_at, body_text, featured,
+                    meta, kind
                FROM input ORDER BY ord
              ON CONFLICT (slug) DO NOTHING
              RETURNING id, slug
@@ -389,6 +398,8 @@ pub async fn insert_many(
     .bind(&rows.tag_position)
     .bind(&rows.body_text)
     .bind(&rows.featured)
+    .bind(&rows.meta)
+    .bind(&rows.kind)
     .fetch_all(&mut *conn)
     .await?;
     Ok(created
@@ -433,8 +444,7 @@ pub async fn count_all(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
 
 const FOR_EDIT: &str = "SELECT p.id, p.author_id, u.display_name AS author_name, p.title, p.slug,
             p.excerpt, p.body_markdown, p.cover_image, p.featured, p.status, p.published_at,
-            p.version,
-            p.tag_list AS tags, p.updated_at, p.deleted_at
+            p.version, p.tag_list AS tags, p.updated_at, p.deleted_at, p.meta, p.kind
        FROM posts p JOIN users u ON u.id = p.author_id
       WHERE p.id = $1";
 
@@ -458,6 +468,8 @@ pub struct AdminFilter {
     pub deleted: bool,
     /// Only featured posts.
     pub featured: bool,
+    /// Posts or pages: the admin lists each on its own screen.
+    pub kind: Option<PostKind>,
 }
 
 /// A page of the admin's post list, newest change first.
@@ -469,9 +481,15 @@ pub async fn admin_list(
 ) -> sqlx::Result<Vec<AdminRow>> {
     let mut q = sqlx::QueryBuilder::new(
         "SELECT p.id, p.title, p.slug, p.status, p.published_at, p.updated_at, p.deleted_at,
-                p.author_id, u.display_name AS author_name
+                p.author_id, u.display_name AS author_name, p.kind
            FROM posts p JOIN users u ON u.id = p.author_id WHERE ",
     );
+    // The trash holds both kinds; each list its own.
+    if !filter.deleted {
+        q.push("p.kind = ")
+            .push_bind(filter.kind.unwrap_or(PostKind::Post))
+            .push(" AND ");
+    }
     q.push(if filter.deleted {
         "p.deleted_at > now() - interval '30 days'"
     } else {
@@ -523,7 +541,7 @@ pub async fn update(
         "UPDATE posts
             SET title = $3, slug = $4, excerpt = $5, body_markdown = $6, body_html = $7,
                 reading_minutes = $8, cover_image = $9, status = $10, body_text = $12,
-                featured = $13,
+                featured = $13, meta = $14,
                 published_at = CASE
                     WHEN $10::post_status = 'published' THEN
                         CASE WHEN published_at IS NOT NULL AND published_at <= now()
@@ -547,6 +565,7 @@ pub async fn update(
     .bind(input.publish_at)
     .bind(&prepared.body_text)
     .bind(input.featured)
+    .bind(Json(&input.meta))
     .fetch_optional(&mut *conn)
     .await
 }
@@ -691,6 +710,17 @@ pub async fn revision(
     .await
 }
 
+/// The published page at `slug`, if readers may see it.
+pub async fn find_page(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<PageView>> {
+    sqlx::query_as(
+        "SELECT id, author_id, title, slug, excerpt, body_html, cover_image, meta, updated_at
+           FROM published_pages WHERE slug = $1",
+    )
+    .bind(slug)
+    .fetch_optional(db)
+    .await
+}
+
 /// Move to the trash (soft delete); `false` if it was not there to delete.
 pub async fn soft_delete(db: impl PgExecutor<'_>, id: PostId) -> sqlx::Result<bool> {
     let done =
@@ -723,7 +753,7 @@ pub async fn counts(
                 count(*) FILTER (WHERE status <> 'draft' AND published_at > now()),
                 count(*) FILTER (WHERE status <> 'draft' AND published_at <= now())
            FROM posts
-          WHERE deleted_at IS NULL AND ($1::bigint IS NULL OR author_id = $1)",
+          WHERE kind = 'post' AND deleted_at IS NULL AND ($1::bigint IS NULL OR author_id = $1)",
     )
     .bind(author)
     .fetch_one(db)
@@ -796,7 +826,7 @@ fn push_filter(
         true => " FROM posts p JOIN users u ON u.id = p.author_id",
         false => " FROM posts p",
     });
-    q.push(" WHERE p.deleted_at IS NULL AND ");
+    q.push(" WHERE p.kind = 'post' AND p.deleted_at IS NULL AND ");
     let mine = match filter.unpublished {
         None => {
             q.push("p.status <> 'draft' AND p.published_at <= now()");
@@ -915,7 +945,7 @@ pub async fn article(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ARTICLE_COLUMNS}, p.body_markdown
            FROM posts p JOIN users u ON u.id = p.author_id
-          WHERE p.slug = $2 AND p.deleted_at IS NULL"
+          WHERE p.slug = $2 AND p.kind = 'post' AND p.deleted_at IS NULL"
     )))
     .bind(viewer)
     .bind(slug)
@@ -934,7 +964,7 @@ pub async fn published_articles(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ARTICLE_COLUMNS}, NULL::text AS body_markdown
            FROM posts p JOIN users u ON u.id = p.author_id
-          WHERE p.id = ANY($2)
+          WHERE p.id = ANY($2) AND p.kind = 'post'
             AND p.status <> 'draft' AND p.deleted_at IS NULL AND p.published_at <= now()"
     )))
     .bind(viewer)

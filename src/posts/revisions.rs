@@ -169,7 +169,7 @@ pub async fn restore(
     form.body = revision.body_markdown;
     // A revision saved under a larger limit than today's is still restored.
     let input = form
-        .parse(usize::MAX)
+        .parse(usize::MAX, post.kind)
         .map_err(|_| Error::BadRequest("that revision can't be restored as it is".into()))?;
     match super::update(
         &state.db,

@@ -117,6 +117,8 @@ impl SettingsForm {
                 registrations_open: self.registrations_open.is_some(),
                 default_role,
                 comments,
+                // Not this form's: `navigation.rs` saves the menus.
+                navigation: Default::default(),
                 version: self.version,
             }),
             false => Err(errors),

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod live;
 pub mod model;
+pub mod navigation;
 pub mod repo;
 
 use actix_web::web;
@@ -17,6 +18,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         resource("/admin/settings")
             .route(read().to(admin::edit))
             .route(web::post().to(admin::update)),
+    )
+    .service(
+        resource("/admin/navigation")
+            .route(read().to(navigation::edit))
+            .route(web::post().to(navigation::update)),
     )
     .service(resource("/theme.css").route(read().to(admin::theme_css)));
 }

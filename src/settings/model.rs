@@ -2,7 +2,27 @@
 
 use serde::{Deserialize, Serialize};
 
+use sqlx::types::Json;
+
+use super::navigation::{NavItem, Navigation};
 use crate::{accounts::model::Role, config::Settings};
+
+impl Navigation {
+    /// A new site's menus (the column's default says the same).
+    pub fn starter() -> Self {
+        let item = |label: &str, url: &str| NavItem {
+            label: label.to_owned(),
+            url: url.to_owned(),
+        };
+        Self {
+            header: vec![item("Home", "/"), item("Feed", "/feed.xml")],
+            footer: vec![
+                item("Atom feed", "/feed.xml"),
+                item("Sitemap", "/sitemap.xml"),
+            ],
+        }
+    }
+}
 
 /// Whether readers may comment, and whether a new commenter's first comment waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
@@ -37,6 +57,8 @@ pub struct SiteSettings {
     pub registrations_open: bool,
     pub default_role: Role,
     pub comments: CommentsMode,
+    /// The header and footer menus (`settings::navigation`).
+    pub navigation: Json<Navigation>,
     pub version: i64,
 }
 
@@ -52,6 +74,7 @@ impl SiteSettings {
             registrations_open: true,
             default_role: settings.accounts.default_role,
             comments: CommentsMode::On,
+            navigation: Json(Navigation::starter()),
             version: 0,
         }
     }

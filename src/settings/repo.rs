@@ -2,10 +2,12 @@
 
 use sqlx::PgExecutor;
 
-use super::model::SiteSettings;
+use sqlx::types::Json;
+
+use super::{model::SiteSettings, navigation::Navigation};
 
 const COLUMNS: &str = "title, description, posts_per_page, footer_text, accent_color,
-    registrations_open, default_role, comments, version";
+    registrations_open, default_role, comments, navigation, version";
 
 /// The settings, creating them from `defaults` if the site has none yet.
 pub async fn load_or_create(
@@ -36,7 +38,25 @@ pub async fn load(db: impl PgExecutor<'_>) -> sqlx::Result<Option<SiteSettings>>
     .await
 }
 
-/// Save `new` (its `version` ignored) if the stored version is still `expected`: the saved
+/// Save the menus if the stored version is still `expected`, like `update`.
+pub async fn update_navigation(
+    db: impl PgExecutor<'_>,
+    navigation: &Navigation,
+    expected: i64,
+) -> sqlx::Result<Option<SiteSettings>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE site_settings
+            SET navigation = $1, version = version + 1, updated_at = now()
+          WHERE version = $2
+      RETURNING {COLUMNS}"
+    )))
+    .bind(Json(navigation))
+    .bind(expected)
+    .fetch_optional(db)
+    .await
+}
+
+/// Save `new` (its `version` and `navigation` ignored) if the stored version is still `expected`: the saved
 /// settings, or `None` when another admin saved in between.
 pub async fn update(
     db: impl PgExecutor<'_>,

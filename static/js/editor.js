@@ -177,9 +177,31 @@
     });
   }
 
+  // The search-result preview in "Post settings" follows the fields it is made of.
+  var serp = {
+    title: document.getElementById('serp-title'),
+    description: document.getElementById('serp-description'),
+    url: document.getElementById('serp-url')
+  };
+  function value(name) {
+    var field = form.elements[name];
+    return field ? field.value.trim() : '';
+  }
+  function updateSerp() {
+    if (!serp.title) return;
+    var title = value('title');
+    serp.title.textContent = value('meta_title') ||
+      (title ? title + ' · ' + serp.title.dataset.suffix : serp.title.dataset.suffix);
+    var description = value('meta_description') || value('excerpt');
+    if (description) serp.description.textContent = description;
+    var canonical = value('canonical_url');
+    if (canonical) serp.url.textContent = canonical;
+  }
+
   form.addEventListener('input', function (e) {
     changed();
     if (e.target === body) { recount(); schedulePreview(); }
+    else updateSerp();
   });
 
   form.addEventListener('submit', function (e) {

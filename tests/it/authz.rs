@@ -41,7 +41,7 @@ type Row = (
 /// `{post}` is a live post by someone else, `{rev}` its first revision, `{trashed}` a deleted
 /// one, `{user}` a reader account; each role gets fresh ones, so one row's change can't
 /// affect the next.
-fn table() -> Vec<Row> {
+pub(crate) fn table() -> Vec<Row> {
     let get = Method::GET;
     let post = Method::POST;
     vec![
@@ -120,6 +120,38 @@ fn table() -> Vec<Row> {
                 ("version", "1"),
             ],
             [SEE, NO, NO, NO, DONE],
+        ),
+        // Pages and the menus: editors write pages, admins edit the navigation.
+        (get.clone(), "/admin/pages", vec![], [SEE, NO, NO, OK, OK]),
+        (
+            get.clone(),
+            "/admin/pages/new",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/posts",
+            vec![("kind", "page"), ("title", "")],
+            [SEE, NO, NO, BAD, BAD],
+        ),
+        (
+            post.clone(),
+            "/admin/posts/autosave",
+            vec![("kind", "page"), ("title", "")],
+            [SEE, NO, NO, BAD, BAD],
+        ),
+        (
+            get.clone(),
+            "/admin/navigation",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/navigation",
+            vec![("header.label", "X"), ("header.url", "javascript:x")],
+            [SEE, NO, NO, NO, BAD],
         ),
         (get.clone(), "/admin/uploads", vec![], [SEE, NO, OK, OK, OK]),
         (get.clone(), "/account", vec![], [SEE, OK, OK, OK, OK]),

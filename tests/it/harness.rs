@@ -19,7 +19,7 @@ use quire::{
     db,
     posts::{
         self,
-        model::{PostInput, PostStatus},
+        model::{PostInput, PostKind, PostStatus},
     },
     slug::Slug,
 };
@@ -378,6 +378,8 @@ pub struct PostSpec<'a> {
     pub published_in_minutes: i64,
     pub excerpt: &'a str,
     pub cover: Option<&'a str>,
+    /// A post, or a page (served at `/{slug}`).
+    pub kind: PostKind,
 }
 
 impl Default for PostSpec<'_> {
@@ -390,6 +392,7 @@ impl Default for PostSpec<'_> {
             published_in_minutes: -60,
             excerpt: "",
             cover: None,
+            kind: PostKind::Post,
         }
     }
 }
@@ -504,6 +507,8 @@ impl TestApp {
             status: spec.status,
             publish_at: None,
             tags: spec.tags.iter().map(|t| (*t).to_owned()).collect(),
+            meta: Default::default(),
+            kind: spec.kind,
         };
         posts::create(&self.db, author, &post, published_at)
             .await

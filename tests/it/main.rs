@@ -22,6 +22,7 @@ mod oauth;
 mod oauth_provider;
 mod openapi;
 mod outages;
+mod pages;
 mod queries;
 mod reading;
 mod realworld;

@@ -132,6 +132,8 @@ async fn many_posts(app: &TestApp, author: UserId, prefix: &str, n: usize, tags:
             status: PostStatus::Published,
             publish_at: None,
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            meta: Default::default(),
+            kind: quire::posts::model::PostKind::Post,
         })
         .collect();
     let at = OffsetDateTime::now_utc() - time::Duration::days(1);
