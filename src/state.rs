@@ -92,6 +92,10 @@ pub struct Site {
     pub per_page: u32,
     pub footer_text: String,
     pub navigation: crate::settings::navigation::Navigation,
+    /// The header shows it instead of the title when set.
+    pub logo_url: Option<String>,
+    /// The site's own icon is SVG; an admin's may be anything.
+    pub favicon_is_svg: bool,
     /// `/theme.css?v=N` when an admin chose an accent colour.
     pub theme_css_url: Option<String>,
     pub css_url: String,
@@ -116,11 +120,16 @@ impl Site {
             per_page: u32::try_from(settings.posts_per_page.max(1)).unwrap_or(10),
             footer_text: settings.footer_text.clone(),
             navigation: settings.navigation.0.clone(),
+            logo_url: Some(settings.logo_url.clone()).filter(|u| !u.is_empty()),
+            favicon_is_svg: settings.icon_url.is_empty(),
             theme_css_url: (!settings.accent_color.is_empty())
                 .then(|| format!("/theme.css?v={}", settings.version)),
             css_url: assets.css_url.clone(),
             highlight_css_url: assets.highlight_css_url.clone(),
-            favicon_url: assets.favicon_url.clone(),
+            favicon_url: match settings.icon_url.as_str() {
+                "" => assets.favicon_url.clone(),
+                icon => icon.to_owned(),
+            },
             local_time_js: assets.local_time_js.clone(),
             editor_js: assets.editor_js.clone(),
             morphdom_js: assets.morphdom_js.clone(),

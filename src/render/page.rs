@@ -194,19 +194,46 @@ pub fn page_with_status<T: Template>(
 const HUMAN_DATE: &[BorrowedFormatItem<'static>] =
     format_description!("[month repr:short] [day padding:none], [year]");
 
-/// "Nov 25, 2026": dates as readers see them (UTC).
+/// The site's timezone for displayed dates (a setting). Process-wide, because dates are
+/// formatted deep in models' template methods that see no request; `settings::live` sets it
+/// whenever it holds newer settings, so it follows them on every instance.
+static DISPLAY_ZONE: std::sync::RwLock<Option<jiff::tz::TimeZone>> = std::sync::RwLock::new(None);
+
+/// Show dates in the zone named `name` from now on (an unknown name: UTC).
+pub fn set_display_zone(name: &str) {
+    let zone = jiff::tz::TimeZone::get(name).unwrap_or(jiff::tz::TimeZone::UTC);
+    *DISPLAY_ZONE.write().unwrap_or_else(|e| e.into_inner()) = Some(zone);
+}
+
+/// `t` in the display zone, and the zone's abbreviation then ("CET", "UTC").
+fn in_display_zone(t: &OffsetDateTime) -> (OffsetDateTime, String) {
+    let guard = DISPLAY_ZONE.read().unwrap_or_else(|e| e.into_inner());
+    let Some(zone) = guard.as_ref() else {
+        return (t.to_offset(time::UtcOffset::UTC), "UTC".to_owned());
+    };
+    let Ok(at) = jiff::Timestamp::from_second(t.unix_timestamp()) else {
+        return (t.to_offset(time::UtcOffset::UTC), "UTC".to_owned());
+    };
+    let info = zone.to_offset_info(at);
+    let offset = time::UtcOffset::from_whole_seconds(info.offset().seconds())
+        .unwrap_or(time::UtcOffset::UTC);
+    (t.to_offset(offset), info.abbreviation().to_owned())
+}
+
+/// "Nov 25, 2026": dates as readers see them, in the site's timezone.
 pub fn human_date(t: &OffsetDateTime) -> String {
-    t.format(HUMAN_DATE).unwrap_or_default()
+    in_display_zone(t).0.format(HUMAN_DATE).unwrap_or_default()
 }
 
 const HUMAN_DATE_TIME: &[BorrowedFormatItem<'static>] =
-    format_description!("[month repr:short] [day padding:none], [year] [hour]:[minute] UTC");
+    format_description!("[month repr:short] [day padding:none], [year] [hour]:[minute]");
 
-/// "Nov 25, 2026 14:05 UTC": for the admin, where the hour matters.
+/// "Nov 25, 2026 14:05 CET": for the admin, where the hour matters; in the site's timezone,
+/// named.
 pub fn human_date_time(t: &OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(HUMAN_DATE_TIME)
-        .unwrap_or_default()
+    let (local, zone) = in_display_zone(t);
+    let when = local.format(HUMAN_DATE_TIME).unwrap_or_default();
+    format!("{when} {zone}")
 }
 
 /// RFC 3339, for `<time datetime>`, Atom and the sitemap.

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    model::{CommentsMode, SiteSettings, parse_color},
+    model::{CommentsMode, SiteSettings, parse_color, parse_timezone},
     repo,
 };
 use crate::{
@@ -46,6 +46,12 @@ pub struct SettingsForm {
     pub default_role: String,
     #[serde(default)]
     pub comments: String,
+    #[serde(default)]
+    pub logo_url: String,
+    #[serde(default)]
+    pub icon_url: String,
+    #[serde(default)]
+    pub timezone: String,
     /// The version the admin edited: a save over someone else's is refused.
     #[serde(default)]
     pub version: i64,
@@ -62,6 +68,9 @@ impl SettingsForm {
             registrations_open: s.registrations_open.then(|| "on".to_owned()),
             default_role: s.default_role.as_str().to_owned(),
             comments: s.comments.as_str().to_owned(),
+            logo_url: s.logo_url.clone(),
+            icon_url: s.icon_url.clone(),
+            timezone: s.timezone.clone(),
             version: s.version,
         }
     }
@@ -107,6 +116,17 @@ impl SettingsForm {
                 CommentsMode::On
             }
         };
+        let image = |errors: &mut FormErrors, field: &'static str, value: &str| {
+            errors
+                .check(field, crate::uploads::parse_image_url(value))
+                .flatten()
+                .unwrap_or_default()
+        };
+        let logo_url = image(&mut errors, "logo_url", &self.logo_url);
+        let icon_url = image(&mut errors, "icon_url", &self.icon_url);
+        let timezone = errors
+            .check("timezone", parse_timezone(&self.timezone))
+            .unwrap_or_default();
         match errors.is_empty() {
             true => Ok(SiteSettings {
                 title,
@@ -119,6 +139,9 @@ impl SettingsForm {
                 comments,
                 // Not this form's: `navigation.rs` saves the menus.
                 navigation: Default::default(),
+                logo_url,
+                icon_url,
+                timezone,
                 version: self.version,
             }),
             false => Err(errors),
@@ -134,6 +157,8 @@ struct EditPage {
     form: SettingsForm,
     errors: FormErrors,
     roles: [&'static str; 4],
+    /// Every IANA zone name, for the timezone field's suggestions.
+    zones: Vec<String>,
     saved: bool,
 }
 
@@ -153,8 +178,19 @@ fn page(
         form,
         errors,
         roles: ["reader", "author", "editor", "admin"],
+        zones: zone_names(),
         saved,
     }
+}
+
+fn zone_names() -> Vec<String> {
+    let mut names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.to_string())
+        .filter(|name| name.contains('/') || name == "UTC")
+        .collect();
+    names.sort();
+    names
 }
 
 #[derive(Debug, Deserialize)]

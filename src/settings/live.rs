@@ -53,6 +53,7 @@ impl Live {
         key_prefix: &str,
     ) -> Self {
         let site = Arc::new(Site::new(&assets, &base, settings));
+        crate::render::page::set_display_zone(&site.settings.timezone);
         Self {
             heard: AtomicI64::new(site.settings.version),
             current: RwLock::new(site),
@@ -77,6 +78,9 @@ impl Live {
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         // Never back to an older version than one already held.
         if site.settings.version >= current.settings.version {
+            if site.settings.timezone != current.settings.timezone {
+                crate::render::page::set_display_zone(&site.settings.timezone);
+            }
             *current = site;
         }
         current.clone()

@@ -59,6 +59,12 @@ pub struct SiteSettings {
     pub comments: CommentsMode,
     /// The header and footer menus (`settings::navigation`).
     pub navigation: Json<Navigation>,
+    /// Empty for the site's title in the header.
+    pub logo_url: String,
+    /// Empty for the theme's icon.
+    pub icon_url: String,
+    /// IANA name (`Europe/Berlin`) of the zone dates are shown in.
+    pub timezone: String,
     pub version: i64,
 }
 
@@ -75,6 +81,9 @@ impl SiteSettings {
             default_role: settings.accounts.default_role,
             comments: CommentsMode::On,
             navigation: Json(Navigation::starter()),
+            logo_url: String::new(),
+            icon_url: String::new(),
+            timezone: "UTC".to_owned(),
             version: 0,
         }
     }
@@ -94,9 +103,41 @@ pub fn parse_color(input: &str) -> Result<String, String> {
     }
 }
 
+/// A timezone as admins may write it: an IANA name (`Europe/Berlin`, `UTC`); empty is UTC.
+pub fn parse_timezone(input: &str) -> Result<String, String> {
+    let name = input.trim();
+    if name.is_empty() {
+        return Ok("UTC".to_owned());
+    }
+    match name.len() <= 64 && jiff::tz::TimeZone::get(name).is_ok() {
+        true => Ok(name.to_owned()),
+        false => Err(
+            "A timezone is a name from the IANA database, such as Europe/Berlin or America/New_York"
+                .to_owned(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_color;
+    use super::{parse_color, parse_timezone};
+
+    #[test]
+    fn timezones_are_iana_names() {
+        assert_eq!(
+            parse_timezone("Europe/Berlin").as_deref(),
+            Ok("Europe/Berlin")
+        );
+        assert_eq!(parse_timezone(" ").as_deref(), Ok("UTC"));
+        for bad in [
+            "Mars/Olympus",
+            "CEST+2",
+            "../../etc/passwd",
+            "Europe/Berl in",
+        ] {
+            assert!(parse_timezone(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn colours_are_hex_or_nothing() {

@@ -7,7 +7,8 @@ use sqlx::types::Json;
 use super::{model::SiteSettings, navigation::Navigation};
 
 const COLUMNS: &str = "title, description, posts_per_page, footer_text, accent_color,
-    registrations_open, default_role, comments, navigation, version";
+    registrations_open, default_role, comments, navigation, logo_url, icon_url, timezone,
+    version";
 
 /// The settings, creating them from `defaults` if the site has none yet.
 pub async fn load_or_create(
@@ -67,6 +68,7 @@ pub async fn update(
         "UPDATE site_settings
             SET title = $1, description = $2, posts_per_page = $3, footer_text = $4,
                 accent_color = $5, registrations_open = $6, default_role = $7, comments = $8,
+                logo_url = $10, icon_url = $11, timezone = $12,
                 version = version + 1, updated_at = now()
           WHERE version = $9
       RETURNING {COLUMNS}"
@@ -80,6 +82,9 @@ pub async fn update(
     .bind(new.default_role)
     .bind(new.comments)
     .bind(expected)
+    .bind(&new.logo_url)
+    .bind(&new.icon_url)
+    .bind(&new.timezone)
     .fetch_optional(db)
     .await
 }

@@ -105,6 +105,10 @@ async fn bad_values_come_back_with_the_form_and_a_reason() {
         ("default_role", "root", "reader, author"),
         ("comments", "maybe", "held for approval"),
         ("footer_text", &"y".repeat(501), "500"),
+        ("timezone", "Mars/Olympus", "IANA"),
+        ("timezone", "../../etc/passwd", "IANA"),
+        ("logo_url", "javascript:alert(1)", "image is a path"),
+        ("icon_url", "//evil.example/i.png", "image is a path"),
     ] {
         let res = save(
             &admin,
@@ -131,6 +135,86 @@ async fn bad_values_come_back_with_the_form_and_a_reason() {
     let home = app.get("/").await.text().await.unwrap();
     assert!(!home.contains("<script>alert(1)"));
     assert!(home.contains("&lt;script&gt;alert(1)") || home.contains("&#60;script&#62;alert(1)"));
+}
+
+#[tokio::test]
+async fn logo_icon_and_timezone_show_on_every_page() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "New Year",
+                ..Default::default()
+            },
+        )
+        .await;
+    // 03:00 UTC on New Year's Day is still the evening before in New York.
+    sqlx::query("UPDATE posts SET published_at = '2026-01-01T03:00:00Z' WHERE slug = $1")
+        .bind(&slug)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.pages().stale().await;
+    let page = app.page("/posts/new-year", StatusCode::OK).await;
+    assert_eq!(page.text(".post-header time"), "Jan 1, 2026");
+    assert_eq!(
+        page.attrs(".post-header time", "datetime")[0],
+        "2026-01-01T03:00:00Z"
+    );
+
+    let admin = app.signed_in("root", Role::Admin).await;
+    let res = save(
+        &admin,
+        &[
+            ("logo_url", "/static/img/cover-1.svg"),
+            ("icon_url", "https://cdn.example/icon.png"),
+            ("timezone", "America/New_York"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = app.page("/posts/new-year", StatusCode::OK).await;
+    assert_eq!(page.text(".post-header time"), "Dec 31, 2025");
+    // The machine-readable date stays the instant itself.
+    assert_eq!(
+        page.attrs(".post-header time", "datetime")[0],
+        "2026-01-01T03:00:00Z"
+    );
+    assert_eq!(
+        page.attr(".brand img.logo", "src").as_deref(),
+        Some("/static/img/cover-1.svg")
+    );
+    assert_eq!(
+        page.attr(".brand img.logo", "alt").as_deref(),
+        Some("Quire")
+    );
+    assert_eq!(
+        page.attr("link[rel=icon]", "href").as_deref(),
+        Some("https://cdn.example/icon.png")
+    );
+    assert!(page.attr("link[rel=icon]", "type").is_none());
+    // The admin's times say which zone they are in.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM posts WHERE slug = 'new-year'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let revisions = admin
+        .page(&format!("/admin/posts/{id}/revisions"), StatusCode::OK)
+        .await;
+    assert!(
+        revisions.contains(" EST") || revisions.contains(" EDT"),
+        "{}",
+        revisions.1
+    );
+    // The settings form offers the zone names and keeps what was chosen.
+    let form = admin.page("/admin/settings", StatusCode::OK).await;
+    assert_eq!(
+        form.attr("#timezone", "value").as_deref(),
+        Some("America/New_York")
+    );
+    assert!(form.attrs("#timezones option", "value").len() > 300);
 }
 
 #[tokio::test]
