@@ -1,8 +1,8 @@
 //! The hot-page cache: public pages for visitors without a session, kept rendered in Redis
 //! and shared by every instance.
 //!
-//! - Only GET and HEAD of the reader pages (home, posts, tags, authors, search, feed,
-//!   sitemap) with no other query parameters than theirs, and the JSON API's anonymous
+//! - Only GET and HEAD of the reader pages (home, posts, pages, tags, authors, search,
+//!   feed, sitemap) with no other query parameters than theirs, and the JSON API's anonymous
 //!   reads of public things (`api::cached`, through `through`). A request with a session cookie
 //!   bypasses the cache entirely (`X-Cache: BYPASS`).
 //! - Only a 200 without `Set-Cookie` or a private `Cache-Control` (pages for one person
@@ -76,6 +76,8 @@ fn classify(req: &ServiceRequest) -> Kind {
     let page = match segments.as_slice() {
         [""] | ["feed.xml"] | ["sitemap.xml"] | ["search"] => true,
         ["posts" | "tags" | "authors", slug] => !slug.is_empty(),
+        // A page (About): any slug that isn't one of the app's own first segments.
+        [slug] => !crate::pages::RESERVED.contains(slug) && crate::slug::Slug::parse(slug).is_ok(),
         _ => false,
     };
     if !page {

@@ -227,6 +227,23 @@ async fn a_page_lives_at_its_slug_and_nowhere_in_the_post_lists() {
         page.attr("meta[name=description]", "content").as_deref(),
         Some("Who writes here.")
     );
+    // Kept by the page cache like posts; the app's own one-segment pages are not.
+    let again = app.get("/about").await;
+    assert_eq!(again.headers()["x-cache"], "HIT");
+    for own in ["/login", "/register", "/account"] {
+        let first = app.get(own).await;
+        let second = app.get(own).await;
+        assert_ne!(
+            second
+                .headers()
+                .get("x-cache")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            Some("HIT".to_owned()),
+            "{own} ({} then {})",
+            first.status(),
+            second.status()
+        );
+    }
     // Not a post: not at /posts/about, not listed, not in feeds, search or the API.
     assert_eq!(
         app.get("/posts/about").await.status(),
