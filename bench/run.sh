@@ -25,6 +25,11 @@ CEILING_PORT=${CEILING_PORT:-18081}
 FORTUNES_PORT=${FORTUNES_PORT:-18082}
 # A second Quire with the hot-page cache on (the first runs with it off: "uncached").
 CACHED_PORT=${CACHED_PORT:-18083}
+# A third, cached too, that counts no views (stats.enabled = false): the reader statistics'
+# cost is the cached post page read as a browser, here and on the second (issue 13).
+NOSTATS_PORT=${NOSTATS_PORT:-18084}
+# wrk sends no User-Agent, which the statistics take for a bot; these rows send a browser's.
+BROWSER_UA="Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 # The TechEmpower Fortunes program (actix-web + sqlx 0.9 + askama: one query, a template),
 # the yardstick for an uncached page. Skipped, with a note, where it isn't there.
 FORTUNES_DIR=${FORTUNES_DIR:-../shared/bench/fortunes}
@@ -71,7 +76,9 @@ QUIRE__CACHE__ENABLED=false "$QUIRE" serve >/dev/null 2>&1 &
 pids+=($!)
 PORT=$CACHED_PORT "$QUIRE" serve >/dev/null 2>&1 &
 pids+=($!)
-for port in "$QUIRE_PORT" "$CACHED_PORT"; do
+PORT=$NOSTATS_PORT QUIRE__STATS__ENABLED=false "$QUIRE" serve >/dev/null 2>&1 &
+pids+=($!)
+for port in "$QUIRE_PORT" "$CACHED_PORT" "$NOSTATS_PORT"; do
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 done
 
@@ -96,10 +103,10 @@ else
   echo "== no Fortunes program at $FORTUNES_DIR: measuring without it" >&2
 fi
 
-# Print "rps p50_ms p99_ms" for one wrk run.
+# Print "rps p50_ms p99_ms" for one wrk run; a second argument is a User-Agent to send.
 measure() {
   local out
-  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s --latency "$1")
+  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s --latency ${2:+-H "User-Agent: $2"} "$1")
   if echo "$out" | grep -q "Non-2xx"; then echo "non-2xx answers from $1" >&2; echo "$out" >&2; exit 1; fi
   echo "$out" | awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
@@ -111,9 +118,9 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 declare -A RPS P50 P99
 run() {
-  local name=$1 url=$2 rounds=()
-  wrk -t2 -c"$CONNS" -d3s "$url" >/dev/null  # warm-up
-  for _ in $(seq "$ROUNDS"); do rounds+=("$(measure "$url")"); done
+  local name=$1 url=$2 agent=${3:-} rounds=()
+  wrk -t2 -c"$CONNS" -d3s ${agent:+-H "User-Agent: $agent"} "$url" >/dev/null  # warm-up
+  for _ in $(seq "$ROUNDS"); do rounds+=("$(measure "$url" "$agent")"); done
   RPS[$name]=$(printf '%s\n' "${rounds[@]}" | cut -d' ' -f1 | median)
   P50[$name]=$(printf '%s\n' "${rounds[@]}" | cut -d' ' -f2 | median)
   P99[$name]=$(printf '%s\n' "${rounds[@]}" | cut -d' ' -f3 | median)
@@ -138,6 +145,9 @@ run home_cached "$C/"
 run tag_cached "$C/tags/$tag"
 run author_cached "$C/authors/$author"
 run search_cached "$C/search?q=$tag"
+# Reader statistics: a browser's views counted (stats on), and not (stats off), same run.
+run post_cached_counted "$C/posts/$slug" "$BROWSER_UA"
+run post_cached_uncounted "http://127.0.0.1:$NOSTATS_PORT/posts/$slug" "$BROWSER_UA"
 # The JSON API (issue 12): a page of 20 articles and one article, anonymous.
 run api_list "http://127.0.0.1:$QUIRE_PORT/api/articles"
 run api_article "http://127.0.0.1:$QUIRE_PORT/api/articles/$slug"
@@ -168,7 +178,7 @@ fi
   echo
   echo "| target | req/s | share of ceiling | share of Fortunes | p50 ms | p99 ms |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for name in "${targets[@]}" healthz post home tag author search post_cached home_cached tag_cached author_cached search_cached api_list api_article api_list_cached api_article_cached; do
+  for name in "${targets[@]}" healthz post home tag author search post_cached home_cached tag_cached author_cached search_cached post_cached_counted post_cached_uncounted api_list api_article api_list_cached api_article_cached; do
     share=$(awk -v a="${RPS[$name]}" -v b="${RPS[ceiling]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
     vs_fortunes="–"
     if [ -n "$fortunes" ]; then
@@ -188,6 +198,8 @@ fi
       home_cached) label="\`/\`, cached";;
       tag_cached) label="\`/tags/{slug}\`, cached";;
       search_cached) label="\`/search?q=$tag\`, cached";;
+      post_cached_counted) label="\`/posts/{slug}\`, cached, a browser's view counted";;
+      post_cached_uncounted) label="\`/posts/{slug}\`, cached, statistics off";;
       api_list) label="\`GET /api/articles\` (20)";;
       api_article) label="\`GET /api/articles/{slug}\`";;
       api_list_cached) label="\`GET /api/articles\` (20), cached";;

@@ -36,6 +36,8 @@ use crate::{
 pub struct App {
     port: u16,
     server: Server,
+    /// Flushed once more when the server stops.
+    views: (Arc<crate::stats::Views>, sqlx::PgPool),
 }
 
 /// The Content-Security-Policy of every response. `form-action` covers where a form's
@@ -168,6 +170,8 @@ impl App {
         ));
         let api_calls = Arc::new(crate::ratelimit::Batched::default());
         api_calls.spawn(redis.clone());
+        let views = Arc::new(crate::stats::Views::default());
+        views.spawn(db.clone(), Duration::from_millis(settings.stats.flush_ms));
         let shared = AppState {
             local_pages,
             search,
@@ -180,7 +184,9 @@ impl App {
             hasher: Arc::new(Hasher::new(settings_hash_concurrency)),
             tokens,
             api_calls,
+            views: views.clone(),
         };
+        let flush_at_stop = (views, shared.db.clone());
 
         let server = HttpServer::new(move || {
             let db = db::worker_pool(&shared.db, per_worker);
@@ -222,6 +228,8 @@ impl App {
                 )
                 // Outside the session: a kept page is served without touching it.
                 .wrap(from_fn(cache::hot_pages))
+                // Outside the cache: a kept page served is a view too.
+                .wrap(from_fn(crate::stats::count_views))
                 .wrap(Compress::default())
                 .wrap(headers)
                 .wrap(prometheus.clone())
@@ -250,6 +258,7 @@ impl App {
         Ok(Self {
             port,
             server: server.run(),
+            views: flush_at_stop,
         })
     }
 
@@ -265,7 +274,11 @@ impl App {
 
     /// Serve until SIGTERM/SIGINT (graceful: in-flight requests finish) or `handle().stop()`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        // What readers did since the last flush is not lost with the process.
+        let (views, db) = &self.views;
+        views.flush(db).await;
+        served
     }
 }
 

@@ -116,6 +116,17 @@ pub struct Settings {
     pub oauth: OAuthSettings,
     pub posts: PostsSettings,
     pub api: ApiSettings,
+    pub stats: StatsSettings,
+}
+
+/// Reader statistics (`stats`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsSettings {
+    /// Count post views at all.
+    pub enabled: bool,
+    /// How often each instance adds its counts to PostgreSQL, in milliseconds.
+    pub flush_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -440,6 +451,7 @@ struct Raw {
     oauth: OAuthSettings,
     posts: PostsSettings,
     api: ApiSettings,
+    stats: StatsSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -505,6 +517,7 @@ impl Settings {
             oauth: raw.oauth,
             posts: raw.posts,
             api: raw.api,
+            stats: raw.stats,
         };
         settings.validate()?;
         Ok(settings)

@@ -26,6 +26,7 @@ pub mod seed;
 pub mod settings;
 pub mod slug;
 pub mod state;
+pub mod stats;
 pub mod tags;
 pub mod telemetry;
 pub mod uploads;

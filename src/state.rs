@@ -38,6 +38,8 @@ pub struct AppState {
     pub tokens: Arc<crate::api::jwt::Tokens>,
     /// The API's per-caller allowances, counted here and flushed to Redis.
     pub api_calls: Arc<crate::ratelimit::Batched>,
+    /// Post views counted here, flushed to PostgreSQL (`stats`).
+    pub views: Arc<crate::stats::Views>,
 }
 
 impl AppState {

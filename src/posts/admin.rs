@@ -114,6 +114,7 @@ struct DashboardPage {
     published: i64,
     recent: Vec<AdminRow>,
     everyone: bool,
+    stats: crate::stats::admin::Stats,
 }
 
 /// `GET /admin`: the user's drafts, scheduled and recent posts, with counts. Editors and
@@ -131,6 +132,7 @@ pub async fn dashboard(
         ..AdminFilter::default()
     };
     let recent = repo::admin_list(&state.db, &filter, PageNumber::FIRST, 10).await?;
+    let stats = crate::stats::admin::load(&state.db, author).await?;
     render(
         StatusCode::OK,
         DashboardPage {
@@ -140,6 +142,7 @@ pub async fn dashboard(
             published,
             recent: recent.into_iter().take(10).collect(),
             everyone,
+            stats,
         },
     )
 }

@@ -199,6 +199,8 @@ pub struct AdminRow {
     pub author_id: UserId,
     pub author_name: String,
     pub kind: PostKind,
+    /// Readers' views, all time (`stats`).
+    pub views: i64,
 }
 
 /// Where readers find a post or page of `slug`.

@@ -163,14 +163,23 @@ pub async fn show(
         Some(v) => repo::is_favorite(&state.db, v.id, s.id).await?,
         None => false,
     };
-    page(ShowPage {
+    // The author reading their own post is not a reader's view.
+    let own = visitor.user.as_ref().is_some_and(|v| v.id == s.author_id);
+    let mut res = page(ShowPage {
         layout,
         post,
         comments,
         moderator,
         viewer: visitor.user,
         favorited,
-    })
+    })?;
+    if own {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(crate::stats::NOT_COUNTED),
+            actix_web::http::header::HeaderValue::from_static("1"),
+        );
+    }
+    Ok(res)
 }
 
 /// `POST /posts/{slug}/favorite` and `/unfavorite`: a signed-in reader's favourite, then

@@ -481,7 +481,9 @@ pub async fn admin_list(
 ) -> sqlx::Result<Vec<AdminRow>> {
     let mut q = sqlx::QueryBuilder::new(
         "SELECT p.id, p.title, p.slug, p.status, p.published_at, p.updated_at, p.deleted_at,
-                p.author_id, u.display_name AS author_name, p.kind
+                p.author_id, u.display_name AS author_name, p.kind,
+                (SELECT COALESCE(sum(v.views), 0)::bigint FROM post_views v
+                  WHERE v.post_id = p.id) AS views
            FROM posts p JOIN users u ON u.id = p.author_id WHERE ",
     );
     // The trash holds both kinds; each list its own.

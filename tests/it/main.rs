@@ -29,6 +29,7 @@ mod realworld;
 mod schemathesis;
 mod search;
 mod settings;
+mod stats;
 mod tags;
 mod uploads;
 
