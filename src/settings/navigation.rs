@@ -167,6 +167,7 @@ impl NavForm {
     /// Blank rows to add links with, for the page.
     fn with_blank_rows(mut self) -> Self {
         for rows in [&mut self.header, &mut self.footer] {
+            rows.retain(|r| !(r.label.trim().is_empty() && r.url.trim().is_empty()));
             let next = rows.len() + 1;
             rows.extend((0..BLANK_ROWS).map(|i| Row {
                 position: (next + i).to_string(),

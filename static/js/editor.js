@@ -194,8 +194,10 @@
       (title ? title + ' · ' + serp.title.dataset.suffix : serp.title.dataset.suffix);
     var description = value('meta_description') || value('excerpt');
     if (description) serp.description.textContent = description;
-    var canonical = value('canonical_url');
-    if (canonical) serp.url.textContent = canonical;
+    // The address as the server would make it from the slug or title, roughly.
+    var slug = (value('slug') || title).toLowerCase().normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+    serp.url.textContent = value('canonical_url') || serp.url.dataset.prefix + slug;
   }
 
   form.addEventListener('input', function (e) {

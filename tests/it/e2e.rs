@@ -178,3 +178,58 @@ async fn the_enhanced_editor_works_in_a_real_browser_and_the_plain_one_without_j
         );
     }
 }
+
+#[tokio::test]
+async fn site_settings_pages_navigation_and_the_views_chart_work_in_a_real_browser() {
+    let app = spawn_app_with(|s| s.stats.flush_ms = 200).await;
+    app.signed_in("rosa", Role::Admin).await;
+    let ada = app.author("ada").await;
+    let post = app
+        .post(
+            ada,
+            crate::harness::PostSpec {
+                title: "Read by many",
+                ..Default::default()
+            },
+        )
+        .await;
+    node(
+        "site-flow.mjs",
+        vec![
+            ("BASE_URL", app.base.clone()),
+            ("LOGIN", "rosa".into()),
+            ("PASSWORD", crate::harness::PASSWORD.into()),
+            ("POST", post.clone()),
+        ],
+        "site flow passed",
+    )
+    .await;
+    // The browser's work is in the database: the page, the menu link, the views.
+    let (pages, linked, views): (i64, bool, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM published_pages WHERE slug = 'about-us'),
+                (SELECT navigation -> 'header' @> '[{\"url\": \"/about-us\"}]' FROM site_settings),
+                (SELECT COALESCE(sum(views), 0)::bigint FROM post_views)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((pages, linked), (1, true));
+    assert!(views >= 4, "{views} views");
+    let root = env!("CARGO_MANIFEST_DIR");
+    for shot in [
+        "settings.png",
+        "settings-dark.png",
+        "page-editor.png",
+        "page.png",
+        "page-dark.png",
+        "navigation.png",
+        "dashboard.png",
+        "dashboard-dark.png",
+    ] {
+        let path = format!("{root}/tests/e2e/artifacts/{shot}");
+        assert!(
+            std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
+            "screenshot {shot}"
+        );
+    }
+}
