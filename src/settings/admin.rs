@@ -193,22 +193,16 @@ fn zone_names() -> Vec<String> {
     names
 }
 
-#[derive(Debug, Deserialize)]
-pub struct EditQuery {
-    #[serde(default)]
-    saved: Option<String>,
-}
-
 /// `GET /admin/settings`
 pub async fn edit(
     state: web::Data<AppState>,
     session: AuthSession,
     SignedIn(user): SignedIn,
-    query: web::Query<EditQuery>,
+    query: web::Query<super::SavedQuery>,
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageSettings)?;
     let form = SettingsForm::from_settings(&state.site().settings);
-    let saved = query.saved.is_some();
+    let saved = query.saved();
     render(
         StatusCode::OK,
         page(&state, &session, &user, form, FormErrors::default(), saved),
@@ -247,8 +241,7 @@ pub async fn update(
             page(&state, &session, &user, form, errors, false),
         );
     };
-    state.live.announce(saved).await;
-    state.pages().stale().await;
+    super::apply(&state, saved).await;
     Ok(see_other("/admin/settings?saved=1"))
 }
 

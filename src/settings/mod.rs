@@ -10,8 +10,29 @@ pub mod navigation;
 pub mod repo;
 
 use actix_web::web;
+use serde::Deserialize;
 
-use crate::state::{read, resource};
+use crate::state::{AppState, read, resource};
+
+/// `?saved=1` on a settings screen after a save (the redirect's way of saying so).
+#[derive(Debug, Deserialize)]
+pub struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+impl SavedQuery {
+    pub fn saved(&self) -> bool {
+        self.saved.is_some()
+    }
+}
+
+/// After a save: every instance holds `saved` on its next request, and kept pages (which
+/// show the settings) are stale.
+pub async fn apply(state: &AppState, saved: model::SiteSettings) {
+    state.live.announce(saved).await;
+    state.pages().stale().await;
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

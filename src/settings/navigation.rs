@@ -254,23 +254,17 @@ fn page(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct EditQuery {
-    #[serde(default)]
-    saved: Option<String>,
-}
-
 /// `GET /admin/navigation`
 pub async fn edit(
     state: web::Data<AppState>,
     session: AuthSession,
     SignedIn(user): SignedIn,
-    query: web::Query<EditQuery>,
+    query: web::Query<super::SavedQuery>,
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageSettings)?;
     let site = state.site();
     let form = NavForm::from_navigation(&site.settings.navigation.0, site.settings.version);
-    let saved = query.saved.is_some();
+    let saved = query.saved();
     render(
         StatusCode::OK,
         page(&state, &session, &user, form, FormErrors::default(), saved),
@@ -309,8 +303,7 @@ pub async fn update(
             page(&state, &session, &user, form, errors, false),
         );
     };
-    state.live.announce(saved).await;
-    state.pages().stale().await;
+    super::apply(&state, saved).await;
     Ok(see_other("/admin/navigation?saved=1"))
 }
 

@@ -4,38 +4,13 @@
 // Screenshots in light and dark land in artifacts/.
 //
 // Usage: BASE_URL=… LOGIN=… PASSWORD=… POST=<a post's slug> node site-flow.mjs
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { base, expect, shot, launch, signedIn as logIn } from './browser.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const base = process.env.BASE_URL;
-const artifacts = process.env.ARTIFACTS || path.join(here, 'artifacts');
-if (!base) throw new Error('BASE_URL is not set');
-mkdirSync(artifacts, { recursive: true });
-const expect = (cond, what) => { if (!cond) throw new Error(`expected: ${what}`); };
-const shot = (page, name) => page.screenshot({ path: path.join(artifacts, name), fullPage: true });
 // Headless Chromium says "HeadlessChrome", which the statistics rightly take for a robot.
 const READER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-
-async function signedIn(options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15000);
-  await page.goto(`${base}/login`);
-  await page.getByLabel('Username or email').fill(process.env.LOGIN);
-  await page.getByLabel('Password', { exact: true }).fill(process.env.PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(`${base}/`);
-  return { context, page };
-}
+const browser = await launch();
+const signedIn = (options) => logIn(browser, options);
 
 try {
   const { context, page: a } = await signedIn();

@@ -49,23 +49,30 @@ async fn stored_views(app: &TestApp, slug: &str) -> i64 {
     last
 }
 
-#[tokio::test]
-async fn readers_views_count_cached_or_not_and_bots_and_the_author_do_not() {
-    let app = spawn_app().await;
-    let author = app.signed_in("ada", Role::Author).await;
-    let ada: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'ada'")
+/// An author signed in, and a post of theirs titled `title` (its slug).
+async fn author_with_post(app: &TestApp, name: &str, title: &str) -> (TestApp, String) {
+    let browser = app.signed_in(name, Role::Author).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(name)
         .fetch_one(&app.db)
         .await
         .unwrap();
     let slug = app
         .post(
-            UserId(ada),
+            UserId(id),
             PostSpec {
-                title: "Counted",
+                title,
                 ..Default::default()
             },
         )
         .await;
+    (browser, slug)
+}
+
+#[tokio::test]
+async fn readers_views_count_cached_or_not_and_bots_and_the_author_do_not() {
+    let app = spawn_app().await;
+    let (author, slug) = author_with_post(&app, "ada", "Counted").await;
     let path = format!("/posts/{slug}");
     let anonymous = app.other_client();
     // Three readers' views: made once, then served from the cache.
@@ -159,21 +166,8 @@ async fn seed_views(app: &TestApp, slug: &str, views: &[(i32, i64)]) {
 #[tokio::test]
 async fn the_dashboard_charts_30_days_and_each_role_sees_what_it_may() {
     let app = spawn_app().await;
-    let author = app.signed_in("ada", Role::Author).await;
-    let ada: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'ada'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let (author, mine) = author_with_post(&app, "ada", "Ada writes").await;
     let bob = app.author("bob").await;
-    let mine = app
-        .post(
-            UserId(ada),
-            PostSpec {
-                title: "Ada writes",
-                ..Default::default()
-            },
-        )
-        .await;
     let theirs = app
         .post(
             bob,
