@@ -38,6 +38,8 @@ pub struct App {
     server: Server,
     /// Flushed once more when the server stops.
     views: (Arc<crate::stats::Views>, sqlx::PgPool),
+    /// This instance's job workers, unless `jobs.enabled` is off.
+    runner: Option<crate::jobs::Runner>,
 }
 
 /// The Content-Security-Policy of every response. `form-action` covers where a form's
@@ -172,12 +174,16 @@ impl App {
         api_calls.spawn(redis.clone());
         let views = Arc::new(crate::stats::Views::default());
         views.spawn(db.clone(), Duration::from_millis(settings.stats.flush_ms));
+        let settings = Arc::new(settings);
+        let runner = settings.jobs.enabled.then(|| {
+            crate::jobs::Runner::start(db.clone(), settings.clone(), pages.clone(), metrics.clone())
+        });
         let shared = AppState {
             local_pages,
             search,
             db,
             redis,
-            settings: Arc::new(settings),
+            settings,
             live,
             metrics,
             oauth,
@@ -243,6 +249,7 @@ impl App {
                 .configure(comments::routes)
                 .configure(search::pages::routes)
                 .configure(crate::settings::routes)
+                .configure(crate::jobs::routes)
                 .configure(crate::pages::routes)
                 // Before the /api scope, which would take its paths.
                 .service(api::docs())
@@ -259,6 +266,7 @@ impl App {
             port,
             server: server.run(),
             views: flush_at_stop,
+            runner,
         })
     }
 
@@ -272,12 +280,16 @@ impl App {
         self.server.handle()
     }
 
-    /// Serve until SIGTERM/SIGINT (graceful: in-flight requests finish) or `handle().stop()`.
+    /// Serve until SIGTERM/SIGINT (graceful: in-flight requests finish) or `handle().stop()`;
+    /// then the job workers stop (running jobs finish or go back to the queue).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         // What readers did since the last flush is not lost with the process.
         let (views, db) = &self.views;
         views.flush(db).await;
+        if let Some(runner) = self.runner {
+            runner.shutdown().await;
+        }
         served
     }
 }

@@ -36,6 +36,8 @@ pub enum Action {
     ManageUsers,
     /// Change the site's settings (title, registrations, comments…).
     ManageSettings,
+    /// See the background jobs, retry and discard them.
+    ManageJobs,
 }
 
 /// The least role that may do `action` on anyone's things; `None`: no role is enough.
@@ -52,7 +54,7 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::SeeAllUploads
         | Action::ManageTags
         | Action::ManagePages => Role::Editor,
-        Action::ManageUsers | Action::ManageSettings => Role::Admin,
+        Action::ManageUsers | Action::ManageSettings | Action::ManageJobs => Role::Admin,
     })
 }
 
@@ -84,6 +86,7 @@ pub struct Menu {
     pub editor_tools: bool,
     pub users: bool,
     pub settings: bool,
+    pub jobs: bool,
 }
 
 impl Menu {
@@ -93,6 +96,7 @@ impl Menu {
             editor_tools: can(user, Action::RestorePosts) && can(user, Action::ManageTags),
             users: can(user, Action::ManageUsers),
             settings: can(user, Action::ManageSettings),
+            jobs: can(user, Action::ManageJobs),
         }
     }
 }

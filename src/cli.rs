@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `seed`, `reindex`, `rerender`,
+//! The command line: `serve` (default), `worker`, `migrate`, `seed`, `reindex`, `rerender`,
 //! `user create`.
 
 use std::time::Duration;
@@ -31,6 +31,9 @@ pub enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Run background jobs only (no web server), until SIGTERM or Ctrl-C; for instances
+    /// that serve with `jobs.enabled = false`.
+    Worker,
     /// Create the database if missing and apply pending migrations.
     Migrate,
     /// Add demo content (idempotent: running it twice adds nothing the second time).
@@ -90,12 +93,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 stale_pages(&settings).await?;
                 tracing::info!(posts = report.posts_created, "added demo content");
             }
-            // Tag renames and merges a stopped process left half done.
-            let redis = crate::kv::Kv::new(&settings.redis)?;
-            // The probe also runs what failed while Redis was away (pages made stale).
-            redis.watch();
-            let pages = crate::cache::Pages::new(&redis, &settings.redis);
-            crate::tags::jobs::spawn(pool.clone(), pages);
             let app = App::build_with_pool(settings.clone(), pool).await?;
             tracing::info!(
                 address = %format!("{}:{}", settings.http.host, app.port()),
@@ -105,6 +102,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             app.run_until_stopped().await?;
             tracing::info!("stopped");
+        }
+        Command::Worker => {
+            let pool = wait_for_database(&settings).await?;
+            let redis = crate::kv::Kv::new(&settings.redis)?;
+            redis.watch();
+            let pages = crate::cache::Pages::new(&redis, &settings.redis);
+            let metrics = crate::metrics::Metrics::new(settings.database.max_connections)?;
+            let runner =
+                crate::jobs::Runner::start(pool, std::sync::Arc::new(settings), pages, metrics);
+            stop_signal().await;
+            tracing::info!("stopping: running jobs get their grace period");
+            runner.shutdown().await;
         }
         Command::Migrate => {
             prepare_database(&settings).await?;
@@ -159,6 +168,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// SIGTERM (what a supervisor sends) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// `quire reindex`: every post queued in the search outbox and sent, with a progress bar.

@@ -117,6 +117,28 @@ pub struct Settings {
     pub posts: PostsSettings,
     pub api: ApiSettings,
     pub stats: StatsSettings,
+    pub jobs: JobsSettings,
+}
+
+/// The job runner (`jobs`); `config/default.toml` says what each one does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSettings {
+    pub enabled: bool,
+    pub concurrency: usize,
+    pub poll_ms: u64,
+    pub lease_secs: u64,
+    pub timeout_secs: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    pub keep_done_hours: u32,
+    pub shutdown_grace_secs: u64,
+}
+
+impl JobsSettings {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
 }
 
 /// Reader statistics (`stats`).
@@ -452,6 +474,7 @@ struct Raw {
     posts: PostsSettings,
     api: ApiSettings,
     stats: StatsSettings,
+    jobs: JobsSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -518,6 +541,7 @@ impl Settings {
             posts: raw.posts,
             api: raw.api,
             stats: raw.stats,
+            jobs: raw.jobs,
         };
         settings.validate()?;
         Ok(settings)
@@ -533,6 +557,12 @@ impl Settings {
         }
         if self.http.workers > 256 {
             return fail("http.workers: at most 256 (0 means one per core)");
+        }
+        if !(1..=256).contains(&self.jobs.concurrency) {
+            return fail("jobs.concurrency: between 1 and 256");
+        }
+        if self.jobs.lease_secs < 1 || self.jobs.poll_ms < 10 {
+            return fail("jobs.lease_secs: at least 1; jobs.poll_ms: at least 10");
         }
         if !(1..=100).contains(&self.site.posts_per_page) {
             return fail("site.posts_per_page: must be between 1 and 100");

@@ -30,6 +30,10 @@ pub enum Error {
     BadRequest(String),
     #[error("forbidden")]
     Forbidden,
+    /// The thing is no longer in a state where this can be done (a job retried twice); the
+    /// message says what happened.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The request body is over a limit; the message says which.
     #[error("too large: {0}")]
     TooLarge(String),
@@ -165,6 +169,10 @@ impl Error {
                 heading: "Too large",
                 detail: detail.clone(),
             },
+            Error::Conflict(detail) => ErrorMessage {
+                heading: "Already changed",
+                detail: detail.clone(),
+            },
             Error::Busy => ErrorMessage {
                 heading: "Busy",
                 detail: "The site is handling many logins right now. Please try again in a \
@@ -228,6 +236,7 @@ impl ResponseError for Error {
             Error::Forbidden | Error::CsrfRejected => StatusCode::FORBIDDEN,
             Error::LoginRequired(_) => StatusCode::SEE_OTHER,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::Unavailable | Error::Busy | Error::SessionsUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -461,6 +470,8 @@ impl From<Error> for ApiError {
             Error::BadRequest(message) => ApiError::BadRequest(message),
             Error::Forbidden | Error::CsrfRejected => ApiError::Forbidden("resource"),
             Error::TooLarge(message) => ApiError::TooLarge(message),
+            // No API path meets one yet (admin-only); its message still reaches the client.
+            Error::Conflict(message) => ApiError::BadRequest(message),
             Error::RequestTimeout => {
                 ApiError::BadRequest("the body took too long to arrive".into())
             }

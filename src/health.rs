@@ -24,6 +24,11 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     if !allowed {
         return Err(Error::Forbidden);
     }
+    // The queue's gauges, read now; without the database, the other metrics still answer.
+    match tokio::time::timeout(Duration::from_secs(1), crate::jobs::repo::counts(&state.db)).await {
+        Ok(Ok(counts)) => state.metrics.set_jobs(&counts),
+        _ => tracing::debug!("metrics: job counts unread"),
+    }
     let body = state.metrics.render()?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

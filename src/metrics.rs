@@ -2,7 +2,10 @@
 //! (actix-web-prom), plus database pool use. `health::metrics` serves them.
 
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
-use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    TextEncoder,
+};
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +13,12 @@ use std::sync::{Arc, Mutex};
 pub struct Metrics {
     pub http: PrometheusMetrics,
     pool_connections: IntGaugeVec,
+    /// Jobs run by this process, by kind and how the attempt ended.
+    jobs_finished: IntCounterVec,
+    job_seconds: HistogramVec,
+    /// The whole queue (every instance's), read when `/metrics` is asked.
+    jobs: IntGaugeVec,
+    jobs_oldest_due: Gauge,
     /// Every HTTP worker's pool (one each, see `app.rs`): the gauges add them up.
     pools: Arc<Mutex<Vec<PgPool>>>,
 }
@@ -34,12 +43,40 @@ impl Metrics {
         )?;
         let max = IntGauge::new("quire_db_pool_max_connections", "Database pool size limit")?;
         max.set(i64::from(pool_max));
+        let jobs_finished = IntCounterVec::new(
+            Opts::new(
+                "quire_jobs_finished_total",
+                "Job attempts this process ran, by kind and outcome (done, retry, failed, later)",
+            ),
+            &["kind", "outcome"],
+        )?;
+        let job_seconds = HistogramVec::new(
+            HistogramOpts::new("quire_job_duration_seconds", "How long job attempts ran")
+                .buckets(vec![0.001, 0.01, 0.1, 1.0, 10.0, 60.0, 600.0]),
+            &["kind"],
+        )?;
+        let jobs = IntGaugeVec::new(
+            Opts::new("quire_jobs", "Jobs in the queue by state (all instances)"),
+            &["state"],
+        )?;
+        let jobs_oldest_due = Gauge::new(
+            "quire_jobs_oldest_due_seconds",
+            "How long the oldest due queued job has waited",
+        )?;
         http.registry.register(Box::new(pool_connections.clone()))?;
         http.registry.register(Box::new(max.clone()))?;
+        http.registry.register(Box::new(jobs_finished.clone()))?;
+        http.registry.register(Box::new(job_seconds.clone()))?;
+        http.registry.register(Box::new(jobs.clone()))?;
+        http.registry.register(Box::new(jobs_oldest_due.clone()))?;
         // The registry keeps the size-limit gauge; it never changes after this.
         Ok(Self {
             http,
             pool_connections,
+            jobs_finished,
+            job_seconds,
+            jobs,
+            jobs_oldest_due,
             pools: Arc::default(),
         })
     }
@@ -50,6 +87,27 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(pool.clone());
+    }
+
+    /// A job attempt ended (`outcome`: done, retry, failed, later).
+    pub fn job_finished(&self, kind: &str, outcome: &str, took: std::time::Duration) {
+        self.jobs_finished.with_label_values(&[kind, outcome]).inc();
+        self.job_seconds
+            .with_label_values(&[kind])
+            .observe(took.as_secs_f64());
+    }
+
+    /// The queue as it is now, for the next `render`.
+    pub fn set_jobs(&self, counts: &crate::jobs::repo::Counts) {
+        for (state, n) in [
+            ("queued", counts.queued),
+            ("running", counts.running),
+            ("failed", counts.failed),
+            ("done", counts.done),
+        ] {
+            self.jobs.with_label_values(&[state]).set(n);
+        }
+        self.jobs_oldest_due.set(counts.oldest_due_secs);
     }
 
     /// Prometheus text format: the HTTP metrics, with the pool gauges read now.

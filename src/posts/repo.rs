@@ -745,6 +745,19 @@ pub async fn restore(db: impl PgExecutor<'_>, id: PostId) -> sqlx::Result<bool> 
     Ok(done.rows_affected() == 1)
 }
 
+/// Delete for good up to `limit` posts (and pages) that have been in the trash for 30 days:
+/// their comments, revisions and views go with them (the hourly purge chore).
+pub async fn purge_trash(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM posts WHERE id IN (
+            SELECT id FROM posts WHERE deleted_at < now() - interval '30 days' LIMIT $1)",
+    )
+    .bind(limit)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 /// (drafts, scheduled, published) counts, of one author's posts or of all.
 pub async fn counts(
     db: impl PgExecutor<'_>,

@@ -6,8 +6,10 @@
 //!   no address, no fingerprint. The post's author reading it is not counted (the post page
 //!   marks that response `NOT_COUNTED`).
 //! - Counting is a map increment in this process (`Views::count`, no I/O on the hot path);
-//!   every `stats.flush_ms` each instance adds its counts to `post_views` in PostgreSQL, and
-//!   once more when it stops. A crash loses at most that instance's last interval.
+//!   every `stats.flush_ms`, and once more when it stops, each instance hands its counts to
+//!   the job runner as a `stats.add` job, whose worker adds them to `post_views` and marks
+//!   the job done in one transaction (counted once, whichever worker takes it). A crash
+//!   loses at most that instance's last interval.
 //! - Days are UTC days.
 
 pub mod admin;
@@ -30,7 +32,12 @@ use actix_web::{
 use sqlx::PgPool;
 use time::{Date, OffsetDateTime};
 
-use crate::state::AppState;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    jobs::{self, Job, NewJob, Outcome, runner::Ctx},
+    state::AppState,
+};
 
 /// A response header a handler sets on a view that must not count (the author's own); the
 /// middleware removes it.
@@ -60,15 +67,16 @@ impl Views {
         *pending.entry((today, slug.to_owned())).or_insert(0) += 1;
     }
 
-    /// Add what was counted here to PostgreSQL; returns how many views went. A failed flush
-    /// puts its counts back for the next one.
+    /// Queue what was counted here as a `stats.add` job; returns how many views went. A
+    /// failed flush puts its counts back for the next one.
     pub async fn flush(&self, db: &PgPool) -> u64 {
         let taken: Vec<((Date, String), i64)> = self.lock().drain().collect();
         if taken.is_empty() {
             return 0;
         }
-        match repo::add(db, &taken).await {
-            Ok(()) => taken.iter().map(|(_, n)| n.unsigned_abs()).sum(),
+        let job = NewJob::new("stats.add", Flush { views: &taken });
+        match jobs::repo::enqueue(db, &job).await {
+            Ok(_) => taken.iter().map(|(_, n)| n.unsigned_abs()).sum(),
             Err(e) => {
                 tracing::warn!(error = %e, "reader statistics not flushed; kept for the next try");
                 let mut pending = self.lock();
@@ -96,6 +104,28 @@ impl Views {
             }
         });
     }
+}
+
+/// A `stats.add` job's payload.
+#[derive(Serialize)]
+struct Flush<'a> {
+    views: &'a [((Date, String), i64)],
+}
+
+#[derive(Deserialize)]
+struct Flushed {
+    views: Vec<((Date, String), i64)>,
+}
+
+/// The `stats.add` job: the views added and the job done, in one transaction.
+pub async fn apply(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
+    let Flushed { views } = job.payload()?;
+    let mut tx = ctx.db.begin().await?;
+    repo::add(&mut *tx, &views).await?;
+    if ctx.finish_in(&mut tx, job).await? {
+        tx.commit().await?;
+    }
+    Ok(Outcome::Done)
 }
 
 /// Whether a `User-Agent` is a crawler, a feed reader's fetcher, a link previewer or a

@@ -1,13 +1,13 @@
 //! Every statement on `post_views`.
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
 use time::Date;
 
 use crate::{accounts::model::UserId, posts::model::PostId};
 
 /// Add counted views (by day and post slug) in one statement. A slug that is no post now
 /// (renamed or deleted since) is dropped.
-pub async fn add(db: &PgPool, counted: &[((Date, String), i64)]) -> sqlx::Result<()> {
+pub async fn add(db: impl PgExecutor<'_>, counted: &[((Date, String), i64)]) -> sqlx::Result<()> {
     let days: Vec<Date> = counted.iter().map(|((d, _), _)| *d).collect();
     let slugs: Vec<&str> = counted.iter().map(|((_, s), _)| s.as_str()).collect();
     let views: Vec<i64> = counted.iter().map(|(_, n)| *n).collect();

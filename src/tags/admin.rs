@@ -164,7 +164,7 @@ pub async fn update(
     if let (Some(slug), true) = (&slug, errors.is_empty()) {
         match repo::update(&state.db, tag.id, &name, slug, form.description.trim()).await {
             Ok(()) => {
-                jobs::start(&state.db, &state.pages(), tag.id).await?;
+                jobs::start(&state.db, tag.id).await?;
                 return Ok(see_other("/admin/tags"));
             }
             Err(sqlx::Error::Database(e)) if e.constraint() == Some("tags_slug_key") => {
@@ -208,7 +208,7 @@ pub async fn merge(
     match target {
         Ok(target) => {
             repo::queue_merge(&state.db, tag.id, target.id).await?;
-            jobs::start(&state.db, &state.pages(), tag.id).await?;
+            jobs::start(&state.db, tag.id).await?;
             Ok(see_other("/admin/tags"))
         }
         Err(problem) => {

@@ -6,9 +6,9 @@
 //! posts, each in its own short transaction, so no statement rewrites or locks thousands of
 //! posts and an editor saving a post waits at most for one batch. The request that queued the
 //! job does the first batch itself, so a tag on fewer posts than that is done before the page
-//! answers; the rest runs in a background task, and `quire serve` resumes any job that a
-//! stopped process left behind. There is no job runner yet: the `tag_jobs` row is the whole
-//! record, and the admin's tag list shows it while it lasts.
+//! answers; writing the `tag_jobs` row also queues a `tags.work` job (a trigger), which the
+//! job runner works through on any instance, after a restart too. The `tag_jobs` row is the
+//! record of progress, and the admin's tag list shows it while it lasts.
 
 use sqlx::PgPool;
 
@@ -69,27 +69,14 @@ pub async fn step(db: &PgPool, tag: TagId) -> sqlx::Result<Step> {
     Ok(step)
 }
 
-/// Do the first batch of the job on `tag` now and leave the rest to a background task.
-pub async fn start(db: &PgPool, pages: &Pages, tag: TagId) -> sqlx::Result<Step> {
-    let step = step(db, tag).await?;
-    if step == Step::More {
-        spawn(db.clone(), pages.clone());
-    }
-    Ok(step)
+/// Do the first batch of the job on `tag` now; the `tags.work` job does the rest.
+pub async fn start(db: &PgPool, tag: TagId) -> sqlx::Result<Step> {
+    step(db, tag).await
 }
 
-/// Work through every queued job in a background task. Several such tasks may run at once
-/// (two renames in a row): the job row's lock makes them take turns, batch by batch.
-pub fn spawn(db: PgPool, pages: Pages) {
-    tokio::spawn(async move {
-        if let Err(e) = run(&db, &pages).await {
-            tracing::error!(error = %e, "a tag job stopped; it resumes when quire serve next starts");
-        }
-    });
-}
-
-/// Work through every queued job, oldest first, until none is left. Kept pages go stale
-/// after each batch: they show the posts it changed.
+/// Work through every queued job, oldest first, until none is left (the `tags.work` job).
+/// Two runs at once (two renames in a row) take turns, batch by batch: the job row's lock.
+/// Kept pages go stale after each batch: they show the posts it changed.
 pub async fn run(db: &PgPool, pages: &Pages) -> sqlx::Result<()> {
     while let Some(tag) = repo::next_job(db).await? {
         loop {

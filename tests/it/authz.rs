@@ -147,6 +147,25 @@ pub(crate) fn table() -> Vec<Row> {
             vec![],
             [SEE, NO, NO, NO, OK],
         ),
+        (get.clone(), "/admin/jobs", vec![], [SEE, NO, NO, NO, OK]),
+        (
+            get.clone(),
+            "/admin/jobs?state=failed",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/jobs/{job}/retry",
+            vec![],
+            [SEE, NO, NO, NO, DONE],
+        ),
+        (
+            post.clone(),
+            "/admin/jobs/{failed}/discard",
+            vec![("state", "failed")],
+            [SEE, NO, NO, NO, DONE],
+        ),
         (
             post.clone(),
             "/admin/navigation",
@@ -322,6 +341,9 @@ struct Fixture {
     trashed: i64,
     user: i64,
     username: String,
+    /// Two failed jobs: one to retry, one to discard.
+    job: i64,
+    failed: i64,
 }
 
 async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize) -> Fixture {
@@ -380,7 +402,18 @@ async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize)
         .fetch_one(&app.db)
         .await
         .unwrap();
+    let failed_job = || {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO jobs (kind, state, attempts, finished_at, last_error)
+             VALUES ('noop', 'failed', 10, now(), 'for the table') RETURNING id",
+        )
+        .fetch_one(&app.db)
+    };
+    let job = failed_job().await.unwrap();
+    let failed = failed_job().await.unwrap();
     Fixture {
+        job,
+        failed,
         post,
         tag,
         slug,
@@ -401,6 +434,8 @@ fn fill(path: &str, f: &Fixture) -> String {
         .replace("{trashed}", &f.trashed.to_string())
         .replace("{username}", &f.username)
         .replace("{user}", &f.user.to_string())
+        .replace("{job}", &f.job.to_string())
+        .replace("{failed}", &f.failed.to_string())
 }
 
 /// The CSRF token of this browser's session (from the header's log-out form, or the login

@@ -457,7 +457,13 @@ impl TestApp {
     /// A second instance of the app on its own port, sharing this one's database and Redis
     /// (as instances behind a proxy do). It stops with this one.
     pub async fn another_instance(&self) -> TestApp {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// `another_instance`, with its settings adjusted first.
+    pub async fn another_instance_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let mut settings = self.settings.clone();
+        adjust(&mut settings);
         let listener = bind_local(&mut settings);
         let pool = db::pool(&settings.database).expect("pool");
         let app = App::build_on(settings.clone(), pool, listener)
@@ -480,6 +486,12 @@ impl TestApp {
             settings,
             running: self.running.clone(),
         }
+    }
+
+    /// Stop this app's server as SIGTERM does (in-flight requests finish), and with it its
+    /// job workers; returns once the server has stopped (the workers stop after it).
+    pub async fn stop(&self) {
+        self.running.server.stop(true).await;
     }
 
     /// What the app's writes do to kept pages, for changes a test makes in the database.

@@ -17,6 +17,7 @@ mod feeds;
 mod follows;
 mod harness;
 mod health;
+mod jobs;
 mod limits;
 mod oauth;
 mod oauth_provider;

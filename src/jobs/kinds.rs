@@ -1,0 +1,48 @@
+//! What each kind of job does: the one table the runner dispatches on. Each kind's code lives
+//! with the module it serves; a kind is listed here, with its payload's shape.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Job, Outcome, Permanent, runner::Ctx};
+
+/// Run `job` once.
+pub async fn run(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
+    match job.kind.as_str() {
+        // `{}`: does nothing (the benchmark's jobs).
+        "noop" => Ok(Outcome::Done),
+        // `{fail, sleep_ms}`: a probe of the runner itself (retries, leases, shutdown): takes
+        // `sleep_ms`, and fails its first `fail` attempts.
+        "probe" => probe(job).await,
+        // `{views: [[day, slug, n], …]}`: one instance's flush of reader statistics.
+        "stats.add" => crate::stats::apply(ctx, job).await,
+        // `{}`: work through queued tag renames and merges (`tag_jobs`).
+        "tags.work" => {
+            crate::tags::jobs::run(&ctx.db, &ctx.pages).await?;
+            Ok(Outcome::Done)
+        }
+        // `{}`, hourly: finished jobs, and posts 30 days in the trash, deleted.
+        "chores.purge" => super::chores::purge(ctx).await,
+        other => {
+            Err(Permanent(format!("no job of kind “{other}” is known to this version")).into())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    fail: i32,
+    #[serde(default)]
+    sleep_ms: u64,
+}
+
+async fn probe(job: &Job) -> anyhow::Result<Outcome> {
+    let Probe { fail, sleep_ms } = job.payload()?;
+    tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+    if job.attempts <= fail {
+        anyhow::bail!("probe: attempt {} of the {fail} that fail", job.attempts);
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,145 @@
+//! One job runner for all work outside the request: the statistics flush, tag renames and
+//! merges, periodic chores, and (later) emails, newsletters and webhooks.
+//!
+//! Jobs are rows in PostgreSQL's `jobs` table (migration `20261213000000_create_jobs.sql`);
+//! no new server to run. Existing crates that do this (apalis, underway, sqlxmq, graphile
+//! worker ports) build on sqlx 0.8 or another driver, which would put a second PostgreSQL
+//! client in the binary; the part Quire needs is a few statements, so it is here:
+//! - a worker claims due jobs with `FOR UPDATE SKIP LOCKED` (any number of workers on any
+//!   number of instances never take the same job at once) and holds them under a lease it
+//!   renews; a worker that dies stops renewing, and its jobs are queued again when the lease
+//!   ends (`repo::reap`);
+//! - delivery is at least once: a job may run again after a crash, so every kind is written to
+//!   do no harm the second time (its effects and its completion in one transaction, or a
+//!   record of what was done); queuing with an idempotency key does nothing when that job
+//!   exists already;
+//! - a failed attempt is retried after an exponential backoff with a cap, and parked as
+//!   `failed` with its error after `max_attempts`; `/admin/jobs` retries or discards it;
+//! - workers wake on `LISTEN quire_jobs` when something is queued, and poll besides.
+//!
+//! `kinds` is the one table of what each kind of job does.
+
+pub mod admin;
+pub mod chores;
+pub mod kinds;
+pub mod repo;
+pub mod runner;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+pub use runner::Runner;
+
+use actix_web::web;
+
+use crate::state::{read, resource};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/admin/jobs").route(read().to(admin::index)))
+        .service(resource("/admin/jobs/{id}/retry").route(web::post().to(admin::retry)))
+        .service(resource("/admin/jobs/{id}/discard").route(web::post().to(admin::discard)));
+}
+
+/// A job as a worker holds it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Counting this one.
+    pub attempts: i32,
+    pub max_attempts: i32,
+}
+
+impl Job {
+    /// The payload as the kind's own type; a payload this version can't read never will.
+    pub fn payload<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<T> {
+        serde_json::from_value(self.payload.clone())
+            .map_err(|e| Permanent(format!("the payload does not fit {}: {e}", self.kind)).into())
+    }
+}
+
+/// How a run ended well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Not finished, and not failing: run again after this, without counting an attempt (a
+    /// long job handing over at shutdown or between batches, or a one-at-a-time job that
+    /// found another running).
+    Later(Duration),
+}
+
+/// An error that retrying can't mend: the job fails at once.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Permanent(pub String);
+
+/// A job to queue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: serde_json::Value,
+    pub key: Option<String>,
+    pub run_at: Option<OffsetDateTime>,
+    pub max_attempts: i32,
+}
+
+impl NewJob {
+    pub fn new(kind: &'static str, payload: impl Serialize) -> Self {
+        Self {
+            kind,
+            payload: serde_json::to_value(payload).unwrap_or_default(),
+            key: None,
+            run_at: None,
+            max_attempts: 10,
+        }
+    }
+
+    /// Queuing this kind with this key again, while the first is kept, does nothing.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    pub fn at(mut self, when: OffsetDateTime) -> Self {
+        self.run_at = Some(when);
+        self
+    }
+
+    pub fn attempts(mut self, max: i32) -> Self {
+        self.max_attempts = max.max(1);
+        self
+    }
+}
+
+/// The wait before attempt `attempts + 1`, after `attempts` failed: `base · 2^(attempts-1)`,
+/// at most `max`, spread by up to a quarter by the job's id so that jobs failing together
+/// (the mail server away) don't all come back in the same instant.
+pub fn backoff(base: Duration, max: Duration, attempts: i32, id: i64) -> Duration {
+    let exponent = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(30);
+    let delay = base.saturating_mul(2u32.saturating_pow(exponent)).min(max);
+    let spread = delay / 4 * u32::try_from(id.rem_euclid(16)).unwrap_or(0) / 16;
+    (delay + spread).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_spreads_by_id() {
+        let base = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        let waits: Vec<u64> = (1..=8)
+            .map(|n| backoff(base, max, n, 0).as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff(base, max, 1, 8), Duration::from_millis(1125));
+        assert_eq!(backoff(base, max, 100, 15), max);
+        assert_eq!(backoff(base, max, 0, 3).as_millis(), 1046);
+    }
+}

@@ -1,0 +1,386 @@
+//! The job runner (issue 14): jobs run once whichever instance takes them, retry with
+//! backoff, park as failed, come back from a dead worker, and are handed back at shutdown;
+//! `/admin/jobs` retries and discards; `/metrics` counts them.
+
+use std::{
+    process::{Child, Stdio},
+    time::Duration,
+};
+
+use quire::accounts::model::Role;
+use quire::jobs::{NewJob, repo};
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::harness::{TestApp, spawn_app_with};
+
+/// Jobs retried after 20 ms (doubling), leases of a second.
+async fn spawn_app() -> TestApp {
+    spawn_app_with(quick).await
+}
+
+fn quick(s: &mut quire::config::Settings) {
+    s.jobs.backoff_base_ms = 20;
+    s.jobs.backoff_max_secs = 1;
+    s.jobs.lease_secs = 1;
+    s.jobs.poll_ms = 100;
+}
+
+async fn queue(db: &PgPool, job: NewJob) -> i64 {
+    repo::enqueue(db, &job).await.unwrap().expect("queued")
+}
+
+/// (state, attempts, last_error) of job `id`.
+async fn job(db: &PgPool, id: i64) -> (String, i32, Option<String>) {
+    sqlx::query_as("SELECT state, attempts, last_error FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+/// Wait (up to 20 s) until job `id` is in `state`.
+async fn until_state(db: &PgPool, id: i64, state: &str) -> (String, i32, Option<String>) {
+    for _ in 0..400 {
+        let now = job(db, id).await;
+        if now.0 == state {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} never became {state}: {:?}", job(db, id).await);
+}
+
+#[tokio::test]
+async fn a_queued_job_runs_at_once_and_a_key_queues_it_only_once() {
+    let app = spawn_app_with(|s| s.jobs.poll_ms = 60_000).await;
+    let started = std::time::Instant::now();
+    let id = queue(&app.db, NewJob::new("noop", json!({})).key("once")).await;
+    assert_eq!(until_state(&app.db, id, "done").await.1, 1);
+    // Woken by the notification, not the (one minute) poll.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let again = repo::enqueue(&app.db, &NewJob::new("noop", json!({})).key("once"))
+        .await
+        .unwrap();
+    assert_eq!(again, None, "the same kind and key is the same job");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'noop'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn a_failing_job_is_retried_with_backoff_then_succeeds_or_is_parked_with_its_error() {
+    let app = spawn_app().await;
+    let mends = queue(&app.db, NewJob::new("probe", json!({"fail": 2}))).await;
+    let (_, attempts, error) = until_state(&app.db, mends, "done").await;
+    assert_eq!(attempts, 3, "two failures, then success");
+    assert_eq!(error, None);
+
+    let hopeless = queue(
+        &app.db,
+        NewJob::new("probe", json!({"fail": 99})).attempts(3),
+    )
+    .await;
+    let (_, attempts, error) = until_state(&app.db, hopeless, "failed").await;
+    assert_eq!(attempts, 3);
+    assert!(error.unwrap().contains("attempt 3"));
+
+    // A kind this version doesn't know fails at once: retrying can't mend it.
+    let unknown = queue(&app.db, NewJob::new("nonesuch", json!({}))).await;
+    let (_, attempts, error) = until_state(&app.db, unknown, "failed").await;
+    assert_eq!(attempts, 1);
+    assert!(error.unwrap().contains("nonesuch"));
+}
+
+#[tokio::test]
+async fn two_instances_share_the_queue_and_run_each_job_once() {
+    let app = spawn_app().await;
+    let _other = app.another_instance().await;
+    let payloads = vec![json!({"sleep_ms": 1}); 400];
+    repo::enqueue_many(&app.db, "probe", &payloads)
+        .await
+        .unwrap();
+    for _ in 0..400 {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE state <> 'done' AND kind = 'probe'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (done, once, workers): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state = 'done'),
+                count(*) FILTER (WHERE attempts = 1),
+                count(DISTINCT locked_by)
+           FROM jobs WHERE kind = 'probe'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((done, once), (400, 400), "every job ran, each exactly once");
+    assert_eq!(workers, 0, "no job is left held");
+}
+
+#[tokio::test]
+async fn a_dead_workers_job_is_queued_again_when_its_lease_ends() {
+    let app = spawn_app().await;
+    // A job a worker took and then died holding: its lease ran out a moment ago.
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, state, attempts, locked_by, locked_until, started_at)
+         VALUES ('noop', 'running', 1, 'dead:1:x', now() - interval '1 second', now())
+         RETURNING id",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let (_, attempts, _) = until_state(&app.db, id, "done").await;
+    assert_eq!(attempts, 2, "the dead worker's attempt counts");
+    // One whose worker is alive (renewing) is left alone.
+    let alive: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, state, attempts, locked_by, locked_until, started_at)
+         VALUES ('noop', 'running', 1, 'alive:1:x', now() + interval '1 hour', now())
+         RETURNING id",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(job(&app.db, alive).await.0, "running");
+}
+
+#[tokio::test]
+async fn at_shutdown_running_jobs_finish_within_the_grace_or_go_back_to_the_queue() {
+    let app = spawn_app_with(|s| {
+        quick(s);
+        s.jobs.shutdown_grace_secs = 1;
+    })
+    .await;
+    let quick_one = queue(&app.db, NewJob::new("probe", json!({"sleep_ms": 300}))).await;
+    let slow_one = queue(&app.db, NewJob::new("probe", json!({"sleep_ms": 60_000}))).await;
+    until_state(&app.db, quick_one, "running").await;
+    until_state(&app.db, slow_one, "running").await;
+    app.stop().await;
+    assert_eq!(until_state(&app.db, quick_one, "done").await.1, 1);
+    let (_, attempts, _) = until_state(&app.db, slow_one, "queued").await;
+    assert_eq!(
+        attempts, 0,
+        "a job given back at shutdown keeps its attempts"
+    );
+    let held: Option<String> = sqlx::query_scalar("SELECT locked_by FROM jobs WHERE id = $1")
+        .bind(slow_one)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(held, None);
+}
+
+/// `quire worker` as its own process, with a one-second lease.
+fn worker(app: &TestApp) -> Child {
+    let mut cmd = app.quire_command();
+    cmd.arg("worker")
+        .env("QUIRE__JOBS__LEASE_SECS", "1")
+        .env("QUIRE__JOBS__POLL_MS", "100")
+        .env("QUIRE__JOBS__SHUTDOWN_GRACE_SECS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd.spawn().expect("quire worker starts")
+}
+
+async fn holder(db: &PgPool, id: i64) -> Option<String> {
+    sqlx::query_scalar("SELECT locked_by FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn quire_worker_gives_jobs_back_on_sigterm_and_a_killed_ones_are_taken_over() {
+    // This instance runs no jobs: the worker processes do.
+    let app = spawn_app_with(|s| {
+        quick(s);
+        s.jobs.enabled = false;
+    })
+    .await;
+    let id = queue(&app.db, NewJob::new("probe", json!({"sleep_ms": 60_000}))).await;
+
+    // SIGTERM: the job can't finish within the grace, so it goes back, attempt uncounted.
+    let mut first = worker(&app);
+    until_state(&app.db, id, "running").await;
+    let signal = std::process::Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signal.success());
+    let exit = tokio::task::spawn_blocking(move || first.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "the worker exits cleanly: {exit}");
+    assert_eq!(job(&app.db, id).await, ("queued".into(), 0, None));
+
+    // SIGKILL: nothing is given back, and another worker takes the job over once the lease
+    // ends.
+    let mut second = worker(&app);
+    until_state(&app.db, id, "running").await;
+    let killed_holder = holder(&app.db, id).await.unwrap();
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let mut third = worker(&app);
+    let mut taken_over = false;
+    for _ in 0..200 {
+        if let Some(h) = holder(&app.db, id).await
+            && h != killed_holder
+        {
+            taken_over = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    third.kill().unwrap();
+    third.wait().unwrap();
+    assert!(taken_over, "another worker took the killed one's job");
+    let (_, attempts, _) = job(&app.db, id).await;
+    assert_eq!(attempts, 2, "the killed attempt counts");
+}
+
+#[tokio::test]
+async fn admins_see_failed_jobs_with_their_error_and_retry_or_discard_them() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("boss", Role::Admin).await;
+    let failing = queue(
+        &app.db,
+        NewJob::new("probe", json!({"fail": 99})).attempts(1),
+    )
+    .await;
+    until_state(&app.db, failing, "failed").await;
+    let other = queue(&app.db, NewJob::new("nonesuch", json!({}))).await;
+    until_state(&app.db, other, "failed").await;
+
+    let page = admin.page("/admin/jobs?state=failed", StatusCode::OK).await;
+    assert!(page.text("nav.filters").contains("Failed (2)"));
+    assert!(
+        page.text(&format!("#job-{failing} .job-error"))
+            .contains("probe: attempt 1")
+    );
+    assert!(page.text(&format!("#job-{other}")).contains("nonesuch"));
+
+    let retried = admin
+        .submit(
+            "/admin/jobs?state=failed",
+            &format!("/admin/jobs/{failing}/retry"),
+            &[],
+        )
+        .await;
+    assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+    // Queued again with its attempts back to none: it runs (and fails) once more.
+    let (_, attempts, _) = until_state(&app.db, failing, "failed").await;
+    assert_eq!(attempts, 1);
+
+    let discarded = admin
+        .submit(
+            "/admin/jobs?state=failed",
+            &format!("/admin/jobs/{other}/discard"),
+            &[("state", "failed")],
+        )
+        .await;
+    assert_eq!(discarded.status(), StatusCode::SEE_OTHER);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE id = $1")
+        .bind(other)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+
+    // Twice is a readable refusal, not an error.
+    let again = admin
+        .submit(
+            "/admin/jobs?state=failed",
+            &format!("/admin/jobs/{other}/discard"),
+            &[("state", "failed")],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("only queued and failed")
+    );
+    let bad = admin.get("/admin/jobs?state=everything").await;
+    assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+    let not_a_number = admin
+        .submit("/admin/jobs", "/admin/jobs/abc/retry", &[])
+        .await;
+    assert_eq!(not_a_number.status(), StatusCode::NOT_FOUND);
+
+    // /metrics: the queue by state, and what this process ran.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"quire_jobs{state="failed"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"quire_jobs_finished_total{kind="probe",outcome="failed"} 2"#));
+}
+
+#[tokio::test]
+async fn the_hourly_purge_deletes_old_finished_jobs_and_posts_a_month_in_the_trash() {
+    let app = spawn_app().await;
+    let author = app.author("writer").await;
+    let old = app
+        .post(
+            author,
+            crate::harness::PostSpec {
+                title: "Long gone",
+                ..Default::default()
+            },
+        )
+        .await;
+    let recent = app
+        .post(
+            author,
+            crate::harness::PostSpec {
+                title: "Just binned",
+                ..Default::default()
+            },
+        )
+        .await;
+    sqlx::query(
+        "UPDATE posts SET deleted_at = CASE slug WHEN $1 THEN now() - interval '31 days'
+                                                 ELSE now() - interval '2 days' END
+          WHERE slug IN ($1, $2)",
+    )
+    .bind(&old)
+    .bind(&recent)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO jobs (kind, state, finished_at)
+         VALUES ('noop', 'done', now() - interval '8 days'), ('noop', 'done', now())",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let purge = queue(&app.db, NewJob::new("chores.purge", json!({}))).await;
+    until_state(&app.db, purge, "done").await;
+    let posts: Vec<String> = sqlx::query_scalar("SELECT slug FROM posts ORDER BY slug")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(posts, [recent]);
+    let done: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'noop' AND state = 'done'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(done, 1, "the week-old one went; today's stays");
+}
