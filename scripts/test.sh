@@ -25,6 +25,14 @@ if [ ! -x "$ST_VENV/bin/st" ]; then
   "$ST_VENV/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
 
+# aiosmtpd (PyPI): the real SMTP server the email tests send to (tests/smtp/sink.py).
+SMTP_VENV=${CARGO_TARGET_DIR:-target}/aiosmtpd
+if [ ! -x "$SMTP_VENV/bin/python" ] || ! "$SMTP_VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+  echo "== installing aiosmtpd (pip, into $SMTP_VENV)" >&2
+  python3 -m venv "$SMTP_VENV"
+  "$SMTP_VENV/bin/pip" install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+fi
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
 else

@@ -175,9 +175,15 @@ impl App {
         let views = Arc::new(crate::stats::Views::default());
         views.spawn(db.clone(), Duration::from_millis(settings.stats.flush_ms));
         let settings = Arc::new(settings);
-        let runner = settings.jobs.enabled.then(|| {
-            crate::jobs::Runner::start(db.clone(), settings.clone(), pages.clone(), metrics.clone())
-        });
+        let runner = match settings.jobs.enabled {
+            true => Some(crate::jobs::Runner::start(
+                db.clone(),
+                settings.clone(),
+                pages.clone(),
+                metrics.clone(),
+            )?),
+            false => None,
+        };
         let shared = AppState {
             local_pages,
             search,

@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `worker`, `migrate`, `seed`, `reindex`, `rerender`,
-//! `user create`.
+//! `user create`, `mail test`.
 
 use std::time::Duration;
 
@@ -52,6 +52,17 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Email.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send a test message to ADDRESS now, through the configured SMTP server.
+    Test { address: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,10 +121,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pages = crate::cache::Pages::new(&redis, &settings.redis);
             let metrics = crate::metrics::Metrics::new(settings.database.max_connections)?;
             let runner =
-                crate::jobs::Runner::start(pool, std::sync::Arc::new(settings), pages, metrics);
+                crate::jobs::Runner::start(pool, std::sync::Arc::new(settings), pages, metrics)?;
             stop_signal().await;
             tracing::info!("stopping: running jobs get their grace period");
             runner.shutdown().await;
+        }
+        Command::Mail {
+            command: MailCommand::Test { address },
+        } => {
+            let mailer = crate::mail::Mailer::new(&settings.mail)?;
+            anyhow::ensure!(
+                mailer.is_configured(),
+                "no SMTP server is configured: set mail.smtp_host (or SMTP_HOST)"
+            );
+            let pool = prepare_database(&settings).await?;
+            let site = crate::mail::Site::load(&pool, &settings.http.base()).await?;
+            crate::mail::send_test(&mailer, &site, &address)
+                .await
+                .with_context(|| {
+                    format!(
+                        "sending through {}:{}",
+                        settings.mail.smtp_host, settings.mail.smtp_port
+                    )
+                })?;
+            println!("sent a test message to {address}");
         }
         Command::Migrate => {
             prepare_database(&settings).await?;

@@ -32,6 +32,11 @@ const CONVENTIONAL: &[(&str, &str)] = &[
     ("GITHUB_CLIENT_SECRET", "oauth.github.client_secret"),
     ("GOOGLE_CLIENT_ID", "oauth.google.client_id"),
     ("GOOGLE_CLIENT_SECRET", "oauth.google.client_secret"),
+    ("SMTP_HOST", "mail.smtp_host"),
+    ("SMTP_PORT", "mail.smtp_port"),
+    ("SMTP_USERNAME", "mail.username"),
+    ("SMTP_PASSWORD", "mail.password"),
+    ("MAIL_FROM", "mail.from"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +123,35 @@ pub struct Settings {
     pub api: ApiSettings,
     pub stats: StatsSettings,
     pub jobs: JobsSettings,
+    pub mail: MailSettings,
+}
+
+/// SMTP (`mail`); `config/default.toml` says what each one does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: MailTls,
+    pub username: String,
+    pub password: SecretString,
+    pub from: String,
+    pub timeout_secs: u64,
+    pub reset_ttl_minutes: u32,
+}
+
+impl MailSettings {
+    pub fn is_configured(&self) -> bool {
+        !self.smtp_host.trim().is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTls {
+    None,
+    Starttls,
+    Tls,
 }
 
 /// The job runner (`jobs`); `config/default.toml` says what each one does.
@@ -475,6 +509,7 @@ struct Raw {
     api: ApiSettings,
     stats: StatsSettings,
     jobs: JobsSettings,
+    mail: MailSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -542,6 +577,7 @@ impl Settings {
             api: raw.api,
             stats: raw.stats,
             jobs: raw.jobs,
+            mail: raw.mail,
         };
         settings.validate()?;
         Ok(settings)
@@ -557,6 +593,12 @@ impl Settings {
         }
         if self.http.workers > 256 {
             return fail("http.workers: at most 256 (0 means one per core)");
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return fail("mail.from: an address such as \"Quire <quire@example.com>\"");
+        }
+        if !(1..=10_080).contains(&self.mail.reset_ttl_minutes) {
+            return fail("mail.reset_ttl_minutes: between 1 and 10080 (a week)");
         }
         if !(1..=256).contains(&self.jobs.concurrency) {
             return fail("jobs.concurrency: between 1 and 256");

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod health;
 pub mod jobs;
 pub mod kv;
+pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod pages;

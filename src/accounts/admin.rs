@@ -26,7 +26,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/admin/users").route(read().to(index)))
         .service(resource("/admin/users/{id}/role").route(web::post().to(change_role)))
         .service(resource("/admin/users/{id}/disable").route(web::post().to(disable)))
-        .service(resource("/admin/users/{id}/enable").route(web::post().to(enable)));
+        .service(resource("/admin/users/{id}/enable").route(web::post().to(enable)))
+        .service(resource("/admin/users/{id}/reset-link").route(web::post().to(reset_link)));
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -178,4 +179,45 @@ pub async fn enable(
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageUsers)?;
     apply(&state, &session, user, UserId(*id), None, Some(false)).await
+}
+
+#[derive(Template)]
+#[template(path = "accounts/admin/reset_link.html")]
+struct ResetLinkPage {
+    layout: Layout,
+    username: String,
+    link: String,
+    ttl: String,
+}
+
+/// `POST /admin/users/{id}/reset-link`: a one-time link for the user to choose a new password
+/// (what "Forgot your password?" would have emailed), shown once to the admin.
+pub async fn reset_link(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageUsers)?;
+    let target = repo::find_row(&state.db, UserId(*id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    if target.disabled {
+        return Err(Error::Conflict(format!(
+            "@{} is disabled: enable the account first, then make the link.",
+            target.username
+        )));
+    }
+    let link = super::reset::make_link(&state.db, &state.settings, target.id, "admin").await?;
+    let page = ResetLinkPage {
+        layout: Layout::new(&state.site(), "Reset link", "", "/admin/users")
+            .noindex()
+            .header(Some(header(&user, &session))),
+        username: target.username,
+        link,
+        ttl: super::reset::ttl_words(state.settings.mail.reset_ttl_minutes),
+    };
+    // Sent `private, no-store`, as every page with a session.
+    render(StatusCode::OK, page)
 }

@@ -7,6 +7,7 @@ pub mod oauth;
 pub mod pages;
 pub mod profile;
 pub mod repo;
+pub mod reset;
 pub mod session;
 
 use std::{net::IpAddr, time::Duration};
@@ -38,7 +39,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(read().to(pages::login_form))
                 .route(web::post().to(pages::log_in)),
         )
-        .service(resource("/logout").route(web::post().to(pages::log_out)));
+        .service(resource("/logout").route(web::post().to(pages::log_out)))
+        .service(
+            resource("/password/forgot")
+                .route(read().to(reset::pages::forgot_form))
+                .route(web::post().to(reset::pages::forgot)),
+        )
+        .service(
+            resource("/password/reset/{token}")
+                .route(read().to(reset::pages::reset_form))
+                .route(web::post().to(reset::pages::reset)),
+        );
     admin::routes(cfg);
     profile::routes(cfg);
     oauth::routes(cfg);

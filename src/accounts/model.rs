@@ -84,7 +84,7 @@ impl Email {
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
         let valid = s.len() <= 254
-            && !s.chars().any(char::is_whitespace)
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
             && s.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty() && !domain.is_empty() && !domain.contains('@')
             });

@@ -27,12 +27,13 @@ pub async fn schedule(ctx: Ctx) {
     }
 }
 
-/// Finished jobs past their keeping time, and posts 30 days in the trash, deleted in
-/// batches; hands over between batches when the process stops.
+/// Finished jobs past their keeping time, posts 30 days in the trash and reset links a day
+/// past their time, deleted in batches; hands over between batches when the process stops.
 pub async fn purge(ctx: &Ctx) -> anyhow::Result<Outcome> {
     loop {
         let jobs = repo::purge(&ctx.db, ctx.settings.jobs.keep_done_hours, BATCH).await?;
         let posts = crate::posts::repo::purge_trash(&ctx.db, POSTS).await?;
+        crate::accounts::reset::repo::purge(&ctx.db).await?;
         if posts > 0 {
             tracing::info!(posts, "posts 30 days in the trash deleted");
             ctx.pages.stale().await;

@@ -22,6 +22,8 @@ pub async fn run(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
             crate::tags::jobs::run(&ctx.db, &ctx.pages).await?;
             Ok(Outcome::Done)
         }
+        // `{address}`: a password reset link to the account with that address, if any.
+        "mail.reset" => crate::accounts::reset::send(ctx, job).await,
         // `{}`, hourly: finished jobs, and posts 30 days in the trash, deleted.
         "chores.purge" => super::chores::purge(ctx).await,
         other => {

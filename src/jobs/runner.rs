@@ -23,6 +23,7 @@ pub struct Ctx {
     pub db: PgPool,
     pub settings: Arc<Settings>,
     pub pages: Pages,
+    pub mailer: Arc<crate::mail::Mailer>,
     /// Becomes `true` when the process is stopping: a long job hands over between steps.
     pub stopping: watch::Receiver<bool>,
     /// This worker's name, which it holds jobs under.
@@ -48,7 +49,13 @@ pub struct Runner {
 
 impl Runner {
     /// Start working through the queue.
-    pub fn start(db: PgPool, settings: Arc<Settings>, pages: Pages, metrics: Metrics) -> Self {
+    pub fn start(
+        db: PgPool,
+        settings: Arc<Settings>,
+        pages: Pages,
+        metrics: Metrics,
+    ) -> anyhow::Result<Self> {
+        let mailer = Arc::new(crate::mail::Mailer::new(&settings.mail)?);
         let (stop, stopping) = watch::channel(false);
         let worker: Arc<str> = format!(
             "{}:{}:{}",
@@ -61,11 +68,12 @@ impl Runner {
             db,
             settings,
             pages,
+            mailer,
             stopping,
             worker,
         };
         let main = tokio::spawn(run(ctx, metrics));
-        Self { stop, main }
+        Ok(Self { stop, main })
     }
 
     /// Stop claiming, let running jobs finish within the grace period, give back the rest.

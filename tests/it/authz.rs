@@ -303,6 +303,12 @@ pub(crate) fn table() -> Vec<Row> {
             vec![],
             [SEE, NO, NO, NO, DONE],
         ),
+        (
+            post.clone(),
+            "/admin/users/{user}/reset-link",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
         // Favourites and follows: any signed-in reader.
         (get.clone(), "/following", vec![], [SEE, OK, OK, OK, OK]),
         (

@@ -682,6 +682,10 @@ fn new_client() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
 pub struct Page(pub Html, pub String);
 
 impl Page {
+    pub fn parse(body: &str) -> Self {
+        Page(Html::parse_document(body), body.to_owned())
+    }
+
     /// Text of every element matching `css`, trimmed.
     pub fn texts(&self, css: &str) -> Vec<String> {
         let sel = Selector::parse(css).expect("valid selector");
