@@ -1,0 +1,37 @@
+import { launch, signedIn, base } from './browser.mjs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+const browser = await launch();
+for (const scheme of ['light', 'dark']) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, colorScheme: scheme });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.screenshot({ path: `/tmp/shots/login-${scheme}.png` });
+  await page.goto(`${base}/password/forgot`);
+  await page.screenshot({ path: `/tmp/shots/forgot-${scheme}.png` });
+  await page.getByLabel('Email').fill('boss@example.com');
+  await page.getByRole('button', { name: 'Email me a link' }).click();
+  await page.screenshot({ path: `/tmp/shots/sent-${scheme}.png` });
+  await page.goto(`${base}/password/forgot`);
+  await page.getByLabel('Email').fill('broken@');
+  await page.getByRole('button', { name: 'Email me a link' }).click();
+  await page.screenshot({ path: `/tmp/shots/forgot-error-${scheme}.png` });
+  await new Promise(r => setTimeout(r, 1500));
+  const files = readdirSync('/tmp/sink').filter(f => f.endsWith('.json')).sort();
+  const mail = JSON.parse(readFileSync(`/tmp/sink/${files[files.length - 1]}`));
+  writeFileSync(`/tmp/shots/mail.html`, mail.html);
+  const link = mail.text.split(/\s+/).find(w => w.startsWith(`${base}/password/reset/`));
+  await page.goto(link);
+  await page.screenshot({ path: `/tmp/shots/reset-${scheme}.png` });
+  await page.goto(`${base}/password/reset/deadbeef`);
+  await page.screenshot({ path: `/tmp/shots/dead-${scheme}.png` });
+  const m = await context.newPage();
+  await m.goto('file:///tmp/shots/mail.html');
+  await m.screenshot({ path: `/tmp/shots/mail-${scheme}.png`, fullPage: true });
+  await context.close();
+}
+const { page } = await signedIn(browser);
+await page.goto(`${base}/admin/users`);
+await page.screenshot({ path: `/tmp/shots/users.png`, fullPage: true });
+await page.getByRole('button', { name: 'Reset link' }).first().click();
+await page.screenshot({ path: `/tmp/shots/admin-link.png`, fullPage: true });
+await browser.close();
