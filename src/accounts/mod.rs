@@ -9,6 +9,7 @@ pub mod profile;
 pub mod repo;
 pub mod reset;
 pub mod session;
+pub mod verify;
 
 use std::{net::IpAddr, time::Duration};
 
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(pages::log_in)),
         )
         .service(resource("/logout").route(web::post().to(pages::log_out)))
+        .service(resource("/verify/{token}").route(read().to(verify::open)))
         .service(
             resource("/password/forgot")
                 .route(read().to(reset::pages::forgot_form))
@@ -53,6 +55,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     admin::routes(cfg);
     profile::routes(cfg);
     oauth::routes(cfg);
+}
+
+/// A new password account was made: ask it to verify its address, if the site sends email.
+pub async fn welcome(state: &AppState, user: UserId) -> Result<(), crate::error::Error> {
+    if state.settings.mail.is_configured() {
+        verify::queue(&state.db, user).await?;
+    }
+    Ok(())
 }
 
 /// Start `user`'s session under the account's current session epoch.

@@ -260,6 +260,7 @@ pub async fn register(
     };
     match super::create_user_with_hash(&state.db, &user, hash.as_deref()).await {
         Ok(id) => {
+            super::welcome(&state, id).await?;
             super::start_session(&state.db, &session, id).await?;
             Ok(see_other("/"))
         }

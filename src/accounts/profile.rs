@@ -23,6 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/account/profile").route(web::post().to(update_profile)))
         .service(resource("/account/password").route(web::post().to(change_password)))
         .service(resource("/account/sessions").route(web::post().to(log_out_elsewhere)))
+        .service(resource("/account/verify").route(web::post().to(send_verification)))
+        .service(resource("/account/notifications").route(web::post().to(set_notifications)))
         .service(resource("/account/delete").route(web::post().to(delete)));
 }
 
@@ -37,6 +39,12 @@ pub(crate) struct AccountPage {
     section: &'static str,
     errors: FormErrors,
     notice: Option<&'static str>,
+    /// The site sends email.
+    mail: bool,
+    /// Commenting waits for a verified address.
+    verify_required: bool,
+    /// Writes posts, so may be told of comments on them.
+    can_write: bool,
 }
 
 /// A provider on /account: linked (with an unlink button) or not (with a link button).
@@ -87,6 +95,9 @@ pub(crate) async fn page(
         section,
         errors,
         notice,
+        mail: state.settings.mail.is_configured(),
+        verify_required: state.site().settings.verify_email,
+        can_write: crate::authz::can(&user, crate::authz::Action::Write),
     })
 }
 
@@ -110,6 +121,8 @@ pub async fn show(
         Some("sessions") => Some("You are logged out everywhere else."),
         Some("linked") => Some("Linked. You can now log in with that account too."),
         Some("unlinked") => Some("Unlinked. You can no longer log in with that account."),
+        Some("verify") => Some("A link to verify your address is on its way."),
+        Some("notifications") => Some("Your email preferences were saved."),
         _ => None,
     };
     render(
@@ -261,4 +274,53 @@ pub async fn delete(
     tx.commit().await?;
     session.log_out();
     Ok(crate::render::page::see_other("/"))
+}
+
+/// `POST /account/verify`: send the verification link (again), a few times an hour.
+pub async fn send_verification(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    if !state.settings.mail.is_configured() {
+        return Err(Error::BadRequest(
+            "This site can't send email, so it can't verify addresses.".into(),
+        ));
+    }
+    let limiter = state.limiter(
+        "verify:account",
+        super::verify::RESENDS_PER_HOUR,
+        std::time::Duration::from_secs(3600),
+    );
+    if limiter.over(&user.id.0.to_string()).await?.is_some() {
+        let errors = FormErrors::general(
+            "A link was sent several times in the last hour: look for it, or try again later.",
+        );
+        return render(
+            StatusCode::TOO_MANY_REQUESTS,
+            page(&state, &session, user, "verify", errors, None).await?,
+        );
+    }
+    super::verify::queue(&state.db, user.id).await?;
+    Ok(crate::render::page::see_other("/account?saved=verify"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NotificationsForm {
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    notify_comments: Option<String>,
+}
+
+/// `POST /account/notifications`: which emails this account gets.
+pub async fn set_notifications(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<NotificationsForm>,
+) -> Result<HttpResponse, Error> {
+    repo::set_notify_comments(&state.db, user.id, form.notify_comments.is_some()).await?;
+    Ok(crate::render::page::see_other(
+        "/account?saved=notifications",
+    ))
 }

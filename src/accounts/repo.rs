@@ -242,16 +242,33 @@ pub struct Profile {
     pub bio: String,
     pub avatar_url: Option<String>,
     pub has_password: bool,
+    pub email_verified: bool,
+    pub notify_comments: bool,
 }
 
 pub async fn profile(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<Option<Profile>> {
     sqlx::query_as(
-        "SELECT username, email, display_name, bio, avatar_url, password_hash IS NOT NULL AS has_password
+        "SELECT username, email, display_name, bio, avatar_url,
+                password_hash IS NOT NULL AS has_password, email_verified, notify_comments
            FROM users WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db)
     .await
+}
+
+/// Whether the account is emailed about new comments on its posts.
+pub async fn set_notify_comments(
+    db: impl PgExecutor<'_>,
+    id: UserId,
+    on: bool,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET notify_comments = $2 WHERE id = $1")
+        .bind(id)
+        .bind(on)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn update_profile(

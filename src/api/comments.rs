@@ -137,7 +137,7 @@ pub async fn create(
         }
         Err(AddError::Invalid(message)) => return Err(ApiError::invalid("body", message)),
         Err(AddError::TooFast) => return Err(ApiError::TooMany { retry_after: 60 }),
-        Err(AddError::Closed) => return Err(ApiError::Forbidden("comment")),
+        Err(AddError::Closed | AddError::Unverified) => return Err(ApiError::Forbidden("comment")),
         Err(AddError::Redis(e)) => return Err(e.into()),
         Err(AddError::Db(e)) => return Err(e.into()),
     };

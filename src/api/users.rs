@@ -218,6 +218,7 @@ pub async fn register(
     let id = accounts::create_user_with_hash(&state.db, &user, Some(&hash))
         .await
         .map_err(taken)?;
+    accounts::welcome(&state, id).await?;
     let epoch = repo::session_epoch(&state.db, id).await?;
     let token = state.tokens.issue(id, epoch)?;
     Ok(HttpResponse::Created().json(user_body(&state, id, token).await?))

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod model;
+pub mod notify;
 pub mod pages;
 pub mod repo;
 
@@ -32,7 +33,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/comments/{id}/delete").route(post().to(pages::delete)))
         .service(resource("/comments/{id}/approve").route(post().to(pages::approve)))
         .service(resource("/admin/comments").route(read().to(admin::index)))
-        .service(resource("/admin/comments/bulk").route(post().to(admin::bulk)));
+        .service(resource("/admin/comments/bulk").route(post().to(admin::bulk)))
+        .service(
+            resource("/unsubscribe/comments/{token}")
+                .route(read().to(notify::confirm))
+                .route(post().to(notify::unsubscribe)),
+        );
 }
 
 pub const MAX_CHARS: usize = 5000;
@@ -65,6 +71,9 @@ pub enum AddError {
     /// An admin turned comments off.
     #[error("comments are closed")]
     Closed,
+    /// The site wants a verified address first (site settings), and this account's isn't.
+    #[error("the account's email address is not verified")]
+    Unverified,
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
     #[error(transparent)]
@@ -106,6 +115,11 @@ pub async fn add(
         return Err(AddError::Closed);
     }
     let body = parse_body(text).map_err(AddError::Invalid)?;
+    if state.site().settings.verify_email
+        && !crate::accounts::verify::is_verified(&state.db, user.id).await?
+    {
+        return Err(AddError::Unverified);
+    }
     if too_fast(state, "comment", user).await? {
         return Err(AddError::TooFast);
     }
@@ -113,7 +127,14 @@ pub async fn add(
         && !authz::can(user, Action::ModerateCommentsOn { post_author })
         && !repo::is_trusted(&state.db, user.id).await?;
     let html = render_off_thread(body.clone()).await;
-    Ok(repo::insert(&state.db, post, user.id, &body, &html, held).await?)
+    // The comment and the post author's notification, together or not at all.
+    let mut tx = state.db.begin().await?;
+    let id = repo::insert(&mut *tx, post, user.id, &body, &html, held).await?;
+    if state.settings.mail.is_configured() {
+        notify::queue(&mut *tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// The comment's own author, within the edit window.

@@ -102,6 +102,13 @@ pub async fn create(
             StatusCode::FORBIDDEN,
             FormErrors::general("Comments are closed on this site; your text is below."),
         ),
+        Err(super::AddError::Unverified) => (
+            StatusCode::FORBIDDEN,
+            FormErrors::general(
+                "Verify your email address before commenting: follow the link we emailed you, \
+                 or get a new one on your account page. Your text is below.",
+            ),
+        ),
         Err(super::AddError::Redis(e)) => return Err(e.into()),
         Err(super::AddError::Db(e)) => return Err(e.into()),
     };

@@ -24,6 +24,10 @@ pub async fn run(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
         }
         // `{address}`: a password reset link to the account with that address, if any.
         "mail.reset" => crate::accounts::reset::send(ctx, job).await,
+        // `{user}`: the link that verifies the account's address.
+        "mail.verify" => crate::accounts::verify::send(ctx, job).await,
+        // `{comment}`: the post's author is told of a new comment.
+        "mail.comment" => crate::comments::notify::send(ctx, job).await,
         // `{}`, hourly: finished jobs, and posts 30 days in the trash, deleted.
         "chores.purge" => super::chores::purge(ctx).await,
         other => {

@@ -52,6 +52,9 @@ pub struct SettingsForm {
     pub icon_url: String,
     #[serde(default)]
     pub timezone: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    pub verify_email: Option<String>,
     /// The version the admin edited: a save over someone else's is refused.
     #[serde(default)]
     pub version: i64,
@@ -71,6 +74,7 @@ impl SettingsForm {
             logo_url: s.logo_url.clone(),
             icon_url: s.icon_url.clone(),
             timezone: s.timezone.clone(),
+            verify_email: s.verify_email.then(|| "on".to_owned()),
             version: s.version,
         }
     }
@@ -142,6 +146,7 @@ impl SettingsForm {
                 logo_url,
                 icon_url,
                 timezone,
+                verify_email: self.verify_email.is_some(),
                 version: self.version,
             }),
             false => Err(errors),
@@ -160,6 +165,8 @@ struct EditPage {
     /// Every IANA zone name, for the timezone field's suggestions.
     zones: Vec<String>,
     saved: bool,
+    /// Whether the site can send email at all.
+    mail: bool,
 }
 
 fn page(
@@ -180,6 +187,7 @@ fn page(
         roles: ["reader", "author", "editor", "admin"],
         zones: zone_names(),
         saved,
+        mail: state.settings.mail.is_configured(),
     }
 }
 

@@ -65,6 +65,8 @@ pub struct SiteSettings {
     pub icon_url: String,
     /// IANA name (`Europe/Berlin`) of the zone dates are shown in.
     pub timezone: String,
+    /// Password accounts verify their address (a link by email) before they may comment.
+    pub verify_email: bool,
     pub version: i64,
 }
 
@@ -84,6 +86,7 @@ impl SiteSettings {
             logo_url: String::new(),
             icon_url: String::new(),
             timezone: "UTC".to_owned(),
+            verify_email: false,
             version: 0,
         }
     }

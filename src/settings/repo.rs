@@ -8,7 +8,7 @@ use super::{model::SiteSettings, navigation::Navigation};
 
 const COLUMNS: &str = "title, description, posts_per_page, footer_text, accent_color,
     registrations_open, default_role, comments, navigation, logo_url, icon_url, timezone,
-    version";
+    verify_email, version";
 
 /// The settings, creating them from `defaults` if the site has none yet.
 pub async fn load_or_create(
@@ -68,7 +68,7 @@ pub async fn update(
         "UPDATE site_settings
             SET title = $1, description = $2, posts_per_page = $3, footer_text = $4,
                 accent_color = $5, registrations_open = $6, default_role = $7, comments = $8,
-                logo_url = $10, icon_url = $11, timezone = $12,
+                logo_url = $10, icon_url = $11, timezone = $12, verify_email = $13,
                 version = version + 1, updated_at = now()
           WHERE version = $9
       RETURNING {COLUMNS}"
@@ -85,6 +85,7 @@ pub async fn update(
     .bind(&new.logo_url)
     .bind(&new.icon_url)
     .bind(&new.timezone)
+    .bind(new.verify_email)
     .fetch_optional(db)
     .await
 }

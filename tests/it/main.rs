@@ -13,6 +13,7 @@ mod cli;
 mod comments;
 mod e2e;
 mod editor;
+mod email;
 mod feeds;
 mod follows;
 mod harness;

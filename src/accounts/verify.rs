@@ -1,0 +1,206 @@
+//! Verifying an account's email address: a link by email that proves the owner reads it.
+//!
+//! The link is signed, not stored: `/verify/{user}.{expires}.{mac}`, where the MAC (HMAC-
+//! SHA256 under a key derived from `session.secret`) covers the account, its address as it is
+//! now and the expiry. Changing the address kills the old links; nothing to clean up.
+//! Accounts from a provider that verified the address are verified when they are made.
+
+use std::time::Duration;
+
+use askama::Template;
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use super::model::UserId;
+use crate::{
+    config::Settings,
+    jobs::{Job, NewJob, Outcome, runner::Ctx},
+    mail::{Email, Site},
+};
+
+/// How long a verification link works.
+const TTL: Duration = Duration::from_secs(48 * 3600);
+/// Links one account may ask to be sent again per hour.
+pub const RESENDS_PER_HOUR: u32 = 3;
+
+/// A keyed MAC over `parts`, for the signed links of `purpose` (verify, unsubscribe…).
+pub fn sign(settings: &Settings, purpose: &str, parts: &[&str]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(settings.session.secret.expose_secret().as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(b"quire-link\0");
+    mac.update(purpose.as_bytes());
+    for part in parts {
+        mac.update(b"\0");
+        mac.update(part.as_bytes());
+    }
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `sign`'s answer, compared in constant time.
+pub fn signed(settings: &Settings, purpose: &str, parts: &[&str], given: &str) -> bool {
+    let expected = sign(settings, purpose, parts);
+    expected.len() == given.len()
+        && expected
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The verification link of `user` with address `email`, working for 48 hours.
+pub fn link(settings: &Settings, user: UserId, email: &str) -> String {
+    let expires = (OffsetDateTime::now_utc() + TTL)
+        .unix_timestamp()
+        .to_string();
+    let id = user.0.to_string();
+    let mac = sign(settings, "verify", &[&id, &email.to_lowercase(), &expires]);
+    format!("{}/verify/{id}.{expires}.{mac}", settings.http.base())
+}
+
+/// Check a token from a link: the account it verifies, if it is signed for the address the
+/// account has now and not expired.
+pub async fn check(db: &PgPool, settings: &Settings, token: &str) -> sqlx::Result<Option<UserId>> {
+    let mut parts = token.splitn(3, '.');
+    let (Some(id), Some(expires), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
+        return Ok(None);
+    };
+    let (Ok(user), Ok(until)) = (id.parse::<i64>(), expires.parse::<i64>()) else {
+        return Ok(None);
+    };
+    if until < OffsetDateTime::now_utc().unix_timestamp() {
+        return Ok(None);
+    }
+    let Some(email) = address(db, UserId(user)).await? else {
+        return Ok(None);
+    };
+    let ok = signed(
+        settings,
+        "verify",
+        &[id, &email.to_lowercase(), expires],
+        mac,
+    );
+    Ok(ok.then_some(UserId(user)))
+}
+
+async fn address(db: &PgPool, user: UserId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT email FROM users WHERE id = $1 AND disabled_at IS NULL")
+        .bind(user)
+        .fetch_optional(db)
+        .await
+}
+
+/// Whether `user` has verified their address.
+pub async fn is_verified(db: impl sqlx::PgExecutor<'_>, user: UserId) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT email_verified FROM users WHERE id = $1")
+        .bind(user)
+        .fetch_optional(db)
+        .await
+        .map(|v| v.unwrap_or(false))
+}
+
+/// Queue the `mail.verify` job for `user`.
+pub async fn queue(db: impl sqlx::PgExecutor<'_>, user: UserId) -> sqlx::Result<()> {
+    crate::jobs::repo::enqueue(db, &NewJob::new("mail.verify", VerifyJob { user: user.0 })).await?;
+    Ok(())
+}
+
+#[derive(Serialize, Deserialize)]
+struct VerifyJob {
+    user: i64,
+}
+
+#[derive(Template)]
+#[template(path = "mail/verify.txt")]
+struct VerifyText<'a> {
+    site: &'a Site,
+    username: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/verify.html")]
+struct VerifyHtml<'a> {
+    site: &'a Site,
+    username: &'a str,
+    link: &'a str,
+}
+
+/// The `mail.verify` job: the link, to the account's address as it is now (nothing if it is
+/// verified already, or gone). Run twice, it sends two working links: harmless.
+pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
+    let VerifyJob { user } = job.payload()?;
+    let row: Option<(String, String, String, bool)> = sqlx::query_as(
+        "SELECT username, display_name, email, email_verified FROM users
+          WHERE id = $1 AND disabled_at IS NULL",
+    )
+    .bind(user)
+    .fetch_optional(&ctx.db)
+    .await?;
+    let Some((username, name, email, false)) = row else {
+        return Ok(Outcome::Done);
+    };
+    let site = Site::load(&ctx.db, &ctx.settings.http.base()).await?;
+    let link = link(&ctx.settings, UserId(user), &email);
+    let message = Email::render(
+        crate::mail::mailbox(&name, &email)?,
+        format!("Verify your email address for {}", site.title),
+        &VerifyText {
+            site: &site,
+            username: &username,
+            link: &link,
+        },
+        &VerifyHtml {
+            site: &site,
+            username: &username,
+            link: &link,
+        },
+    )?;
+    ctx.mailer.send(message).await?;
+    Ok(Outcome::Done)
+}
+
+#[derive(Template)]
+#[template(path = "accounts/verified.html")]
+struct VerifiedPage {
+    layout: crate::render::Layout,
+    ok: bool,
+}
+
+/// `GET /verify/{token}`: the address is verified, or the link doesn't work (410). Opening
+/// it twice is fine; a mail scanner opening it first verifies for the reader.
+pub async fn open(
+    state: actix_web::web::Data<crate::state::AppState>,
+    token: actix_web::web::Path<String>,
+) -> Result<actix_web::HttpResponse, crate::error::Error> {
+    let user = check(&state.db, &state.settings, &token).await?;
+    if let Some(user) = user {
+        super::repo::set_email_verified(&state.db, user).await?;
+    }
+    let title = if user.is_some() {
+        "Address verified"
+    } else {
+        "This link doesn't work"
+    };
+    let status = if user.is_some() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::GONE
+    };
+    let layout = crate::render::Layout::new(&state.site(), title, "", "/account").noindex();
+    crate::render::page::personal(
+        status,
+        VerifiedPage {
+            layout,
+            ok: user.is_some(),
+        },
+    )
+}
