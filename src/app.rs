@@ -113,6 +113,7 @@ impl App {
             local_time_js: assets.url("js/local-time.js"),
             editor_js: assets.url("js/editor.js"),
             morphdom_js: assets.url("vendor/morphdom.min.js"),
+            newsletter: settings.mail.is_configured(),
         };
         let defaults = crate::settings::model::SiteSettings::defaults(&settings);
         // Without the database (the site starts anyway), the config's values until it's back.
@@ -256,6 +257,7 @@ impl App {
                 .configure(search::pages::routes)
                 .configure(crate::settings::routes)
                 .configure(crate::jobs::routes)
+                .configure(crate::newsletter::routes)
                 .configure(crate::pages::routes)
                 // Before the /api scope, which would take its paths.
                 .service(api::docs())

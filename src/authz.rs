@@ -38,6 +38,8 @@ pub enum Action {
     ManageSettings,
     /// See the background jobs, retry and discard them.
     ManageJobs,
+    /// See the newsletter's subscribers and export them.
+    ManageSubscribers,
 }
 
 /// The least role that may do `action` on anyone's things; `None`: no role is enough.
@@ -54,7 +56,10 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::SeeAllUploads
         | Action::ManageTags
         | Action::ManagePages => Role::Editor,
-        Action::ManageUsers | Action::ManageSettings | Action::ManageJobs => Role::Admin,
+        Action::ManageUsers
+        | Action::ManageSettings
+        | Action::ManageJobs
+        | Action::ManageSubscribers => Role::Admin,
     })
 }
 
@@ -87,6 +92,7 @@ pub struct Menu {
     pub users: bool,
     pub settings: bool,
     pub jobs: bool,
+    pub subscribers: bool,
 }
 
 impl Menu {
@@ -97,6 +103,7 @@ impl Menu {
             users: can(user, Action::ManageUsers),
             settings: can(user, Action::ManageSettings),
             jobs: can(user, Action::ManageJobs),
+            subscribers: can(user, Action::ManageSubscribers),
         }
     }
 }

@@ -124,6 +124,16 @@ pub struct Settings {
     pub stats: StatsSettings,
     pub jobs: JobsSettings,
     pub mail: MailSettings,
+    pub newsletter: NewsletterSettings,
+}
+
+/// Newsletters (`newsletter`); `config/default.toml` says what each one does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewsletterSettings {
+    pub per_minute: u32,
+    pub batch_size: u32,
+    pub window_hours: u32,
 }
 
 /// SMTP (`mail`); `config/default.toml` says what each one does.
@@ -510,6 +520,7 @@ struct Raw {
     stats: StatsSettings,
     jobs: JobsSettings,
     mail: MailSettings,
+    newsletter: NewsletterSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -578,6 +589,7 @@ impl Settings {
             stats: raw.stats,
             jobs: raw.jobs,
             mail: raw.mail,
+            newsletter: raw.newsletter,
         };
         settings.validate()?;
         Ok(settings)
@@ -599,6 +611,9 @@ impl Settings {
         }
         if !(1..=10_080).contains(&self.mail.reset_ttl_minutes) {
             return fail("mail.reset_ttl_minutes: between 1 and 10080 (a week)");
+        }
+        if self.newsletter.per_minute == 0 || !(1..=10_000).contains(&self.newsletter.batch_size) {
+            return fail("newsletter.per_minute: at least 1; newsletter.batch_size: 1 to 10000");
         }
         if !(1..=256).contains(&self.jobs.concurrency) {
             return fail("jobs.concurrency: between 1 and 256");

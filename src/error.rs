@@ -34,6 +34,9 @@ pub enum Error {
     /// message says what happened.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Over a rate limit; the message says when to try again.
+    #[error("too many requests: {0}")]
+    TooMany(String),
     /// The request body is over a limit; the message says which.
     #[error("too large: {0}")]
     TooLarge(String),
@@ -173,6 +176,10 @@ impl Error {
                 heading: "Already changed",
                 detail: detail.clone(),
             },
+            Error::TooMany(detail) => ErrorMessage {
+                heading: "Too many requests",
+                detail: detail.clone(),
+            },
             Error::Busy => ErrorMessage {
                 heading: "Busy",
                 detail: "The site is handling many logins right now. Please try again in a \
@@ -237,6 +244,7 @@ impl ResponseError for Error {
             Error::LoginRequired(_) => StatusCode::SEE_OTHER,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::Unavailable | Error::Busy | Error::SessionsUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -472,6 +480,7 @@ impl From<Error> for ApiError {
             Error::TooLarge(message) => ApiError::TooLarge(message),
             // No API path meets one yet (admin-only); its message still reaches the client.
             Error::Conflict(message) => ApiError::BadRequest(message),
+            Error::TooMany(_) => ApiError::TooMany { retry_after: 60 },
             Error::RequestTimeout => {
                 ApiError::BadRequest("the body took too long to arrive".into())
             }

@@ -19,6 +19,7 @@ pub mod kv;
 pub mod mail;
 pub mod metrics;
 pub mod middleware;
+pub mod newsletter;
 pub mod pages;
 pub mod posts;
 pub mod ratelimit;

@@ -81,6 +81,8 @@ pub struct SiteAssets {
     /// The editor's enhancements, and the library they patch the preview with.
     pub editor_js: String,
     pub morphdom_js: String,
+    /// The site sends email (`mail.smtp_host`), so readers may subscribe to new posts.
+    pub newsletter: bool,
 }
 
 /// Site-wide facts every page shows: the site settings (`settings`) as they are now, and the
@@ -106,6 +108,7 @@ pub struct Site {
     pub local_time_js: String,
     pub editor_js: String,
     pub morphdom_js: String,
+    pub newsletter: bool,
     pub settings: crate::settings::model::SiteSettings,
 }
 
@@ -135,6 +138,7 @@ impl Site {
             local_time_js: assets.local_time_js.clone(),
             editor_js: assets.editor_js.clone(),
             morphdom_js: assets.morphdom_js.clone(),
+            newsletter: assets.newsletter,
             settings,
         }
     }

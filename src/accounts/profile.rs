@@ -45,6 +45,9 @@ pub(crate) struct AccountPage {
     verify_required: bool,
     /// Writes posts, so may be told of comments on them.
     can_write: bool,
+    /// The newsletter subscription of the account's address: pending, confirmed or
+    /// unsubscribed, if there is one.
+    subscription: Option<String>,
 }
 
 /// A provider on /account: linked (with an unlink button) or not (with a link button).
@@ -85,6 +88,9 @@ pub(crate) async fn page(
         .await?
         .ok_or(Error::NotFound)?;
     let linked = repo::identities(&state.db, user.id).await?;
+    let subscription = crate::newsletter::repo::of_address(&state.db, &profile.email)
+        .await?
+        .map(|s| s.status);
     Ok(AccountPage {
         connections: connections(&state.oauth.enabled(), linked),
         layout: Layout::new(&state.site(), "Your account", "", "/account")
@@ -98,6 +104,7 @@ pub(crate) async fn page(
         mail: state.settings.mail.is_configured(),
         verify_required: state.site().settings.verify_email,
         can_write: crate::authz::can(&user, crate::authz::Action::Write),
+        subscription,
     })
 }
 
@@ -123,6 +130,11 @@ pub async fn show(
         Some("unlinked") => Some("Unlinked. You can no longer log in with that account."),
         Some("verify") => Some("A link to verify your address is on its way."),
         Some("notifications") => Some("Your email preferences were saved."),
+        Some("subscribed") => Some("Subscribed: new posts will come to your inbox."),
+        Some("confirm-subscription") => {
+            Some("Almost done: follow the link we emailed you to confirm your subscription.")
+        }
+        Some("unsubscribed") => Some("Unsubscribed: no more new posts by email."),
         _ => None,
     };
     render(

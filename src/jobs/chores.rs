@@ -12,7 +12,7 @@ use super::{NewJob, Outcome, repo, runner::Ctx};
 const BATCH: i64 = 500;
 const POSTS: i64 = 50;
 
-/// Every minute: queue this hour's chores, unless queued already.
+/// Every minute: queue this hour's chores, unless queued already, and a newsletter scan.
 pub async fn schedule(ctx: Ctx) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -23,6 +23,12 @@ pub async fn schedule(ctx: Ctx) {
         let job = NewJob::new("chores.purge", serde_json::json!({})).key(hour);
         if let Err(e) = repo::enqueue(&ctx.db, &job).await {
             tracing::debug!(error = %e, "chores not queued; next minute");
+        }
+        // Scheduled posts come out without anyone saving: look for them every minute.
+        if ctx.settings.mail.is_configured()
+            && let Err(e) = crate::newsletter::scan_soon(&ctx.db).await
+        {
+            tracing::debug!(error = %e, "newsletter scan not queued; next minute");
         }
     }
 }

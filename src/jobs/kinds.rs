@@ -28,6 +28,12 @@ pub async fn run(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
         "mail.verify" => crate::accounts::verify::send(ctx, job).await,
         // `{comment}`: the post's author is told of a new comment.
         "mail.comment" => crate::comments::notify::send(ctx, job).await,
+        // `{subscriber}`: the link that confirms a newsletter subscription.
+        "mail.subscribe" => crate::newsletter::send_confirmation(ctx, job).await,
+        // `{}`, every minute and after saves: newly published posts get their newsletter.
+        "newsletter.scan" => crate::newsletter::scan(ctx).await,
+        // `{post}`: the post to its subscribers, in batches, each of them once.
+        "newsletter.send" => crate::newsletter::send(ctx, job).await,
         // `{}`, hourly: finished jobs, and posts 30 days in the trash, deleted.
         "chores.purge" => super::chores::purge(ctx).await,
         other => {

@@ -24,6 +24,15 @@ pub async fn enqueue(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Opti
     .await
 }
 
+/// Queue a keyless job of `kind` unless one is queued and not started (`jobs_queue_once`).
+pub async fn queue_once(db: impl PgExecutor<'_>, kind: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT jobs_queue_once($1)")
+        .bind(kind)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Queue many jobs of one kind in one statement (the benchmark, newsletters).
 pub async fn enqueue_many(
     db: impl PgExecutor<'_>,

@@ -38,6 +38,9 @@ pub struct EditorForm {
     /// A checkbox: present when ticked.
     #[serde(default)]
     pub featured: Option<String>,
+    /// "Publish without emailing subscribers": present when ticked.
+    #[serde(default)]
+    pub no_newsletter: Option<String>,
     #[serde(default)]
     pub body: String,
     #[serde(default)]
@@ -410,6 +413,16 @@ struct EditPage {
     /// in the form instead of the post's.
     aside: Option<Aside>,
     saved: bool,
+    /// The newsletter, when the site sends email: what became of this post's.
+    newsletter: Option<NewsletterNote>,
+}
+
+/// How a post's newsletter stands, for the editor.
+pub enum NewsletterNote {
+    /// Not published yet (or not yet emailed): the checkbox decides.
+    Open,
+    /// Gone to its subscribers: nothing to choose any more.
+    Sent { recipients: i32 },
 }
 
 impl EditPage {
@@ -505,7 +518,27 @@ fn edit_page(
         conflict: None,
         aside: None,
         saved: false,
+        newsletter: state
+            .settings
+            .mail
+            .is_configured()
+            .then_some(NewsletterNote::Open),
     }
+}
+
+/// After a save of a post: the author's newsletter choice recorded, and a look for newly
+/// published posts queued.
+async fn newsletter_after_save(
+    state: &AppState,
+    id: PostId,
+    form: &EditorForm,
+) -> Result<(), Error> {
+    if !state.settings.mail.is_configured() || form.new_kind() == PostKind::Page {
+        return Ok(());
+    }
+    crate::newsletter::choose(&state.db, id, form.no_newsletter.is_none()).await?;
+    crate::newsletter::scan_soon(&state.db).await?;
+    Ok(())
 }
 
 /// `GET /admin/posts/new`
@@ -554,7 +587,10 @@ pub async fn create(
         Err(status) => return render(status, page),
     };
     match super::create_from_input(&state.db, user.id, &input).await? {
-        Some(id) => Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0))),
+        Some(id) => {
+            newsletter_after_save(&state, id, &page.form).await?;
+            Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0)))
+        }
         None => {
             page.errors
                 .add("slug", "That slug is taken; choose another");
@@ -583,6 +619,7 @@ pub async fn edit(
     }
     let mut form = EditorForm::from_post(&post);
     let mut aside = None;
+    let mut page_note = None;
     if let Some(kept) = super::repo::kept_aside(&state.db, post.id, user.id).await? {
         // A form from an older build that no longer parses is simply not offered.
         if let Ok(kept_form) = serde_json::from_value::<EditorForm>(kept.form.0) {
@@ -596,7 +633,19 @@ pub async fn edit(
             });
         }
     }
+    if state.settings.mail.is_configured() {
+        match crate::newsletter::repo::send_state(&state.db, post.id).await? {
+            Some((true, _, _)) => form.no_newsletter = Some("on".into()),
+            Some((false, recipients, _)) => {
+                page_note = Some(NewsletterNote::Sent { recipients });
+            }
+            None => {}
+        }
+    }
     let mut page = edit_page(&state, &session, &user, Some(post), form);
+    if page_note.is_some() {
+        page.newsletter = page_note;
+    }
     page.aside = aside;
     page.saved = query.saved.is_some();
     render(StatusCode::OK, page)
@@ -635,7 +684,12 @@ pub async fn update(
     )
     .await
     {
-        Ok(_) => Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0))),
+        Ok(_) => {
+            if !page.is_page() {
+                newsletter_after_save(&state, id, &page.form).await?;
+            }
+            Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0)))
+        }
         Err(SaveError::SlugTaken) => {
             page.errors
                 .add("slug", "That slug is taken; choose another");

@@ -28,6 +28,26 @@ impl SafeHtml {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The same HTML with the site's own root-relative links and images (`/uploads/…`) made
+    /// absolute under `base`, for an email: still sanitized, only prefixed.
+    pub fn with_absolute_links(&self, base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        let mut out = String::with_capacity(self.0.len() + 64);
+        let mut rest = self.0.as_str();
+        while let Some(at) = rest.find("=\"/") {
+            let (head, tail) = rest.split_at(at + 2);
+            out.push_str(head);
+            // `//host` is protocol-relative already: left alone.
+            if !tail.starts_with("//") && (head.ends_with(" src=\"") || head.ends_with(" href=\""))
+            {
+                out.push_str(base);
+            }
+            rest = tail;
+        }
+        out.push_str(rest);
+        Self(out)
+    }
 }
 
 impl fmt::Display for SafeHtml {
@@ -442,6 +462,19 @@ pub fn truncate_words(s: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::SafeHtml;
+
+    #[test]
+    fn links_for_email_are_made_absolute_and_only_the_sites_own() {
+        let html = SafeHtml(
+            r#"<p><a href="/posts/a">a</a> <img src="/uploads/x.png" alt=""> <a href="//cdn.example/y">y</a> <a href="https://e.example/z">z</a> <code>x="/not-a-link"</code></p>"#.into(),
+        );
+        assert_eq!(
+            html.with_absolute_links("https://blog.example/").as_str(),
+            r#"<p><a href="https://blog.example/posts/a">a</a> <img src="https://blog.example/uploads/x.png" alt=""> <a href="//cdn.example/y">y</a> <a href="https://e.example/z">z</a> <code>x="/not-a-link"</code></p>"#
+        );
+    }
+
     use super::*;
 
     #[test]

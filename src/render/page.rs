@@ -79,6 +79,11 @@ impl Layout {
     }
 
     /// What the navigation offers (nothing for anonymous readers).
+    /// Offer the newsletter's sign-up (the site sends email).
+    pub fn newsletter(&self) -> bool {
+        self.site.newsletter
+    }
+
     pub fn menu(&self) -> Menu {
         self.header.as_ref().map(|h| h.menu).unwrap_or_default()
     }

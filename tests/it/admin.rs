@@ -5,7 +5,11 @@ use reqwest::StatusCode;
 
 use crate::harness::{TestApp, spawn_app};
 
-fn editor_fields<'a>(title: &'a str, body: &'a str, status: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn editor_fields<'a>(
+    title: &'a str,
+    body: &'a str,
+    status: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("title", title),
         ("body", body),

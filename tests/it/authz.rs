@@ -150,6 +150,30 @@ pub(crate) fn table() -> Vec<Row> {
         (get.clone(), "/admin/jobs", vec![], [SEE, NO, NO, NO, OK]),
         (
             get.clone(),
+            "/admin/subscribers",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/subscribers/export.csv",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/account/newsletter",
+            vec![("subscribe", "off")],
+            [SEE, DONE, DONE, DONE, DONE],
+        ),
+        (
+            post.clone(),
+            "/account/notifications",
+            vec![],
+            [SEE, DONE, DONE, DONE, DONE],
+        ),
+        (
+            get.clone(),
             "/admin/jobs?state=failed",
             vec![],
             [SEE, NO, NO, NO, OK],

@@ -20,6 +20,7 @@ mod harness;
 mod health;
 mod jobs;
 mod limits;
+mod newsletter;
 mod oauth;
 mod oauth_provider;
 mod openapi;

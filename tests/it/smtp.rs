@@ -130,6 +130,25 @@ impl SmtpSink {
         panic!("expected {n} messages, got {:?}", self.messages());
     }
 
+    /// Hold the message after the `n`-th (see tests/smtp/sink.py) until `release`.
+    pub fn hold_after(&self, n: usize) {
+        std::fs::write(self.dir.join(".hold-after"), n.to_string()).expect("flag");
+    }
+
+    /// Whether a message is being held now.
+    pub fn holding(&self) -> bool {
+        self.dir.join(".held").exists()
+    }
+
+    /// Let the held message go: accepted, or dropped (`discard`) as if its sender vanished.
+    pub fn release(&self, discard: bool) {
+        if discard {
+            std::fs::write(self.dir.join(".discard"), b"").expect("flag");
+        }
+        std::fs::write(self.dir.join(".release"), b"").expect("flag");
+        let _ = std::fs::remove_file(self.dir.join(".hold-after"));
+    }
+
     /// While down, every message is answered 451 (try again later).
     pub fn set_down(&self, down: bool) {
         let flag = self.dir.join(".down");

@@ -6,6 +6,11 @@ read to follow the links in it.
 
 Recipients whose address starts with "refuse" are refused with 550 (a permanent failure);
 while the file DIR/.down exists, every message gets 451 (a temporary one).
+
+To stop a sender in mid-conversation (the crash tests): while DIR/.hold-after holds N, the
+message after the N-th accepted one is held before it is accepted (DIR/.held appears) until
+DIR/.release exists; it is then accepted, or dropped with 451 if DIR/.discard exists, as a
+server drops a message whose sender vanished before the end of DATA.
 """
 
 import asyncio
@@ -33,6 +38,13 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         if os.path.exists(os.path.join(self.directory, ".down")):
             return "451 4.3.0 try again later"
+        hold = os.path.join(self.directory, ".hold-after")
+        if os.path.exists(hold) and self.count == int(open(hold).read().strip() or "0"):
+            open(os.path.join(self.directory, ".held"), "w").close()
+            while not os.path.exists(os.path.join(self.directory, ".release")):
+                await asyncio.sleep(0.01)
+            if os.path.exists(os.path.join(self.directory, ".discard")):
+                return "451 4.3.0 the sender went away"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         text = message.get_body(("plain",))
         html = message.get_body(("html",))

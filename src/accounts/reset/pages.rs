@@ -101,13 +101,9 @@ pub async fn forgot(
             again(FormErrors::default()),
         );
     }
-    let email = match Email::parse(&form.email) {
-        Ok(email) => email,
-        Err(message) => {
-            let mut errors = FormErrors::default();
-            errors.add("email", capitalised(&message));
-            return render(StatusCode::UNPROCESSABLE_ENTITY, again(errors));
-        }
+    let mut errors = FormErrors::default();
+    let Some(email) = errors.check("email", Email::parse(&form.email)) else {
+        return render(StatusCode::UNPROCESSABLE_ENTITY, again(errors));
     };
     match super::ask(&state, ip, email.as_str()).await? {
         Asked::Queued => Ok(see_other("/password/forgot?sent=1")),
@@ -123,13 +119,6 @@ pub async fn forgot(
             Ok(res)
         }
     }
-}
-
-fn capitalised(message: &str) -> String {
-    let mut chars = message.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }
 
 #[derive(Template)]
@@ -203,23 +192,19 @@ pub async fn reset(
     token: web::Path<String>,
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Result<HttpResponse, Error> {
-    let password = match Password::parse(&form.password) {
-        Ok(p) => p,
-        Err(message) => {
-            let username = match hash(&token) {
-                Some(stored) => repo::find_valid(&state.db, &stored).await?,
-                None => None,
-            };
-            let mut errors = FormErrors::default();
-            let status = if username.is_some() {
-                errors.add("password", capitalised(&message));
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::GONE
-            };
-            let page = reset_page(&state, &session, &token, username, errors);
-            return render(status, page);
-        }
+    let mut errors = FormErrors::default();
+    let Some(password) = errors.check("password", Password::parse(&form.password)) else {
+        let username = match hash(&token) {
+            Some(stored) => repo::find_valid(&state.db, &stored).await?,
+            None => None,
+        };
+        // A dead link says so, whatever was typed.
+        let (status, errors) = match username {
+            Some(_) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
+            None => (StatusCode::GONE, FormErrors::default()),
+        };
+        let page = reset_page(&state, &session, &token, username, errors);
+        return render(status, page);
     };
     match super::complete(&state, &token, &password).await? {
         Reset::Done { user, epoch } => {

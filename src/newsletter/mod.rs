@@ -1,0 +1,369 @@
+//! Newsletters: readers subscribe by email, as Ghost's members do, and each new post is
+//! emailed to them once.
+//!
+//! - **Subscribing** is double opt-in: `/subscribe` queues a `mail.subscribe` job that mails
+//!   a signed confirmation link; the subscriber counts once they follow it. A reader with an
+//!   account and a verified address subscribes from `/account` at once. The answer never
+//!   says whether an address was subscribed already, and asking is rate limited per address
+//!   and per client.
+//! - **Sending**: a `newsletter.scan` job (queued when a post is saved, and every minute)
+//!   gives each post published within `newsletter.window_hours` its `newsletter_sends` row,
+//!   once (edits and republishing find it there), and queues a `newsletter.send` job for it.
+//!   That job fixes the recipients (the confirmed subscribers at that moment) and sends in
+//!   batches at `newsletter.per_minute`. Each delivery is marked 'sending' (committed) before
+//!   its message goes and 'sent' after, so a worker that dies mid-send is resumed by another
+//!   that sends only what was not sent; the one message in flight when it died is sent
+//!   again, with the same Message-ID (SMTP can't say whether a message whose answer never
+//!   came was taken).
+//! - Every message carries `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 8058) and a
+//!   visible unsubscribe link; the author can publish without sending (`choose`).
+
+pub mod admin;
+pub mod pages;
+pub mod repo;
+
+use std::{
+    net::IpAddr,
+    time::{Duration, Instant},
+};
+
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    accounts::{model::UserId, verify},
+    config::Settings,
+    error::Error,
+    jobs::{self, Job, NewJob, Outcome, Permanent, runner::Ctx},
+    mail::{Email, Site},
+    posts::model::PostId,
+    state::AppState,
+};
+
+pub use repo::choose;
+
+use actix_web::web as actix;
+
+use crate::state::{read, resource};
+
+pub fn routes(cfg: &mut actix::ServiceConfig) {
+    cfg.service(
+        resource("/subscribe")
+            .route(read().to(pages::form))
+            .route(actix::post().to(pages::subscribe)),
+    )
+    .service(resource("/subscribe/confirm/{token}").route(read().to(pages::confirm)))
+    .service(
+        resource("/unsubscribe/{token}")
+            .route(read().to(pages::unsubscribe_form))
+            .route(actix::post().to(pages::unsubscribe)),
+    )
+    .service(resource("/account/newsletter").route(actix::post().to(pages::account)))
+    .service(resource("/admin/subscribers").route(read().to(admin::index)))
+    .service(resource("/admin/subscribers/export.csv").route(read().to(admin::export)));
+}
+
+/// Confirmation emails one address may get per hour, and sign-ups one client may make.
+pub(crate) const PER_ADDRESS_PER_HOUR: u32 = 3;
+const PER_CLIENT_PER_HOUR: u32 = 20;
+/// A sending job hands over after this long, well inside `jobs.timeout_secs`.
+const TURN: Duration = Duration::from_secs(60);
+
+pub fn confirm_link(settings: &Settings, subscriber: i64, email: &str) -> String {
+    let id = subscriber.to_string();
+    let mac = verify::sign(settings, "subscribe", &[&id, &email.to_lowercase()]);
+    format!("{}/subscribe/confirm/{id}.{mac}", settings.http.base())
+}
+
+pub fn unsubscribe_link(settings: &Settings, subscriber: i64) -> String {
+    let id = subscriber.to_string();
+    let mac = verify::sign(settings, "unsubscribe", &[&id]);
+    format!("{}/unsubscribe/{id}.{mac}", settings.http.base())
+}
+
+/// The subscriber a signed confirmation token names, if it is still theirs.
+pub async fn check_confirm(state: &AppState, token: &str) -> sqlx::Result<Option<i64>> {
+    let Some((id, mac)) = token.split_once('.') else {
+        return Ok(None);
+    };
+    let Ok(sub) = id.parse::<i64>() else {
+        return Ok(None);
+    };
+    let Some(found) = repo::find(&state.db, sub).await? else {
+        return Ok(None);
+    };
+    let ok = verify::signed(
+        &state.settings,
+        "subscribe",
+        &[id, &found.email.to_lowercase()],
+        mac,
+    );
+    Ok(ok.then_some(sub))
+}
+
+/// The subscriber a signed unsubscribe token names.
+pub fn check_unsubscribe(settings: &Settings, token: &str) -> Option<i64> {
+    let (id, mac) = token.split_once('.')?;
+    let sub = id.parse::<i64>().ok()?;
+    verify::signed(settings, "unsubscribe", &[id], mac).then_some(sub)
+}
+
+pub enum Asked {
+    /// A confirmation is on its way, or the address was subscribed already: one answer.
+    Done,
+    TooMany {
+        wait_secs: u64,
+    },
+}
+
+/// Subscribe `email` (already checked), from the site's form.
+pub async fn ask(state: &AppState, ip: IpAddr, email: &str) -> Result<Asked, Error> {
+    let hour = Duration::from_secs(3600);
+    let address = email.trim().to_lowercase();
+    let client = state.limiter("subscribe:client", PER_CLIENT_PER_HOUR, hour);
+    let mailbox = state.limiter("subscribe:address", PER_ADDRESS_PER_HOUR, hour);
+    let wait = client
+        .over(&ip.to_string())
+        .await?
+        .max(mailbox.over(&address).await?);
+    if let Some(wait_secs) = wait {
+        return Ok(Asked::TooMany { wait_secs });
+    }
+    let mut tx = state.db.begin().await?;
+    let sub = repo::upsert_pending(&mut *tx, email, None).await?;
+    if sub.status == "pending" {
+        queue_confirmation(&mut *tx, sub.id).await?;
+    }
+    tx.commit().await?;
+    Ok(Asked::Done)
+}
+
+/// From `/account`: a verified address is subscribed at once; another gets the
+/// confirmation email like anyone.
+pub async fn subscribe_account(
+    state: &AppState,
+    user: UserId,
+    email: &str,
+    verified: bool,
+) -> Result<(), Error> {
+    let mut tx = state.db.begin().await?;
+    let sub = repo::upsert_pending(&mut *tx, email, Some(user)).await?;
+    if sub.status == "pending" {
+        if verified {
+            repo::confirm(&mut *tx, sub.id).await?;
+        } else {
+            queue_confirmation(&mut *tx, sub.id).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn queue_confirmation(db: impl sqlx::PgExecutor<'_>, subscriber: i64) -> sqlx::Result<()> {
+    jobs::repo::enqueue(db, &NewJob::new("mail.subscribe", Confirm { subscriber })).await?;
+    Ok(())
+}
+
+/// Look for newly published posts now (after a save that may have published one).
+pub async fn scan_soon(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
+    jobs::repo::queue_once(db, "newsletter.scan").await
+}
+
+#[derive(Serialize, Deserialize)]
+struct Confirm {
+    subscriber: i64,
+}
+
+#[derive(Template)]
+#[template(path = "mail/subscribe.txt")]
+struct ConfirmText<'a> {
+    site: &'a Site,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/subscribe.html")]
+struct ConfirmHtml<'a> {
+    site: &'a Site,
+    link: &'a str,
+}
+
+/// The `mail.subscribe` job: the confirmation link, if the subscriber still waits for one.
+pub async fn send_confirmation(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
+    let Confirm { subscriber } = job.payload()?;
+    let Some(sub) = repo::find(&ctx.db, subscriber).await? else {
+        return Ok(Outcome::Done);
+    };
+    if sub.status != "pending" {
+        return Ok(Outcome::Done);
+    }
+    let site = Site::load(&ctx.db, &ctx.settings.http.base()).await?;
+    let link = confirm_link(&ctx.settings, sub.id, &sub.email);
+    let email = Email::render(
+        crate::mail::mailbox("", &sub.email)?,
+        format!("Confirm your subscription to {}", site.title),
+        &ConfirmText {
+            site: &site,
+            link: &link,
+        },
+        &ConfirmHtml {
+            site: &site,
+            link: &link,
+        },
+    )?;
+    ctx.mailer.send(email).await?;
+    Ok(Outcome::Done)
+}
+
+/// The `newsletter.scan` job: a record and a `newsletter.send` job for each post published
+/// since the last scan (within the window), in one transaction.
+pub async fn scan(ctx: &Ctx) -> anyhow::Result<Outcome> {
+    let mut tx = ctx.db.begin().await?;
+    let posts = repo::claim_new_posts(&mut tx, ctx.settings.newsletter.window_hours).await?;
+    for post in &posts {
+        let job = NewJob::new("newsletter.send", Send { post: post.0 })
+            .key(format!("post:{}", post.0))
+            .attempts(20);
+        jobs::repo::enqueue(&mut *tx, &job).await?;
+    }
+    tx.commit().await?;
+    Ok(Outcome::Done)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Send {
+    post: i64,
+}
+
+/// What the email shows of the post, read when sending starts.
+#[derive(Debug, sqlx::FromRow)]
+struct Issue {
+    title: String,
+    slug: String,
+    body_html: crate::render::SafeHtml,
+    body_text: String,
+    author_name: String,
+    cover_image: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/newsletter.txt")]
+struct IssueText<'a> {
+    site: &'a Site,
+    issue: &'a Issue,
+    url: &'a str,
+    unsubscribe: &'a str,
+    email: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/newsletter.html")]
+struct IssueHtml<'a> {
+    site: &'a Site,
+    issue: &'a Issue,
+    body: crate::render::SafeHtml,
+    cover: Option<String>,
+    url: &'a str,
+    unsubscribe: &'a str,
+    email: &'a str,
+}
+
+/// The `newsletter.send` job: the post to each of its recipients, once.
+pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
+    let Send { post } = job.payload()?;
+    let post = PostId(post);
+    let mut tx = ctx.db.begin().await?;
+    let go = repo::prepare(&mut tx, post).await?;
+    tx.commit().await?;
+    if !go {
+        return Ok(Outcome::Done);
+    }
+    let issue: Option<Issue> = sqlx::query_as(
+        "SELECT p.title, p.slug, p.body_html, p.body_text,
+                u.display_name AS author_name, p.cover_image
+           FROM published_posts p JOIN users u ON u.id = p.author_id
+          WHERE p.id = $1",
+    )
+    .bind(post)
+    .fetch_optional(&ctx.db)
+    .await?;
+    let Some(issue) = issue else {
+        // Unpublished or deleted since: nobody else gets it.
+        sqlx::query(
+            "UPDATE newsletter_deliveries SET state = 'failed', last_error = 'the post was unpublished'
+              WHERE post_id = $1 AND state IN ('queued', 'sending')",
+        )
+        .bind(post)
+        .execute(&ctx.db)
+        .await?;
+        repo::finish_if_done(&ctx.db, post).await?;
+        return Ok(Outcome::Done);
+    };
+    let site = Site::load(&ctx.db, &ctx.settings.http.base()).await?;
+    let url = site.url(&format!("/posts/{}", issue.slug));
+    let body = issue.body_html.with_absolute_links(&site.base_url);
+    let cover = issue.cover_image.as_deref().map(|c| {
+        if c.starts_with('/') {
+            site.url(c)
+        } else {
+            c.to_owned()
+        }
+    });
+    let host = url::Url::parse(&site.base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "quire.invalid".into());
+    let settings = &ctx.settings.newsletter;
+    let pause = Duration::from_secs(60) / settings.per_minute.max(1);
+    let started = Instant::now();
+    loop {
+        if ctx.is_stopping() || started.elapsed() > TURN {
+            return Ok(Outcome::Later(Duration::ZERO));
+        }
+        let batch = repo::next_batch(&ctx.db, post, i64::from(settings.batch_size)).await?;
+        if batch.is_empty() {
+            repo::drop_departed(&ctx.db, post).await?;
+            repo::finish_if_done(&ctx.db, post).await?;
+            return Ok(Outcome::Done);
+        }
+        for d in batch {
+            let unsubscribe = unsubscribe_link(&ctx.settings, d.subscriber_id);
+            let mut email = Email::render(
+                crate::mail::mailbox("", &d.email)?,
+                issue.title.clone(),
+                &IssueText {
+                    site: &site,
+                    issue: &issue,
+                    url: &url,
+                    unsubscribe: &unsubscribe,
+                    email: &d.email,
+                },
+                &IssueHtml {
+                    site: &site,
+                    issue: &issue,
+                    body: body.clone(),
+                    cover: cover.clone(),
+                    url: &url,
+                    unsubscribe: &unsubscribe,
+                    email: &d.email,
+                },
+            )?;
+            email.unsubscribe = Some(unsubscribe);
+            // The same id however often it is sent: a repeat is recognisably the same message.
+            email.message_id = Some(format!("<post{}.sub{}@{host}>", post.0, d.subscriber_id));
+            match ctx.mailer.send(email).await {
+                Ok(()) => repo::mark(&ctx.db, post, d.subscriber_id, "sent", None).await?,
+                Err(e) if e.downcast_ref::<Permanent>().is_some() => {
+                    let error = format!("{e:#}");
+                    repo::mark(&ctx.db, post, d.subscriber_id, "failed", Some(&error)).await?;
+                }
+                Err(e) => {
+                    // Back in the queue; the job is retried with backoff (the server is away).
+                    repo::mark(&ctx.db, post, d.subscriber_id, "queued", None).await?;
+                    return Err(e);
+                }
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+}

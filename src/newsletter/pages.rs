@@ -1,0 +1,277 @@
+//! `/subscribe` (the form and the confirmation link), `/unsubscribe/{token}`, and the
+//! subscription on `/account`.
+
+use actix_web::{
+    HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Asked, repo};
+use crate::{
+    accounts::{model::Email, session::AuthSession, verify},
+    error::Error,
+    extract::{ClientIp, CsrfForm, SignedIn},
+    render::{
+        Layout,
+        form::FormErrors,
+        page::{personal as render, see_other},
+    },
+    state::AppState,
+};
+
+#[derive(Template)]
+#[template(path = "newsletter/subscribe.html")]
+struct SubscribePage {
+    layout: Layout,
+    csrf_token: String,
+    email: String,
+    errors: FormErrors,
+    sent: bool,
+    mail: bool,
+}
+
+fn subscribe_page(
+    state: &AppState,
+    session: &AuthSession,
+    email: String,
+    errors: FormErrors,
+    sent: bool,
+) -> SubscribePage {
+    let site = state.site();
+    let description = format!("New posts from {} by email.", site.settings.title);
+    SubscribePage {
+        layout: Layout::new(&site, "Subscribe", &description, "/subscribe"),
+        csrf_token: session.csrf_token(),
+        email,
+        errors,
+        sent,
+        mail: state.settings.mail.is_configured(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SubscribeQuery {
+    /// From the footer's or a post's form (a GET: those pages are cached, so they carry no
+    /// session and no CSRF token; this page does).
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    sent: Option<String>,
+}
+
+/// `GET /subscribe?email=`
+pub async fn form(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    query: web::Query<SubscribeQuery>,
+) -> Result<HttpResponse, Error> {
+    let email: String = query.email.trim().chars().take(254).collect();
+    let page = subscribe_page(
+        &state,
+        &session,
+        email,
+        FormErrors::default(),
+        query.sent.is_some(),
+    );
+    render(StatusCode::OK, page)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SubscribeForm {
+    #[serde(default)]
+    email: String,
+    /// A field people never see (hidden by CSS); naive bots fill every field.
+    #[serde(default)]
+    website: String,
+}
+
+/// `POST /subscribe`: the same answer whether the address was new, waiting or subscribed.
+pub async fn subscribe(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    ClientIp(ip): ClientIp,
+    CsrfForm(form): CsrfForm<SubscribeForm>,
+) -> Result<HttpResponse, Error> {
+    let again = |errors| subscribe_page(&state, &session, form.email.clone(), errors, false);
+    if !state.settings.mail.is_configured() {
+        return render(
+            StatusCode::SERVICE_UNAVAILABLE,
+            again(FormErrors::default()),
+        );
+    }
+    if !form.website.is_empty() {
+        return Err(Error::BadRequest(
+            "the form was filled in by a program".into(),
+        ));
+    }
+    let mut errors = FormErrors::default();
+    let Some(email) = errors.check("email", Email::parse(&form.email)) else {
+        return render(StatusCode::UNPROCESSABLE_ENTITY, again(errors));
+    };
+    match super::ask(&state, ip, email.as_str()).await? {
+        Asked::Done => Ok(see_other("/subscribe?sent=1")),
+        Asked::TooMany { wait_secs } => {
+            let minutes = wait_secs.div_ceil(60);
+            let errors = FormErrors::general(format!(
+                "Too many sign-ups from here or for that address. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ));
+            let mut res = render(StatusCode::TOO_MANY_REQUESTS, again(errors))?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, wait_secs.into());
+            Ok(res)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "newsletter/result.html")]
+struct ResultPage {
+    layout: Layout,
+    heading: &'static str,
+    message: &'static str,
+    /// The unsubscribe button's target, when asking.
+    action: Option<String>,
+}
+
+fn result(
+    state: &AppState,
+    status: StatusCode,
+    heading: &'static str,
+    message: &'static str,
+    action: Option<String>,
+) -> Result<HttpResponse, Error> {
+    let layout = Layout::new(&state.site(), heading, "", "/subscribe").noindex();
+    render(
+        status,
+        ResultPage {
+            layout,
+            heading,
+            message,
+            action,
+        },
+    )
+}
+
+/// `GET /subscribe/confirm/{token}`: the link from the confirmation email.
+pub async fn confirm(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    match super::check_confirm(&state, &token).await? {
+        Some(sub) => {
+            repo::confirm(&state.db, sub).await?;
+            result(
+                &state,
+                StatusCode::OK,
+                "You're subscribed",
+                "New posts will come to your inbox. Every email has a link to unsubscribe.",
+                None,
+            )
+        }
+        None => result(
+            &state,
+            StatusCode::GONE,
+            "This link doesn't work",
+            "It was copied incompletely, or belongs to an address that has changed. Subscribe again to get a new one.",
+            None,
+        ),
+    }
+}
+
+/// `GET /unsubscribe/{token}`: a button (a mail scanner opening the link changes nothing).
+pub async fn unsubscribe_form(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    match super::check_unsubscribe(&state.settings, &token) {
+        Some(_) => result(
+            &state,
+            StatusCode::OK,
+            "Unsubscribe",
+            "Stop getting new posts by email?",
+            Some(format!("/unsubscribe/{token}")),
+        ),
+        None => dead_unsubscribe(&state),
+    }
+}
+
+fn dead_unsubscribe(state: &AppState) -> Result<HttpResponse, Error> {
+    result(
+        state,
+        StatusCode::GONE,
+        "This link doesn't work",
+        "It was copied incompletely. Use the link in a more recent email, or ask the site's administrators.",
+        None,
+    )
+}
+
+/// `POST /unsubscribe/{token}`: the button, or a mail client's one-click request (RFC
+/// 8058). The signed link is the credential; it only ever stops emails, so no CSRF token.
+pub async fn unsubscribe(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let Some(sub) = super::check_unsubscribe(&state.settings, &token) else {
+        return dead_unsubscribe(&state);
+    };
+    repo::unsubscribe(&state.db, sub).await?;
+    result(
+        &state,
+        StatusCode::OK,
+        "Unsubscribed",
+        "You won't get new posts by email any more. Changed your mind? Subscribe again any time.",
+        None,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccountForm {
+    /// "on" to subscribe, anything else to unsubscribe.
+    #[serde(default)]
+    subscribe: String,
+}
+
+/// `POST /account/newsletter`: the account's own address, in or out.
+pub async fn account(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<AccountForm>,
+) -> Result<HttpResponse, Error> {
+    let profile = crate::accounts::repo::profile(&state.db, user.id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if form.subscribe == "on" {
+        if !state.settings.mail.is_configured() {
+            return Err(Error::BadRequest(
+                "This site can't send email, so there is no newsletter.".into(),
+            ));
+        }
+        let limiter = state.limiter(
+            "subscribe:address",
+            super::PER_ADDRESS_PER_HOUR,
+            std::time::Duration::from_secs(3600),
+        );
+        if let Some(wait_secs) = limiter.over(&profile.email.to_lowercase()).await? {
+            return Err(Error::TooMany(format!(
+                "The confirmation was sent several times in the last hour; try again in {} minutes.",
+                wait_secs.div_ceil(60)
+            )));
+        }
+        let verified = verify::is_verified(&state.db, user.id).await?;
+        super::subscribe_account(&state, user.id, &profile.email, verified).await?;
+        Ok(see_other(if verified {
+            "/account?saved=subscribed"
+        } else {
+            "/account?saved=confirm-subscription"
+        }))
+    } else {
+        if let Some(sub) = repo::of_address(&state.db, &profile.email).await? {
+            repo::unsubscribe(&state.db, sub.id).await?;
+        }
+        Ok(see_other("/account?saved=unsubscribed"))
+    }
+}

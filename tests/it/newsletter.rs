@@ -1,0 +1,461 @@
+//! Newsletters (issue 14), against a real SMTP server: double opt-in, each new post to every
+//! confirmed subscriber exactly once (a worker killed mid-send included), one-click
+//! unsubscribe, and the admin's list and CSV.
+
+use std::time::Duration;
+
+use quire::accounts::model::Role;
+use reqwest::StatusCode;
+
+use crate::{
+    admin::editor_fields,
+    harness::{TestApp, spawn_app_with},
+    smtp::{Mail, SmtpSink},
+};
+
+async fn app_with_mail(adjust: impl FnOnce(&mut quire::config::Settings)) -> (TestApp, SmtpSink) {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_app_with(|s| {
+        smtp.configure(s);
+        s.newsletter.per_minute = 60_000;
+        adjust(s);
+    })
+    .await;
+    (app, smtp)
+}
+
+/// Subscribe `address` through the form, from a fresh browser.
+async fn sign_up(app: &TestApp, address: &str) -> reqwest::Response {
+    let form_page = format!(
+        "/subscribe?email={}",
+        url::form_urlencoded::byte_serialize(address.as_bytes()).collect::<String>()
+    );
+    TestApp::sharing(app)
+        .submit(
+            &form_page,
+            "/subscribe",
+            &[("email", address), ("website", "")],
+        )
+        .await
+}
+
+/// `n` confirmed subscribers, straight into the table: sub0@example.com …
+async fn confirmed(app: &TestApp, n: usize) {
+    sqlx::query(
+        "INSERT INTO subscribers (email, status, confirmed_at)
+         SELECT 'sub' || i || '@example.com', 'confirmed', now() FROM generate_series(0, $1 - 1) i",
+    )
+    .bind(n as i32)
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
+/// Publish a post through the editor (`extra` fields added); its id.
+async fn publish(author: &TestApp, title: &str, extra: &[(&str, &str)]) -> i64 {
+    let mut fields = editor_fields(
+        title,
+        "Hello **subscribers**.\n\n![pic](/uploads/x.png)",
+        "published",
+    );
+    fields.extend_from_slice(extra);
+    let res = author
+        .submit("/admin/posts/new", "/admin/posts", &fields)
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/admin/posts/")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn newsletters(smtp: &SmtpSink, title: &str) -> Vec<Mail> {
+    smtp.messages()
+        .into_iter()
+        .filter(|m| m.subject == title)
+        .collect()
+}
+
+#[tokio::test]
+async fn readers_subscribe_by_confirming_a_link_and_the_answer_never_tells() {
+    let (app, smtp) = app_with_mail(|_| {}).await;
+    // The footer offers it on every page, as a GET (cached pages carry no CSRF token).
+    let home = app.page("/", StatusCode::OK).await;
+    assert_eq!(
+        home.attr(".subscribe-inline", "action").as_deref(),
+        Some("/subscribe")
+    );
+    let prefilled = app
+        .page("/subscribe?email=ann%40example.com", StatusCode::OK)
+        .await;
+    assert_eq!(
+        prefilled.attr("#email", "value").as_deref(),
+        Some("ann@example.com")
+    );
+
+    let res = sign_up(&app, "Ann@Example.com").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/subscribe?sent=1");
+    let mail = smtp.wait_for(1).await.remove(0);
+    assert!(mail.subject.starts_with("Confirm your subscription"));
+    let link = mail.link(&format!("{}/subscribe/confirm/", app.base));
+    let path = link.strip_prefix(&app.base).unwrap().to_owned();
+    let status: String = sqlx::query_scalar("SELECT status FROM subscribers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending");
+
+    TestApp::sharing(&app)
+        .page(&format!("{path}0"), StatusCode::GONE)
+        .await;
+    let page = TestApp::sharing(&app).page(&path, StatusCode::OK).await;
+    assert_eq!(page.text("h1"), "You're subscribed");
+    let status: String = sqlx::query_scalar("SELECT status FROM subscribers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "confirmed");
+
+    // Again, in other letters: the same answer, and nothing more is sent.
+    let again = sign_up(&app, "ann@example.com").await;
+    assert_eq!(again.headers()["location"], "/subscribe?sent=1");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.messages().len(), 1);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM subscribers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn bad_addresses_header_injection_and_floods_are_refused_readably() {
+    let (app, smtp) = app_with_mail(|_| {}).await;
+    let browser = TestApp::sharing(&app);
+    for bad in [
+        "reader@example.com\r\nBcc: everyone@example.com",
+        "reader@example.com\nSubject: hi",
+        "no-at-sign",
+        "a b@example.com",
+    ] {
+        let res = browser
+            .submit("/subscribe", "/subscribe", &[("email", bad)])
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+        let page = crate::harness::Page::parse(&res.text().await.unwrap());
+        assert!(
+            page.text(".field-error").contains("email address like"),
+            "{bad:?}"
+        );
+        // (An HTML parser reads a CR LF in the page as LF.)
+        assert_eq!(
+            page.attr("#email", "value"),
+            Some(bad.replace("\r\n", "\n")),
+            "the text is kept"
+        );
+    }
+    // A program filling the hidden field.
+    let bot = browser
+        .submit(
+            "/subscribe",
+            "/subscribe",
+            &[("email", "bot@example.com"), ("website", "http://spam")],
+        )
+        .await;
+    assert_eq!(bot.status(), StatusCode::BAD_REQUEST);
+
+    // The same address a thousand times: three confirmations an hour, then a refusal, and
+    // still one row.
+    let mut refused = 0;
+    for n in 0..1000 {
+        let address = if n % 2 == 0 {
+            "flood@example.com"
+        } else {
+            "FLOOD@example.com"
+        };
+        let res = sign_up(&app, address).await;
+        match res.status() {
+            StatusCode::SEE_OTHER => assert!(n < 3, "only three went through, not {n}"),
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused += 1;
+                if refused == 1 {
+                    assert!(res.headers().contains_key("retry-after"));
+                    assert!(res.text().await.unwrap().contains("Too many sign-ups"));
+                }
+            }
+            other => panic!("{other}"),
+        }
+        if refused >= 20 {
+            break;
+        }
+    }
+    assert_eq!(refused, 20);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM subscribers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let confirmations = smtp.messages().len();
+    assert!(confirmations <= 3, "{confirmations} confirmations");
+}
+
+#[tokio::test]
+async fn a_published_post_goes_to_each_confirmed_subscriber_once_and_edits_never() {
+    let (app, smtp) = app_with_mail(|_| {}).await;
+    confirmed(&app, 5).await;
+    sqlx::query("INSERT INTO subscribers (email) VALUES ('waiting@example.com')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let author = app.signed_in("writer", Role::Author).await;
+    let editor = author.page("/admin/posts/new", StatusCode::OK).await;
+    assert!(editor.contains("Publish without emailing subscribers"));
+
+    let id = publish(&author, "Issue one", &[]).await;
+    for _ in 0..200 {
+        if newsletters(&smtp, "Issue one").len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = newsletters(&smtp, "Issue one");
+    let mut to: Vec<String> = sent.iter().flat_map(|m| m.rcpt_tos.clone()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        (0..5)
+            .map(|i| format!("sub{i}@example.com"))
+            .collect::<Vec<_>>()
+    );
+    let first = &sent[0];
+    let unsubscribe = first
+        .header("List-Unsubscribe")
+        .unwrap()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_owned();
+    assert!(unsubscribe.starts_with(&format!("{}/unsubscribe/", app.base)));
+    assert_eq!(
+        first.header("List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(first.text().contains(&unsubscribe), "a visible link too");
+    let html = first.html.clone().unwrap();
+    assert!(html.contains("<strong>subscribers</strong>"));
+    assert!(
+        html.contains(&format!("src=\"{}/uploads/x.png\"", app.base)),
+        "{html}"
+    );
+    assert!(
+        first
+            .header("Message-ID")
+            .unwrap()
+            .contains(&format!("post{id}."))
+    );
+
+    // Saved again, unpublished and published again: nobody gets it twice.
+    let (token, version) = crate::admin::open_editor(&author, id).await;
+    for (status, version) in [("draft", version.clone())] {
+        let mut form = editor_fields("Issue one", "Changed.", status);
+        form.push(("csrf_token", &token));
+        form.push(("version", &version));
+        let res = author
+            .client
+            .post(author.url(&format!("/admin/posts/{id}")))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    let (token, version) = crate::admin::open_editor(&author, id).await;
+    let mut form = editor_fields("Issue one", "Changed again.", "published");
+    form.push(("csrf_token", &token));
+    form.push(("version", &version));
+    let res = author
+        .client
+        .post(author.url(&format!("/admin/posts/{id}")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = author
+        .page(&format!("/admin/posts/{id}/edit"), StatusCode::OK)
+        .await;
+    assert!(page.contains("Emailed to 5 subscribers"));
+
+    // One subscriber leaves with one click; the next post goes to the other four.
+    let res = reqwest::Client::new()
+        .post(&unsubscribe)
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let left = first.rcpt_tos[0].clone();
+
+    // Published without sending: nobody.
+    publish(&author, "Quiet one", &[("no_newsletter", "on")]).await;
+    publish(&author, "Issue two", &[]).await;
+    for _ in 0..200 {
+        if newsletters(&smtp, "Issue two").len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(newsletters(&smtp, "Issue one").len(), 5, "still once each");
+    assert!(newsletters(&smtp, "Quiet one").is_empty());
+    let two = newsletters(&smtp, "Issue two");
+    assert_eq!(two.len(), 4);
+    assert!(two.iter().all(|m| m.rcpt_tos[0] != left));
+    assert!(
+        smtp.messages()
+            .iter()
+            .all(|m| m.rcpt_tos[0] != "waiting@example.com")
+    );
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_newsletter_is_taken_over_and_everyone_gets_it_exactly_once() {
+    // This instance runs no jobs: `quire worker` processes do, with a one-second lease.
+    let (app, smtp) = app_with_mail(|s| s.jobs.enabled = false).await;
+    confirmed(&app, 200).await;
+    let author = app.signed_in("writer", Role::Author).await;
+    publish(&author, "Big issue", &[]).await;
+    let worker = |app: &TestApp| {
+        let mut cmd = app.quire_command();
+        cmd.arg("worker")
+            .env("SMTP_HOST", "127.0.0.1")
+            .env("SMTP_PORT", smtp.port.to_string())
+            .env("QUIRE__MAIL__TLS", "none")
+            .env("QUIRE__NEWSLETTER__PER_MINUTE", "60000")
+            .env("QUIRE__NEWSLETTER__BATCH_SIZE", "25")
+            .env("QUIRE__JOBS__LEASE_SECS", "1")
+            .env("QUIRE__JOBS__POLL_MS", "100")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.spawn().expect("quire worker starts")
+    };
+
+    // The first worker is killed (SIGKILL: nothing handed back) while the 101st message is
+    // in the SMTP conversation; the server drops it, as a server whose sender vanished does.
+    smtp.hold_after(100);
+    let mut first = worker(&app);
+    for _ in 0..600 {
+        if smtp.holding() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(smtp.holding(), "the first worker reached the 101st message");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    smtp.release(true);
+    assert_eq!(smtp.messages().len(), 100);
+
+    let mut second = worker(&app);
+    for _ in 0..600 {
+        if newsletters(&smtp, "Big issue").len() >= 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let got = newsletters(&smtp, "Big issue");
+    let mut to: Vec<String> = got.iter().flat_map(|m| m.rcpt_tos.clone()).collect();
+    to.sort();
+    let mut expected: Vec<String> = (0..200).map(|i| format!("sub{i}@example.com")).collect();
+    expected.sort();
+    assert_eq!(to, expected, "each of the 200 exactly once");
+    let (sent, recipients): (i64, i32) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM newsletter_deliveries WHERE state = 'sent'),
+                (SELECT recipients FROM newsletter_sends s JOIN posts p ON p.id = s.post_id
+                  WHERE p.title = 'Big issue')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((sent, recipients), (200, 200));
+}
+
+#[tokio::test]
+async fn accounts_subscribe_from_their_page_and_admins_list_and_export() {
+    let (app, smtp) = app_with_mail(|_| {}).await;
+    let reader = app.signed_in("member", Role::Reader).await;
+    // Unverified: a confirmation, like anyone.
+    let res = reader
+        .submit("/account", "/account/newsletter", &[("subscribe", "on")])
+        .await;
+    assert_eq!(
+        res.headers()["location"],
+        "/account?saved=confirm-subscription"
+    );
+    smtp.wait_for(1).await;
+    // Verified: at once.
+    sqlx::query("UPDATE users SET email_verified = true WHERE username = 'member'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let res = reader
+        .submit("/account", "/account/newsletter", &[("subscribe", "on")])
+        .await;
+    assert_eq!(res.headers()["location"], "/account?saved=subscribed");
+    let account = reader.page("/account", StatusCode::OK).await;
+    assert!(
+        account
+            .text("#newsletter + form")
+            .contains("You get new posts by email")
+    );
+
+    sqlx::query(
+        "INSERT INTO subscribers (email, status) VALUES ('=cmd|calc@example.com', 'pending')",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let admin = app.signed_in("boss", Role::Admin).await;
+    let list = admin.page("/admin/subscribers", StatusCode::OK).await;
+    assert!(list.text("nav.filters").contains("Confirmed (1)"));
+    assert!(list.text("tbody").contains("@member"));
+    let csv = admin.get("/admin/subscribers/export.csv").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let body = csv.text().await.unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "email,status,subscribed_at,confirmed_at,account");
+    assert!(body.contains("\"member@example.com\",\"confirmed\""));
+    assert!(
+        body.contains("\"'=cmd|calc@example.com\""),
+        "no formula: {body}"
+    );
+    let pending = admin
+        .page("/admin/subscribers?status=pending", StatusCode::OK)
+        .await;
+    assert_eq!(pending.texts("tbody tr").len(), 1);
+
+    let res = reader
+        .submit("/account", "/account/newsletter", &[("subscribe", "off")])
+        .await;
+    assert_eq!(res.headers()["location"], "/account?saved=unsubscribed");
+}
