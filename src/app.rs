@@ -258,6 +258,7 @@ impl App {
                 .configure(crate::settings::routes)
                 .configure(crate::jobs::routes)
                 .configure(crate::newsletter::routes)
+                .configure(crate::webhooks::routes)
                 .configure(crate::pages::routes)
                 // Before the /api scope, which would take its paths.
                 .service(api::docs())

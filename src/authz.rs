@@ -40,6 +40,8 @@ pub enum Action {
     ManageJobs,
     /// See the newsletter's subscribers and export them.
     ManageSubscribers,
+    /// Register webhooks and see their deliveries.
+    ManageWebhooks,
 }
 
 /// The least role that may do `action` on anyone's things; `None`: no role is enough.
@@ -59,7 +61,8 @@ fn least_role(action: Action) -> Option<Role> {
         Action::ManageUsers
         | Action::ManageSettings
         | Action::ManageJobs
-        | Action::ManageSubscribers => Role::Admin,
+        | Action::ManageSubscribers
+        | Action::ManageWebhooks => Role::Admin,
     })
 }
 
@@ -93,6 +96,7 @@ pub struct Menu {
     pub settings: bool,
     pub jobs: bool,
     pub subscribers: bool,
+    pub webhooks: bool,
 }
 
 impl Menu {
@@ -104,6 +108,7 @@ impl Menu {
             settings: can(user, Action::ManageSettings),
             jobs: can(user, Action::ManageJobs),
             subscribers: can(user, Action::ManageSubscribers),
+            webhooks: can(user, Action::ManageWebhooks),
         }
     }
 }

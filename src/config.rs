@@ -125,6 +125,16 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub mail: MailSettings,
     pub newsletter: NewsletterSettings,
+    pub webhooks: WebhooksSettings,
+}
+
+/// Webhooks (`webhooks`); `config/default.toml` says what each one does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksSettings {
+    pub allow_private: bool,
+    pub timeout_secs: u64,
+    pub max_response_bytes: usize,
 }
 
 /// Newsletters (`newsletter`); `config/default.toml` says what each one does.
@@ -521,6 +531,7 @@ struct Raw {
     jobs: JobsSettings,
     mail: MailSettings,
     newsletter: NewsletterSettings,
+    webhooks: WebhooksSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -590,6 +601,7 @@ impl Settings {
             jobs: raw.jobs,
             mail: raw.mail,
             newsletter: raw.newsletter,
+            webhooks: raw.webhooks,
         };
         settings.validate()?;
         Ok(settings)

@@ -33,3 +33,4 @@ pub mod stats;
 pub mod tags;
 pub mod telemetry;
 pub mod uploads;
+pub mod webhooks;

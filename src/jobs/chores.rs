@@ -25,6 +25,9 @@ pub async fn schedule(ctx: Ctx) {
             tracing::debug!(error = %e, "chores not queued; next minute");
         }
         // Scheduled posts come out without anyone saving: look for them every minute.
+        if let Err(e) = crate::jobs::repo::queue_once(&ctx.db, "webhooks.scan").await {
+            tracing::debug!(error = %e, "webhooks scan not queued; next minute");
+        }
         if ctx.settings.mail.is_configured()
             && let Err(e) = crate::newsletter::scan_soon(&ctx.db).await
         {

@@ -34,6 +34,12 @@ pub async fn run(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
         "newsletter.scan" => crate::newsletter::scan(ctx).await,
         // `{post}`: the post to its subscribers, in batches, each of them once.
         "newsletter.send" => crate::newsletter::send(ctx, job).await,
+        // `{}`: waiting webhook events become deliveries.
+        "webhooks.fanout" => crate::webhooks::fanout(ctx).await,
+        // `{}`, every minute: scheduled posts that went live by the clock.
+        "webhooks.scan" => crate::webhooks::scan(ctx).await,
+        // `{delivery}`: one signed POST to a webhook.
+        "webhook.deliver" => crate::webhooks::deliver(ctx, job).await,
         // `{}`, hourly: finished jobs, and posts 30 days in the trash, deleted.
         "chores.purge" => super::chores::purge(ctx).await,
         other => {

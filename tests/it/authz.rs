@@ -156,6 +156,36 @@ pub(crate) fn table() -> Vec<Row> {
         ),
         (
             get.clone(),
+            "/admin/webhooks",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/webhooks",
+            vec![],
+            [SEE, NO, NO, NO, BAD],
+        ),
+        (
+            get.clone(),
+            "/admin/webhooks/{webhook}",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/webhooks/{webhook}/test",
+            vec![],
+            [SEE, NO, NO, NO, DONE],
+        ),
+        (
+            post.clone(),
+            "/admin/webhooks/{webhook}/delete",
+            vec![],
+            [SEE, NO, NO, NO, DONE],
+        ),
+        (
+            get.clone(),
             "/admin/subscribers/export.csv",
             vec![],
             [SEE, NO, NO, NO, OK],
@@ -374,6 +404,7 @@ struct Fixture {
     /// Two failed jobs: one to retry, one to discard.
     job: i64,
     failed: i64,
+    webhook: i64,
 }
 
 async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize) -> Fixture {
@@ -441,9 +472,18 @@ async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize)
     };
     let job = failed_job().await.unwrap();
     let failed = failed_job().await.unwrap();
+    let webhook = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO webhooks (url, events, secret)
+         VALUES ('https://hooks.example.invalid/x', '{post.published}', repeat('s', 40))
+         RETURNING id",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     Fixture {
         job,
         failed,
+        webhook,
         post,
         tag,
         slug,
@@ -466,6 +506,7 @@ fn fill(path: &str, f: &Fixture) -> String {
         .replace("{user}", &f.user.to_string())
         .replace("{job}", &f.job.to_string())
         .replace("{failed}", &f.failed.to_string())
+        .replace("{webhook}", &f.webhook.to_string())
 }
 
 /// The CSRF token of this browser's session (from the header's log-out form, or the login

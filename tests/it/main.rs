@@ -37,6 +37,7 @@ mod smtp;
 mod stats;
 mod tags;
 mod uploads;
+mod webhooks;
 
 /// The role column of `username`, as text.
 pub async fn accounts_role(app: &harness::TestApp, username: &str) -> String {

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The job runner under load (issue 14): how fast one instance drains 10,000 queued no-op jobs
+# and 1,000 emails to a local SMTP server (aiosmtpd, tests/smtp/sink.py), and what that does
+# to the post page's latency meanwhile (wrk -t2 -c32 against /posts/{slug}, cache off).
+#
+#   bash bench/jobs.sh          # also run at the end of bench/run.sh
+#
+# Each batch is drained twice: alone (the rate), then again while wrk reads the post page for
+# as long as the first drain took (the latency while it runs). Writes bench/results/jobs.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+POSTS=${POSTS:-1000}
+NOOPS=${NOOPS:-10000}
+EMAILS=${EMAILS:-1000}
+CONNS=${CONNS:-32}
+PORT_=${JOBS_PORT:-18085}
+SMTP_PORT_=${SMTP_PORT_:-18025}
+DB_NAME=quire_bench_${POSTS}
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+TARGET=${CARGO_TARGET_DIR:-target}
+QUIRE=$TARGET/release/quire
+URL="$PG/$DB_NAME?sslmode=disable"
+
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+SMTP_VENV=$TARGET/aiosmtpd
+if [ ! -x "$SMTP_VENV/bin/python" ] || ! "$SMTP_VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+  python3 -m venv "$SMTP_VENV"
+  "$SMTP_VENV/bin/pip" install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+fi
+[ -x "$QUIRE" ] || cargo build --release --bin quire -j2
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  psql -q "$URL" -c "DELETE FROM jobs WHERE kind IN ('noop', 'mail.subscribe');
+                     DELETE FROM subscribers WHERE email LIKE 'bench-%@example.com';" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export QUIRE_ENV=production DATABASE_URL="$URL" HOST=127.0.0.1 PORT=$PORT_ \
+  BASE_URL="http://127.0.0.1:$PORT_" \
+  QUIRE__SESSION__SECRET="bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+  QUIRE__CACHE__ENABLED=false SMTP_HOST=127.0.0.1 SMTP_PORT=$SMTP_PORT_ QUIRE__MAIL__TLS=none
+"$QUIRE" seed --posts "$POSTS" >/dev/null
+
+"$SMTP_VENV/bin/python" tests/smtp/sink.py "$work/mail" "$SMTP_PORT_" >/dev/null &
+pids+=($!)
+"$QUIRE" serve >/dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT_/healthz" >/dev/null && break; sleep 0.1; done
+slug=$(curl -fs "http://127.0.0.1:$PORT_/" | grep -o 'href="/posts/[^"]*"' | head -1 | sed 's|href="/posts/||; s|"||')
+post="http://127.0.0.1:$PORT_/posts/$slug"
+
+# "rps p99_ms" of one wrk run of $1 seconds.
+load() {
+  wrk -t2 -c"$CONNS" -d"$1"s --timeout 10s --latency "$post" | awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
+    END { printf "%.0f %.2f\n", rps, p99 }'
+}
+
+left() { psql -qtA "$URL" -c "SELECT count(*) FROM jobs WHERE kind = '$1' AND state <> 'done'"; }
+
+# Queue a batch of `$1` jobs; wait until none is left; print the seconds it took.
+drain() {
+  local kind=$1 start end
+  start=$(date +%s.%N)
+  case $kind in
+    noop) psql -q "$URL" -c "INSERT INTO jobs (kind) SELECT 'noop' FROM generate_series(1, $NOOPS)" ;;
+    mail.subscribe) psql -q "$URL" -c "
+      WITH s AS (INSERT INTO subscribers (email)
+                 SELECT 'bench-' || md5(random()::text) || '@example.com' FROM generate_series(1, $EMAILS)
+                 RETURNING id)
+      INSERT INTO jobs (kind, payload) SELECT 'mail.subscribe', jsonb_build_object('subscriber', id) FROM s" ;;
+  esac
+  while [ "$(left "$kind")" != "0" ]; do sleep 0.05; done
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }'
+}
+
+echo "== the post page alone"
+load 3 >/dev/null
+read -r idle_rps idle_p99 <<<"$(load 10)"
+echo "   $idle_rps req/s, p99 $idle_p99 ms"
+
+declare -A ALONE UNDER RPS P99
+for kind in noop mail.subscribe; do
+  n=$NOOPS; [ "$kind" = noop ] || n=$EMAILS
+  ALONE[$kind]=$(drain "$kind")
+  secs=$(awk -v s="${ALONE[$kind]}" 'BEGIN { printf "%d", (s < 3 ? 3 : s + 0.5) }')
+  load "$secs" >"$work/load" &
+  wrk_pid=$!
+  sleep 0.2
+  UNDER[$kind]=$(drain "$kind")
+  wait "$wrk_pid"
+  read -r RPS[$kind] P99[$kind] <"$work/load"
+  echo "   $kind x $n: alone ${ALONE[$kind]} s; under load ${UNDER[$kind]} s, post page ${RPS[$kind]} req/s p99 ${P99[$kind]} ms"
+done
+sent=$(find "$work/mail" -name '*.json' | wc -l)
+[ "$sent" -eq $((2 * EMAILS)) ] || { echo "expected $((2 * EMAILS)) messages at the SMTP server, got $sent" >&2; exit 1; }
+
+{
+  echo "Job runner, measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)): one instance, jobs.concurrency 4, its PostgreSQL, the SMTP server (aiosmtpd) and wrk on the same cores. Each batch drained alone, then again while wrk -t2 -c$CONNS read the post page (cache off) for as long as the first drain took."
+  echo
+  echo "| batch | drained alone | jobs/s | drained under load | jobs/s | post page req/s meanwhile | post p99 ms meanwhile |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| post page, no jobs | – | – | – | – | $idle_rps | $idle_p99 |"
+  for kind in noop mail.subscribe; do
+    n=$NOOPS; label="$NOOPS no-op jobs"
+    [ "$kind" = noop ] || { n=$EMAILS; label="$EMAILS emails (\`mail.subscribe\`, SMTP)"; }
+    awk -v l="$label" -v n="$n" -v a="${ALONE[$kind]}" -v u="${UNDER[$kind]}" -v r="${RPS[$kind]}" -v p="${P99[$kind]}" \
+      'BEGIN { printf "| %s | %.2f s | %.0f | %.2f s | %.0f | %s | %s |\n", l, a, n / a, u, n / u, r, p }'
+  done
+} | tee bench/results/jobs.md
