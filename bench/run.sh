@@ -232,3 +232,9 @@ fi
   echo "| new post (\`posts::create\`) | $create_p50 | $create_p90 |"
   echo "| edit (\`posts::update\`) | $update_p50 | $update_p90 |"
 } | tee bench/results/latest.md
+
+# The job runner under load (issue 14): its own script, its own table (bench/results/jobs.md).
+if [ "${JOBS:-1}" = 1 ]; then
+  echo "== the job runner (bench/jobs.sh)"
+  POSTS=$POSTS bash bench/jobs.sh
+fi

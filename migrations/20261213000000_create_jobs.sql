@@ -25,12 +25,13 @@ CREATE TABLE jobs (
 );
 
 CREATE UNIQUE INDEX jobs_kind_key_idx ON jobs (kind, key) WHERE key IS NOT NULL;
--- What the claim reads: due queued jobs, oldest first.
+-- What the claim reads: due queued jobs, oldest first. The only index on queued jobs, so the
+-- claim never sorts the whole queue, whatever the statistics say after a big batch.
 CREATE INDEX jobs_due_idx ON jobs (run_at, id) WHERE state = 'queued';
 -- What the reaper reads: leases that ended.
 CREATE INDEX jobs_lease_idx ON jobs (locked_until) WHERE state = 'running';
--- The admin's lists and the purge.
-CREATE INDEX jobs_state_idx ON jobs (state, id);
+-- What the purge reads.
+CREATE INDEX jobs_finished_idx ON jobs (finished_at) WHERE state IN ('done', 'failed');
 
 -- Idle workers wait on this channel instead of polling often: one notification per
 -- statement that queues jobs, however many rows it inserts.
@@ -46,16 +47,14 @@ CREATE TRIGGER jobs_queued AFTER INSERT ON jobs
 
 -- Queue a job of `job_kind` from SQL (the triggers below), unless one is queued already and
 -- not yet started: work that only says "look again" coalesces (a running one may have read
--- before this change, so it does not count).
+-- before this change, so it does not count). The queued one holds the key 'once', which
+-- the claim clears (`jobs::repo::claim`).
 CREATE FUNCTION jobs_queue_once(job_kind text) RETURNS void AS $$
 BEGIN
-    INSERT INTO jobs (kind)
-    SELECT job_kind
-     WHERE NOT EXISTS (
-        SELECT 1 FROM jobs WHERE kind = job_kind AND state = 'queued' AND key IS NULL);
+    INSERT INTO jobs (kind, key) VALUES (job_kind, 'once')
+    ON CONFLICT (kind, key) WHERE key IS NOT NULL DO NOTHING;
 END;
 $$ LANGUAGE plpgsql;
-CREATE INDEX jobs_queued_kind_idx ON jobs (kind) WHERE state = 'queued';
 
 -- Tag renames and merges (tag_jobs) are worked through by the runner: a queued tag_jobs row
 -- queues a `tags.work` job, whoever wrote it (the admin page, or psql).

@@ -247,6 +247,7 @@ impl App {
                 .wrap(headers)
                 .wrap(prometheus.clone())
                 .wrap(from_fn(telemetry::log_requests))
+                .wrap(from_fn(middleware::in_flight))
                 .configure(health::routes)
                 .configure(assets::routes)
                 .configure(posts::routes)

@@ -187,6 +187,7 @@ pub struct JobsSettings {
     pub backoff_max_secs: u64,
     pub keep_done_hours: u32,
     pub shutdown_grace_secs: u64,
+    pub yield_ms: u64,
 }
 
 impl JobsSettings {

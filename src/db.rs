@@ -67,6 +67,20 @@ pub fn worker_pool(base: &PgPool, max: u32) -> PgPool {
         .connect_lazy_with((*base.connect_options()).clone())
 }
 
+/// A pool like `base` whose commits don't wait for the disk (`synchronous_commit = off`):
+/// after a database crash the last fraction of a second of its writes may be lost, never
+/// half of one. For the job runner's bookkeeping, which at worst runs a job again.
+pub fn unhurried_pool(base: &PgPool, max: u32) -> PgPool {
+    base.options()
+        .clone()
+        .max_connections(max)
+        .connect_lazy_with(
+            (*base.connect_options())
+                .clone()
+                .options([("synchronous_commit", "off")]),
+        )
+}
+
 /// Create the configured database if it does not exist yet.
 pub async fn create_if_missing(settings: &DatabaseSettings) -> anyhow::Result<()> {
     let opts = connect_options(settings)?;

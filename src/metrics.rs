@@ -21,6 +21,10 @@ pub struct Metrics {
     jobs_oldest_due: Gauge,
     /// Every HTTP worker's pool (one each, see `app.rs`): the gauges add them up.
     pools: Arc<Mutex<Vec<PgPool>>>,
+    /// When the last request came, in milliseconds since this process started: the job
+    /// runner makes way while requests keep coming.
+    last_request: Arc<std::sync::atomic::AtomicU64>,
+    started: std::time::Instant,
 }
 
 impl Metrics {
@@ -78,6 +82,8 @@ impl Metrics {
             jobs,
             jobs_oldest_due,
             pools: Arc::default(),
+            last_request: Arc::default(),
+            started: std::time::Instant::now(),
         })
     }
 
@@ -87,6 +93,22 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(pool.clone());
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A request came (one relaxed store: nothing on the hot path to speak of).
+    pub fn request(&self) {
+        self.last_request
+            .store(self.now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a request came within the last `window`.
+    pub fn busy(&self, window: std::time::Duration) -> bool {
+        let last = self.last_request.load(std::sync::atomic::Ordering::Relaxed);
+        last > 0 && self.now_ms().saturating_sub(last) < u64::try_from(window.as_millis()).unwrap_or(0)
     }
 
     /// A job attempt ended (`outcome`: done, retry, failed, later).

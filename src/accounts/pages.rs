@@ -3,11 +3,7 @@
 
 use std::time::Duration;
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -19,7 +15,7 @@ use super::{
     session::AuthSession,
 };
 use crate::render::page::personal as render;
-use crate::render::page::{safe_next, see_other};
+use crate::render::page::{in_minutes, safe_next, see_other, too_many};
 use crate::{
     db::PageQuery,
     error::Error,
@@ -420,20 +416,6 @@ pub async fn login_form(
 
 /// One wording for every failure, so a login never tells whether an account exists.
 const BAD_LOGIN: &str = "Incorrect username or password.";
-
-/// "3 minutes", "1 minute": how long to wait, rounded up.
-fn in_minutes(seconds: u64) -> String {
-    let minutes = seconds.div_ceil(60);
-    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
-}
-
-/// A form page answered 429, with `Retry-After`.
-fn too_many<T: Template>(page: T, seconds: u64) -> Result<HttpResponse, Error> {
-    let mut res = render(StatusCode::TOO_MANY_REQUESTS, page)?;
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, seconds.into());
-    Ok(res)
-}
 
 /// `POST /login`: the checks are `accounts::log_in`'s; this answers each outcome.
 pub async fn log_in(

@@ -97,7 +97,8 @@ impl NewJob {
         }
     }
 
-    /// Queuing this kind with this key again, while the first is kept, does nothing.
+    /// Queuing this kind with this key again, while the first is kept, does nothing. (The
+    /// key "once" is `jobs_queue_once`'s, cleared when the job starts.)
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
         self

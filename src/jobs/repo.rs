@@ -59,7 +59,9 @@ pub async fn claim(
     sqlx::query_as(
         "UPDATE jobs j
             SET state = 'running', attempts = j.attempts + 1, locked_by = $1,
-                locked_until = now() + make_interval(secs => $3), started_at = now()
+                locked_until = now() + make_interval(secs => $3), started_at = now(),
+                -- A coalescing job (`jobs_queue_once`) makes room for the next once it starts.
+                key = CASE WHEN j.key = 'once' THEN NULL ELSE j.key END
            FROM (SELECT id FROM jobs
                   WHERE state = 'queued' AND run_at <= now()
                   ORDER BY run_at, id
@@ -118,6 +120,21 @@ pub async fn finish(db: impl PgExecutor<'_>, id: i64, worker: &str) -> sqlx::Res
     .await?
     .rows_affected()
         == 1)
+}
+
+/// Done, many at once (those `worker` still holds).
+pub async fn finish_many(db: &PgPool, ids: &[i64], worker: &str) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE jobs
+            SET state = 'done', finished_at = now(), locked_by = NULL, locked_until = NULL,
+                last_error = NULL
+          WHERE id = ANY($1) AND locked_by = $2 AND state = 'running'",
+    )
+    .bind(ids)
+    .bind(worker)
+    .execute(db)
+    .await?
+    .rows_affected())
 }
 
 /// Done, in the transaction that did the job's work: both or neither happen. `false`: the

@@ -21,6 +21,9 @@ use crate::{cache::Pages, config::Settings, metrics::Metrics};
 #[derive(Clone)]
 pub struct Ctx {
     pub db: PgPool,
+    /// The runner's own bookkeeping (claims, leases, completions): its commits don't wait for
+    /// the disk (`db::unhurried_pool`). A job's work goes through `db`.
+    books: PgPool,
     pub settings: Arc<Settings>,
     pub pages: Pages,
     pub mailer: Arc<crate::mail::Mailer>,
@@ -65,6 +68,7 @@ impl Runner {
         )
         .into();
         let ctx = Ctx {
+            books: crate::db::unhurried_pool(&db, 2),
             db,
             settings,
             pages,
@@ -94,6 +98,10 @@ fn hostname() -> String {
         .unwrap_or_else(|| "quire".into())
 }
 
+/// Jobs claimed per statement, per unit of `jobs.concurrency`: claimed jobs wait here, under
+/// their lease, for a free slot. Fewer statements per job when the queue is long.
+const PREFETCH: usize = 4;
+
 async fn run(ctx: Ctx, metrics: Metrics) {
     let cfg = ctx.settings.jobs.clone();
     let permits = Arc::new(Semaphore::new(cfg.concurrency));
@@ -101,71 +109,74 @@ async fn run(ctx: Ctx, metrics: Metrics) {
     let mut stopping = ctx.stopping.clone();
     let heartbeat = tokio::spawn(heartbeat(ctx.clone()));
     let schedule = tokio::spawn(super::chores::schedule(ctx.clone()));
+    let (finished, finisher) = Finisher::start(ctx.clone());
     let mut listener = listen(&ctx.db).await;
     let poll = Duration::from_millis(cfg.poll_ms);
+    let mut waiting: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
     tracing::info!(worker = %ctx.worker, concurrency = cfg.concurrency, "job runner started");
 
     while !ctx.is_stopping() {
-        // Room for one job at least, before claiming any.
-        let Ok(first) = permits.clone().acquire_owned().await else {
-            break;
-        };
-        let room = 1 + permits.available_permits();
-        let claimed = match repo::claim(&ctx.db, &ctx.worker, room as i64, cfg.lease()).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming jobs failed; trying again");
-                drop(first);
-                pause(&mut stopping, poll).await;
-                continue;
+        if waiting.is_empty() {
+            let want = (cfg.concurrency * PREFETCH) as i64;
+            match repo::claim(&ctx.books, &ctx.worker, want, cfg.lease()).await {
+                Ok(jobs) => waiting.extend(jobs),
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming jobs failed; trying again");
+                    pause(&mut stopping, poll).await;
+                    continue;
+                }
             }
-        };
-        let full = claimed.len() == room;
-        let mut first = Some(first);
-        for job in claimed {
-            let permit = match first.take() {
-                Some(p) => p,
-                None => match permits.clone().try_acquire_owned() {
-                    Ok(p) => p,
-                    // Claimed with room counted: a permit is there. Should it not be, the job
-                    // goes back rather than running over the limit.
-                    Err(_) => {
-                        let _ = repo::release(&ctx.db, job.id, &ctx.worker, Duration::ZERO).await;
-                        continue;
-                    }
-                },
-            };
-            let ctx = ctx.clone();
-            let metrics = metrics.clone();
-            running.spawn(async move {
-                attempt(&ctx, &metrics, job).await;
-                drop(permit);
-            });
         }
         // Reap what finished, so the set doesn't grow.
         while running.try_join_next().is_some() {}
-        if full {
-            continue;
-        }
-        drop(first);
-        // Nothing (more) due: wait for a notification, the poll interval, or shutdown.
-        match &mut listener {
-            Some(l) => {
-                tokio::select! {
-                    got = l.try_recv() => {
-                        if got.is_err() {
-                            listener = None;
+        let Some(job) = waiting.pop_front() else {
+            // Nothing due: wait for a notification, the poll interval, or shutdown.
+            match &mut listener {
+                Some(l) => {
+                    tokio::select! {
+                        got = l.try_recv() => {
+                            if got.is_err() {
+                                listener = None;
+                            }
                         }
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = stopping.changed() => {}
                     }
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = stopping.changed() => {}
+                }
+                None => {
+                    pause(&mut stopping, poll).await;
+                    listener = listen(&ctx.db).await;
                 }
             }
-            None => {
-                pause(&mut stopping, poll).await;
-                listener = listen(&ctx.db).await;
-            }
+            continue;
+        };
+        // Requests come first: while they keep coming (one in the last 100 ms), each job starts
+        // a moment later (`jobs.yield_ms`), which keeps the pages' latency whatever the queue
+        // holds; an idle instance drains at full speed.
+        if cfg.yield_ms > 0 && metrics.busy(Duration::from_millis(100)) {
+            tokio::time::sleep(Duration::from_millis(cfg.yield_ms)).await;
         }
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stopping.changed() => {
+                waiting.push_front(job);
+                break;
+            }
+        };
+        let ctx = ctx.clone();
+        let metrics = metrics.clone();
+        let finished = finished.clone();
+        running.spawn(async move {
+            attempt(&ctx, &metrics, &finished, job).await;
+            drop(permit);
+        });
+    }
+    // Claimed but never started: straight back to the queue.
+    for job in waiting {
+        let _ = repo::release(&ctx.books, job.id, &ctx.worker, Duration::ZERO).await;
     }
 
     // Shutdown: the running jobs see `stopping`; wait for them within the grace period.
@@ -178,9 +189,11 @@ async fn run(ctx: Ctx, metrics: Metrics) {
         running.abort_all();
         while running.join_next().await.is_some() {}
     }
+    drop(finished);
+    let _ = finisher.await;
     heartbeat.abort();
     schedule.abort();
-    match repo::release_all(&ctx.db, &ctx.worker).await {
+    match repo::release_all(&ctx.books, &ctx.worker).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(jobs = n, "stopping: unfinished jobs returned to the queue"),
         Err(e) => tracing::warn!(
@@ -207,8 +220,48 @@ async fn pause(stopping: &mut watch::Receiver<bool>, wait: Duration) {
     }
 }
 
+/// Jobs that ended well, marked done together: one statement for many short jobs. A crash
+/// before a batch is written runs those jobs again (at least once).
+#[derive(Clone)]
+struct Finisher(tokio::sync::mpsc::UnboundedSender<i64>);
+
+impl Finisher {
+    fn start(ctx: Ctx) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+        let task = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(256);
+            // Until every sender is gone (the runner stopped), then what is left.
+            while rx.recv_many(&mut batch, 256).await > 0 {
+                // Let a burst gather for a moment: fewer, bigger statements.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                while batch.len() < 1024 && rx.recv_many(&mut batch, 256).now_or_never_some() {}
+                if let Err(e) = repo::finish_many(&ctx.books, &batch, &ctx.worker).await {
+                    tracing::warn!(error = %e, jobs = batch.len(), "finished jobs not recorded; they run again after their lease");
+                }
+                batch.clear();
+            }
+        });
+        (Self(tx), task)
+    }
+
+    fn done(&self, id: i64) {
+        let _ = self.0.send(id);
+    }
+}
+
+/// `recv_many` without waiting: whether it got anything.
+trait NowOrNever {
+    fn now_or_never_some(self) -> bool;
+}
+
+impl<F: std::future::Future<Output = usize>> NowOrNever for F {
+    fn now_or_never_some(self) -> bool {
+        futures_util::FutureExt::now_or_never(self).is_some_and(|n| n > 0)
+    }
+}
+
 /// Run one job and record how it went.
-async fn attempt(ctx: &Ctx, metrics: &Metrics, job: Job) {
+async fn attempt(ctx: &Ctx, metrics: &Metrics, finished: &Finisher, job: Job) {
     let cfg = &ctx.settings.jobs;
     let started = std::time::Instant::now();
     let ran = tokio::time::timeout(Duration::from_secs(cfg.timeout_secs), kinds::run(ctx, &job))
@@ -223,11 +276,12 @@ async fn attempt(ctx: &Ctx, metrics: &Metrics, job: Job) {
     let recorded = match ran {
         Ok(Outcome::Done) => {
             metrics.job_finished(&job.kind, "done", took);
-            repo::finish(&ctx.db, job.id, &ctx.worker).await.map(drop)
+            finished.done(job.id);
+            Ok(())
         }
         Ok(Outcome::Later(wait)) => {
             metrics.job_finished(&job.kind, "later", took);
-            repo::release(&ctx.db, job.id, &ctx.worker, wait).await
+            repo::release(&ctx.books, job.id, &ctx.worker, wait).await
         }
         Err(e) => {
             let permanent = e.downcast_ref::<Permanent>().is_some();
@@ -245,7 +299,7 @@ async fn attempt(ctx: &Ctx, metrics: &Metrics, job: Job) {
                 job.attempts,
                 job.id,
             );
-            repo::fail(&ctx.db, job.id, &ctx.worker, &error, wait, permanent).await
+            repo::fail(&ctx.books, job.id, &ctx.worker, &error, wait, permanent).await
         }
     };
     if let Err(e) = recorded {
@@ -261,10 +315,10 @@ async fn heartbeat(ctx: Ctx) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = repo::renew(&ctx.db, &ctx.worker, lease).await {
+        if let Err(e) = repo::renew(&ctx.books, &ctx.worker, lease).await {
             tracing::warn!(error = %e, "jobs: leases not renewed");
         }
-        match repo::reap(&ctx.db).await {
+        match repo::reap(&ctx.books).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(jobs = n, "jobs whose worker stopped were queued again"),
             Err(e) => tracing::debug!(error = %e, "jobs: reaping failed"),

@@ -137,6 +137,34 @@ impl Mailer {
     }
 }
 
+/// The two limits on a form that mails an address (a reset link, a subscription), per hour
+/// and shared by every instance: one client, and one address (however it is capitalised).
+pub struct AddressLimits {
+    pub client: &'static str,
+    pub address: &'static str,
+    pub per_client: u32,
+    pub per_address: u32,
+}
+
+impl AddressLimits {
+    /// Count this request against both; `Some(seconds to wait)` if it is over either.
+    pub async fn over(
+        &self,
+        state: &crate::state::AppState,
+        ip: std::net::IpAddr,
+        address: &str,
+    ) -> redis::RedisResult<Option<u64>> {
+        let hour = Duration::from_secs(3600);
+        let client = state.limiter(self.client, self.per_client, hour);
+        let mailbox = state.limiter(self.address, self.per_address, hour);
+        let address = address.trim().to_lowercase();
+        Ok(client
+            .over(&ip.to_string())
+            .await?
+            .max(mailbox.over(&address).await?))
+    }
+}
+
 /// `name <address>`: the name is encoded (RFC 2047) whatever it holds, so a line break in a
 /// display name can't add a header; an address that doesn't parse is refused.
 pub fn mailbox(name: &str, address: &str) -> anyhow::Result<Mailbox> {

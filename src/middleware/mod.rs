@@ -142,3 +142,15 @@ pub async fn personal_pages(
     }
     Ok(res)
 }
+
+/// Outermost: notes that a request came (`Metrics::request`), so the job runner can make way
+/// while they keep coming.
+pub async fn in_flight(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(state) = req.app_data::<actix_web::web::Data<crate::state::AppState>>() {
+        state.metrics.request();
+    }
+    next.call(req).await
+}

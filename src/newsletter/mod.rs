@@ -64,8 +64,12 @@ pub fn routes(cfg: &mut actix::ServiceConfig) {
 }
 
 /// Confirmation emails one address may get per hour, and sign-ups one client may make.
-pub(crate) const PER_ADDRESS_PER_HOUR: u32 = 3;
-const PER_CLIENT_PER_HOUR: u32 = 20;
+pub(crate) const LIMITS: crate::mail::AddressLimits = crate::mail::AddressLimits {
+    client: "subscribe:client",
+    address: "subscribe:address",
+    per_client: 20,
+    per_address: 3,
+};
 /// A sending job hands over after this long, well inside `jobs.timeout_secs`.
 const TURN: Duration = Duration::from_secs(60);
 
@@ -118,15 +122,7 @@ pub enum Asked {
 
 /// Subscribe `email` (already checked), from the site's form.
 pub async fn ask(state: &AppState, ip: IpAddr, email: &str) -> Result<Asked, Error> {
-    let hour = Duration::from_secs(3600);
-    let address = email.trim().to_lowercase();
-    let client = state.limiter("subscribe:client", PER_CLIENT_PER_HOUR, hour);
-    let mailbox = state.limiter("subscribe:address", PER_ADDRESS_PER_HOUR, hour);
-    let wait = client
-        .over(&ip.to_string())
-        .await?
-        .max(mailbox.over(&address).await?);
-    if let Some(wait_secs) = wait {
+    if let Some(wait_secs) = LIMITS.over(state, ip, email).await? {
         return Ok(Asked::TooMany { wait_secs });
     }
     let mut tx = state.db.begin().await?;

@@ -1,11 +1,7 @@
 //! `/subscribe` (the form and the confirmation link), `/unsubscribe/{token}`, and the
 //! subscription on `/account`.
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -17,7 +13,7 @@ use crate::{
     render::{
         Layout,
         form::FormErrors,
-        page::{personal as render, see_other},
+        page::{in_minutes, personal as render, see_other, too_many},
     },
     state::AppState,
 };
@@ -114,15 +110,11 @@ pub async fn subscribe(
     match super::ask(&state, ip, email.as_str()).await? {
         Asked::Done => Ok(see_other("/subscribe?sent=1")),
         Asked::TooMany { wait_secs } => {
-            let minutes = wait_secs.div_ceil(60);
             let errors = FormErrors::general(format!(
-                "Too many sign-ups from here or for that address. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
+                "Too many sign-ups from here or for that address. Try again in {}.",
+                in_minutes(wait_secs)
             ));
-            let mut res = render(StatusCode::TOO_MANY_REQUESTS, again(errors))?;
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, wait_secs.into());
-            Ok(res)
+            too_many(again(errors), wait_secs)
         }
     }
 }
@@ -251,8 +243,8 @@ pub async fn account(
             ));
         }
         let limiter = state.limiter(
-            "subscribe:address",
-            super::PER_ADDRESS_PER_HOUR,
+            super::LIMITS.address,
+            super::LIMITS.per_address,
             std::time::Duration::from_secs(3600),
         );
         if let Some(wait_secs) = limiter.over(&profile.email.to_lowercase()).await? {

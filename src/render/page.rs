@@ -130,6 +130,20 @@ pub fn personal<T: Template>(
     Ok(res)
 }
 
+/// A form page over a rate limit: `personal` with 429 and `Retry-After`.
+pub fn too_many<T: Template>(template: T, seconds: u64) -> Result<HttpResponse, Error> {
+    let mut res = personal(actix_web::http::StatusCode::TOO_MANY_REQUESTS, template)?;
+    res.headers_mut()
+        .insert(actix_web::http::header::RETRY_AFTER, seconds.into());
+    Ok(res)
+}
+
+/// "3 minutes", "1 minute": how long to wait, rounded up.
+pub fn in_minutes(seconds: u64) -> String {
+    let minutes = seconds.div_ceil(60);
+    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+}
+
 /// 303 See Other: where a successful form submission goes next. A location that can't be
 /// a header value (it never should: see `safe_next`) goes home rather than failing.
 pub fn see_other(location: &str) -> HttpResponse {

@@ -56,11 +56,11 @@ async fn until_state(db: &PgPool, id: i64, state: &str) -> (String, i32, Option<
 async fn a_queued_job_runs_at_once_and_a_key_queues_it_only_once() {
     let app = spawn_app_with(|s| s.jobs.poll_ms = 60_000).await;
     let started = std::time::Instant::now();
-    let id = queue(&app.db, NewJob::new("noop", json!({})).key("once")).await;
+    let id = queue(&app.db, NewJob::new("noop", json!({})).key("the-only-one")).await;
     assert_eq!(until_state(&app.db, id, "done").await.1, 1);
     // Woken by the notification, not the (one minute) poll.
     assert!(started.elapsed() < Duration::from_secs(10));
-    let again = repo::enqueue(&app.db, &NewJob::new("noop", json!({})).key("once"))
+    let again = repo::enqueue(&app.db, &NewJob::new("noop", json!({})).key("the-only-one"))
         .await
         .unwrap();
     assert_eq!(again, None, "the same kind and key is the same job");

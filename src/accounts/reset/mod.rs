@@ -13,7 +13,7 @@
 pub mod pages;
 pub mod repo;
 
-use std::{net::IpAddr, time::Duration};
+use std::net::IpAddr;
 
 use askama::Template;
 use rand::RngExt;
@@ -30,8 +30,12 @@ use crate::{
 };
 
 /// Reset emails one address may be sent per hour, and requests one client may make.
-const PER_ADDRESS_PER_HOUR: u32 = 3;
-const PER_CLIENT_PER_HOUR: u32 = 10;
+const LIMITS: crate::mail::AddressLimits = crate::mail::AddressLimits {
+    client: "reset:client",
+    address: "reset:address",
+    per_client: 10,
+    per_address: 3,
+};
 
 /// A link's secret, as it appears in the URL: 64 hex digits.
 pub struct Token(String);
@@ -94,17 +98,10 @@ pub enum Asked {
 
 /// "Forgot your password?": count the request, then queue the email.
 pub async fn ask(state: &AppState, ip: IpAddr, address: &str) -> Result<Asked, Error> {
-    let hour = Duration::from_secs(3600);
-    let address = address.trim().to_lowercase();
-    let client = state.limiter("reset:client", PER_CLIENT_PER_HOUR, hour);
-    let mailbox = state.limiter("reset:address", PER_ADDRESS_PER_HOUR, hour);
-    let wait = client
-        .over(&ip.to_string())
-        .await?
-        .max(mailbox.over(&address).await?);
-    if let Some(wait_secs) = wait {
+    if let Some(wait_secs) = LIMITS.over(state, ip, address).await? {
         return Ok(Asked::TooMany { wait_secs });
     }
+    let address = address.trim().to_lowercase();
     jobs::repo::enqueue(&state.db, &NewJob::new("mail.reset", ResetJob { address })).await?;
     Ok(Asked::Queued)
 }

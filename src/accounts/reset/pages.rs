@@ -1,10 +1,6 @@
 //! `/password/forgot` and `/password/reset/{token}`.
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -19,7 +15,7 @@ use crate::{
     render::{
         Layout,
         form::FormErrors,
-        page::{personal as render, see_other},
+        page::{in_minutes, personal as render, see_other, too_many},
     },
     state::AppState,
 };
@@ -108,15 +104,11 @@ pub async fn forgot(
     match super::ask(&state, ip, email.as_str()).await? {
         Asked::Queued => Ok(see_other("/password/forgot?sent=1")),
         Asked::TooMany { wait_secs } => {
-            let minutes = wait_secs.div_ceil(60);
             let errors = FormErrors::general(format!(
-                "Too many requests for a reset link. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
+                "Too many requests for a reset link. Try again in {}.",
+                in_minutes(wait_secs)
             ));
-            let mut res = render(StatusCode::TOO_MANY_REQUESTS, again(errors))?;
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, wait_secs.into());
-            Ok(res)
+            too_many(again(errors), wait_secs)
         }
     }
 }
