@@ -108,7 +108,8 @@ impl Metrics {
     /// Whether a request came within the last `window`.
     pub fn busy(&self, window: std::time::Duration) -> bool {
         let last = self.last_request.load(std::sync::atomic::Ordering::Relaxed);
-        last > 0 && self.now_ms().saturating_sub(last) < u64::try_from(window.as_millis()).unwrap_or(0)
+        last > 0
+            && self.now_ms().saturating_sub(last) < u64::try_from(window.as_millis()).unwrap_or(0)
     }
 
     /// A job attempt ended (`outcome`: done, retry, failed, later).
