@@ -150,8 +150,9 @@ impl App {
         let cors_origins = settings.api.cors_origins.clone();
         let search = search::Search::new(&settings.search)?;
         if let Some(meili) = &search.meili {
-            // Applies the outbox on one instance at a time (see `search::outbox`).
-            search::outbox::spawn(db.clone(), meili.clone());
+            // The outbox itself is the job runner's (`search.sync`); this instance watches
+            // for Meilisearch coming back after a failed search.
+            search::outbox::spawn_probe(meili.clone());
         }
         let local_pages = Arc::new(cache::Local::new(
             if settings.cache.enabled {
@@ -182,6 +183,7 @@ impl App {
                 settings.clone(),
                 pages.clone(),
                 metrics.clone(),
+                search.meili.clone(),
             )?),
             false => None,
         };

@@ -120,8 +120,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             redis.watch();
             let pages = crate::cache::Pages::new(&redis, &settings.redis);
             let metrics = crate::metrics::Metrics::new(settings.database.max_connections)?;
-            let runner =
-                crate::jobs::Runner::start(pool, std::sync::Arc::new(settings), pages, metrics)?;
+            let meili =
+                crate::search::meili::Meili::new(&settings.search)?.map(std::sync::Arc::new);
+            if let Some(meili) = &meili {
+                crate::search::outbox::spawn_probe(meili.clone());
+            }
+            let runner = crate::jobs::Runner::start(
+                pool,
+                std::sync::Arc::new(settings),
+                pages,
+                metrics,
+                meili,
+            )?;
             stop_signal().await;
             tracing::info!("stopping: running jobs get their grace period");
             runner.shutdown().await;

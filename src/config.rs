@@ -780,6 +780,8 @@ mod tests {
     #[test]
     fn defaults_load_without_any_file() {
         Jail::expect_with(|jail| {
+            // The Meilisearch tests' own server must not leak into the defaults.
+            jail.set_env("MEILI_URL", "");
             let s = load_in(jail).expect("defaults are valid");
             assert_eq!(s.http.port, 8080);
             assert_eq!(s.site.posts_per_page, 10);

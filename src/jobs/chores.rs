@@ -25,6 +25,17 @@ pub async fn schedule(ctx: Ctx) {
             tracing::debug!(error = %e, "chores not queued; next minute");
         }
         // Scheduled posts come out without anyone saving: look for them every minute.
+        // A search outbox with rows and no sync on its way (a sync whose job was discarded):
+        // one more.
+        if ctx.meili.is_some()
+            && let Err(e) = sqlx::query(
+                "SELECT jobs_queue_once('search.sync') WHERE EXISTS (SELECT 1 FROM search_outbox)",
+            )
+            .execute(&ctx.db)
+            .await
+        {
+            tracing::debug!(error = %e, "search sync not queued; next minute");
+        }
         if let Err(e) = crate::jobs::repo::queue_once(&ctx.db, "webhooks.scan").await {
             tracing::debug!(error = %e, "webhooks scan not queued; next minute");
         }

@@ -40,6 +40,8 @@ pub async fn run(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
         "webhooks.scan" => crate::webhooks::scan(ctx).await,
         // `{delivery}`: one signed POST to a webhook.
         "webhook.deliver" => crate::webhooks::deliver(ctx, job).await,
+        // `{}`: the search outbox sent to Meilisearch (when configured), one worker at a time.
+        "search.sync" => crate::search::outbox::sync(ctx).await,
         // `{}`, hourly: finished jobs, and posts 30 days in the trash, deleted.
         "chores.purge" => super::chores::purge(ctx).await,
         other => {

@@ -27,6 +27,8 @@ pub struct Ctx {
     pub settings: Arc<Settings>,
     pub pages: Pages,
     pub mailer: Arc<crate::mail::Mailer>,
+    /// Meilisearch, when configured: the outbox's destination (`search.sync`).
+    pub meili: Option<Arc<crate::search::meili::Meili>>,
     /// Becomes `true` when the process is stopping: a long job hands over between steps.
     pub stopping: watch::Receiver<bool>,
     /// This worker's name, which it holds jobs under.
@@ -52,11 +54,14 @@ pub struct Runner {
 
 impl Runner {
     /// Start working through the queue.
+    /// `meili`: the instance's Meilisearch client, when configured (one client, so a failed
+    /// sync and a failed search agree that it is down).
     pub fn start(
         db: PgPool,
         settings: Arc<Settings>,
         pages: Pages,
         metrics: Metrics,
+        meili: Option<Arc<crate::search::meili::Meili>>,
     ) -> anyhow::Result<Self> {
         let mailer = Arc::new(crate::mail::Mailer::new(&settings.mail)?);
         let (stop, stopping) = watch::channel(false);
@@ -73,6 +78,7 @@ impl Runner {
             settings,
             pages,
             mailer,
+            meili,
             stopping,
             worker,
         };

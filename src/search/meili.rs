@@ -109,6 +109,9 @@ pub struct Meili {
     search_timeout: Duration,
     /// The last call failed: searches answer from PostgreSQL until one succeeds again.
     down: AtomicBool,
+    /// The index settings were applied by this client (`search.sync` does it once, before
+    /// its first send: searching an index without them would rank and filter wrongly).
+    configured: AtomicBool,
 }
 
 impl Meili {
@@ -130,11 +133,24 @@ impl Meili {
             timeout: Duration::from_secs(settings.meili_timeout_secs),
             search_timeout: Duration::from_millis(settings.meili_search_timeout_ms),
             down: AtomicBool::new(false),
+            configured: AtomicBool::new(false),
         }))
     }
 
     pub fn index_name(&self) -> &str {
         &self.index.uid
+    }
+
+    /// `configure`, unless this client did already.
+    pub async fn configure_once(&self) -> anyhow::Result<()> {
+        if self.configured.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let configured = self.configure().await;
+        self.mark(&configured);
+        configured?;
+        self.configured.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Is Meilisearch known to be out of reach (the last call failed)?

@@ -1,22 +1,27 @@
-//! The search outbox and the worker that applies it to Meilisearch.
+//! The search outbox and the job that applies it to Meilisearch.
 //!
 //! Triggers queue a post in `search_outbox` in the same transaction as any change to it
 //! (migration `20261202000000_create_search_outbox.sql`), so no update is lost whatever
-//! happens to the process or to Meilisearch afterwards. The worker:
-//! - runs on one instance at a time (a PostgreSQL advisory lock held by its connection; when
-//!   that instance stops, another takes over within a second or so);
+//! happens to the process or to Meilisearch afterwards, and queue a `search.sync` job for the
+//! job runner (coalesced: one waits at a time). The job (`sync`):
+//! - runs on one worker at a time (a PostgreSQL advisory lock held by its own connection;
+//!   another worker finding it taken comes back a second later);
 //! - takes the oldest rows, reads each post as it is *now*, and sends it, or its removal
 //!   when readers may no longer see it;
 //! - deletes a row only after Meilisearch confirms the task, and only if the post was not
 //!   queued again meanwhile (`seq`), so the newer change is sent too: at least once;
-//! - retries with backoff (0.5 s doubling to 30 s) while Meilisearch is unreachable.
+//! - while Meilisearch is unreachable or refusing, hands the job back to run again two
+//!   seconds later (the rows wait; nothing is parked as failed for an outage, however long).
 
 use std::{sync::Arc, time::Duration};
 
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::meili::{Document, Meili};
-use crate::posts::{model::PostId, repo};
+use crate::{
+    jobs::{Outcome, runner::Ctx},
+    posts::{model::PostId, repo},
+};
 
 /// Rows sent to Meilisearch in one task.
 const BATCH: i64 = 500;
@@ -174,97 +179,56 @@ pub async fn drain_or_wait(
     }
 }
 
-/// Run the worker until the process ends: configure the index, then keep draining; and,
-/// on every instance, probe Meilisearch while it is known to be down.
-pub fn spawn(db: PgPool, meili: Arc<Meili>) {
-    // Every instance, leading or not: after a failed search, this instance asks Meilisearch
-    // again within a second of it answering, whether or not anything is left to send.
-    let probed = meili.clone();
+/// On every instance: after a failed search, ask Meilisearch again within a second of it
+/// answering, whether or not anything is left to send (searches answer from PostgreSQL
+/// meanwhile).
+pub fn spawn_probe(meili: Arc<Meili>) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            if probed.is_down() {
-                probed.healthy().await;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        let mut backoff = Backoff::default();
-        // Settings first: searching an index without them would rank and filter wrongly.
-        loop {
-            let configured = meili.configure().await;
-            meili.mark(&configured);
-            match configured {
-                Ok(()) => break,
-                Err(_) => tokio::time::sleep(backoff.next()).await,
-            }
-        }
-        loop {
-            if let Err(e) = lead(&db, &meili, &mut backoff).await {
-                tracing::debug!(error = %e, "search outbox worker: starting over");
-                tokio::time::sleep(backoff.next()).await;
+            if meili.is_down() {
+                meili.healthy().await;
             }
         }
     });
 }
 
-/// Become the one worker (or wait), then drain while leading. Returns on a database error.
-async fn lead(db: &PgPool, meili: &Meili, backoff: &mut Backoff) -> anyhow::Result<()> {
-    // Its own connection, outside the pool: the lock lives as long as this connection.
-    let mut conn = db.acquire().await?.detach();
-    loop {
-        let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LOCK)
-            .fetch_one(&mut conn)
-            .await?;
-        if leader {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+/// How soon a sync that found Meilisearch away runs again.
+const AGAIN: Duration = Duration::from_secs(2);
+
+/// The `search.sync` job: the outbox sent to Meilisearch, by one worker at a time.
+pub async fn sync(ctx: &Ctx) -> anyhow::Result<Outcome> {
+    let Some(meili) = &ctx.meili else {
+        // PostgreSQL answers searches here: nothing to send the outbox to.
+        return Ok(Outcome::Done);
+    };
+    if let Err(e) = meili.configure_once().await {
+        tracing::debug!(error = %e, "search sync: Meilisearch not configured yet; again soon");
+        return Ok(Outcome::Later(AGAIN));
+    }
+    // Its own connection, closed at the end: the lock lives exactly as long as this job.
+    let mut conn = ctx.db.acquire().await?.detach();
+    let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(LOCK)
+        .fetch_one(&mut conn)
+        .await?;
+    if !leader {
+        return Ok(Outcome::Later(Duration::from_secs(1)));
     }
     loop {
+        if ctx.is_stopping() {
+            return Ok(Outcome::Later(Duration::ZERO));
+        }
+        // (`send_batch` tells `meili` how Meilisearch answered.)
         match send_batch(&mut conn, meili, BATCH).await {
-            Ok(sent) if sent.total() > 0 => backoff.reset(),
-            Ok(_) => {
-                backoff.reset();
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            Ok(sent) if sent.total() == 0 => return Ok(Outcome::Done),
+            Ok(_) => {}
             Err(e) if e.downcast_ref::<sqlx::Error>().is_some() => return Err(e),
-            // Meilisearch away or refusing: the rows stay; try again later.
-            Err(_) => tokio::time::sleep(backoff.next()).await,
+            // Meilisearch away or refusing: the rows stay; the job comes back soon.
+            Err(e) => {
+                tracing::debug!(error = %e, "search sync: Meilisearch unavailable; again soon");
+                return Ok(Outcome::Later(AGAIN));
+            }
         }
-    }
-}
-
-/// 0.5 s, doubling to 30 s.
-#[derive(Debug, Default)]
-struct Backoff(u32);
-
-impl Backoff {
-    fn next(&mut self) -> Duration {
-        let delay = Duration::from_millis(500) * 2u32.pow(self.0.min(6));
-        self.0 += 1;
-        delay.min(Duration::from_secs(30))
-    }
-
-    fn reset(&mut self) {
-        self.0 = 0;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_to_thirty_seconds_and_starts_over_after_success() {
-        let mut b = Backoff::default();
-        let delays: Vec<u64> = (0..9).map(|_| b.next().as_millis() as u64).collect();
-        assert_eq!(
-            delays,
-            [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
-        );
-        b.reset();
-        assert_eq!(b.next(), Duration::from_millis(500));
     }
 }
