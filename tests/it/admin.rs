@@ -63,7 +63,31 @@ async fn save(
     title: &str,
     body: &str,
 ) -> reqwest::Response {
-    let mut form = editor_fields(title, body, "published");
+    submit_edit(browser, id, token, version, "published", title, body).await
+}
+
+/// Open post `id` in the editor and save it with `status`, `title` and `body`.
+pub async fn save_as(
+    browser: &TestApp,
+    id: i64,
+    status: &str,
+    title: &str,
+    body: &str,
+) -> reqwest::Response {
+    let (token, version) = open_editor(browser, id).await;
+    submit_edit(browser, id, &token, &version, status, title, body).await
+}
+
+async fn submit_edit(
+    browser: &TestApp,
+    id: i64,
+    token: &str,
+    version: &str,
+    status: &str,
+    title: &str,
+    body: &str,
+) -> reqwest::Response {
+    let mut form = editor_fields(title, body, status);
     form.push(("csrf_token", token));
     form.push(("version", version));
     browser
