@@ -240,7 +240,10 @@ impl Finisher {
             while rx.recv_many(&mut batch, 256).await > 0 {
                 // Let a burst gather for a moment: fewer, bigger statements.
                 tokio::time::sleep(Duration::from_millis(5)).await;
-                while batch.len() < 1024 && rx.recv_many(&mut batch, 256).now_or_never_some() {}
+                while batch.len() < 1024
+                    && futures_util::FutureExt::now_or_never(rx.recv_many(&mut batch, 256))
+                        .is_some_and(|n| n > 0)
+                {}
                 if let Err(e) = repo::finish_many(&ctx.books, &batch, &ctx.worker).await {
                     tracing::warn!(error = %e, jobs = batch.len(), "finished jobs not recorded; they run again after their lease");
                 }
@@ -252,17 +255,6 @@ impl Finisher {
 
     fn done(&self, id: i64) {
         let _ = self.0.send(id);
-    }
-}
-
-/// `recv_many` without waiting: whether it got anything.
-trait NowOrNever {
-    fn now_or_never_some(self) -> bool;
-}
-
-impl<F: std::future::Future<Output = usize>> NowOrNever for F {
-    fn now_or_never_some(self) -> bool {
-        futures_util::FutureExt::now_or_never(self).is_some_and(|n| n > 0)
     }
 }
 

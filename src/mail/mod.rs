@@ -137,6 +137,13 @@ impl Mailer {
     }
 }
 
+/// How a form that mails an address (a reset link, a subscription) was answered: the same
+/// whether or not anything was sent, so nobody learns which addresses are known.
+pub enum Asked {
+    Done,
+    TooMany { wait_secs: u64 },
+}
+
 /// The two limits on a form that mails an address (a reset link, a subscription), per hour
 /// and shared by every instance: one client, and one address (however it is capitalised).
 pub struct AddressLimits {

@@ -35,7 +35,7 @@ use crate::{
     config::Settings,
     error::Error,
     jobs::{self, Job, NewJob, Outcome, Permanent, runner::Ctx},
-    mail::{Email, Site},
+    mail::{Asked, Email, Site},
     posts::model::PostId,
     state::AppState,
 };
@@ -110,14 +110,6 @@ pub fn check_unsubscribe(settings: &Settings, token: &str) -> Option<i64> {
     let (id, mac) = token.split_once('.')?;
     let sub = id.parse::<i64>().ok()?;
     verify::signed(settings, "unsubscribe", &[id], mac).then_some(sub)
-}
-
-pub enum Asked {
-    /// A confirmation is on its way, or the address was subscribed already: one answer.
-    Done,
-    TooMany {
-        wait_secs: u64,
-    },
 }
 
 /// Subscribe `email` (already checked), from the site's form.

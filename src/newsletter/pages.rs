@@ -5,11 +5,12 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Asked, repo};
+use super::repo;
 use crate::{
     accounts::{model::Email, session::AuthSession, verify},
     error::Error,
     extract::{ClientIp, CsrfForm, SignedIn},
+    mail::Asked,
     render::{
         Layout,
         form::FormErrors,

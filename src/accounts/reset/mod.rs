@@ -25,7 +25,7 @@ use super::model::{Password, UserId};
 use crate::{
     error::Error,
     jobs::{self, Job, NewJob, Outcome, runner::Ctx},
-    mail::{Email, Site},
+    mail::{Asked, Email, Site},
     state::AppState,
 };
 
@@ -88,14 +88,6 @@ fn plural(n: u32, unit: &str) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-pub enum Asked {
-    /// Queued (or nothing to send): the same answer either way.
-    Queued,
-    TooMany {
-        wait_secs: u64,
-    },
-}
-
 /// "Forgot your password?": count the request, then queue the email.
 pub async fn ask(state: &AppState, ip: IpAddr, address: &str) -> Result<Asked, Error> {
     if let Some(wait_secs) = LIMITS.over(state, ip, address).await? {
@@ -103,7 +95,7 @@ pub async fn ask(state: &AppState, ip: IpAddr, address: &str) -> Result<Asked, E
     }
     let address = address.trim().to_lowercase();
     jobs::repo::enqueue(&state.db, &NewJob::new("mail.reset", ResetJob { address })).await?;
-    Ok(Asked::Queued)
+    Ok(Asked::Done)
 }
 
 /// The `mail.reset` job's payload.

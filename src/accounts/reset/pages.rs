@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Asked, Reset, hash, repo};
+use super::{Reset, hash, repo};
 use crate::{
     accounts::{
         model::{Email, Password},
@@ -12,6 +12,7 @@ use crate::{
     },
     error::Error,
     extract::{ClientIp, CsrfForm},
+    mail::Asked,
     render::{
         Layout,
         form::FormErrors,
@@ -102,7 +103,7 @@ pub async fn forgot(
         return render(StatusCode::UNPROCESSABLE_ENTITY, again(errors));
     };
     match super::ask(&state, ip, email.as_str()).await? {
-        Asked::Queued => Ok(see_other("/password/forgot?sent=1")),
+        Asked::Done => Ok(see_other("/password/forgot?sent=1")),
         Asked::TooMany { wait_secs } => {
             let errors = FormErrors::general(format!(
                 "Too many requests for a reset link. Try again in {}.",
