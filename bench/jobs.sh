@@ -66,7 +66,11 @@ load() {
     END { printf "%.0f %.2f\n", rps, p99 }'
 }
 
-left() { psql -qtA "$URL" -c "SELECT count(*) FROM jobs WHERE kind = '$1' AND state <> 'done'"; }
+# Jobs of kind `$1` not done yet; stops the run if the database can't be asked.
+left() {
+  psql -qtA "$URL" -c "SELECT count(*) FROM jobs WHERE kind = '$1' AND state <> 'done'" ||
+    { echo "bench/jobs.sh: cannot query the database" >&2; kill $$; }
+}
 
 # Queue a batch of `$1` jobs, due in one second; run `$2` (a command) when they are due; wait
 # until none is left; print the seconds from due to drained.

@@ -236,5 +236,9 @@ fi
 # The job runner under load (issue 14): its own script, its own table (bench/results/jobs.md).
 if [ "${JOBS:-1}" = 1 ]; then
   echo "== the job runner (bench/jobs.sh)"
+  # Its own server: the ones above let go of their database connections first.
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pids=()
+  sleep 1
   POSTS=$POSTS bash bench/jobs.sh
 fi
