@@ -40,6 +40,24 @@ pub struct App {
     views: (Arc<crate::stats::Views>, sqlx::PgPool),
     /// This instance's job workers, unless `jobs.enabled` is off.
     runner: Option<crate::jobs::Runner>,
+    /// Its live-update sockets, closed before the server stops.
+    hub: crate::ws::Hub,
+}
+
+/// Stops a running `App`: every live-update socket is sent a close frame, then the server
+/// stops (`graceful`: as on SIGTERM, in-flight requests finish).
+#[derive(Clone)]
+pub struct Stopper {
+    server: ServerHandle,
+    hub: crate::ws::Hub,
+}
+
+impl Stopper {
+    /// Asks at once; the future ends when the server has stopped.
+    pub fn stop(&self, graceful: bool) -> impl Future<Output = ()> + use<> {
+        self.hub.close_all();
+        self.server.stop(graceful)
+    }
 }
 
 /// The Content-Security-Policy of every response. `form-action` covers where a form's
@@ -63,9 +81,22 @@ fn content_security_policy(settings: &Settings) -> String {
         form_action.push(' ');
         form_action.push_str(&url.origin().ascii_serialization());
     }
+    // Live updates (`ws`): the site's own origin as ws:// or wss://, which not every browser
+    // counts as 'self'.
+    let base = &settings.http.base_url;
+    let sockets = format!(
+        "{}://{}",
+        if base.scheme() == "https" {
+            "wss"
+        } else {
+            "ws"
+        },
+        base.host_str().unwrap_or("localhost")
+    ) + &base.port().map(|p| format!(":{p}")).unwrap_or_default();
     format!(
         "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; \
-         object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action {form_action}"
+         connect-src 'self' {sockets}; object-src 'none'; base-uri 'self'; \
+         frame-ancestors 'none'; form-action {form_action}"
     )
 }
 
@@ -113,6 +144,7 @@ impl App {
             local_time_js: assets.url("js/local-time.js"),
             editor_js: assets.url("js/editor.js"),
             morphdom_js: assets.url("vendor/morphdom.min.js"),
+            live_comments_js: assets.url("js/live-comments.js"),
             newsletter: settings.mail.is_configured(),
         };
         let defaults = crate::settings::model::SiteSettings::defaults(&settings);
@@ -174,6 +206,8 @@ impl App {
         ));
         let api_calls = Arc::new(crate::ratelimit::Batched::default());
         api_calls.spawn(redis.clone());
+        let hub = crate::ws::Hub::new(db.clone(), redis.clone(), &settings);
+        hub.listen();
         let views = Arc::new(crate::stats::Views::default());
         views.spawn(db.clone(), Duration::from_millis(settings.stats.flush_ms));
         let settings = Arc::new(settings);
@@ -200,6 +234,7 @@ impl App {
             tokens,
             api_calls,
             views: views.clone(),
+            hub: hub.clone(),
         };
         let flush_at_stop = (views, shared.db.clone());
 
@@ -262,6 +297,7 @@ impl App {
                 .configure(crate::jobs::routes)
                 .configure(crate::newsletter::routes)
                 .configure(crate::webhooks::routes)
+                .configure(crate::ws::routes)
                 .configure(crate::pages::routes)
                 // Before the /api scope, which would take its paths.
                 .service(api::docs())
@@ -272,6 +308,8 @@ impl App {
         })
         .workers(workers)
         .shutdown_timeout(shutdown)
+        // SIGTERM and SIGINT are ours (`run_until_stopped`): sockets are closed first.
+        .disable_signals()
         .client_request_timeout(Duration::from_secs(10))
         .listen(listener)?;
         Ok(Self {
@@ -279,6 +317,7 @@ impl App {
             server: server.run(),
             views: flush_at_stop,
             runner,
+            hub,
         })
     }
 
@@ -287,15 +326,26 @@ impl App {
         self.port
     }
 
-    /// Stops the server: gracefully (in-flight requests finish) when `graceful` is true.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// What stops the server (see `Stopper`).
+    pub fn handle(&self) -> Stopper {
+        Stopper {
+            server: self.server.handle(),
+            hub: self.hub.clone(),
+        }
     }
 
-    /// Serve until SIGTERM/SIGINT (graceful: in-flight requests finish) or `handle().stop()`;
-    /// then the job workers stop (running jobs finish or go back to the queue).
+    /// Serve until SIGTERM/SIGINT (graceful: sockets are closed, in-flight requests finish)
+    /// or `handle().stop()`; then the job workers stop (running jobs finish or go back to the
+    /// queue).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let stopper = self.handle();
+        let signals = tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stopping: closing live sockets, finishing requests");
+            stopper.stop(true).await;
+        });
         let served = self.server.await;
+        signals.abort();
         // What readers did since the last flush is not lost with the process.
         let (views, db) = &self.views;
         views.flush(db).await;
@@ -304,6 +354,25 @@ impl App {
         }
         served
     }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, Error> {

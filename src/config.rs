@@ -126,6 +126,19 @@ pub struct Settings {
     pub mail: MailSettings,
     pub newsletter: NewsletterSettings,
     pub webhooks: WebhooksSettings,
+    pub ws: WsSettings,
+}
+
+/// Live updates over WebSocket (`ws`); `config/default.toml` says what each one does.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsSettings {
+    pub max_per_client: u32,
+    pub max_connections: u32,
+    pub messages_per_second: u32,
+    pub max_frame_bytes: usize,
+    pub ping_ms: u64,
+    pub idle_ms: u64,
 }
 
 /// Webhooks (`webhooks`); `config/default.toml` says what each one does.
@@ -533,6 +546,7 @@ struct Raw {
     mail: MailSettings,
     newsletter: NewsletterSettings,
     webhooks: WebhooksSettings,
+    ws: WsSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -603,6 +617,7 @@ impl Settings {
             mail: raw.mail,
             newsletter: raw.newsletter,
             webhooks: raw.webhooks,
+            ws: raw.ws,
         };
         settings.validate()?;
         Ok(settings)
@@ -633,6 +648,16 @@ impl Settings {
         }
         if self.jobs.lease_secs < 1 || self.jobs.poll_ms < 10 {
             return fail("jobs.lease_secs: at least 1; jobs.poll_ms: at least 10");
+        }
+        let ws = &self.ws;
+        if ws.ping_ms < 100 || ws.idle_ms <= ws.ping_ms {
+            return fail("ws.ping_ms: at least 100; ws.idle_ms: more than ws.ping_ms");
+        }
+        if ws.max_per_client == 0 || ws.messages_per_second == 0 || ws.max_frame_bytes < 256 {
+            return fail(
+                "ws.max_per_client and ws.messages_per_second: at least 1; \
+                 ws.max_frame_bytes: at least 256",
+            );
         }
         if !(1..=100).contains(&self.site.posts_per_page) {
             return fail("site.posts_per_page: must be between 1 and 100");

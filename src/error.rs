@@ -56,6 +56,9 @@ pub enum Error {
     /// A state-changing form without this session's CSRF token.
     #[error("missing or wrong CSRF token")]
     CsrfRejected,
+    /// A WebSocket handshake from a page of another site (its `Origin`): the sockets' CSRF.
+    #[error("cross-site WebSocket handshake")]
+    CrossSite,
     /// The database (or another backing service) is out of reach: a 503, retried later.
     #[error("service unavailable")]
     Unavailable,
@@ -199,6 +202,10 @@ impl Error {
                          changed. Go back, reload the page and try again."
                     .into(),
             },
+            Error::CrossSite => ErrorMessage {
+                heading: "Refused",
+                detail: "Live updates connect only from this site's own pages.".into(),
+            },
             other => ErrorMessage::for_status(other.status_code()),
         }
     }
@@ -240,7 +247,7 @@ impl ResponseError for Error {
         match self {
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Forbidden | Error::CsrfRejected => StatusCode::FORBIDDEN,
+            Error::Forbidden | Error::CsrfRejected | Error::CrossSite => StatusCode::FORBIDDEN,
             Error::LoginRequired(_) => StatusCode::SEE_OTHER,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Conflict(_) => StatusCode::CONFLICT,
@@ -476,7 +483,9 @@ impl From<Error> for ApiError {
         match e {
             Error::NotFound => ApiError::NotFound("resource"),
             Error::BadRequest(message) => ApiError::BadRequest(message),
-            Error::Forbidden | Error::CsrfRejected => ApiError::Forbidden("resource"),
+            Error::Forbidden | Error::CsrfRejected | Error::CrossSite => {
+                ApiError::Forbidden("resource")
+            }
             Error::TooLarge(message) => ApiError::TooLarge(message),
             // No API path meets one yet (admin-only); its message still reaches the client.
             Error::Conflict(message) => ApiError::BadRequest(message),

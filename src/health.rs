@@ -29,6 +29,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         Ok(Ok(counts)) => state.metrics.set_jobs(&counts),
         _ => tracing::debug!("metrics: job counts unread"),
     }
+    state.metrics.set_websockets(state.hub.open());
     let body = state.metrics.render()?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -261,19 +261,21 @@ fn is_outage(e: &RedisError) -> bool {
     e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal()
 }
 
-/// What follows a channel of numbered announcements (`follow`): the page cache's
-/// generations, the site settings' versions.
+/// What follows a channel of announcements (`follow`): the page cache's generations, the
+/// site settings' versions (numbers), live updates (`ws`, JSON).
 pub trait Follower: Send + Sync + 'static {
+    /// What each message carries.
+    type Payload: FromRedisValue + Send;
     /// Whether announcements can be trusted now (false until subscribed, and after a drop).
     fn set_healthy(&self, healthy: bool);
     /// Subscribed: read the current number, so none announced meanwhile is missed.
     fn ready(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
-    /// An announcement of `number` arrived.
-    fn heard(&self, number: i64) -> impl Future<Output = ()> + Send;
+    /// An announcement arrived.
+    fn heard(&self, payload: Self::Payload) -> impl Future<Output = ()> + Send;
 }
 
 /// Follow `channel` until the process ends: subscribe, `ready`, then `heard` for each
-/// message, with a PING a second so a dead connection is noticed; after any failure,
+/// message (one at a time, in order), with a PING a second so a dead connection is noticed; after any failure,
 /// unhealthy and again in 500 ms.
 pub fn follow<F: Follower>(redis: Kv, channel: String, follower: Arc<F>) {
     tokio::spawn(async move {

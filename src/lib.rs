@@ -34,3 +34,4 @@ pub mod tags;
 pub mod telemetry;
 pub mod uploads;
 pub mod webhooks;
+pub mod ws;

@@ -19,6 +19,8 @@ pub struct Metrics {
     /// The whole queue (every instance's), read when `/metrics` is asked.
     jobs: IntGaugeVec,
     jobs_oldest_due: Gauge,
+    /// This instance's open live-update sockets (`ws`), read when `/metrics` is asked.
+    websockets: IntGauge,
     /// Every HTTP worker's pool (one each, see `app.rs`): the gauges add them up.
     pools: Arc<Mutex<Vec<PgPool>>>,
     /// When the last request came, in milliseconds since this process started: the job
@@ -73,6 +75,8 @@ impl Metrics {
         http.registry.register(Box::new(job_seconds.clone()))?;
         http.registry.register(Box::new(jobs.clone()))?;
         http.registry.register(Box::new(jobs_oldest_due.clone()))?;
+        let websockets = IntGauge::new("quire_websockets", "Live-update sockets open here")?;
+        http.registry.register(Box::new(websockets.clone()))?;
         // The registry keeps the size-limit gauge; it never changes after this.
         Ok(Self {
             http,
@@ -81,6 +85,7 @@ impl Metrics {
             job_seconds,
             jobs,
             jobs_oldest_due,
+            websockets,
             pools: Arc::default(),
             last_request: Arc::default(),
             started: std::time::Instant::now(),
@@ -131,6 +136,11 @@ impl Metrics {
             self.jobs.with_label_values(&[state]).set(n);
         }
         self.jobs_oldest_due.set(counts.oldest_due_secs);
+    }
+
+    /// How many live-update sockets are open, for the next `render`.
+    pub fn set_websockets(&self, open: u32) {
+        self.websockets.set(i64::from(open));
     }
 
     /// Prometheus text format: the HTTP metrics, with the pool gauges read now.

@@ -40,6 +40,8 @@ pub struct AppState {
     pub api_calls: Arc<crate::ratelimit::Batched>,
     /// Post views counted here, flushed to PostgreSQL (`stats`).
     pub views: Arc<crate::stats::Views>,
+    /// This instance's live-update sockets (`ws`).
+    pub hub: crate::ws::Hub,
 }
 
 impl AppState {
@@ -81,6 +83,8 @@ pub struct SiteAssets {
     /// The editor's enhancements, and the library they patch the preview with.
     pub editor_js: String,
     pub morphdom_js: String,
+    /// New comments on the post page as they are posted (`ws`).
+    pub live_comments_js: String,
     /// The site sends email (`mail.smtp_host`), so readers may subscribe to new posts.
     pub newsletter: bool,
 }
@@ -108,6 +112,7 @@ pub struct Site {
     pub local_time_js: String,
     pub editor_js: String,
     pub morphdom_js: String,
+    pub live_comments_js: String,
     pub newsletter: bool,
     pub settings: crate::settings::model::SiteSettings,
 }
@@ -138,6 +143,7 @@ impl Site {
             local_time_js: assets.local_time_js.clone(),
             editor_js: assets.editor_js.clone(),
             morphdom_js: assets.morphdom_js.clone(),
+            live_comments_js: assets.live_comments_js.clone(),
             newsletter: assets.newsletter,
             settings,
         }

@@ -549,9 +549,9 @@ pub async fn update(
     let fields = body.into_inner()?;
     let expected = expected_version(&req, fields.version)?.unwrap_or(post.version);
     let input = to_input(&state, fields, EditorForm::from_post(&post), false)?;
-    match posts::update(
-        &state.db,
-        user.id,
+    match posts::save(
+        &state,
+        &user,
         row.id,
         expected,
         &input,

@@ -130,6 +130,8 @@ struct Generations {
 }
 
 impl crate::kv::Follower for Generations {
+    type Payload = i64;
+
     fn set_healthy(&self, healthy: bool) {
         self.local.set_healthy(healthy);
     }

@@ -134,6 +134,9 @@ pub async fn add(
         notify::queue(&mut *tx, id).await?;
     }
     tx.commit().await?;
+    if !held {
+        crate::ws::comments_changed(state, &[(post, id)]).await;
+    }
     Ok(id)
 }
 

@@ -3,8 +3,9 @@
 use time::OffsetDateTime;
 
 /// A comment as the post page shows it; read in the post's own query (see
-/// `posts::repo::sql::SHOW`), so a post page is one round trip to the database.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// `posts::repo::sql::SHOW`), so a post page is one round trip to the database; live
+/// updates read them with `repo::live`.
+#[derive(Debug, Clone, serde::Deserialize, sqlx::FromRow)]
 pub struct CommentView {
     pub id: i64,
     pub author_id: crate::accounts::model::UserId,

@@ -84,40 +84,41 @@ pub async fn is_trusted(db: impl PgExecutor<'_>, author: UserId) -> sqlx::Result
     .await
 }
 
-/// Approve these comments (waiting ones; others are left as they are).
-pub async fn approve(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE comments SET approved_at = now() WHERE id = ANY($1) AND approved_at IS NULL",
+/// Approve these comments (waiting ones; others are left as they are); the changed ones,
+/// with their posts.
+pub async fn approve(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<Vec<(PostId, i64)>> {
+    sqlx::query_as(
+        "UPDATE comments SET approved_at = now() WHERE id = ANY($1) AND approved_at IS NULL
+         RETURNING post_id, id",
     )
     .bind(ids)
-    .execute(db)
-    .await?
-    .rows_affected())
+    .fetch_all(db)
+    .await
 }
 
-/// Hide (or show again) these comments.
+/// Hide (or show again) these comments; those found, with their posts.
 pub async fn set_hidden_many(
     db: impl PgExecutor<'_>,
     ids: &[i64],
     hidden: bool,
-) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
+) -> sqlx::Result<Vec<(PostId, i64)>> {
+    sqlx::query_as(
         "UPDATE comments SET hidden_at = CASE WHEN $2 THEN COALESCE(hidden_at, now()) END
-          WHERE id = ANY($1)",
+          WHERE id = ANY($1)
+          RETURNING post_id, id",
     )
     .bind(ids)
     .bind(hidden)
-    .execute(db)
-    .await?
-    .rows_affected())
+    .fetch_all(db)
+    .await
 }
 
-pub async fn delete_many(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM comments WHERE id = ANY($1)")
+/// Delete these comments; those found, with their posts.
+pub async fn delete_many(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<Vec<(PostId, i64)>> {
+    sqlx::query_as("DELETE FROM comments WHERE id = ANY($1) RETURNING post_id, id")
         .bind(ids)
-        .execute(db)
-        .await?
-        .rows_affected())
+        .fetch_all(db)
+        .await
 }
 
 /// Which comments the moderation list shows.
@@ -211,6 +212,48 @@ pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<()> {
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Which comments `live` reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Live<'a> {
+    /// These (a change was announced).
+    These(&'a [i64]),
+    /// Those after this one (a page catching up), oldest first, at most `LIVE_CATCH_UP`.
+    After(i64),
+}
+
+/// The most comments one catch-up sends.
+pub const LIVE_CATCH_UP: i64 = 100;
+
+/// The comments of `post` every reader sees (approved, not hidden, by enabled accounts)
+/// among `which`, as the post page shows them.
+pub async fn live(
+    db: impl PgExecutor<'_>,
+    post: PostId,
+    which: Live<'_>,
+) -> sqlx::Result<Vec<crate::comments::CommentView>> {
+    let (ids, after) = match which {
+        Live::These(ids) => (Some(ids), 0),
+        Live::After(id) => (None, id),
+    };
+    sqlx::query_as(
+        "SELECT c.id, c.author_id, u.display_name AS author_name, u.username AS author_username,
+                c.body_html, false AS hidden, false AS pending, c.created_at,
+                c.updated_at > c.created_at + interval '1 second' AS edited
+           FROM comments c JOIN users u ON u.id = c.author_id
+          WHERE c.post_id = $1 AND c.hidden_at IS NULL AND c.approved_at IS NOT NULL
+            AND u.disabled_at IS NULL
+            AND CASE WHEN $2::bigint[] IS NULL THEN c.id > $3 ELSE c.id = ANY($2) END
+          ORDER BY c.id
+          LIMIT CASE WHEN $2::bigint[] IS NULL THEN $4 END",
+    )
+    .bind(post)
+    .bind(ids)
+    .bind(after)
+    .bind(LIVE_CATCH_UP)
+    .fetch_all(db)
+    .await
 }
 
 /// A comment as the JSON API shows it, with its author's profile as the viewer sees it.

@@ -71,6 +71,18 @@ pub async fn deadlines(
         body: Duration::from_secs(30),
         work: Duration::from_secs(10),
     });
+    // A WebSocket's "body" is the socket itself, as long as it is open: its frames have
+    // deadlines of their own (`ws::socket`).
+    let websocket = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if websocket {
+        return tokio::time::timeout(work_limit, next.call(req))
+            .await
+            .unwrap_or_else(|_| Err(Error::Unavailable.into()))
+            .map(ServiceResponse::map_into_left_body);
+    }
     let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
         || req
             .headers()

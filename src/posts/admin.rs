@@ -87,7 +87,7 @@ pub(super) fn layout(
 
 /// Load a post the user may edit: 404 if there is none, 403 if it is someone else's and
 /// they are only an author.
-pub(super) async fn editable(
+pub(crate) async fn editable(
     state: &AppState,
     user: &CurrentUser,
     id: PostId,

@@ -189,16 +189,7 @@ pub async fn autosave(
         Ok(input) => input,
         Err(refusal) => return Ok(*refusal),
     };
-    match super::update(
-        &state.db,
-        user.id,
-        post.id,
-        version,
-        &input,
-        SaveKind::Autosave,
-    )
-    .await
-    {
+    match super::save(&state, &user, post.id, version, &input, SaveKind::Autosave).await {
         Ok(version) => Ok(saved(post.id, version, false)),
         Err(SaveError::Conflict(current)) => {
             keep_aside(&state, &user, post.id, version, current.version, &form).await

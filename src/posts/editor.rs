@@ -674,16 +674,7 @@ pub async fn update(
         );
         return render(StatusCode::BAD_REQUEST, page);
     };
-    match super::update(
-        &state.db,
-        user.id,
-        id,
-        version,
-        &input,
-        super::SaveKind::Manual,
-    )
-    .await
-    {
+    match super::save(&state, &user, id, version, &input, super::SaveKind::Manual).await {
         Ok(_) => {
             if !page.is_page() {
                 newsletter_after_save(&state, id, &page.form).await?;

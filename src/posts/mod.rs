@@ -276,6 +276,21 @@ pub async fn update(
     Ok(version)
 }
 
+/// `update` by someone on the site: every editor open on the post hears of the save at once
+/// (`ws`), so its other editors know before they save over it.
+pub async fn save(
+    state: &crate::state::AppState,
+    editor: &crate::accounts::model::CurrentUser,
+    id: PostId,
+    expected: i32,
+    input: &PostInput,
+    kind: SaveKind,
+) -> Result<i32, SaveError> {
+    let version = update(&state.db, editor.id, id, expected, input, kind).await?;
+    crate::ws::post_saved(state, id, version, editor, kind == SaveKind::Autosave).await;
+    Ok(version)
+}
+
 /// A slug for a new post: the one asked for, or one made from the title.
 pub fn slug_for(title: &str, asked: &str) -> Result<Slug, String> {
     if asked.trim().is_empty() {

@@ -205,6 +205,14 @@ pub async fn list_published_by_author(
 }
 
 /// The post at `slug` if readers may see it; `None` for drafts, future posts and unknown slugs.
+/// Whether readers see this post now (its page's live comments).
+pub async fn is_published(db: impl PgExecutor<'_>, id: PostId) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM published_posts WHERE id = $1)")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
 pub async fn find_published(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<Post>> {
     sqlx::query_as(sql::SHOW)
         .bind(slug)

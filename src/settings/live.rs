@@ -148,6 +148,8 @@ struct Saves {
 }
 
 impl crate::kv::Follower for Saves {
+    type Payload = i64;
+
     fn set_healthy(&self, healthy: bool) {
         self.live.healthy.store(healthy, Ordering::Release);
     }

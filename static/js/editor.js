@@ -236,6 +236,60 @@
     if (e.persisted) location.reload();
   });
 
+  // ---- who else is here, and their saves (a WebSocket, from every server of the site) ----
+  // Only a warning, sooner: a save over someone else's version is still refused and shown
+  // side by side, as without this.
+  var presence = document.getElementById('editor-presence');
+  var savedNote = document.getElementById('editor-saved');
+  var liveUrl = form.dataset.live;
+
+  function names(people) {
+    if (people.length <= 2) return people.join(' and ');
+    return people.slice(0, -1).join(', ') + ' and ' + people[people.length - 1];
+  }
+
+  function showPresence(people, elsewhere) {
+    if (!presence) return;
+    var parts = [];
+    if (people.length) {
+      parts.push(names(people) + (people.length === 1 ? ' is' : ' are') + ' editing this ' + form.elements.kind.value + '.');
+    }
+    if (elsewhere) parts.push('You have it open in another tab too.');
+    presence.textContent = parts.join(' ');
+    presence.hidden = parts.length === 0;
+  }
+
+  function showSaved(m) {
+    // This tab's own autosave moves the version too: wait until it's answered, then judge.
+    if (saving) { setTimeout(function () { showSaved(m); }, 200); return; }
+    if (!savedNote || Number(m.version) <= Number(version.value)) return;
+    var who = m.you ? 'You saved this in another tab' : m.name + (m.autosave ? '’s draft was autosaved' : ' saved this');
+    savedNote.textContent = who + ' at ' + clock() + '. Saving now will show you both versions first; ' +
+      'to start from theirs, copy your text and reload.';
+    savedNote.hidden = false;
+  }
+
+  function live(retry) {
+    if (!liveUrl || !window.WebSocket) return;
+    var socket;
+    try {
+      socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + liveUrl);
+    } catch (e) { return; }
+    socket.onopen = function () { retry = 1000; };
+    socket.onmessage = function (e) {
+      var m;
+      try { m = JSON.parse(e.data); } catch (err) { return; }
+      if (m.type === 'editing') showPresence(m.people || [], m.you_elsewhere);
+      else if (m.type === 'saved') showSaved(m);
+    };
+    socket.onclose = function (e) {
+      showPresence([], false);
+      if (e.code === 1008 || submitting) return;
+      setTimeout(function () { live(Math.min(retry * 2, 60000)); }, retry + Math.random() * 500);
+    };
+  }
+  live(1000);
+
   // ---- Ctrl/Cmd+S ----
   document.addEventListener('keydown', function (e) {
     if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === 's' || e.key === 'S')) {

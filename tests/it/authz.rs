@@ -29,6 +29,7 @@ const OK: u16 = 200;
 const NO: u16 = 403;
 const DONE: u16 = 303; // a state change that worked redirects
 const BAD: u16 = 422; // allowed, but the (empty) form is refused as invalid
+const NOT_A_SOCKET: u16 = 400; // allowed, but a WebSocket address asked without the handshake
 
 type Row = (
     Method,
@@ -64,6 +65,14 @@ pub(crate) fn table() -> Vec<Row> {
             "/admin/posts/{post}/edit",
             vec![],
             [SEE, NO, NO, OK, OK],
+        ),
+        // The editor's live socket: a plain GET (no WebSocket upgrade) is 400 once allowed;
+        // tests/it/live.rs does the handshakes.
+        (
+            get.clone(),
+            "/ws/posts/{post}/editor",
+            vec![],
+            [SEE, NO, NO, NOT_A_SOCKET, NOT_A_SOCKET],
         ),
         (
             get.clone(),

@@ -233,3 +233,57 @@ async fn site_settings_pages_navigation_and_the_views_chart_work_in_a_real_brows
         );
     }
 }
+
+#[tokio::test]
+async fn live_comments_and_editor_presence_work_across_two_instances_in_a_real_browser() {
+    let app = crate::harness::spawn_app().await;
+    let other = app.another_instance().await;
+    app.signed_in("mira", Role::Editor).await;
+    app.signed_in("jonas", Role::Editor).await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            crate::harness::PostSpec {
+                title: "Said live",
+                ..Default::default()
+            },
+        )
+        .await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM posts WHERE slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    node(
+        "live-flow.mjs",
+        vec![
+            ("BASE_URL", app.base.clone()),
+            ("BASE2", other.base.clone()),
+            ("POST", slug),
+            ("POST_ID", id.to_string()),
+            ("LOGIN", "mira".into()),
+            ("LOGIN2", "jonas".into()),
+            ("PASSWORD", crate::harness::PASSWORD.into()),
+        ],
+        "live flow passed",
+    )
+    .await;
+    // What the browsers did is in the database: the comment (hidden), Mira's save.
+    let (hidden, body): (bool, String) = sqlx::query_as(
+        "SELECT (SELECT hidden_at IS NOT NULL FROM comments), body_markdown FROM posts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((hidden, body.as_str()), (true, "Mira rewrote this."));
+    let root = env!("CARGO_MANIFEST_DIR");
+    for shot in ["live-comment.png", "editor-presence.png"] {
+        let path = format!("{root}/tests/e2e/artifacts/{shot}");
+        assert!(
+            std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
+            "screenshot {shot}"
+        );
+    }
+}

@@ -44,9 +44,9 @@ pub struct TestApp {
 
 /// The server and its database; stopped and dropped when the last `TestApp` sharing them goes.
 struct Running {
-    server: actix_web::dev::ServerHandle,
+    server: quire::app::Stopper,
     /// Other instances of the app on the same database and Redis (`another_instance`).
-    others: std::sync::Mutex<Vec<actix_web::dev::ServerHandle>>,
+    others: std::sync::Mutex<Vec<quire::app::Stopper>>,
     // Last: dropped after the server has stopped.
     _database: TestDb,
 }
@@ -490,8 +490,8 @@ impl TestApp {
 
     /// Stop this app's server as SIGTERM does (in-flight requests finish), and with it its
     /// job workers; returns once the server has stopped (the workers stop after it).
-    pub async fn stop(&self) {
-        self.running.server.stop(true).await;
+    pub fn stop(&self) -> impl Future<Output = ()> + use<> {
+        self.running.server.stop(true)
     }
 
     /// What the app's writes do to kept pages, for changes a test makes in the database.

@@ -20,6 +20,7 @@ mod harness;
 mod health;
 mod jobs;
 mod limits;
+mod live;
 mod newsletter;
 mod oauth;
 mod oauth_provider;

@@ -1,0 +1,279 @@
+//! One socket's life, whatever it watches: the handshake's checks, then a loop that passes
+//! events on, answers the client's messages, pings, and cuts off what misbehaves.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
+use bytestring::ByteString;
+use serde::de::DeserializeOwned;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::hub::{Event, Hub, Ticket, Topic, Watch};
+use crate::{error::Error, state::AppState};
+
+/// What one kind of socket does; `run` does the rest.
+pub trait Channel {
+    /// The messages a client may send (JSON with a `type`); anything else closes the socket.
+    type Message: DeserializeOwned;
+
+    /// The socket is open.
+    async fn opened(&mut self, _out: &mut Session) -> Result<(), actix_ws::Closed> {
+        Ok(())
+    }
+
+    /// The client sent `message`.
+    async fn message(
+        &mut self,
+        message: Self::Message,
+        out: &mut Session,
+    ) -> Result<(), actix_ws::Closed>;
+
+    /// What to send the client for `event`, if anything.
+    fn event(&self, event: &Event) -> Option<ByteString>;
+
+    /// Each ping.
+    async fn tick(&mut self) {}
+
+    /// The socket is closing (for any reason).
+    async fn closed(self)
+    where
+        Self: Sized,
+    {
+    }
+}
+
+/// A handshake that passed its checks: the 101 answer and the socket behind it.
+pub struct Accepted {
+    response: HttpResponse,
+    session: Session,
+    stream: MessageStream,
+    ticket: Ticket,
+    hub: Hub,
+}
+
+/// Check a handshake: a WebSocket upgrade, from a page of this site (`Origin` against
+/// `http.base_url`: no cross-site WebSocket hijacking), within the connection limits.
+pub fn accept(req: &HttpRequest, body: web::Payload, state: &AppState) -> Result<Accepted, Error> {
+    let upgrade = req
+        .headers()
+        .get(actix_web::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return Err(Error::BadRequest(
+            "This address takes WebSocket connections only; the page opens one by itself.".into(),
+        ));
+    }
+    let origin = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let ours = state.settings.http.base_url.origin().ascii_serialization();
+    if origin != Some(ours.as_str()) {
+        return Err(Error::CrossSite);
+    }
+    let ticket = state.hub.admit(crate::extract::client_ip(req))?;
+    let (response, session, stream) = actix_ws::handle(req, body)
+        .map_err(|e| Error::BadRequest(format!("not a WebSocket handshake: {e}")))?;
+    Ok(Accepted {
+        response,
+        session,
+        stream,
+        ticket,
+        hub: state.hub.clone(),
+    })
+}
+
+impl Accepted {
+    /// Run `channel` on this socket, watching `topic`, until either side ends it; the 101
+    /// answer to send now.
+    pub fn run<C: Channel + 'static>(self, channel: C, topic: Topic) -> HttpResponse {
+        let Accepted {
+            response,
+            session,
+            stream,
+            ticket,
+            hub,
+        } = self;
+        let events = hub.watch(topic);
+        // On this worker's own thread: the socket's stream is the request's payload.
+        actix_web::rt::spawn(async move {
+            let _ticket = ticket;
+            life(channel, session, stream, events, hub).await;
+        });
+        response
+    }
+}
+
+/// How long a send may wait for a client that doesn't read before it is dropped.
+const SEND_WITHIN: Duration = Duration::from_secs(5);
+
+/// Send `text`, or fail when the socket is gone or the client has stopped reading.
+pub async fn send(out: &mut Session, text: impl Into<ByteString>) -> Result<(), actix_ws::Closed> {
+    match tokio::time::timeout(SEND_WITHIN, out.text(text)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(actix_ws::Closed),
+    }
+}
+
+async fn life<C: Channel>(
+    mut channel: C,
+    mut out: Session,
+    stream: MessageStream,
+    mut events: Watch,
+    hub: Hub,
+) {
+    let settings = hub.settings().clone();
+    let mut stream = stream.max_frame_size(settings.max_frame_bytes);
+    let mut closing = hub.closing();
+    let ping_every = Duration::from_millis(settings.ping_ms);
+    let idle = Duration::from_millis(settings.idle_ms);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    let mut heard = Instant::now();
+    let mut allowance = Allowance::new(settings.messages_per_second);
+    let close = |code: CloseCode, why: String| Some(CloseReason::from((code, why)));
+    let ending: Option<Option<CloseReason>> = 'life: {
+        if channel.opened(&mut out).await.is_err() {
+            break 'life None;
+        }
+        loop {
+            tokio::select! {
+                biased;
+                _ = closing.wait_for(|stopping| *stopping) => {
+                    break 'life Some(close(CloseCode::Away, "the server is restarting".into()));
+                }
+                frame = stream.recv() => {
+                    heard = Instant::now();
+                    let frame = match frame {
+                        None => break 'life None,
+                        Some(Err(ProtocolError::Overflow)) => break 'life Some(close(
+                            CloseCode::Size,
+                            format!("frames are limited to {} bytes", settings.max_frame_bytes),
+                        )),
+                        Some(Err(e)) => break 'life Some(close(CloseCode::Protocol, e.to_string())),
+                        Some(Ok(frame)) => frame,
+                    };
+                    if matches!(frame, Message::Text(_) | Message::Binary(_) | Message::Ping(_))
+                        && !allowance.take()
+                    {
+                        break 'life Some(close(
+                            CloseCode::Policy,
+                            format!("more than {} messages a second", settings.messages_per_second),
+                        ));
+                    }
+                    let answered = match frame {
+                        Message::Ping(bytes) => out.pong(&bytes).await,
+                        Message::Pong(_) | Message::Nop => Ok(()),
+                        // Their close, answered in kind.
+                        Message::Close(reason) => break 'life Some(reason),
+                        Message::Text(text) => match serde_json::from_str::<C::Message>(&text) {
+                            Ok(message) => channel.message(message, &mut out).await,
+                            Err(e) => break 'life Some(close(
+                                CloseCode::Unsupported,
+                                truncate(format!("not a message this socket takes: {e}")),
+                            )),
+                        },
+                        Message::Binary(_) | Message::Continuation(_) => break 'life Some(close(
+                            CloseCode::Unsupported,
+                            "this socket takes single JSON text messages only".into(),
+                        )),
+                    };
+                    if answered.is_err() {
+                        break 'life None;
+                    }
+                }
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        if let Some(text) = channel.event(&event)
+                            && send(&mut out, text).await.is_err()
+                        {
+                            break 'life None;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => break 'life Some(close(
+                        CloseCode::Again,
+                        "too far behind: reload the page".into(),
+                    )),
+                    Err(RecvError::Closed) => break 'life None,
+                },
+                _ = ping.tick() => {
+                    if heard.elapsed() > idle {
+                        break 'life Some(close(CloseCode::Policy, "no answer to pings".into()));
+                    }
+                    if out.ping(b"").await.is_err() {
+                        break 'life None;
+                    }
+                    channel.tick().await;
+                }
+            }
+        }
+    };
+    channel.closed().await;
+    drop(events);
+    if let Some(reason) = ending {
+        let _ = tokio::time::timeout(SEND_WITHIN, out.close(reason)).await;
+    }
+}
+
+/// A close reason is at most 123 bytes on the wire.
+fn truncate(mut why: String) -> String {
+    if why.len() > 120 {
+        let mut end = 120;
+        while !why.is_char_boundary(end) {
+            end -= 1;
+        }
+        why.truncate(end);
+    }
+    why
+}
+
+/// Messages a client may still send: `per_second` a second, with a burst of twice that.
+struct Allowance {
+    per_second: f64,
+    left: f64,
+    at: Instant,
+}
+
+impl Allowance {
+    fn new(per_second: u32) -> Self {
+        let per_second = f64::from(per_second);
+        Self {
+            per_second,
+            left: per_second * 2.0,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.per_second;
+        self.left = (self.left + refill).min(self.per_second * 2.0);
+        self.at = now;
+        if self.left >= 1.0 {
+            self.left -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_twice_the_rate_then_no_more() {
+        let mut allowance = Allowance::new(5);
+        assert!((0..10).all(|_| allowance.take()));
+        assert!(!allowance.take());
+    }
+
+    #[test]
+    fn close_reasons_fit_the_frame() {
+        let long = "é".repeat(100);
+        let cut = truncate(long);
+        assert!(cut.len() <= 120 && cut.chars().all(|c| c == 'é'));
+    }
+}
