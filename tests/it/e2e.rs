@@ -22,6 +22,19 @@ fn e2e_dir() -> String {
     e2e
 }
 
+/// Each of `shots` was written to tests/e2e/artifacts by the flow just run (and is a real
+/// picture, not an empty page).
+fn screenshots_taken(shots: &[&str]) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for shot in shots {
+        let path = format!("{root}/tests/e2e/artifacts/{shot}");
+        assert!(
+            std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
+            "screenshot {shot}"
+        );
+    }
+}
+
 /// Run `node script` in tests/e2e with `env`; its standard output, after checking it ended
 /// well and printed `passed`.
 async fn node(script: &'static str, env: Vec<(&'static str, String)>, passed: &str) -> String {
@@ -45,7 +58,6 @@ async fn node(script: &'static str, env: Vec<(&'static str, String)>, passed: &s
 
 #[tokio::test]
 async fn the_whole_story_works_in_a_real_browser() {
-    let root = env!("CARGO_MANIFEST_DIR");
     // GitHub login goes to the test's own provider, where Octo Cat approves.
     let provider = TestProvider::start().await;
     provider.approve_as(Person {
@@ -62,7 +74,7 @@ async fn the_whole_story_works_in_a_real_browser() {
         "e2e flow passed",
     )
     .await;
-    for shot in [
+    screenshots_taken(&[
         "editor.png",
         "post.png",
         "comment.png",
@@ -70,13 +82,7 @@ async fn the_whole_story_works_in_a_real_browser() {
         "account.png",
         "signin-refused.png",
         "link-taken.png",
-    ] {
-        let path = format!("{root}/tests/e2e/artifacts/{shot}");
-        assert!(
-            std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
-            "screenshot {shot}"
-        );
-    }
+    ]);
 }
 
 /// tests/e2e/conduit (a RealWorld-style front-end) served on an origin of its own.
@@ -165,18 +171,11 @@ async fn the_enhanced_editor_works_in_a_real_browser_and_the_plain_one_without_j
     .await
     .unwrap();
     assert_eq!((aside, published), (1, 2));
-    let root = env!("CARGO_MANIFEST_DIR");
-    for shot in [
+    screenshots_taken(&[
         "editor-live.png",
         "editor-narrow-preview.png",
         "editor-dark.png",
-    ] {
-        let path = format!("{root}/tests/e2e/artifacts/{shot}");
-        assert!(
-            std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
-            "screenshot {shot}"
-        );
-    }
+    ]);
 }
 
 #[tokio::test]
@@ -215,8 +214,7 @@ async fn site_settings_pages_navigation_and_the_views_chart_work_in_a_real_brows
     .unwrap();
     assert_eq!((pages, linked), (1, true));
     assert!(views >= 4, "{views} views");
-    let root = env!("CARGO_MANIFEST_DIR");
-    for shot in [
+    screenshots_taken(&[
         "settings.png",
         "settings-dark.png",
         "page-editor.png",
@@ -225,13 +223,7 @@ async fn site_settings_pages_navigation_and_the_views_chart_work_in_a_real_brows
         "navigation.png",
         "dashboard.png",
         "dashboard-dark.png",
-    ] {
-        let path = format!("{root}/tests/e2e/artifacts/{shot}");
-        assert!(
-            std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
-            "screenshot {shot}"
-        );
-    }
+    ]);
 }
 
 #[tokio::test]
@@ -278,12 +270,5 @@ async fn live_comments_and_editor_presence_work_across_two_instances_in_a_real_b
     .await
     .unwrap();
     assert_eq!((hidden, body.as_str()), (true, "Mira rewrote this."));
-    let root = env!("CARGO_MANIFEST_DIR");
-    for shot in ["live-comment.png", "editor-presence.png"] {
-        let path = format!("{root}/tests/e2e/artifacts/{shot}");
-        assert!(
-            std::fs::metadata(&path).is_ok_and(|m| m.len() > 10_000),
-            "screenshot {shot}"
-        );
-    }
+    screenshots_taken(&["live-comment.png", "editor-presence.png"]);
 }
