@@ -377,6 +377,12 @@ pub enum ApiError {
     /// 403, keyed by the resource the role may not touch.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// 403 for a reason the caller can act on, said under `key`.
+    #[error("refused: {key} {message}")]
+    Refused {
+        key: &'static str,
+        message: &'static str,
+    },
     /// 404, keyed by the resource.
     #[error("not found: {0}")]
     NotFound(&'static str),
@@ -439,6 +445,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized { key, message } => one(key, message),
             ApiError::Forbidden(resource) => one(resource, "forbidden"),
+            ApiError::Refused { key, message } => one(key, message),
             ApiError::NotFound(resource) => one(resource, "not found"),
             ApiError::Taken(field) => one(field, "has already been taken"),
             ApiError::Stale(current) => serde_json::json!({
@@ -512,7 +519,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Taken(_) | ApiError::Stale(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,

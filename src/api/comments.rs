@@ -137,7 +137,18 @@ pub async fn create(
         }
         Err(AddError::Invalid(message)) => return Err(ApiError::invalid("body", message)),
         Err(AddError::TooFast) => return Err(ApiError::TooMany { retry_after: 60 }),
-        Err(AddError::Closed | AddError::Unverified) => return Err(ApiError::Forbidden("comment")),
+        Err(AddError::Closed) => {
+            return Err(ApiError::Refused {
+                key: "comment",
+                message: "comments are closed on this site",
+            });
+        }
+        Err(AddError::Unverified) => {
+            return Err(ApiError::Refused {
+                key: "email",
+                message: "must be verified before commenting: follow the link we emailed you",
+            });
+        }
         Err(AddError::Redis(e)) => return Err(e.into()),
         Err(AddError::Db(e)) => return Err(e.into()),
     };

@@ -10,7 +10,7 @@ use crate::harness::{TestApp, spawn_app, spawn_app_with};
 const PASSWORD: &str = "correct horse battery";
 
 /// A JSON call with an optional token; the status and the body (JSON, or a failure).
-async fn call(
+pub async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -47,7 +47,7 @@ async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Val
 }
 
 /// Register `username` through the API; its token.
-async fn register(app: &TestApp, username: &str) -> String {
+pub async fn register(app: &TestApp, username: &str) -> String {
     let (status, body) = call(
         app,
         Method::POST,

@@ -57,6 +57,21 @@ async fn a_new_account_verifies_its_address_before_commenting_when_the_site_asks
     assert!(body.contains("First!"));
     let account = reader.page("/account", StatusCode::OK).await;
     assert!(account.text("#email ~ p").contains("not verified yet"));
+    // Through the API too: refused with what to do.
+    let token = crate::api::register(&app, "apinewbie").await;
+    let (status, body) = crate::api::call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/articles/{slug}/comments"),
+        Some(&token),
+        Some(serde_json::json!({"comment": {"body": "First from the API"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["errors"]["email"][0],
+        "must be verified before commenting: follow the link we emailed you"
+    );
 
     // The link, opened (by anyone: a mail scanner first, say), verifies.
     let path = link.strip_prefix(&app.base).unwrap().to_owned();
