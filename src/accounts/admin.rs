@@ -124,7 +124,15 @@ async fn apply(
     disabled: Option<bool>,
 ) -> Result<HttpResponse, Error> {
     match super::manage(&state.db, id, role, disabled).await {
-        Ok(()) => Ok(crate::render::page::see_other("/admin/users")),
+        Ok(()) => {
+            if disabled.is_some() {
+                // A disabled account's comments leave the pages open now (and come back when
+                // it is enabled again): the newest thousand, as pages show them.
+                let theirs = crate::comments::repo::recent_by(&state.db, id, 1000).await?;
+                crate::ws::comments_changed(state, &theirs).await;
+            }
+            Ok(crate::render::page::see_other("/admin/users"))
+        }
         Err(ManageError::NotFound) => Err(Error::NotFound),
         Err(e @ ManageError::LastAdmin) => {
             let mut message = e.to_string();

@@ -251,6 +251,35 @@ async fn comments_reach_a_page_on_another_instance_and_hidden_or_deleted_ones_go
 }
 
 #[tokio::test]
+async fn a_disabled_accounts_comments_leave_open_pages_and_come_back_when_enabled() {
+    let app = spawn_app().await;
+    let (slug, post) = a_post(&app, "Spam magnet").await;
+    let mut page = open(&app, &format!("/ws/posts/{post}/comments"), None).await;
+    let spammer = app.signed_in("spammy", Role::Reader).await;
+    assert_eq!(
+        comment(&spammer, &slug, "Buy now").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let id = expect_json(&mut page).await["id"].as_i64().unwrap();
+    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'spammy'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let admin = app.signed_in("root", Role::Admin).await;
+    for (what, expected) in [("disable", "gone"), ("enable", "comment")] {
+        let res = admin
+            .submit("/admin/users", &format!("/admin/users/{user}/{what}"), &[])
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{what}");
+        let heard = expect_json(&mut page).await;
+        assert_eq!(
+            (heard["type"].as_str(), heard["id"].as_i64()),
+            (Some(expected), Some(id))
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_handshake_wants_a_page_of_this_site_and_a_published_post() {
     let app = spawn_app().await;
     let (_, post) = a_post(&app, "Open to all").await;
