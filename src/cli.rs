@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     accounts::{
         self,
-        model::{Email, NewUser, Password, Role, Username},
+        model::{Email, NewUser, Password, Role, Username, parse_display_name},
     },
     app::App,
     config::{Environment, Settings},
@@ -190,10 +190,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 username: Username::parse(&args.username)
                     .map_err(|e| anyhow::anyhow!("--username: {e}"))?,
                 email: Email::parse(&args.email).map_err(|e| anyhow::anyhow!("--email: {e}"))?,
-                display_name: args.display_name.unwrap_or_else(|| args.username.clone()),
+                display_name: match args.display_name {
+                    Some(name) => parse_display_name(&name)
+                        .map_err(|e| anyhow::anyhow!("--display-name: {e}"))?,
+                    None => args.username.clone(),
+                },
                 bio: String::new(),
                 password: Some(
-                    Password::parse(&args.password)
+                    Password::parse(&args.password, &settings.accounts.password_policy())
                         .map_err(|e| anyhow::anyhow!("--password: {e}"))?,
                 ),
                 role: args

@@ -224,6 +224,9 @@ pub struct StatsSettings {
 pub struct PostsSettings {
     /// The largest Markdown body a post may have, in bytes.
     pub max_body_bytes: usize,
+    /// Render-thread time one account may use per minute, in milliseconds, over previews,
+    /// autosaves, saves and API writes together (`render::budget`).
+    pub render_ms_per_minute: u32,
 }
 
 /// Log in with GitHub or Google. A provider is on when both its client id and secret are
@@ -415,6 +418,20 @@ pub struct AccountsSettings {
     pub registrations_per_hour: u32,
     /// Password hashes computed at once (each takes 19 MiB); 0 means one per CPU core.
     pub hash_concurrency: usize,
+    /// The fewest characters a new password may have.
+    pub min_password_length: usize,
+    /// Refuse the most common passwords (and one character repeated).
+    pub refuse_common_passwords: bool,
+}
+
+impl AccountsSettings {
+    /// The rule every new password is parsed with.
+    pub fn password_policy(&self) -> crate::accounts::model::PasswordPolicy {
+        crate::accounts::model::PasswordPolicy {
+            min_length: self.min_password_length,
+            refuse_common: self.refuse_common_passwords,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -508,6 +525,9 @@ pub struct ApiSettings {
     pub requests_per_minute: u32,
     /// Calls per minute by one account (with a valid token).
     pub account_requests_per_minute: u32,
+    /// `PUT /api/user` changes the email or password without `currentPassword` only with a
+    /// token made this many minutes ago at most (a login just now); 0: always asks for it.
+    pub recent_auth_minutes: u32,
 }
 
 impl Default for ApiSettings {
@@ -519,6 +539,7 @@ impl Default for ApiSettings {
             cors_origins: Vec::new(),
             requests_per_minute: 600,
             account_requests_per_minute: 1200,
+            recent_auth_minutes: 10,
         }
     }
 }
@@ -727,6 +748,14 @@ impl Settings {
                 "accounts.account_attempts_per_hour, address_attempts and \
                  registrations_per_hour: must be at least 1",
             );
+        }
+        if !(1..=crate::accounts::model::Password::MAX_LEN)
+            .contains(&self.accounts.min_password_length)
+        {
+            return fail("accounts.min_password_length: must be between 1 and 256");
+        }
+        if self.posts.render_ms_per_minute < 100 {
+            return fail("posts.render_ms_per_minute: must be at least 100");
         }
         if !(1024..=64 << 20).contains(&self.posts.max_body_bytes) {
             return fail("posts.max_body_bytes: must be between 1024 and 67108864");

@@ -52,9 +52,15 @@ impl Limiter<'_> {
 
     /// Count one attempt by `id`: where it stands in its window.
     pub async fn hit(&self, id: &str) -> redis::RedisResult<Hit> {
+        self.add(id, 1).await
+    }
+
+    /// Count `n` (an attempt's weight: milliseconds of work, say; 0 only asks) for `id`:
+    /// where it stands in its window.
+    pub async fn add(&self, id: &str, n: u64) -> redis::RedisResult<Hit> {
         let script = redis::Script::new(HIT);
         let mut invocation = script.key(self.key(id));
-        invocation.arg(self.window.as_secs().max(1)).arg(1);
+        invocation.arg(self.window.as_secs().max(1)).arg(n);
         let (count, ttl): (u64, i64) = self.redis.script(&invocation).await?;
         Ok(Hit {
             count,

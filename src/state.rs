@@ -70,6 +70,17 @@ impl AppState {
             window,
         }
     }
+
+    /// Each account's share of the render threads (`render::budget`).
+    pub fn render_budget(&self) -> crate::render::budget::Budget<'_> {
+        crate::render::budget::Budget {
+            limiter: self.limiter(
+                "render",
+                self.settings.posts.render_ms_per_minute,
+                std::time::Duration::from_secs(60),
+            ),
+        }
+    }
 }
 
 /// The static files every page links (content-hashed URLs).

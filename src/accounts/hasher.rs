@@ -142,7 +142,8 @@ mod tests {
     #[tokio::test]
     async fn hashes_verify_here_and_with_the_argon2_crate_itself() {
         let hasher = Hasher::new(1);
-        let password = Password::parse("correct horse battery staple").expect("valid");
+        let password =
+            Password::parse("correct horse battery staple", &Default::default()).expect("valid");
         let phc = hasher.hash(&password).await.expect("hashed");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(

@@ -1,5 +1,6 @@
 //! People: accounts, roles and author pages.
 
+pub mod address;
 pub mod admin;
 pub mod hasher;
 pub mod model;
@@ -41,7 +42,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(pages::log_in)),
         )
         .service(resource("/logout").route(web::post().to(pages::log_out)))
-        .service(resource("/verify/{token}").route(read().to(verify::open)))
+        .service(
+            resource("/verify/{token}")
+                .route(read().to(verify::open))
+                .route(web::post().to(verify::confirm)),
+        )
         .service(
             resource("/password/forgot")
                 .route(read().to(reset::pages::forgot_form))
@@ -55,6 +60,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     admin::routes(cfg);
     profile::routes(cfg);
     oauth::routes(cfg);
+}
+
+/// Does `candidate` match the account's password? (Argon2, bounded, off the workers.) An
+/// account without one matches nothing.
+pub async fn password_matches(
+    state: &AppState,
+    user: UserId,
+    candidate: &str,
+) -> Result<bool, crate::error::Error> {
+    let Some(hash) = repo::password_hash(&state.db, user).await? else {
+        return Ok(false);
+    };
+    Ok(state.hasher.verify(candidate, &hash).await?)
 }
 
 /// A new password account was made: ask it to verify its address, if the site sends email.
@@ -241,6 +259,12 @@ pub async fn manage(
     if let Some(disabled) = disabled {
         repo::set_disabled(&mut *tx, id, disabled).await?;
     }
+    if disabled == Some(true) && !target.disabled {
+        // Whatever the account held stays dead when it is enabled again: sessions and API
+        // tokens (a new epoch), and password reset links.
+        repo::bump_session_epoch(&mut *tx, id).await?;
+        reset::repo::use_up_all(&mut *tx, id).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -257,11 +281,12 @@ pub enum ProviderLoginError {
     /// The account with this email already has another identity at this provider.
     #[error("the account with this email is linked to another identity at the provider")]
     EmailOwnerLinkedElsewhere,
-    /// An account with this email exists, but nobody has shown they control its address
-    /// (a password sign-up): logging in to it through the provider would let whoever
-    /// registered the address first share the account. Log in with the password and link.
+    /// An account with this email exists, but either nobody has shown they control its
+    /// address, or it has a password: logging in to it through the provider would let
+    /// whoever registered the address first (and set that password) share the account
+    /// (pre-hijacking). Its owner logs in with the password and links the provider.
     #[error("an account with this email exists and must link the provider itself")]
-    EmailOwnerUnverified,
+    EmailOwnerMustLink,
     /// Nobody has an account for this identity, and admins closed registrations.
     #[error("registrations are closed")]
     RegistrationsClosed,
@@ -320,8 +345,8 @@ async fn try_log_in_with(
         .ok_or(ProviderLoginError::EmailNotVerified)?;
     let id = match repo::email_owner(&mut *tx, email.as_str()).await? {
         Some(owner) if owner.disabled => return Err(ProviderLoginError::Disabled),
-        Some(owner) if !owner.email_verified => {
-            return Err(ProviderLoginError::EmailOwnerUnverified);
+        Some(owner) if !owner.email_verified || owner.has_password => {
+            return Err(ProviderLoginError::EmailOwnerMustLink);
         }
         Some(owner) => owner.id,
         None => {
@@ -404,7 +429,7 @@ pub enum ProviderFailure {
     Disabled,
     EmailNotVerified,
     EmailOwnerLinkedElsewhere,
-    EmailOwnerUnverified,
+    EmailOwnerMustLink,
     RegistrationsClosed,
     LinkedToAnother,
     AlreadyHasOne,
@@ -417,7 +442,7 @@ impl ProviderLoginError {
             Self::Disabled => ProviderFailure::Disabled,
             Self::EmailNotVerified => ProviderFailure::EmailNotVerified,
             Self::EmailOwnerLinkedElsewhere => ProviderFailure::EmailOwnerLinkedElsewhere,
-            Self::EmailOwnerUnverified => ProviderFailure::EmailOwnerUnverified,
+            Self::EmailOwnerMustLink => ProviderFailure::EmailOwnerMustLink,
             Self::RegistrationsClosed => ProviderFailure::RegistrationsClosed,
             Self::Db(e) => return Err(e),
         })

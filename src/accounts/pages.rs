@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{
     CreateUserError, LogIn,
-    model::{Author, Email, NewUser, Password, Role, Username, parse_display_name},
+    model::{Author, Email, NewUser, Password, PasswordPolicy, Role, Username, parse_display_name},
     oauth::{self, ProviderButton},
     repo,
     session::AuthSession,
@@ -120,11 +120,11 @@ pub struct AccountForm {
 
 impl AccountForm {
     /// Parse into a `NewUser` with `role`, or say what is wrong with each field.
-    fn parse(&self, role: Role) -> Result<NewUser, FormErrors> {
+    fn parse(&self, role: Role, policy: &PasswordPolicy) -> Result<NewUser, FormErrors> {
         let mut errors = FormErrors::default();
         let username = errors.check("username", Username::parse(&self.username));
         let email = errors.check("email", Email::parse(&self.email));
-        let password = errors.check("password", Password::parse(&self.password));
+        let password = errors.check("password", Password::parse(&self.password, policy));
         // Optional here: the username stands in for it.
         let display_name = match self.display_name.trim() {
             "" => None,
@@ -230,7 +230,10 @@ pub async fn register(
         let page = account_page(&state, &session, "/register", form, errors);
         return render(StatusCode::FORBIDDEN, page);
     }
-    let user = match form.parse(state.site().settings.default_role) {
+    let user = match form.parse(
+        state.site().settings.default_role,
+        &state.settings.accounts.password_policy(),
+    ) {
         Ok(user) => user,
         Err(errors) => {
             let page = account_page(&state, &session, "/register", form, errors);
@@ -310,7 +313,7 @@ pub async fn setup(
         return Err(Error::NotFound);
     }
     let mut site = state.site().settings.clone();
-    let mut errors = match form.parse(Role::Admin) {
+    let mut errors = match form.parse(Role::Admin, &state.settings.accounts.password_policy()) {
         Ok(_) => FormErrors::default(),
         Err(errors) => errors,
     };
@@ -325,7 +328,7 @@ pub async fn setup(
             "A description is at most 300 characters",
         );
     }
-    let user = match form.parse(Role::Admin) {
+    let user = match form.parse(Role::Admin, &state.settings.accounts.password_policy()) {
         Ok(user) if errors.is_empty() => user,
         _ => {
             let page = account_page(&state, &session, "/setup", form, errors);

@@ -189,18 +189,6 @@ pub struct PasswordForm {
     pub new_password: String,
 }
 
-/// Does `candidate` match the account's password? (Argon2, bounded, off the workers.)
-async fn password_matches(
-    state: &AppState,
-    user: &CurrentUser,
-    candidate: &str,
-) -> Result<bool, Error> {
-    let Some(hash) = repo::password_hash(&state.db, user.id).await? else {
-        return Ok(false);
-    };
-    Ok(state.hasher.verify(candidate, &hash).await?)
-}
-
 /// `POST /account/password`: needs the current password, if the account has one (an
 /// account made by logging in with GitHub or Google sets its first one here).
 pub async fn change_password(
@@ -211,10 +199,16 @@ pub async fn change_password(
 ) -> Result<HttpResponse, Error> {
     let mut errors = FormErrors::default();
     let has_password = repo::password_hash(&state.db, user.id).await?.is_some();
-    if has_password && !password_matches(&state, &user, &form.current_password).await? {
+    if has_password && !super::password_matches(&state, user.id, &form.current_password).await? {
         errors.add("current_password", "That is not your current password");
     }
-    let new = errors.check("new_password", Password::parse(&form.new_password));
+    let new = errors.check(
+        "new_password",
+        Password::parse(
+            &form.new_password,
+            &state.settings.accounts.password_policy(),
+        ),
+    );
     match new {
         Some(new) if errors.is_empty() => {
             let hash = state.hasher.hash(&new).await?;
@@ -264,7 +258,7 @@ pub async fn delete(
         errors.add("confirm_username", "Type your username to confirm");
     }
     let has_password = repo::password_hash(&state.db, user.id).await?.is_some();
-    if has_password && !password_matches(&state, &user, &form.password).await? {
+    if has_password && !super::password_matches(&state, user.id, &form.password).await? {
         errors.add("password", "That is not your password");
     }
     // The admins' rows stay locked until the deletion commits: no race to zero admins.

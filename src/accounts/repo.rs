@@ -378,6 +378,8 @@ pub struct Owner {
     pub disabled: bool,
     /// Does the owner control the account's address (see the users.email_verified column)?
     pub email_verified: bool,
+    /// Has someone set a password on it (see `accounts::log_in_with`)?
+    pub has_password: bool,
 }
 
 pub async fn identity_owner(
@@ -386,7 +388,8 @@ pub async fn identity_owner(
     provider_user_id: &str,
 ) -> sqlx::Result<Option<Owner>> {
     sqlx::query_as(
-        "SELECT u.id, u.disabled_at IS NOT NULL AS disabled, u.email_verified
+        "SELECT u.id, u.disabled_at IS NOT NULL AS disabled, u.email_verified,
+                u.password_hash IS NOT NULL AS has_password
            FROM identities i JOIN users u ON u.id = i.user_id
           WHERE i.provider = $1 AND i.provider_user_id = $2",
     )
@@ -399,7 +402,8 @@ pub async fn identity_owner(
 /// The account with this email (compared case-insensitively, as the unique index does).
 pub async fn email_owner(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<Owner>> {
     sqlx::query_as(
-        "SELECT id, disabled_at IS NOT NULL AS disabled, email_verified
+        "SELECT id, disabled_at IS NOT NULL AS disabled, email_verified,
+                password_hash IS NOT NULL AS has_password
            FROM users WHERE lower(email) = lower($1)",
     )
     .bind(email)

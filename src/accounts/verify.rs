@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use actix_web::{http::StatusCode, web};
+
 use askama::Template;
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
@@ -66,9 +68,20 @@ pub fn link(settings: &Settings, user: UserId, email: &str) -> String {
     format!("{}/verify/{id}.{expires}.{mac}", settings.http.base())
 }
 
+/// The account a link verifies, as its page shows it.
+pub struct Verifiable {
+    pub user: UserId,
+    pub username: String,
+    pub email: String,
+}
+
 /// Check a token from a link: the account it verifies, if it is signed for the address the
 /// account has now and not expired.
-pub async fn check(db: &PgPool, settings: &Settings, token: &str) -> sqlx::Result<Option<UserId>> {
+pub async fn check(
+    db: &PgPool,
+    settings: &Settings,
+    token: &str,
+) -> sqlx::Result<Option<Verifiable>> {
     let mut parts = token.splitn(3, '.');
     let (Some(id), Some(expires), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
         return Ok(None);
@@ -79,7 +92,7 @@ pub async fn check(db: &PgPool, settings: &Settings, token: &str) -> sqlx::Resul
     if until < OffsetDateTime::now_utc().unix_timestamp() {
         return Ok(None);
     }
-    let Some(email) = address(db, UserId(user)).await? else {
+    let Some((username, email)) = address(db, UserId(user)).await? else {
         return Ok(None);
     };
     let ok = signed(
@@ -88,11 +101,15 @@ pub async fn check(db: &PgPool, settings: &Settings, token: &str) -> sqlx::Resul
         &[id, &email.to_lowercase(), expires],
         mac,
     );
-    Ok(ok.then_some(UserId(user)))
+    Ok(ok.then_some(Verifiable {
+        user: UserId(user),
+        username,
+        email,
+    }))
 }
 
-async fn address(db: &PgPool, user: UserId) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT email FROM users WHERE id = $1 AND disabled_at IS NULL")
+async fn address(db: &PgPool, user: UserId) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as("SELECT username, email FROM users WHERE id = $1 AND disabled_at IS NULL")
         .bind(user)
         .fetch_optional(db)
         .await
@@ -172,35 +189,47 @@ pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
 #[template(path = "accounts/verified.html")]
 struct VerifiedPage {
     layout: crate::render::Layout,
+    /// Before the button: the account and address the link is for.
+    asking: Option<Verifiable>,
     ok: bool,
 }
 
-/// `GET /verify/{token}`: the address is verified, or the link doesn't work (410). Opening
-/// it twice is fine; a mail scanner opening it first verifies for the reader.
-pub async fn open(
-    state: actix_web::web::Data<crate::state::AppState>,
-    token: actix_web::web::Path<String>,
+fn verified_page(
+    state: &crate::state::AppState,
+    asking: Option<Verifiable>,
+    ok: bool,
 ) -> Result<actix_web::HttpResponse, crate::error::Error> {
-    let user = check(&state.db, &state.settings, &token).await?;
-    if let Some(user) = user {
-        super::repo::set_email_verified(&state.db, user).await?;
-    }
-    let title = if user.is_some() {
-        "Address verified"
-    } else {
-        "This link doesn't work"
-    };
-    let status = if user.is_some() {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::GONE
+    let (status, title) = match (&asking, ok) {
+        (Some(_), _) => (StatusCode::OK, "Verify your address"),
+        (None, true) => (StatusCode::OK, "Address verified"),
+        (None, false) => (StatusCode::GONE, "This link doesn't work"),
     };
     let layout = crate::render::Layout::new(&state.site(), title, "", "/account").noindex();
-    crate::render::page::personal(
-        status,
-        VerifiedPage {
-            layout,
-            ok: user.is_some(),
-        },
-    )
+    crate::render::page::personal(status, VerifiedPage { layout, asking, ok })
+}
+
+/// `GET /verify/{token}`: which account and address the link verifies, and a button. Mail
+/// scanners open links: opening one changes nothing, or a scanner could verify an address
+/// for an account someone else made with it (and a provider login by that address would
+/// then lead into it).
+pub async fn open(
+    state: web::Data<crate::state::AppState>,
+    token: web::Path<String>,
+) -> Result<actix_web::HttpResponse, crate::error::Error> {
+    let asking = check(&state.db, &state.settings, &token).await?;
+    let ok = asking.is_some();
+    verified_page(&state, asking, ok)
+}
+
+/// `POST /verify/{token}`: the button. The signed link is the credential (it reached the
+/// address), so, like unsubscribing, no CSRF token: a forged POST needs the link itself.
+pub async fn confirm(
+    state: web::Data<crate::state::AppState>,
+    token: web::Path<String>,
+) -> Result<actix_web::HttpResponse, crate::error::Error> {
+    let verified = check(&state.db, &state.settings, &token).await?;
+    if let Some(account) = &verified {
+        super::repo::set_email_verified(&state.db, account.user).await?;
+    }
+    verified_page(&state, None, verified.is_some())
 }

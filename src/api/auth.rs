@@ -18,6 +18,8 @@ pub struct ApiUser {
     pub user: CurrentUser,
     /// The token it came with, which `GET /api/user` hands back.
     pub token: String,
+    /// When that token was made (Unix seconds).
+    pub issued_at: i64,
 }
 
 /// A caller who may or may not send a token; a token sent must be valid (401 otherwise).
@@ -50,15 +52,20 @@ pub(super) fn token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 
 /// The account behind `token`, if it is ours, unexpired, and its account is active and
 /// still in the epoch the token was made in (a password change starts a new one).
-async fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser, ApiError> {
-    let (id, epoch) = state
+async fn authenticate(state: &AppState, token: String) -> Result<ApiUser, ApiError> {
+    let verified = state
         .tokens
-        .verify(token)
+        .verify(&token)
         .ok_or_else(ApiError::token_invalid)?;
-    repo::find_current(&state.db, id)
+    let user = repo::find_current(&state.db, verified.user)
         .await?
-        .filter(|u| u.session_epoch == epoch)
-        .ok_or_else(ApiError::token_invalid)
+        .filter(|u| u.session_epoch == verified.epoch)
+        .ok_or_else(ApiError::token_invalid)?;
+    Ok(ApiUser {
+        user,
+        token,
+        issued_at: verified.issued_at,
+    })
 }
 
 impl FromRequest for MaybeApiUser {
@@ -73,8 +80,7 @@ impl FromRequest for MaybeApiUser {
                 return Ok(MaybeApiUser(None));
             };
             let state = state.ok_or_else(|| anyhow::anyhow!("no app state"))?;
-            let user = authenticate(&state, &token).await?;
-            Ok(MaybeApiUser(Some(ApiUser { user, token })))
+            Ok(MaybeApiUser(Some(authenticate(&state, token).await?)))
         })
     }
 }

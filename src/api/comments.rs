@@ -14,6 +14,7 @@ use crate::{
     comments::{self, AddError, repo},
     error::ApiError,
     posts,
+    slug::Slug,
     state::{AppState, resource},
 };
 
@@ -78,10 +79,9 @@ pub struct Wrapped {
 
 /// The published post at `slug` (comments belong to what readers can see).
 async fn published(state: &AppState, slug: &str) -> Result<posts::model::Post, ApiError> {
-    if slug.len() > 200 {
-        return Err(ApiError::NotFound("article"));
-    }
-    posts::repo::find_published(&state.db, slug)
+    // Parsed, so a NUL or any other byte no slug has never reaches SQL.
+    let slug = Slug::parse(slug).map_err(|_| ApiError::NotFound("article"))?;
+    posts::repo::find_published(&state.db, slug.as_str())
         .await?
         .ok_or(ApiError::NotFound("article"))
 }

@@ -19,6 +19,16 @@ pub struct Claims {
     pub exp: i64,
 }
 
+/// What a good token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub user: UserId,
+    /// The account's session epoch when it was made.
+    pub epoch: i32,
+    /// When it was made (Unix seconds): a fresh one stands for a recent login.
+    pub issued_at: i64,
+}
+
 /// Makes and checks tokens with the site's key.
 #[derive(Clone)]
 pub struct Tokens {
@@ -70,11 +80,15 @@ impl Tokens {
 
     /// The claims of a token this site signed that has not expired; `None` for anything
     /// else (malformed, forged, another key or algorithm, expired).
-    pub fn verify(&self, token: &str) -> Option<(UserId, i32)> {
+    pub fn verify(&self, token: &str) -> Option<Verified> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()?
             .claims;
-        Some((UserId(claims.sub.parse().ok()?), claims.epoch))
+        Some(Verified {
+            user: UserId(claims.sub.parse().ok()?),
+            epoch: claims.epoch,
+            issued_at: claims.iat,
+        })
     }
 }
 
@@ -96,7 +110,10 @@ mod tests {
     fn a_token_round_trips_and_nothing_else_passes() -> anyhow::Result<()> {
         let ours = tokens("", 1);
         let token = ours.issue(UserId(7), 3)?;
-        assert_eq!(ours.verify(&token), Some((UserId(7), 3)));
+        assert_eq!(
+            ours.verify(&token).map(|v| (v.user, v.epoch)),
+            Some((UserId(7), 3))
+        );
 
         // Another key.
         assert!(tokens("another key entirely", 1).verify(&token).is_none());

@@ -242,7 +242,7 @@ async fn rate_limit(
         .ok()
         .flatten()
         .and_then(|t| state.tokens.verify(&t))
-        .map(|(id, _)| id);
+        .map(|v| v.user);
     let (name, limit, id) = match account {
         Some(id) => (
             "api:account",

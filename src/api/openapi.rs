@@ -170,6 +170,12 @@ pub struct UpdateUser {
     pub username: Option<String>,
     pub bio: Option<String>,
     pub image: Option<String>,
+    /// Quire: the account's password, needed to change `email` or `password` unless the
+    /// token came from a login in the last few minutes (`api.recent_auth_minutes`, default
+    /// 10); 422 `errors.currentPassword` when it is missing or wrong.
+    #[schema(nullable = false)]
+    #[schema(rename = "currentPassword")]
+    pub current_password: Option<String>,
 }
 
 #[derive(Debug, ToSchema)]
@@ -182,7 +188,7 @@ pub struct UpdateUserRequest {
 pub struct NewArticle {
     #[schema(min_length = 1, max_length = 300, pattern = "[A-Za-z0-9]")]
     pub title: String,
-    /// Blank: made from the body's start.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub description: String,
     /// Markdown.
     #[schema(min_length = 1, pattern = "\\S")]

@@ -8,7 +8,7 @@ use super::{
     auth::{ApiUser, MaybeApiUser},
 };
 use crate::{
-    accounts::repo,
+    accounts::{model::Username, repo},
     api::openapi::GenericErrorModel,
     error::ApiError,
     state::{AppState, resource},
@@ -33,10 +33,9 @@ async fn find(
     username: &str,
     viewer: Option<crate::accounts::model::UserId>,
 ) -> Result<repo::PublicProfile, ApiError> {
-    if username.len() > 64 {
-        return Err(ApiError::NotFound("profile"));
-    }
-    repo::public_profile(&state.db, username, viewer)
+    // Parsed, so a NUL or any other byte no username has never reaches SQL.
+    let username = Username::parse(username).map_err(|_| ApiError::NotFound("profile"))?;
+    repo::public_profile(&state.db, username.as_str(), viewer)
         .await?
         .ok_or(ApiError::NotFound("profile"))
 }

@@ -66,6 +66,10 @@ pub struct UpdateFields {
     pub username: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
     pub password: Option<String>,
+    /// Needed to change `email` or `password`, unless the token is from a login just now
+    /// (`api.recent_auth_minutes`): a token alone, leaked once, must not take the account.
+    #[serde(default, rename = "currentPassword", deserialize_with = "not_null")]
+    pub current_password: Option<String>,
     #[serde(default, deserialize_with = "present")]
     pub bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
@@ -183,6 +187,7 @@ pub async fn register(
         return Err(ApiError::Forbidden("registration"));
     }
     let fields = body.into_inner()?;
+    let policy = state.settings.accounts.password_policy();
     let mut problems = Problems::default();
     let username = problems.check("username", fields.username.as_deref(), Username::parse);
     let email = problems.check("email", fields.email.as_deref(), Email::parse);
@@ -192,7 +197,7 @@ pub async fn register(
             problems.add("password", "can't be blank");
             None
         }
-        Some(p) => problems.check("password", Some(p), |_| Password::parse(p)),
+        Some(p) => problems.check("password", Some(p), |_| Password::parse(p, &policy)),
     };
     problems.done()?;
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
@@ -254,9 +259,10 @@ pub async fn log_in(
         LogIn::TooMany { wait_secs } => Err(ApiError::TooMany {
             retry_after: wait_secs,
         }),
+        // RealWorld's words exactly (spec 2.0.0: strict clients match them).
         LogIn::Disabled | LogIn::Refused => Err(ApiError::Unauthorized {
             key: "credentials",
-            message: "email or password is invalid",
+            message: "invalid",
         }),
     }
 }
@@ -272,14 +278,47 @@ pub async fn current(
     Ok(HttpResponse::Ok().json(user_body(&state, caller.user.id, caller.token).await?))
 }
 
+/// Was `caller`'s token made by a login within `api.recent_auth_minutes`?
+fn recent_login(state: &AppState, caller: &ApiUser) -> bool {
+    let minutes = i64::from(state.settings.api.recent_auth_minutes);
+    let age = time::OffsetDateTime::now_utc().unix_timestamp() - caller.issued_at;
+    minutes > 0 && age <= minutes * 60
+}
+
+/// Check `currentPassword` (422 keyed by it when missing or wrong), under the login's
+/// per-account allowance so a token can't be used to guess the password.
+async fn confirm_password(
+    state: &AppState,
+    user: UserId,
+    given: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(given) = given.filter(|p| !p.is_empty()) else {
+        return Err(ApiError::invalid(
+            "currentPassword",
+            "is needed to change the email or password (or log in again first)",
+        ));
+    };
+    let limiter = state.limiter("api:current_password", 10, Duration::from_secs(3600));
+    if let Some(retry_after) = limiter.over(&user.0.to_string()).await? {
+        return Err(ApiError::TooMany { retry_after });
+    }
+    match accounts::password_matches(state, user, given).await? {
+        true => Ok(()),
+        false => Err(ApiError::invalid("currentPassword", "is incorrect")),
+    }
+}
+
 /// `PUT /api/user`: change any of email, username, password, bio and image. A new password
-/// ends every earlier token; the answer carries a new one.
+/// ends every earlier token; the answer carries a new one. Changing the email or password
+/// needs `currentPassword` unless the token is from a login in the last
+/// `api.recent_auth_minutes`; a new email is told to the old address and must be verified.
 #[utoipa::path(put, path = "/user", tag = "User and Authentication",
     operation_id = "UpdateCurrentUser", summary = "Update current user", security(("Token" = [])),
     request_body = super::openapi::UpdateUserRequest,
     responses((status = 200, description = "The caller, changed", body = UserBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel),
               (status = 409, description = "Username or email taken", body = GenericErrorModel),
-              (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
+              (status = 422, description = "Invalid input, keyed by field (currentPassword: missing or wrong)", body = GenericErrorModel),
+              (status = 429, description = "Too many wrong current passwords", body = GenericErrorModel)))]
 pub async fn update(
     state: web::Data<AppState>,
     caller: ApiUser,
@@ -290,6 +329,7 @@ pub async fn update(
     let now = repo::profile(&state.db, id)
         .await?
         .ok_or_else(ApiError::token_invalid)?;
+    let policy = state.settings.accounts.password_policy();
     let mut problems = Problems::default();
     let username = match fields.username.as_deref() {
         None => Some(now.username.clone()),
@@ -305,7 +345,7 @@ pub async fn update(
     };
     let password = match fields.password.as_deref() {
         None => None,
-        Some(p) => problems.check("password", Some(p), |_| Password::parse(p)),
+        Some(p) => problems.check("password", Some(p), |_| Password::parse(p, &policy)),
     };
     let bio = match fields.bio {
         None => now.bio.clone(),
@@ -333,13 +373,22 @@ pub async fn update(
     let (Some(username), Some(email)) = (username, email) else {
         return Err(ApiError::invalid("user", "is incomplete"));
     };
+    let new_email = !email.eq_ignore_ascii_case(&now.email);
+    if (new_email || password.is_some()) && !recent_login(&state, &caller) {
+        confirm_password(&state, id, fields.current_password.as_deref()).await?;
+    }
     let change = repo::AccountChange {
         username: &username,
         email: &email,
         bio: &bio,
         avatar_url: image.as_deref(),
     };
-    match repo::update_account(&state.db, id, &change).await {
+    let mut tx = state.db.begin().await?;
+    match repo::update_account(&mut *tx, id, &change).await {
+        // Told and asked by email, when the site sends email (as a new account is).
+        Ok(()) if new_email && state.settings.mail.is_configured() => {
+            accounts::address::changed(&mut tx, id, &now.email, &email).await?
+        }
         Ok(()) => {}
         Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_username_key") => {
             return Err(ApiError::Taken("username"));
@@ -349,6 +398,7 @@ pub async fn update(
         }
         Err(e) => return Err(e.into()),
     }
+    tx.commit().await?;
     let token = match password {
         Some(password) => {
             let hash = state.hasher.hash(&password).await?;

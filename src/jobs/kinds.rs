@@ -26,6 +26,8 @@ pub async fn run(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
         "mail.reset" => crate::accounts::reset::send(ctx, job).await,
         // `{user}`: the link that verifies the account's address.
         "mail.verify" => crate::accounts::verify::send(ctx, job).await,
+        // `{user, old, new}`: the old address is told the account's address changed.
+        "mail.address_changed" => crate::accounts::address::send(ctx, job).await,
         // `{comment}`: the post's author is told of a new comment.
         "mail.comment" => crate::comments::notify::send(ctx, job).await,
         // `{subscriber}`: the link that confirms a newsletter subscription.

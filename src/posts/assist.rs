@@ -20,7 +20,7 @@ use crate::{
     authz::{self, Action},
     error::Error,
     extract::{CsrfForm, TokenOnly, Writer},
-    render::{form::FormErrors, markdown, page::human_date_time},
+    render::{budget::Meter, form::FormErrors, markdown, page::human_date_time},
     state::AppState,
 };
 
@@ -30,16 +30,39 @@ pub struct PreviewForm {
     pub body: String,
 }
 
-/// Live previews one person may ask for per minute. The script asks at most twice a second
-/// while someone types; each renders up to a whole post, off the async workers.
-const LIVE_PREVIEWS_PER_MINUTE: u32 = 240;
-
 /// A JSON answer the script shows in the editor's status line. Never cached: it is one
 /// person's.
 fn answer(status: StatusCode, body: serde_json::Value) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("Cache-Control", "private, no-store"))
         .json(body)
+}
+
+/// Admit `user` to the render threads (`render::budget`), or the 429 for the status line.
+async fn admit<'a>(
+    state: &'a AppState,
+    user: &CurrentUser,
+) -> Result<Meter<'a>, Box<HttpResponse>> {
+    state
+        .render_budget()
+        .admit(user.id.0)
+        .await
+        .map_err(|spent| {
+            let mut res = refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Paused for {} seconds: too much previewing and saving in a row. Your \
+                     text is kept.",
+                    spent.retry_after
+                ),
+                &FormErrors::default(),
+            );
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                spent.retry_after.into(),
+            );
+            Box::new(res)
+        })
 }
 
 /// A refusal: `error` for the status line, `fields` naming what to fix.
@@ -67,19 +90,11 @@ pub async fn preview(
             &FormErrors::default(),
         ));
     }
-    let limiter = state.limiter(
-        "live-preview",
-        LIVE_PREVIEWS_PER_MINUTE,
-        std::time::Duration::from_secs(60),
-    );
-    if limiter.over(&user.id.0.to_string()).await?.is_some() {
-        return Ok(refused(
-            StatusCode::TOO_MANY_REQUESTS,
-            "The preview is paused for a minute: too many in a row.",
-            &FormErrors::default(),
-        ));
-    }
-    let html = markdown::render_off_thread(form.body).await;
+    let meter = match admit(&state, &user).await {
+        Ok(meter) => meter,
+        Err(refusal) => return Ok(*refusal),
+    };
+    let html = meter.measure(markdown::render_off_thread(form.body)).await;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "private, no-store"))
@@ -146,7 +161,14 @@ pub async fn autosave_new(
         Ok(input) => input,
         Err(refusal) => return Ok(*refusal),
     };
-    match super::create_from_input(&state.db, user.id, &input).await? {
+    let meter = match admit(&state, &user).await {
+        Ok(meter) => meter,
+        Err(refusal) => return Ok(*refusal),
+    };
+    let created = meter
+        .measure(super::create_from_input(&state.db, user.id, &input))
+        .await?;
+    match created {
         Some(id) => Ok(saved(id, 1, false)),
         None => {
             let mut errors = FormErrors::default();
@@ -182,14 +204,29 @@ pub async fn autosave(
             &FormErrors::default(),
         ));
     };
-    if post.status != PostStatus::Draft || version != post.version {
-        return keep_aside(&state, &user, post.id, version, post.version, &form).await;
-    }
+    // Checked as Save would, even when kept aside: what waits there is saved later as is.
     let input = match draft_input(&state, &form, post.kind) {
         Ok(input) => input,
         Err(refusal) => return Ok(*refusal),
     };
-    match super::save(&state, &user, post.id, version, &input, SaveKind::Autosave).await {
+    if post.status != PostStatus::Draft || version != post.version {
+        return keep_aside(&state, &user, post.id, version, post.version, &form).await;
+    }
+    let meter = match admit(&state, &user).await {
+        Ok(meter) => meter,
+        Err(refusal) => return Ok(*refusal),
+    };
+    let saved_as = meter
+        .measure(super::save(
+            &state,
+            &user,
+            post.id,
+            version,
+            &input,
+            SaveKind::Autosave,
+        ))
+        .await;
+    match saved_as {
         Ok(version) => Ok(saved(post.id, version, false)),
         Err(SaveError::Conflict(current)) => {
             keep_aside(&state, &user, post.id, version, current.version, &form).await
@@ -218,14 +255,6 @@ async fn keep_aside(
     current: i32,
     form: &EditorForm,
 ) -> Result<HttpResponse, Error> {
-    let max = state.settings.posts.max_body_bytes;
-    if form.body.len() > max {
-        return Ok(refused(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("Not autosaved: {}", too_long(max, form.body.len())),
-            &FormErrors::default(),
-        ));
-    }
     let value = serde_json::to_value(form).map_err(anyhow::Error::from)?;
     repo::keep_aside(&state.db, id, user.id, version, &value).await?;
     if version != current {

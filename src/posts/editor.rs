@@ -19,7 +19,7 @@ use crate::{
     authz::{self, Action},
     error::Error,
     extract::{CsrfForm, Writer, human_bytes},
-    render::{Layout, SafeHtml, form::FormErrors, markdown, page::human_date_time},
+    render::{Layout, SafeHtml, budget::Meter, form::FormErrors, markdown, page::human_date_time},
     state::AppState,
 };
 
@@ -321,10 +321,31 @@ pub(super) fn too_long(max_body: usize, len: usize) -> String {
     )
 }
 
-/// Previews one person may ask for per minute: each renders up to a whole post.
-const PREVIEWS_PER_MINUTE: u32 = 30;
+/// The editor's words when the account's render budget is spent (`render::budget`).
+pub(super) fn over_budget(retry_after: u64) -> String {
+    format!(
+        "You are previewing and saving very fast: the server needs a moment. Wait \
+         {retry_after} seconds and try again; your text is kept."
+    )
+}
 
-/// Render a preview of `body` off the async workers, within the person's preview allowance.
+/// Admit `user` to the render threads, or put the reason on `page` (429).
+async fn admitted<'a>(
+    state: &'a AppState,
+    user: &CurrentUser,
+    page: &mut EditPage,
+) -> Result<Meter<'a>, StatusCode> {
+    state
+        .render_budget()
+        .admit(user.id.0)
+        .await
+        .map_err(|spent| {
+            page.errors = FormErrors::general(over_budget(spent.retry_after));
+            StatusCode::TOO_MANY_REQUESTS
+        })
+}
+
+/// Render a preview of `body` off the async workers, within the person's render budget.
 async fn preview(
     state: &AppState,
     user: &CurrentUser,
@@ -336,35 +357,34 @@ async fn preview(
         page.errors.general = Some(TOO_LONG.replace("Not saved", "No preview"));
         return Ok(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    let limiter = state.limiter(
-        "preview",
-        PREVIEWS_PER_MINUTE,
-        std::time::Duration::from_secs(60),
-    );
-    if limiter.over(&user.id.0.to_string()).await?.is_some() {
-        page.errors = FormErrors::general(
-            "You are previewing very fast. Wait a minute, then preview again; your text is kept.",
-        );
-        return Ok(StatusCode::TOO_MANY_REQUESTS);
-    }
-    page.preview = Some(markdown::render_off_thread(page.form.body.clone()).await);
+    let meter = match admitted(state, user, page).await {
+        Ok(meter) => meter,
+        Err(status) => return Ok(status),
+    };
+    let html = meter
+        .measure(markdown::render_off_thread(page.form.body.clone()))
+        .await;
+    page.preview = Some(html);
     Ok(StatusCode::OK)
 }
 
-/// What the author sent: a save of `PostInput`, or `Err(status)` when the page goes back
-/// to them as it now is (a preview, or the form with what to fix and their text).
-async fn submitted(
-    state: &AppState,
+/// What the author sent: a save of `PostInput` (admitted to the render threads), or
+/// `Err(status)` when the page goes back to them as it now is (a preview, the form with
+/// what to fix and their text, or their render budget spent).
+async fn submitted<'a>(
+    state: &'a AppState,
     user: &CurrentUser,
     page: &mut EditPage,
-) -> Result<Result<PostInput, StatusCode>, Error> {
+) -> Result<Result<(PostInput, Meter<'a>), StatusCode>, Error> {
     if page.form.intent == "preview" {
         return Ok(Err(preview(state, user, page).await?));
     }
     let max_body = state.settings.posts.max_body_bytes;
     let kind = page.post.as_ref().map_or(page.form.new_kind(), |p| p.kind);
     match page.form.parse(max_body, kind) {
-        Ok(input) => Ok(Ok(input)),
+        Ok(input) => Ok(admitted(state, user, page)
+            .await
+            .map(|meter| (input, meter))),
         Err(errors) => {
             let (status, errors) = rejected(&page.form, max_body, errors);
             page.errors = errors;
@@ -582,11 +602,14 @@ pub async fn create(
         authz::require(&user, Action::ManagePages)?;
     }
     let mut page = edit_page(&state, &session, &user, None, form.with_intent());
-    let input = match submitted(&state, &user, &mut page).await? {
-        Ok(input) => input,
+    let (input, meter) = match submitted(&state, &user, &mut page).await? {
+        Ok(admitted) => admitted,
         Err(status) => return render(status, page),
     };
-    match super::create_from_input(&state.db, user.id, &input).await? {
+    let created = meter
+        .measure(super::create_from_input(&state.db, user.id, &input))
+        .await?;
+    match created {
         Some(id) => {
             newsletter_after_save(&state, id, &page.form).await?;
             Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0)))
@@ -663,8 +686,8 @@ pub async fn update(
     let post = editable(&state, &user, PostId(*id)).await?;
     let id = post.id;
     let mut page = edit_page(&state, &session, &user, Some(post), form.with_intent());
-    let input = match submitted(&state, &user, &mut page).await? {
-        Ok(input) => input,
+    let (input, meter) = match submitted(&state, &user, &mut page).await? {
+        Ok(admitted) => admitted,
         Err(status) => return render(status, page),
     };
     let Ok(version) = page.form.version.trim().parse::<i32>() else {
@@ -674,7 +697,17 @@ pub async fn update(
         );
         return render(StatusCode::BAD_REQUEST, page);
     };
-    match super::save(&state, &user, id, version, &input, super::SaveKind::Manual).await {
+    let saved = meter
+        .measure(super::save(
+            &state,
+            &user,
+            id,
+            version,
+            &input,
+            super::SaveKind::Manual,
+        ))
+        .await;
+    match saved {
         Ok(_) => {
             if !page.is_page() {
                 newsletter_after_save(&state, id, &page.form).await?;

@@ -70,17 +70,17 @@ fn prepare(body_markdown: &str, excerpt: &str) -> Prepared {
     }
 }
 
-/// `prepare` for each `(body, excerpt)`, on the blocking pool: a 1 MiB body takes a while
+/// `prepare` for each `(body, excerpt)`, on a render thread: a 1 MiB body takes a while
 /// to render, and the async workers must stay free for readers.
 async fn prepare_off_thread(sources: Vec<(String, String)>) -> anyhow::Result<Vec<Prepared>> {
-    tokio::task::spawn_blocking(move || {
+    crate::render::budget::off_thread(move || {
         sources
             .iter()
             .map(|(body, excerpt)| prepare(body, excerpt))
             .collect()
     })
     .await
-    .context("rendering posts")
+    .context("rendering posts: the renderer panicked")
 }
 
 /// Create a post by `author` with its tags and first revision, in one transaction.

@@ -232,11 +232,11 @@ fn with_highlighting<'a>(
     })
 }
 
-/// `render` on the blocking pool, so a long post never stalls the async workers that
-/// serve readers.
+/// `render` on a render thread (`budget::off_thread`), so a long post never stalls the
+/// async workers that serve readers.
 pub async fn render_off_thread(markdown: String) -> SafeHtml {
     // If rendering panicked (a parser bug), show nothing rather than take the request down.
-    tokio::task::spawn_blocking(move || render(&markdown))
+    super::budget::off_thread(move || render(&markdown))
         .await
         .unwrap_or_default()
 }

@@ -1,5 +1,6 @@
 //! Turning data into bytes for people: Markdown to safe HTML, templates to pages.
 
+pub mod budget;
 pub mod form;
 pub mod highlight;
 pub mod markdown;

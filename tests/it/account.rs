@@ -147,3 +147,42 @@ async fn the_last_admin_cannot_delete_their_account() {
     assert!(res.text().await.unwrap().contains("last admin"));
     assert_eq!(crate::accounts_role(&app, "boss").await, "admin");
 }
+
+#[tokio::test]
+async fn a_display_name_with_a_line_break_is_refused_on_register_and_on_the_account_page() {
+    let app = spawn_app().await;
+    let injected = "Eve\r\nBcc: x@evil.test";
+    let res = app
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("username", "eve"),
+                ("email", "eve@example.com"),
+                ("display_name", injected),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("control characters"));
+
+    let ann = app.signed_in("ann", Role::Author).await;
+    for name in [injected, "tab\there", "nul\0here"] {
+        let res = ann
+            .submit(
+                "/account",
+                "/account/profile",
+                &[("display_name", name), ("bio", ""), ("avatar_url", "")],
+            )
+            .await;
+        // A NUL is refused by every form before its fields are read (400).
+        assert!(res.status().is_client_error(), "{name:?}: {}", res.status());
+    }
+    let stored: String =
+        sqlx::query_scalar("SELECT display_name FROM users WHERE username = 'ann'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(!stored.chars().any(char::is_control));
+}

@@ -594,3 +594,70 @@ async fn featured_posts_lead_the_home_page() {
         ["Yesterday's news", "An older favourite"]
     );
 }
+
+#[tokio::test]
+async fn disabling_an_account_revokes_its_sessions_tokens_and_reset_links_for_good() {
+    let app = spawn_app().await;
+    let boss = app.signed_in("boss", Role::Admin).await;
+    let rita = app.signed_in("rita", Role::Author).await;
+    let rita_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'rita'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let (status, body) = crate::api::call(
+        &app,
+        reqwest::Method::POST,
+        "/api/users/login",
+        None,
+        Some(serde_json::json!({"user": {"email": "rita@example.com", "password": crate::harness::PASSWORD}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["user"]["token"].as_str().unwrap().to_owned();
+    let res = boss
+        .submit(
+            "/admin/users",
+            &format!("/admin/users/{rita_id}/reset-link"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = crate::harness::Page::parse(&res.text().await.unwrap());
+    let link = page.attr("#reset-link", "value").unwrap();
+    let reset_path = link.strip_prefix(&app.base).unwrap().to_owned();
+
+    for action in ["disable", "enable"] {
+        let res = boss
+            .submit(
+                "/admin/users",
+                &format!("/admin/users/{rita_id}/{action}"),
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{action}");
+    }
+
+    assert_eq!(
+        rita.viewer_name().await,
+        None,
+        "the old session stays ended"
+    );
+    let (status, _) =
+        crate::api::call(&app, reqwest::Method::GET, "/api/user", Some(&token), None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the old API token stays dead"
+    );
+    let res = TestApp::sharing(&app).get(&reset_path).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::GONE,
+        "the old reset link stays used up"
+    );
+    // Logging in afresh works: the account itself is back.
+    let again = TestApp::sharing(&app)
+        .log_in("rita", crate::harness::PASSWORD)
+        .await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+}

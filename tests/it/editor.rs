@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::admin::{open_editor as opened, write};
-use crate::harness::{TestApp, spawn_app};
+use crate::harness::{TestApp, spawn_app, spawn_app_with};
 
 async fn post_form(browser: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     browser
@@ -365,4 +365,166 @@ async fn a_new_posts_first_autosave_creates_a_draft_and_others_posts_are_off_lim
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let answer: Value = res.json().await.unwrap();
     assert!(answer["error"].as_str().unwrap().contains("Not autosaved"));
+}
+
+/// One author can't keep the render threads busy: previews, autosaves, saves and API
+/// writes share one budget of render time per account, and past it each answers 429 with
+/// the author's text kept, while another author still renders.
+#[tokio::test]
+async fn previews_autosaves_saves_and_api_writes_share_one_render_budget() {
+    let app = spawn_app_with(|s| s.posts.render_ms_per_minute = 300).await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let token = ann.csrf_token("/admin/posts/new").await;
+    // Many small fenced blocks: slow to highlight and sanitize.
+    let heavy = "```rust\nfn f() { let x = 1; }\n```\n\n".repeat(4000);
+    let preview = |body: String| {
+        let token = token.clone();
+        let ann = &ann;
+        async move {
+            post_form(
+                ann,
+                "/admin/preview",
+                &[("csrf_token", &token), ("body", &body)],
+            )
+            .await
+        }
+    };
+    let mut spent = false;
+    for _ in 0..40 {
+        let res = preview(heavy.clone()).await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key("retry-after"));
+            let answer: Value = res.json().await.unwrap();
+            assert!(
+                answer["error"].as_str().unwrap().contains("text is kept"),
+                "{answer}"
+            );
+            spent = true;
+            break;
+        }
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert!(spent, "heavy previews run out of render time");
+
+    // The same budget holds autosave (which had no limit at all), the editor's save and the
+    // API: each is refused without storing anything.
+    let slug = app
+        .post(
+            user_id(&app, "ann").await,
+            crate::harness::PostSpec {
+                title: "Budgeted",
+                status: quire::posts::model::PostStatus::Draft,
+                ..Default::default()
+            },
+        )
+        .await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM posts WHERE slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let (edit_token, version) = opened(&ann, id).await;
+    let (status, answer) = autosave(&ann, id, &edit_token, &version, "Budgeted", "short").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+    let res = post_form(
+        &ann,
+        "/admin/posts/autosave",
+        &[("csrf_token", &token), ("title", "New"), ("body", "short")],
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a new post's autosave"
+    );
+    let res = save_by_hand(
+        &ann,
+        id,
+        (&edit_token, &version),
+        ("Budgeted", "short", "draft"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        res.text().await.unwrap().contains("short"),
+        "the text is kept"
+    );
+    let (status, body) = crate::api::call(
+        &app,
+        reqwest::Method::POST,
+        "/api/users/login",
+        None,
+        Some(serde_json::json!({"user": {"email": "ann@example.com", "password": crate::harness::PASSWORD}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let api_token = body["user"]["token"].as_str().unwrap().to_owned();
+    let (status, body) = crate::api::call(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/articles/{slug}"),
+        Some(&api_token),
+        Some(serde_json::json!({"article": {"body": "short"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let (_, _, stored_version) = stored(&app, id).await;
+    assert_eq!(stored_version.to_string(), version, "nothing saved");
+
+    // Another author is unaffected.
+    let bob = app.signed_in("bob", Role::Author).await;
+    let bob_token = bob.csrf_token("/admin/posts/new").await;
+    let res = post_form(
+        &bob,
+        "/admin/preview",
+        &[("csrf_token", &bob_token), ("body", "*hi*")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// Text kept aside by autosave is checked as a save would check it: a 300,000-character
+/// title is refused, not stored.
+#[tokio::test]
+async fn an_autosave_kept_aside_is_held_to_the_fields_limits() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let slug = app
+        .post(
+            user_id(&app, "ann").await,
+            crate::harness::PostSpec {
+                title: "Live one",
+                ..Default::default()
+            },
+        )
+        .await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM posts WHERE slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let (token, version) = opened(&ann, id).await;
+    let huge = "T".repeat(300_000);
+    let (status, answer) = autosave(&ann, id, &token, &version, &huge, "Body").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["fields"]["title"].is_string(), "{answer}");
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM post_autosaves")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(kept, 0, "nothing kept aside");
+    // Within the limits it is kept aside as before.
+    let (status, answer) = autosave(&ann, id, &token, &version, "Live one, edited", "Body").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["saved"], "aside");
+}
+
+async fn user_id(app: &TestApp, username: &str) -> quire::accounts::model::UserId {
+    quire::accounts::model::UserId(
+        sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_one(&app.db)
+            .await
+            .unwrap(),
+    )
 }

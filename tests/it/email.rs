@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 
 use crate::{
     comments::comment,
-    harness::{PostSpec, TestApp, spawn_app_with},
+    harness::{PostSpec, TestApp, spawn_app, spawn_app_with},
     smtp::SmtpSink,
 };
 
@@ -73,15 +73,33 @@ async fn a_new_account_verifies_its_address_before_commenting_when_the_site_asks
         "must be verified before commenting: follow the link we emailed you"
     );
 
-    // The link, opened (by anyone: a mail scanner first, say), verifies.
+    // The link, opened (by anyone: a mail scanner first, say), only asks; its button verifies.
     let path = link.strip_prefix(&app.base).unwrap().to_owned();
-    let tampered = format!("{}0", &path[..path.len() - 1]);
+    // A different last character, whatever it was (a fixed one matched it one time in 16).
+    let last = if path.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &path[..path.len() - 1]);
     TestApp::sharing(&app)
         .page(&tampered, StatusCode::GONE)
         .await;
     let opened = TestApp::sharing(&app).page(&path, StatusCode::OK).await;
-    assert_eq!(opened.text("h1"), "Address verified");
-    TestApp::sharing(&app).page(&path, StatusCode::OK).await;
+    assert_eq!(opened.text("h1"), "Verify your address");
+    assert!(opened.contains("@newbie"));
+    assert_eq!(
+        comment(&reader, &slug, "First!").await.status(),
+        StatusCode::FORBIDDEN,
+        "opening the link verifies nothing"
+    );
+    for _ in 0..2 {
+        let res = TestApp::sharing(&app)
+            .client
+            .post(app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = crate::harness::Page::parse(&res.text().await.unwrap());
+        assert_eq!(page.text("h1"), "Address verified");
+    }
     assert_eq!(
         comment(&reader, &slug, "First!").await.status(),
         StatusCode::SEE_OTHER
@@ -95,6 +113,13 @@ async fn a_new_account_verifies_its_address_before_commenting_when_the_site_asks
         .await
         .unwrap();
     TestApp::sharing(&app).page(&path, StatusCode::GONE).await;
+    let res = TestApp::sharing(&app)
+        .client
+        .post(app.url(&path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::GONE);
     let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'newbie'")
         .fetch_one(&app.db)
         .await
@@ -304,4 +329,85 @@ async fn without_smtp_nothing_is_queued_to_send() {
     assert_eq!(queued, 0);
     let account = reader.page("/account", StatusCode::OK).await;
     assert!(account.contains("this site sends no email"));
+}
+
+/// A token alone (leaked once, good for days) must not take the account: changing the email
+/// or password through the API needs the current password unless the token is from a login
+/// just now; the old address hears of a new one, and the new one must verify itself.
+#[tokio::test]
+async fn the_api_asks_for_the_current_password_to_change_email_or_password() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_app_with(|s| {
+        smtp.configure(s);
+        s.api.recent_auth_minutes = 0;
+    })
+    .await;
+    let token = crate::api::register(&app, "owner").await;
+    smtp.wait_for(1).await; // the welcome's verification link
+    let put = |user: serde_json::Value| {
+        crate::api::call(
+            &app,
+            reqwest::Method::PUT,
+            "/api/user",
+            Some(&token),
+            Some(serde_json::json!({ "user": user })),
+        )
+    };
+    for user in [
+        serde_json::json!({"email": "thief@example.com"}),
+        serde_json::json!({"password": "a brand new passphrase"}),
+        serde_json::json!({"email": "thief@example.com", "currentPassword": ""}),
+    ] {
+        let (status, body) = put(user.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{user}: {body}");
+        assert!(
+            body["errors"]["currentPassword"][0]
+                .as_str()
+                .unwrap()
+                .contains("needed")
+        );
+    }
+    let (status, body) =
+        put(serde_json::json!({"email": "thief@example.com", "currentPassword": "not it at all"}))
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"]["currentPassword"][0], "is incorrect");
+    // Nothing changed; the bio needs no password.
+    let (status, body) = put(serde_json::json!({"bio": "Hello"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["email"], "owner@example.com");
+
+    let (status, body) = put(serde_json::json!({
+        "email": "new-home@example.com",
+        "currentPassword": crate::api::PASSWORD,
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["email"], "new-home@example.com");
+    let mails = smtp.wait_for(3).await;
+    let notice = mails
+        .iter()
+        .find(|m| m.rcpt_tos == ["owner@example.com"] && m.subject.contains("was changed"))
+        .expect("the old address is told");
+    assert!(notice.text().contains("new-home@example.com"));
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.rcpt_tos == ["new-home@example.com"] && m.subject.starts_with("Verify")),
+        "the new address is asked to verify"
+    );
+
+    // With the default allowance, a token from a login just now needs no current password
+    // (RealWorld clients log in, then change settings).
+    let fresh = spawn_app().await;
+    let token = crate::api::register(&fresh, "client").await;
+    let (status, body) = crate::api::call(
+        &fresh,
+        reqwest::Method::PUT,
+        "/api/user",
+        Some(&token),
+        Some(serde_json::json!({"user": {"email": "c2@example.com", "password": "another long passphrase"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

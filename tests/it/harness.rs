@@ -612,7 +612,10 @@ impl TestApp {
             email: Email::parse(&format!("{username}@example.com")).expect("valid email"),
             display_name: format!("{} Display", capitalise(username)),
             bio: String::new(),
-            password: Some(quire::accounts::model::Password::parse(PASSWORD).expect("valid")),
+            password: Some(
+                quire::accounts::model::Password::parse(PASSWORD, &Default::default())
+                    .expect("valid"),
+            ),
             role,
         };
         accounts::create_user(&self.db, &user)

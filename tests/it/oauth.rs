@@ -208,11 +208,12 @@ async fn a_returning_user_logs_into_the_same_account() {
 }
 
 #[tokio::test]
-async fn a_verified_email_links_to_the_existing_account() {
+async fn a_verified_email_links_to_the_existing_account_without_a_password() {
     let (app, provider) = setup().await;
     let ada = app.user("ada", Role::Author).await;
-    // Her address is known to be hers (as for an account a provider created).
-    sqlx::query("UPDATE users SET email_verified = true WHERE id = $1")
+    // Her address is known to be hers and she has no password (as for an account another
+    // provider created).
+    sqlx::query("UPDATE users SET email_verified = true, password_hash = NULL WHERE id = $1")
         .bind(ada.0)
         .execute(&app.db)
         .await
@@ -712,6 +713,49 @@ async fn a_provider_login_never_enters_a_password_account_whose_address_is_unver
         "{}",
         page.1
     );
+    assert!(
+        page.contains("link Google on your account page"),
+        "{}",
+        page.1
+    );
+    assert_eq!(victim.viewer_name().await, None, "not logged in");
+    assert_eq!(counts(&app).await, before, "nothing linked or created");
+
+    // The victim's mail scanner opens the verification link: that changes nothing.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'mallory'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let link = quire::accounts::verify::link(
+        &app.settings,
+        quire::accounts::model::UserId(id),
+        JANE.email,
+    );
+    let scanner = TestApp::sharing(&app);
+    let page = scanner
+        .page(link.strip_prefix(&app.base).unwrap(), StatusCode::OK)
+        .await;
+    assert!(page.contains("@mallory"), "the page names the account");
+    let verified = || async {
+        sqlx::query_scalar::<_, bool>("SELECT email_verified FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
+    assert!(!verified().await, "a GET verifies nothing");
+    // Even verified (the victim pressed the button), an account with a password someone set
+    // is never entered through a provider by its address.
+    let res = scanner
+        .client
+        .post(app.url(link.strip_prefix(&app.base).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(verified().await, "the button verifies");
+    let res = log_in_with(&victim, &provider, "google").await;
+    let page = page_of(res, StatusCode::CONFLICT).await;
     assert!(
         page.contains("link Google on your account page"),
         "{}",

@@ -282,7 +282,7 @@ impl Failure {
                      {provider} account linked. Log in with that one, or with your password."
                 ),
             ),
-            Failure::EmailOwnerUnverified => (
+            Failure::EmailOwnerMustLink => (
                 S::CONFLICT,
                 "An account with your email address already exists".to_owned(),
                 format!(
@@ -342,7 +342,7 @@ fn failure_page(
         failure,
         Failure::Disabled
             | Failure::EmailOwnerLinkedElsewhere
-            | Failure::EmailOwnerUnverified
+            | Failure::EmailOwnerMustLink
             | Failure::LinkedToAnother
             | Failure::AlreadyHasOne
     );

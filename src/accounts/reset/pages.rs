@@ -186,7 +186,10 @@ pub async fn reset(
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Result<HttpResponse, Error> {
     let mut errors = FormErrors::default();
-    let Some(password) = errors.check("password", Password::parse(&form.password)) else {
+    let Some(password) = errors.check(
+        "password",
+        Password::parse(&form.password, &state.settings.accounts.password_policy()),
+    ) else {
         let username = match hash(&token) {
             Some(stored) => repo::find_valid(&state.db, &stored).await?,
             None => None,

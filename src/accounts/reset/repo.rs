@@ -70,14 +70,21 @@ pub async fn use_up(conn: &mut PgConnection, hash: &[u8; 32]) -> sqlx::Result<Op
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(user) = user {
-        sqlx::query(
-            "UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
-        )
-        .bind(user)
-        .execute(&mut *conn)
-        .await?;
+        use_up_all(&mut *conn, user).await?;
     }
     Ok(user)
+}
+
+/// Every link of `user` that still works stops working (one was used, or the account was
+/// disabled: enabling it again must not bring old links back).
+pub async fn use_up_all(db: impl PgExecutor<'_>, user: UserId) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
+    )
+    .bind(user)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Links a day past their time, deleted (the hourly purge).
