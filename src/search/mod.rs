@@ -11,6 +11,7 @@
 pub mod meili;
 pub mod outbox;
 pub mod pages;
+pub mod passage;
 pub mod postgres;
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
