@@ -147,6 +147,7 @@ pub struct ListQuery {
     responses((status = 200, description = "Newest first", body = ArticlesBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn index(
     state: web::Data<AppState>,
+    req: HttpRequest,
     viewer: MaybeApiUser,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -158,6 +159,11 @@ pub async fn index(
     .parse()?;
     let viewer_id = viewer.user().map(|u| u.id);
     if let Some(words) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        if let Some(retry_after) =
+            crate::search::over_allowance(&state, crate::extract::client_ip(&req)).await
+        {
+            return Err(ApiError::TooMany { retry_after });
+        }
         return search(&state, viewer_id, &query, words, limit, offset).await;
     }
     let unpublished = match query.status.as_deref() {

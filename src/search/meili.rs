@@ -326,13 +326,8 @@ impl Meili {
                     // Every word must match, as with PostgreSQL's websearch syntax.
                     .with_matching_strategy(MatchingStrategies::ALL)
                     .with_attributes_to_retrieve(Selectors::Some(&["id"]))
+                    // Not the body: its snippet comes from PostgreSQL (`postgres::snippets`).
                     .with_attributes_to_highlight(Selectors::Some(&["title", "tags", "excerpt"]))
-                    // Snippets come from the body's first part (12 KiB), as the PostgreSQL
-                    // backend's from its first characters: finding matches in every part of
-                    // a 1 MiB body took Meilisearch half a second.
-                    .with_attributes_to_crop(Selectors::Some(&[("body.p000", None)]))
-                    .with_crop_length(24)
-                    .with_crop_marker("…")
                     // Control characters, as in the PostgreSQL backend: no text holds them.
                     .with_highlight_pre_tag("\u{1}")
                     .with_highlight_post_tag("\u{2}")
@@ -343,6 +338,7 @@ impl Meili {
         // The cards come from PostgreSQL, through the view readers' queries use: whatever
         // the index holds, nothing readers may not see is shown.
         let mut cards = repo::summaries_by_ids(db, &ids).await?;
+        let snippets = postgres::snippets(db, query, &ids).await?;
         let mut results = Results {
             total: i64::try_from(found.total_hits.unwrap_or(0)).unwrap_or(i64::MAX),
             ..Results::default()
@@ -363,33 +359,31 @@ impl Meili {
             let formatted = hit.formatted_result.unwrap_or_default();
             let text = |name: &str| formatted.get(name).and_then(|v| v.as_str());
             let title = text("title").unwrap_or(&post.title).to_owned();
-            // The first part of the body with a match, else the excerpt's highlights.
-            let body_match = formatted
-                .get("body")
-                .and_then(|b| b.as_object())
-                .into_iter()
-                .flat_map(|parts| parts.values())
-                .filter_map(|v| v.as_str())
-                .find(|s| s.contains('\u{1}'))
-                .map(str::to_owned);
-            let snippet = body_match
-                .or_else(|| text("excerpt").map(str::to_owned))
-                .unwrap_or_else(|| post.excerpt.clone());
+            // The passage around the first match, else the excerpt's highlights (words
+            // Meilisearch found spelled like the query's).
+            let snippet = snippets
+                .get(&post.id)
+                .and_then(|s| s.marked.clone())
+                .unwrap_or_else(|| {
+                    Highlighted::from_marked(text("excerpt").unwrap_or(&post.excerpt))
+                });
             results.hits.push(Hit {
                 title: Highlighted::from_marked(&title),
-                snippet: Highlighted::from_marked(&snippet),
+                snippet,
                 post,
             });
         }
         // Typo tolerance found words other than the reader's: say so, and suggest the
-        // spelling found, as the PostgreSQL backend does.
+        // spelling found, as the PostgreSQL backend does. A post with the words in its body
+        // (Meilisearch marks none there: PostgreSQL's `contains`) was found by them.
         let words = postgres::typo_words(&query.text);
         let as_typed = |w: &String| {
             matched
                 .iter()
                 .any(|m: &String| m.starts_with(w.as_str()) || w.starts_with(m.as_str()))
         };
-        if !results.hits.is_empty() && !words.iter().all(as_typed) {
+        let contains = snippets.values().any(|s| s.contains);
+        if !results.hits.is_empty() && !contains && !words.iter().all(as_typed) {
             results.approximate = true;
             results.suggestion = postgres::suggestion(db, &words, &results).await?;
         }

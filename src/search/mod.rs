@@ -11,13 +11,14 @@
 pub mod meili;
 pub mod outbox;
 pub mod pages;
+pub mod passage;
 pub mod postgres;
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 
-use crate::{posts::model::PostSummary, render::markdown::Highlighted};
+use crate::{posts::model::PostSummary, render::markdown::Highlighted, state::AppState};
 
 /// A search engine: one page of published posts matching `query`, best first.
 pub trait Backend {
@@ -79,6 +80,20 @@ impl Search {
         let results = postgres::Postgres.search(db, query, limit, offset).await?;
         Ok((results, Answered::Postgres))
     }
+}
+
+/// Count one search by the client at `ip` against `search.requests_per_minute`: the site's
+/// `/search` and the API's `?q=` share the allowance, so neither door opens the other
+/// (issue 24). `Some(seconds to wait)` once over. Shared by every instance through Redis;
+/// while Redis is away, searches aren't counted.
+pub async fn over_allowance(state: &AppState, ip: Option<IpAddr>) -> Option<u64> {
+    let limiter = state.limiter(
+        "search",
+        state.settings.search.requests_per_minute,
+        Duration::from_secs(60),
+    );
+    let id = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    limiter.over(&id).await.ok().flatten()
 }
 
 /// The longest query searched, in characters; longer ones are cut, not refused.

@@ -1,8 +1,6 @@
 //! `GET /search?q=…&page=N&tag=…&author=…`: the search page. Every page's header has a
 //! search form that lands here; without `q` this shows the empty form.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, http::StatusCode, http::header, web};
 use askama::Template;
 use serde::Deserialize;
@@ -128,13 +126,7 @@ pub async fn search(
     if !found.searched {
         return page(found);
     }
-    // Shared by every instance through Redis; without Redis, searches aren't counted.
-    let limiter = state.limiter(
-        "search",
-        state.settings.search.requests_per_minute,
-        Duration::from_secs(60),
-    );
-    if let Ok(Some(wait)) = limiter.over(&ip.to_string()).await {
+    if let Some(wait) = super::over_allowance(&state, Some(ip)).await {
         found.notice = Some(format!(
             "That was a lot of searches in a short time. Try again in {wait} seconds."
         ));

@@ -1,15 +1,21 @@
 //! The PostgreSQL backend: `posts.search_doc` (title A, tag names B, excerpt C, body D; kept
 //! by a trigger) under a GIN index, `websearch_to_tsquery` for the reader's syntax,
-//! `ts_rank_cd` for the order and `ts_headline` for the snippets.
+//! `ts_rank_cd` for the order and `ts_headline` for the snippets (`passage` for a match past
+//! the text `ts_headline` is given).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{FromRow, PgExecutor, PgPool, Row, postgres::types::Oid};
 
-use super::{Backend, Counted, Hit, Query, Results};
-use crate::{posts::model::PostSummary, render::markdown::Highlighted};
+use super::{Backend, Counted, Hit, Query, Results, passage};
+use crate::{
+    posts::model::{PostId, PostSummary},
+    render::markdown::Highlighted,
+};
 
-/// How much of a body the snippet is cut from: `ts_headline` reads all the text it is given
-/// (20,000 characters cost 0.24 ms a row: half of a page's search time); a match further
-/// in shows the excerpt instead.
+/// How much of a body `ts_headline` cuts the snippet from: it reads all the text it is given
+/// (20,000 characters cost 0.24 ms a row: half of a page's search time); for a match further
+/// in, `passage` cuts it from the whole text.
 const SNIPPET_SOURCE_CHARS: i32 = 4_000;
 
 /// Highlight markers: control characters, which no stored text can contain (forms strip
@@ -97,6 +103,57 @@ pub(super) async fn suggestion(
     Ok(corrected.filter(|c| *c != words.join(" ")))
 }
 
+/// The query, the parameter `$text` in the configuration `$config`: `query`, and `words`,
+/// any one word of it (its ANDs made ORs, what it excludes left out), for the snippets, which
+/// show every word found.
+macro_rules! query_cte {
+    ($text:literal, $config:literal) => {
+        concat!(
+            "WITH q AS (
+                 SELECT query, CASE WHEN t IN ('', 'T') THEN query
+                                    ELSE replace(t, ' & ', ' | ')::tsquery END AS words
+                   FROM websearch_to_tsquery(",
+            $config,
+            "::oid::regconfig, ",
+            $text,
+            ") query, querytree(query) t)"
+        )
+    };
+}
+
+/// The snippet of the post `hits` (its `id` and `excerpt`) for `q`: `snippet_marked`, the
+/// headline of its excerpt and first `$chars` characters (`$options` the headline options,
+/// `$config` the configuration), and `deeper` (below). The body is read for the page's rows
+/// only, not for every match ranked.
+macro_rules! snippet_joins {
+    ($chars:literal, $config:literal, $options:literal) => {
+        concat!(
+            "CROSS JOIN LATERAL (SELECT left(t.body_text, ",
+            $chars,
+            ") AS body_text, t.search_body
+                                   FROM posts t WHERE t.id = hits.id) b
+             CROSS JOIN LATERAL (
+                 SELECT ts_headline(",
+            $config,
+            "::oid::regconfig, search_display(
+                            -- The excerpt, unless it was cut from the body's start.
+                            CASE WHEN left(b.body_text, 40) = left(hits.excerpt, 40)
+                                 THEN '' ELSE hits.excerpt || E'\\n' END
+                            || b.body_text), q.words, ",
+            $options,
+            ") AS snippet_marked) s"
+        )
+    };
+}
+/// No word marked in the snippet's source, but one further in the body: its passage is cut
+/// from the whole text (`passage`).
+macro_rules! deeper {
+    () => {
+        "CASE WHEN strpos(s.snippet_marked, chr(1)) > 0 THEN false
+              ELSE b.search_body @@ q.words END AS deeper"
+    };
+}
+
 /// Matches of `$1` (`$matches`, a condition on `p`), filtered by
 /// tag `$4` and author `$5`, in `$order`, one page (`$2` rows from `$3`), then the page's
 /// headlines (`$6` snippet source length, `$7` and `$8` headline options).
@@ -106,7 +163,8 @@ pub(super) async fn suggestion(
 macro_rules! hits {
     ($rank:literal, $matches:literal, $order:literal, $outer_order:literal) => {
         concat!(
-            "WITH q AS (SELECT websearch_to_tsquery($9::oid::regconfig, $1) AS query),
+            query_cte!("$1", "$9"),
+            ",
              hits AS (
                  SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
                         p.cover_image, p.published_at, u.username AS author_username,
@@ -125,20 +183,13 @@ macro_rules! hits {
                   ORDER BY ",
             $order,
             " LIMIT $2 OFFSET $3)
-             SELECT hits.*,
-                    ts_headline($9::oid::regconfig, search_display(hits.title), q.query, $7)
-                        AS title_marked,
-                    ts_headline($9::oid::regconfig, search_display(
-                                    -- The excerpt, unless it was cut from the body's start.
-                                    CASE WHEN left(b.body_text, 40) = left(hits.excerpt, 40)
-                                         THEN '' ELSE hits.excerpt || E'\\n' END
-                                    || b.body_text), q.query, $8)
-                        AS snippet_marked
-               FROM hits CROSS JOIN q
-               -- The body is read for the page's rows only, not for every match ranked.
-               CROSS JOIN LATERAL (SELECT left(t.body_text, $6) AS body_text
-                                     FROM posts t WHERE t.id = hits.id) b
-              ORDER BY ",
+             SELECT hits.*, s.snippet_marked, ",
+            deeper!(),
+            ", ts_headline($9::oid::regconfig, search_display(hits.title), q.query, $7)
+                    AS title_marked
+               FROM hits CROSS JOIN q ",
+            snippet_joins!("$6", "$9", "$8"),
+            " ORDER BY ",
             $outer_order
         )
     };
@@ -252,6 +303,29 @@ pub mod sql {
         "p.published_at DESC, p.id DESC",
         "hits.published_at DESC, hits.id DESC"
     );
+    /// The words a query looks for, as lexemes: those of `querytree`, which leaves out what
+    /// the query excludes ($1 query text, $2 the configuration's oid).
+    pub const LEXEMES: &str =
+        "SELECT coalesce(array_agg(DISTINCT replace(m[1], '''''', '''')), '{}')
+           FROM regexp_matches(querytree(websearch_to_tsquery($2::oid::regconfig, $1))::text,
+                               '''((?:[^'']|'''')+)''', 'g') m";
+    /// The snippets of the posts `$2` (ids) as the page statements make them, and whether
+    /// each contains the query's words as PostgreSQL reads them: $1 query text, $3 snippet
+    /// source length, $4 snippet headline options, $5 the configuration's oid.
+    pub const SNIPPETS: &str = concat!(
+        query_cte!("$1", "$5"),
+        " SELECT hits.id, s.snippet_marked, ",
+        deeper!(),
+        ", hits.search_doc @@ q.query AS contains
+           FROM posts hits CROSS JOIN q ",
+        snippet_joins!("$3", "$5", "$4"),
+        " WHERE hits.id = ANY($2)"
+    );
+    /// The whole text of the posts `$1`.
+    pub const BODIES: &str = "SELECT id, body_text FROM posts WHERE id = ANY($1)";
+    /// Which of the words `$1` are forms of the lexemes `$3` ($2 the configuration's oid).
+    pub const FORMS_OF: &str = "SELECT w FROM unnest($1::text[]) w
+          WHERE tsvector_to_array(to_tsvector($2::oid::regconfig, w)) && $3::text[]";
     /// $1 limit, $2 offset, $3 tag slug, $4 author username, $5–$9 words, $10 how many
     /// titles to consider (`SIMILAR_AT_MOST` + 1).
     pub const SIMILAR_TITLES: &str = "WITH candidates AS (
@@ -375,6 +449,66 @@ pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx
     Ok(results)
 }
 
+/// A post's snippet for a query (see `snippets`).
+#[derive(Debug, Clone)]
+pub struct Snippet {
+    /// The passage around the first matched word of the excerpt or body; `None` when neither
+    /// has one as PostgreSQL reads the words (then the excerpt says more).
+    pub marked: Option<Highlighted>,
+    /// The post contains the query's words as PostgreSQL reads them (stemmed): found by
+    /// them, not by words spelled like them.
+    pub contains: bool,
+}
+
+/// The snippets of the posts `ids` for `query`, cut as this backend cuts its own: how
+/// Meilisearch's hits get theirs (one rule for both backends; having Meilisearch crop every
+/// 12 KiB part of a body took it 250 ms for a 2 MiB one, near its search timeout).
+pub async fn snippets(
+    db: &PgPool,
+    query: &Query,
+    ids: &[PostId],
+) -> sqlx::Result<HashMap<PostId, Snippet>> {
+    let mut tx = db.begin().await?;
+    let config = config(&mut *tx).await?;
+    let raw: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    let rows = sqlx::query(sql::SNIPPETS)
+        .bind(&query.text)
+        .bind(&raw)
+        .bind(SNIPPET_SOURCE_CHARS)
+        .bind(OPTIONS)
+        .bind(config)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut snippets = HashMap::new();
+    let mut deeper = Vec::new();
+    for row in &rows {
+        let id: PostId = row.try_get("id")?;
+        if row.try_get("deeper")? {
+            deeper.push(id);
+        }
+        let marked: String = row.try_get("snippet_marked")?;
+        let snippet = Snippet {
+            marked: head_snippet(&marked),
+            contains: row.try_get("contains")?,
+        };
+        snippets.insert(id, snippet);
+    }
+    let mut q = Searching { tx, query, config };
+    for (id, passage) in q.passages(&deeper).await? {
+        if let Some(snippet) = snippets.get_mut(&id) {
+            snippet.marked = Some(Highlighted::from_marked(&passage));
+        }
+    }
+    Ok(snippets)
+}
+
+/// A headline of the snippet's source with a word marked, as shown; `None` without one.
+fn head_snippet(marked: &str) -> Option<Highlighted> {
+    marked
+        .contains('\u{1}')
+        .then(|| Highlighted::from_marked(&marked.replace('\u{3}', " … ")))
+}
+
 /// The text-search configuration's oid, bound into the statements: written as a constant
 /// the query's words are parsed once per statement, not once per row as a call to
 /// `search_language()` is, and the planner sees them to judge how common they are.
@@ -486,7 +620,51 @@ impl Searching<'_> {
             .bind(self.config)
             .fetch_all(&mut *self.tx)
             .await?;
-        hits(&rows)
+        let (mut results, deeper) = hits(&rows)?;
+        if !deeper.is_empty() {
+            let passages = self.passages(&deeper).await?;
+            for hit in &mut results.hits {
+                if let Some(passage) = passages.get(&hit.post.id) {
+                    hit.snippet = Highlighted::from_marked(passage);
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// The passage around the first matched word of each of the bodies of `ids`, marked
+    /// (see `passage`): three statements, whatever the number of posts.
+    async fn passages(&mut self, ids: &[PostId]) -> sqlx::Result<HashMap<PostId, String>> {
+        let lexemes: Vec<String> = sqlx::query_scalar(sql::LEXEMES)
+            .bind(&self.query.text)
+            .bind(self.config)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        if lexemes.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        let bodies: Vec<(PostId, String)> = sqlx::query_as(sql::BODIES)
+            .bind(&ids)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut candidates = BTreeSet::new();
+        for (_, body) in &bodies {
+            passage::candidates(body, &lexemes, &mut candidates);
+        }
+        let candidates: Vec<String> = candidates.into_iter().collect();
+        let forms: HashSet<String> = sqlx::query_scalar(sql::FORMS_OF)
+            .bind(&candidates)
+            .bind(self.config)
+            .bind(&lexemes)
+            .fetch_all(&mut *self.tx)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(bodies
+            .iter()
+            .filter_map(|(id, body)| Some((*id, passage::cut(body, &forms)?)))
+            .collect())
     }
 }
 
@@ -506,26 +684,30 @@ fn estimated_rows(line: &str) -> Option<i64> {
     rest[..rest.find(' ')?].parse().ok()
 }
 
-/// The results of a page statement's rows.
-fn hits(rows: &[sqlx::postgres::PgRow]) -> sqlx::Result<Results> {
+/// The results of a page statement's rows, and the posts whose first match is past the
+/// snippet's source (their snippet is the excerpt until `passages` replaces it).
+fn hits(rows: &[sqlx::postgres::PgRow]) -> sqlx::Result<(Results, Vec<PostId>)> {
     let mut results = Results::default();
+    let mut deeper = Vec::new();
     for row in rows {
         let title: String = row.try_get("title_marked")?;
         let snippet: String = row.try_get("snippet_marked")?;
         let post = PostSummary::from_row(row)?;
+        if row.try_get("deeper")? {
+            deeper.push(post.id);
+        }
         // No match in the text searched for snippets (only in the title or tags, or past
-        // the snippet's source): the excerpt says more than the text's first few words.
-        let snippet = match snippet.contains('\u{1}') {
-            true => Highlighted::from_marked(&snippet.replace('\u{3}', " … ")),
-            false => Highlighted::from_marked(&post.excerpt),
-        };
+        // the snippet's source, until `passages`): the excerpt says more than the text's
+        // first few words.
+        let snippet =
+            head_snippet(&snippet).unwrap_or_else(|| Highlighted::from_marked(&post.excerpt));
         results.hits.push(Hit {
             title: Highlighted::from_marked(&title),
             snippet,
             post,
         });
     }
-    Ok(results)
+    Ok((results, deeper))
 }
 
 #[cfg(test)]

@@ -1647,3 +1647,35 @@ async fn the_password_policy_is_a_setting_so_realworld_suites_run_unchanged() {
         "a password needs at least 8 characters"
     );
 }
+
+/// Issue 24: `?q=` searches count against `search.requests_per_minute`, the allowance the
+/// site's `/search` has (70 a minute were all answered): past it a JSON 429, on both front
+/// doors, while listing without `q` goes on.
+#[tokio::test]
+async fn api_searches_count_against_the_search_allowance() {
+    let app = spawn_app().await;
+    let allowed = app.settings.search.requests_per_minute;
+    assert_eq!(allowed, 60);
+    for i in 0..allowed {
+        let (status, body) = get(&app, &format!("/api/articles?q=word{i}"), None).await;
+        assert_eq!(status, StatusCode::OK, "search {i}: {body}");
+    }
+    let res = app
+        .client
+        .get(app.url("/api/articles?q=one+more"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get("retry-after").is_some());
+    let body: Value = res.json().await.unwrap();
+    assert!(!errors(&body, "request").is_empty(), "{body}");
+    // One allowance for both front doors.
+    let res = app.get("/search?q=elsewhere").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A list without `q` (or with an empty one) is not a search.
+    for path in ["/api/articles", "/api/articles?q=", "/api/articles?tag=x"] {
+        let (status, body) = get(&app, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+}

@@ -495,6 +495,56 @@ async fn a_misspelled_word_still_finds_the_title_and_suggests_the_spelling(app) 
 }
 
 
+
+// Issue 24: a word only deep in a body (past what either backend cut its snippets from)
+// showed the post's first sentence, with nothing marked; on Meilisearch the post was even
+// taken for a title spelled like the word.
+async fn a_word_deep_in_a_body_shows_the_passage_around_it(app) {
+    let ada = app.author("ada").await;
+    // 42 KB of other words, with characters of two, three and four bytes near the cuts.
+    let filler = "Light crosses the café wall — every morning ☕ 🦀. ".repeat(800);
+    let body = format!(
+        "{filler}Then the otters were running along the quay, past `<b>crabs</b>` & nets. {filler}"
+    );
+    app.post(
+        ada,
+        PostSpec {
+            title: "Harbour days",
+            body: &body,
+            published_in_minutes: -1,
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let results = find(&app, Query::new("otters")).await;
+    assert!(!results.approximate, "{results:?}");
+    assert_eq!(results.suggestion, None);
+    let snippet = results.hits[0].snippet.as_str();
+    assert!(snippet.contains("<mark>otters</mark>"), "{snippet}");
+    assert!(snippet.contains("along the quay"), "{snippet}");
+    // Escaped, with only `<mark>` added.
+    assert!(snippet.contains("&lt;b&gt;crabs&lt;/b&gt; &amp; nets"), "{snippet}");
+    assert_eq!(
+        snippet.replace("<mark>", "").replace("</mark>", "").matches('<').count(),
+        0,
+        "{snippet}"
+    );
+    assert!(snippet.len() < 1_000, "{snippet}");
+
+    // Stemming: "run" marks "running" (Meilisearch, which doesn't stem, marks it as a
+    // word starting with the query's last word).
+    let snippet = find(&app, Query::new("run")).await.hits[0].snippet.clone();
+    assert!(snippet.as_str().contains("<mark>run"), "{snippet}");
+    assert!(snippet.as_str().contains("along the quay"), "{snippet}");
+    if engine_of(&app) == Engine::Postgres {
+        assert!(snippet.as_str().contains("<mark>running</mark>"), "{snippet}");
+    }
+
+    let page = search_page(&app, "/search?q=otters").await;
+    assert_eq!(page.text(".result-count"), "1 result for “otters”");
+    assert!(page.contains("<mark>otters</mark> were running"));
+}
 }
 
 /// A misspelling like the titles of many posts: the fallback orders the first
