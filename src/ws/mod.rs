@@ -15,6 +15,7 @@
 
 pub mod comments;
 pub mod editor;
+mod frames;
 mod hub;
 mod socket;
 

@@ -551,3 +551,105 @@ async fn stopping_the_server_closes_every_socket_cleanly() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// A socket opened by hand on `path`: the handshake by hand, so it can send what no client
+/// library would.
+async fn raw_socket(app: &TestApp, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let handshake = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\nOrigin: {}\r\n\r\n",
+        app.port, app.base
+    );
+    tcp.write_all(handshake.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.unwrap());
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
+}
+
+/// The close code of the first close frame the server sends (pings skipped).
+async fn raw_close_code(from: &mut tokio::net::tcp::OwnedReadHalf) -> u16 {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let (first, second) = (from.read_u8().await.unwrap(), from.read_u8().await.unwrap());
+        let len = match second & 0x7f {
+            126 => u64::from(from.read_u16().await.unwrap()),
+            127 => from.read_u64().await.unwrap(),
+            short => u64::from(short),
+        };
+        let mut payload = vec![0; usize::try_from(len).unwrap()];
+        from.read_exact(&mut payload).await.unwrap();
+        if first & 0x0f == 0x8 {
+            return u16::from_be_bytes([payload[0], payload[1]]);
+        }
+    }
+}
+
+/// This process's resident memory, in bytes (the server runs in it).
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[tokio::test]
+async fn a_frame_announced_over_the_limit_is_refused_from_its_header_not_buffered() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let (_, post) = a_post(&app, "Heavy reading").await;
+    let (mut from, mut to) = raw_socket(&app, &format!("/ws/posts/{post}/comments"))
+        .await
+        .into_split();
+    // A text frame announced at 64 MiB (masked, as clients' are), its payload trickled in.
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&(64u64 << 20).to_be_bytes());
+    header.extend_from_slice(&[7, 7, 7, 7]);
+    to.write_all(&header).await.unwrap();
+    let before = resident_bytes();
+    let trickle = tokio::spawn(async move {
+        let chunk = vec![b'x'; 16 * 1024];
+        let mut sent = 0usize;
+        // Slowly at first, then as fast as the server takes it, up to 48 MiB in 5 s.
+        let until = tokio::time::Instant::now() + Duration::from_secs(5);
+        while sent < 48 << 20 && tokio::time::Instant::now() < until {
+            let write = tokio::time::timeout_at(until, to.write_all(&chunk)).await;
+            if !matches!(write, Ok(Ok(()))) {
+                break;
+            }
+            sent += chunk.len();
+            if sent < 1 << 20 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        // Still open: the frame is unfinished, not cut short.
+        (sent, to)
+    });
+    // Closed at once with 1009 (Message too big), long before the idle cut-off.
+    let code = tokio::time::timeout(Duration::from_secs(2), raw_close_code(&mut from))
+        .await
+        .expect("a close frame within two seconds");
+    assert_eq!(code, 1009);
+    let (sent, _still_open) = trickle.await.unwrap();
+    let grew = resident_bytes().saturating_sub(before);
+    assert!(
+        grew < 16 << 20,
+        "{} MiB sent after the header, memory grew {} MiB",
+        sent >> 20,
+        grew >> 20
+    );
+}
