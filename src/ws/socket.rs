@@ -35,6 +35,15 @@ pub trait Channel {
     /// What to send the client for `event`, if anything.
     fn event(&self, event: &Event) -> Option<ByteString>;
 
+    /// Whether this socket may still hear what it hears: rights can be lost while it is open
+    /// (an account disabled, signed out everywhere, a role taken away). Asked before each
+    /// event is passed on and at each ping; `Err` closes the socket with 1008 (after which
+    /// pages don't reconnect) and the reason. What a topic's sockets share, such as their
+    /// post's visibility, the hub checks once for all of them (`Event::End`).
+    async fn allowed(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Each ping.
     async fn tick(&mut self) {}
 
@@ -204,9 +213,16 @@ async fn life<C: Channel>(
                 }
                 event = events.recv() => match event {
                     Ok(event) => {
-                        if let Some(text) = channel.event(&event)
-                            && send(&mut out, text).await.is_err()
-                        {
+                        if let Event::End(why) = *event {
+                            break 'life Some(close(CloseCode::Policy, why.into()));
+                        }
+                        let Some(text) = channel.event(&event) else {
+                            continue;
+                        };
+                        if let Err(why) = channel.allowed().await {
+                            break 'life Some(close(CloseCode::Policy, truncate(why)));
+                        }
+                        if send(&mut out, text).await.is_err() {
                             break 'life None;
                         }
                     }
@@ -219,6 +235,9 @@ async fn life<C: Channel>(
                 _ = ping.tick() => {
                     if heard.elapsed() > idle {
                         break 'life Some(close(CloseCode::Policy, "no answer to pings".into()));
+                    }
+                    if let Err(why) = channel.allowed().await {
+                        break 'life Some(close(CloseCode::Policy, truncate(why)));
                     }
                     if out.ping(b"").await.is_err() {
                         break 'life None;

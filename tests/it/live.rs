@@ -653,3 +653,107 @@ async fn a_frame_announced_over_the_limit_is_refused_from_its_header_not_buffere
         grew >> 20
     );
 }
+
+async fn user_id(app: &TestApp, username: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_one(&app.db)
+        .await
+        .expect("the user")
+}
+
+/// A published post by `author` (signed in on `app`), and its id.
+async fn a_post_by(app: &TestApp, author: &str, title: &str) -> i64 {
+    let author = quire::accounts::model::UserId(user_id(app, author).await);
+    let slug = app
+        .post(
+            author,
+            PostSpec {
+                title,
+                ..Default::default()
+            },
+        )
+        .await;
+    post_id(app, &slug).await
+}
+
+#[tokio::test]
+async fn a_post_taken_back_closes_its_pages_sockets() {
+    // The hub looks over the posts its pages watch at every ping.
+    let app = spawn_app_with(|s| s.ws.ping_ms = 200).await;
+    let other = app.another_instance().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let back_to_draft = a_post_by(&app, "ann", "Second thoughts").await;
+    let trashed = a_post_by(&app, "ann", "Regrets").await;
+    let mut pages = Vec::new();
+    for post in [back_to_draft, trashed] {
+        let path = format!("/ws/posts/{post}/comments");
+        pages.push((
+            open(&app, &path, None).await,
+            open(&other, &path, None).await,
+        ));
+    }
+
+    // Back to draft, in the editor: every instance's pages are closed at once.
+    let res = crate::admin::save_as(&ann, back_to_draft, "draft", "Second thoughts", "Hm.").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (here, there) = &mut pages[0];
+    for ws in [here, there] {
+        let (code, reason) = closed_with(ws, Duration::from_secs(2)).await;
+        assert_eq!(
+            (code, reason.as_str()),
+            (CloseCode::Policy, "this post is no longer published")
+        );
+    }
+    // To the trash: within a ping.
+    let confirm = format!("/admin/posts/{trashed}/delete");
+    assert_eq!(
+        ann.submit(&confirm, &confirm, &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (here, there) = &mut pages[1];
+    for ws in [here, there] {
+        let (code, reason) = closed_with(ws, Duration::from_secs(2)).await;
+        assert_eq!(
+            (code, reason.as_str()),
+            (CloseCode::Policy, "this post is no longer published")
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_editor_socket_of_a_disabled_author_hears_no_more_saves() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let jonas = app.signed_in("jonas", Role::Editor).await;
+    let post = a_post_by(&app, "ann", "Shared work").await;
+    let path = format!("/ws/posts/{post}/editor");
+    let mut anns = open(&app, &path, Some(&ann)).await;
+    expect_json(&mut anns).await;
+    let mut jonass = open(&app, &path, Some(&jonas)).await;
+    expect_json(&mut jonass).await;
+    expect_json(&mut anns).await; // Jonas is here.
+
+    let admin = app.signed_in("root", Role::Admin).await;
+    let ann_id = user_id(&app, "ann").await;
+    let res = admin
+        .submit(
+            "/admin/users",
+            &format!("/admin/users/{ann_id}/disable"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = crate::admin::save_as(&jonas, post, "published", "Shared work", "Mine now").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Ann's socket is closed instead of told; Jonas still hears his save.
+    let (code, reason) = closed_with(&mut anns, Duration::from_secs(2)).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(reason.contains("no longer edit this post"), "{reason}");
+    loop {
+        let heard = expect_json(&mut jonass).await;
+        if heard["type"] == "saved" {
+            break;
+        }
+    }
+}
