@@ -140,12 +140,16 @@ pub async fn add(
     Ok(id)
 }
 
-/// The comment's own author, within the edit window.
+/// The comment's own author, within the edit window, while readers see its post: the
+/// comments of a post taken back (unpublished, scheduled again, trashed) stay as they were,
+/// as no one can read or add to them either (issue 24).
 pub fn may_edit(
     user: &CurrentUser,
     author: crate::accounts::model::UserId,
     created_at: OffsetDateTime,
+    post_published: bool,
 ) -> bool {
-    authz::can(user, Action::EditComment { author })
+    post_published
+        && authz::can(user, Action::EditComment { author })
         && OffsetDateTime::now_utc() - created_at < EDIT_WINDOW
 }

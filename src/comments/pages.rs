@@ -125,7 +125,12 @@ pub async fn edit(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, Error> {
     let comment = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
-    if !may_edit(&user, comment.author_id, comment.created_at) {
+    if !may_edit(
+        &user,
+        comment.author_id,
+        comment.created_at,
+        comment.post_published,
+    ) {
         return Err(Error::Forbidden);
     }
     let page = form_page(
@@ -149,7 +154,12 @@ pub async fn update(
     CsrfForm(form): CsrfForm<CommentForm>,
 ) -> Result<HttpResponse, Error> {
     let comment = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
-    if !may_edit(&user, comment.author_id, comment.created_at) {
+    if !may_edit(
+        &user,
+        comment.author_id,
+        comment.created_at,
+        comment.post_published,
+    ) {
         return Err(Error::Forbidden);
     }
     let back = format!("/posts/{}#comment-{}", comment.post_slug, comment.id);

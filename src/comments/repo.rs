@@ -15,6 +15,9 @@ pub struct Comment {
     pub post_id: PostId,
     pub post_slug: String,
     pub post_author_id: UserId,
+    /// Readers see the post (the `published_posts` view): drafts, scheduled and trashed
+    /// posts' comments can't be changed by their authors.
+    pub post_published: bool,
     pub author_id: UserId,
     pub author_name: String,
     pub author_username: String,
@@ -37,6 +40,7 @@ impl Comment {
 }
 
 const SELECT: &str = "SELECT c.id, c.post_id, p.slug AS post_slug, p.author_id AS post_author_id,
+            EXISTS (SELECT 1 FROM published_posts pp WHERE pp.id = c.post_id) AS post_published,
             c.author_id, u.display_name AS author_name, u.username AS author_username,
             c.body_markdown, c.body_html, c.hidden_at IS NOT NULL AS hidden,
             c.approved_at IS NULL AS pending, c.created_at,

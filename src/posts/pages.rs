@@ -117,9 +117,10 @@ struct ShowPage {
 
 impl ShowPage {
     fn may_edit(&self, c: &crate::comments::CommentView) -> bool {
+        // This page shows published posts only.
         self.viewer
             .as_ref()
-            .is_some_and(|v| crate::comments::may_edit(v, c.author_id, c.created_at))
+            .is_some_and(|v| crate::comments::may_edit(v, c.author_id, c.created_at, true))
     }
 
     fn viewer_id(&self) -> Option<crate::accounts::model::UserId> {

@@ -213,6 +213,22 @@ pub async fn is_published(db: impl PgExecutor<'_>, id: PostId) -> sqlx::Result<b
         .await
 }
 
+/// Those of `ids` readers no longer see (a draft again, scheduled later, trashed, gone): open
+/// post pages' live comments end.
+pub async fn unpublished_among(
+    db: impl PgExecutor<'_>,
+    ids: &[PostId],
+) -> sqlx::Result<Vec<PostId>> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query_scalar(
+        "SELECT id FROM unnest($1::bigint[]) AS t(id)
+          WHERE NOT EXISTS (SELECT 1 FROM published_posts p WHERE p.id = t.id)",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn find_published(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<Post>> {
     sqlx::query_as(sql::SHOW)
         .bind(slug)

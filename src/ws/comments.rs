@@ -81,7 +81,7 @@ impl Channel for Comments {
     fn event(&self, event: &Event) -> Option<ByteString> {
         match event {
             Event::Json(json) => Some(json.clone()),
-            Event::Editing(_) | Event::Saved { .. } => None,
+            Event::Editing(_) | Event::Saved { .. } | Event::End(_) => None,
         }
     }
 }

@@ -14,7 +14,9 @@ use super::{
     hub::{Announcement, Event, Hub, Topic},
     socket::{self, Channel},
 };
-use crate::{error::Error, extract::Writer, posts::model::PostId, state::AppState};
+use crate::{
+    accounts::model::UserId, error::Error, extract::Writer, posts::model::PostId, state::AppState,
+};
 
 /// `GET /ws/posts/{id}/editor` (those who may edit the post)
 pub async fn connect(
@@ -33,6 +35,8 @@ pub async fn connect(
     };
     let channel = Editing {
         hub: state.hub.clone(),
+        state: state.clone(),
+        epoch: user.session_epoch,
         post: post.id,
         member: serde_json::to_string(&me).unwrap_or_default(),
         me,
@@ -50,6 +54,9 @@ pub struct Present {
 
 struct Editing {
     hub: Hub,
+    state: web::Data<AppState>,
+    /// The session's epoch when the socket opened: signing out everywhere ends the socket too.
+    epoch: i32,
     post: PostId,
     me: Present,
     /// `me` as stored in the set.
@@ -154,9 +161,29 @@ impl Channel for Editing {
                 "you": *by == self.me.user,
                 "autosave": autosave,
             }),
-            Event::Json(_) => return None,
+            Event::Json(_) | Event::End(_) => return None,
         };
         Some(json.to_string().into())
+    }
+
+    /// Still signed in (the account enabled, the session not ended everywhere), and still
+    /// allowed to edit the post (the rule the editor's own pages apply).
+    async fn allowed(&mut self) -> Result<(), String> {
+        let verdict = async {
+            let user = crate::accounts::repo::find_current(&self.state.db, UserId(self.me.user))
+                .await?
+                .filter(|u| u.session_epoch == self.epoch)
+                .ok_or(Error::Forbidden)?;
+            crate::posts::admin::editable(&self.state, &user, self.post).await
+        };
+        match verdict.await {
+            Ok(_) => Ok(()),
+            Err(Error::Forbidden | Error::NotFound) => {
+                Err("you may no longer edit this post: reload the page".into())
+            }
+            // The database is away: asked again at the next event or ping.
+            Err(_) => Ok(()),
+        }
     }
 
     async fn tick(&mut self) {

@@ -30,6 +30,13 @@ pub enum Topic {
     Editor(PostId),
 }
 
+/// A kind of topic, whatever its post.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Comments,
+    Editor,
+}
+
 /// What a socket is told.
 #[derive(Debug)]
 pub enum Event {
@@ -44,6 +51,9 @@ pub enum Event {
         name: String,
         autosave: bool,
     },
+    /// What the topic showed is no longer there for its sockets (the post was unpublished):
+    /// each closes, saying why.
+    End(&'static str),
 }
 
 /// What instances tell each other (JSON on `{prefix}ws`): what changed, never what a reader
@@ -117,9 +127,11 @@ impl Hub {
             loop {
                 tick.tick().await;
                 // An instance that died leaves its editors behind until their entries expire.
-                for post in hub.watched_editors() {
+                for post in hub.watched(Kind::Editor) {
                     hub.deliver(Announcement::Editing { post: post.0 }).await;
                 }
+                // However a post was taken back (the trash, psql), its pages stop hearing.
+                hub.end_unpublished(&hub.watched(Kind::Comments)).await;
             }
         });
     }
@@ -158,6 +170,10 @@ impl Hub {
                 let Some(to) = self.watchers(Topic::Comments(post)) else {
                     return;
                 };
+                // A comment changed on a post readers no longer see is no one's news.
+                if !self.end_unpublished(&[post]).await.is_empty() {
+                    return;
+                }
                 let shown = match repo::live(&self.inner.db, post, Live::These(&ids)).await {
                     Ok(shown) => shown,
                     Err(e) => {
@@ -197,8 +213,38 @@ impl Hub {
                     };
                     let _ = to.send(Arc::new(saved));
                 }
+                // Saving is how a post goes back to draft or is scheduled later.
+                self.end_unpublished(&[PostId(post)]).await;
             }
         }
+    }
+
+    /// End the post page sockets of those of `posts` readers no longer see (the visibility
+    /// rule is `published_posts`'): which ones. Each post is asked once for all of its
+    /// sockets; the editor's sockets check their own rights (`Channel::allowed`).
+    async fn end_unpublished(&self, posts: &[PostId]) -> Vec<PostId> {
+        let watched: Vec<PostId> = posts
+            .iter()
+            .copied()
+            .filter(|post| self.watchers(Topic::Comments(*post)).is_some())
+            .collect();
+        if watched.is_empty() {
+            return Vec::new();
+        }
+        let gone = match crate::posts::repo::unpublished_among(&self.inner.db, &watched).await {
+            Ok(gone) => gone,
+            Err(e) => {
+                // Asked again at the next tick.
+                tracing::warn!(error = %e, "live posts' visibility unread");
+                return Vec::new();
+            }
+        };
+        for post in &gone {
+            if let Some(to) = self.watchers(Topic::Comments(*post)) {
+                let _ = to.send(Arc::new(Event::End("this post is no longer published")));
+            }
+        }
+        gone
     }
 
     /// The sender for `topic`, if any socket of this instance watches it.
@@ -210,15 +256,18 @@ impl Hub {
             .cloned()
     }
 
-    fn watched_editors(&self) -> Vec<PostId> {
+    /// The posts this instance's sockets of `kind` watch.
+    fn watched(&self, kind: Kind) -> Vec<PostId> {
         let Ok(topics) = self.inner.topics.lock() else {
             return Vec::new();
         };
         topics
             .keys()
-            .filter_map(|t| match t {
-                Topic::Editor(post) => Some(*post),
-                Topic::Comments(_) => None,
+            .filter_map(|t| match (t, kind) {
+                (Topic::Editor(post), Kind::Editor) | (Topic::Comments(post), Kind::Comments) => {
+                    Some(*post)
+                }
+                _ => None,
             })
             .collect()
     }

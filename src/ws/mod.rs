@@ -12,9 +12,16 @@
 //!   editor's the session and the right to edit the post; connections per client and
 //!   messages per second are limited, frames are small, silent clients are cut off, and every
 //!   socket gets a close frame when the server stops (`Hub::close_all`).
+//! - Rights can be lost while a socket is open, so they are asked again as it runs, and a
+//!   socket that lost them is closed with 1008 (pages don't reconnect after it). A post's
+//!   visibility, shared by all of its pages, the hub asks once for all of them: before it
+//!   passes on a comment, after each save, and at each tick (the trash, psql). The editor's
+//!   right, which is one person's, each editor socket asks before each event and each ping
+//!   (`Channel::allowed`).
 
 pub mod comments;
 pub mod editor;
+mod frames;
 mod hub;
 mod socket;
 

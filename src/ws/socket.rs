@@ -3,13 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, ProtocolError, Session};
 use bytestring::ByteString;
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::hub::{Event, Hub, Ticket, Topic, Watch};
+use super::{
+    frames::{self, Oversized},
+    hub::{Event, Hub, Ticket, Topic, Watch},
+};
 use crate::{error::Error, state::AppState};
 
 /// What one kind of socket does; `run` does the rest.
@@ -32,6 +35,15 @@ pub trait Channel {
     /// What to send the client for `event`, if anything.
     fn event(&self, event: &Event) -> Option<ByteString>;
 
+    /// Whether this socket may still hear what it hears: rights can be lost while it is open
+    /// (an account disabled, signed out everywhere, a role taken away). Asked before each
+    /// event is passed on and at each ping; `Err` closes the socket with 1008 (after which
+    /// pages don't reconnect) and the reason. What a topic's sockets share, such as their
+    /// post's visibility, the hub checks once for all of them (`Event::End`).
+    async fn allowed(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Each ping.
     async fn tick(&mut self) {}
 
@@ -48,6 +60,7 @@ pub struct Accepted {
     response: HttpResponse,
     session: Session,
     stream: MessageStream,
+    oversized: Oversized,
     ticket: Ticket,
     hub: Hub,
 }
@@ -74,12 +87,19 @@ pub fn accept(req: &HttpRequest, body: web::Payload, state: &AppState) -> Result
         return Err(Error::CrossSite);
     }
     let ticket = state.hub.admit(crate::extract::client_ip(req))?;
+    // Frames over the limit are refused from their header, before actix-ws buffers them.
+    let limit = state.settings.ws.max_frame_bytes;
+    let (mut guarded, oversized) = frames::guard(body.into_inner(), limit);
+    let body = web::Payload::from_request(req, &mut guarded)
+        .into_inner()
+        .map_err(|e| Error::BadRequest(format!("the connection can't be read: {e}")))?;
     let (response, session, stream) = actix_ws::handle(req, body)
         .map_err(|e| Error::BadRequest(format!("not a WebSocket handshake: {e}")))?;
     Ok(Accepted {
         response,
         session,
         stream,
+        oversized,
         ticket,
         hub: state.hub.clone(),
     })
@@ -93,6 +113,7 @@ impl Accepted {
             response,
             session,
             stream,
+            oversized,
             ticket,
             hub,
         } = self;
@@ -100,7 +121,7 @@ impl Accepted {
         // On this worker's own thread: the socket's stream is the request's payload.
         actix_web::rt::spawn(async move {
             let _ticket = ticket;
-            life(channel, session, stream, events, hub).await;
+            life(channel, session, stream, oversized, events, hub).await;
         });
         response
     }
@@ -121,6 +142,7 @@ async fn life<C: Channel>(
     mut channel: C,
     mut out: Session,
     stream: MessageStream,
+    oversized: Oversized,
     mut events: Watch,
     hub: Hub,
 ) {
@@ -146,6 +168,12 @@ async fn life<C: Channel>(
                 frame = stream.recv() => {
                     heard = Instant::now();
                     let frame = match frame {
+                        // A header announced more than the limit (`frames`): the stream
+                        // ended there, its payload unread.
+                        Some(Err(_)) | None if oversized.announced() => break 'life Some(close(
+                            CloseCode::Size,
+                            format!("frames are limited to {} bytes", settings.max_frame_bytes),
+                        )),
                         None => break 'life None,
                         Some(Err(ProtocolError::Overflow)) => break 'life Some(close(
                             CloseCode::Size,
@@ -185,9 +213,16 @@ async fn life<C: Channel>(
                 }
                 event = events.recv() => match event {
                     Ok(event) => {
-                        if let Some(text) = channel.event(&event)
-                            && send(&mut out, text).await.is_err()
-                        {
+                        if let Event::End(why) = *event {
+                            break 'life Some(close(CloseCode::Policy, why.into()));
+                        }
+                        let Some(text) = channel.event(&event) else {
+                            continue;
+                        };
+                        if let Err(why) = channel.allowed().await {
+                            break 'life Some(close(CloseCode::Policy, truncate(why)));
+                        }
+                        if send(&mut out, text).await.is_err() {
                             break 'life None;
                         }
                     }
@@ -200,6 +235,9 @@ async fn life<C: Channel>(
                 _ = ping.tick() => {
                     if heard.elapsed() > idle {
                         break 'life Some(close(CloseCode::Policy, "no answer to pings".into()));
+                    }
+                    if let Err(why) = channel.allowed().await {
+                        break 'life Some(close(CloseCode::Policy, truncate(why)));
                     }
                     if out.ping(b"").await.is_err() {
                         break 'life None;

@@ -72,7 +72,7 @@
       else if (m.type === 'gone') gone(m.id);
     };
     socket.onclose = function (e) {
-      // 1008: the server refused this page (it shouldn't happen); don't keep knocking.
+      // 1008: the server refused this page, or the post was unpublished; don't keep knocking.
       if (e.code === 1008) return;
       setTimeout(connect, retry + Math.random() * 500);
       retry = Math.min(retry * 2, 60000);

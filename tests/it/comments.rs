@@ -181,6 +181,48 @@ async fn authors_edit_their_comment_for_fifteen_minutes_only() {
 }
 
 #[tokio::test]
+async fn a_comment_on_a_post_taken_back_can_no_longer_be_edited() {
+    let app = spawn_app().await;
+    let owner = app.signed_in("owner", Role::Author).await;
+    let owner_id = sqlx::query_scalar("SELECT id FROM users WHERE username = 'owner'")
+        .fetch_one(&app.db)
+        .await
+        .map(quire::accounts::model::UserId)
+        .unwrap();
+    let slug = app
+        .post(
+            owner_id,
+            PostSpec {
+                title: "Talk",
+                ..Default::default()
+            },
+        )
+        .await;
+    let rita = app.signed_in("rita", Role::Reader).await;
+    comment(&rita, &slug, "Frist").await;
+    let (id, post): (i64, i64) = sqlx::query_as("SELECT id, post_id FROM comments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let res = crate::admin::save_as(&owner, post, "draft", "Talk", "Not yet.").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let edit = format!("/comments/{id}/edit");
+    let res = rita.get(&edit).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("not allowed"));
+    let res = rita
+        .submit("/account", &format!("/comments/{id}"), &[("body", "First")])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body: String = sqlx::query_scalar("SELECT body_markdown FROM comments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(body, "Frist");
+}
+
+#[tokio::test]
 async fn the_posts_author_and_editors_moderate_others_do_not() {
     let app = spawn_app().await;
     let owner_browser = app.signed_in("owner", Role::Author).await;

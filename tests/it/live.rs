@@ -551,3 +551,209 @@ async fn stopping_the_server_closes_every_socket_cleanly() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// A socket opened by hand on `path`: the handshake by hand, so it can send what no client
+/// library would.
+async fn raw_socket(app: &TestApp, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let handshake = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\nOrigin: {}\r\n\r\n",
+        app.port, app.base
+    );
+    tcp.write_all(handshake.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.unwrap());
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
+}
+
+/// The close code of the first close frame the server sends (pings skipped).
+async fn raw_close_code(from: &mut tokio::net::tcp::OwnedReadHalf) -> u16 {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let (first, second) = (from.read_u8().await.unwrap(), from.read_u8().await.unwrap());
+        let len = match second & 0x7f {
+            126 => u64::from(from.read_u16().await.unwrap()),
+            127 => from.read_u64().await.unwrap(),
+            short => u64::from(short),
+        };
+        let mut payload = vec![0; usize::try_from(len).unwrap()];
+        from.read_exact(&mut payload).await.unwrap();
+        if first & 0x0f == 0x8 {
+            return u16::from_be_bytes([payload[0], payload[1]]);
+        }
+    }
+}
+
+/// This process's resident memory, in bytes (the server runs in it).
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[tokio::test]
+async fn a_frame_announced_over_the_limit_is_refused_from_its_header_not_buffered() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let (_, post) = a_post(&app, "Heavy reading").await;
+    let (mut from, mut to) = raw_socket(&app, &format!("/ws/posts/{post}/comments"))
+        .await
+        .into_split();
+    // A text frame announced at 64 MiB (masked, as clients' are), its payload trickled in.
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&(64u64 << 20).to_be_bytes());
+    header.extend_from_slice(&[7, 7, 7, 7]);
+    to.write_all(&header).await.unwrap();
+    let before = resident_bytes();
+    let trickle = tokio::spawn(async move {
+        let chunk = vec![b'x'; 16 * 1024];
+        let mut sent = 0usize;
+        // Slowly at first, then as fast as the server takes it, up to 48 MiB in 5 s.
+        let until = tokio::time::Instant::now() + Duration::from_secs(5);
+        while sent < 48 << 20 && tokio::time::Instant::now() < until {
+            let write = tokio::time::timeout_at(until, to.write_all(&chunk)).await;
+            if !matches!(write, Ok(Ok(()))) {
+                break;
+            }
+            sent += chunk.len();
+            if sent < 1 << 20 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        // Still open: the frame is unfinished, not cut short.
+        (sent, to)
+    });
+    // Closed at once with 1009 (Message too big), long before the idle cut-off.
+    let code = tokio::time::timeout(Duration::from_secs(2), raw_close_code(&mut from))
+        .await
+        .expect("a close frame within two seconds");
+    assert_eq!(code, 1009);
+    let (sent, _still_open) = trickle.await.unwrap();
+    let grew = resident_bytes().saturating_sub(before);
+    assert!(
+        grew < 16 << 20,
+        "{} MiB sent after the header, memory grew {} MiB",
+        sent >> 20,
+        grew >> 20
+    );
+}
+
+async fn user_id(app: &TestApp, username: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_one(&app.db)
+        .await
+        .expect("the user")
+}
+
+/// A published post by `author` (signed in on `app`), and its id.
+async fn a_post_by(app: &TestApp, author: &str, title: &str) -> i64 {
+    let author = quire::accounts::model::UserId(user_id(app, author).await);
+    let slug = app
+        .post(
+            author,
+            PostSpec {
+                title,
+                ..Default::default()
+            },
+        )
+        .await;
+    post_id(app, &slug).await
+}
+
+#[tokio::test]
+async fn a_post_taken_back_closes_its_pages_sockets() {
+    // The hub looks over the posts its pages watch at every ping.
+    let app = spawn_app_with(|s| s.ws.ping_ms = 200).await;
+    let other = app.another_instance().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let back_to_draft = a_post_by(&app, "ann", "Second thoughts").await;
+    let trashed = a_post_by(&app, "ann", "Regrets").await;
+    let mut pages = Vec::new();
+    for post in [back_to_draft, trashed] {
+        let path = format!("/ws/posts/{post}/comments");
+        pages.push((
+            open(&app, &path, None).await,
+            open(&other, &path, None).await,
+        ));
+    }
+
+    // Back to draft, in the editor: every instance's pages are closed at once.
+    let res = crate::admin::save_as(&ann, back_to_draft, "draft", "Second thoughts", "Hm.").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (here, there) = &mut pages[0];
+    for ws in [here, there] {
+        let (code, reason) = closed_with(ws, Duration::from_secs(2)).await;
+        assert_eq!(
+            (code, reason.as_str()),
+            (CloseCode::Policy, "this post is no longer published")
+        );
+    }
+    // To the trash: within a ping.
+    let confirm = format!("/admin/posts/{trashed}/delete");
+    assert_eq!(
+        ann.submit(&confirm, &confirm, &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (here, there) = &mut pages[1];
+    for ws in [here, there] {
+        let (code, reason) = closed_with(ws, Duration::from_secs(2)).await;
+        assert_eq!(
+            (code, reason.as_str()),
+            (CloseCode::Policy, "this post is no longer published")
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_editor_socket_of_a_disabled_author_hears_no_more_saves() {
+    let app = spawn_app().await;
+    let ann = app.signed_in("ann", Role::Author).await;
+    let jonas = app.signed_in("jonas", Role::Editor).await;
+    let post = a_post_by(&app, "ann", "Shared work").await;
+    let path = format!("/ws/posts/{post}/editor");
+    let mut anns = open(&app, &path, Some(&ann)).await;
+    expect_json(&mut anns).await;
+    let mut jonass = open(&app, &path, Some(&jonas)).await;
+    expect_json(&mut jonass).await;
+    expect_json(&mut anns).await; // Jonas is here.
+
+    let admin = app.signed_in("root", Role::Admin).await;
+    let ann_id = user_id(&app, "ann").await;
+    let res = admin
+        .submit(
+            "/admin/users",
+            &format!("/admin/users/{ann_id}/disable"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = crate::admin::save_as(&jonas, post, "published", "Shared work", "Mine now").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Ann's socket is closed instead of told; Jonas still hears his save.
+    let (code, reason) = closed_with(&mut anns, Duration::from_secs(2)).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(reason.contains("no longer edit this post"), "{reason}");
+    loop {
+        let heard = expect_json(&mut jonass).await;
+        if heard["type"] == "saved" {
+            break;
+        }
+    }
+}
