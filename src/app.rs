@@ -276,6 +276,7 @@ impl App {
                         .session_lifecycle(PersistentSession::default().session_ttl(session_ttl))
                         .build(),
                 )
+                .wrap(from_fn(accounts::session::store_failures))
                 // Outside the session: a kept page is served without touching it.
                 .wrap(from_fn(cache::hot_pages))
                 // Outside the cache: a kept page served is a view too.

@@ -302,12 +302,28 @@ pub fn error_pages<B: 'static>() -> ErrorHandlers<B> {
     })
 }
 
+/// The JSON API shapes its own errors; operator endpoints answer plain text for probes.
+fn is_api(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// `e` as the answer to `req`, for a middleware outside `error_pages` (and outside the API's
+/// own error handling): our page, or under `/api` our JSON, as a handler's error would be.
+pub fn respond_outside(
+    req: actix_web::HttpRequest,
+    e: Error,
+) -> ServiceResponse<EitherBody<actix_web::body::BoxBody>> {
+    if is_api(req.path()) {
+        return ServiceResponse::new(req, ApiError::from(e).error_response()).map_into_left_body();
+    }
+    render_error_page(ServiceResponse::new(req, e.error_response()))
+}
+
 fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
     let path = res.request().path();
-    // The JSON API shapes its own errors; operator endpoints answer plain text for probes.
-    let is_api = path == "/api"
-        || path.starts_with("/api/")
-        || matches!(path, "/healthz" | "/readyz" | "/metrics");
+    let is_api = is_api(path);
     let Some(state) = res.request().app_data::<web::Data<AppState>>().cloned() else {
         return res.map_into_left_body();
     };
