@@ -417,6 +417,9 @@ pub enum ApiError {
     /// 413.
     #[error("too large: {0}")]
     TooLarge(String),
+    /// 408: the body did not arrive within `http.body_timeout_secs`.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// 415: a body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -470,6 +473,7 @@ impl ApiError {
             }),
             ApiError::Invalid(fields) => serde_json::json!({ "errors": fields }),
             ApiError::BadRequest(message) | ApiError::TooLarge(message) => one("body", message),
+            ApiError::RequestTimeout => one("body", "took too long to arrive"),
             ApiError::UnsupportedMediaType => one("body", "must be sent as application/json"),
             ApiError::TooMany { .. } => one("request", "too many requests, try again later"),
             ApiError::Unavailable(what) => one(what, "is unavailable, try again shortly"),
@@ -513,9 +517,7 @@ impl From<Error> for ApiError {
             // No API path meets one yet (admin-only); its message still reaches the client.
             Error::Conflict(message) => ApiError::BadRequest(message),
             Error::TooMany(_) => ApiError::TooMany { retry_after: 60 },
-            Error::RequestTimeout => {
-                ApiError::BadRequest("the body took too long to arrive".into())
-            }
+            Error::RequestTimeout => ApiError::RequestTimeout,
             Error::Busy => ApiError::Unavailable("server"),
             Error::SessionsUnavailable => ApiError::Unavailable("redis"),
             Error::LoginRequired(_) => ApiError::token_missing(),
@@ -541,6 +543,7 @@ impl ResponseError for ApiError {
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
