@@ -276,6 +276,7 @@ impl App {
                         .session_lifecycle(PersistentSession::default().session_ttl(session_ttl))
                         .build(),
                 )
+                .wrap(from_fn(accounts::session::store_failures))
                 // Outside the session: a kept page is served without touching it.
                 .wrap(from_fn(cache::hot_pages))
                 // Outside the cache: a kept page served is a view too.
@@ -404,6 +405,7 @@ fn form_config() -> web::FormConfig {
         UrlencodedError::Overflow { limit, .. } => {
             Error::TooLarge(format!("This form can send at most {} KB.", limit / 1024)).into()
         }
+        UrlencodedError::Payload(e) if timed_out(&e) => Error::RequestTimeout.into(),
         other => Error::BadRequest(format!("the form could not be read: {other}")).into(),
     })
 }
@@ -415,6 +417,12 @@ fn json_config() -> web::JsonConfig {
         | JsonPayloadError::Overflow { limit } => {
             Error::TooLarge(format!("A JSON body can be at most {} KB.", limit / 1024)).into()
         }
+        JsonPayloadError::Payload(e) if timed_out(&e) => Error::RequestTimeout.into(),
         other => Error::BadRequest(format!("the JSON body could not be read: {other}")).into(),
     })
+}
+
+/// The body deadline (`middleware::deadlines`) passed: 408, as the README says.
+fn timed_out(e: &actix_web::error::PayloadError) -> bool {
+    matches!(e, actix_web::error::PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)
 }

@@ -302,12 +302,28 @@ pub fn error_pages<B: 'static>() -> ErrorHandlers<B> {
     })
 }
 
+/// The JSON API shapes its own errors; operator endpoints answer plain text for probes.
+fn is_api(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// `e` as the answer to `req`, for a middleware outside `error_pages` (and outside the API's
+/// own error handling): our page, or under `/api` our JSON, as a handler's error would be.
+pub fn respond_outside(
+    req: actix_web::HttpRequest,
+    e: Error,
+) -> ServiceResponse<EitherBody<actix_web::body::BoxBody>> {
+    if is_api(req.path()) {
+        return ServiceResponse::new(req, ApiError::from(e).error_response()).map_into_left_body();
+    }
+    render_error_page(ServiceResponse::new(req, e.error_response()))
+}
+
 fn render_error_page<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
     let path = res.request().path();
-    // The JSON API shapes its own errors; operator endpoints answer plain text for probes.
-    let is_api = path == "/api"
-        || path.starts_with("/api/")
-        || matches!(path, "/healthz" | "/readyz" | "/metrics");
+    let is_api = is_api(path);
     let Some(state) = res.request().app_data::<web::Data<AppState>>().cloned() else {
         return res.map_into_left_body();
     };
@@ -401,6 +417,9 @@ pub enum ApiError {
     /// 413.
     #[error("too large: {0}")]
     TooLarge(String),
+    /// 408: the body did not arrive within `http.body_timeout_secs`.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// 415: a body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -454,6 +473,7 @@ impl ApiError {
             }),
             ApiError::Invalid(fields) => serde_json::json!({ "errors": fields }),
             ApiError::BadRequest(message) | ApiError::TooLarge(message) => one("body", message),
+            ApiError::RequestTimeout => one("body", "took too long to arrive"),
             ApiError::UnsupportedMediaType => one("body", "must be sent as application/json"),
             ApiError::TooMany { .. } => one("request", "too many requests, try again later"),
             ApiError::Unavailable(what) => one(what, "is unavailable, try again shortly"),
@@ -497,9 +517,7 @@ impl From<Error> for ApiError {
             // No API path meets one yet (admin-only); its message still reaches the client.
             Error::Conflict(message) => ApiError::BadRequest(message),
             Error::TooMany(_) => ApiError::TooMany { retry_after: 60 },
-            Error::RequestTimeout => {
-                ApiError::BadRequest("the body took too long to arrive".into())
-            }
+            Error::RequestTimeout => ApiError::RequestTimeout,
             Error::Busy => ApiError::Unavailable("server"),
             Error::SessionsUnavailable => ApiError::Unavailable("redis"),
             Error::LoginRequired(_) => ApiError::token_missing(),
@@ -525,6 +543,7 @@ impl ResponseError for ApiError {
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

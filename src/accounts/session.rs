@@ -11,7 +11,14 @@ use actix_session::{
     Session, SessionExt,
     storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError, generate_session_key},
 };
-use actix_web::{FromRequest, HttpRequest, cookie::time::Duration, dev::Payload, web};
+use actix_web::{
+    FromRequest, HttpRequest,
+    body::{BoxBody, EitherBody, MessageBody},
+    cookie::time::Duration,
+    dev::{Payload, ServiceRequest, ServiceResponse},
+    middleware::Next,
+    web,
+};
 use rand::RngExt;
 
 use super::model::{UserId, constant_time_eq};
@@ -114,6 +121,49 @@ impl FromRequest for AuthSession {
     }
 }
 
+tokio::task_local! {
+    /// Set by `RedisSessions` when it could not store a session's state, for
+    /// `store_failures` (whose request it is) to answer.
+    static STORE_FAILED: std::cell::Cell<bool>;
+}
+
+/// A session whose state can't be stored (Redis away or hung) is our 503 page saying so, or
+/// the API's 503 JSON. actix-session makes a failing store a bare 500 after the handler ran,
+/// outside `error_pages` and with no request to render a page for: the first request to need
+/// a new session while Redis hung (before the breaker opened) got one (issue 24). So under
+/// this middleware the store reports its failure here and lets actix-session go on, and the
+/// response, with its session cookie, is replaced. Wrapped just outside `SessionMiddleware`.
+pub async fn store_failures(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
+    let (res, failed) = STORE_FAILED
+        .scope(std::cell::Cell::new(false), async {
+            let res = next.call(req).await;
+            (res, STORE_FAILED.with(std::cell::Cell::get))
+        })
+        .await;
+    let res = res?;
+    if !failed {
+        return Ok(res.map_into_left_body());
+    }
+    let (req, _) = res.into_parts();
+    Ok(
+        crate::error::respond_outside(req, Error::SessionsUnavailable)
+            .map_into_boxed_body()
+            .map_into_right_body(),
+    )
+}
+
+/// Whether `store_failures` will answer for a failed store (so the store needn't fail).
+fn report_store_failure(e: &anyhow::Error) -> bool {
+    let reported = STORE_FAILED.try_with(|f| f.set(true)).is_ok();
+    if reported {
+        tracing::warn!(error = %e, "session state not stored: answering 503");
+    }
+    reported
+}
+
 /// Session state in Redis, through `Kv`: every call has a deadline. A load that fails
 /// (Redis away) is an empty session, not an error, so anonymous pages are served as usual;
 /// `AuthSession` then answers 503 for pages that need the session.
@@ -172,10 +222,10 @@ impl SessionStore for RedisSessions {
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key = generate_session_key();
-        self.set(&key, &state, ttl, "NX")
-            .await
-            .map_err(SaveError::Other)?;
-        Ok(key)
+        match self.set(&key, &state, ttl, "NX").await {
+            Err(e) if !report_store_failure(&e) => Err(SaveError::Other(e)),
+            _ => Ok(key),
+        }
     }
 
     async fn update(
@@ -184,11 +234,12 @@ impl SessionStore for RedisSessions {
         state: State,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
-        if self
-            .set(&key, &state, ttl, "XX")
-            .await
-            .map_err(UpdateError::Other)?
-        {
+        let stored = match self.set(&key, &state, ttl, "XX").await {
+            Ok(stored) => stored,
+            Err(e) if report_store_failure(&e) => return Ok(key),
+            Err(e) => return Err(UpdateError::Other(e)),
+        };
+        if stored {
             Ok(key)
         } else {
             // Expired in the meantime: store it under a new key.
@@ -206,8 +257,21 @@ impl SessionStore for RedisSessions {
     }
 
     async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
-        let _: i64 = self.kv.cmd(redis::cmd("DEL").arg(self.key(key))).await?;
-        Ok(())
+        match self
+            .kv
+            .cmd::<i64>(redis::cmd("DEL").arg(self.key(key)))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = anyhow::Error::from(e);
+                if report_store_failure(&e) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use crate::{
     accounts::repo::PublicProfile,
     error::ApiError,
-    extract::{BodyError, read_body},
+    extract::{BodyError, announced_length, read_body},
     render::text::strip_xml_forbidden,
     state::AppState,
 };
@@ -342,19 +342,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let limit = req
             .app_data::<web::Data<AppState>>()
             .map_or(2 << 20, |s| s.settings.api.max_body_bytes);
+        let announced = announced_length(req);
         let payload = payload.take();
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
             let too_large = || ApiError::TooLarge(format!("must be at most {} KiB", limit / 1024));
+            if announced.is_some_and(|n| n > limit as u64) {
+                return Err(too_large());
+            }
             // Read up to the limit and no further: a huge body is never held in memory.
             let body = match read_body(payload, limit).await {
                 Ok(body) => body,
                 Err(BodyError::TooLarge) => return Err(too_large()),
-                Err(BodyError::TimedOut) => {
-                    return Err(ApiError::BadRequest("took too long to arrive".into()));
-                }
+                Err(BodyError::TimedOut) => return Err(ApiError::RequestTimeout),
                 Err(BodyError::Broken(e)) => {
                     return Err(ApiError::BadRequest(format!("could not be read: {e}")));
                 }

@@ -119,9 +119,7 @@ pub async fn create(
         Ok(url) => {
             if let Err(refused) = guard::resolve(&url, state.settings.webhooks.allow_private).await
             {
-                let mut message = refused.to_string();
-                message[..1].make_ascii_uppercase();
-                errors.add("url", message);
+                errors.add("url", refused.to_string());
             }
         }
     }

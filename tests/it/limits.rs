@@ -681,3 +681,89 @@ async fn link_forms_may_lead_to_the_configured_providers_only() {
         "{csp}"
     );
 }
+
+/// Send `head` (and `partial`, a body cut short) on a raw connection; the first bytes of
+/// the reply, and how long they took (10 s at most).
+async fn raw_reply(app: &TestApp, head: &str, partial: &str) -> (String, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    conn.write_all(format!("{head}{partial}").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 16 * 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .map_or(0, |r| r.unwrap_or(0));
+    (
+        String::from_utf8_lossy(&buf[..n]).into_owned(),
+        start.elapsed(),
+    )
+}
+
+/// Issue 24: a body that stops coming is 408 after `http.body_timeout_secs` (2 s in tests),
+/// under /api too (it was 400 there), as our page or our JSON.
+#[tokio::test]
+async fn a_body_that_never_comes_is_408_for_pages_and_the_api() {
+    let app = spawn_app().await;
+    for (path, content_type, partial, shape) in [
+        (
+            "/api/users/login",
+            "application/json",
+            r#"{"user":"#,
+            "application/json",
+        ),
+        (
+            "/login",
+            "application/x-www-form-urlencoded",
+            "login=ada",
+            "text/html",
+        ),
+    ] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n\
+             Content-Length: 100\r\n\r\n"
+        );
+        let (reply, took) = raw_reply(&app, &head, partial).await;
+        assert!(reply.starts_with("HTTP/1.1 408"), "{path}: {reply}");
+        assert!(
+            reply
+                .to_lowercase()
+                .contains(&format!("content-type: {shape}")),
+            "{path}: {reply}"
+        );
+        assert!(reply.contains("too long"), "{path}: {reply}");
+        assert!(
+            took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+            "{path}: after {took:?}"
+        );
+    }
+}
+
+/// Issue 24: a body announced larger than the limit is refused with 413 before any of it
+/// is read, instead of holding the connection until the body deadline.
+#[tokio::test]
+async fn a_body_announced_over_the_limit_is_413_at_once() {
+    let app = spawn_app().await;
+    for (path, content_type, shape) in [
+        ("/api/users/login", "application/json", "application/json"),
+        ("/api/users", "application/json", "application/json"),
+        ("/login", "application/x-www-form-urlencoded", "text/html"),
+    ] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n\
+             Content-Length: 1000000000\r\n\r\n"
+        );
+        let (reply, took) = raw_reply(&app, &head, "").await;
+        assert!(reply.starts_with("HTTP/1.1 413"), "{path}: {reply}");
+        assert!(
+            reply
+                .to_lowercase()
+                .contains(&format!("content-type: {shape}")),
+            "{path}: {reply}"
+        );
+        assert!(took < Duration::from_secs(1), "{path}: after {took:?}");
+    }
+}

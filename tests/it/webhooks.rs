@@ -242,6 +242,41 @@ async fn private_addresses_bad_urls_and_unknown_events_are_refused_at_registrati
     assert_eq!(none, 0);
 }
 
+/// Issue 24: addresses that embed or stand for a private one, in IPv6 forms a deny-list of
+/// ranges missed, are refused too, and the message keeps the host as it was written.
+#[tokio::test]
+async fn ipv6_forms_of_private_and_reserved_addresses_are_refused_at_registration() {
+    let app = app(false).await;
+    let admin = app.signed_in("boss", Role::Admin).await;
+    for url in [
+        "http://[::127.0.0.1]/hook",
+        "http://[::ffff:0:7f00:1]/hook",
+        "http://[100::1]/hook",
+    ] {
+        let res = register(&admin, url, &["post.published"]).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+        let page = crate::harness::Page::parse(&res.text().await.unwrap());
+        assert!(page.contains("is not a public address"), "{url}");
+    }
+    let res = register(
+        &admin,
+        "http://no-such-host.invalid/hook",
+        &["post.published"],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = crate::harness::Page::parse(&res.text().await.unwrap());
+    assert!(
+        page.contains("no-such-host.invalid does not resolve"),
+        "the host keeps its case"
+    );
+    let none: i64 = sqlx::query_scalar("SELECT count(*) FROM webhooks")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+}
+
 #[tokio::test]
 async fn every_event_is_delivered_signed_and_logged() {
     let app = app(true).await;
