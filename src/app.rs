@@ -157,8 +157,6 @@ impl App {
             site_assets,
             settings.http.base(),
             site_settings,
-            redis.clone(),
-            &settings.redis.key_prefix,
         ));
         live.listen(db.clone());
         let metrics = Metrics::new(settings.database.max_connections)?;

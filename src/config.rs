@@ -157,6 +157,7 @@ pub struct NewsletterSettings {
     pub per_minute: u32,
     pub batch_size: u32,
     pub window_hours: u32,
+    pub confirm_ttl_hours: u32,
 }
 
 /// SMTP (`mail`); `config/default.toml` says what each one does.
@@ -663,6 +664,9 @@ impl Settings {
         }
         if self.newsletter.per_minute == 0 || !(1..=10_000).contains(&self.newsletter.batch_size) {
             return fail("newsletter.per_minute: at least 1; newsletter.batch_size: 1 to 10000");
+        }
+        if !(1..=8_760).contains(&self.newsletter.confirm_ttl_hours) {
+            return fail("newsletter.confirm_ttl_hours: between 1 and 8760 (a year)");
         }
         if !(1..=256).contains(&self.jobs.concurrency) {
             return fail("jobs.concurrency: between 1 and 256");

@@ -276,8 +276,8 @@ fn is_outage(e: &RedisError) -> bool {
     e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal()
 }
 
-/// What follows a channel of announcements (`follow`): the page cache's generations, the
-/// site settings' versions (numbers), live updates (`ws`, JSON).
+/// What follows a channel of announcements (`follow`): the page cache's generations
+/// (numbers), live updates (`ws`, JSON).
 pub trait Follower: Send + Sync + 'static {
     /// What each message carries.
     type Payload: FromRedisValue + Send;

@@ -50,6 +50,12 @@ impl AppState {
         self.live.current()
     }
 
+    /// The newest site-settings version this instance knows of: kept pages are keyed by it,
+    /// so a change of the settings, by anyone, makes them anew (see `cache`).
+    pub fn site_version(&self) -> i64 {
+        self.live.version()
+    }
+
     /// The handle that makes kept pages stale (see `cache`).
     pub fn pages(&self) -> crate::cache::Pages {
         crate::cache::Pages::new(&self.redis, &self.settings.redis)

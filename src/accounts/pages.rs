@@ -343,7 +343,7 @@ pub async fn setup(
         Some(id) => {
             let expected = site.version;
             if let Some(saved) = crate::settings::repo::update(&state.db, &site, expected).await? {
-                state.live.announce(saved).await;
+                state.live.saved(saved).await;
                 state.pages().stale().await;
             }
             super::start_session(&state.db, &session, id).await?;

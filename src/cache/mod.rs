@@ -8,7 +8,8 @@
 //! - Only a 200 without `Set-Cookie` or a private `Cache-Control` (pages for one person
 //!   say `private, no-store`) is kept, so nothing about a person is ever stored.
 //! - Keys hold a generation that every successful write (any other method) bumps: the next
-//!   request, on any instance, makes the page afresh. A page is kept at most
+//!   request, on any instance, makes the page afresh. They hold the site settings' version
+//!   too, which changes however the settings do (`settings::live`). A page is kept at most
 //!   `cache.ttl_secs`, and never past the next scheduled post's time.
 //! - The key is the path and the known parameters, never a header a client controls.
 //! - Every cacheable response has a strong `ETag` and
@@ -251,6 +252,8 @@ pub async fn through<B: MessageBody + 'static>(
     key: &str,
     ttl: u64,
 ) -> Result<ServiceResponse<BoxBody>, ActixError> {
+    // Every page shows the site settings: a page made under an older version is never read.
+    let key = &format!("{key}#s{}", state.site_version());
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     if let Some(kept) = state.local_pages.get(key) {
         let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "memory");

@@ -12,8 +12,9 @@ pub async fn run(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
     match job.kind.as_str() {
         // `{}`: does nothing (the benchmark's jobs).
         "noop" => Ok(Outcome::Done),
-        // `{fail, sleep_ms}`: a probe of the runner itself (retries, leases, shutdown): takes
-        // `sleep_ms`, and fails its first `fail` attempts.
+        // `{fail, sleep_ms, panic}`: a probe of the runner itself (retries, leases, shutdown,
+        // panics): takes `sleep_ms`, and fails its first `fail` attempts (panicking, if
+        // `panic`).
         "probe" => probe(job).await,
         // `{views: [[day, slug, n], …]}`: one instance's flush of reader statistics.
         "stats.add" => crate::stats::apply(ctx, job).await,
@@ -58,13 +59,23 @@ struct Probe {
     fail: i32,
     #[serde(default)]
     sleep_ms: u64,
+    #[serde(default)]
+    panic: bool,
 }
 
 async fn probe(job: &Job) -> anyhow::Result<Outcome> {
-    let Probe { fail, sleep_ms } = job.payload()?;
+    let Probe {
+        fail,
+        sleep_ms,
+        panic,
+    } = job.payload()?;
     tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
     if job.attempts <= fail {
-        anyhow::bail!("probe: attempt {} of the {fail} that fail", job.attempts);
+        let failure = format!("probe: attempt {} of the {fail} that fail", job.attempts);
+        if panic {
+            panic!("{failure}");
+        }
+        anyhow::bail!(failure);
     }
     Ok(Outcome::Done)
 }

@@ -77,14 +77,15 @@ pub async fn claim(
     .await
 }
 
-/// Renew the lease of every job `worker` runs.
-pub async fn renew(db: &PgPool, worker: &str, lease: Duration) -> sqlx::Result<u64> {
+/// Renew the leases of the jobs `ids` that `worker` holds (those it is still working on).
+pub async fn renew(db: &PgPool, worker: &str, ids: &[i64], lease: Duration) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "UPDATE jobs SET locked_until = now() + make_interval(secs => $2)
-          WHERE state = 'running' AND locked_by = $1",
+          WHERE state = 'running' AND locked_by = $1 AND id = ANY($3)",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())
+    .bind(ids)
     .execute(db)
     .await?
     .rows_affected())

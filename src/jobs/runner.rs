@@ -2,11 +2,24 @@
 //! (`jobs.concurrency`), a task per running job, a heartbeat that renews their leases and
 //! takes back other workers' expired ones, and the periodic chores' schedule.
 //!
+//! A job that panics fails its attempt with the panic's message, like an error (retried with
+//! backoff, parked as failed after the last). Only the leases of jobs this process still holds
+//! (`Held`: waiting for a slot, running, or finished and not yet recorded) are renewed, so a
+//! job whose task died anyway is taken back when its lease ends instead of staying `running`
+//! for as long as the process lives (issue 24).
+//!
 //! Shutdown (`Runner::shutdown`, on SIGTERM): nothing more is claimed; running jobs see
 //! `Ctx::stopping` and get `jobs.shutdown_grace_secs` to finish or hand over; what is still
 //! running then is stopped and returned to the queue, its attempt not counted.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    panic::AssertUnwindSafe,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures_util::FutureExt;
 
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::{
@@ -113,19 +126,23 @@ async fn run(ctx: Ctx, metrics: Metrics) {
     let permits = Arc::new(Semaphore::new(cfg.concurrency));
     let mut running = JoinSet::new();
     let mut stopping = ctx.stopping.clone();
-    let heartbeat = tokio::spawn(heartbeat(ctx.clone()));
+    let held = Held::default();
+    let heartbeat = tokio::spawn(heartbeat(ctx.clone(), held.clone()));
     let schedule = tokio::spawn(super::chores::schedule(ctx.clone()));
     let (finished, finisher) = Finisher::start(ctx.clone());
     let mut listener = listen(&ctx.db).await;
     let poll = Duration::from_millis(cfg.poll_ms);
-    let mut waiting: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+    let mut waiting: std::collections::VecDeque<(Job, Hold)> = std::collections::VecDeque::new();
     tracing::info!(worker = %ctx.worker, concurrency = cfg.concurrency, "job runner started");
 
     while !ctx.is_stopping() {
         if waiting.is_empty() {
             let want = (cfg.concurrency * PREFETCH) as i64;
             match repo::claim(&ctx.books, &ctx.worker, want, cfg.lease()).await {
-                Ok(jobs) => waiting.extend(jobs),
+                Ok(jobs) => waiting.extend(jobs.into_iter().map(|job| {
+                    let hold = held.hold(job.id);
+                    (job, hold)
+                })),
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming jobs failed; trying again");
                     pause(&mut stopping, poll).await;
@@ -135,7 +152,7 @@ async fn run(ctx: Ctx, metrics: Metrics) {
         }
         // Reap what finished, so the set doesn't grow.
         while running.try_join_next().is_some() {}
-        let Some(job) = waiting.pop_front() else {
+        let Some((job, hold)) = waiting.pop_front() else {
             // Nothing due: wait for a notification, the poll interval, or shutdown.
             match &mut listener {
                 Some(l) => {
@@ -168,7 +185,7 @@ async fn run(ctx: Ctx, metrics: Metrics) {
                 Err(_) => break,
             },
             _ = stopping.changed() => {
-                waiting.push_front(job);
+                waiting.push_front((job, hold));
                 break;
             }
         };
@@ -176,12 +193,12 @@ async fn run(ctx: Ctx, metrics: Metrics) {
         let metrics = metrics.clone();
         let finished = finished.clone();
         running.spawn(async move {
-            attempt(&ctx, &metrics, &finished, job).await;
+            attempt(&ctx, &metrics, &finished, job, hold).await;
             drop(permit);
         });
     }
     // Claimed but never started: straight back to the queue.
-    for job in waiting {
+    for (job, _hold) in waiting {
         let _ = repo::release(&ctx.books, job.id, &ctx.worker, Duration::ZERO).await;
     }
 
@@ -226,14 +243,52 @@ async fn pause(stopping: &mut watch::Receiver<bool>, wait: Duration) {
     }
 }
 
+/// The jobs this worker holds and means to see through: claimed and waiting for a slot,
+/// running in a live task, or done and waiting for the `Finisher`. Their leases, and only
+/// theirs, are renewed.
+#[derive(Clone, Default)]
+struct Held(Arc<Mutex<HashSet<i64>>>);
+
+impl Held {
+    fn hold(&self, id: i64) -> Hold {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+        Hold {
+            id,
+            held: self.clone(),
+        }
+    }
+
+    fn ids(&self) -> Vec<i64> {
+        let held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        held.iter().copied().collect()
+    }
+}
+
+/// One job in `Held`, let go when this is dropped: whether its task ended, panicked or was
+/// aborted, its lease is renewed no longer.
+struct Hold {
+    id: i64,
+    held: Held,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.held
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
 /// Jobs that ended well, marked done together: one statement for many short jobs. A crash
 /// before a batch is written runs those jobs again (at least once).
 #[derive(Clone)]
-struct Finisher(tokio::sync::mpsc::UnboundedSender<i64>);
+struct Finisher(tokio::sync::mpsc::UnboundedSender<Hold>);
 
 impl Finisher {
     fn start(ctx: Ctx) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Hold>();
         let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(256);
             // Until every sender is gone (the runner stopped), then what is left.
@@ -244,37 +299,41 @@ impl Finisher {
                     && futures_util::FutureExt::now_or_never(rx.recv_many(&mut batch, 256))
                         .is_some_and(|n| n > 0)
                 {}
-                if let Err(e) = repo::finish_many(&ctx.books, &batch, &ctx.worker).await {
+                let ids: Vec<i64> = batch.iter().map(|hold| hold.id).collect();
+                if let Err(e) = repo::finish_many(&ctx.books, &ids, &ctx.worker).await {
                     tracing::warn!(error = %e, jobs = batch.len(), "finished jobs not recorded; they run again after their lease");
                 }
+                // Recorded (or not): their leases are let go.
                 batch.clear();
             }
         });
         (Self(tx), task)
     }
 
-    fn done(&self, id: i64) {
-        let _ = self.0.send(id);
+    fn done(&self, hold: Hold) {
+        let _ = self.0.send(hold);
     }
 }
 
-/// Run one job and record how it went.
-async fn attempt(ctx: &Ctx, metrics: &Metrics, finished: &Finisher, job: Job) {
+/// Run one job and record how it went. A panic in the job's code is a failed attempt.
+async fn attempt(ctx: &Ctx, metrics: &Metrics, finished: &Finisher, job: Job, hold: Hold) {
     let cfg = &ctx.settings.jobs;
     let started = std::time::Instant::now();
-    let ran = tokio::time::timeout(Duration::from_secs(cfg.timeout_secs), kinds::run(ctx, &job))
-        .await
-        .unwrap_or_else(|_| {
-            Err(anyhow::anyhow!(
-                "it ran longer than jobs.timeout_secs ({} s)",
-                cfg.timeout_secs
-            ))
-        });
+    // The job's state is its rows, not this future's: nothing half-done is seen after a panic.
+    let run = AssertUnwindSafe(kinds::run(ctx, &job)).catch_unwind();
+    let ran = match tokio::time::timeout(Duration::from_secs(cfg.timeout_secs), run).await {
+        Ok(Ok(ran)) => ran,
+        Ok(Err(panic)) => Err(anyhow::anyhow!("it panicked: {}", panic_message(&*panic))),
+        Err(_) => Err(anyhow::anyhow!(
+            "it ran longer than jobs.timeout_secs ({} s)",
+            cfg.timeout_secs
+        )),
+    };
     let took = started.elapsed();
     let recorded = match ran {
         Ok(Outcome::Done) => {
             metrics.job_finished(&job.kind, "done", took);
-            finished.done(job.id);
+            finished.done(hold);
             Ok(())
         }
         Ok(Outcome::Later(wait)) => {
@@ -306,14 +365,27 @@ async fn attempt(ctx: &Ctx, metrics: &Metrics, finished: &Finisher, job: Job) {
     }
 }
 
-/// Every third of the lease: renew this worker's leases, and take back expired ones.
-async fn heartbeat(ctx: Ctx) {
+/// What a panic said: its message when it has one (`panic!` with a literal or a format).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Every third of the lease: renew the leases of the jobs this worker holds, and take back
+/// expired ones.
+async fn heartbeat(ctx: Ctx, held: Held) {
     let lease = ctx.settings.jobs.lease();
     let mut tick = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = repo::renew(&ctx.books, &ctx.worker, lease).await {
+        let ids = held.ids();
+        if !ids.is_empty()
+            && let Err(e) = repo::renew(&ctx.books, &ctx.worker, &ids, lease).await
+        {
             tracing::warn!(error = %e, "jobs: leases not renewed");
         }
         match repo::reap(&ctx.books).await {

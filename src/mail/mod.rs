@@ -115,9 +115,15 @@ impl Mailer {
     }
 
     fn message(&self, email: Email) -> anyhow::Result<Message> {
+        // Whoever made the mailbox, its name goes out clean: lettre panics on a line break in
+        // a display name (issue 24), and a name is never worth failing a message for.
+        let to = Mailbox::new(
+            email.to.name.as_deref().and_then(display_name),
+            email.to.email,
+        );
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .to(email.to)
+            .to(to)
             .subject(email.subject)
             .message_id(email.message_id);
         if let Some(url) = email.unsubscribe {
@@ -172,18 +178,26 @@ impl AddressLimits {
     }
 }
 
-/// `name <address>`: the name is encoded (RFC 2047) whatever it holds, so a line break in a
-/// display name can't add a header; an address that doesn't parse is refused.
+/// `name <address>`: the name without control characters or line breaks (`display_name`), so
+/// it can't add a header or stop the message; an address that doesn't parse is refused.
 pub fn mailbox(name: &str, address: &str) -> anyhow::Result<Mailbox> {
     let address = address
         .trim()
         .parse()
         .map_err(|e| Permanent(format!("{address:?} is not an address: {e}")))?;
-    let name = name.trim();
-    Ok(Mailbox::new(
-        (!name.is_empty()).then(|| name.to_owned()),
-        address,
-    ))
+    Ok(Mailbox::new(display_name(name), address))
+}
+
+/// A display name fit for a header: control characters (CR and LF among them) and Unicode
+/// line breaks become spaces, runs of spaces one; `None` when nothing is left. Input refuses
+/// such names, but rows saved before it did, or changed by SQL, may still hold them.
+fn display_name(name: &str) -> Option<String> {
+    let clean = name
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!clean.is_empty()).then_some(clean)
 }
 
 /// What every email's layout shows: the site it is from.
@@ -241,4 +255,57 @@ pub async fn send_test(mailer: &Mailer, site: &Site, to: &str) -> anyhow::Result
         &TestHtml { site },
     )?;
     mailer.send(email).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailer() -> Mailer {
+        Mailer {
+            transport: None,
+            from: "Quire <blog@quire.test>".parse().expect("a test address"),
+        }
+    }
+
+    fn email(to: Mailbox) -> Email {
+        Email {
+            to,
+            subject: "Hello".into(),
+            text: "text".into(),
+            html: "<p>html</p>".into(),
+            unsubscribe: None,
+            message_id: None,
+        }
+    }
+
+    #[test]
+    fn a_line_break_in_a_display_name_adds_no_header_and_does_not_panic() {
+        for name in [
+            "Eve\r\nBcc: x@evil.test",
+            "Eve\nBcc: x@evil.test",
+            "Eve\rBcc: x@evil.test",
+            "Eve\0\u{7}\u{85}\u{2028}",
+            "\r\n",
+        ] {
+            let to = mailbox(name, "eve@example.com").expect("a good address");
+            let message = mailer().message(email(to)).expect("a message");
+            let formatted = String::from_utf8(message.formatted()).expect("utf-8");
+            let headers = formatted.split("\r\n\r\n").next().unwrap_or_default();
+            assert!(!headers.contains("Bcc"), "{name:?}: {headers}");
+            assert!(
+                headers
+                    .lines()
+                    .any(|l| l.starts_with("To: ") && l.contains("<eve@example.com>")
+                        || l == "To: eve@example.com"),
+                "{name:?}: {headers}"
+            );
+        }
+        // A mailbox made elsewhere, with the name as it came.
+        let raw = Mailbox::new(
+            Some("Eve\r\nBcc: x@evil.test".into()),
+            "eve@example.com".parse().expect("an address"),
+        );
+        assert!(mailer().message(email(raw)).is_ok());
+    }
 }

@@ -2,7 +2,10 @@
 //! emailed to them once.
 //!
 //! - **Subscribing** is double opt-in: `/subscribe` queues a `mail.subscribe` job that mails
-//!   a signed confirmation link; the subscriber counts once they follow it. A reader with an
+//!   a signed confirmation link; the subscriber counts once they follow it. The link names
+//!   when it was made: it works for `newsletter.confirm_ttl_hours`, only on a pending
+//!   subscriber, and never one made before they last unsubscribed (an old email must not
+//!   subscribe someone who left, issue 24). A reader with an
 //!   account and a verified address subscribes from `/account` at once. The answer never
 //!   says whether an address was subscribed already, and asking is rate limited per address
 //!   and per client.
@@ -29,6 +32,7 @@ use std::{
 
 use askama::Template;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::{
     accounts::{model::UserId, verify},
@@ -73,10 +77,32 @@ pub(crate) const LIMITS: crate::mail::AddressLimits = crate::mail::AddressLimits
 /// A sending job hands over after this long, well inside `jobs.timeout_secs`.
 const TURN: Duration = Duration::from_secs(60);
 
-pub fn confirm_link(settings: &Settings, subscriber: i64, email: &str) -> String {
+/// The link that confirms `subscriber` at `email`, made at `made`:
+/// `/subscribe/confirm/{id}.{made, unix ms}.{mac}`, the MAC over all three and the address.
+pub fn confirm_link(
+    settings: &Settings,
+    subscriber: i64,
+    email: &str,
+    made: OffsetDateTime,
+) -> String {
     let id = subscriber.to_string();
-    let mac = verify::sign(settings, "subscribe", &[&id, &email.to_lowercase()]);
-    format!("{}/subscribe/confirm/{id}.{mac}", settings.http.base())
+    let made = (made.unix_timestamp_nanos() / 1_000_000).to_string();
+    let mac = verify::sign(settings, "subscribe", &[&id, &email.to_lowercase(), &made]);
+    format!(
+        "{}/subscribe/confirm/{id}.{made}.{mac}",
+        settings.http.base()
+    )
+}
+
+/// "7 days", "36 hours": how long a confirmation link works.
+pub fn confirm_ttl(settings: &Settings) -> String {
+    let hours = settings.newsletter.confirm_ttl_hours;
+    let (n, unit) = if hours.is_multiple_of(24) {
+        (hours / 24, "day")
+    } else {
+        (hours, "hour")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn unsubscribe_link(settings: &Settings, subscriber: i64) -> String {
@@ -85,24 +111,55 @@ pub fn unsubscribe_link(settings: &Settings, subscriber: i64) -> String {
     format!("{}/unsubscribe/{id}.{mac}", settings.http.base())
 }
 
-/// The subscriber a signed confirmation token names, if it is still theirs.
-pub async fn check_confirm(state: &AppState, token: &str) -> sqlx::Result<Option<i64>> {
-    let Some((id, mac)) = token.split_once('.') else {
-        return Ok(None);
+/// What following a confirmation link did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Subscribed now.
+    Confirmed,
+    /// Subscribed before (the link was used).
+    Already,
+    /// Made before the subscriber last unsubscribed: it subscribes nobody any more.
+    Used { email: String },
+    /// Older than `newsletter.confirm_ttl_hours`.
+    Expired { email: String },
+    /// Not a link this site made: altered, cut short, or for an address since changed.
+    Invalid,
+}
+
+/// Follow a confirmation link: a pending subscriber it was made for, within its time and
+/// since they last unsubscribed, is confirmed.
+pub async fn confirm(state: &AppState, token: &str) -> sqlx::Result<Confirmation> {
+    let mut parts = token.splitn(3, '.');
+    let (Some(id), Some(made), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
+        return Ok(Confirmation::Invalid);
     };
-    let Ok(sub) = id.parse::<i64>() else {
-        return Ok(None);
+    let (Ok(sub), Ok(made_ms)) = (id.parse::<i64>(), made.parse::<i64>()) else {
+        return Ok(Confirmation::Invalid);
     };
     let Some(found) = repo::find(&state.db, sub).await? else {
-        return Ok(None);
+        return Ok(Confirmation::Invalid);
     };
-    let ok = verify::signed(
-        &state.settings,
-        "subscribe",
-        &[id, &found.email.to_lowercase()],
-        mac,
-    );
-    Ok(ok.then_some(sub))
+    let email = found.email.to_lowercase();
+    if !verify::signed(&state.settings, "subscribe", &[id, &email, made], mac) {
+        return Ok(Confirmation::Invalid);
+    }
+    let ms = |t: OffsetDateTime| t.unix_timestamp_nanos() / 1_000_000;
+    let made_ms = i128::from(made_ms);
+    if found.status == "confirmed" {
+        return Ok(Confirmation::Already);
+    }
+    if found.status != "pending" || found.unsubscribed_at.is_some_and(|left| ms(left) > made_ms) {
+        return Ok(Confirmation::Used { email });
+    }
+    let ttl = i128::from(state.settings.newsletter.confirm_ttl_hours) * 3_600_000;
+    if ms(OffsetDateTime::now_utc()) > made_ms + ttl {
+        return Ok(Confirmation::Expired { email });
+    }
+    Ok(match repo::confirm(&state.db, sub).await? {
+        true => Confirmation::Confirmed,
+        // Confirmed a moment ago by another click, or gone since.
+        false => Confirmation::Already,
+    })
 }
 
 /// The subscriber a signed unsubscribe token names.
@@ -167,6 +224,7 @@ struct Confirm {
 struct ConfirmText<'a> {
     site: &'a Site,
     link: &'a str,
+    ttl: &'a str,
 }
 
 #[derive(Template)]
@@ -174,6 +232,7 @@ struct ConfirmText<'a> {
 struct ConfirmHtml<'a> {
     site: &'a Site,
     link: &'a str,
+    ttl: &'a str,
 }
 
 /// The `mail.subscribe` job: the confirmation link, if the subscriber still waits for one.
@@ -186,17 +245,20 @@ pub async fn send_confirmation(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> 
         return Ok(Outcome::Done);
     }
     let site = Site::load(&ctx.db, &ctx.settings.http.base()).await?;
-    let link = confirm_link(&ctx.settings, sub.id, &sub.email);
+    let link = confirm_link(&ctx.settings, sub.id, &sub.email, OffsetDateTime::now_utc());
+    let ttl = confirm_ttl(&ctx.settings);
     let email = Email::render(
         crate::mail::mailbox("", &sub.email)?,
         format!("Confirm your subscription to {}", site.title),
         &ConfirmText {
             site: &site,
             link: &link,
+            ttl: &ttl,
         },
         &ConfirmHtml {
             site: &site,
             link: &link,
+            ttl: &ttl,
         },
     )?;
     ctx.mailer.send(email).await?;

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::repo;
+use super::{Confirmation, repo};
 use crate::{
     accounts::{model::Email, session::AuthSession, verify},
     error::Error,
@@ -125,16 +125,18 @@ pub async fn subscribe(
 struct ResultPage {
     layout: Layout,
     heading: &'static str,
-    message: &'static str,
+    message: String,
     /// The unsubscribe button's target, when asking.
     action: Option<String>,
+    /// Where to subscribe again (a link that no longer works).
+    again: Option<String>,
 }
 
 fn result(
     state: &AppState,
     status: StatusCode,
     heading: &'static str,
-    message: &'static str,
+    message: impl Into<String>,
     action: Option<String>,
 ) -> Result<HttpResponse, Error> {
     let layout = Layout::new(&state.site(), heading, "", "/subscribe").noindex();
@@ -143,8 +145,35 @@ fn result(
         ResultPage {
             layout,
             heading,
-            message,
+            message: message.into(),
             action,
+            again: None,
+        },
+    )
+}
+
+/// A confirmation link that no longer works: why, and the way to a new one.
+fn subscribe_again(
+    state: &AppState,
+    heading: &'static str,
+    message: String,
+    email: &str,
+) -> Result<HttpResponse, Error> {
+    let layout = Layout::new(&state.site(), heading, "", "/subscribe").noindex();
+    let email: String = url::form_urlencoded::byte_serialize(email.as_bytes()).collect();
+    let again = if email.is_empty() {
+        "/subscribe".to_owned()
+    } else {
+        format!("/subscribe?email={email}")
+    };
+    render(
+        StatusCode::GONE,
+        ResultPage {
+            layout,
+            heading,
+            message,
+            action: None,
+            again: Some(again),
         },
     )
 }
@@ -154,23 +183,45 @@ pub async fn confirm(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    match super::check_confirm(&state, &token).await? {
-        Some(sub) => {
-            repo::confirm(&state.db, sub).await?;
-            result(
-                &state,
-                StatusCode::OK,
-                "You're subscribed",
-                "New posts will come to your inbox. Every email has a link to unsubscribe.",
-                None,
-            )
-        }
-        None => result(
+    match super::confirm(&state, &token).await? {
+        Confirmation::Confirmed => result(
             &state,
-            StatusCode::GONE,
-            "This link doesn't work",
-            "It was copied incompletely, or belongs to an address that has changed. Subscribe again to get a new one.",
+            StatusCode::OK,
+            "You're subscribed",
+            "New posts will come to your inbox. Every email has a link to unsubscribe.",
             None,
+        ),
+        Confirmation::Already => result(
+            &state,
+            StatusCode::OK,
+            "You're subscribed already",
+            "This link was used before: new posts come to your inbox.",
+            None,
+        ),
+        Confirmation::Used { email } => subscribe_again(
+            &state,
+            "This link was used already",
+            "It is from before you unsubscribed, so it doesn't subscribe you again. To get new \
+             posts by email once more, subscribe again: we'll send a new link."
+                .into(),
+            &email,
+        ),
+        Confirmation::Expired { email } => subscribe_again(
+            &state,
+            "This link has expired",
+            format!(
+                "Confirmation links work for {}. Subscribe again to get a new one.",
+                super::confirm_ttl(&state.settings)
+            ),
+            &email,
+        ),
+        Confirmation::Invalid => subscribe_again(
+            &state,
+            "This link doesn't work",
+            "It was copied incompletely, or belongs to an address that has changed. Subscribe \
+             again to get a new one."
+                .into(),
+            "",
         ),
     }
 }

@@ -12,11 +12,12 @@ pub struct Subscriber {
     pub status: String,
     pub created_at: OffsetDateTime,
     pub confirmed_at: Option<OffsetDateTime>,
+    pub unsubscribed_at: Option<OffsetDateTime>,
     pub username: Option<String>,
 }
 
 const SELECT: &str = "SELECT s.id, s.email, s.status, s.created_at, s.confirmed_at,
-        u.username
+        s.unsubscribed_at, u.username
    FROM subscribers s LEFT JOIN users u ON u.id = s.user_id";
 
 /// The subscriber with this address (any status), made pending if new. An unsubscribed one
@@ -60,10 +61,12 @@ pub async fn of_address(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Op
     .await
 }
 
+/// A pending subscriber confirmed (`false`: not pending; confirming never brings back one
+/// who unsubscribed: they ask again, and get a new link).
 pub async fn confirm(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "UPDATE subscribers SET status = 'confirmed', confirmed_at = now(), unsubscribed_at = NULL
-          WHERE id = $1 AND status <> 'confirmed'",
+          WHERE id = $1 AND status = 'pending'",
     )
     .bind(id)
     .execute(db)

@@ -243,7 +243,7 @@ pub async fn update(
         );
         let current = repo::load(&state.db).await?.ok_or(Error::NotFound)?;
         let form = SettingsForm::from_settings(&current);
-        state.live.announce(current).await;
+        state.live.hold(current);
         return render(
             StatusCode::CONFLICT,
             page(&state, &session, &user, form, errors, false),

@@ -1,16 +1,23 @@
-//! The settings every instance holds, fresh on the next request after any instance saves.
+//! The settings every instance holds, fresh after any change, whoever made it.
 //!
-//! Like the page cache's memory layer (`cache::local`): each instance subscribes to a Redis
-//! channel; a save publishes the new version and waits (at most `ACK_WAIT`) until every
-//! subscriber has acknowledged it, so by the time the admin sees the saved page, every
-//! instance knows its copy is old and reads the row again on its next request. While the
-//! subscription is not known to be healthy (starting, Redis away), every request reads the
-//! row: correct, one query dearer.
+//! A trigger on `site_settings` (migration `20261219000000_notify_settings_changes.sql`)
+//! makes every change a new version and sends it on PostgreSQL's `quire_settings` channel,
+//! so a save on any instance, `quire seed`, an importer or plain SQL reach every instance
+//! alike, and no writer has to remember to announce anything (issue 24). Each instance
+//! LISTENs; a version newer than the one it holds makes its next request read the row again.
+//! While the listener is not known to be healthy (starting, reconnecting, the database away),
+//! every request reads the row: correct, one query dearer. A listener that (re)connects reads
+//! the row once, since it may have missed changes while it was away.
+//!
+//! PostgreSQL sends a change to every listener at its commit; a save here waits (at most
+//! `HEAR_WAIT`) until this instance has heard its own, so by the time the admin sees the
+//! saved page the other instances have been told too. Kept pages are keyed by the newest
+//! version an instance knows of (`version`), so they never outlive the settings they show.
 
 use std::{
     sync::{
         Arc, RwLock,
-        atomic::{AtomicBool, AtomicI64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
@@ -22,46 +29,38 @@ use actix_web::{
     middleware::Next,
     web,
 };
-use sqlx::PgPool;
+use anyhow::Context;
+use sqlx::{PgPool, postgres::PgListener};
+use tokio::sync::watch;
 
 use super::{model::SiteSettings, repo};
-use crate::{
-    kv::Kv,
-    state::{AppState, Site, SiteAssets},
-};
+use crate::state::{AppState, Site, SiteAssets};
 
-/// How long a save waits for every instance to acknowledge it.
-pub const ACK_WAIT: Duration = Duration::from_millis(250);
+/// How long a save waits to hear its own change back.
+pub const HEAR_WAIT: Duration = Duration::from_millis(250);
+
+/// The channel the trigger sends each new version on.
+const CHANNEL: &str = "quire_settings";
 
 pub struct Live {
     assets: SiteAssets,
     base: String,
     current: RwLock<Arc<Site>>,
     /// The newest version announced; meaningful only while `healthy`.
-    heard: AtomicI64,
+    heard: watch::Sender<i64>,
     healthy: AtomicBool,
-    redis: Kv,
-    channel: String,
 }
 
 impl Live {
-    pub fn new(
-        assets: SiteAssets,
-        base: String,
-        settings: SiteSettings,
-        redis: Kv,
-        key_prefix: &str,
-    ) -> Self {
+    pub fn new(assets: SiteAssets, base: String, settings: SiteSettings) -> Self {
         let site = Arc::new(Site::new(&assets, &base, settings));
         crate::render::page::set_display_zone(&site.settings.timezone);
         Self {
-            heard: AtomicI64::new(site.settings.version),
+            heard: watch::Sender::new(site.settings.version),
             current: RwLock::new(site),
             assets,
             base,
             healthy: AtomicBool::new(false),
-            redis,
-            channel: format!("{key_prefix}settings:changes"),
         }
     }
 
@@ -73,7 +72,13 @@ impl Live {
             .clone()
     }
 
-    fn hold(&self, settings: SiteSettings) -> Arc<Site> {
+    /// The newest version this instance knows of: held, or announced and not read yet.
+    pub fn version(&self) -> i64 {
+        self.current().settings.version.max(*self.heard.borrow())
+    }
+
+    /// Hold `settings` (read from the row), unless a newer version is held already.
+    pub fn hold(&self, settings: SiteSettings) -> Arc<Site> {
         let site = Arc::new(Site::new(&self.assets, &self.base, settings));
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         // Never back to an older version than one already held.
@@ -86,12 +91,22 @@ impl Live {
         current.clone()
     }
 
+    fn heard(&self, version: i64) {
+        self.heard.send_if_modified(|newest| {
+            let newer = version > *newest;
+            if newer {
+                *newest = version;
+            }
+            newer
+        });
+    }
+
     /// The settings, read again if a newer version was announced or announcements can't be
     /// trusted. A failed read keeps what is held.
     pub async fn fresh(&self, db: &PgPool) -> Arc<Site> {
         let held = self.current();
-        let trusted = self.healthy.load(Ordering::Acquire)
-            && self.heard.load(Ordering::Acquire) <= held.settings.version;
+        let trusted =
+            self.healthy.load(Ordering::Acquire) && *self.heard.borrow() <= held.settings.version;
         if trusted {
             return held;
         }
@@ -102,74 +117,60 @@ impl Live {
         }
     }
 
-    /// After a save: hold `saved` here, and tell every instance, waiting for each to hear.
-    pub async fn announce(&self, saved: SiteSettings) {
+    /// After a save here: hold `saved`, and wait until this instance hears the change back
+    /// (the trigger announced it to every instance at commit).
+    pub async fn saved(&self, saved: SiteSettings) {
         let version = saved.version;
         self.hold(saved);
-        let publish = redis::cmd("PUBLISH")
-            .arg(&self.channel)
-            .arg(version)
-            .clone();
-        let Ok(listeners) = self.redis.cmd::<u64>(&publish).await else {
+        if !self.healthy.load(Ordering::Acquire) {
+            // Every instance reads the row on each request meanwhile.
             return;
-        };
-        if listeners > 0
-            && !self
-                .redis
-                .acknowledged(&self.ack_key(version), listeners, ACK_WAIT)
-                .await
-        {
-            tracing::warn!(
-                version,
-                listeners,
-                "not every instance acknowledged new settings"
-            );
+        }
+        let mut heard = self.heard.subscribe();
+        let back = matches!(
+            tokio::time::timeout(HEAR_WAIT, heard.wait_for(|v| *v >= version)).await,
+            Ok(Ok(_))
+        );
+        if !back {
+            tracing::warn!(version, "a settings change was not heard back in time");
         }
     }
 
-    fn ack_key(&self, version: i64) -> String {
-        format!("{}:ack:{version}", self.channel)
-    }
-
-    /// Listen for saves until the process ends, reconnecting as needed.
+    /// Follow changes until the process ends, reconnecting as needed.
     pub fn listen(self: &Arc<Self>, db: PgPool) {
-        let follower = Arc::new(Saves {
-            live: self.clone(),
-            db,
+        let live = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = live.follow(&db).await {
+                    tracing::debug!(error = %e, "settings: listening ended; again shortly");
+                }
+                live.healthy.store(false, Ordering::Release);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         });
-        crate::kv::follow(self.redis.clone(), self.channel.clone(), follower);
-    }
-}
-
-/// The settings' side of `kv::follow`.
-struct Saves {
-    live: Arc<Live>,
-    db: PgPool,
-}
-
-impl crate::kv::Follower for Saves {
-    type Payload = i64;
-
-    fn set_healthy(&self, healthy: bool) {
-        self.live.healthy.store(healthy, Ordering::Release);
     }
 
-    async fn ready(&self) -> anyhow::Result<()> {
-        if let Some(settings) = repo::load(&self.db).await? {
-            self.live
-                .heard
-                .fetch_max(settings.version, Ordering::AcqRel);
-            self.live.hold(settings);
+    async fn follow(&self, db: &PgPool) -> anyhow::Result<()> {
+        let mut listener = PgListener::connect_with(db).await?;
+        listener.listen(CHANNEL).await?;
+        loop {
+            // Listening first, then read: no change can fall between the two.
+            if let Some(settings) = repo::load(db).await? {
+                self.heard(settings.version);
+                self.hold(settings);
+            }
+            self.healthy.store(true, Ordering::Release);
+            // `None`: the connection dropped, and the listener has connected and listened
+            // again; what changed meanwhile is read above.
+            while let Some(change) = listener.try_recv().await? {
+                let version = change
+                    .payload()
+                    .parse()
+                    .with_context(|| format!("a settings version: {:?}", change.payload()))?;
+                self.heard(version);
+            }
+            self.healthy.store(false, Ordering::Release);
         }
-        Ok(())
-    }
-
-    async fn heard(&self, version: i64) {
-        self.live.heard.fetch_max(version, Ordering::AcqRel);
-        self.live
-            .redis
-            .acknowledge(&self.live.ack_key(version))
-            .await;
     }
 }
 

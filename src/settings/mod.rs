@@ -1,7 +1,7 @@
 //! Site settings: what admins change in `/admin/settings` (title, description, posts per
 //! page, footer, accent colour, registrations, new accounts' role, comments), stored in
-//! PostgreSQL. The config file's values fill them when the site is new. A save takes
-//! effect on the next request of every instance (`live`).
+//! PostgreSQL. The config file's values fill them when the site is new. Any change, by
+//! whoever makes it, takes effect on the next request of every instance (`live`).
 
 pub mod admin;
 pub mod live;
@@ -27,11 +27,10 @@ impl SavedQuery {
     }
 }
 
-/// After a save: every instance holds `saved` on its next request, and kept pages (which
-/// show the settings) are stale.
+/// After a save: every instance holds `saved` on its next request. Kept pages (which show
+/// the settings) are keyed by the settings' version, so none shows the old ones.
 pub async fn apply(state: &AppState, saved: model::SiteSettings) {
-    state.live.announce(saved).await;
-    state.pages().stale().await;
+    state.live.saved(saved).await;
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

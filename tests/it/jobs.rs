@@ -96,6 +96,44 @@ async fn a_failing_job_is_retried_with_backoff_then_succeeds_or_is_parked_with_i
 }
 
 #[tokio::test]
+async fn a_panicking_job_is_retried_with_the_panic_as_its_error_then_parked_as_failed() {
+    let app = spawn_app().await;
+    // Panics twice, then succeeds: the panics were failed attempts, retried.
+    let mends = queue(
+        &app.db,
+        NewJob::new("probe", json!({"fail": 2, "panic": true})),
+    )
+    .await;
+    let (_, attempts, error) = until_state(&app.db, mends, "done").await;
+    assert_eq!(attempts, 3, "two panics, then success");
+    assert_eq!(error, None);
+
+    // Always panics: parked as failed after its last attempt, the panic's message kept.
+    let hopeless = queue(
+        &app.db,
+        NewJob::new("probe", json!({"fail": 99, "panic": true})).attempts(2),
+    )
+    .await;
+    let (_, attempts, error) = until_state(&app.db, hopeless, "failed").await;
+    assert_eq!(attempts, 2);
+    let error = error.unwrap();
+    assert!(error.contains("panicked"), "{error}");
+    assert!(
+        error.contains("probe: attempt 2 of the 99 that fail"),
+        "{error}"
+    );
+
+    // The worker goes on: nothing is left held, and the next job runs.
+    let next = queue(&app.db, NewJob::new("noop", json!({}))).await;
+    until_state(&app.db, next, "done").await;
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE locked_by IS NOT NULL")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(held, 0);
+}
+
+#[tokio::test]
 async fn two_instances_share_the_queue_and_run_each_job_once() {
     let app = spawn_app().await;
     let _other = app.another_instance().await;

@@ -437,3 +437,83 @@ async fn accounts_subscribe_from_their_page_and_admins_list_and_export() {
         .await;
     assert_eq!(res.headers()["location"], "/account?saved=unsubscribed");
 }
+
+/// (status) of the subscriber with `address`.
+async fn status_of(app: &TestApp, address: &str) -> String {
+    sqlx::query_scalar("SELECT status FROM subscribers WHERE email = $1")
+        .bind(address)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_old_confirmation_link_never_resubscribes_and_an_expired_one_says_so() {
+    let (app, smtp) = app_with_mail(|_| {}).await;
+    sign_up(&app, "ann@example.com").await;
+    let first = smtp.wait_for(1).await.remove(0);
+    let first = first.link(&format!("{}/subscribe/confirm/", app.base));
+    let first = first.strip_prefix(&app.base).unwrap().to_owned();
+    let page = TestApp::sharing(&app).page(&first, StatusCode::OK).await;
+    assert_eq!(page.text("h1"), "You're subscribed");
+    // Used again: it says so, and changes nothing.
+    let page = TestApp::sharing(&app).page(&first, StatusCode::OK).await;
+    assert_eq!(page.text("h1"), "You're subscribed already");
+
+    // She leaves; the old link doesn't bring her back, and says how to.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM subscribers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let leave = quire::newsletter::unsubscribe_link(&app.settings, id);
+    let left = app.client.post(&leave).send().await.unwrap();
+    assert_eq!(left.status(), StatusCode::OK);
+    assert_eq!(status_of(&app, "ann@example.com").await, "unsubscribed");
+    let page = TestApp::sharing(&app).page(&first, StatusCode::GONE).await;
+    assert_eq!(page.text("h1"), "This link was used already");
+    assert_eq!(
+        page.attr("a.subscribe-again", "href").as_deref(),
+        Some("/subscribe?email=ann%40example.com")
+    );
+    assert_eq!(status_of(&app, "ann@example.com").await, "unsubscribed");
+
+    // She asks again: only the new link confirms, not the one from before she left.
+    sign_up(&app, "ann@example.com").await;
+    let second = smtp.wait_for(2).await.remove(1);
+    let second = second.link(&format!("{}/subscribe/confirm/", app.base));
+    let second = second.strip_prefix(&app.base).unwrap().to_owned();
+    TestApp::sharing(&app).page(&first, StatusCode::GONE).await;
+    assert_eq!(status_of(&app, "ann@example.com").await, "pending");
+    TestApp::sharing(&app).page(&second, StatusCode::OK).await;
+    assert_eq!(status_of(&app, "ann@example.com").await, "confirmed");
+
+    // A link past its week: expired, with the way to a new one.
+    sqlx::query("INSERT INTO subscribers (email) VALUES ('bob@example.com')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let bob: i64 = sqlx::query_scalar("SELECT id FROM subscribers WHERE email = 'bob@example.com'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let bob = bob.to_string();
+    let issued = (time::OffsetDateTime::now_utc().unix_timestamp() - 8 * 24 * 3600).to_string();
+    let mac = quire::accounts::verify::sign(
+        &app.settings,
+        "subscribe",
+        &[&bob, "bob@example.com", &issued],
+    );
+    let page = TestApp::sharing(&app)
+        .page(
+            &format!("/subscribe/confirm/{bob}.{issued}.{mac}"),
+            StatusCode::GONE,
+        )
+        .await;
+    assert_eq!(page.text("h1"), "This link has expired");
+    assert!(page.text("p.lede").contains("7 days"));
+    assert_eq!(
+        page.attr("a.subscribe-again", "href").as_deref(),
+        Some("/subscribe?email=bob%40example.com")
+    );
+    assert_eq!(status_of(&app, "bob@example.com").await, "pending");
+}

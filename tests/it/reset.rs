@@ -447,3 +447,33 @@ async fn quire_mail_test_sends_a_message_now() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no SMTP server is configured"));
 }
+
+#[tokio::test]
+async fn a_line_break_in_a_display_name_neither_stops_the_mail_nor_adds_a_header() {
+    let (app, smtp) = app_with_mail().await;
+    app.user("eve", Role::Reader).await;
+    // Input refuses such a name; an older row, or SQL, may still hold one.
+    sqlx::query("UPDATE users SET display_name = $1 WHERE username = 'eve'")
+        .bind("Eve\r\nBcc: x@evil.test")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        ask(&app, "eve@example.com").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let mail = smtp.wait_for(1).await.remove(0);
+    assert_eq!(mail.rcpt_tos, ["eve@example.com"]);
+    assert_eq!(mail.header("Bcc"), None, "{:?}", mail.headers);
+    let to = mail.header("To").unwrap();
+    assert!(to.contains("<eve@example.com>"), "{to}");
+    assert!(!to.contains('\r') && !to.contains('\n'), "{to:?}");
+    // The job is done, not left running.
+    let states: Vec<String> =
+        sqlx::query_scalar("SELECT state FROM jobs WHERE kind = 'mail.reset'")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(states, ["done"]);
+}
