@@ -56,7 +56,11 @@ pub fn routes(cfg: &mut actix::ServiceConfig) {
             .route(read().to(pages::form))
             .route(actix::post().to(pages::subscribe)),
     )
-    .service(resource("/subscribe/confirm/{token}").route(read().to(pages::confirm)))
+    .service(
+        resource("/subscribe/confirm/{token}")
+            .route(read().to(pages::confirm_form))
+            .route(actix::post().to(pages::confirm)),
+    )
     .service(
         resource("/unsubscribe/{token}")
             .route(read().to(pages::unsubscribe_form))
@@ -111,11 +115,13 @@ pub fn unsubscribe_link(settings: &Settings, subscriber: i64) -> String {
     format!("{}/unsubscribe/{id}.{mac}", settings.http.base())
 }
 
-/// What following a confirmation link did.
+/// What following a confirmation link did (or, only looking, would do).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Confirmation {
     /// Subscribed now.
     Confirmed,
+    /// Would subscribe: the link is good and the subscriber pending (looking only).
+    Ready,
     /// Subscribed before (the link was used).
     Already,
     /// Made before the subscriber last unsubscribed: it subscribes nobody any more.
@@ -127,8 +133,9 @@ pub enum Confirmation {
 }
 
 /// Follow a confirmation link: a pending subscriber it was made for, within its time and
-/// since they last unsubscribed, is confirmed.
-pub async fn confirm(state: &AppState, token: &str) -> sqlx::Result<Confirmation> {
+/// since they last unsubscribed, is confirmed (when `apply`; otherwise only `Ready`: opening
+/// the link shows a button, so a mail scanner opening it subscribes nobody).
+pub async fn confirm(state: &AppState, token: &str, apply: bool) -> sqlx::Result<Confirmation> {
     let mut parts = token.splitn(3, '.');
     let (Some(id), Some(made), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
         return Ok(Confirmation::Invalid);
@@ -154,6 +161,9 @@ pub async fn confirm(state: &AppState, token: &str) -> sqlx::Result<Confirmation
     let ttl = i128::from(state.settings.newsletter.confirm_ttl_hours) * 3_600_000;
     if ms(OffsetDateTime::now_utc()) > made_ms + ttl {
         return Ok(Confirmation::Expired { email });
+    }
+    if !apply {
+        return Ok(Confirmation::Ready);
     }
     Ok(match repo::confirm(&state.db, sub).await? {
         true => Confirmation::Confirmed,

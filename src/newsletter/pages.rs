@@ -126,8 +126,9 @@ struct ResultPage {
     layout: Layout,
     heading: &'static str,
     message: String,
-    /// The unsubscribe button's target, when asking.
+    /// The button's target and words, when asking (unsubscribe, confirm).
     action: Option<String>,
+    button: &'static str,
     /// Where to subscribe again (a link that no longer works).
     again: Option<String>,
 }
@@ -147,6 +148,29 @@ fn result(
             heading,
             message: message.into(),
             action,
+            button: "Unsubscribe",
+            again: None,
+        },
+    )
+}
+
+/// A question with one button that POSTs to `action`.
+fn result_with_button(
+    state: &AppState,
+    heading: &'static str,
+    message: &'static str,
+    action: String,
+    button: &'static str,
+) -> Result<HttpResponse, Error> {
+    let layout = Layout::new(&state.site(), heading, "", "/subscribe").noindex();
+    render(
+        StatusCode::OK,
+        ResultPage {
+            layout,
+            heading,
+            message: message.into(),
+            action: Some(action),
+            button,
             again: None,
         },
     )
@@ -173,17 +197,45 @@ fn subscribe_again(
             heading,
             message,
             action: None,
+            button: "",
             again: Some(again),
         },
     )
 }
 
-/// `GET /subscribe/confirm/{token}`: the link from the confirmation email.
+/// `GET /subscribe/confirm/{token}`: the link from the confirmation email, as a button
+/// (mail scanners open links: opening one subscribes nobody), or why it no longer works.
+pub async fn confirm_form(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let verdict = super::confirm(&state, &token, false).await?;
+    confirmation(&state, &token, verdict)
+}
+
+/// `POST /subscribe/confirm/{token}`: the button. The signed link is the credential (it
+/// reached the address), so, like unsubscribing, no CSRF token.
 pub async fn confirm(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    match super::confirm(&state, &token).await? {
+    let verdict = super::confirm(&state, &token, true).await?;
+    confirmation(&state, &token, verdict)
+}
+
+fn confirmation(
+    state: &AppState,
+    token: &str,
+    verdict: Confirmation,
+) -> Result<HttpResponse, Error> {
+    match verdict {
+        Confirmation::Ready => result_with_button(
+            state,
+            "Confirm your subscription",
+            "Get new posts from this site by email? Every email has a link to unsubscribe.",
+            format!("/subscribe/confirm/{token}"),
+            "Confirm my subscription",
+        ),
         Confirmation::Confirmed => result(
             &state,
             StatusCode::OK,

@@ -33,7 +33,10 @@ async function person(site, who) {
 // Open `url` and wait until its live socket is in use: the post page's first message sent,
 // the editor's first one heard.
 function openLive(page, url) {
+  let timer;
   const ready = new Promise((resolve, reject) => {
+    // Never wait forever: a socket that doesn't open or stays silent says so.
+    timer = setTimeout(() => reject(new Error(`${url}: no live socket in use after 15 s`)), 15000);
     const watch = (ws) => {
       page.off('websocket', watch);
       ws.once(ws.url().endsWith('/comments') ? 'framesent' : 'framereceived', () => resolve(ws));
@@ -42,7 +45,7 @@ function openLive(page, url) {
     };
     page.on('websocket', watch);
   });
-  return page.goto(url).then(() => ready);
+  return page.goto(url).then(() => ready).finally(() => clearTimeout(timer));
 }
 
 try {

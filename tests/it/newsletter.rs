@@ -114,7 +114,19 @@ async fn readers_subscribe_by_confirming_a_link_and_the_answer_never_tells() {
     TestApp::sharing(&app)
         .page(&format!("{path}0"), StatusCode::GONE)
         .await;
+    // Opening the link (a mail scanner does) only asks; the button subscribes.
     let page = TestApp::sharing(&app).page(&path, StatusCode::OK).await;
+    assert_eq!(page.text("h1"), "Confirm your subscription");
+    assert_eq!(
+        page.attr("form[method=post]", "action").as_deref(),
+        Some(path.as_str())
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM subscribers")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending", "opening the link subscribes nobody");
+    let page = press(&app, &path, StatusCode::OK).await;
     assert_eq!(page.text("h1"), "You're subscribed");
     let status: String = sqlx::query_scalar("SELECT status FROM subscribers")
         .fetch_one(&app.db)
@@ -454,7 +466,7 @@ async fn an_old_confirmation_link_never_resubscribes_and_an_expired_one_says_so(
     let first = smtp.wait_for(1).await.remove(0);
     let first = first.link(&format!("{}/subscribe/confirm/", app.base));
     let first = first.strip_prefix(&app.base).unwrap().to_owned();
-    let page = TestApp::sharing(&app).page(&first, StatusCode::OK).await;
+    let page = press(&app, &first, StatusCode::OK).await;
     assert_eq!(page.text("h1"), "You're subscribed");
     // Used again: it says so, and changes nothing.
     let page = TestApp::sharing(&app).page(&first, StatusCode::OK).await;
@@ -482,9 +494,9 @@ async fn an_old_confirmation_link_never_resubscribes_and_an_expired_one_says_so(
     let second = smtp.wait_for(2).await.remove(1);
     let second = second.link(&format!("{}/subscribe/confirm/", app.base));
     let second = second.strip_prefix(&app.base).unwrap().to_owned();
-    TestApp::sharing(&app).page(&first, StatusCode::GONE).await;
+    press(&app, &first, StatusCode::GONE).await;
     assert_eq!(status_of(&app, "ann@example.com").await, "pending");
-    TestApp::sharing(&app).page(&second, StatusCode::OK).await;
+    press(&app, &second, StatusCode::OK).await;
     assert_eq!(status_of(&app, "ann@example.com").await, "confirmed");
 
     // A link past its week: expired, with the way to a new one.
@@ -516,4 +528,18 @@ async fn an_old_confirmation_link_never_resubscribes_and_an_expired_one_says_so(
         Some("/subscribe?email=bob%40example.com")
     );
     assert_eq!(status_of(&app, "bob@example.com").await, "pending");
+}
+
+/// Press the button a confirmation link's page shows (a POST to the link).
+async fn press(app: &TestApp, path: &str, expected: StatusCode) -> crate::harness::Page {
+    let res = TestApp::sharing(app)
+        .client
+        .post(app.url(path))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert_eq!(status, expected, "POST {path}: {body}");
+    crate::harness::Page::parse(&body)
 }
