@@ -237,21 +237,21 @@ fn confirmation(
             "Confirm my subscription",
         ),
         Confirmation::Confirmed => result(
-            &state,
+            state,
             StatusCode::OK,
             "You're subscribed",
             "New posts will come to your inbox. Every email has a link to unsubscribe.",
             None,
         ),
         Confirmation::Already => result(
-            &state,
+            state,
             StatusCode::OK,
             "You're subscribed already",
             "This link was used before: new posts come to your inbox.",
             None,
         ),
         Confirmation::Used { email } => subscribe_again(
-            &state,
+            state,
             "This link was used already",
             "It is from before you unsubscribed, so it doesn't subscribe you again. To get new \
              posts by email once more, subscribe again: we'll send a new link."
@@ -259,7 +259,7 @@ fn confirmation(
             &email,
         ),
         Confirmation::Expired { email } => subscribe_again(
-            &state,
+            state,
             "This link has expired",
             format!(
                 "Confirmation links work for {}. Subscribe again to get a new one.",
@@ -268,7 +268,7 @@ fn confirmation(
             &email,
         ),
         Confirmation::Invalid => subscribe_again(
-            &state,
+            state,
             "This link doesn't work",
             "It was copied incompletely, or belongs to an address that has changed. Subscribe \
              again to get a new one."

@@ -408,21 +408,7 @@ async fn previews_autosaves_saves_and_api_writes_share_one_render_budget() {
 
     // The same budget holds autosave (which had no limit at all), the editor's save and the
     // API: each is refused without storing anything.
-    let slug = app
-        .post(
-            user_id(&app, "ann").await,
-            crate::harness::PostSpec {
-                title: "Budgeted",
-                status: quire::posts::model::PostStatus::Draft,
-                ..Default::default()
-            },
-        )
-        .await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM posts WHERE slug = $1")
-        .bind(&slug)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let (id, slug) = anns_post(&app, "Budgeted", quire::posts::model::PostStatus::Draft).await;
     let (edit_token, version) = opened(&ann, id).await;
     let (status, answer) = autosave(&ann, id, &edit_token, &version, "Budgeted", "short").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
@@ -489,20 +475,7 @@ async fn previews_autosaves_saves_and_api_writes_share_one_render_budget() {
 async fn an_autosave_kept_aside_is_held_to_the_fields_limits() {
     let app = spawn_app().await;
     let ann = app.signed_in("ann", Role::Author).await;
-    let slug = app
-        .post(
-            user_id(&app, "ann").await,
-            crate::harness::PostSpec {
-                title: "Live one",
-                ..Default::default()
-            },
-        )
-        .await;
-    let id: i64 = sqlx::query_scalar("SELECT id FROM posts WHERE slug = $1")
-        .bind(&slug)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let (id, _) = anns_post(&app, "Live one", quire::posts::model::PostStatus::Published).await;
     let (token, version) = opened(&ann, id).await;
     let huge = "T".repeat(300_000);
     let (status, answer) = autosave(&ann, id, &token, &version, &huge, "Body").await;
@@ -519,12 +492,26 @@ async fn an_autosave_kept_aside_is_held_to_the_fields_limits() {
     assert_eq!(answer["saved"], "aside");
 }
 
-async fn user_id(app: &TestApp, username: &str) -> quire::accounts::model::UserId {
-    quire::accounts::model::UserId(
-        sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_one(&app.db)
-            .await
-            .unwrap(),
-    )
+/// A post by "ann" (signed in already) with `title` and `status`: its id and slug.
+async fn anns_post(
+    app: &TestApp,
+    title: &str,
+    status: quire::posts::model::PostStatus,
+) -> (i64, String) {
+    let ann: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'ann'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let spec = crate::harness::PostSpec {
+        title,
+        status,
+        ..Default::default()
+    };
+    let slug = app.post(quire::accounts::model::UserId(ann), spec).await;
+    let id = sqlx::query_scalar("SELECT id FROM posts WHERE slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    (id, slug)
 }

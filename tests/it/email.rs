@@ -90,12 +90,7 @@ async fn a_new_account_verifies_its_address_before_commenting_when_the_site_asks
         "opening the link verifies nothing"
     );
     for _ in 0..2 {
-        let res = TestApp::sharing(&app)
-            .client
-            .post(app.url(&path))
-            .send()
-            .await
-            .unwrap();
+        let res = app.press(&path).await;
         assert_eq!(res.status(), StatusCode::OK);
         let page = crate::harness::Page::parse(&res.text().await.unwrap());
         assert_eq!(page.text("h1"), "Address verified");
@@ -113,13 +108,7 @@ async fn a_new_account_verifies_its_address_before_commenting_when_the_site_asks
         .await
         .unwrap();
     TestApp::sharing(&app).page(&path, StatusCode::GONE).await;
-    let res = TestApp::sharing(&app)
-        .client
-        .post(app.url(&path))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::GONE);
+    assert_eq!(app.press(&path).await.status(), StatusCode::GONE);
     let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'newbie'")
         .fetch_one(&app.db)
         .await

@@ -568,6 +568,16 @@ impl TestApp {
             .expect("the page has a form with a CSRF token")
     }
 
+    /// Press the one button of a page a signed link opens (verify, confirm a subscription):
+    /// a POST to the link with no fields, as anyone.
+    pub async fn press(&self, path: &str) -> Response {
+        self.other_client()
+            .post(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// POST a form to `path`, adding the CSRF token of the form at `form_page`.
     pub async fn submit(&self, form_page: &str, path: &str, fields: &[(&str, &str)]) -> Response {
         let token = self.csrf_token(form_page).await;

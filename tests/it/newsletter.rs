@@ -532,12 +532,7 @@ async fn an_old_confirmation_link_never_resubscribes_and_an_expired_one_says_so(
 
 /// Press the button a confirmation link's page shows (a POST to the link).
 async fn press(app: &TestApp, path: &str, expected: StatusCode) -> crate::harness::Page {
-    let res = TestApp::sharing(app)
-        .client
-        .post(app.url(path))
-        .send()
-        .await
-        .unwrap();
+    let res = app.press(path).await;
     let status = res.status();
     let body = res.text().await.unwrap();
     assert_eq!(status, expected, "POST {path}: {body}");

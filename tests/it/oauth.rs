@@ -746,12 +746,7 @@ async fn a_provider_login_never_enters_a_password_account_whose_address_is_unver
     assert!(!verified().await, "a GET verifies nothing");
     // Even verified (the victim pressed the button), an account with a password someone set
     // is never entered through a provider by its address.
-    let res = scanner
-        .client
-        .post(app.url(link.strip_prefix(&app.base).unwrap()))
-        .send()
-        .await
-        .unwrap();
+    let res = app.press(link.strip_prefix(&app.base).unwrap()).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(verified().await, "the button verifies");
     let res = log_in_with(&victim, &provider, "google").await;
