@@ -39,6 +39,7 @@ pub async fn connect(
         epoch: user.session_epoch,
         post: post.id,
         member: serde_json::to_string(&me).unwrap_or_default(),
+        told: Default::default(),
         me,
     };
     Ok(socket.run(channel, Topic::Editor(post.id)))
@@ -61,6 +62,9 @@ struct Editing {
     me: Present,
     /// `me` as stored in the set.
     member: String,
+    /// The presence last told, so the same news isn't told twice (it comes at the opening
+    /// and again through Redis).
+    told: std::cell::RefCell<Option<ByteString>>,
 }
 
 /// The editor's socket takes no messages: anything sent closes it.
@@ -120,8 +124,14 @@ impl Editing {
 impl Channel for Editing {
     type Message = Nothing;
 
-    async fn opened(&mut self, _out: &mut actix_ws::Session) -> Result<(), actix_ws::Closed> {
+    async fn opened(&mut self, out: &mut actix_ws::Session) -> Result<(), actix_ws::Closed> {
         self.renew().await;
+        // Who is here, told at once: the round trip through Redis below can be lost (Redis
+        // slow or away), and then this editor would only learn it at the next tick.
+        let here = Event::Editing(present(&self.hub, self.post).await);
+        if let Some(text) = self.event(&here) {
+            socket::send(out, text).await?;
+        }
         let post = self.post.0;
         self.hub.announce(Announcement::Editing { post }).await;
         Ok(())
@@ -147,7 +157,15 @@ impl Channel for Editing {
                 let elsewhere = present
                     .iter()
                     .any(|p| p.user == self.me.user && p.conn != self.me.conn);
-                serde_json::json!({"type": "editing", "people": people, "you_elsewhere": elsewhere})
+                let text: ByteString =
+                    serde_json::json!({"type": "editing", "people": people, "you_elsewhere": elsewhere})
+                        .to_string()
+                        .into();
+                if self.told.borrow().as_ref() == Some(&text) {
+                    return None;
+                }
+                *self.told.borrow_mut() = Some(text.clone());
+                return Some(text);
             }
             Event::Saved {
                 version,

@@ -37,9 +37,13 @@ function openLive(page, url) {
   const ready = new Promise((resolve, reject) => {
     // Never wait forever: a socket that doesn't open or stays silent says so.
     timer = setTimeout(() => reject(new Error(`${url}: no live socket in use after 15 s`)), 15000);
+    // The socket of the page being opened: the page left behind may still reconnect its own
+    // while the new one loads (slowly, on a busy machine), and that one soon goes.
+    const want = url.includes('/admin/posts/') ? '/editor' : '/comments';
     const watch = (ws) => {
+      if (!ws.url().endsWith(want)) return;
       page.off('websocket', watch);
-      ws.once(ws.url().endsWith('/comments') ? 'framesent' : 'framereceived', () => resolve(ws));
+      ws.once(want === '/comments' ? 'framesent' : 'framereceived', () => resolve(ws));
       ws.once('socketerror', (e) => reject(new Error(`${ws.url()}: ${e}`)));
       ws.once('close', () => reject(new Error(`${ws.url()} closed at once`)));
     };
