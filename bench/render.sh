@@ -61,14 +61,20 @@ load() {
     END { printf "%.0f %.2f\n", rps, p99 }'
 }
 
-# Author n logs in (a cookie jar of its own) and previews the heavy body until told to stop,
-# writing one status code a line.
-previews() {
+# Author n logs in (a cookie jar of its own) and keeps the editor's CSRF token. One at a
+# time: logins hash passwords, and a login that finds every hasher busy is 503 at once.
+log_in() {
   local n=$1 jar="$work/jar$1" token
   token=$(curl -fs -c "$jar" -b "$jar" "$BASE/login" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"//')
   curl -fs -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$token" \
     --data-urlencode "login=renderer$n" --data-urlencode "password=$PASSWORD" "$BASE/login"
-  token=$(curl -fs -c "$jar" -b "$jar" "$BASE/admin/posts/new" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"//')
+  curl -fs -c "$jar" -b "$jar" "$BASE/admin/posts/new" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"//' >"$work/token$n"
+}
+
+# Author n previews the heavy body until told to stop, writing one status code a line.
+previews() {
+  local n=$1 jar="$work/jar$1" token
+  token=$(cat "$work/token$n")
   while [ ! -e "$work/stop" ]; do
     curl -s -o /dev/null -w '%{http_code}\n' -b "$jar" --data-urlencode "csrf_token=$token" \
       --data-urlencode "body@$work/body.md" "$BASE/admin/preview"
@@ -78,6 +84,7 @@ previews() {
 # One row: the post page for 10 s while $LOOPS authors preview (after a 2 s head start).
 with_authors() {
   rm -f "$work/stop" "$work"/previews*
+  for n in $(seq "$LOOPS"); do log_in "$n"; done
   local loopers=()
   for n in $(seq "$LOOPS"); do previews "$n" & loopers+=($!); done
   sleep 2
