@@ -20,18 +20,17 @@ use sqlx::PgPool;
 use crate::{
     accounts::{self, hasher::Hasher, session::RedisSessions},
     api,
-    assets::{self, Assets},
+    assets::Assets,
     cache, comments,
     config::Settings,
     db,
     error::{Error, error_pages},
-    health,
     kv::Kv,
     metrics::Metrics,
     middleware, posts, search,
     site::SiteAssets,
     state::AppState,
-    tags, telemetry, uploads,
+    telemetry, uploads,
 };
 
 pub struct App {
@@ -231,7 +230,13 @@ impl App {
             work: settings.database.query_timeout(),
         };
         let shutdown = settings.http.shutdown_timeout_secs;
-        let cors_origins = settings.api.cors_origins.clone();
+        let router = Arc::new(crate::router::Router::new(
+            settings.api.cors_origins.clone(),
+        ));
+        // Made once from the table: what the cache may keep, and the API's document.
+        let (cache_routes, api_document) = router.made()?;
+        let cache_routes = web::Data::new(cache_routes);
+        let api_document = web::Data::new(api_document);
         let search = web::Data::new(search::Search::new(&settings.search)?);
         if let Some(meili) = &search.meili {
             // The outbox itself is the job runner's (`search.sync`); this instance watches
@@ -329,6 +334,8 @@ impl App {
                 .app_data(api_calls.clone())
                 .app_data(views.clone())
                 .app_data(hub_data.clone())
+                .app_data(cache_routes.clone())
+                .app_data(api_document.clone())
                 .app_data(assets.clone())
                 .app_data(path_config())
                 .app_data(query_config())
@@ -360,24 +367,7 @@ impl App {
                 .wrap(prometheus.clone())
                 .wrap(from_fn(telemetry::log_requests))
                 .wrap(from_fn(middleware::in_flight))
-                .configure(health::routes)
-                .configure(assets::routes)
-                .configure(posts::routes)
-                .configure(tags::routes)
-                .configure(accounts::routes)
-                .configure(uploads::routes)
-                .configure(comments::routes)
-                .configure(search::pages::routes)
-                .configure(crate::settings::routes)
-                .configure(crate::jobs::routes)
-                .configure(crate::newsletter::routes)
-                .configure(crate::webhooks::routes)
-                .configure(crate::pages::routes)
-                // Before the /api scope, which would take its paths.
-                .service(api::docs())
-                .configure(|cfg| api::routes(cfg, &cors_origins))
-                // Last: `/{slug}` must shadow none of the routes above.
-                .configure(crate::pages::reader_routes)
+                .configure(|cfg| router.register(cfg))
                 .default_service(web::to(not_found))
         })
         .workers(workers)

@@ -13,14 +13,7 @@ use actix_web::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::{
-    error::Error,
-    state::{read, resource},
-};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/static/{dir}/{file}").route(read().to(serve)));
-}
+use crate::error::Error;
 
 struct File {
     path: &'static str,

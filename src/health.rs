@@ -5,16 +5,7 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, http::header::ContentType, web};
 
-use crate::{
-    error::Error,
-    state::{AppState, read, resource},
-};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(read().to(healthz)))
-        .service(resource("/readyz").route(read().to(readyz)))
-        .service(resource("/metrics").route(read().to(metrics)));
-}
+use crate::{error::Error, state::AppState};
 
 /// `GET /metrics`: Prometheus text format, for addresses in `metrics.allow` only.
 pub async fn metrics(

@@ -24,6 +24,7 @@ pub mod pages;
 pub mod posts;
 pub mod ratelimit;
 pub mod render;
+pub mod router;
 pub mod search;
 pub mod seed;
 pub mod settings;

@@ -1,17 +1,13 @@
 //! What every handler reaches (`AppState`): infrastructure only — the database pool, Redis,
-//! configuration, metrics, the password hasher and the site settings as they are now — and
-//! the route helpers every module registers its routes with. It names no feature: a
-//! feature's own singleton (the live hub, search, API tokens, view counts, OAuth providers)
-//! is its own `web::Data<T>`, registered by the wiring (`app.rs`).
+//! configuration, metrics, the password hasher and the site settings as they are now. It
+//! names no feature: a feature's own singleton (the live hub, search, API tokens, view
+//! counts, OAuth providers) is its own `web::Data<T>`, registered by the wiring (`app.rs`).
 
 use std::sync::Arc;
 
-use actix_web::{Route, guard, middleware::from_fn, web};
 use sqlx::PgPool;
 
-use crate::{
-    accounts::hasher::Hasher, config::Settings, kv::Kv, metrics::Metrics, middleware, site,
-};
+use crate::{accounts::hasher::Hasher, config::Settings, kv::Kv, metrics::Metrics, site};
 
 /// What every handler can reach. Cheap to clone: pools and `Arc`s.
 #[derive(Clone)]
@@ -54,27 +50,4 @@ impl AppState {
             window,
         }
     }
-}
-
-/// A resource at `path`, with the request deadlines (`middleware::deadlines`) around its
-/// handlers. Every route is registered through this, so other methods answer 405 and no
-/// request outlives its deadline.
-pub fn resource(
-    path: &str,
-) -> actix_web::Resource<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    web::resource(path).wrap(from_fn(middleware::deadlines))
-}
-
-/// A route for pages people read: GET, and HEAD (the same response without its body,
-/// which actix-http drops for HEAD requests).
-pub fn read() -> Route {
-    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }

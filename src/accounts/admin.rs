@@ -19,16 +19,8 @@ use crate::{
     error::Error,
     extract::{CsrfForm, SignedIn, header},
     render::{Layout, form::FormErrors, page::Pager},
-    state::{AppState, read, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/admin/users").route(read().to(index)))
-        .service(resource("/admin/users/{id}/role").route(web::post().to(change_role)))
-        .service(resource("/admin/users/{id}/disable").route(web::post().to(disable)))
-        .service(resource("/admin/users/{id}/enable").route(web::post().to(enable)))
-        .service(resource("/admin/users/{id}/reset-link").route(web::post().to(reset_link)));
-}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {

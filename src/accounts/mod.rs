@@ -14,53 +14,10 @@ pub mod verify;
 
 use std::{net::IpAddr, time::Duration};
 
-use actix_web::web;
 use sqlx::PgPool;
 
-use crate::state::{AppState, read, resource};
+use crate::state::AppState;
 use model::{Email, NewUser, Provider, ProviderAccount, Role, UserId, Username};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/authors/{username}").route(read().to(pages::author)))
-        .service(
-            resource("/authors/{username}/{action:follow|unfollow}")
-                .route(web::post().to(pages::set_following)),
-        )
-        .service(
-            resource("/setup")
-                .route(read().to(pages::setup_form))
-                .route(web::post().to(pages::setup)),
-        )
-        .service(
-            resource("/register")
-                .route(read().to(pages::register_form))
-                .route(web::post().to(pages::register)),
-        )
-        .service(
-            resource("/login")
-                .route(read().to(pages::login_form))
-                .route(web::post().to(pages::log_in)),
-        )
-        .service(resource("/logout").route(web::post().to(pages::log_out)))
-        .service(
-            resource("/verify/{token}")
-                .route(read().to(verify::open))
-                .route(web::post().to(verify::confirm)),
-        )
-        .service(
-            resource("/password/forgot")
-                .route(read().to(reset::pages::forgot_form))
-                .route(web::post().to(reset::pages::forgot)),
-        )
-        .service(
-            resource("/password/reset/{token}")
-                .route(read().to(reset::pages::reset_form))
-                .route(web::post().to(reset::pages::reset)),
-        );
-    admin::routes(cfg);
-    profile::routes(cfg);
-    oauth::routes(cfg);
-}
 
 /// Does `candidate` match the account's password? (Argon2, bounded, off the workers.) An
 /// account without one matches nothing.

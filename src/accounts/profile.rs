@@ -15,18 +15,8 @@ use crate::{
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, header},
     render::{Layout, form::FormErrors},
-    state::{AppState, read, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/account").route(read().to(show)))
-        .service(resource("/account/profile").route(web::post().to(update_profile)))
-        .service(resource("/account/password").route(web::post().to(change_password)))
-        .service(resource("/account/sessions").route(web::post().to(log_out_elsewhere)))
-        .service(resource("/account/verify").route(web::post().to(send_verification)))
-        .service(resource("/account/notifications").route(web::post().to(set_notifications)))
-        .service(resource("/account/delete").route(web::post().to(delete)));
-}
 
 #[derive(Template)]
 #[template(path = "accounts/account.html")]

@@ -24,29 +24,8 @@ use crate::{
     },
     search::Query,
     slug::Slug,
-    state::{AppState, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/articles")
-            .route(web::get().to(index))
-            .route(web::post().to(create)),
-    )
-    .service(resource("/articles/feed").route(web::get().to(feed)))
-    .service(
-        resource("/articles/{slug}")
-            .route(web::get().to(show))
-            .route(web::put().to(update))
-            .route(web::delete().to(delete)),
-    )
-    .service(
-        resource("/articles/{slug}/favorite")
-            .route(web::post().to(favorite))
-            .route(web::delete().to(unfavorite)),
-    )
-    .service(resource("/articles/{slug}/revisions").route(web::get().to(revisions)));
-}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

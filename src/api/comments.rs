@@ -15,17 +15,8 @@ use crate::{
     error::ApiError,
     posts,
     slug::Slug,
-    state::{AppState, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/articles/{slug}/comments")
-            .route(web::get().to(index))
-            .route(web::post().to(create)),
-    )
-    .service(resource("/articles/{slug}/comments/{id}").route(web::delete().to(delete)));
-}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -26,49 +26,49 @@ use crate::{
     state::AppState,
 };
 
-/// The API's routes; `origins` are the browser origins allowed to call it (`api.cors_origins`).
-pub fn routes(cfg: &mut web::ServiceConfig, origins: &[String]) {
-    cfg.service(
-        web::scope("/api")
-            .wrap(actix_web::middleware::from_fn(cached))
-            .wrap(actix_web::middleware::from_fn(etags))
-            .wrap(actix_web::middleware::from_fn(rate_limit))
-            .wrap(cors(origins))
-            // Outermost: CORS's refusals come out in the API's shape too.
-            .wrap(crate::error::api_errors())
-            // Actix's own rejections, in the API's shape (the site's configs render pages).
-            .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                let message = match e {
-                    actix_web::error::QueryPayloadError::Deserialize(e) => e.to_string(),
-                    other => other.to_string(),
-                };
-                ApiError::invalid("query", message).into()
-            }))
-            .app_data(
-                web::PathConfig::default().error_handler(|_, _| ApiError::NotFound("path").into()),
-            )
-            .service(crate::state::resource("/openapi.json").route(web::get().to(openapi_json)))
-            .service(
-                crate::state::resource("/docs").route(web::get().to(|| async {
-                    actix_web::HttpResponse::PermanentRedirect()
-                        .insert_header((header::LOCATION, "/api/docs/"))
-                        .finish()
-                })),
-            )
-            .configure(users::routes)
-            .configure(profiles::routes)
-            .configure(articles::routes)
-            .configure(comments::routes)
-            .configure(tags::routes)
-            .default_service(web::to(|| async {
-                Err::<(), _>(ApiError::NotFound("path"))
-            })),
-    );
+/// The `/api` scope around the routes `routes` registers (the route table's API part):
+/// caching, ETags, rate limits, CORS and the API's own error shapes. `origins` are the
+/// browser origins allowed to call it (`api.cors_origins`).
+pub fn scope<R: FnOnce(&mut web::ServiceConfig)>(
+    origins: &[String],
+    routes: R,
+) -> impl actix_web::dev::HttpServiceFactory + use<R> {
+    web::scope("/api")
+        .wrap(actix_web::middleware::from_fn(cached))
+        .wrap(actix_web::middleware::from_fn(etags))
+        .wrap(actix_web::middleware::from_fn(rate_limit))
+        .wrap(cors(origins))
+        // Outermost: CORS's refusals come out in the API's shape too.
+        .wrap(crate::error::api_errors())
+        // Actix's own rejections, in the API's shape (the site's configs render pages).
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            let message = match e {
+                actix_web::error::QueryPayloadError::Deserialize(e) => e.to_string(),
+                other => other.to_string(),
+            };
+            ApiError::invalid("query", message).into()
+        }))
+        .app_data(
+            web::PathConfig::default().error_handler(|_, _| ApiError::NotFound("path").into()),
+        )
+        .configure(routes)
+        .default_service(web::to(|| async {
+            Err::<(), _>(ApiError::NotFound("path"))
+        }))
 }
 
-/// `GET /api/openapi.json`.
-async fn openapi_json() -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok().json(openapi::document())
+/// `GET /api/docs`: the documentation lives at `/api/docs/`.
+pub async fn docs_redirect() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/api/docs/"))
+        .finish()
+}
+
+/// `GET /api/openapi.json`: the document the route table made (`openapi::Document`).
+pub async fn openapi_json(doc: web::Data<openapi::Document>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.json.clone())
 }
 
 /// Swagger UI at `/api/docs/`, from the crate's vendored copy, reading `/api/openapi.json`.
@@ -117,13 +117,17 @@ async fn cached(
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     use actix_web::http::{Method, header::HeaderValue};
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let key = match &state {
-        Some(state)
+    let routes = req.app_data::<web::Data<crate::cache::Routes>>();
+    let key = match (&state, routes) {
+        (Some(state), Some(routes))
             if state.settings.cache.enabled
                 && matches!(*req.method(), Method::GET | Method::HEAD)
                 && !req.headers().contains_key(header::AUTHORIZATION) =>
         {
-            cache_key(req.path(), req.query_string())
+            routes
+                .api
+                .lookup(req.path(), req.query_string())
+                .and_then(|l| Some((l.key?, l.search)))
         }
         _ => None,
     };
@@ -139,37 +143,6 @@ async fn cached(
     res.headers_mut()
         .append(header::VARY, HeaderValue::from_static("Authorization"));
     Ok(res)
-}
-
-/// The cache key of an anonymous API read (path and its known parameters, sorted), and
-/// whether it is a search; `None` for what is not cached.
-fn cache_key(path: &str, query: &str) -> Option<(String, bool)> {
-    let rest = path.strip_prefix("/api/")?;
-    let segments: Vec<&str> = rest.split('/').collect();
-    let known: &[&str] = match segments.as_slice() {
-        ["articles"] => &["tag", "author", "favorited", "q", "limit", "offset"],
-        ["articles", "feed"] => return None,
-        ["articles", slug] | ["articles", slug, "comments"] | ["profiles", slug]
-            if !slug.is_empty() =>
-        {
-            &[]
-        }
-        ["tags"] => &[],
-        _ => return None,
-    };
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if !known.contains(&name.as_ref()) {
-            return None;
-        }
-        pairs.push((name.into_owned(), value.into_owned()));
-    }
-    pairs.sort();
-    let search = pairs.iter().any(|(name, _)| name == "q");
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    Some((format!("{path}?{query}"), search))
 }
 
 /// Every successful GET answer carries a strong `ETag`; a matching `If-None-Match` is a

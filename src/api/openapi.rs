@@ -1,5 +1,7 @@
 //! The API's OpenAPI 3.1 document, generated from the handlers' annotations and the
 //! response types (utoipa), served at `/api/openapi.json` with Swagger UI at `/api/docs/`.
+//! Its paths are the routes the route table registers (`router`), each from its handler's
+//! annotation (`Paths::add`), so the document and the routes can't disagree.
 //! Request bodies are documented here as the wire format; the handlers read them more
 //! leniently (every field optional) so that each missing field gets its own 422 message.
 
@@ -9,8 +11,6 @@ use utoipa::{
     Modify, OpenApi, ToSchema,
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
 };
-
-use super::{articles, comments, profiles, tags, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,33 +24,11 @@ use super::{articles, comments, profiles, tags, users};
         license(name = "MIT License", url = "https://opensource.org/licenses/MIT")
     ),
     servers((url = "/api")),
-    paths(
-        users::log_in,
-        users::register,
-        users::current,
-        users::update,
-        profiles::show,
-        profiles::follow,
-        profiles::unfollow,
-        articles::feed,
-        articles::index,
-        articles::create,
-        articles::show,
-        articles::update,
-        articles::delete,
-        articles::revisions,
-        comments::index,
-        comments::create,
-        comments::delete,
-        articles::favorite,
-        articles::unfavorite,
-        tags::index,
-    ),
     components(schemas(
         LoginUser, NewUser, UpdateUser, NewArticle, UpdateArticle, NewComment,
         GenericErrorModel
     )),
-    modifiers(&TokenScheme, &CommonResponses),
+    modifiers(&TokenScheme),
     tags(
         (name = "Articles"), (name = "Comments"), (name = "Favorites"), (name = "Profile"),
         (name = "Tags"), (name = "User and Authentication")
@@ -266,9 +244,41 @@ pub struct ArticleInList {
     pub version: i32,
 }
 
-/// The document, made once.
-pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOC: std::sync::LazyLock<utoipa::openapi::OpenApi> =
-        std::sync::LazyLock::new(ApiDoc::openapi);
-    &DOC
+/// The API's paths as the route table registers them, and the schemas they name.
+#[derive(Default)]
+pub struct Paths {
+    paths: utoipa::openapi::path::Paths,
+    schemas: Vec<(
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    )>,
+}
+
+impl Paths {
+    /// The operation an annotated handler's `#[utoipa::path]` describes.
+    pub fn add<P: utoipa::Path + utoipa::__dev::SchemaReferences>(&mut self) {
+        self.paths
+            .add_path_operation(P::path(), P::methods(), P::operation());
+        P::schemas(&mut self.schemas);
+    }
+}
+
+/// The document, made once at start from the registered routes, served as it is.
+pub struct Document {
+    pub json: actix_web::web::Bytes,
+}
+
+impl Document {
+    pub fn new(paths: Paths) -> anyhow::Result<Self> {
+        let mut doc = ApiDoc::openapi();
+        doc.paths = paths.paths;
+        let components = doc.components.get_or_insert_with(Default::default);
+        for (name, schema) in paths.schemas {
+            components.schemas.entry(name).or_insert(schema);
+        }
+        CommonResponses.modify(&mut doc);
+        Ok(Self {
+            json: serde_json::to_vec(&doc)?.into(),
+        })
+    }
 }

@@ -11,17 +11,8 @@ use crate::{
     accounts::{model::Username, repo},
     api::openapi::GenericErrorModel,
     error::ApiError,
-    state::{AppState, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/profiles/{username}").route(web::get().to(show)))
-        .service(
-            resource("/profiles/{username}/follow")
-                .route(web::post().to(follow))
-                .route(web::delete().to(unfollow)),
-        );
-}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProfileBody {

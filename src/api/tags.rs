@@ -2,15 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::{
-    error::ApiError,
-    state::{AppState, resource},
-    tags,
-};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/tags").route(web::get().to(index)));
-}
+use crate::{error::ApiError, state::AppState, tags};
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct TagsBody {

@@ -15,18 +15,8 @@ use crate::{
     api::openapi::GenericErrorModel,
     error::{ApiError, FieldErrors},
     extract::ClientIp,
-    state::{AppState, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/users").route(web::post().to(register)))
-        .service(resource("/users/login").route(web::post().to(log_in)))
-        .service(
-            resource("/user")
-                .route(web::get().to(current))
-                .route(web::put().to(update)),
-        );
-}
 
 /// `{"user": …}`, the wrapper of every user body.
 #[derive(Debug, Deserialize)]

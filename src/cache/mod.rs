@@ -18,7 +18,9 @@
 //! - Each instance also keeps the hottest pages in memory (`local`), used only while it
 //!   is sure to hear every bump.
 
+mod keep;
 mod local;
+pub use keep::{Keep, Lookup, Rules};
 pub use local::Local;
 
 use std::{sync::Arc, time::Duration};
@@ -56,51 +58,10 @@ local generation = redis.call('INCR', KEYS[1])
 return {generation, redis.call('PUBLISH', ARGV[1], generation)}
 ";
 
-/// What a request is, to the cache.
-enum Kind {
-    /// Not a page the cache keeps (admin, forms, assets, …).
-    Other,
-    /// A reader page: its key (path and known parameters; none when the address has other
-    /// parameters, which is then made but not kept) and whether it is a search.
-    Page { key: Option<String>, search: bool },
-    /// A write: on success, every kept page is stale.
-    Write,
-}
-
-fn classify(req: &ServiceRequest) -> Kind {
-    let method = req.method();
-    if method != Method::GET && method != Method::HEAD {
-        return Kind::Write;
-    }
-    let path = req.path();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let page = match segments.as_slice() {
-        [""] | ["feed.xml"] | ["sitemap.xml"] | ["search"] => true,
-        ["posts" | "tags" | "authors", slug] => !slug.is_empty(),
-        // A page (About): any slug that isn't one of the app's own first segments.
-        [slug] => !crate::pages::RESERVED.contains(slug) && crate::slug::Slug::parse(slug).is_ok(),
-        _ => false,
-    };
-    if !page {
-        return Kind::Other;
-    }
-    // Known parameters only, in a fixed order: `?utm=…` or `?x=1` make no new entries.
-    let search = path == "/search";
-    let mut known: Vec<(String, String)> = Vec::new();
-    for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
-        match name.as_ref() {
-            "page" | "q" | "tag" | "author" => known.push((name.into_owned(), value.into_owned())),
-            _ => return Kind::Page { key: None, search },
-        }
-    }
-    known.sort();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(known)
-        .finish();
-    Kind::Page {
-        key: Some(format!("{path}?{query}")),
-        search,
-    }
+/// The routes the cache may keep, the site's and the API's (`router` declares them).
+pub struct Routes {
+    pub site: Rules,
+    pub api: Rules,
 }
 
 fn has_session_cookie(req: &ServiceRequest) -> bool {
@@ -212,26 +173,31 @@ pub async fn hot_pages(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let settings = &state.settings.cache;
-    match classify(&req) {
-        Kind::Other => Ok(next.call(req).await?.map_into_boxed_body()),
-        Kind::Write => {
-            let res = next.call(req).await?.map_into_boxed_body();
-            if settings.enabled && (res.status().is_success() || res.status().is_redirection()) {
-                bump(&state).await;
-            }
-            Ok(res)
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        // A write: on success, every kept page is stale.
+        let res = next.call(req).await?.map_into_boxed_body();
+        if settings.enabled && (res.status().is_success() || res.status().is_redirection()) {
+            bump(&state).await;
         }
-        Kind::Page { .. } if !settings.enabled => Ok(next.call(req).await?.map_into_boxed_body()),
-        Kind::Page { .. } if has_session_cookie(&req) => {
+        return Ok(res);
+    }
+    let lookup = req
+        .app_data::<web::Data<Routes>>()
+        .and_then(|routes| routes.site.lookup(req.path(), req.query_string()));
+    match lookup {
+        // Not a page the cache keeps (admin, forms, assets, the API's own scope…).
+        None => Ok(next.call(req).await?.map_into_boxed_body()),
+        Some(_) if !settings.enabled => Ok(next.call(req).await?.map_into_boxed_body()),
+        Some(_) if has_session_cookie(&req) => {
             Ok(mark(next.call(req).await?.map_into_boxed_body(), "BYPASS"))
         }
-        Kind::Page { key: None, .. } => {
+        Some(Lookup { key: None, .. }) => {
             Ok(mark(next.call(req).await?.map_into_boxed_body(), "MISS"))
         }
-        Kind::Page {
+        Some(Lookup {
             key: Some(key),
             search,
-        } => {
+        }) => {
             let ttl = if search {
                 settings.search_ttl_secs
             } else {

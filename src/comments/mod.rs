@@ -11,9 +11,6 @@ pub mod repo;
 
 pub use model::CommentView;
 
-use actix_web::web;
-
-use crate::state::{read, resource};
 use time::{Duration, OffsetDateTime};
 
 use crate::{
@@ -23,25 +20,6 @@ use crate::{
     settings::model::CommentsMode,
     state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    let post = web::post;
-    cfg.service(resource("/posts/{slug}/comments").route(post().to(pages::create)))
-        .service(resource("/ws/posts/{id}/comments").route(web::get().to(live::connect)))
-        .service(resource("/comments/{id}/edit").route(read().to(pages::edit)))
-        .service(resource("/comments/{id}").route(post().to(pages::update)))
-        .service(resource("/comments/{id}/hide").route(post().to(pages::hide)))
-        .service(resource("/comments/{id}/unhide").route(post().to(pages::unhide)))
-        .service(resource("/comments/{id}/delete").route(post().to(pages::delete)))
-        .service(resource("/comments/{id}/approve").route(post().to(pages::approve)))
-        .service(resource("/admin/comments").route(read().to(admin::index)))
-        .service(resource("/admin/comments/bulk").route(post().to(admin::bulk)))
-        .service(
-            resource("/unsubscribe/comments/{token}")
-                .route(read().to(notify::confirm))
-                .route(post().to(notify::unsubscribe)),
-        );
-}
 
 pub const MAX_CHARS: usize = 5000;
 /// How long a comment's author may still change it.

@@ -32,16 +32,6 @@ use time::OffsetDateTime;
 
 pub use runner::Runner;
 
-use actix_web::web;
-
-use crate::state::{read, resource};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/admin/jobs").route(read().to(admin::index)))
-        .service(resource("/admin/jobs/{id}/retry").route(web::post().to(admin::retry)))
-        .service(resource("/admin/jobs/{id}/discard").route(web::post().to(admin::discard)));
-}
-
 /// A job as a worker holds it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Job {

@@ -1,5 +1,6 @@
 //! Middleware that every request passes through: a deadline on request bodies, a refusal of
-//! NUL bytes in query strings, and `Cache-Control` for pages made for one person.
+//! NUL bytes in query strings, and `Cache-Control` for pages made for one person; and the
+//! two helpers the route table (`router`) registers every route with.
 
 use std::{
     pin::Pin,
@@ -8,13 +9,14 @@ use std::{
 };
 
 use actix_web::{
-    Error as ActixError, HttpMessage, HttpRequest,
+    Error as ActixError, HttpMessage, HttpRequest, Route,
     body::MessageBody,
     dev::{Payload, ServiceRequest, ServiceResponse},
     error::PayloadError,
+    guard,
     http::header::{self, HeaderValue},
-    middleware::Next,
-    web::Bytes,
+    middleware::{Next, from_fn},
+    web::{self, Bytes},
 };
 use futures_core::Stream;
 use tokio::time::{Instant, Sleep};
@@ -165,4 +167,27 @@ pub async fn in_flight(
         state.metrics.request();
     }
     next.call(req).await
+}
+
+/// A resource at `path`, with the request deadlines (`middleware::deadlines`) around its
+/// handlers. Every route is registered through this, so other methods answer 405 and no
+/// request outlives its deadline.
+pub fn resource(
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + use<>>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + use<>,
+> {
+    web::resource(path).wrap(from_fn(deadlines))
+}
+
+/// A route for pages people read: GET, and HEAD (the same response without its body,
+/// which actix-http drops for HEAD requests).
+pub fn read() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }

@@ -46,31 +46,6 @@ use crate::{
 
 pub use repo::choose;
 
-use actix_web::web as actix;
-
-use crate::state::{read, resource};
-
-pub fn routes(cfg: &mut actix::ServiceConfig) {
-    cfg.service(
-        resource("/subscribe")
-            .route(read().to(pages::form))
-            .route(actix::post().to(pages::subscribe)),
-    )
-    .service(
-        resource("/subscribe/confirm/{token}")
-            .route(read().to(pages::confirm_form))
-            .route(actix::post().to(pages::confirm)),
-    )
-    .service(
-        resource("/unsubscribe/{token}")
-            .route(read().to(pages::unsubscribe_form))
-            .route(actix::post().to(pages::unsubscribe)),
-    )
-    .service(resource("/account/newsletter").route(actix::post().to(pages::account)))
-    .service(resource("/admin/subscribers").route(read().to(admin::index)))
-    .service(resource("/admin/subscribers/export.csv").route(read().to(admin::export)));
-}
-
 /// Confirmation emails one address may get per hour, and sign-ups one client may make.
 pub(crate) const LIMITS: crate::mail::AddressLimits = crate::mail::AddressLimits {
     client: "subscribe:client",

@@ -15,13 +15,8 @@ use crate::{
         repo::{self, AdminFilter},
     },
     render::{Layout, page::personal as render},
-    state::{AppState, read, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/admin/pages").route(read().to(index)))
-        .service(resource("/admin/pages/new").route(read().to(crate::posts::editor::new_page)));
-}
 
 /// More pages than a site has: the list is one screen.
 const MOST_PAGES: u32 = 200;

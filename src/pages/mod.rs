@@ -13,18 +13,8 @@ use crate::{
     posts::{model::PageView, repo},
     render::{Layout, page},
     slug::Slug,
-    state::{AppState, read, resource},
+    state::AppState,
 };
-
-/// The admin's screens. The readers' `/{slug}` is `reader_routes`, registered last.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    admin::routes(cfg);
-}
-
-/// `/{slug}`: after every other route, so none of the app's own is shadowed.
-pub fn reader_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/{slug}").route(read().to(show)));
-}
 
 /// First path segments the app uses, or will: a page can't take them. Kept in one place;
 /// a test checks every route of the authorization table against it.

@@ -7,10 +7,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    assist, editor,
     model::{AdminRow, PostForEdit, PostId, PostStatus},
     repo::{self, AdminFilter},
-    revisions,
 };
 use crate::extract::TokenOnly;
 use crate::render::page::personal as render;
@@ -20,58 +18,10 @@ use crate::{
     authz::{self, Action},
     db::{Page, PageNumber},
     error::Error,
-    extract::{CsrfForm, FormLimit, Writer, header},
+    extract::{CsrfForm, Writer, header},
     render::{Layout, page::Pager},
-    state::{AppState, read, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/admin").route(read().to(dashboard)))
-        .service(
-            resource("/admin/posts")
-                .app_data(FormLimit::Editor)
-                .route(read().to(index))
-                .route(web::post().to(editor::create)),
-        )
-        .service(resource("/admin/posts/new").route(read().to(editor::new)))
-        .service(
-            resource("/admin/preview")
-                .app_data(FormLimit::Editor)
-                .route(web::post().to(assist::preview)),
-        )
-        .service(
-            resource("/admin/posts/autosave")
-                .app_data(FormLimit::Editor)
-                .route(web::post().to(assist::autosave_new)),
-        )
-        .service(
-            resource("/admin/posts/{id}/autosave")
-                .app_data(FormLimit::Editor)
-                .route(web::post().to(assist::autosave)),
-        )
-        .service(
-            resource("/admin/posts/{id}/autosave/discard").route(web::post().to(assist::discard)),
-        )
-        .service(resource("/admin/posts/trash").route(read().to(trash)))
-        .service(resource("/admin/posts/{id}/edit").route(read().to(editor::edit)))
-        .service(
-            resource("/admin/posts/{id}")
-                .app_data(FormLimit::Editor)
-                .route(web::post().to(editor::update)),
-        )
-        .service(
-            resource("/admin/posts/{id}/delete")
-                .route(read().to(confirm_delete))
-                .route(web::post().to(delete)),
-        )
-        .service(resource("/admin/posts/{id}/restore").route(web::post().to(restore)))
-        .service(resource("/admin/posts/{id}/revisions").route(read().to(revisions::index)))
-        .service(resource("/admin/posts/{id}/revisions/{rev}").route(read().to(revisions::show)))
-        .service(
-            resource("/admin/posts/{id}/revisions/{rev}/restore")
-                .route(web::post().to(revisions::restore)),
-        );
-}
 
 pub(super) fn layout(
     state: &AppState,

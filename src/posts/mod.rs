@@ -12,7 +12,6 @@ pub mod revisions;
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::web;
 use anyhow::Context;
 use sqlx::PgPool;
 
@@ -20,25 +19,9 @@ use crate::{
     accounts::model::UserId,
     render::{SafeHtml, markdown},
     slug::Slug,
-    state::{read, resource},
     tags,
 };
 use model::{PostForEdit, PostId, PostInput, PostStatus};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/").route(read().to(pages::index)))
-        .service(resource("/posts/{slug}").route(read().to(pages::show)))
-        .service(
-            resource("/posts/{slug}/{action:favorite|unfavorite}")
-                .route(web::post().to(pages::set_favorite)),
-        )
-        .service(resource("/following").route(read().to(pages::following)))
-        .service(resource("/feed.xml").route(read().to(feeds::feed)))
-        .service(resource("/sitemap.xml").route(read().to(feeds::sitemap)))
-        .service(resource("/robots.txt").route(read().to(feeds::robots)))
-        .service(resource("/ws/posts/{id}/editor").route(web::get().to(live::connect)));
-    admin::routes(cfg);
-}
 
 /// Longest excerpt we derive from a body, in characters.
 const EXCERPT_CHARS: usize = 220;

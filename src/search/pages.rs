@@ -14,12 +14,8 @@ use crate::{
         Layout,
         page::{Pager, page, page_href, page_with_status},
     },
-    state::{AppState, read, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/search").route(read().to(search)));
-}
 
 #[derive(Debug, Deserialize)]
 pub struct SearchParams {

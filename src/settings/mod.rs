@@ -9,10 +9,7 @@ pub mod model;
 pub mod navigation;
 pub mod repo;
 
-use actix_web::web;
 use serde::Deserialize;
-
-use crate::state::{read, resource};
 
 /// `?saved=1` on a settings screen after a save (the redirect's way of saying so).
 #[derive(Debug, Deserialize)]
@@ -31,18 +28,4 @@ impl SavedQuery {
 /// the settings) are keyed by the settings' version, so none shows the old ones.
 pub async fn apply(live: &live::Live, saved: model::SiteSettings) {
     live.saved(saved).await;
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/admin/settings")
-            .route(read().to(admin::edit))
-            .route(web::post().to(admin::update)),
-    )
-    .service(
-        resource("/admin/navigation")
-            .route(read().to(navigation::edit))
-            .route(web::post().to(navigation::update)),
-    )
-    .service(resource("/theme.css").route(read().to(admin::theme_css)));
 }

@@ -18,15 +18,8 @@ use crate::{
     extract::{CsrfForm, SignedIn, header},
     render::{Layout, form::FormErrors},
     slug::Slug,
-    state::{AppState, read, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/admin/tags").route(read().to(index)))
-        .service(resource("/admin/tags/{id}/edit").route(read().to(edit)))
-        .service(resource("/admin/tags/{id}").route(web::post().to(update)))
-        .service(resource("/admin/tags/{id}/merge").route(web::post().to(merge)));
-}
 
 #[derive(Template)]
 #[template(path = "tags/admin/index.html")]

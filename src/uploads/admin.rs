@@ -16,17 +16,8 @@ use crate::{
     error::Error,
     extract::{Writer, header},
     render::{Layout, form::FormErrors},
-    state::{AppState, read, resource},
+    state::AppState,
 };
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/admin/uploads")
-            .route(read().to(index))
-            .route(web::post().to(upload)),
-    )
-    .service(resource("/admin/uploads/paste").route(web::post().to(paste)));
-}
 
 /// Multipart limits from the settings: bigger than `uploads.max_bytes` is a 413 page.
 pub fn config(max_bytes: usize) -> MultipartFormConfig {

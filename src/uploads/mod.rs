@@ -14,15 +14,7 @@ use actix_web::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::{
-    error::Error,
-    state::{AppState, read, resource},
-};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/uploads/{name}").route(read().to(serve)));
-    admin::routes(cfg);
-}
+use crate::{error::Error, state::AppState};
 
 /// An image address someone typed (a cover image, an avatar): empty is none; otherwise a
 /// path on this site (an upload, `/uploads/…`) or an `https://` URL, at most 500 bytes.

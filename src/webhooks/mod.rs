@@ -24,23 +24,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use actix_web::web;
-
-use crate::{
-    jobs::{self, Job, NewJob, Outcome, Permanent, runner::Ctx},
-    state::{read, resource},
-};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/admin/webhooks")
-            .route(read().to(admin::index))
-            .route(web::post().to(admin::create)),
-    )
-    .service(resource("/admin/webhooks/{id}").route(read().to(admin::show)))
-    .service(resource("/admin/webhooks/{id}/test").route(web::post().to(admin::test)))
-    .service(resource("/admin/webhooks/{id}/delete").route(web::post().to(admin::delete)));
-}
+use crate::jobs::{self, Job, NewJob, Outcome, Permanent, runner::Ctx};
 
 /// Every event a webhook can listen for, with what it means.
 pub const EVENTS: [(&str, &str); 6] = [

@@ -24,16 +24,9 @@ use crate::{
         Layout,
         page::{personal, safe_next, see_other},
     },
-    state::{AppState, read, resource},
+    state::AppState,
 };
 pub use provider::{Providers, Upstream};
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/auth/{provider}").route(read().to(start)))
-        .service(resource("/auth/{provider}/callback").route(read().to(callback)))
-        .service(resource("/account/connections/{provider}").route(web::post().to(start_link)))
-        .service(resource("/account/connections/{provider}/unlink").route(web::post().to(unlink)));
-}
 
 /// A "Continue with …" button: the login and register pages show one per enabled provider.
 pub struct ProviderButton {
