@@ -125,13 +125,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(meili) = &meili {
                 crate::search::outbox::spawn_probe(meili.clone());
             }
-            let runner = crate::jobs::Runner::start(
-                pool,
-                std::sync::Arc::new(settings),
-                pages,
-                metrics,
-                meili,
-            )?;
+            let registry = crate::job_registry::build(&settings, pages, meili)?;
+            let runner =
+                crate::jobs::Runner::start(pool, std::sync::Arc::new(settings), metrics, registry)?;
             stop_signal().await;
             tracing::info!("stopping: running jobs get their grace period");
             runner.shutdown().await;

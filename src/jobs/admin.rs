@@ -16,8 +16,14 @@ use crate::{
         Layout,
         page::{human_date_time, iso_date, personal as render, see_other},
     },
-    state::AppState,
+    state::{AppState, read, resource},
 };
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/admin/jobs").route(read().to(index)))
+        .service(resource("/admin/jobs/{id}/retry").route(web::post().to(retry)))
+        .service(resource("/admin/jobs/{id}/discard").route(web::post().to(discard)));
+}
 
 const PER_PAGE: i64 = 50;
 const STATES: [&str; 4] = ["queued", "running", "failed", "done"];

@@ -1,5 +1,5 @@
-//! One job runner for all work outside the request: the statistics flush, tag renames and
-//! merges, periodic chores, and (later) emails, newsletters and webhooks.
+//! One job runner for all work outside the request: emails, newsletters, webhooks, the search
+//! outbox, the statistics flush, tag renames and merges, and periodic chores.
 //!
 //! Jobs are rows in PostgreSQL's `jobs` table (migration `20261213000000_create_jobs.sql`);
 //! no new server to run. Existing crates that do this (apalis, underway, sqlxmq, graphile
@@ -17,130 +17,98 @@
 //!   `failed` with its error after `max_attempts`; `/admin/jobs` retries or discards it;
 //! - workers wake on `LISTEN quire_jobs` when something is queued, and poll besides.
 //!
-//! `kinds` is the one table of what each kind of job does.
+//! **A job is a type** (issue 25, after crates.io's `crates_io_worker::BackgroundJob`): its
+//! value is the payload (serde), [`BackgroundJob::KIND`] its name in the `jobs` table, and
+//! its code lives in the module it serves (`accounts::reset::ResetMail`, `webhooks::Deliver`,
+//! …). Queuing takes the kind from the type (`job.enqueue(db)`, `NewJob::of(&job).key(…)`),
+//! so a kind is written once, on its type. The wiring (`crate::job_registry`) registers each
+//! type in a [`Registry`], with the [`BackgroundJob::Context`] it needs (the mailer,
+//! Meilisearch, the page cache), and the runner dispatches on the kind through it; a kind
+//! nobody registered fails at once, for good. SQL that queues a job by name (the triggers'
+//! `jobs_queue_once('search.sync')`) must name a registered kind: `tests/it/jobs.rs` reads
+//! every such name in `migrations/` and `src/` and checks it.
+//!
+//! Nothing here names a feature: `runner` knows the infrastructure (`context::Ctx`), the
+//! registry knows job types only through the trait.
 
 pub mod admin;
 pub mod chores;
-pub mod kinds;
+pub mod context;
+pub mod job;
+pub mod registry;
 pub mod repo;
 pub mod runner;
 
-use std::time::Duration;
+use std::future::Future;
 
-use serde::Serialize;
-use time::OffsetDateTime;
+use serde::{Serialize, de::DeserializeOwned};
 
+pub use admin::routes;
+pub use context::{Ctx, Run};
+pub use job::{Job, NewJob, Outcome, Permanent, backoff};
+pub use registry::Registry;
 pub use runner::Runner;
 
-use actix_web::web;
+/// A kind of job: the type's value is its payload, `KIND` its name in the `jobs` table.
+///
+/// Jobs run at least once, so `run` must do no harm the second time (see the module doc).
+pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The kind, as the `jobs` table and `/admin/jobs` show it (`^[a-z][a-z0-9_.]{0,63}$`).
+    /// Never rename one that may be queued: rows and migrations name it.
+    const KIND: &'static str;
 
-use crate::state::{read, resource};
+    /// Attempts before the job is parked as failed (`NewJob::attempts` overrides).
+    const MAX_ATTEMPTS: i32 = 10;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/admin/jobs").route(read().to(admin::index)))
-        .service(resource("/admin/jobs/{id}/retry").route(web::post().to(admin::retry)))
-        .service(resource("/admin/jobs/{id}/discard").route(web::post().to(admin::discard)));
-}
+    /// What the job needs beyond the runner's infrastructure (a mailer, a search client, the
+    /// page cache), given once when the wiring registers the type; `()` for nothing.
+    type Context: Send + Sync + 'static;
 
-/// A job as a worker holds it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Job {
-    pub id: i64,
-    pub kind: String,
-    pub payload: serde_json::Value,
-    /// Counting this one.
-    pub attempts: i32,
-    pub max_attempts: i32,
-}
+    /// Do the job once. `run` has the pools, the settings and the attempt; `cx` is what the
+    /// registry was given for this type.
+    fn run(
+        &self,
+        run: &Run<'_>,
+        cx: &Self::Context,
+    ) -> impl Future<Output = anyhow::Result<Outcome>> + Send;
 
-impl Job {
-    /// The payload as the kind's own type; a payload this version can't read never will.
-    pub fn payload<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<T> {
-        serde_json::from_value(self.payload.clone())
-            .map_err(|e| Permanent(format!("the payload does not fit {}: {e}", self.kind)).into())
+    /// Queue this job now, with the type's defaults; `None` never happens without a key.
+    fn enqueue<'c>(
+        &self,
+        db: impl sqlx::PgExecutor<'c>,
+    ) -> impl Future<Output = sqlx::Result<Option<i64>>> + Send {
+        let job = NewJob::of(self);
+        async move { repo::enqueue(db, &job).await }
     }
-}
-
-/// How a run ended well.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    /// Not finished, and not failing: run again after this, without counting an attempt (a
-    /// long job handing over at shutdown or between batches, or a one-at-a-time job that
-    /// found another running).
-    Later(Duration),
-}
-
-/// An error that retrying can't mend: the job fails at once.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Permanent(pub String);
-
-/// A job to queue.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub kind: &'static str,
-    pub payload: serde_json::Value,
-    pub key: Option<String>,
-    pub run_at: Option<OffsetDateTime>,
-    pub max_attempts: i32,
 }
 
 impl NewJob {
-    pub fn new(kind: &'static str, payload: impl Serialize) -> Self {
-        Self {
-            kind,
-            payload: serde_json::to_value(payload).unwrap_or_default(),
-            key: None,
-            run_at: None,
-            max_attempts: 10,
-        }
+    /// `job`, to queue under its type's kind: add a key, a time or attempts, then `enqueue`.
+    pub fn of<J: BackgroundJob>(job: &J) -> Self {
+        Self::with_kind(J::KIND, job, J::MAX_ATTEMPTS)
     }
 
-    /// Queuing this kind with this key again, while the first is kept, does nothing. (The
-    /// key "once" is `jobs_queue_once`'s, cleared when the job starts.)
-    pub fn key(mut self, key: impl Into<String>) -> Self {
-        self.key = Some(key.into());
-        self
-    }
-
-    pub fn at(mut self, when: OffsetDateTime) -> Self {
-        self.run_at = Some(when);
-        self
-    }
-
-    pub fn attempts(mut self, max: i32) -> Self {
-        self.max_attempts = max.max(1);
-        self
+    /// Queue it; `None` when a job of its kind with its key exists already.
+    pub async fn enqueue(&self, db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<Option<i64>> {
+        repo::enqueue(db, self).await
     }
 }
 
-/// The wait before attempt `attempts + 1`, after `attempts` failed: `base · 2^(attempts-1)`,
-/// at most `max`, spread by up to a quarter by the job's id so that jobs failing together
-/// (the mail server away) don't all come back in the same instant.
-pub fn backoff(base: Duration, max: Duration, attempts: i32, id: i64) -> Duration {
-    let exponent = u32::try_from(attempts.saturating_sub(1))
-        .unwrap_or(0)
-        .min(30);
-    let delay = base.saturating_mul(2u32.saturating_pow(exponent)).min(max);
-    let spread = delay / 4 * u32::try_from(id.rem_euclid(16)).unwrap_or(0) / 16;
-    (delay + spread).min(max)
+/// Queue a job of kind `J` unless one is queued and not started yet (`jobs_queue_once`: the
+/// way triggers queue work that takes whatever is waiting). Its payload is `{}`, so `J` is a
+/// type that reads one (`struct Scan {}`).
+pub async fn queue_once<J: BackgroundJob>(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
+    repo::queue_once(db, J::KIND).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_and_spreads_by_id() {
-        let base = Duration::from_secs(1);
-        let max = Duration::from_secs(60);
-        let waits: Vec<u64> = (1..=8)
-            .map(|n| backoff(base, max, n, 0).as_secs())
-            .collect();
-        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
-        assert_eq!(backoff(base, max, 1, 8), Duration::from_millis(1125));
-        assert_eq!(backoff(base, max, 100, 15), max);
-        assert_eq!(backoff(base, max, 0, 3).as_millis(), 1046);
-    }
+/// Queue many jobs of one kind in one statement (the benchmark, the tests).
+pub async fn enqueue_many<J: BackgroundJob>(
+    db: impl sqlx::PgExecutor<'_>,
+    jobs: &[J],
+) -> sqlx::Result<u64> {
+    let payloads: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|j| serde_json::to_value(j).unwrap_or_default())
+        .collect();
+    repo::enqueue_many(db, J::KIND, &payloads).await
 }
