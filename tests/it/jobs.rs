@@ -435,8 +435,8 @@ async fn the_hourly_purges_delete_old_finished_jobs_and_posts_a_month_in_the_tra
     assert_eq!(done, 1, "the week-old one went; today's stays");
 }
 
-/// The kinds that SQL queues by name: `jobs_queue_once('…')` and `INSERT INTO jobs (kind, …)
-/// VALUES ('…', …)` with a literal, in `text`.
+/// The kinds that SQL queues by name: `jobs_queue_once('…')`, and `INSERT INTO jobs (kind, …)`
+/// with a literal first in its `VALUES (…)` or its `SELECT`, in `text`.
 fn kinds_queued_by_sql(text: &str) -> Vec<String> {
     // ASCII only, so byte offsets in `lower` are offsets in `text`.
     let lower = text.to_ascii_lowercase();
@@ -456,10 +456,19 @@ fn kinds_queued_by_sql(text: &str) -> Vec<String> {
         if !columns.starts_with("(kind") {
             continue;
         }
-        if let Some(values) = statement.find("values") {
-            let open = at + insert.len() + values + "values".len();
-            let open = open + text[open..].find('(').unwrap_or(0) + 1;
-            kinds.extend(literal_at(open));
+        let start = at + insert.len();
+        let values = statement.find("values");
+        let select = statement.find("select");
+        match (values, select) {
+            // `VALUES ('kind', …)`
+            (Some(v), s) if s.is_none_or(|s| v < s) => {
+                let open = start + v + "values".len();
+                let open = open + text[open..].find('(').unwrap_or(0) + 1;
+                kinds.extend(literal_at(open));
+            }
+            // `SELECT 'kind', … FROM …` (the benchmark's batches)
+            (_, Some(s)) => kinds.extend(literal_at(start + s + "select".len())),
+            _ => {}
         }
     }
     kinds
@@ -481,12 +490,17 @@ fn the_sql_kind_reader_finds_literals_and_skips_parameters() {
     let sql = "PERFORM jobs_queue_once('tags.work'); SELECT jobs_queue_once($1);
                INSERT INTO jobs (kind, key) VALUES (job_kind, 'once');
                INSERT INTO jobs (kind, payload) VALUES ( 'mail.verify', '{}');
+               INSERT INTO jobs (kind, run_at) SELECT 'noop', now() FROM generate_series(1, 9);
+               INSERT INTO jobs (kind) SELECT kind FROM elsewhere;
                INSERT INTO jobs_other (kind) VALUES ('not.this')";
-    assert_eq!(kinds_queued_by_sql(sql), ["tags.work", "mail.verify"]);
+    assert_eq!(
+        kinds_queued_by_sql(sql),
+        ["tags.work", "mail.verify", "noop"]
+    );
 }
 
 /// A kind is written once, on its type; SQL that queues one by name (migrations' triggers,
-/// any statement in `src/`) must name a type the app registers, or the job would fail as
+/// any statement in `src/`, the benchmark's scripts) must name a type the app registers, or the job would fail as
 /// unknown. Applied migrations are never edited, so a type keeps the name they use.
 #[tokio::test]
 async fn every_kind_queued_by_sql_is_registered() {
@@ -496,6 +510,7 @@ async fn every_kind_queued_by_sql_is_registered() {
     let mut files = Vec::new();
     files_under(&root.join("migrations"), "sql", &mut files);
     files_under(&root.join("src"), "rs", &mut files);
+    files_under(&root.join("bench"), "sh", &mut files);
     let mut queued = std::collections::BTreeMap::new();
     for file in files {
         for kind in kinds_queued_by_sql(&std::fs::read_to_string(&file).unwrap()) {
@@ -503,7 +518,12 @@ async fn every_kind_queued_by_sql_is_registered() {
         }
     }
     // The reader found what the migrations are known to queue (it can't pass by finding none).
-    for known in ["tags.work", "webhooks.fanout", "search.sync"] {
+    for known in [
+        "tags.work",
+        "webhooks.fanout",
+        "search.sync",
+        "mail.subscribe",
+    ] {
         assert!(queued.contains_key(known), "{known} not found in the SQL");
     }
     let unknown: Vec<String> = queued
