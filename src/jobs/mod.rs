@@ -26,7 +26,7 @@
 //! Meilisearch, the page cache), and the runner dispatches on the kind through it; a kind
 //! nobody registered fails at once, for good. SQL that queues a job by name (the triggers'
 //! `jobs_queue_once('search.sync')`) must name a registered kind: `tests/it/jobs.rs` reads
-//! every such name in `migrations/` and `src/` and checks it.
+//! every such name in `migrations/`, `src/` and `bench/` and checks it.
 //!
 //! Nothing here names a feature: `runner` knows the infrastructure (`context::Ctx`), the
 //! registry knows job types only through the trait.
@@ -101,7 +101,7 @@ pub async fn queue_once<J: BackgroundJob>(db: impl sqlx::PgExecutor<'_>) -> sqlx
     repo::queue_once(db, J::KIND).await
 }
 
-/// Queue many jobs of one kind in one statement (the benchmark, the tests).
+/// Queue many jobs of one kind in one statement (the tests' batches).
 pub async fn enqueue_many<J: BackgroundJob>(
     db: impl sqlx::PgExecutor<'_>,
     jobs: &[J],
