@@ -292,7 +292,7 @@ impl App {
                 .configure(comments::routes)
                 .configure(search::pages::routes)
                 .configure(crate::settings::routes)
-                .configure(crate::jobs::routes)
+                .configure(crate::jobs::admin::routes)
                 .configure(crate::newsletter::routes)
                 .configure(crate::webhooks::routes)
                 .configure(crate::ws::routes)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BackgroundJob, context::Run, job::Outcome, repo};
+use super::{background::BackgroundJob, context::Run, job::Outcome, repo};
 
 /// Rows one purge statement deletes at most: short transactions, few locks.
 const BATCH: i64 = 500;

@@ -41,7 +41,7 @@ pub enum Outcome {
 #[error("{0}")]
 pub struct Permanent(pub String);
 
-/// A job to queue: made from a job's value (`NewJob::of`, in `jobs/mod.rs`), which gives
+/// A job to queue: made from a job's value (`NewJob::of`, in `background.rs`), which gives
 /// it its kind, so a kind is never typed at a call site.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -53,7 +53,7 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    /// `kind` is a job type's `KIND`: only `jobs::NewJob::of` calls this.
+    /// `kind` is a job type's `KIND`: only `NewJob::of` (`background.rs`) calls this.
     pub(super) fn with_kind(
         kind: &'static str,
         payload: &impl Serialize,

@@ -12,9 +12,9 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use super::{
-    BackgroundJob, NewJob,
+    background::BackgroundJob,
     context::{Ctx, Run},
-    job::{Job, Outcome, Permanent},
+    job::{Job, NewJob, Outcome, Permanent},
 };
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
