@@ -78,7 +78,9 @@ def main() -> None:
         me = module_of(p)
         here = me if p.name == "mod.rs" or p.name == "lib.rs" else me
         # `super` in a/b.rs (module a::b) is a; in a/mod.rs (module a) it is the parent.
-        text = strip_comments(p.read_text())
+        # Unit tests (`#[cfg(test)] mod tests`, at the end of a file) are not the module's
+        # imports: their `super` is the file itself.
+        text = strip_comments(p.read_text().split("#[cfg(test)]")[0])
         paths = []
         for m in re.finditer(r"\buse\s+([^;]+);", text):
             paths += expand_use(m.group(1))

@@ -29,7 +29,8 @@ use crate::{
     kv::Kv,
     metrics::Metrics,
     middleware, posts, search,
-    state::{AppState, SiteAssets},
+    site::SiteAssets,
+    state::AppState,
     tags, telemetry, uploads,
 };
 
@@ -42,6 +43,8 @@ pub struct App {
     runner: Option<crate::jobs::Runner>,
     /// Its live-update sockets, closed before the server stops.
     hub: crate::ws::Hub,
+    /// Every background loop the wiring started, stopped after the server.
+    loops: Loops,
 }
 
 /// Stops a running `App`: every live-update socket is sent a close frame, then the server
@@ -50,6 +53,7 @@ pub struct App {
 pub struct Stopper {
     server: ServerHandle,
     hub: crate::ws::Hub,
+    loops: Loops,
 }
 
 impl Stopper {
@@ -57,6 +61,55 @@ impl Stopper {
     pub fn stop(&self, graceful: bool) -> impl Future<Output = ()> + use<> {
         self.hub.close_all();
         self.server.stop(graceful)
+    }
+
+    /// Background loops of this app still running (none once `run_until_stopped` is done).
+    pub fn loops_running(&self) -> Vec<&'static str> {
+        self.loops.running()
+    }
+}
+
+/// The background loops the wiring starts (Redis's watch, the settings' and the live hub's
+/// listeners, the local page cache's, the view and API-call flushes, Meilisearch's probe):
+/// named, so shutdown stops each and a test can see none is left.
+#[derive(Clone, Default)]
+struct Loops(Arc<std::sync::Mutex<Vec<Loop>>>);
+
+/// A loop's name and its task.
+type Loop = (&'static str, tokio::task::JoinHandle<()>);
+
+impl Loops {
+    fn add(&self, name: &'static str, task: tokio::task::JoinHandle<()>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, task));
+    }
+
+    fn running(&self) -> Vec<&'static str> {
+        let loops = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        loops
+            .iter()
+            .filter(|(_, task)| !task.is_finished())
+            .map(|(name, _)| *name)
+            .collect()
+    }
+
+    /// Abort every loop and wait until each has ended.
+    async fn stop(&self) {
+        let tasks = {
+            let loops = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            loops
+                .iter()
+                .map(|(_, t)| t.abort_handle())
+                .collect::<Vec<_>>()
+        };
+        for task in &tasks {
+            task.abort();
+        }
+        while tasks.iter().any(|t| !t.is_finished()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
@@ -127,7 +180,8 @@ impl App {
     ) -> anyhow::Result<Self> {
         // Nothing connects to Redis yet: the site starts (and serves readers) without it.
         let redis = Kv::new(&settings.redis)?;
-        redis.watch();
+        let loops = Loops::default();
+        loops.add("redis watch", redis.watch());
         let sessions = RedisSessions::new(redis.clone(), &settings.redis.key_prefix);
         // Any secret of 32+ characters becomes the 64-byte key the cookie crate needs.
         let key = Key::from(&Sha512::digest(
@@ -158,9 +212,9 @@ impl App {
             settings.http.base(),
             site_settings,
         ));
-        live.listen(db.clone());
+        loops.add("settings listener", live.listen(db.clone()));
         let metrics = Metrics::new(settings.database.max_connections)?;
-        let oauth = Arc::new(accounts::oauth::Providers::new(&settings)?);
+        let oauth = web::Data::new(accounts::oauth::Providers::new(&settings)?);
         let prometheus = metrics.http.clone();
         let https = settings.is_https();
         let upload_limit = settings.uploads.max_bytes;
@@ -178,13 +232,16 @@ impl App {
         };
         let shutdown = settings.http.shutdown_timeout_secs;
         let cors_origins = settings.api.cors_origins.clone();
-        let search = search::Search::new(&settings.search)?;
+        let search = web::Data::new(search::Search::new(&settings.search)?);
         if let Some(meili) = &search.meili {
             // The outbox itself is the job runner's (`search.sync`); this instance watches
             // for Meilisearch coming back after a failed search.
-            search::outbox::spawn_probe(meili.clone());
+            loops.add(
+                "meilisearch probe",
+                search::outbox::spawn_probe(meili.clone()),
+            );
         }
-        let local_pages = Arc::new(cache::Local::new(
+        let local_pages = web::Data::new(cache::Local::new(
             if settings.cache.enabled {
                 settings.cache.local_max_bytes
             } else {
@@ -193,21 +250,35 @@ impl App {
             Duration::from_millis(settings.cache.local_ttl_ms),
         ));
         let pages = cache::Pages::new(&redis, &settings.redis);
-        local_pages.listen(
+        let generations = local_pages.clone().into_inner().listen(
             redis.clone(),
             pages.channel.clone(),
             pages.generation_key().to_owned(),
         );
-        let tokens = Arc::new(api::jwt::Tokens::new(
+        if let Some(task) = generations {
+            loops.add("page generations", task);
+        }
+        let tokens = web::Data::new(api::jwt::Tokens::new(
             &settings.api,
             settings.session.secret.expose_secret(),
         ));
-        let api_calls = Arc::new(crate::ratelimit::Batched::default());
-        api_calls.spawn(redis.clone());
+        let api_calls = web::Data::new(crate::ratelimit::Batched::default());
+        loops.add(
+            "api-call flush",
+            api_calls.clone().into_inner().spawn(redis.clone()),
+        );
         let hub = crate::ws::Hub::new(db.clone(), redis.clone(), &settings);
-        hub.listen();
+        // Each live feature, and what its sockets hear.
+        hub.register(comments::live::Feed);
+        hub.register(posts::live::Feed);
+        let [hear, tick] = hub.listen();
+        loops.add("live listener", hear);
+        loops.add("live tick", tick);
         let views = Arc::new(crate::stats::Views::default());
-        views.spawn(db.clone(), Duration::from_millis(settings.stats.flush_ms));
+        loops.add(
+            "view flush",
+            views.spawn(db.clone(), Duration::from_millis(settings.stats.flush_ms)),
+        );
         let settings = Arc::new(settings);
         let runner = match settings.jobs.enabled {
             true => Some(crate::jobs::Runner::start(
@@ -219,21 +290,18 @@ impl App {
             false => None,
         };
         let shared = AppState {
-            local_pages,
-            search,
             db,
             redis,
             settings,
-            live,
+            site_now: live.clone(),
             metrics,
-            oauth,
             hasher: Arc::new(Hasher::new(settings_hash_concurrency)),
-            tokens,
-            api_calls,
-            views: views.clone(),
-            hub: hub.clone(),
         };
-        let flush_at_stop = (views, shared.db.clone());
+        let flush_at_stop = (views.clone(), shared.db.clone());
+        // Each feature's own singleton, beside the state.
+        let live = web::Data::from(live);
+        let views = web::Data::from(views);
+        let hub_data = web::Data::new(hub.clone());
 
         let server = HttpServer::new(move || {
             let db = db::worker_pool(&shared.db, per_worker);
@@ -252,6 +320,14 @@ impl App {
             }
             actix_web::App::new()
                 .app_data(state.clone())
+                .app_data(live.clone())
+                .app_data(oauth.clone())
+                .app_data(search.clone())
+                .app_data(local_pages.clone())
+                .app_data(tokens.clone())
+                .app_data(api_calls.clone())
+                .app_data(views.clone())
+                .app_data(hub_data.clone())
                 .app_data(assets.clone())
                 .app_data(path_config())
                 .app_data(query_config())
@@ -295,7 +371,6 @@ impl App {
                 .configure(crate::jobs::admin::routes)
                 .configure(crate::newsletter::routes)
                 .configure(crate::webhooks::routes)
-                .configure(crate::ws::routes)
                 .configure(crate::pages::routes)
                 // Before the /api scope, which would take its paths.
                 .service(api::docs())
@@ -316,6 +391,7 @@ impl App {
             views: flush_at_stop,
             runner,
             hub,
+            loops,
         })
     }
 
@@ -329,6 +405,7 @@ impl App {
         Stopper {
             server: self.server.handle(),
             hub: self.hub.clone(),
+            loops: self.loops.clone(),
         }
     }
 
@@ -350,6 +427,7 @@ impl App {
         if let Some(runner) = self.runner {
             runner.shutdown().await;
         }
+        self.loops.stop().await;
         served
     }
 }

@@ -117,14 +117,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => {
             let pool = wait_for_database(&settings).await?;
             let redis = crate::kv::Kv::new(&settings.redis)?;
-            redis.watch();
+            // Runs as long as the worker does.
+            let _watch = redis.watch();
             let pages = crate::cache::Pages::new(&redis, &settings.redis);
             let metrics = crate::metrics::Metrics::new(settings.database.max_connections)?;
             let meili =
                 crate::search::meili::Meili::new(&settings.search)?.map(std::sync::Arc::new);
-            if let Some(meili) = &meili {
-                crate::search::outbox::spawn_probe(meili.clone());
-            }
+            let _probe = meili.clone().map(crate::search::outbox::spawn_probe);
             let registry = crate::job_registry::build(&settings, pages, meili)?;
             let runner =
                 crate::jobs::Runner::start(pool, std::sync::Arc::new(settings), metrics, registry)?;

@@ -19,7 +19,11 @@ use actix_web::{
 };
 use askama::Template;
 
-use crate::{render::Layout, state::AppState, telemetry::RequestId};
+use crate::{
+    render::Layout,
+    state::AppState,
+    telemetry::{Cause, RequestId},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -232,14 +236,6 @@ impl Error {
             },
         }
     }
-}
-
-/// Why a request failed, carried to its one log line (`telemetry::log_requests`), which has
-/// the request id: each request ends in exactly one line, its cause included.
-#[derive(Debug, Clone)]
-pub struct Cause {
-    pub level: tracing::Level,
-    pub message: String,
 }
 
 impl ResponseError for Error {

@@ -17,7 +17,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// `GET /metrics`: Prometheus text format, for addresses in `metrics.allow` only.
-pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    hub: web::Data<crate::ws::Hub>,
+) -> Result<HttpResponse, Error> {
     let allowed = req
         .peer_addr()
         .is_some_and(|addr| state.settings.metrics.allows(addr.ip()));
@@ -26,10 +30,18 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     }
     // The queue's gauges, read now; without the database, the other metrics still answer.
     match tokio::time::timeout(Duration::from_secs(1), crate::jobs::repo::counts(&state.db)).await {
-        Ok(Ok(counts)) => state.metrics.set_jobs(&counts),
+        Ok(Ok(counts)) => state.metrics.set_jobs(
+            &[
+                ("queued", counts.queued),
+                ("running", counts.running),
+                ("failed", counts.failed),
+                ("done", counts.done),
+            ],
+            counts.oldest_due_secs,
+        ),
         _ => tracing::debug!("metrics: job counts unread"),
     }
-    state.metrics.set_websockets(state.hub.open());
+    state.metrics.set_websockets(hub.open());
     let body = state.metrics.render()?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -51,7 +63,10 @@ pub async fn healthz() -> HttpResponse {
 ///   logging in and forms answer 503 until Redis returns.
 ///
 /// Both turn back by themselves when the dependency returns.
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(
+    state: web::Data<AppState>,
+    search: web::Data<crate::search::Search>,
+) -> HttpResponse {
     let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
     let (database, redis) = tokio::join!(
         // Well inside the request deadline, so the answer is always this body.
@@ -83,7 +98,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         (true, false) => "degraded",
     };
     // Meilisearch away: still 200, searches are answered by PostgreSQL meanwhile.
-    let search = match &state.search.meili {
+    let search = match &search.meili {
         None => "postgres".to_owned(),
         Some(meili) => {
             let waiting = crate::search::outbox::pending(&state.db)

@@ -249,8 +249,8 @@ impl Kv {
 
     /// Probe Redis every quarter second while it is down, so the breaker closes soon after
     /// Redis returns; while it is up, every 5 s or as soon as a call finds it away. Runs until
-    /// the process ends.
-    pub fn watch(&self) {
+    /// it is stopped (the task returned).
+    pub fn watch(&self) -> tokio::task::JoinHandle<()> {
         let kv = self.clone();
         tokio::spawn(async move {
             loop {
@@ -263,7 +263,7 @@ impl Kv {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
             }
-        });
+        })
     }
 }
 
@@ -289,10 +289,14 @@ pub trait Follower: Send + Sync + 'static {
     fn heard(&self, payload: Self::Payload) -> impl Future<Output = ()> + Send;
 }
 
-/// Follow `channel` until the process ends: subscribe, `ready`, then `heard` for each
+/// Follow `channel` until the returned task is stopped: subscribe, `ready`, then `heard` for each
 /// message (one at a time, in order), with a PING a second so a dead connection is noticed; after any failure,
 /// unhealthy and again in 500 ms.
-pub fn follow<F: Follower>(redis: Kv, channel: String, follower: Arc<F>) {
+pub fn follow<F: Follower>(
+    redis: Kv,
+    channel: String,
+    follower: Arc<F>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             follower.set_healthy(false);
@@ -302,7 +306,7 @@ pub fn follow<F: Follower>(redis: Kv, channel: String, follower: Arc<F>) {
             follower.set_healthy(false);
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-    });
+    })
 }
 
 async fn subscribed(redis: &Kv, channel: &str, follower: &impl Follower) -> anyhow::Result<()> {

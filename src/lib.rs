@@ -28,6 +28,7 @@ pub mod render;
 pub mod search;
 pub mod seed;
 pub mod settings;
+pub mod site;
 pub mod slug;
 pub mod state;
 pub mod stats;

@@ -126,16 +126,11 @@ impl Metrics {
     }
 
     /// The queue as it is now, for the next `render`.
-    pub fn set_jobs(&self, counts: &crate::jobs::repo::Counts) {
-        for (state, n) in [
-            ("queued", counts.queued),
-            ("running", counts.running),
-            ("failed", counts.failed),
-            ("done", counts.done),
-        ] {
-            self.jobs.with_label_values(&[state]).set(n);
+    pub fn set_jobs(&self, by_state: &[(&str, i64)], oldest_due_secs: f64) {
+        for (state, n) in by_state {
+            self.jobs.with_label_values(&[state]).set(*n);
         }
-        self.jobs_oldest_due.set(counts.oldest_due_secs);
+        self.jobs_oldest_due.set(oldest_due_secs);
     }
 
     /// How many live-update sockets are open, for the next `render`.

@@ -159,7 +159,7 @@ impl Batched {
     }
 
     /// Flush every `EVERY`, for as long as this `Batched` lives.
-    pub fn spawn(self: &Arc<Self>, redis: crate::kv::Kv) {
+    pub fn spawn(self: &Arc<Self>, redis: crate::kv::Kv) -> tokio::task::JoinHandle<()> {
         let batched = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Self::EVERY);
@@ -171,7 +171,7 @@ impl Batched {
                 };
                 batched.flush(&redis).await;
             }
-        });
+        })
     }
 
     /// Send what was counted here since the last flush, learn every instance's counts, and

@@ -23,10 +23,15 @@ use tracing_subscriber::{
 };
 use uuid::Uuid;
 
-use crate::{
-    config::{LogFormat, LogSettings},
-    error::Cause,
-};
+use crate::config::{LogFormat, LogSettings};
+
+/// Why a request failed, carried to its one log line (`telemetry::log_requests`), which has
+/// the request id: each request ends in exactly one line, its cause included.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    pub level: tracing::Level,
+    pub message: String,
+}
 
 /// Install the global subscriber. `try_init` so tests that start several apps don't panic.
 pub fn init(settings: &LogSettings) {

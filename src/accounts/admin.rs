@@ -125,12 +125,8 @@ async fn apply(
 ) -> Result<HttpResponse, Error> {
     match super::manage(&state.db, id, role, disabled).await {
         Ok(()) => {
-            if disabled.is_some() {
-                // A disabled account's comments leave the pages open now (and come back when
-                // it is enabled again): the newest thousand, as pages show them.
-                let theirs = crate::comments::repo::recent_by(&state.db, id, 1000).await?;
-                crate::ws::comments_changed(state, &theirs).await;
-            }
+            // A disabled account's comments leave the pages open now (the trigger on
+            // `users`, migration `announce_live_changes`).
             Ok(crate::render::page::see_other("/admin/users"))
         }
         Err(ManageError::NotFound) => Err(Error::NotFound),

@@ -474,12 +474,13 @@ pub enum ProviderDone {
 /// error is the database's; the inner one is the refusal to show the person.
 pub async fn finish_provider_login(
     state: &AppState,
+    oauth: &oauth::Providers,
     provider: Provider,
     code: String,
     verifier: String,
     link_to: Option<UserId>,
 ) -> Result<Result<ProviderDone, ProviderFailure>, sqlx::Error> {
-    let account = match state.oauth.account(provider, code, verifier).await {
+    let account = match oauth.account(provider, code, verifier).await {
         Ok(account) => account,
         Err(e) => {
             tracing::warn!(provider = provider.slug(), error = %e, "provider login failed");

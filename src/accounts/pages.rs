@@ -306,6 +306,7 @@ pub async fn setup_form(
 /// `POST /setup`
 pub async fn setup(
     state: web::Data<AppState>,
+    live: web::Data<crate::settings::live::Live>,
     session: AuthSession,
     CsrfForm(form): CsrfForm<AccountForm>,
 ) -> Result<HttpResponse, Error> {
@@ -343,8 +344,8 @@ pub async fn setup(
         Some(id) => {
             let expected = site.version;
             if let Some(saved) = crate::settings::repo::update(&state.db, &site, expected).await? {
-                state.live.saved(saved).await;
-                state.pages().stale().await;
+                live.saved(saved).await;
+                crate::cache::Pages::of(&state).stale().await;
             }
             super::start_session(&state.db, &session, id).await?;
             Ok(see_other("/"))

@@ -92,7 +92,7 @@ pub(crate) async fn page(
         .await?
         .map(|s| s.status);
     Ok(AccountPage {
-        connections: connections(&state.oauth.enabled(), linked),
+        connections: connections(&super::oauth::provider::enabled(&state.settings), linked),
         layout: Layout::new(&state.site(), "Your account", "", "/account")
             .noindex()
             .header(Some(header(&user, session))),

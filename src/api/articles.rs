@@ -147,6 +147,7 @@ pub struct ListQuery {
     responses((status = 200, description = "Newest first", body = ArticlesBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn index(
     state: web::Data<AppState>,
+    backend: web::Data<crate::search::Search>,
     req: HttpRequest,
     viewer: MaybeApiUser,
     query: web::Query<ListQuery>,
@@ -164,7 +165,7 @@ pub async fn index(
         {
             return Err(ApiError::TooMany { retry_after });
         }
-        return search(&state, viewer_id, &query, words, limit, offset).await;
+        return search(&state, &backend, viewer_id, &query, words, limit, offset).await;
     }
     let unpublished = match query.status.as_deref() {
         None | Some("") | Some("published") => None,
@@ -221,6 +222,7 @@ async fn list(
 /// query, in that order.
 async fn search(
     state: &AppState,
+    backend: &crate::search::Search,
     viewer: Option<crate::accounts::model::UserId>,
     query: &ListQuery,
     words: &str,
@@ -230,8 +232,7 @@ async fn search(
     let mut wanted = Query::new(words);
     wanted.tag = query.tag.as_deref().map(tag_slug);
     wanted.author = query.author.as_deref().map(str::to_lowercase);
-    let (results, _) = state
-        .search
+    let (results, _) = backend
         .search(&state.db, &wanted, limit, offset)
         .await
         .map_err(|e| match e.downcast::<sqlx::Error>() {
@@ -512,8 +513,7 @@ async fn admit<'a>(
     state: &'a AppState,
     user: &CurrentUser,
 ) -> Result<crate::render::budget::Meter<'a>, ApiError> {
-    state
-        .render_budget()
+    crate::render::budget::Budget::of(state)
         .admit(user.id.0)
         .await
         .map_err(|spent| ApiError::TooMany {
@@ -570,9 +570,9 @@ pub async fn update(
     let input = to_input(&state, fields, EditorForm::from_post(&post), false)?;
     let meter = admit(&state, &user).await?;
     let saved = meter
-        .measure(posts::save(
-            &state,
-            &user,
+        .measure(posts::update(
+            &state.db,
+            user.id,
             row.id,
             expected,
             &input,

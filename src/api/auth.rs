@@ -5,6 +5,7 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 
+use super::jwt::Tokens;
 use crate::{
     accounts::{model::CurrentUser, repo},
     error::ApiError,
@@ -52,11 +53,12 @@ pub(super) fn token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 
 /// The account behind `token`, if it is ours, unexpired, and its account is active and
 /// still in the epoch the token was made in (a password change starts a new one).
-async fn authenticate(state: &AppState, token: String) -> Result<ApiUser, ApiError> {
-    let verified = state
-        .tokens
-        .verify(&token)
-        .ok_or_else(ApiError::token_invalid)?;
+async fn authenticate(
+    state: &AppState,
+    tokens: &Tokens,
+    token: String,
+) -> Result<ApiUser, ApiError> {
+    let verified = tokens.verify(&token).ok_or_else(ApiError::token_invalid)?;
     let user = repo::find_current(&state.db, verified.user)
         .await?
         .filter(|u| u.session_epoch == verified.epoch)
@@ -75,12 +77,17 @@ impl FromRequest for MaybeApiUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = token(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let tokens = req.app_data::<web::Data<Tokens>>().cloned();
         Box::pin(async move {
             let Some(token) = token? else {
                 return Ok(MaybeApiUser(None));
             };
-            let state = state.ok_or_else(|| anyhow::anyhow!("no app state"))?;
-            Ok(MaybeApiUser(Some(authenticate(&state, token).await?)))
+            let (Some(state), Some(tokens)) = (state, tokens) else {
+                return Err(anyhow::anyhow!("no app state or API tokens").into());
+            };
+            Ok(MaybeApiUser(Some(
+                authenticate(&state, &tokens, token).await?,
+            )))
         })
     }
 }

@@ -196,6 +196,5 @@ pub async fn delete(
         return Err(ApiError::Forbidden("comment"));
     }
     repo::delete(&state.db, comment.id).await?;
-    crate::ws::comments_changed(&state, &[(comment.post_id, comment.id)]).await;
     Ok(HttpResponse::NoContent().finish())
 }

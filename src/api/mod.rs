@@ -232,7 +232,12 @@ async fn rate_limit(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     use actix_web::http::header::{HeaderName, HeaderValue};
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    let (Some(state), Some(tokens), Some(calls)) = (
+        req.app_data::<web::Data<AppState>>().cloned(),
+        req.app_data::<web::Data<jwt::Tokens>>().cloned(),
+        req.app_data::<web::Data<crate::ratelimit::Batched>>()
+            .cloned(),
+    ) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let api = &state.settings.api;
@@ -241,7 +246,7 @@ async fn rate_limit(
     let account = auth::token(req.request())
         .ok()
         .flatten()
-        .and_then(|t| state.tokens.verify(&t))
+        .and_then(|t| tokens.verify(&t))
         .map(|v| v.user);
     let (name, limit, id) = match account {
         Some(id) => (
@@ -256,7 +261,7 @@ async fn rate_limit(
         }
     };
     let limiter = state.limiter(name, limit, std::time::Duration::from_secs(60));
-    let hit = limiter.hit_batched(&state.api_calls, &id).await.ok();
+    let hit = limiter.hit_batched(&calls, &id).await.ok();
     let mut res = match hit {
         Some(hit) if hit.over() => {
             let err = ApiError::TooMany {

@@ -180,6 +180,7 @@ fn taken(e: CreateUserError) -> ApiError {
               (status = 429, description = "Too many registrations", body = GenericErrorModel)))]
 pub async fn register(
     state: web::Data<AppState>,
+    tokens: web::Data<super::jwt::Tokens>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Wrapped<NewUserFields>>,
 ) -> Result<HttpResponse, ApiError> {
@@ -225,7 +226,7 @@ pub async fn register(
         .map_err(taken)?;
     accounts::welcome(&state, id).await?;
     let epoch = repo::session_epoch(&state.db, id).await?;
-    let token = state.tokens.issue(id, epoch)?;
+    let token = tokens.issue(id, epoch)?;
     Ok(HttpResponse::Created().json(user_body(&state, id, token).await?))
 }
 
@@ -239,6 +240,7 @@ pub async fn register(
               (status = 429, description = "Too many attempts", body = GenericErrorModel)))]
 pub async fn log_in(
     state: web::Data<AppState>,
+    tokens: web::Data<super::jwt::Tokens>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Wrapped<LoginFields>>,
 ) -> Result<HttpResponse, ApiError> {
@@ -253,7 +255,7 @@ pub async fn log_in(
     };
     match accounts::log_in(&state, ip, &email, &password).await? {
         LogIn::Welcome { user, epoch } => {
-            let token = state.tokens.issue(user, epoch)?;
+            let token = tokens.issue(user, epoch)?;
             Ok(HttpResponse::Ok().json(user_body(&state, user, token).await?))
         }
         LogIn::TooMany { wait_secs } => Err(ApiError::TooMany {
@@ -321,6 +323,7 @@ async fn confirm_password(
               (status = 429, description = "Too many wrong current passwords", body = GenericErrorModel)))]
 pub async fn update(
     state: web::Data<AppState>,
+    tokens: web::Data<super::jwt::Tokens>,
     caller: ApiUser,
     ApiJson(body): ApiJson<Wrapped<UpdateFields>>,
 ) -> Result<HttpResponse, ApiError> {
@@ -403,7 +406,7 @@ pub async fn update(
         Some(password) => {
             let hash = state.hasher.hash(&password).await?;
             let epoch = repo::set_password_hash(&state.db, id, &hash).await?;
-            state.tokens.issue(id, epoch)?
+            tokens.issue(id, epoch)?
         }
         None => caller.token,
     };

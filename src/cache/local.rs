@@ -108,17 +108,23 @@ impl Local {
         self.healthy.store(healthy, Ordering::Release);
     }
 
-    /// Listen for new generations until the process ends, reconnecting as needed.
-    pub fn listen(self: &Arc<Self>, redis: Kv, channel: String, generation_key: String) {
+    /// Listen for new generations until the returned task is stopped, reconnecting as
+    /// needed; nothing to listen for when this instance keeps no copies.
+    pub fn listen(
+        self: &Arc<Self>,
+        redis: Kv,
+        channel: String,
+        generation_key: String,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         if !self.enabled() {
-            return;
+            return None;
         }
         let follower = Arc::new(Generations {
             local: self.clone(),
             redis: redis.clone(),
             generation_key,
         });
-        crate::kv::follow(redis, channel, follower);
+        Some(crate::kv::follow(redis, channel, follower))
     }
 }
 

@@ -255,12 +255,14 @@ pub async fn through<B: MessageBody + 'static>(
     // Every page shows the site settings: a page made under an older version is never read.
     let key = &format!("{key}#s{}", state.site_version());
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
-    if let Some(kept) = state.local_pages.get(key) {
+    // This instance's own copies, when the wiring keeps some.
+    let local = req.app_data::<web::Data<Local>>().cloned();
+    if let Some(kept) = local.as_ref().and_then(|l| l.get(key)) {
         let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "memory");
         return Ok(req.into_response(res));
     }
     let settings = &state.settings.cache;
-    let pages = state.pages();
+    let pages = Pages::of(state);
     let timeout = Duration::from_millis(settings.timeout_ms);
     let script = redis::Script::new(LOOKUP);
     let mut invocation = script.key(&pages.generation_key);
@@ -275,8 +277,8 @@ pub async fn through<B: MessageBody + 'static>(
                 let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "redis");
                 // No longer than Redis keeps it: not past the next scheduled post.
                 let left = Duration::from_millis(kept_ms.max(0).unsigned_abs());
-                if let Ok(generation) = generation.parse() {
-                    state.local_pages.put(key, generation, left, Arc::new(kept));
+                if let (Ok(generation), Some(local)) = (generation.parse(), &local) {
+                    local.put(key, generation, left, Arc::new(kept));
                 }
                 return Ok(req.into_response(res));
             }
@@ -355,7 +357,7 @@ async fn until_next_scheduled(state: &AppState) -> Option<u64> {
 }
 
 async fn bump(state: &AppState) {
-    state.pages().stale().await;
+    Pages::of(state).stale().await;
 }
 
 /// What changes the site outside a request (background jobs, the command line) uses to make
@@ -373,6 +375,11 @@ pub struct Pages {
 }
 
 impl Pages {
+    /// The handle that makes kept pages stale.
+    pub fn of(state: &AppState) -> Self {
+        Self::new(&state.redis, &state.settings.redis)
+    }
+
     pub fn new(redis: &Kv, settings: &RedisSettings) -> Self {
         let shared = format!("{}page:", settings.key_prefix);
         Self {

@@ -100,7 +100,7 @@ pub async fn bulk(
     if ids.len() > 500 {
         return Err(Error::BadRequest("at most 500 comments at once".into()));
     }
-    let changed = match field("action") {
+    match field("action") {
         "approve" => repo::approve(&state.db, &ids).await?,
         "hide" => repo::set_hidden_many(&state.db, &ids, true).await?,
         "show" => repo::set_hidden_many(&state.db, &ids, false).await?,
@@ -111,7 +111,6 @@ pub async fn bulk(
             )));
         }
     };
-    crate::ws::comments_changed(&state, &changed).await;
     Ok(see_other(&format!(
         "/admin/comments?status={}",
         back.as_str()

@@ -3,6 +3,7 @@
 //! held for approval, a new commenter's comment waits in `/admin/comments` (`admin`).
 
 pub mod admin;
+pub mod live;
 pub mod model;
 pub mod notify;
 pub mod pages;
@@ -26,6 +27,7 @@ use crate::{
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let post = web::post;
     cfg.service(resource("/posts/{slug}/comments").route(post().to(pages::create)))
+        .service(resource("/ws/posts/{id}/comments").route(web::get().to(live::connect)))
         .service(resource("/comments/{id}/edit").route(read().to(pages::edit)))
         .service(resource("/comments/{id}").route(post().to(pages::update)))
         .service(resource("/comments/{id}/hide").route(post().to(pages::hide)))
@@ -134,9 +136,6 @@ pub async fn add(
         notify::queue(&mut *tx, id).await?;
     }
     tx.commit().await?;
-    if !held {
-        crate::ws::comments_changed(state, &[(post, id)]).await;
-    }
     Ok(id)
 }
 

@@ -174,7 +174,6 @@ pub async fn update(
         Ok(body) => {
             let html = super::render_off_thread(body.clone()).await;
             repo::update_body(&state.db, comment.id, &body, &html).await?;
-            crate::ws::comments_changed(&state, &[(comment.post_id, comment.id)]).await;
             Ok(see_other(&back))
         }
         Err(message) => {
@@ -211,7 +210,6 @@ async fn set_hidden(
 ) -> Result<HttpResponse, Error> {
     let c = moderated(state, user, id).await?;
     repo::set_hidden(&state.db, c.id, hidden).await?;
-    crate::ws::comments_changed(state, &[(c.post_id, c.id)]).await;
     Ok(see_other(&format!(
         "/posts/{}#comment-{}",
         c.post_slug, c.id
@@ -247,7 +245,6 @@ pub async fn approve(
 ) -> Result<HttpResponse, Error> {
     let c = moderated(&state, &user, *id).await?;
     repo::approve(&state.db, &[c.id]).await?;
-    crate::ws::comments_changed(&state, &[(c.post_id, c.id)]).await;
     Ok(see_other(&format!(
         "/posts/{}#comment-{}",
         c.post_slug, c.id
@@ -263,6 +260,5 @@ pub async fn delete(
 ) -> Result<HttpResponse, Error> {
     let c = moderated(&state, &user, *id).await?;
     repo::delete(&state.db, c.id).await?;
-    crate::ws::comments_changed(&state, &[(c.post_id, c.id)]).await;
     Ok(see_other(&format!("/posts/{}#comments", c.post_slug)))
 }

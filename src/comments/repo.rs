@@ -260,22 +260,6 @@ pub async fn live(
     .await
 }
 
-/// The newest `limit` comments by `author`, with their posts (an account disabled or enabled
-/// again: open pages hear of them).
-pub async fn recent_by(
-    db: impl PgExecutor<'_>,
-    author: UserId,
-    limit: i64,
-) -> sqlx::Result<Vec<(PostId, i64)>> {
-    sqlx::query_as(
-        "SELECT post_id, id FROM comments WHERE author_id = $1 ORDER BY id DESC LIMIT $2",
-    )
-    .bind(author)
-    .bind(limit)
-    .fetch_all(db)
-    .await
-}
-
 /// A comment as the JSON API shows it, with its author's profile as the viewer sees it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiComment {

@@ -43,8 +43,7 @@ async fn admit<'a>(
     state: &'a AppState,
     user: &CurrentUser,
 ) -> Result<Meter<'a>, Box<HttpResponse>> {
-    state
-        .render_budget()
+    crate::render::budget::Budget::of(state)
         .admit(user.id.0)
         .await
         .map_err(|spent| {
@@ -217,9 +216,9 @@ pub async fn autosave(
         Err(refusal) => return Ok(*refusal),
     };
     let saved_as = meter
-        .measure(super::save(
-            &state,
-            &user,
+        .measure(super::update(
+            &state.db,
+            user.id,
             post.id,
             version,
             &input,

@@ -335,8 +335,7 @@ async fn admitted<'a>(
     user: &CurrentUser,
     page: &mut EditPage,
 ) -> Result<Meter<'a>, StatusCode> {
-    state
-        .render_budget()
+    crate::render::budget::Budget::of(state)
         .admit(user.id.0)
         .await
         .map_err(|spent| {
@@ -698,9 +697,9 @@ pub async fn update(
         return render(StatusCode::BAD_REQUEST, page);
     };
     let saved = meter
-        .measure(super::save(
-            &state,
-            &user,
+        .measure(super::update(
+            &state.db,
+            user.id,
             id,
             version,
             &input,

@@ -13,7 +13,8 @@ use crate::{
     accounts,
     error::Error,
     render::{page::iso_date, text::strip_xml_forbidden},
-    state::{AppState, Site},
+    site::Site,
+    state::AppState,
     tags,
 };
 

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod assist;
 pub mod editor;
 pub mod feeds;
+pub mod live;
 pub mod model;
 pub mod pages;
 pub mod repo;
@@ -35,7 +36,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/following").route(read().to(pages::following)))
         .service(resource("/feed.xml").route(read().to(feeds::feed)))
         .service(resource("/sitemap.xml").route(read().to(feeds::sitemap)))
-        .service(resource("/robots.txt").route(read().to(feeds::robots)));
+        .service(resource("/robots.txt").route(read().to(feeds::robots)))
+        .service(resource("/ws/posts/{id}/editor").route(web::get().to(live::connect)));
     admin::routes(cfg);
 }
 
@@ -232,6 +234,8 @@ pub enum SaveKind {
 }
 
 /// Save an edit made to `expected` version: post, tags and a revision in one transaction.
+/// Every editor open on the post hears of it at once (the revision's trigger, `live`), so
+/// its other editors know before they save over it.
 /// A stale version is refused (nothing is overwritten) with the post as it is now. A manual
 /// save also ends what autosave kept aside for this person: what they saved replaces it.
 pub async fn update(
@@ -274,21 +278,6 @@ pub async fn update(
         repo::forget_kept_aside(&mut *tx, id, editor).await?;
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
-    Ok(version)
-}
-
-/// `update` by someone on the site: every editor open on the post hears of the save at once
-/// (`ws`), so its other editors know before they save over it.
-pub async fn save(
-    state: &crate::state::AppState,
-    editor: &crate::accounts::model::CurrentUser,
-    id: PostId,
-    expected: i32,
-    input: &PostInput,
-    kind: SaveKind,
-) -> Result<i32, SaveError> {
-    let version = update(&state.db, editor.id, id, expected, input, kind).await?;
-    crate::ws::post_saved(state, id, version, editor, kind == SaveKind::Autosave).await;
     Ok(version)
 }
 

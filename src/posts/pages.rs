@@ -14,8 +14,9 @@ use crate::{
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, Visitor},
     render::{Layout, page, page::Pager},
+    site::Site,
     slug::Slug,
-    state::{AppState, Site},
+    state::AppState,
 };
 
 /// One page of a post list, ready for a template: shared by home, tag and author pages.

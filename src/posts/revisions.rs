@@ -171,9 +171,9 @@ pub async fn restore(
     let input = form
         .parse(usize::MAX, post.kind)
         .map_err(|_| Error::BadRequest("that revision can't be restored as it is".into()))?;
-    match super::save(
-        &state,
-        &user,
+    match super::update(
+        &state.db,
+        user.id,
         post.id,
         post.version,
         &input,

@@ -20,7 +20,7 @@ use std::{
 
 use tokio::sync::Semaphore;
 
-use crate::ratelimit::Limiter;
+use crate::{ratelimit::Limiter, state::AppState};
 
 /// Renders at once in this process: half the cores, at least one.
 static THREADS: LazyLock<Semaphore> = LazyLock::new(|| {
@@ -60,6 +60,17 @@ pub struct Spent {
 }
 
 impl<'a> Budget<'a> {
+    /// Each account's share of the render threads, as configured.
+    pub fn of(state: &'a AppState) -> Self {
+        Self {
+            limiter: state.limiter(
+                "render",
+                state.settings.posts.render_ms_per_minute,
+                Duration::from_secs(60),
+            ),
+        }
+    }
+
     /// May `account` render now? Without Redis the answer is yes (the semaphore still holds
     /// every render to its share of the cores).
     pub async fn admit(self, account: i64) -> Result<Meter<'a>, Spent> {

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, http::header::ContentType};
 use askama::Template;
 use time::{OffsetDateTime, format_description::BorrowedFormatItem, macros::format_description};
 
-use crate::{authz::Menu, error::Error, state::Site};
+use crate::{authz::Menu, error::Error, site::Site};
 
 /// What one page puts in `<head>`: title, description, canonical URL, OpenGraph.
 pub struct Layout {

@@ -182,7 +182,7 @@ pub async fn drain_or_wait(
 /// On every instance: after a failed search, ask Meilisearch again within a second of it
 /// answering, whether or not anything is left to send (searches answer from PostgreSQL
 /// meanwhile).
-pub fn spawn_probe(meili: Arc<Meili>) {
+pub fn spawn_probe(meili: Arc<Meili>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -190,7 +190,7 @@ pub fn spawn_probe(meili: Arc<Meili>) {
                 meili.healthy().await;
             }
         }
-    });
+    })
 }
 
 /// How soon a sync that found Meilisearch away runs again.

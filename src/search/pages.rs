@@ -85,6 +85,7 @@ fn href(query: &Query) -> String {
 
 pub async fn search(
     state: web::Data<AppState>,
+    backend: web::Data<super::Search>,
     visitor: Visitor,
     ClientIp(ip): ClientIp,
     params: web::Query<SearchParams>,
@@ -136,8 +137,7 @@ pub async fn search(
     }
     let per_page = i64::from(state.site().per_page);
     let offset = i64::from(number.get() - 1) * per_page;
-    let (results, answered) = state
-        .search
+    let (results, answered) = backend
         .search(&state.db, &query, per_page, offset)
         .await
         // A database that is away or slow is a 503, as on every page.

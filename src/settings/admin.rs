@@ -221,6 +221,7 @@ pub async fn edit(
 /// every instance told (the next request anywhere shows them) and kept pages made stale.
 pub async fn update(
     state: web::Data<AppState>,
+    live: web::Data<super::live::Live>,
     session: AuthSession,
     SignedIn(user): SignedIn,
     CsrfForm(form): CsrfForm<SettingsForm>,
@@ -243,13 +244,13 @@ pub async fn update(
         );
         let current = repo::load(&state.db).await?.ok_or(Error::NotFound)?;
         let form = SettingsForm::from_settings(&current);
-        state.live.hold(current);
+        live.hold(current);
         return render(
             StatusCode::CONFLICT,
             page(&state, &session, &user, form, errors, false),
         );
     };
-    super::apply(&state, saved).await;
+    super::apply(&live, saved).await;
     Ok(see_other("/admin/settings?saved=1"))
 }
 

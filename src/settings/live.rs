@@ -34,7 +34,10 @@ use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::watch;
 
 use super::{model::SiteSettings, repo};
-use crate::state::{AppState, Site, SiteAssets};
+use crate::{
+    site::{self, Site, SiteAssets},
+    state::AppState,
+};
 
 /// How long a save waits to hear its own change back.
 pub const HEAR_WAIT: Duration = Duration::from_millis(250);
@@ -136,8 +139,8 @@ impl Live {
         }
     }
 
-    /// Follow changes until the process ends, reconnecting as needed.
-    pub fn listen(self: &Arc<Self>, db: PgPool) {
+    /// Follow changes until the returned task is stopped, reconnecting as needed.
+    pub fn listen(self: &Arc<Self>, db: PgPool) -> tokio::task::JoinHandle<()> {
         let live = self.clone();
         tokio::spawn(async move {
             loop {
@@ -147,7 +150,7 @@ impl Live {
                 live.healthy.store(false, Ordering::Release);
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-        });
+        })
     }
 
     async fn follow(&self, db: &PgPool) -> anyhow::Result<()> {
@@ -174,13 +177,26 @@ impl Live {
     }
 }
 
+impl site::Current for Live {
+    fn site(&self) -> Arc<Site> {
+        self.current()
+    }
+
+    fn version(&self) -> i64 {
+        Live::version(self)
+    }
+}
+
 /// Middleware: the settings are fresh before a handler reads them (`AppState::site`).
 pub async fn refresh(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, ActixError> {
-    if let Some(state) = req.app_data::<web::Data<AppState>>() {
-        state.live.fresh(&state.db).await;
+    if let (Some(state), Some(live)) = (
+        req.app_data::<web::Data<AppState>>(),
+        req.app_data::<web::Data<Live>>(),
+    ) {
+        live.fresh(&state.db).await;
     }
     Ok(next.call(req).await?.map_into_boxed_body())
 }

@@ -12,7 +12,7 @@ pub mod repo;
 use actix_web::web;
 use serde::Deserialize;
 
-use crate::state::{AppState, read, resource};
+use crate::state::{read, resource};
 
 /// `?saved=1` on a settings screen after a save (the redirect's way of saying so).
 #[derive(Debug, Deserialize)]
@@ -29,8 +29,8 @@ impl SavedQuery {
 
 /// After a save: every instance holds `saved` on its next request. Kept pages (which show
 /// the settings) are keyed by the settings' version, so none shows the old ones.
-pub async fn apply(state: &AppState, saved: model::SiteSettings) {
-    state.live.saved(saved).await;
+pub async fn apply(live: &live::Live, saved: model::SiteSettings) {
+    live.saved(saved).await;
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -4,8 +4,21 @@ use serde::{Deserialize, Serialize};
 
 use sqlx::types::Json;
 
-use super::navigation::{NavItem, Navigation};
 use crate::{accounts::model::Role, config::Settings};
+
+/// The header and footer menus (`settings::navigation` edits them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Navigation {
+    pub header: Vec<NavItem>,
+    pub footer: Vec<NavItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NavItem {
+    pub label: String,
+    pub url: String,
+}
 
 impl Navigation {
     /// A new site's menus (the column's default says the same).

@@ -7,9 +7,11 @@
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
-use serde::{Deserialize, Serialize};
 
-use super::repo;
+use super::{
+    model::{NavItem, Navigation},
+    repo,
+};
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     authz::{self, Action},
@@ -29,19 +31,6 @@ const LABEL_MAX: usize = 50;
 const URL_MAX: usize = 500;
 /// Blank rows the form offers for new links.
 const BLANK_ROWS: usize = 3;
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Navigation {
-    pub header: Vec<NavItem>,
-    pub footer: Vec<NavItem>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NavItem {
-    pub label: String,
-    pub url: String,
-}
 
 /// A menu link's address: a path on this site (`/about`, `/tags/rust#top`), an anchor, or an
 /// `http(s)://` or `mailto:` address. Nothing that runs script (`javascript:`, `data:`) and
@@ -275,6 +264,7 @@ pub async fn edit(
 /// every instance told and kept pages made stale (every page shows the menus).
 pub async fn update(
     state: web::Data<AppState>,
+    live: web::Data<super::live::Live>,
     session: AuthSession,
     SignedIn(user): SignedIn,
     CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
@@ -297,13 +287,13 @@ pub async fn update(
         );
         let current = repo::load(&state.db).await?.ok_or(Error::NotFound)?;
         form.version = current.version;
-        state.live.hold(current);
+        live.hold(current);
         return render(
             StatusCode::CONFLICT,
             page(&state, &session, &user, form, errors, false),
         );
     };
-    super::apply(&state, saved).await;
+    super::apply(&live, saved).await;
     Ok(see_other("/admin/navigation?saved=1"))
 }
 

@@ -4,7 +4,7 @@ use sqlx::PgExecutor;
 
 use sqlx::types::Json;
 
-use super::{model::SiteSettings, navigation::Navigation};
+use super::model::{Navigation, SiteSettings};
 
 const COLUMNS: &str = "title, description, posts_per_page, footer_text, accent_color,
     registrations_open, default_role, comments, navigation, logo_url, icon_url, timezone,

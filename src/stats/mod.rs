@@ -90,7 +90,7 @@ impl Views {
     }
 
     /// Flush every `every` for as long as these `Views` live.
-    pub fn spawn(self: &Arc<Self>, db: PgPool, every: Duration) {
+    pub fn spawn(self: &Arc<Self>, db: PgPool, every: Duration) -> tokio::task::JoinHandle<()> {
         let views = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
@@ -103,7 +103,7 @@ impl Views {
                 };
                 views.flush(&db).await;
             }
-        });
+        })
     }
 }
 
@@ -189,7 +189,7 @@ pub async fn count_views(
         .then(|| req.app_data::<web::Data<AppState>>())
         .flatten()
         .filter(|s| s.settings.stats.enabled)
-        .map(|s| s.views.clone());
+        .and_then(|_| req.app_data::<web::Data<Views>>().cloned());
     let mut res = next.call(req).await?.map_into_boxed_body();
     let not_counted = res.headers_mut().remove(NOT_COUNTED).next().is_some();
     let served = matches!(res.status(), StatusCode::OK | StatusCode::NOT_MODIFIED);

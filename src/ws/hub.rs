@@ -1,7 +1,14 @@
-//! This instance's sockets, by what they watch, and the Redis channel every instance hears
-//! changes on. One per process (`AppState::hub`), shared by every HTTP worker.
+//! This instance's sockets, by what they watch, and the one channel every instance hears
+//! changes on. One per process, shared by every HTTP worker (a `web::Data<Hub>`).
+//!
+//! The hub names no feature: each live feature is a `Feed` the wiring registers, and the
+//! hub passes it the announcements that carry its name. Announcements are JSON on the
+//! PostgreSQL channel `quire_live`, `{"feed": …, "key": …, "data": …}`: most are sent by
+//! triggers as the rows are written (so no write path can forget one), the rest by
+//! `Hub::announce`. Every instance LISTENs, so each hears every write, its own and others'.
 
 use std::{
+    any::Any,
     collections::HashMap,
     net::IpAddr,
     sync::{Arc, Mutex},
@@ -9,69 +16,57 @@ use std::{
 };
 
 use bytestring::ByteString;
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::{broadcast, watch};
 
 use crate::{
-    comments::repo::{self, Live},
     config::{Settings, WsSettings},
     error::Error,
     kv::Kv,
-    posts::model::PostId,
 };
 
-/// What a socket watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Topic {
-    /// A published post's comments, on its page.
-    Comments(PostId),
-    /// A post open in the editor.
-    Editor(PostId),
-}
+/// The channel announcements travel on.
+pub const CHANNEL: &str = "quire_live";
 
-/// A kind of topic, whatever its post.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Comments,
-    Editor,
-}
+/// What a socket watches: a feed's name and its key (a post's id, say).
+pub type Topic = (&'static str, i64);
 
 /// What a socket is told.
-#[derive(Debug)]
 pub enum Event {
     /// JSON sent as it is to every socket of the topic (a comment, a comment gone).
     Json(ByteString),
-    /// Who has the post open in the editor; each socket leaves itself out.
-    Editing(Vec<super::editor::Present>),
-    /// Someone saved the post.
-    Saved {
-        version: i32,
-        by: i64,
-        name: String,
-        autosave: bool,
-    },
+    /// A feed's own news, which each socket's `Channel` shapes for itself (who is editing,
+    /// told to each without themselves).
+    Data(Arc<dyn Any + Send + Sync>),
     /// What the topic showed is no longer there for its sockets (the post was unpublished):
     /// each closes, saying why.
     End(&'static str),
 }
 
-/// What instances tell each other (JSON on `{prefix}ws`): what changed, never what a reader
-/// sees, which each instance reads for itself.
+/// What instances hear: what changed, never what a reader sees, which each instance reads
+/// for itself.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
-pub enum Announcement {
-    /// These comments of the post changed: new, edited, approved, hidden, shown or deleted.
-    Comments { post: i64, ids: Vec<i64> },
-    /// Someone opened or left the post in the editor.
-    Editing { post: i64 },
-    Saved {
-        post: i64,
-        version: i32,
-        by: i64,
-        name: String,
-        autosave: bool,
-    },
+pub struct Announcement {
+    pub feed: String,
+    pub key: i64,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+/// A live feature: what its topics' sockets hear.
+pub trait Feed: Send + Sync + 'static {
+    /// Its topics' and announcements' name.
+    fn name(&self) -> &'static str;
+
+    /// An announcement for `key` (which this instance's sockets watch): pass on what they
+    /// should hear (`Hub::send`).
+    fn deliver<'a>(&'a self, hub: &'a Hub, key: i64, data: serde_json::Value) -> BoxFuture<'a, ()>;
+
+    /// Every `ws.ping_ms`, with the keys this instance's sockets watch: what can change
+    /// without an announcement (a scheduled post's time, an instance that died).
+    fn tick<'a>(&'a self, hub: &'a Hub, keys: Vec<i64>) -> BoxFuture<'a, ()>;
 }
 
 /// Events waiting for a slow socket; one that falls further behind is closed (its page
@@ -85,55 +80,90 @@ pub struct Hub {
 
 struct Inner {
     topics: Mutex<HashMap<Topic, broadcast::Sender<Arc<Event>>>>,
+    feeds: Mutex<HashMap<&'static str, Arc<dyn Feed>>>,
     /// Open sockets per client address, and in all.
     clients: Mutex<(HashMap<IpAddr, u32>, u32)>,
     closing: watch::Sender<bool>,
     db: PgPool,
     redis: Kv,
-    channel: String,
     key_prefix: String,
     settings: WsSettings,
 }
 
 impl Hub {
     pub fn new(db: PgPool, redis: Kv, settings: &Settings) -> Self {
-        let prefix = &settings.redis.key_prefix;
         Self {
             inner: Arc::new(Inner {
                 topics: Mutex::default(),
+                feeds: Mutex::default(),
                 clients: Mutex::default(),
                 closing: watch::Sender::new(false),
                 db,
                 redis,
-                channel: format!("{prefix}ws"),
-                key_prefix: prefix.clone(),
+                key_prefix: settings.redis.key_prefix.clone(),
                 settings: settings.ws.clone(),
             }),
         }
     }
 
-    /// Hear every instance's announcements, and refresh who is editing what, until the
-    /// process ends.
-    pub fn listen(&self) {
-        crate::kv::follow(
-            self.inner.redis.clone(),
-            self.inner.channel.clone(),
-            Arc::new(self.clone()),
-        );
+    /// Pass announcements named `feed.name()` to `feed`.
+    pub fn register(&self, feed: impl Feed) {
+        if let Ok(mut feeds) = self.inner.feeds.lock() {
+            feeds.insert(feed.name(), Arc::new(feed));
+        }
+    }
+
+    fn feed(&self, name: &str) -> Option<Arc<dyn Feed>> {
+        self.inner.feeds.lock().ok()?.get(name).cloned()
+    }
+
+    /// Hear every instance's announcements, and tick the feeds, until the returned tasks
+    /// are aborted.
+    pub fn listen(&self) -> [tokio::task::JoinHandle<()>; 2] {
         let hub = self.clone();
-        tokio::spawn(async move {
+        let hear = tokio::spawn(async move {
+            loop {
+                if let Err(e) = hub.hear().await {
+                    tracing::debug!(error = %e, "live: listening ended; again shortly");
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        let hub = self.clone();
+        let tick = tokio::spawn(async move {
             let every = Duration::from_millis(hub.inner.settings.ping_ms);
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                // An instance that died leaves its editors behind until their entries expire.
-                for post in hub.watched(Kind::Editor) {
-                    hub.deliver(Announcement::Editing { post: post.0 }).await;
+                let feeds: Vec<_> = match hub.inner.feeds.lock() {
+                    Ok(feeds) => feeds.values().cloned().collect(),
+                    Err(_) => Vec::new(),
+                };
+                for feed in feeds {
+                    let keys = hub.watched(feed.name());
+                    if !keys.is_empty() {
+                        feed.tick(&hub, keys).await;
+                    }
                 }
-                // However a post was taken back (the trash, psql), its pages stop hearing.
-                hub.end_unpublished(&hub.watched(Kind::Comments)).await;
             }
         });
+        [hear, tick]
+    }
+
+    async fn hear(&self) -> anyhow::Result<()> {
+        let mut listener = PgListener::connect_with(&self.inner.db).await?;
+        listener.listen(CHANNEL).await?;
+        // `None`: the connection dropped and was made again; what changed meanwhile the
+        // feeds' ticks catch up on.
+        loop {
+            let Some(heard) = listener.try_recv().await? else {
+                continue;
+            };
+            match serde_json::from_str::<Announcement>(heard.payload()) {
+                Ok(announcement) => self.deliver(announcement).await,
+                Err(e) => tracing::warn!(error = %e, "an unreadable live announcement"),
+            }
+        }
     }
 
     pub fn settings(&self) -> &WsSettings {
@@ -144,107 +174,57 @@ impl Hub {
         &self.inner.redis
     }
 
+    pub fn db(&self) -> &PgPool {
+        &self.inner.db
+    }
+
     pub fn key_prefix(&self) -> &str {
         &self.inner.key_prefix
     }
 
-    /// Tell every instance (this one too). Without Redis, this instance's sockets still hear.
-    pub async fn announce(&self, announcement: Announcement) {
+    /// Tell every instance (this one too) what the database's triggers can't: news that
+    /// is no write. If the database can't be reached, this instance's sockets still hear.
+    pub async fn announce(&self, feed: &'static str, key: i64, data: serde_json::Value) {
+        let announcement = Announcement {
+            feed: feed.to_owned(),
+            key,
+            data,
+        };
         let Ok(payload) = serde_json::to_string(&announcement) else {
             return;
         };
-        let publish = redis::cmd("PUBLISH")
-            .arg(&self.inner.channel)
-            .arg(payload)
-            .clone();
-        if self.inner.redis.cmd::<i64>(&publish).await.is_err() {
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&self.inner.db)
+            .await;
+        if sent.is_err() {
             self.deliver(announcement).await;
         }
     }
 
-    /// Pass an announcement on to this instance's sockets that watch its post.
+    /// Pass an announcement on to its feed, if this instance's sockets watch its key.
     async fn deliver(&self, announcement: Announcement) {
-        match announcement {
-            Announcement::Comments { post, ids } => {
-                let post = PostId(post);
-                let Some(to) = self.watchers(Topic::Comments(post)) else {
-                    return;
-                };
-                // A comment changed on a post readers no longer see is no one's news.
-                if !self.end_unpublished(&[post]).await.is_empty() {
-                    return;
-                }
-                let shown = match repo::live(&self.inner.db, post, Live::These(&ids)).await {
-                    Ok(shown) => shown,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "live comments unread");
-                        return;
-                    }
-                };
-                for id in ids {
-                    let json = match shown.iter().find(|c| c.id == id) {
-                        Some(c) => super::comments::shown(c),
-                        None => super::comments::gone(id),
-                    };
-                    let _ = to.send(Arc::new(Event::Json(json)));
-                }
-            }
-            Announcement::Editing { post } => {
-                let post = PostId(post);
-                let Some(to) = self.watchers(Topic::Editor(post)) else {
-                    return;
-                };
-                let present = super::editor::present(self, post).await;
-                let _ = to.send(Arc::new(Event::Editing(present)));
-            }
-            Announcement::Saved {
-                post,
-                version,
-                by,
-                name,
-                autosave,
-            } => {
-                if let Some(to) = self.watchers(Topic::Editor(PostId(post))) {
-                    let saved = Event::Saved {
-                        version,
-                        by,
-                        name,
-                        autosave,
-                    };
-                    let _ = to.send(Arc::new(saved));
-                }
-                // Saving is how a post goes back to draft or is scheduled later.
-                self.end_unpublished(&[PostId(post)]).await;
-            }
+        let Some(feed) = self.feed(&announcement.feed) else {
+            tracing::debug!(feed = announcement.feed, "live: no such feed here");
+            return;
+        };
+        if self.watchers((feed.name(), announcement.key)).is_some() {
+            feed.deliver(self, announcement.key, announcement.data)
+                .await;
         }
     }
 
-    /// End the post page sockets of those of `posts` readers no longer see (the visibility
-    /// rule is `published_posts`'): which ones. Each post is asked once for all of its
-    /// sockets; the editor's sockets check their own rights (`Channel::allowed`).
-    async fn end_unpublished(&self, posts: &[PostId]) -> Vec<PostId> {
-        let watched: Vec<PostId> = posts
-            .iter()
-            .copied()
-            .filter(|post| self.watchers(Topic::Comments(*post)).is_some())
-            .collect();
-        if watched.is_empty() {
-            return Vec::new();
+    /// Whether any socket of this instance watches `topic`.
+    pub fn watching(&self, topic: Topic) -> bool {
+        self.watchers(topic).is_some()
+    }
+
+    /// Tell `topic`'s sockets on this instance.
+    pub fn send(&self, topic: Topic, event: Event) {
+        if let Some(to) = self.watchers(topic) {
+            let _ = to.send(Arc::new(event));
         }
-        let gone = match crate::posts::repo::unpublished_among(&self.inner.db, &watched).await {
-            Ok(gone) => gone,
-            Err(e) => {
-                // Asked again at the next tick.
-                tracing::warn!(error = %e, "live posts' visibility unread");
-                return Vec::new();
-            }
-        };
-        for post in &gone {
-            if let Some(to) = self.watchers(Topic::Comments(*post)) {
-                let _ = to.send(Arc::new(Event::End("this post is no longer published")));
-            }
-        }
-        gone
     }
 
     /// The sender for `topic`, if any socket of this instance watches it.
@@ -256,19 +236,15 @@ impl Hub {
             .cloned()
     }
 
-    /// The posts this instance's sockets of `kind` watch.
-    fn watched(&self, kind: Kind) -> Vec<PostId> {
+    /// The keys this instance's sockets of `feed` watch.
+    fn watched(&self, feed: &str) -> Vec<i64> {
         let Ok(topics) = self.inner.topics.lock() else {
             return Vec::new();
         };
         topics
             .keys()
-            .filter_map(|t| match (t, kind) {
-                (Topic::Editor(post), Kind::Editor) | (Topic::Comments(post), Kind::Comments) => {
-                    Some(*post)
-                }
-                _ => None,
-            })
+            .filter(|(name, _)| *name == feed)
+            .map(|(_, key)| *key)
             .collect()
     }
 
@@ -332,23 +308,6 @@ impl Hub {
 
     pub fn closing(&self) -> watch::Receiver<bool> {
         self.inner.closing.subscribe()
-    }
-}
-
-impl crate::kv::Follower for Hub {
-    type Payload = String;
-
-    fn set_healthy(&self, _healthy: bool) {}
-
-    async fn ready(&self) -> anyhow::Result<()> {
-        Ok(())
-    }
-
-    async fn heard(&self, payload: String) {
-        match serde_json::from_str(&payload) {
-            Ok(announcement) => self.deliver(announcement).await,
-            Err(e) => tracing::warn!(error = %e, "an unreadable live announcement"),
-        }
     }
 }
 

@@ -16,6 +16,10 @@ use super::{
 use crate::{error::Error, state::AppState};
 
 /// What one kind of socket does; `run` does the rest.
+#[expect(
+    async_fn_in_trait,
+    reason = "a socket runs on its worker's own thread: its futures need not be Send"
+)]
 pub trait Channel {
     /// The messages a client may send (JSON with a `type`); anything else closes the socket.
     type Message: DeserializeOwned;
@@ -67,7 +71,12 @@ pub struct Accepted {
 
 /// Check a handshake: a WebSocket upgrade, from a page of this site (`Origin` against
 /// `http.base_url`: no cross-site WebSocket hijacking), within the connection limits.
-pub fn accept(req: &HttpRequest, body: web::Payload, state: &AppState) -> Result<Accepted, Error> {
+pub fn accept(
+    req: &HttpRequest,
+    body: web::Payload,
+    state: &AppState,
+    hub: &Hub,
+) -> Result<Accepted, Error> {
     let upgrade = req
         .headers()
         .get(actix_web::http::header::UPGRADE)
@@ -86,7 +95,7 @@ pub fn accept(req: &HttpRequest, body: web::Payload, state: &AppState) -> Result
     if origin != Some(ours.as_str()) {
         return Err(Error::CrossSite);
     }
-    let ticket = state.hub.admit(crate::extract::client_ip(req))?;
+    let ticket = hub.admit(crate::extract::client_ip(req))?;
     // Frames over the limit are refused from their header, before actix-ws buffers them.
     let limit = state.settings.ws.max_frame_bytes;
     let (mut guarded, oversized) = frames::guard(body.into_inner(), limit);
@@ -101,7 +110,7 @@ pub fn accept(req: &HttpRequest, body: web::Payload, state: &AppState) -> Result
         stream,
         oversized,
         ticket,
-        hub: state.hub.clone(),
+        hub: hub.clone(),
     })
 }
 

@@ -494,6 +494,11 @@ impl TestApp {
         self.running.server.stop(true)
     }
 
+    /// The app's background loops still running (see `quire::app::Stopper`).
+    pub fn loops_running(&self) -> Vec<&'static str> {
+        self.running.server.loops_running()
+    }
+
     /// What the app's writes do to kept pages, for changes a test makes in the database.
     pub fn pages(&self) -> quire::cache::Pages {
         let redis = quire::kv::Kv::new(&self.settings.redis).expect("redis settings");

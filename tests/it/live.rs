@@ -555,7 +555,26 @@ async fn stopping_the_server_closes_every_socket_cleanly() {
             (CloseCode::Away, "the server is restarting")
         );
     }
+    let running = app.loops_running();
+    for each in [
+        "redis watch",
+        "settings listener",
+        "live listener",
+        "view flush",
+    ] {
+        assert!(running.contains(&each), "{each} runs: {running:?}");
+    }
     stopping.await;
+    // Every background loop the app started stops with it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !app.loops_running().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after the stop: {:?}",
+            app.loops_running()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The editor's presence went with its socket.
     use secrecy::ExposeSecret;
     let redis = redis::Client::open(app.settings.redis.url.expose_secret()).unwrap();

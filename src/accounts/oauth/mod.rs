@@ -42,9 +42,7 @@ pub struct ProviderButton {
 }
 
 pub fn buttons(state: &AppState, next: &str) -> Vec<ProviderButton> {
-    state
-        .oauth
-        .enabled()
+    provider::enabled(&state.settings)
         .into_iter()
         .map(|p| ProviderButton {
             label: p.label(),
@@ -69,7 +67,7 @@ fn start_href(provider: Provider, next: &str) -> String {
 fn enabled(state: &AppState, slug: &str) -> Result<Provider, Error> {
     slug.parse::<Provider>()
         .ok()
-        .filter(|p| state.oauth.enabled().contains(p))
+        .filter(|p| provider::enabled(&state.settings).contains(p))
         .ok_or(Error::NotFound)
 }
 
@@ -86,13 +84,13 @@ struct Flow {
 
 /// Off to the provider, remembering the flow in the session.
 fn redirect_to_provider(
-    state: &AppState,
+    oauth: &Providers,
     session: &AuthSession,
     provider: Provider,
     next: &str,
     link_to: Option<UserId>,
 ) -> Result<HttpResponse, Error> {
-    let auth = state.oauth.authorize(provider).ok_or(Error::NotFound)?;
+    let auth = oauth.authorize(provider).ok_or(Error::NotFound)?;
     let flow = Flow {
         provider: provider.slug().to_owned(),
         state: auth.state,
@@ -108,6 +106,7 @@ fn redirect_to_provider(
 /// linking another provider is done from /account.
 pub async fn start(
     state: web::Data<AppState>,
+    oauth: web::Data<Providers>,
     session: AuthSession,
     viewer: Viewer,
     path: web::Path<String>,
@@ -117,19 +116,20 @@ pub async fn start(
     if viewer.0.is_some() {
         return Ok(see_other("/account"));
     }
-    redirect_to_provider(&state, &session, provider, &safe_next(&query.next), None)
+    redirect_to_provider(&oauth, &session, provider, &safe_next(&query.next), None)
 }
 
 /// `POST /account/connections/{provider}`: link this provider to the logged-in account.
 pub async fn start_link(
     state: web::Data<AppState>,
+    oauth: web::Data<Providers>,
     session: AuthSession,
     SignedIn(user): SignedIn,
     path: web::Path<String>,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, Error> {
     let provider = enabled(&state, &path)?;
-    redirect_to_provider(&state, &session, provider, "/account", Some(user.id))
+    redirect_to_provider(&oauth, &session, provider, "/account", Some(user.id))
 }
 
 /// `POST /account/connections/{provider}/unlink`, never the account's last way to log in.
@@ -142,7 +142,14 @@ pub async fn unlink(
 ) -> Result<HttpResponse, Error> {
     // A provider switched off since can still be unlinked.
     let provider: Provider = path.parse().map_err(|()| Error::NotFound)?;
-    match super::unlink_identity(&state.db, user.id, provider, &state.oauth.enabled()).await {
+    match super::unlink_identity(
+        &state.db,
+        user.id,
+        provider,
+        &provider::enabled(&state.settings),
+    )
+    .await
+    {
         Ok(()) => Ok(see_other("/account?saved=unlinked")),
         Err(UnlinkError::LastWay) => {
             let errors = crate::render::form::FormErrors::general(format!(
@@ -166,6 +173,7 @@ pub struct CallbackQuery {
 /// `GET /auth/{provider}/callback?code=…&state=…`: where the provider sends people back.
 pub async fn callback(
     state: web::Data<AppState>,
+    oauth: web::Data<Providers>,
     session: AuthSession,
     viewer: Viewer,
     path: web::Path<String>,
@@ -204,7 +212,7 @@ pub async fn callback(
     }
 
     let verifier = flow.verifier.clone();
-    match super::finish_provider_login(&state, provider, code, verifier, link_to).await? {
+    match super::finish_provider_login(&state, &oauth, provider, code, verifier, link_to).await? {
         Ok(ProviderDone::LogIn(id)) => {
             super::start_session(&state.db, &session, id).await?;
             Ok(see_other(&safe_next(&flow.next)))

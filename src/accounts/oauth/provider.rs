@@ -106,6 +106,17 @@ fn oauth_client(
         .set_auth_type(AuthType::RequestBody))
 }
 
+/// The providers this site has credentials for, in a fixed order (GitHub, then Google):
+/// what the pages offer. Read from the configuration, as `Providers::new` does.
+pub fn enabled(settings: &Settings) -> Vec<Provider> {
+    let github = matches!(settings.oauth.github.credentials(), Ok(Some(_)));
+    let google = matches!(settings.oauth.google.credentials(), Ok(Some(_)));
+    [(github, Provider::GitHub), (google, Provider::Google)]
+        .into_iter()
+        .filter_map(|(on, p)| on.then_some(p))
+        .collect()
+}
+
 impl Providers {
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()

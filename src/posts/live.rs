@@ -4,37 +4,49 @@
 //!
 //! Who is where lives in Redis, shared by every instance: a sorted set per post whose
 //! members are the open editors, scored by when each expires unless its socket renews it
-//! (every ping). A crashed instance's editors expire on their own.
+//! (every ping). A crashed instance's editors expire on their own. Each save is announced
+//! by the database (a trigger on `post_revisions`), whichever door it came through.
+
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytestring::ByteString;
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    hub::{Announcement, Event, Hub, Topic},
-    socket::{self, Channel},
-};
 use crate::{
-    accounts::model::UserId, error::Error, extract::Writer, posts::model::PostId, state::AppState,
+    accounts::model::UserId,
+    error::Error,
+    extract::Writer,
+    posts::model::PostId,
+    state::AppState,
+    ws::{
+        Event, Hub,
+        socket::{self, Channel},
+    },
 };
+
+/// The feed's name: its topics are `("editor", post id)`.
+pub const FEED: &str = "editor";
 
 /// `GET /ws/posts/{id}/editor` (those who may edit the post)
 pub async fn connect(
     state: web::Data<AppState>,
+    hub: web::Data<Hub>,
     req: HttpRequest,
     Writer(user): Writer,
     id: web::Path<i64>,
     body: web::Payload,
 ) -> Result<HttpResponse, Error> {
-    let post = crate::posts::admin::editable(&state, &user, PostId(*id)).await?;
-    let socket = socket::accept(&req, body, &state)?;
+    let post = super::admin::editable(&state, &user, PostId(*id)).await?;
+    let socket = socket::accept(&req, body, &state, &hub)?;
     let me = Present {
         conn: uuid::Uuid::new_v4().to_string(),
         user: user.id.0,
         name: user.display_name.clone(),
     };
     let channel = Editing {
-        hub: state.hub.clone(),
+        hub: Hub::clone(&hub),
         state: state.clone(),
         epoch: user.session_epoch,
         post: post.id,
@@ -42,7 +54,69 @@ pub async fn connect(
         told: Default::default(),
         me,
     };
-    Ok(socket.run(channel, Topic::Editor(post.id)))
+    Ok(socket.run(channel, (FEED, post.id.0)))
+}
+
+/// What the hub hears for this feed: `{"t": "editing"}` (someone opened or left the post:
+/// `Hub::announce` here) and `{"t": "saved", version, by, name, autosave}` (the trigger on
+/// `post_revisions`).
+pub struct Feed;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum News {
+    Editing,
+    Saved(Saved),
+}
+
+/// Someone saved the post.
+#[derive(Debug, Deserialize)]
+struct Saved {
+    version: i32,
+    by: i64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    autosave: bool,
+}
+
+/// Who has the post open: each socket leaves itself out.
+struct Here(Vec<Present>);
+
+impl crate::ws::Feed for Feed {
+    fn name(&self) -> &'static str {
+        FEED
+    }
+
+    fn deliver<'a>(&'a self, hub: &'a Hub, key: i64, data: serde_json::Value) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let event: Arc<dyn std::any::Any + Send + Sync> = match serde_json::from_value(data) {
+                Ok(News::Editing) => Arc::new(Here(present(hub, PostId(key)).await)),
+                Ok(News::Saved(saved)) => Arc::new(saved),
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable editor news");
+                    return;
+                }
+            };
+            hub.send((FEED, key), Event::Data(event));
+        })
+    }
+
+    /// An instance that died leaves its editors behind until their entries expire.
+    fn tick<'a>(&'a self, hub: &'a Hub, keys: Vec<i64>) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            for key in keys {
+                let here = Here(present(hub, PostId(key)).await);
+                hub.send((FEED, key), Event::Data(Arc::new(here)));
+            }
+        })
+    }
+}
+
+/// Tell every instance that someone opened or left `post` in the editor.
+async fn moved(hub: &Hub, post: PostId) {
+    hub.announce(FEED, post.0, serde_json::json!({"t": "editing"}))
+        .await;
 }
 
 /// Someone with the post open in the editor: one per socket.
@@ -128,12 +202,11 @@ impl Channel for Editing {
         self.renew().await;
         // Who is here, told at once: the round trip through Redis below can be lost (Redis
         // slow or away), and then this editor would only learn it at the next tick.
-        let here = Event::Editing(present(&self.hub, self.post).await);
+        let here = Event::Data(Arc::new(Here(present(&self.hub, self.post).await)));
         if let Some(text) = self.event(&here) {
             socket::send(out, text).await?;
         }
-        let post = self.post.0;
-        self.hub.announce(Announcement::Editing { post }).await;
+        moved(&self.hub, self.post).await;
         Ok(())
     }
 
@@ -146,8 +219,11 @@ impl Channel for Editing {
     }
 
     fn event(&self, event: &Event) -> Option<ByteString> {
-        let json = match event {
-            Event::Editing(present) => {
+        let Event::Data(news) = event else {
+            return None;
+        };
+        if let Some(Here(present)) = news.downcast_ref::<Here>() {
+            {
                 let mut people: Vec<&str> = Vec::new();
                 for p in present.iter().filter(|p| p.user != self.me.user) {
                     if !people.contains(&p.name.as_str()) {
@@ -167,20 +243,15 @@ impl Channel for Editing {
                 *self.told.borrow_mut() = Some(text.clone());
                 return Some(text);
             }
-            Event::Saved {
-                version,
-                by,
-                name,
-                autosave,
-            } => serde_json::json!({
-                "type": "saved",
-                "version": version,
-                "name": name,
-                "you": *by == self.me.user,
-                "autosave": autosave,
-            }),
-            Event::Json(_) | Event::End(_) => return None,
-        };
+        }
+        let saved = news.downcast_ref::<Saved>()?;
+        let json = serde_json::json!({
+            "type": "saved",
+            "version": saved.version,
+            "name": saved.name,
+            "you": saved.by == self.me.user,
+            "autosave": saved.autosave,
+        });
         Some(json.to_string().into())
     }
 
@@ -192,7 +263,7 @@ impl Channel for Editing {
                 .await?
                 .filter(|u| u.session_epoch == self.epoch)
                 .ok_or(Error::Forbidden)?;
-            crate::posts::admin::editable(&self.state, &user, self.post).await
+            super::admin::editable(&self.state, &user, self.post).await
         };
         match verdict.await {
             Ok(_) => Ok(()),
@@ -214,7 +285,6 @@ impl Channel for Editing {
             .arg(&self.member)
             .clone();
         let _ = self.hub.redis().cmd::<i64>(&leave).await;
-        let post = self.post.0;
-        self.hub.announce(Announcement::Editing { post }).await;
+        moved(&self.hub, self.post).await;
     }
 }
