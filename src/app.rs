@@ -289,9 +289,8 @@ impl App {
             true => Some(crate::jobs::Runner::start(
                 db.clone(),
                 settings.clone(),
-                pages.clone(),
                 metrics.clone(),
-                search.meili.clone(),
+                crate::job_registry::build(&settings, pages.clone(), search.meili.clone())?,
             )?),
             false => None,
         };

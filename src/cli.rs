@@ -124,13 +124,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let meili =
                 crate::search::meili::Meili::new(&settings.search)?.map(std::sync::Arc::new);
             let _probe = meili.clone().map(crate::search::outbox::spawn_probe);
-            let runner = crate::jobs::Runner::start(
-                pool,
-                std::sync::Arc::new(settings),
-                pages,
-                metrics,
-                meili,
-            )?;
+            let registry = crate::job_registry::build(&settings, pages, meili)?;
+            let runner =
+                crate::jobs::Runner::start(pool, std::sync::Arc::new(settings), metrics, registry)?;
             stop_signal().await;
             tracing::info!("stopping: running jobs get their grace period");
             runner.shutdown().await;

@@ -6,15 +6,25 @@ use serde::{Deserialize, Serialize};
 
 use super::model::UserId;
 use crate::{
-    jobs::{Job, NewJob, Outcome, runner::Ctx},
-    mail::{Email, Site},
+    jobs::{BackgroundJob, Outcome, Run},
+    mail::{Email, Mailer, Site},
 };
 
+/// `mail.address_changed`: the old address is told the account's address changed.
 #[derive(Serialize, Deserialize)]
-struct Changed {
+pub struct AddressChangedMail {
     user: i64,
     old: String,
     new: String,
+}
+
+impl BackgroundJob for AddressChangedMail {
+    const KIND: &'static str = "mail.address_changed";
+    type Context = std::sync::Arc<Mailer>;
+
+    async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {
+        send(ctx, mailer, self).await
+    }
 }
 
 /// `user`'s address went from `old` to `new`: queue the notice to `old`, and the
@@ -25,12 +35,12 @@ pub async fn changed(
     old: &str,
     new: &str,
 ) -> sqlx::Result<()> {
-    let notice = Changed {
+    let notice = AddressChangedMail {
         user: user.0,
         old: old.to_owned(),
         new: new.to_owned(),
     };
-    crate::jobs::repo::enqueue(&mut *db, &NewJob::new("mail.address_changed", notice)).await?;
+    notice.enqueue(&mut *db).await?;
     super::verify::queue(&mut *db, user).await
 }
 
@@ -51,8 +61,11 @@ struct NoticeHtml<'a> {
 }
 
 /// The `mail.address_changed` job: tell the old address, by the account's name as it is now.
-pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
-    let Changed { user, old, new } = job.payload()?;
+async fn send(
+    ctx: &Run<'_>,
+    mailer: &Mailer,
+    AddressChangedMail { user, old, new }: &AddressChangedMail,
+) -> anyhow::Result<Outcome> {
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT username, display_name FROM users WHERE id = $1")
             .bind(user)
@@ -63,19 +76,19 @@ pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
     };
     let site = Site::load(&ctx.db, &ctx.settings.http.base()).await?;
     let message = Email::render(
-        crate::mail::mailbox(&name, &old)?,
+        crate::mail::mailbox(&name, old)?,
         format!("Your email address on {} was changed", site.title),
         &NoticeText {
             site: &site,
             username: &username,
-            new: &new,
+            new,
         },
         &NoticeHtml {
             site: &site,
             username: &username,
-            new: &new,
+            new,
         },
     )?;
-    ctx.mailer.send(message).await?;
+    mailer.send(message).await?;
     Ok(Outcome::Done)
 }

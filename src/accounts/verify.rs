@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use super::model::UserId;
 use crate::{
     config::Settings,
-    jobs::{Job, NewJob, Outcome, runner::Ctx},
+    jobs::{BackgroundJob, Outcome, Run},
     mail::{Email, Site},
 };
 
@@ -126,13 +126,23 @@ pub async fn is_verified(db: impl sqlx::PgExecutor<'_>, user: UserId) -> sqlx::R
 
 /// Queue the `mail.verify` job for `user`.
 pub async fn queue(db: impl sqlx::PgExecutor<'_>, user: UserId) -> sqlx::Result<()> {
-    crate::jobs::repo::enqueue(db, &NewJob::new("mail.verify", VerifyJob { user: user.0 })).await?;
+    VerifyMail { user: user.0 }.enqueue(db).await?;
     Ok(())
 }
 
+/// `mail.verify`: the link that verifies the account's address.
 #[derive(Serialize, Deserialize)]
-struct VerifyJob {
+pub struct VerifyMail {
     user: i64,
+}
+
+impl BackgroundJob for VerifyMail {
+    const KIND: &'static str = "mail.verify";
+    type Context = std::sync::Arc<crate::mail::Mailer>;
+
+    async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {
+        send(ctx, mailer, self.user).await
+    }
 }
 
 #[derive(Template)]
@@ -153,8 +163,7 @@ struct VerifyHtml<'a> {
 
 /// The `mail.verify` job: the link, to the account's address as it is now (nothing if it is
 /// verified already, or gone). Run twice, it sends two working links: harmless.
-pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
-    let VerifyJob { user } = job.payload()?;
+async fn send(ctx: &Run<'_>, mailer: &crate::mail::Mailer, user: i64) -> anyhow::Result<Outcome> {
     let row: Option<(String, String, String, bool)> = sqlx::query_as(
         "SELECT username, display_name, email, email_verified FROM users
           WHERE id = $1 AND disabled_at IS NULL",
@@ -181,7 +190,7 @@ pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
             link: &link,
         },
     )?;
-    ctx.mailer.send(message).await?;
+    mailer.send(message).await?;
     Ok(Outcome::Done)
 }
 

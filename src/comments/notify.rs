@@ -9,22 +9,34 @@ use serde::{Deserialize, Serialize};
 use crate::{
     accounts::{model::UserId, verify},
     error::Error,
-    jobs::{Job, NewJob, Outcome, runner::Ctx},
-    mail::{Email, Site},
+    jobs::{BackgroundJob, NewJob, Outcome, Run},
+    mail::{Email, Mailer, Site},
     render::{Layout, page::personal as render},
     state::AppState,
 };
 
 /// Queue the notification of comment `id` (once: keyed by the comment).
 pub async fn queue(db: impl sqlx::PgExecutor<'_>, id: i64) -> sqlx::Result<()> {
-    let job = NewJob::new("mail.comment", CommentJob { comment: id }).key(format!("comment:{id}"));
-    crate::jobs::repo::enqueue(db, &job).await?;
+    NewJob::of(&CommentMail { comment: id })
+        .key(format!("comment:{id}"))
+        .enqueue(db)
+        .await?;
     Ok(())
 }
 
+/// `mail.comment`: the post's author is told of a new comment.
 #[derive(Serialize, Deserialize)]
-struct CommentJob {
+pub struct CommentMail {
     comment: i64,
+}
+
+impl BackgroundJob for CommentMail {
+    const KIND: &'static str = "mail.comment";
+    type Context = std::sync::Arc<Mailer>;
+
+    async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {
+        send(ctx, mailer, self.comment).await
+    }
 }
 
 /// What the email needs, read when it is sent.
@@ -69,8 +81,7 @@ fn unsubscribe_link(settings: &crate::config::Settings, user: UserId) -> String 
 
 /// The `mail.comment` job. Nothing is sent for a comment gone since, by the post's own
 /// author, or to an author who turned notifications off or is disabled.
-pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
-    let CommentJob { comment } = job.payload()?;
+async fn send(ctx: &Run<'_>, mailer: &Mailer, comment: i64) -> anyhow::Result<Outcome> {
     let notice: Option<Notice> = sqlx::query_as(
         "SELECT p.title AS post_title, p.slug AS post_slug, a.id AS author_id,
                 a.display_name AS author_name, a.email AS author_email,
@@ -121,7 +132,7 @@ pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
         },
     )?;
     email.unsubscribe = Some(unsubscribe);
-    ctx.mailer.send(email).await?;
+    mailer.send(email).await?;
     Ok(Outcome::Done)
 }
 

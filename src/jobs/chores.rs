@@ -1,68 +1,81 @@
-//! Periodic chores, queued by every runner with a key naming the period: however many
-//! instances run, each period's chore is queued once (the key) and run once.
+//! The runner's own jobs: `chores.purge` (finished jobs past their keeping time, hourly),
+//! and the two that exercise the runner itself, `noop` (the benchmark's) and `probe` (the
+//! tests'). They touch the `jobs` table only; each feature's own chores (posts in the trash,
+//! old reset links) are its own jobs, in its own module.
 
 use std::time::Duration;
 
-use time::OffsetDateTime;
+use serde::{Deserialize, Serialize};
 
-use super::{NewJob, Outcome, repo, runner::Ctx};
+use super::{background::BackgroundJob, context::Run, job::Outcome, repo};
 
-/// Rows one purge statement deletes at most: short transactions, few locks (a post takes its
-/// comments and revisions with it, so fewer of those).
+/// Rows one purge statement deletes at most: short transactions, few locks.
 const BATCH: i64 = 500;
-const POSTS: i64 = 50;
 
-/// Every minute: queue this hour's chores, unless queued already, and a newsletter scan.
-pub async fn schedule(ctx: Ctx) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let now = OffsetDateTime::now_utc();
-        let hour = format!("{} {:02}h", now.date(), now.hour());
-        let job = NewJob::new("chores.purge", serde_json::json!({})).key(hour);
-        if let Err(e) = repo::enqueue(&ctx.db, &job).await {
-            tracing::debug!(error = %e, "chores not queued; next minute");
-        }
-        // Scheduled posts come out without anyone saving: look for them every minute.
-        // A search outbox with rows and no sync on its way (a sync whose job was discarded):
-        // one more.
-        if ctx.meili.is_some()
-            && let Err(e) = sqlx::query(
-                "SELECT jobs_queue_once('search.sync') WHERE EXISTS (SELECT 1 FROM search_outbox)",
-            )
-            .execute(&ctx.db)
-            .await
-        {
-            tracing::debug!(error = %e, "search sync not queued; next minute");
-        }
-        if let Err(e) = crate::jobs::repo::queue_once(&ctx.db, "webhooks.scan").await {
-            tracing::debug!(error = %e, "webhooks scan not queued; next minute");
-        }
-        if ctx.settings.mail.is_configured()
-            && let Err(e) = crate::newsletter::scan_soon(&ctx.db).await
-        {
-            tracing::debug!(error = %e, "newsletter scan not queued; next minute");
+/// `chores.purge`, hourly: finished jobs past `jobs.keep_done_hours`, failed ones past 30
+/// days, deleted in batches; hands over between batches when the process stops.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Purge {}
+
+impl BackgroundJob for Purge {
+    const KIND: &'static str = "chores.purge";
+    type Context = ();
+
+    async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
+        loop {
+            let jobs = repo::purge(&ctx.db, ctx.settings.jobs.keep_done_hours, BATCH).await?;
+            if jobs < BATCH as u64 {
+                return Ok(Outcome::Done);
+            }
+            if ctx.is_stopping() {
+                return Ok(Outcome::Later(Duration::ZERO));
+            }
         }
     }
 }
 
-/// Finished jobs past their keeping time, posts 30 days in the trash and reset links a day
-/// past their time, deleted in batches; hands over between batches when the process stops.
-pub async fn purge(ctx: &Ctx) -> anyhow::Result<Outcome> {
-    loop {
-        let jobs = repo::purge(&ctx.db, ctx.settings.jobs.keep_done_hours, BATCH).await?;
-        let posts = crate::posts::repo::purge_trash(&ctx.db, POSTS).await?;
-        crate::accounts::reset::repo::purge(&ctx.db).await?;
-        if posts > 0 {
-            tracing::info!(posts, "posts 30 days in the trash deleted");
-            ctx.pages.stale().await;
+/// `noop`: does nothing (the benchmark's jobs, `bench/jobs.sh`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Noop {}
+
+impl BackgroundJob for Noop {
+    const KIND: &'static str = "noop";
+    type Context = ();
+
+    async fn run(&self, _: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
+        Ok(Outcome::Done)
+    }
+}
+
+/// `probe`: a probe of the runner itself (retries, leases, shutdown, panics): takes
+/// `sleep_ms`, and fails its first `fail` attempts (panicking, if `panic`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Probe {
+    #[serde(default)]
+    pub fail: i32,
+    #[serde(default)]
+    pub sleep_ms: u64,
+    #[serde(default)]
+    pub panic: bool,
+}
+
+impl BackgroundJob for Probe {
+    const KIND: &'static str = "probe";
+    type Context = ();
+
+    async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
+        tokio::time::sleep(Duration::from_millis(self.sleep_ms)).await;
+        if ctx.attempt() <= self.fail {
+            let failure = format!(
+                "probe: attempt {} of the {} that fail",
+                ctx.attempt(),
+                self.fail
+            );
+            if self.panic {
+                panic!("{failure}");
+            }
+            anyhow::bail!(failure);
         }
-        if jobs < BATCH as u64 && posts < POSTS as u64 {
-            return Ok(Outcome::Done);
-        }
-        if ctx.is_stopping() {
-            return Ok(Outcome::Later(Duration::ZERO));
-        }
+        Ok(Outcome::Done)
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use time::OffsetDateTime;
 
-use super::{Job, NewJob};
+use super::job::{Job, NewJob};
 
 /// Queue `job`; `None` when a job of its kind with its key exists already.
 pub async fn enqueue(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Option<i64>> {
@@ -25,7 +25,7 @@ pub async fn enqueue(db: impl PgExecutor<'_>, job: &NewJob) -> sqlx::Result<Opti
 }
 
 /// Queue a keyless job of `kind` unless one is queued and not started (`jobs_queue_once`).
-pub async fn queue_once(db: impl PgExecutor<'_>, kind: &str) -> sqlx::Result<()> {
+pub(super) async fn queue_once(db: impl PgExecutor<'_>, kind: &str) -> sqlx::Result<()> {
     sqlx::query("SELECT jobs_queue_once($1)")
         .bind(kind)
         .execute(db)
@@ -34,7 +34,7 @@ pub async fn queue_once(db: impl PgExecutor<'_>, kind: &str) -> sqlx::Result<()>
 }
 
 /// Queue many jobs of one kind in one statement (the benchmark, newsletters).
-pub async fn enqueue_many(
+pub(super) async fn enqueue_many(
     db: impl PgExecutor<'_>,
     kind: &str,
     payloads: &[serde_json::Value],

@@ -1,6 +1,7 @@
 //! The workers of one process: a loop that claims due jobs while it has room for them
 //! (`jobs.concurrency`), a task per running job, a heartbeat that renews their leases and
-//! takes back other workers' expired ones, and the periodic chores' schedule.
+//! takes back other workers' expired ones, and the registry's schedule (every minute). What a
+//! job does is the registry's business: this file names no kind and no feature.
 //!
 //! A job that panics fails its attempt with the panic's message, like an error (retried with
 //! backoff, parked as failed after the last). Only the leases of jobs this process still holds
@@ -9,7 +10,7 @@
 //! for as long as the process lives (issue 24).
 //!
 //! Shutdown (`Runner::shutdown`, on SIGTERM): nothing more is claimed; running jobs see
-//! `Ctx::stopping` and get `jobs.shutdown_grace_secs` to finish or hand over; what is still
+//! `Ctx::is_stopping` and get `jobs.shutdown_grace_secs` to finish or hand over; what is still
 //! running then is stopped and returned to the queue, its attempt not counted.
 
 use std::{
@@ -27,37 +28,13 @@ use tokio::{
     task::JoinSet,
 };
 
-use super::{Job, Outcome, Permanent, kinds, repo};
-use crate::{cache::Pages, config::Settings, metrics::Metrics};
-
-/// What a job's code can reach.
-#[derive(Clone)]
-pub struct Ctx {
-    pub db: PgPool,
-    /// The runner's own bookkeeping (claims, leases, completions): its commits don't wait for
-    /// the disk (`db::unhurried_pool`). A job's work goes through `db`.
-    books: PgPool,
-    pub settings: Arc<Settings>,
-    pub pages: Pages,
-    pub mailer: Arc<crate::mail::Mailer>,
-    /// Meilisearch, when configured: the outbox's destination (`search.sync`).
-    pub meili: Option<Arc<crate::search::meili::Meili>>,
-    /// Becomes `true` when the process is stopping: a long job hands over between steps.
-    pub stopping: watch::Receiver<bool>,
-    /// This worker's name, which it holds jobs under.
-    pub worker: Arc<str>,
-}
-
-impl Ctx {
-    pub fn is_stopping(&self) -> bool {
-        *self.stopping.borrow()
-    }
-
-    /// Mark `job` done in the transaction that did its work (see `repo::finish_in`).
-    pub async fn finish_in(&self, conn: &mut sqlx::PgConnection, job: &Job) -> sqlx::Result<bool> {
-        repo::finish_in(conn, job, &self.worker).await
-    }
-}
+use super::{
+    context::Ctx,
+    job::{Job, Outcome, Permanent, backoff},
+    registry::Registry,
+    repo,
+};
+use crate::{config::Settings, metrics::Metrics};
 
 /// The running workers of this process.
 pub struct Runner {
@@ -66,17 +43,16 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Start working through the queue.
-    /// `meili`: the instance's Meilisearch client, when configured (one client, so a failed
-    /// sync and a failed search agree that it is down).
+    /// Start working through the queue: the jobs `registry` knows, and its schedule.
     pub fn start(
         db: PgPool,
         settings: Arc<Settings>,
-        pages: Pages,
         metrics: Metrics,
-        meili: Option<Arc<crate::search::meili::Meili>>,
+        registry: Registry,
     ) -> anyhow::Result<Self> {
-        let mailer = Arc::new(crate::mail::Mailer::new(&settings.mail)?);
+        if let [kind, ..] = registry.registered_twice() {
+            anyhow::bail!("two job types are registered as “{kind}”");
+        }
         let (stop, stopping) = watch::channel(false);
         let worker: Arc<str> = format!(
             "{}:{}:{}",
@@ -89,13 +65,10 @@ impl Runner {
             books: crate::db::unhurried_pool(&db, 2),
             db,
             settings,
-            pages,
-            mailer,
-            meili,
             stopping,
             worker,
         };
-        let main = tokio::spawn(run(ctx, metrics));
+        let main = tokio::spawn(run(ctx, metrics, Arc::new(registry)));
         Ok(Self { stop, main })
     }
 
@@ -121,14 +94,14 @@ fn hostname() -> String {
 /// their lease, for a free slot. Fewer statements per job when the queue is long.
 const PREFETCH: usize = 4;
 
-async fn run(ctx: Ctx, metrics: Metrics) {
+async fn run(ctx: Ctx, metrics: Metrics, registry: Arc<Registry>) {
     let cfg = ctx.settings.jobs.clone();
     let permits = Arc::new(Semaphore::new(cfg.concurrency));
     let mut running = JoinSet::new();
     let mut stopping = ctx.stopping.clone();
     let held = Held::default();
     let heartbeat = tokio::spawn(heartbeat(ctx.clone(), held.clone()));
-    let schedule = tokio::spawn(super::chores::schedule(ctx.clone()));
+    let schedule = tokio::spawn(schedule(ctx.db.clone(), registry.clone()));
     let (finished, finisher) = Finisher::start(ctx.clone());
     let mut listener = listen(&ctx.db).await;
     let poll = Duration::from_millis(cfg.poll_ms);
@@ -192,8 +165,9 @@ async fn run(ctx: Ctx, metrics: Metrics) {
         let ctx = ctx.clone();
         let metrics = metrics.clone();
         let finished = finished.clone();
+        let registry = registry.clone();
         running.spawn(async move {
-            attempt(&ctx, &metrics, &finished, job, hold).await;
+            attempt(&ctx, &registry, &metrics, &finished, job, hold).await;
             drop(permit);
         });
     }
@@ -316,11 +290,18 @@ impl Finisher {
 }
 
 /// Run one job and record how it went. A panic in the job's code is a failed attempt.
-async fn attempt(ctx: &Ctx, metrics: &Metrics, finished: &Finisher, job: Job, hold: Hold) {
+async fn attempt(
+    ctx: &Ctx,
+    registry: &Registry,
+    metrics: &Metrics,
+    finished: &Finisher,
+    job: Job,
+    hold: Hold,
+) {
     let cfg = &ctx.settings.jobs;
     let started = std::time::Instant::now();
     // The job's state is its rows, not this future's: nothing half-done is seen after a panic.
-    let run = AssertUnwindSafe(kinds::run(ctx, &job)).catch_unwind();
+    let run = AssertUnwindSafe(registry.run(ctx, &job)).catch_unwind();
     let ran = match tokio::time::timeout(Duration::from_secs(cfg.timeout_secs), run).await {
         Ok(Ok(ran)) => ran,
         Ok(Err(panic)) => Err(anyhow::anyhow!("it panicked: {}", panic_message(&*panic))),
@@ -350,7 +331,7 @@ async fn attempt(ctx: &Ctx, metrics: &Metrics, finished: &Finisher, job: Job, ho
             } else {
                 tracing::warn!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job attempt failed; retrying");
             }
-            let wait = super::backoff(
+            let wait = backoff(
                 Duration::from_millis(cfg.backoff_base_ms),
                 Duration::from_secs(cfg.backoff_max_secs),
                 job.attempts,
@@ -372,6 +353,16 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)")
+}
+
+/// Every minute (the first at once): the registry's schedule, queued.
+async fn schedule(db: PgPool, registry: Arc<Registry>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        registry.tick(&db).await;
+    }
 }
 
 /// Every third of the lease: renew the leases of the jobs this worker holds, and take back

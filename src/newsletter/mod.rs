@@ -38,8 +38,8 @@ use crate::{
     accounts::{model::UserId, verify},
     config::Settings,
     error::Error,
-    jobs::{self, Job, NewJob, Outcome, Permanent, runner::Ctx},
-    mail::{Asked, Email, Site},
+    jobs::{self, BackgroundJob, NewJob, Outcome, Permanent, Run},
+    mail::{Asked, Email, Mailer, Site},
     posts::model::PostId,
     state::AppState,
 };
@@ -190,18 +190,58 @@ pub async fn subscribe_account(
 }
 
 async fn queue_confirmation(db: impl sqlx::PgExecutor<'_>, subscriber: i64) -> sqlx::Result<()> {
-    jobs::repo::enqueue(db, &NewJob::new("mail.subscribe", Confirm { subscriber })).await?;
+    ConfirmMail { subscriber }.enqueue(db).await?;
     Ok(())
 }
 
-/// Look for newly published posts now (after a save that may have published one).
+/// Look for newly published posts now (after a save that may have published one), and every
+/// minute (the registry's schedule): scheduled posts come out without anyone saving.
 pub async fn scan_soon(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
-    jobs::repo::queue_once(db, "newsletter.scan").await
+    jobs::queue_once::<Scan>(db).await
 }
 
+/// `mail.subscribe`: the link that confirms a newsletter subscription.
 #[derive(Serialize, Deserialize)]
-struct Confirm {
+pub struct ConfirmMail {
     subscriber: i64,
+}
+
+impl BackgroundJob for ConfirmMail {
+    const KIND: &'static str = "mail.subscribe";
+    type Context = std::sync::Arc<Mailer>;
+
+    async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {
+        send_confirmation(ctx, mailer, self.subscriber).await
+    }
+}
+
+/// `newsletter.scan`: newly published posts get their newsletter (`scan`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Scan {}
+
+impl BackgroundJob for Scan {
+    const KIND: &'static str = "newsletter.scan";
+    type Context = ();
+
+    async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
+        scan(ctx).await
+    }
+}
+
+/// `newsletter.send`: the post to its subscribers, in batches, each of them once.
+#[derive(Serialize, Deserialize)]
+pub struct SendIssue {
+    post: i64,
+}
+
+impl BackgroundJob for SendIssue {
+    const KIND: &'static str = "newsletter.send";
+    const MAX_ATTEMPTS: i32 = 20;
+    type Context = std::sync::Arc<Mailer>;
+
+    async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {
+        send(ctx, mailer, PostId(self.post)).await
+    }
 }
 
 #[derive(Template)]
@@ -221,8 +261,11 @@ struct ConfirmHtml<'a> {
 }
 
 /// The `mail.subscribe` job: the confirmation link, if the subscriber still waits for one.
-pub async fn send_confirmation(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
-    let Confirm { subscriber } = job.payload()?;
+async fn send_confirmation(
+    ctx: &Run<'_>,
+    mailer: &Mailer,
+    subscriber: i64,
+) -> anyhow::Result<Outcome> {
     let Some(sub) = repo::find(&ctx.db, subscriber).await? else {
         return Ok(Outcome::Done);
     };
@@ -246,28 +289,23 @@ pub async fn send_confirmation(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> 
             ttl: &ttl,
         },
     )?;
-    ctx.mailer.send(email).await?;
+    mailer.send(email).await?;
     Ok(Outcome::Done)
 }
 
 /// The `newsletter.scan` job: a record and a `newsletter.send` job for each post published
 /// since the last scan (within the window), in one transaction.
-pub async fn scan(ctx: &Ctx) -> anyhow::Result<Outcome> {
+async fn scan(ctx: &Run<'_>) -> anyhow::Result<Outcome> {
     let mut tx = ctx.db.begin().await?;
     let posts = repo::claim_new_posts(&mut tx, ctx.settings.newsletter.window_hours).await?;
     for post in &posts {
-        let job = NewJob::new("newsletter.send", Send { post: post.0 })
+        NewJob::of(&SendIssue { post: post.0 })
             .key(format!("post:{}", post.0))
-            .attempts(20);
-        jobs::repo::enqueue(&mut *tx, &job).await?;
+            .enqueue(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(Outcome::Done)
-}
-
-#[derive(Serialize, Deserialize)]
-struct Send {
-    post: i64,
 }
 
 /// What the email shows of the post, read when sending starts.
@@ -304,9 +342,7 @@ struct IssueHtml<'a> {
 }
 
 /// The `newsletter.send` job: the post to each of its recipients, once.
-pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
-    let Send { post } = job.payload()?;
-    let post = PostId(post);
+async fn send(ctx: &Run<'_>, mailer: &Mailer, post: PostId) -> anyhow::Result<Outcome> {
     let mut tx = ctx.db.begin().await?;
     let go = repo::prepare(&mut tx, post).await?;
     tx.commit().await?;
@@ -386,7 +422,7 @@ pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
             email.unsubscribe = Some(unsubscribe);
             // The same id however often it is sent: a repeat is recognisably the same message.
             email.message_id = Some(format!("<post{}.sub{}@{host}>", post.0, d.subscriber_id));
-            match ctx.mailer.send(email).await {
+            match mailer.send(email).await {
                 Ok(()) => repo::mark(&ctx.db, post, d.subscriber_id, "sent", None).await?,
                 Err(e) if e.downcast_ref::<Permanent>().is_some() => {
                     let error = format!("{e:#}");

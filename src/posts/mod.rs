@@ -9,6 +9,7 @@ pub mod model;
 pub mod pages;
 pub mod repo;
 pub mod revisions;
+pub mod trash;
 
 use std::collections::{HashMap, HashSet};
 

@@ -19,7 +19,7 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::meili::{Document, Meili};
 use crate::{
-    jobs::{Outcome, runner::Ctx},
+    jobs::{BackgroundJob, Outcome, Run},
     posts::{model::PostId, repo},
 };
 
@@ -196,9 +196,33 @@ pub fn spawn_probe(meili: Arc<Meili>) -> tokio::task::JoinHandle<()> {
 /// How soon a sync that found Meilisearch away runs again.
 const AGAIN: Duration = Duration::from_secs(2);
 
-/// The `search.sync` job: the outbox sent to Meilisearch, by one worker at a time.
-pub async fn sync(ctx: &Ctx) -> anyhow::Result<Outcome> {
-    let Some(meili) = &ctx.meili else {
+/// `search.sync` (queued by the outbox's triggers, and each minute while rows wait): the
+/// outbox sent to Meilisearch, by one worker at a time.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct SearchSync {}
+
+impl BackgroundJob for SearchSync {
+    const KIND: &'static str = "search.sync";
+    /// The instance's Meilisearch client, when configured (one client, so a failed sync and a
+    /// failed search agree that it is down).
+    type Context = Option<Arc<Meili>>;
+
+    async fn run(&self, ctx: &Run<'_>, meili: &Self::Context) -> anyhow::Result<Outcome> {
+        sync(ctx, meili.as_deref()).await
+    }
+}
+
+/// A `search.sync` soon, if the outbox holds rows (one whose job was discarded, say): the
+/// registry's schedule calls this every minute when Meilisearch is configured.
+pub async fn sync_if_waiting(db: &PgPool) -> sqlx::Result<()> {
+    if !is_empty(db).await? {
+        crate::jobs::queue_once::<SearchSync>(db).await?;
+    }
+    Ok(())
+}
+
+async fn sync(ctx: &Run<'_>, meili: Option<&Meili>) -> anyhow::Result<Outcome> {
+    let Some(meili) = meili else {
         // PostgreSQL answers searches here: nothing to send the outbox to.
         return Ok(Outcome::Done);
     };

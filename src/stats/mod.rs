@@ -35,7 +35,7 @@ use time::{Date, OffsetDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    jobs::{self, Job, NewJob, Outcome, runner::Ctx},
+    jobs::{BackgroundJob, Outcome, Run},
     state::AppState,
 };
 
@@ -74,13 +74,14 @@ impl Views {
         if taken.is_empty() {
             return 0;
         }
-        let job = NewJob::new("stats.add", Flush { views: &taken });
-        match jobs::repo::enqueue(db, &job).await {
-            Ok(_) => taken.iter().map(|(_, n)| n.unsigned_abs()).sum(),
+        let went: u64 = taken.iter().map(|(_, n)| n.unsigned_abs()).sum();
+        let job = AddViews { views: taken };
+        match job.enqueue(db).await {
+            Ok(_) => went,
             Err(e) => {
                 tracing::warn!(error = %e, "reader statistics not flushed; kept for the next try");
                 let mut pending = self.lock();
-                for (key, n) in taken {
+                for (key, n) in job.views {
                     *pending.entry(key).or_insert(0) += n;
                 }
                 0
@@ -106,26 +107,25 @@ impl Views {
     }
 }
 
-/// A `stats.add` job's payload.
-#[derive(Serialize)]
-struct Flush<'a> {
-    views: &'a [((Date, String), i64)],
-}
-
-#[derive(Deserialize)]
-struct Flushed {
+/// `stats.add`: one instance's flush of reader statistics, by day and slug.
+#[derive(Serialize, Deserialize)]
+pub struct AddViews {
     views: Vec<((Date, String), i64)>,
 }
 
-/// The `stats.add` job: the views added and the job done, in one transaction.
-pub async fn apply(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
-    let Flushed { views } = job.payload()?;
-    let mut tx = ctx.db.begin().await?;
-    repo::add(&mut *tx, &views).await?;
-    if ctx.finish_in(&mut tx, job).await? {
-        tx.commit().await?;
+impl BackgroundJob for AddViews {
+    const KIND: &'static str = "stats.add";
+    type Context = ();
+
+    /// The views added and the job done, in one transaction.
+    async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
+        let mut tx = ctx.db.begin().await?;
+        repo::add(&mut *tx, &self.views).await?;
+        if ctx.finish_in(&mut tx).await? {
+            tx.commit().await?;
+        }
+        Ok(Outcome::Done)
     }
-    Ok(Outcome::Done)
 }
 
 /// Whether a `User-Agent` is a crawler, a feed reader's fetcher, a link previewer or a

@@ -13,7 +13,10 @@
 use sqlx::PgPool;
 
 use super::{model::TagId, repo};
-use crate::cache::Pages;
+use crate::{
+    cache::Pages,
+    jobs::{BackgroundJob, Outcome, Run},
+};
 
 /// Posts per batch: a batch takes tens of milliseconds here.
 pub const BATCH: i64 = 1000;
@@ -88,4 +91,19 @@ pub async fn run(db: &PgPool, pages: &Pages) -> sqlx::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `tags.work` (queued by a trigger on `tag_jobs`): every queued rename and merge worked
+/// through (`run`). The page cache's handle is its context: kept pages go stale per batch.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Work {}
+
+impl BackgroundJob for Work {
+    const KIND: &'static str = "tags.work";
+    type Context = Pages;
+
+    async fn run(&self, ctx: &Run<'_>, pages: &Pages) -> anyhow::Result<Outcome> {
+        run(&ctx.db, pages).await?;
+        Ok(Outcome::Done)
+    }
 }

@@ -24,7 +24,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::jobs::{self, Job, NewJob, Outcome, Permanent, runner::Ctx};
+use crate::jobs::{BackgroundJob, NewJob, Outcome, Permanent, Run};
 
 /// Every event a webhook can listen for, with what it means.
 pub const EVENTS: [(&str, &str); 6] = [
@@ -70,7 +70,11 @@ pub fn new_secret() -> String {
 }
 
 /// What a receiver gets about the subject of `event`, read now.
-async fn describe(ctx: &Ctx, event: &str, subject: i64) -> sqlx::Result<Option<serde_json::Value>> {
+async fn describe(
+    ctx: &Run<'_>,
+    event: &str,
+    subject: i64,
+) -> sqlx::Result<Option<serde_json::Value>> {
     let base = ctx.settings.http.base();
     let sql = match event.split('.').next() {
         Some("post") => {
@@ -108,9 +112,21 @@ async fn describe(ctx: &Ctx, event: &str, subject: i64) -> sqlx::Result<Option<s
         .await
 }
 
-/// The `webhooks.fanout` job: each waiting event becomes a delivery (and a job) per webhook
-/// listening, in the transaction that takes the event.
-pub async fn fanout(ctx: &Ctx) -> anyhow::Result<Outcome> {
+/// `webhooks.fanout` (queued by the event triggers): each waiting event becomes a delivery
+/// (and a job) per webhook listening, in the transaction that takes the event.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Fanout {}
+
+impl BackgroundJob for Fanout {
+    const KIND: &'static str = "webhooks.fanout";
+    type Context = ();
+
+    async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
+        fanout(ctx).await
+    }
+}
+
+async fn fanout(ctx: &Run<'_>) -> anyhow::Result<Outcome> {
     loop {
         let mut tx = ctx.db.begin().await?;
         let events = repo::take_events(&mut tx, 200).await?;
@@ -142,15 +158,28 @@ pub async fn queue_delivery(
     payload: &serde_json::Value,
 ) -> sqlx::Result<i64> {
     let id = repo::insert_delivery(&mut *conn, webhook, event, payload).await?;
-    let job = NewJob::new("webhook.deliver", Deliver { delivery: id })
+    NewJob::of(&Deliver { delivery: id })
         .key(format!("delivery:{id}"))
-        .attempts(ATTEMPTS);
-    jobs::repo::enqueue(&mut *conn, &job).await?;
+        .enqueue(&mut *conn)
+        .await?;
     Ok(id)
 }
 
-/// The `webhooks.scan` job (every minute): scheduled posts that went live by the clock.
-pub async fn scan(ctx: &Ctx) -> anyhow::Result<Outcome> {
+/// `webhooks.scan`, every minute (the registry's schedule): scheduled posts that went live
+/// by the clock.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Scan {}
+
+impl BackgroundJob for Scan {
+    const KIND: &'static str = "webhooks.scan";
+    type Context = ();
+
+    async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
+        scan(ctx).await
+    }
+}
+
+async fn scan(ctx: &Run<'_>) -> anyhow::Result<Outcome> {
     let mut tx = ctx.db.begin().await?;
     for post in repo::newly_live(&mut tx).await? {
         sqlx::query("SELECT webhook_event('post.published', $1)")
@@ -162,14 +191,24 @@ pub async fn scan(ctx: &Ctx) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
+/// `webhook.deliver`: one signed POST to a webhook.
 #[derive(Serialize, Deserialize)]
-struct Deliver {
+pub struct Deliver {
     delivery: i64,
 }
 
-/// The `webhook.deliver` job: one attempt, logged; anything but a 2xx is retried.
-pub async fn deliver(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
-    let Deliver { delivery } = job.payload()?;
+impl BackgroundJob for Deliver {
+    const KIND: &'static str = "webhook.deliver";
+    const MAX_ATTEMPTS: i32 = ATTEMPTS;
+    type Context = ();
+
+    async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
+        deliver(ctx, self.delivery).await
+    }
+}
+
+/// One attempt, logged; anything but a 2xx is retried.
+async fn deliver(ctx: &Run<'_>, delivery: i64) -> anyhow::Result<Outcome> {
     let Some(out) = repo::outgoing(&ctx.db, delivery).await? else {
         return Ok(Outcome::Done);
     };
@@ -188,7 +227,7 @@ pub async fn deliver(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
         .await?;
         return Ok(Outcome::Done);
     }
-    let last = job.attempts >= job.max_attempts;
+    let last = ctx.is_last_attempt();
     let started = Instant::now();
     let sent = post(ctx, &out).await;
     let millis = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -218,7 +257,7 @@ pub async fn deliver(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
 }
 
 /// POST the delivery; the receiver's status code.
-async fn post(ctx: &Ctx, out: &repo::Outgoing) -> anyhow::Result<u16> {
+async fn post(ctx: &Run<'_>, out: &repo::Outgoing) -> anyhow::Result<u16> {
     let settings = &ctx.settings.webhooks;
     let url = url::Url::parse(&out.url).map_err(|e| Permanent(format!("the URL: {e}")))?;
     // A name that doesn't resolve may next time; a private address never becomes public.

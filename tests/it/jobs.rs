@@ -8,9 +8,11 @@ use std::{
 };
 
 use quire::accounts::model::Role;
-use quire::jobs::{NewJob, repo};
+use quire::jobs::{
+    NewJob,
+    chores::{Noop, Probe},
+};
 use reqwest::StatusCode;
-use serde_json::json;
 use sqlx::PgPool;
 
 use crate::harness::{TestApp, spawn_app_with};
@@ -28,7 +30,24 @@ fn quick(s: &mut quire::config::Settings) {
 }
 
 async fn queue(db: &PgPool, job: NewJob) -> i64 {
-    repo::enqueue(db, &job).await.unwrap().expect("queued")
+    job.enqueue(db).await.unwrap().expect("queued")
+}
+
+/// A job of a kind no type is registered for (queued by a newer version, say).
+async fn queue_unknown(db: &PgPool, kind: &str) -> i64 {
+    sqlx::query_scalar("INSERT INTO jobs (kind) VALUES ($1) RETURNING id")
+        .bind(kind)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+fn probe(fail: i32, sleep_ms: u64, panic: bool) -> NewJob {
+    NewJob::of(&Probe {
+        fail,
+        sleep_ms,
+        panic,
+    })
 }
 
 /// (state, attempts, last_error) of job `id`.
@@ -56,11 +75,13 @@ async fn until_state(db: &PgPool, id: i64, state: &str) -> (String, i32, Option<
 async fn a_queued_job_runs_at_once_and_a_key_queues_it_only_once() {
     let app = spawn_app_with(|s| s.jobs.poll_ms = 60_000).await;
     let started = std::time::Instant::now();
-    let id = queue(&app.db, NewJob::new("noop", json!({})).key("the-only-one")).await;
+    let id = queue(&app.db, NewJob::of(&Noop {}).key("the-only-one")).await;
     assert_eq!(until_state(&app.db, id, "done").await.1, 1);
     // Woken by the notification, not the (one minute) poll.
     assert!(started.elapsed() < Duration::from_secs(10));
-    let again = repo::enqueue(&app.db, &NewJob::new("noop", json!({})).key("the-only-one"))
+    let again = NewJob::of(&Noop {})
+        .key("the-only-one")
+        .enqueue(&app.db)
         .await
         .unwrap();
     assert_eq!(again, None, "the same kind and key is the same job");
@@ -74,22 +95,18 @@ async fn a_queued_job_runs_at_once_and_a_key_queues_it_only_once() {
 #[tokio::test]
 async fn a_failing_job_is_retried_with_backoff_then_succeeds_or_is_parked_with_its_error() {
     let app = spawn_app().await;
-    let mends = queue(&app.db, NewJob::new("probe", json!({"fail": 2}))).await;
+    let mends = queue(&app.db, probe(2, 0, false)).await;
     let (_, attempts, error) = until_state(&app.db, mends, "done").await;
     assert_eq!(attempts, 3, "two failures, then success");
     assert_eq!(error, None);
 
-    let hopeless = queue(
-        &app.db,
-        NewJob::new("probe", json!({"fail": 99})).attempts(3),
-    )
-    .await;
+    let hopeless = queue(&app.db, probe(99, 0, false).attempts(3)).await;
     let (_, attempts, error) = until_state(&app.db, hopeless, "failed").await;
     assert_eq!(attempts, 3);
     assert!(error.unwrap().contains("attempt 3"));
 
     // A kind this version doesn't know fails at once: retrying can't mend it.
-    let unknown = queue(&app.db, NewJob::new("nonesuch", json!({}))).await;
+    let unknown = queue_unknown(&app.db, "nonesuch").await;
     let (_, attempts, error) = until_state(&app.db, unknown, "failed").await;
     assert_eq!(attempts, 1);
     assert!(error.unwrap().contains("nonesuch"));
@@ -99,21 +116,13 @@ async fn a_failing_job_is_retried_with_backoff_then_succeeds_or_is_parked_with_i
 async fn a_panicking_job_is_retried_with_the_panic_as_its_error_then_parked_as_failed() {
     let app = spawn_app().await;
     // Panics twice, then succeeds: the panics were failed attempts, retried.
-    let mends = queue(
-        &app.db,
-        NewJob::new("probe", json!({"fail": 2, "panic": true})),
-    )
-    .await;
+    let mends = queue(&app.db, probe(2, 0, true)).await;
     let (_, attempts, error) = until_state(&app.db, mends, "done").await;
     assert_eq!(attempts, 3, "two panics, then success");
     assert_eq!(error, None);
 
     // Always panics: parked as failed after its last attempt, the panic's message kept.
-    let hopeless = queue(
-        &app.db,
-        NewJob::new("probe", json!({"fail": 99, "panic": true})).attempts(2),
-    )
-    .await;
+    let hopeless = queue(&app.db, probe(99, 0, true).attempts(2)).await;
     let (_, attempts, error) = until_state(&app.db, hopeless, "failed").await;
     assert_eq!(attempts, 2);
     let error = error.unwrap();
@@ -124,7 +133,7 @@ async fn a_panicking_job_is_retried_with_the_panic_as_its_error_then_parked_as_f
     );
 
     // The worker goes on: nothing is left held, and the next job runs.
-    let next = queue(&app.db, NewJob::new("noop", json!({}))).await;
+    let next = queue(&app.db, NewJob::of(&Noop {})).await;
     until_state(&app.db, next, "done").await;
     let held: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE locked_by IS NOT NULL")
         .fetch_one(&app.db)
@@ -137,10 +146,14 @@ async fn a_panicking_job_is_retried_with_the_panic_as_its_error_then_parked_as_f
 async fn two_instances_share_the_queue_and_run_each_job_once() {
     let app = spawn_app().await;
     let _other = app.another_instance().await;
-    let payloads = vec![json!({"sleep_ms": 1}); 400];
-    repo::enqueue_many(&app.db, "probe", &payloads)
-        .await
-        .unwrap();
+    let probes = vec![
+        Probe {
+            sleep_ms: 1,
+            ..Default::default()
+        };
+        400
+    ];
+    quire::jobs::enqueue_many(&app.db, &probes).await.unwrap();
     for _ in 0..400 {
         let left: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM jobs WHERE state <> 'done' AND kind = 'probe'",
@@ -200,8 +213,8 @@ async fn at_shutdown_running_jobs_finish_within_the_grace_or_go_back_to_the_queu
         s.jobs.shutdown_grace_secs = 1;
     })
     .await;
-    let quick_one = queue(&app.db, NewJob::new("probe", json!({"sleep_ms": 300}))).await;
-    let slow_one = queue(&app.db, NewJob::new("probe", json!({"sleep_ms": 60_000}))).await;
+    let quick_one = queue(&app.db, probe(0, 300, false)).await;
+    let slow_one = queue(&app.db, probe(0, 60_000, false)).await;
     until_state(&app.db, quick_one, "running").await;
     until_state(&app.db, slow_one, "running").await;
     app.stop().await;
@@ -247,7 +260,7 @@ async fn quire_worker_gives_jobs_back_on_sigterm_and_a_killed_ones_are_taken_ove
         s.jobs.enabled = false;
     })
     .await;
-    let id = queue(&app.db, NewJob::new("probe", json!({"sleep_ms": 60_000}))).await;
+    let id = queue(&app.db, probe(0, 60_000, false)).await;
 
     // SIGTERM: the job can't finish within the grace, so it goes back, attempt uncounted.
     let mut first = worker(&app);
@@ -293,13 +306,9 @@ async fn quire_worker_gives_jobs_back_on_sigterm_and_a_killed_ones_are_taken_ove
 async fn admins_see_failed_jobs_with_their_error_and_retry_or_discard_them() {
     let app = spawn_app().await;
     let admin = app.signed_in("boss", Role::Admin).await;
-    let failing = queue(
-        &app.db,
-        NewJob::new("probe", json!({"fail": 99})).attempts(1),
-    )
-    .await;
+    let failing = queue(&app.db, probe(99, 0, false).attempts(1)).await;
     until_state(&app.db, failing, "failed").await;
-    let other = queue(&app.db, NewJob::new("nonesuch", json!({}))).await;
+    let other = queue_unknown(&app.db, "nonesuch").await;
     until_state(&app.db, other, "failed").await;
 
     let page = admin.page("/admin/jobs?state=failed", StatusCode::OK).await;
@@ -370,7 +379,7 @@ async fn admins_see_failed_jobs_with_their_error_and_retry_or_discard_them() {
 }
 
 #[tokio::test]
-async fn the_hourly_purge_deletes_old_finished_jobs_and_posts_a_month_in_the_trash() {
+async fn the_hourly_purges_delete_old_finished_jobs_and_posts_a_month_in_the_trash() {
     let app = spawn_app().await;
     let author = app.author("writer").await;
     let old = app
@@ -408,8 +417,11 @@ async fn the_hourly_purge_deletes_old_finished_jobs_and_posts_a_month_in_the_tra
     .execute(&app.db)
     .await
     .unwrap();
-    let purge = queue(&app.db, NewJob::new("chores.purge", json!({}))).await;
+    // The jobs' own purge, and the trash's (each purge is its owner's job).
+    let purge = queue(&app.db, NewJob::of(&quire::jobs::chores::Purge {})).await;
+    let trash = queue(&app.db, NewJob::of(&quire::posts::trash::PurgeTrash {})).await;
     until_state(&app.db, purge, "done").await;
+    until_state(&app.db, trash, "done").await;
     let posts: Vec<String> = sqlx::query_scalar("SELECT slug FROM posts ORDER BY slug")
         .fetch_all(&app.db)
         .await
@@ -421,4 +433,107 @@ async fn the_hourly_purge_deletes_old_finished_jobs_and_posts_a_month_in_the_tra
             .await
             .unwrap();
     assert_eq!(done, 1, "the week-old one went; today's stays");
+}
+
+/// The kinds that SQL queues by name: `jobs_queue_once('…')`, and `INSERT INTO jobs (kind, …)`
+/// with a literal first in its `VALUES (…)` or its `SELECT`, in `text`.
+fn kinds_queued_by_sql(text: &str) -> Vec<String> {
+    // ASCII only, so byte offsets in `lower` are offsets in `text`.
+    let lower = text.to_ascii_lowercase();
+    let literal_at = |from: usize| -> Option<String> {
+        let rest = text[from..].trim_start();
+        let rest = rest.strip_prefix('\'')?;
+        Some(rest[..rest.find('\'')?].to_owned())
+    };
+    let mut kinds = Vec::new();
+    for (at, call) in lower.match_indices("jobs_queue_once(") {
+        kinds.extend(literal_at(at + call.len()));
+    }
+    for (at, insert) in lower.match_indices("insert into jobs") {
+        let statement = &lower[at + insert.len()..];
+        let statement = &statement[..statement.find(';').unwrap_or(statement.len())];
+        let columns = statement.trim_start();
+        if !columns.starts_with("(kind") {
+            continue;
+        }
+        let start = at + insert.len();
+        let values = statement.find("values");
+        let select = statement.find("select");
+        match (values, select) {
+            // `VALUES ('kind', …)`
+            (Some(v), s) if s.is_none_or(|s| v < s) => {
+                let open = start + v + "values".len();
+                let open = open + text[open..].find('(').unwrap_or(0) + 1;
+                kinds.extend(literal_at(open));
+            }
+            // `SELECT 'kind', … FROM …` (the benchmark's batches)
+            (_, Some(s)) => kinds.extend(literal_at(start + s + "select".len())),
+            _ => {}
+        }
+    }
+    kinds
+}
+
+fn files_under(dir: &std::path::Path, ext: &str, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, ext, out);
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_sql_kind_reader_finds_literals_and_skips_parameters() {
+    let sql = "PERFORM jobs_queue_once('tags.work'); SELECT jobs_queue_once($1);
+               INSERT INTO jobs (kind, key) VALUES (job_kind, 'once');
+               INSERT INTO jobs (kind, payload) VALUES ( 'mail.verify', '{}');
+               INSERT INTO jobs (kind, run_at) SELECT 'noop', now() FROM generate_series(1, 9);
+               INSERT INTO jobs (kind) SELECT kind FROM elsewhere;
+               INSERT INTO jobs_other (kind) VALUES ('not.this')";
+    assert_eq!(
+        kinds_queued_by_sql(sql),
+        ["tags.work", "mail.verify", "noop"]
+    );
+}
+
+/// A kind is written once, on its type; SQL that queues one by name (migrations' triggers,
+/// any statement in `src/`, the benchmark's scripts) must name a type the app registers, or the job would fail as
+/// unknown. Applied migrations are never edited, so a type keeps the name they use.
+#[tokio::test]
+async fn every_kind_queued_by_sql_is_registered() {
+    let app = spawn_app().await;
+    let registry = quire::job_registry::build(&app.settings, app.pages(), None).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    files_under(&root.join("migrations"), "sql", &mut files);
+    files_under(&root.join("src"), "rs", &mut files);
+    files_under(&root.join("bench"), "sh", &mut files);
+    let mut queued = std::collections::BTreeMap::new();
+    for file in files {
+        for kind in kinds_queued_by_sql(&std::fs::read_to_string(&file).unwrap()) {
+            queued.insert(kind, file.strip_prefix(root).unwrap().display().to_string());
+        }
+    }
+    // The reader found what the migrations are known to queue (it can't pass by finding none).
+    for known in [
+        "tags.work",
+        "webhooks.fanout",
+        "search.sync",
+        "mail.subscribe",
+    ] {
+        assert!(queued.contains_key(known), "{known} not found in the SQL");
+    }
+    let unknown: Vec<String> = queued
+        .iter()
+        .filter(|(kind, _)| !registry.knows(kind))
+        .map(|(kind, file)| format!("{kind} ({file})"))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "queued by SQL but registered by no type: {unknown:?}"
+    );
+    assert_eq!(registry.registered_twice(), [] as [&str; 0]);
 }

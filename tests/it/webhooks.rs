@@ -524,7 +524,7 @@ async fn a_scheduled_post_going_live_by_the_clock_is_published_once() {
     .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for _ in 0..2 {
-        quire::jobs::repo::queue_once(&app.db, "webhooks.scan")
+        quire::jobs::queue_once::<quire::webhooks::Scan>(&app.db)
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;

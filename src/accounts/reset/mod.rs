@@ -24,8 +24,8 @@ use sqlx::PgPool;
 use super::model::{Password, UserId};
 use crate::{
     error::Error,
-    jobs::{self, Job, NewJob, Outcome, runner::Ctx},
-    mail::{Asked, Email, Site},
+    jobs::{BackgroundJob, Outcome, Run},
+    mail::{Asked, Email, Mailer, Site},
     state::AppState,
 };
 
@@ -94,14 +94,37 @@ pub async fn ask(state: &AppState, ip: IpAddr, address: &str) -> Result<Asked, E
         return Ok(Asked::TooMany { wait_secs });
     }
     let address = address.trim().to_lowercase();
-    jobs::repo::enqueue(&state.db, &NewJob::new("mail.reset", ResetJob { address })).await?;
+    ResetMail { address }.enqueue(&state.db).await?;
     Ok(Asked::Done)
 }
 
-/// The `mail.reset` job's payload.
+/// `mail.reset`: a password reset link to the account with this address, if any.
 #[derive(Serialize, Deserialize)]
-struct ResetJob {
+pub struct ResetMail {
     address: String,
+}
+
+impl BackgroundJob for ResetMail {
+    const KIND: &'static str = "mail.reset";
+    type Context = std::sync::Arc<Mailer>;
+
+    async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {
+        send(ctx, mailer, &self.address).await
+    }
+}
+
+/// `resets.purge`, hourly: reset links a day past their time, deleted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PurgeResets {}
+
+impl BackgroundJob for PurgeResets {
+    const KIND: &'static str = "resets.purge";
+    type Context = ();
+
+    async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
+        repo::purge(&ctx.db).await?;
+        Ok(Outcome::Done)
+    }
 }
 
 #[derive(Template)]
@@ -124,9 +147,8 @@ struct ResetHtml<'a> {
 
 /// The `mail.reset` job: a link, made now, emailed to the account with the address, if
 /// there is one. Run twice (a crash after sending), it sends a second link; both work, once.
-pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
-    let ResetJob { address } = job.payload()?;
-    let Some(to) = repo::recipient(&ctx.db, &address).await? else {
+async fn send(ctx: &Run<'_>, mailer: &Mailer, address: &str) -> anyhow::Result<Outcome> {
+    let Some(to) = repo::recipient(&ctx.db, address).await? else {
         return Ok(Outcome::Done);
     };
     let site = Site::load(&ctx.db, &ctx.settings.http.base()).await?;
@@ -149,7 +171,7 @@ pub async fn send(ctx: &Ctx, job: &Job) -> anyhow::Result<Outcome> {
             ttl,
         },
     )?;
-    ctx.mailer.send(email).await?;
+    mailer.send(email).await?;
     Ok(Outcome::Done)
 }
 
