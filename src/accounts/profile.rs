@@ -10,7 +10,7 @@ use super::{
     session::AuthSession,
 };
 use crate::render::page::personal as render;
-use crate::uploads::parse_image_url;
+use crate::uploads::image_url::parse as parse_image_url;
 use crate::{
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, header},
