@@ -26,6 +26,10 @@ pub enum Action {
     /// Change a comment by `author` (only its author, whatever their role; for how long is
     /// the comments module's rule).
     EditComment { author: UserId },
+    /// Delete a comment by `author` on a post by `post_author`: its author takes back their
+    /// own words; the post's author, editors and admins moderate (when, the comments
+    /// module's `CommentDeletion` says). One rule for the site's button and the API's DELETE.
+    DeleteComment { author: UserId, post_author: UserId },
     /// See every upload, not only one's own.
     SeeAllUploads,
     /// Rename, describe and merge tags.
@@ -55,6 +59,7 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::RestorePosts
         | Action::ModerateComments
         | Action::ModerateCommentsOn { .. }
+        | Action::DeleteComment { .. }
         | Action::SeeAllUploads
         | Action::ManageTags
         | Action::ManagePages => Role::Editor,
@@ -74,6 +79,9 @@ pub fn can(user: &CurrentUser, action: Action) -> bool {
         Action::EditPost { author } if author == user.id && user.role >= Role::Author => true,
         // …and moderate the comments on them.
         Action::ModerateCommentsOn { post_author } if post_author == user.id => true,
+        // Anyone may delete their own comment; moderators (below) anyone's on their posts.
+        Action::DeleteComment { author, .. } if author == user.id => true,
+        Action::DeleteComment { post_author, .. } if post_author == user.id => true,
         _ => least_role(action).is_some_and(|least| user.role >= least),
     }
 }
@@ -174,6 +182,20 @@ mod tests {
             assert!(can(&u, mine) && !can(&u, theirs), "{role:?}");
             assert!(can(&u, on_mine), "{role:?}");
             assert_eq!(can(&u, on_theirs), role >= Role::Editor, "{role:?}");
+            let delete = |author, post_author| {
+                can(
+                    &u,
+                    Action::DeleteComment {
+                        author: UserId(author),
+                        post_author: UserId(post_author),
+                    },
+                )
+            };
+            assert!(
+                delete(1, 2) && delete(2, 1),
+                "own, or on own post: {role:?}"
+            );
+            assert_eq!(delete(2, 3), role >= Role::Editor, "{role:?}");
             assert_eq!(can(&u, Action::EditAnyPost), role >= Role::Editor);
             assert_eq!(
                 require(&u, Action::ManageUsers).is_ok(),

@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `worker`, `migrate`, `seed`, `reindex`, `rerender`,
-//! `user create`, `mail test`.
+//! `user create`, `user role`, `mail test`.
 
 use std::time::Duration;
 
@@ -69,6 +69,18 @@ pub enum MailCommand {
 pub enum UserCommand {
     /// Create an account.
     Create(CreateUser),
+    /// Give an account another role (never the last admin's: `accounts::keep_an_admin`, the
+    /// users screen's rule).
+    Role(SetRole),
+}
+
+#[derive(Debug, Args)]
+pub struct SetRole {
+    #[arg(long)]
+    pub username: String,
+    /// reader, author, editor or admin.
+    #[arg(long)]
+    pub role: String,
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +217,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "created user {} (id {}, role {:?})",
                 user.username, id.0, user.role
             );
+        }
+        Command::User {
+            command: UserCommand::Role(args),
+        } => {
+            let username =
+                Username::parse(&args.username).map_err(|e| anyhow::anyhow!("--username: {e}"))?;
+            let role = args
+                .role
+                .parse::<Role>()
+                .map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+            let pool = prepare_database(&settings).await?;
+            let id = accounts::repo::find_id_by_username(&pool, &username)
+                .await?
+                .with_context(|| format!("no account is called {username}"))?;
+            accounts::manage(&pool, id, Some(role), None).await?;
+            println!("{username} is now {}", role.as_str());
         }
     }
     Ok(())

@@ -207,15 +207,8 @@ impl FormLimit {
     }
 }
 
-/// "1 MiB", "512 KiB", "100 bytes".
-pub fn human_bytes(n: usize) -> String {
-    match n {
-        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1 << 20)),
-        n if n >= 1 << 10 => format!("{} KiB", n >> 10),
-        n => format!("{n} bytes"),
-    }
-}
+/// Sizes in messages are said one way everywhere (`input::human_bytes`).
+pub use crate::input::human_bytes;
 
 /// A urlencoded form whose `csrf_token` field matches the session's token. Checked in this
 /// order, so each failure has one answer:

@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod admin;
+pub mod change;
 pub mod hasher;
 pub mod model;
 pub mod oauth;
@@ -191,9 +192,25 @@ pub enum ManageError {
     Other(#[from] sqlx::Error),
 }
 
+/// The last-admin rule, one function for every door that can take an admin away: the users
+/// screen (role change, disable), account deletion and `quire user role`. (The API changes
+/// no roles and deletes no accounts.) A change that would stop `target`
+/// being an active admin is refused when they are the only one. It locks the active admins'
+/// rows, so call it in the change's transaction, before the change: two admins can't demote
+/// each other at the same moment.
+pub async fn keep_an_admin(
+    conn: &mut sqlx::PgConnection,
+    target: UserId,
+) -> Result<(), ManageError> {
+    let admins = repo::lock_active_admins(conn).await?;
+    match admins.as_slice() {
+        [only] if *only == target => Err(ManageError::LastAdmin),
+        _ => Ok(()),
+    }
+}
+
 /// Give `id` a new role (or disable/enable it), never leaving the site without an active
-/// admin. The admins' rows are locked for the check, so two admins can't demote each other
-/// at the same moment.
+/// admin (`keep_an_admin`).
 pub async fn manage(
     db: &PgPool,
     id: UserId,
@@ -201,15 +218,13 @@ pub async fn manage(
     disabled: Option<bool>,
 ) -> Result<(), ManageError> {
     let mut tx = db.begin().await?;
-    let admins = repo::lock_active_admins(&mut tx).await?;
+    let stops_being_admin = role.is_some_and(|r| r != model::Role::Admin) || disabled == Some(true);
+    if stops_being_admin {
+        keep_an_admin(&mut tx, id).await?;
+    }
     let target = repo::find_row(&mut *tx, id)
         .await?
         .ok_or(ManageError::NotFound)?;
-    let is_active_admin = target.role == model::Role::Admin && !target.disabled;
-    let stops_being_admin = role.is_some_and(|r| r != model::Role::Admin) || disabled == Some(true);
-    if is_active_admin && stops_being_admin && admins <= 1 {
-        return Err(ManageError::LastAdmin);
-    }
     if let Some(role) = role {
         repo::set_role(&mut *tx, id, role).await?;
     }

@@ -5,12 +5,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    model::{CurrentUser, Password, Provider, Role, parse_display_name},
+    change::{Field, ProfileChange, ProfileFields},
+    model::{CurrentUser, Password, Provider},
     repo::{self, LinkedIdentity, Profile},
     session::AuthSession,
 };
 use crate::render::page::personal as render;
-use crate::uploads::parse_image_url;
 use crate::{
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, header},
@@ -143,26 +143,55 @@ pub struct ProfileForm {
     pub avatar_url: String,
 }
 
-/// `POST /account/profile`
+/// The profile form's name for a field of `accounts::change`.
+fn form_field(field: Field) -> &'static str {
+    match field {
+        Field::DisplayName => "display_name",
+        Field::Bio => "bio",
+        Field::Avatar => "avatar_url",
+        Field::Username => "username",
+        Field::Email => "email",
+        Field::Password => "new_password",
+    }
+}
+
+/// `POST /account/profile`: checked by `ProfileChange::parse`, the rules the API shares.
 pub async fn update_profile(
     state: web::Data<AppState>,
     session: AuthSession,
     SignedIn(user): SignedIn,
     CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> Result<HttpResponse, Error> {
-    let mut errors = FormErrors::default();
-    let name = errors.check("display_name", parse_display_name(&form.display_name));
-    if form.bio.chars().count() > 500 {
-        errors.add("bio", "A bio can be at most 500 characters");
-    }
-    let avatar = errors.check("avatar_url", parse_image_url(&form.avatar_url));
-    if let (Some(name), Some(avatar)) = (&name, &avatar)
-        && errors.is_empty()
-    {
-        let avatar = avatar.as_deref();
-        repo::update_profile(&state.db, user.id, name, form.bio.trim(), avatar).await?;
-        return Ok(crate::render::page::see_other("/account?saved=profile"));
-    }
+    let fields = ProfileFields {
+        display_name: Some(form.display_name.clone()),
+        bio: Some(form.bio.clone()),
+        avatar_url: Some(form.avatar_url.clone()),
+        ..ProfileFields::default()
+    };
+    let policy = state.settings.accounts.password_policy();
+    let errors = match ProfileChange::parse(&fields, &policy) {
+        Ok(ProfileChange {
+            display_name: Some(name),
+            bio: Some(bio),
+            avatar_url: Some(avatar),
+            ..
+        }) => {
+            repo::update_profile(&state.db, user.id, &name, &bio, avatar.as_deref()).await?;
+            return Ok(crate::render::page::see_other("/account?saved=profile"));
+        }
+        Ok(_) => {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "the profile form sends all three fields, so all three come back parsed"
+            )));
+        }
+        Err(problems) => {
+            let mut errors = FormErrors::default();
+            for (field, message) in problems.iter() {
+                errors.add(form_field(field), crate::input::capitalise(message));
+            }
+            errors
+        }
+    };
     let mut page = page(&state, &session, user, "profile", errors, None).await?;
     // Show what they typed, not what is stored.
     page.profile.display_name = form.display_name;
@@ -253,11 +282,17 @@ pub async fn delete(
     }
     // The admins' rows stay locked until the deletion commits: no race to zero admins.
     let mut tx = state.db.begin().await?;
-    if errors.is_empty()
-        && user.role == Role::Admin
-        && repo::lock_active_admins(&mut tx).await? <= 1
-    {
-        errors = FormErrors::general("You are the last admin: make someone else an admin first.");
+    if errors.is_empty() {
+        match super::keep_an_admin(&mut tx, user.id).await {
+            Ok(()) => {}
+            Err(super::ManageError::LastAdmin) => {
+                errors = FormErrors::general(
+                    "You are the last admin: make someone else an admin first.",
+                );
+            }
+            Err(super::ManageError::NotFound) => return Err(Error::NotFound),
+            Err(super::ManageError::Other(e)) => return Err(e.into()),
+        }
     }
     if !errors.is_empty() {
         drop(tx);

@@ -190,15 +190,14 @@ pub async fn list(
     .await
 }
 
-/// Lock the admins' rows, then count the active ones: role changes and disabling check this
-/// inside their transaction, so two admins can't demote each other at the same moment.
-pub async fn lock_active_admins(conn: &mut PgConnection) -> sqlx::Result<i64> {
-    let ids: Vec<i64> = sqlx::query_scalar(
+/// Lock the active admins' rows and list them (`accounts::keep_an_admin`, inside the
+/// change's transaction, so two admins can't demote each other at the same moment).
+pub async fn lock_active_admins(conn: &mut PgConnection) -> sqlx::Result<Vec<UserId>> {
+    sqlx::query_scalar(
         "SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL FOR UPDATE",
     )
     .fetch_all(&mut *conn)
-    .await?;
-    Ok(i64::try_from(ids.len()).unwrap_or(i64::MAX))
+    .await
 }
 
 pub async fn find_row(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<Option<UserRow>> {

@@ -18,8 +18,8 @@ use crate::{
     error::{ApiError, FieldErrors},
     posts::{
         self, SaveError,
-        editor::{DATETIME_LOCAL, EditorForm},
-        model::{PostId, PostInput, PostKind, PostStatus, state_label},
+        input::{Field, PostFields, status_word},
+        model::{PostForEdit, PostId, PostInput, PostStatus},
         repo::{self, ArticleFilter, ArticleRow},
     },
     search::Query,
@@ -60,11 +60,7 @@ impl From<ArticleRow> for Article {
         let mut tag_list: Vec<String> = row.tags.0.into_iter().map(|t| t.name).collect();
         tag_list.sort();
         Article {
-            status: match state_label(row.status, row.published_at) {
-                "Draft" => "draft",
-                "Scheduled" => "scheduled",
-                _ => "published",
-            },
+            status: status_word(row.status, row.published_at),
             publish_at: row.published_at.map(iso),
             slug: row.slug,
             title: row.title,
@@ -339,25 +335,27 @@ fn note(problems: &mut FieldErrors, field: &str, message: &str) {
         .push(message.to_owned());
 }
 
-/// The editor's field names as the API calls them.
-fn api_field(editor_field: &str) -> &str {
-    match editor_field {
-        "excerpt" => "description",
-        "tags" => "tagList",
-        "publish_at" => "publishAt",
-        other => other,
+/// The domain's post fields as the API calls them (RealWorld's names).
+fn api_field(field: Field) -> &'static str {
+    match field {
+        Field::Excerpt => "description",
+        Field::Tags => "tagList",
+        Field::PublishAt => "publishAt",
+        other => other.name(),
     }
 }
 
-/// `fields` over `base` (the post as it is, for an update) into a post, by the editor's
-/// own rules (`EditorForm::parse`): the API and the admin refuse the same things.
+/// `fields` over `base` (the post as it is, for an update; `None` when creating) into a
+/// post, by the rules every door shares (`PostInput::parse`): the API and the editor refuse
+/// the same things. What is the API's own is its wire format (RFC 3339 times, a tag list,
+/// RealWorld's required fields) and its words for the status.
 fn to_input(
     state: &AppState,
     fields: ArticleFields,
-    base: EditorForm,
-    creating: bool,
+    base: Option<&PostForEdit>,
 ) -> Result<PostInput, ApiError> {
     let mut problems = FieldErrors::new();
+    let creating = base.is_none();
     if creating {
         // RealWorld requires all three; the site's editor derives a blank description from
         // the body, the API doesn't (spec 2.0.0: 422 "can't be blank").
@@ -371,6 +369,12 @@ fn to_input(
             }
         }
     }
+    let base = base
+        .map(PostFields::from_post)
+        .unwrap_or_else(|| PostFields {
+            status: "published".into(),
+            ..PostFields::default()
+        });
     let tags = match fields.tag_list {
         None => base.tags.clone(),
         Some(None) => {
@@ -379,61 +383,44 @@ fn to_input(
                 "tagList",
                 "must be a list of tag names, not null",
             );
-            String::new()
+            Vec::new()
         }
-        Some(Some(tags)) => {
-            if tags.iter().any(|t| t.contains(',')) {
-                note(&mut problems, "tagList", "a tag name can't contain a comma");
-            }
-            tags.join(",")
-        }
+        Some(Some(tags)) => tags,
     };
     let publish_at = match fields.publish_at.as_deref() {
-        None => base.publish_at.clone(),
+        None => base.publish_at,
         Some(at) => match OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
         {
-            Ok(t) => t
-                .to_offset(time::UtcOffset::UTC)
-                .format(DATETIME_LOCAL)
-                .unwrap_or_default(),
+            Ok(t) => Some(t.to_offset(time::UtcOffset::UTC)),
             Err(_) => {
                 note(
                     &mut problems,
                     "publishAt",
                     "must be a date and time like 2030-01-01T09:00:00Z",
                 );
-                String::new()
+                None
             }
         },
     };
-    let status = match fields.status.as_deref() {
-        None if creating => "published".to_owned(),
-        None => base.status.clone(),
-        Some(s @ ("draft" | "published" | "scheduled")) => s.to_owned(),
-        Some(_) => {
-            note(
-                &mut problems,
-                "status",
-                "must be draft, scheduled or published",
-            );
-            base.status.clone()
-        }
-    };
-    let form = EditorForm {
+    let fields = PostFields {
         title: fields.title.unwrap_or(base.title),
         excerpt: fields.description.unwrap_or(base.excerpt),
         body: fields.body.unwrap_or(base.body),
+        status: fields.status.unwrap_or(base.status),
         tags,
-        status,
         publish_at,
         ..base
     };
-    let parsed = form.parse(state.settings.posts.max_body_bytes, PostKind::Post);
-    if let Err(errors) = &parsed {
-        for (field, message) in errors.fields() {
-            // "can't be blank" already says what the editor's words would.
+    let parsed = PostInput::parse(&fields, state.settings.posts.max_body_bytes);
+    if let Err(found) = &parsed {
+        for (field, message) in found.iter() {
+            let message = match field {
+                Field::Status => "must be draft, scheduled or published".to_owned(),
+                _ => crate::input::capitalise(message),
+            };
+            // "can't be blank" already says what the domain's words would.
             if !problems.contains_key(api_field(field)) {
-                note(&mut problems, api_field(field), message);
+                note(&mut problems, api_field(field), &message);
             }
         }
     }
@@ -459,7 +446,7 @@ pub async fn create(
     if !authz::can(&user, Action::Write) {
         return Err(ApiError::Forbidden("article"));
     }
-    let mut input = to_input(&state, body.into_inner()?, EditorForm::default(), true)?;
+    let mut input = to_input(&state, body.into_inner()?, None)?;
     let meter = admit(&state, &user).await?;
     let id = meter
         .measure(async {
@@ -546,7 +533,7 @@ pub async fn update(
         .ok_or(ApiError::NotFound("article"))?;
     let fields = body.into_inner()?;
     let expected = expected_version(&req, fields.version)?.unwrap_or(post.version);
-    let input = to_input(&state, fields, EditorForm::from_post(&post), false)?;
+    let input = to_input(&state, fields, Some(&post))?;
     let meter = admit(&state, &user).await?;
     let saved = meter
         .measure(posts::update(

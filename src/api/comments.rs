@@ -11,7 +11,7 @@ use super::{
 use crate::{
     api::openapi::GenericErrorModel,
     authz::{self, Action},
-    comments::{self, AddError, repo},
+    comments::{self, AddError, DeleteError, repo},
     error::ApiError,
     posts,
     slug::Slug,
@@ -152,7 +152,7 @@ pub async fn create(
 }
 
 /// `DELETE /api/articles/{slug}/comments/{id}`: its author, the post's author, editors
-/// and admins.
+/// and admins (`comments::CommentDeletion`, the site's rule too).
 #[utoipa::path(delete, path = "/articles/{slug}/comments/{id}", tag = "Comments",
     operation_id = "DeleteArticleComment", summary = "Delete a comment for an article", security(("Token" = [])),
     params(("slug" = String, Path, description = "Slug of the article"),
@@ -170,22 +170,9 @@ pub async fn delete(
         .await?
         .filter(|c| c.post_id == post.summary.id)
         .ok_or(ApiError::NotFound("comment"))?;
-    let user = caller.user;
-    let own = authz::can(
-        &user,
-        Action::EditComment {
-            author: comment.author_id,
-        },
-    );
-    let moderates = authz::can(
-        &user,
-        Action::ModerateCommentsOn {
-            post_author: comment.post_author_id,
-        },
-    );
-    if !own && !moderates {
-        return Err(ApiError::Forbidden("comment"));
+    match comments::delete(&state, &caller.user, &comment).await {
+        Ok(()) => Ok(HttpResponse::NoContent().finish()),
+        Err(DeleteError::Forbidden) => Err(ApiError::Forbidden("comment")),
+        Err(DeleteError::Db(e)) => Err(e.into()),
     }
-    repo::delete(&state.db, comment.id).await?;
-    Ok(HttpResponse::NoContent().finish())
 }

@@ -137,7 +137,8 @@ pub struct NewUserRequest {
     pub user: NewUser,
 }
 
-/// Any of the fields; `bio` and `image` `null` or `""` to clear them.
+/// Any of the fields; `bio` and `image` `null` or `""` to clear them. The rules are the
+/// site's account page's.
 #[derive(Debug, ToSchema)]
 pub struct UpdateUser {
     #[schema(nullable = false)]
@@ -146,7 +147,14 @@ pub struct UpdateUser {
     pub password: Option<String>,
     #[schema(nullable = false)]
     pub username: Option<String>,
+    /// At most 500 characters.
+    #[schema(max_length = 500)]
     pub bio: Option<String>,
+    /// A path on this site (`/uploads/…`) or an `https://` address, at most 500 bytes.
+    #[schema(
+        max_length = 500,
+        pattern = "^\\s*(/([^/\\\\][^\\\\]*)?|https://[\\s\\S]*)?\\s*$"
+    )]
     pub image: Option<String>,
     /// Quire: the account's password, needed to change `email` or `password` unless the
     /// token came from a login in the last few minutes (`api.recent_auth_minutes`, default
@@ -161,16 +169,18 @@ pub struct UpdateUserRequest {
     pub user: UpdateUser,
 }
 
+/// The rules are the site's editor's.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct NewArticle {
     #[schema(min_length = 1, max_length = 300, pattern = "[A-Za-z0-9]")]
     pub title: String,
-    #[schema(min_length = 1, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub description: String,
-    /// Markdown.
+    /// Markdown, at most `posts.max_body_bytes` bytes (1 MiB unless the site says otherwise).
     #[schema(min_length = 1, pattern = "\\S")]
     pub body: String,
+    /// At most 10 tags (blank names are dropped), each at most 100 characters, no comma.
     #[schema(nullable = false)]
     pub tag_list: Option<Vec<String>>,
     /// Quire: `draft`, `scheduled` or `published` (the default; also `null`).
@@ -185,13 +195,14 @@ pub struct NewArticleRequest {
     pub article: NewArticle,
 }
 
-/// Any of the fields; a left-out `tagList` keeps the tags, `[]` clears them.
+/// Any of the fields; a left-out `tagList` keeps the tags, `[]` clears them. `NewArticle`'s
+/// limits.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct UpdateArticle {
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_length = 300)]
     pub title: Option<String>,
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_length = 500)]
     pub description: Option<String>,
     #[schema(nullable = false)]
     pub body: Option<String>,

@@ -9,6 +9,7 @@ use super::{ApiJson, auth::ApiUser};
 use crate::{
     accounts::{
         self, CreateUserError, LogIn,
+        change::{Field, ProfileChange, ProfileFields},
         model::{Email, NewUser, Password, UserId, Username},
         repo,
     },
@@ -322,50 +323,48 @@ pub async fn update(
     let now = repo::profile(&state.db, id)
         .await?
         .ok_or_else(ApiError::token_invalid)?;
-    let policy = state.settings.accounts.password_policy();
-    let mut problems = Problems::default();
-    let username = match fields.username.as_deref() {
-        None => Some(now.username.clone()),
-        v => problems
-            .check("username", v, Username::parse)
-            .map(|u| u.as_str().to_owned()),
+    // The account's own rules (`accounts::change`, shared with /account); the API's are its
+    // wire format (`null` clears bio and image) and RealWorld's "can't be blank".
+    let sent = ProfileFields {
+        username: fields.username.clone(),
+        email: fields.email.clone(),
+        password: fields.password.clone(),
+        bio: fields.bio.clone().map(Option::unwrap_or_default),
+        avatar_url: fields.image.clone().map(Option::unwrap_or_default),
+        display_name: None,
     };
-    let email = match fields.email.as_deref() {
-        None => Some(now.email.clone()),
-        v => problems
-            .check("email", v, Email::parse)
-            .map(|e| e.as_str().to_owned()),
-    };
-    let password = match fields.password.as_deref() {
-        None => None,
-        Some(p) => problems.check("password", Some(p), |_| Password::parse(p, &policy)),
-    };
-    let bio = match fields.bio {
-        None => now.bio.clone(),
-        Some(bio) => bio.unwrap_or_default().trim().to_owned(),
-    };
-    if bio.chars().count() > 2000 {
-        problems.add("bio", "can be at most 2000 characters");
-    }
-    let image = match fields.image {
-        None => now.avatar_url.clone(),
-        Some(image) => match image.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(url) => match url::Url::parse(url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && url.len() <= 2000 => {
-                    Some(url.to_owned())
+    let change = ProfileChange::parse(&sent, &state.settings.accounts.password_policy()).map_err(
+        |found| {
+            let mut problems = Problems::default();
+            for (field, message) in found.iter() {
+                let (key, value) = match field {
+                    Field::Username => ("username", &sent.username),
+                    Field::Email => ("email", &sent.email),
+                    Field::Password => ("password", &sent.password),
+                    Field::Bio => ("bio", &sent.bio),
+                    Field::Avatar => ("image", &sent.avatar_url),
+                    Field::DisplayName => ("displayName", &sent.display_name),
+                };
+                let blank = value.as_deref().is_some_and(|v| v.trim().is_empty());
+                match field {
+                    Field::Username | Field::Email | Field::Password if blank => {
+                        problems.add(key, "can't be blank")
+                    }
+                    _ => problems.add(key, message),
                 }
-                _ => {
-                    problems.add("image", "must be an http or https URL");
-                    None
-                }
-            },
+            }
+            ApiError::Invalid(problems.0)
         },
-    };
-    problems.done()?;
-    let (Some(username), Some(email)) = (username, email) else {
-        return Err(ApiError::invalid("user", "is incomplete"));
-    };
+    )?;
+    let username = change
+        .username
+        .map_or_else(|| now.username.clone(), |u| u.as_str().to_owned());
+    let email = change
+        .email
+        .map_or_else(|| now.email.clone(), |e| e.as_str().to_owned());
+    let password = change.password;
+    let bio = change.bio.unwrap_or_else(|| now.bio.clone());
+    let image = change.avatar_url.unwrap_or_else(|| now.avatar_url.clone());
     let new_email = !email.eq_ignore_ascii_case(&now.email);
     if (new_email || password.is_some()) && !recent_login(&state, &caller) {
         confirm_password(&state, id, fields.current_password.as_deref()).await?;

@@ -1,5 +1,5 @@
 //! Comments: logged-in readers comment on published posts; the comment's author may edit it
-//! for 15 minutes; the post's author, editors and admins hide or delete it. With comments
+//! for 15 minutes and delete it; the post's author, editors and admins hide or delete it. With comments
 //! held for approval, a new commenter's comment waits in `/admin/comments` (`admin`).
 
 pub mod admin;
@@ -115,6 +115,61 @@ pub async fn add(
     }
     tx.commit().await?;
     Ok(id)
+}
+
+/// A comment someone asks to delete, with what decides it. One rule for every door (the
+/// post page's Delete button, `DELETE /api/articles/{slug}/comments/{id}`, the moderation
+/// screens): its own author may delete it while readers see its post (like editing, but with
+/// no time limit: taking one's words back is always allowed); the post's author, editors and
+/// admins may delete it any time (`authz::Action::DeleteComment`).
+#[derive(Debug, Clone, Copy)]
+pub struct CommentDeletion {
+    pub author: UserId,
+    pub post_author: UserId,
+    pub post_published: bool,
+}
+
+impl CommentDeletion {
+    pub fn of(comment: &repo::Comment) -> Self {
+        Self {
+            author: comment.author_id,
+            post_author: comment.post_author_id,
+            post_published: comment.post_published,
+        }
+    }
+
+    /// May `user` delete it?
+    pub fn allowed(&self, user: &CurrentUser) -> bool {
+        let post_author = self.post_author;
+        let action = Action::DeleteComment {
+            author: self.author,
+            post_author,
+        };
+        authz::can(user, action)
+            && (self.post_published || authz::can(user, Action::ModerateCommentsOn { post_author }))
+    }
+}
+
+/// Why a comment was not deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    #[error("not theirs to delete")]
+    Forbidden,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// `user` deletes `comment`, if `CommentDeletion` allows it; readers' pages hear of it.
+pub async fn delete(
+    state: &AppState,
+    user: &CurrentUser,
+    comment: &repo::Comment,
+) -> Result<(), DeleteError> {
+    if !CommentDeletion::of(comment).allowed(user) {
+        return Err(DeleteError::Forbidden);
+    }
+    repo::delete(&state.db, comment.id).await?;
+    Ok(())
 }
 
 /// The comment's own author, within the edit window, while readers see its post: the

@@ -1,4 +1,4 @@
-//! Comment handlers: post, edit (15 minutes), hide, unhide, delete.
+//! Comment handlers: post, edit (15 minutes), hide, unhide, delete (its author or a moderator).
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
@@ -251,14 +251,18 @@ pub async fn approve(
     )))
 }
 
-/// `POST /comments/{id}/delete`
+/// `POST /comments/{id}/delete`: its author, or a moderator of its post
+/// (`CommentDeletion`, the API's rule too).
 pub async fn delete(
     state: web::Data<AppState>,
     SignedIn(user): SignedIn,
     id: web::Path<i64>,
     _form: CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, Error> {
-    let c = moderated(&state, &user, *id).await?;
-    repo::delete(&state.db, c.id).await?;
-    Ok(see_other(&format!("/posts/{}#comments", c.post_slug)))
+    let c = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
+    match super::delete(&state, &user, &c).await {
+        Ok(()) => Ok(see_other(&format!("/posts/{}#comments", c.post_slug))),
+        Err(super::DeleteError::Forbidden) => Err(Error::Forbidden),
+        Err(super::DeleteError::Db(e)) => Err(e.into()),
+    }
 }

@@ -1,15 +1,16 @@
-//! The post editor: the form, its checks and limits, preview, create and update (with the
-//! no-lost-update version check).
+//! The post editor: the form, preview, create and update (with the no-lost-update version
+//! check). What the form may hold is `posts::input`'s rule, shared with the API.
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::{Deserialize, Serialize};
-use time::{OffsetDateTime, PrimitiveDateTime, macros::format_description};
+use time::{PrimitiveDateTime, macros::format_description};
 
 use super::{
     SaveError,
     admin::{editable, layout},
-    model::{PostForEdit, PostId, PostInput, PostKind, PostMeta, PostStatus, state_label},
+    input::{Field, PostFields},
+    model::{PostForEdit, PostId, PostInput, PostKind},
     revisions::{DiffLine, diff_off_thread},
 };
 use crate::render::page::personal as render;
@@ -18,7 +19,7 @@ use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     authz::{self, Action},
     error::Error,
-    extract::{CsrfForm, Writer, human_bytes},
+    extract::{CsrfForm, Writer},
     render::{Layout, SafeHtml, budget::Meter, form::FormErrors, markdown, page::human_date_time},
     state::AppState,
 };
@@ -78,11 +79,6 @@ pub struct EditorForm {
     pub cover_caption: String,
 }
 
-/// Longest meta title and description, in characters. Search engines show about 60 and
-/// 155; longer ones are cut, not refused by them, so the limit is only against abuse.
-pub const META_TITLE_MAX: usize = 300;
-pub const META_DESCRIPTION_MAX: usize = 500;
-
 pub const DATETIME_LOCAL: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]");
 
@@ -101,12 +97,7 @@ impl EditorForm {
             cover_image: post.cover_image.clone().unwrap_or_default(),
             featured: post.featured.then(|| "on".to_owned()),
             body: post.body_markdown.clone(),
-            status: match state_label(post.status, post.published_at) {
-                "Draft" => "draft",
-                "Scheduled" => "scheduled",
-                _ => "published",
-            }
-            .into(),
+            status: super::input::status_word(post.status, post.published_at).into(),
             publish_at: post
                 .published_at
                 .and_then(|t| t.format(DATETIME_LOCAL).ok())
@@ -154,155 +145,53 @@ impl EditorForm {
         self
     }
 
-    /// Check every field against the limits (`max_body`: `posts.max_body_bytes`) for a post
-    /// or page of `kind`; the messages say what to change.
-    pub fn parse(&self, max_body: usize, kind: PostKind) -> Result<PostInput, FormErrors> {
-        let mut errors = FormErrors::default();
-        let title = self.title.trim();
-        if title.is_empty() {
-            errors.add("title", "Give the post a title");
-        } else if title.chars().count() > 300 {
-            errors.add("title", "A title can be at most 300 characters");
-        }
-        let slug = errors
-            .check("slug", super::slug_for(title, &self.slug))
-            .and_then(|slug| match kind {
-                PostKind::Page => errors.check("slug", crate::pages::free_slug(slug)),
-                PostKind::Post => Some(slug),
-            });
-        if self.excerpt.chars().count() > 500 {
-            errors.add("excerpt", "An excerpt can be at most 500 characters");
-        }
-        if self.body.len() > max_body {
-            errors.add("body", too_long(max_body, self.body.len()));
-        }
-        // Pages have no tags: they are never listed with posts.
-        let tags_text = match kind {
-            PostKind::Post => self.tags.as_str(),
-            PostKind::Page => "",
-        };
-        let tags: Vec<String> = tags_text
-            .split(',')
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
-        if tags.len() > 10 {
-            errors.add("tags", "A post can have at most 10 tags");
-        } else if tags.iter().any(|t| t.chars().count() > 100) {
-            errors.add("tags", "A tag can be at most 100 characters");
-        }
-        let cover = errors
-            .check(
-                "cover_image",
-                crate::uploads::parse_image_url(&self.cover_image),
-            )
-            .flatten();
-        let meta = self.meta(&mut errors);
-        let status = match self.status.as_str() {
-            "" | "draft" => PostStatus::Draft,
-            "published" => PostStatus::Published,
-            "scheduled" => PostStatus::Scheduled,
-            _ => {
-                errors.add("status", "Choose draft, publish or schedule");
-                PostStatus::Draft
-            }
-        };
-        let mut publish_at = None;
+    /// The form's fields as the domain takes them (`posts::input`): the tags split at
+    /// commas, the datetime-local read with the browser's offset.
+    pub fn fields(&self, kind: PostKind) -> PostFields {
         // Real offsets lie within ±14 hours; anything else is treated as UTC.
         let offset: i64 = self.tz_offset.trim().parse().unwrap_or(0);
         let offset = if offset.abs() <= 14 * 60 { offset } else { 0 };
-        if status == PostStatus::Scheduled {
-            let parsed = PrimitiveDateTime::parse(self.publish_at.trim(), DATETIME_LOCAL)
-                .map(|t| t.assume_utc() + time::Duration::minutes(offset));
-            match parsed {
-                Ok(t) if t > OffsetDateTime::now_utc() => publish_at = Some(t),
-                Ok(_) => errors.add("publish_at", "Pick a time in the future, or publish now"),
-                Err(_) => errors.add("publish_at", "Pick the date and time to publish at"),
-            }
-        }
-        match slug {
-            Some(slug) if errors.is_empty() => Ok(PostInput {
-                title: title.to_owned(),
-                slug,
-                excerpt: self.excerpt.trim().to_owned(),
-                body_markdown: self.body.replace("\r\n", "\n"),
-                cover_image: cover,
-                featured: kind == PostKind::Post && self.featured.is_some(),
-                status,
-                publish_at,
-                tags,
-                meta,
-                kind,
-            }),
-            _ => Err(errors),
+        let publish_at = PrimitiveDateTime::parse(self.publish_at.trim(), DATETIME_LOCAL)
+            .ok()
+            .map(|t| t.assume_utc() + time::Duration::minutes(offset));
+        PostFields {
+            title: self.title.clone(),
+            slug: self.slug.clone(),
+            excerpt: self.excerpt.clone(),
+            body: self.body.clone(),
+            tags: self.tags.split(',').map(str::to_owned).collect(),
+            cover_image: self.cover_image.clone(),
+            featured: self.featured.is_some(),
+            // No status sent (a new post's form) is a draft.
+            status: match self.status.trim() {
+                "" => "draft".to_owned(),
+                status => status.to_owned(),
+            },
+            publish_at,
+            meta_title: self.meta_title.clone(),
+            meta_description: self.meta_description.clone(),
+            social_image: self.social_image.clone(),
+            canonical_url: self.canonical_url.clone(),
+            cover_alt: self.cover_alt.clone(),
+            cover_caption: self.cover_caption.clone(),
+            kind,
         }
     }
 
-    /// The post settings, each checked; mistakes go into `errors`.
-    fn meta(&self, errors: &mut FormErrors) -> PostMeta {
-        let mut text = |field: &'static str, value: &str, max: usize, what: &str| {
-            let value = value.trim();
-            if value.chars().count() > max {
-                errors.add(
-                    field,
-                    format!(
-                        "{what} can be at most {max} characters (this one is {}); your text is kept",
-                        value.chars().count()
-                    ),
-                );
+    /// The post this form makes (`PostInput::parse`, the rules every door shares), or the
+    /// problems under the form's field names (`max_body`: `posts.max_body_bytes`).
+    pub fn parse(&self, max_body: usize, kind: PostKind) -> Result<PostInput, FormErrors> {
+        PostInput::parse(&self.fields(kind), max_body).map_err(|problems| {
+            let mut errors = FormErrors::default();
+            for (field, message) in problems.iter() {
+                match field {
+                    // The editor's words: the text is kept in the form.
+                    Field::Body => errors.add("body", too_long(max_body, self.body.len())),
+                    _ => errors.add(field.name(), crate::input::capitalise(message)),
+                }
             }
-            value.to_owned()
-        };
-        let meta_title = text(
-            "meta_title",
-            &self.meta_title,
-            META_TITLE_MAX,
-            "A meta title",
-        );
-        let meta_description = text(
-            "meta_description",
-            &self.meta_description,
-            META_DESCRIPTION_MAX,
-            "A meta description",
-        );
-        let cover_alt = text("cover_alt", &self.cover_alt, 300, "Alt text");
-        let cover_caption = text("cover_caption", &self.cover_caption, 500, "A caption");
-        let social_image = errors
-            .check(
-                "social_image",
-                crate::uploads::parse_image_url(&self.social_image),
-            )
-            .flatten();
-        let canonical_url = errors
-            .check("canonical_url", parse_canonical(&self.canonical_url))
-            .flatten();
-        PostMeta {
-            meta_title,
-            meta_description,
-            social_image,
-            canonical_url,
-            cover_alt,
-            cover_caption,
-        }
-    }
-}
-
-/// A canonical URL override: empty, or an absolute http(s) address (where the post first
-/// appeared).
-fn parse_canonical(input: &str) -> Result<Option<String>, String> {
-    let input = input.trim();
-    if input.is_empty() {
-        return Ok(None);
-    }
-    let refused = || "A canonical URL is a full http:// or https:// address".to_owned();
-    if input.len() > 2000 || input.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(refused());
-    }
-    match url::Url::parse(input) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-            Ok(Some(url.to_string()))
-        }
-        _ => Err(refused()),
+            errors
+        })
     }
 }
 
@@ -315,9 +204,8 @@ pub fn kind_name(kind: PostKind) -> &'static str {
 
 pub(super) fn too_long(max_body: usize, len: usize) -> String {
     format!(
-        "The body can be at most {} of Markdown (this one is {}). Your text is below, unsaved.",
-        human_bytes(max_body),
-        human_bytes(len)
+        "{} Your text is below, unsaved.",
+        super::input::body_too_long(max_body, len)
     )
 }
 
@@ -741,6 +629,7 @@ pub async fn update(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::posts::model::PostStatus;
 
     #[test]
     fn a_scheduled_post_needs_a_future_time() {

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod assist;
 pub mod editor;
 pub mod feeds;
+pub mod input;
 pub mod live;
 pub mod model;
 pub mod pages;

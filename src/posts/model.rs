@@ -28,10 +28,11 @@ pub enum PostStatus {
 
 /// A post, or a page (About, Contact): written the same way, served at `/{slug}`, never
 /// listed with posts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
 #[sqlx(type_name = "post_kind", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum PostKind {
+    #[default]
     Post,
     Page,
 }

@@ -124,6 +124,17 @@ impl ShowPage {
             .is_some_and(|v| crate::comments::may_edit(v, c.author_id, c.created_at, true))
     }
 
+    /// Its author or a moderator (`comments::CommentDeletion`, the API's rule too).
+    fn may_delete(&self, c: &crate::comments::CommentView) -> bool {
+        let deletion = crate::comments::CommentDeletion {
+            author: c.author_id,
+            post_author: self.post.summary.author_id,
+            // This page shows published posts only.
+            post_published: true,
+        };
+        self.viewer.as_ref().is_some_and(|v| deletion.allowed(v))
+    }
+
     fn viewer_id(&self) -> Option<crate::accounts::model::UserId> {
         self.viewer.as_ref().map(|v| v.id)
     }

@@ -122,7 +122,7 @@ impl SettingsForm {
         };
         let image = |errors: &mut FormErrors, field: &'static str, value: &str| {
             errors
-                .check(field, crate::uploads::parse_image_url(value))
+                .check(field, crate::uploads::image_url::parse(value))
                 .flatten()
                 .unwrap_or_default()
         };

@@ -2,6 +2,7 @@
 //! SHA-256 of their content in `uploads.dir`, served at `/uploads/{name}` for a year.
 
 pub mod admin;
+pub mod image_url;
 pub mod repo;
 
 use std::path::Path;
@@ -15,18 +16,6 @@ use actix_web::{
 use sha2::{Digest, Sha256};
 
 use crate::{error::Error, state::AppState};
-
-/// An image address someone typed (a cover image, an avatar): empty is none; otherwise a
-/// path on this site (an upload, `/uploads/…`) or an `https://` URL, at most 500 bytes.
-pub fn parse_image_url(s: &str) -> Result<Option<String>, String> {
-    let s = s.trim();
-    let local = s.starts_with('/') && !s.starts_with("//") && !s.contains('\\');
-    match s {
-        "" => Ok(None),
-        s if s.len() <= 500 && (local || s.starts_with("https://")) => Ok(Some(s.to_owned())),
-        _ => Err("an image is a path on this site (/uploads/…) or an https:// address".into()),
-    }
-}
 
 /// The image kinds we accept, by what their bytes say they are.
 const ACCEPTED: &[(&str, &str)] = &[

@@ -27,6 +27,7 @@ mod oauth_provider;
 mod openapi;
 mod outages;
 mod pages;
+mod parity;
 mod queries;
 mod reading;
 mod realworld;
