@@ -160,19 +160,15 @@ pub async fn drain_or_wait(
     meili: &Meili,
     progress: impl Fn(i64),
 ) -> anyhow::Result<()> {
-    let mut conn = db.acquire().await?.detach();
-    let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(LOCK)
-        .fetch_one(&mut conn)
-        .await?;
+    let mut leader = crate::db::try_advisory_lock(db, LOCK).await?;
     loop {
         let (left, _) = pending(db).await?;
         progress(left);
         if left == 0 {
             return Ok(());
         }
-        if leader {
-            send_batch(&mut conn, meili, BATCH).await?;
+        if let Some(conn) = &mut leader {
+            send_batch(conn, meili, BATCH).await?;
         } else {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -207,14 +203,9 @@ pub async fn sync(ctx: &Ctx) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Later(AGAIN));
     }
     // Its own connection, closed at the end: the lock lives exactly as long as this job.
-    let mut conn = ctx.db.acquire().await?.detach();
-    let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(LOCK)
-        .fetch_one(&mut conn)
-        .await?;
-    if !leader {
+    let Some(mut conn) = crate::db::try_advisory_lock(&ctx.db, LOCK).await? else {
         return Ok(Outcome::Later(Duration::from_secs(1)));
-    }
+    };
     loop {
         if ctx.is_stopping() {
             return Ok(Outcome::Later(Duration::ZERO));
