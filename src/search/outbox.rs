@@ -17,7 +17,10 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::meili::{Document, Meili};
+use super::{
+    SearchError,
+    meili::{Document, Meili},
+};
 use crate::{
     jobs::{Outcome, runner::Ctx},
     posts::{model::PostId, repo},
@@ -65,7 +68,7 @@ pub async fn send_batch(
     conn: &mut PgConnection,
     meili: &Meili,
     limit: i64,
-) -> anyhow::Result<Sent> {
+) -> Result<Sent, SearchError> {
     let rows = sqlx::query("SELECT post_id, seq FROM search_outbox ORDER BY seq LIMIT $1")
         .bind(limit)
         .fetch_all(&mut *conn)
@@ -91,7 +94,7 @@ pub async fn send_batch(
         .collect();
     let result = meili.apply(&documents, &removed).await;
     meili.mark(&result);
-    result?;
+    result.map_err(SearchError::Engine)?;
     let raw: Vec<i64> = ids.iter().map(|id| id.0).collect();
     sqlx::query(
         "DELETE FROM search_outbox o
@@ -214,9 +217,9 @@ pub async fn sync(ctx: &Ctx) -> anyhow::Result<Outcome> {
         match send_batch(&mut conn, meili, BATCH).await {
             Ok(sent) if sent.total() == 0 => return Ok(Outcome::Done),
             Ok(_) => {}
-            Err(e) if e.downcast_ref::<sqlx::Error>().is_some() => return Err(e),
+            Err(SearchError::Database(e)) => return Err(e.into()),
             // Meilisearch away or refusing: the rows stay; the job comes back soon.
-            Err(e) => {
+            Err(SearchError::Engine(e)) => {
                 tracing::debug!(error = %e, "search sync: Meilisearch unavailable; again soon");
                 return Ok(Outcome::Later(AGAIN));
             }
