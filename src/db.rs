@@ -1,5 +1,7 @@
 //! The PostgreSQL pool: creating the database if it is missing, the embedded migrations,
-//! and the pool options that let the site ride out a database outage.
+//! and the pool options that let the site ride out a database outage; and the small tools
+//! every module's queries share: `?page=` and the overfetching `Page`, ILIKE patterns, and
+//! session advisory locks.
 
 use std::{str::FromStr, time::Duration};
 
