@@ -1,5 +1,7 @@
 //! The PostgreSQL pool: creating the database if it is missing, the embedded migrations,
-//! and the pool options that let the site ride out a database outage.
+//! and the pool options that let the site ride out a database outage; and the small tools
+//! every module's queries share: `?page=` and the overfetching `Page`, ILIKE patterns, and
+//! session advisory locks.
 
 use std::{str::FromStr, time::Duration};
 
@@ -125,6 +127,19 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     // Back to the connection's own setting before it returns to the pool.
     conn.execute("RESET statement_timeout").await?;
     result
+}
+
+/// A connection of its own holding the session-level advisory lock `key`, or `None` when
+/// another session holds it. The connection is detached from the pool, so the lock lives
+/// exactly as long as the caller keeps it: dropping it closes it, which releases the lock
+/// (a pooled connection would carry the lock back into the pool).
+pub async fn try_advisory_lock(db: &PgPool, key: i64) -> sqlx::Result<Option<PgConnection>> {
+    let mut conn = db.acquire().await?.detach();
+    let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(key)
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(taken.then_some(conn))
 }
 
 /// Drop a database, closing its connections: for tests and benchmarks.

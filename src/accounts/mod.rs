@@ -1,6 +1,7 @@
 //! People: accounts, roles and author pages.
 
 pub mod address;
+pub mod address_form;
 pub mod admin;
 pub mod change;
 pub mod hasher;

@@ -209,11 +209,7 @@ async fn search(
     wanted.author = query.author.as_deref().map(str::to_lowercase);
     let (results, _) = backend
         .search(&state.db, &wanted, limit, offset)
-        .await
-        .map_err(|e| match e.downcast::<sqlx::Error>() {
-            Ok(e) => ApiError::from(e),
-            Err(e) => ApiError::Internal(e),
-        })?;
+        .await?;
     let ids: Vec<PostId> = results.hits.iter().map(|h| h.post.id).collect();
     let mut rows = repo::published_articles(&state.db, viewer, &ids).await?;
     // In the search's order.

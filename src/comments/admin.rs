@@ -9,17 +9,17 @@ use super::repo::{self, Comment, Queue};
 use crate::{
     accounts::session::AuthSession,
     authz::{self, Action},
-    db::PageNumber,
+    db::{Page, PageNumber},
     error::Error,
     extract::{CsrfForm, SignedIn, header},
     render::{
         Layout,
-        page::{personal as render, see_other},
+        page::{Pager, personal as render, see_other},
     },
     state::AppState,
 };
 
-const PER_PAGE: i64 = 50;
+const PER_PAGE: u32 = 50;
 
 #[derive(Template)]
 #[template(path = "comments/admin/index.html")]
@@ -29,8 +29,7 @@ struct IndexPage {
     queue: Queue,
     comments: Vec<Comment>,
     pending: i64,
-    page: i64,
-    more: bool,
+    pager: Pager,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,11 +50,15 @@ pub async fn index(
     authz::require(&user, Action::ModerateComments)?;
     let queue = Queue::parse(&query.status).ok_or(Error::NotFound)?;
     let number = query.page.unwrap_or(PageNumber::FIRST);
-    let page = i64::from(number.get());
-    let offset = number.offset(PER_PAGE as u32);
-    let mut comments = repo::queue(&state.db, queue, PER_PAGE + 1, offset).await?;
-    let more = comments.len() > PER_PAGE as usize;
-    comments.truncate(PER_PAGE as usize);
+    let rows = repo::queue(
+        &state.db,
+        queue,
+        Page::<()>::limit(PER_PAGE),
+        number.offset(PER_PAGE),
+    )
+    .await?;
+    let list = Page::from_overfetch(rows, number, PER_PAGE);
+    let path = format!("/admin/comments?status={}", queue.as_str());
     let pending = repo::pending_count(&state.db).await?;
     let layout = Layout::new(&state.site(), "Comments", "", "/admin/comments")
         .noindex()
@@ -66,10 +69,9 @@ pub async fn index(
             layout,
             csrf_token: session.csrf_token(),
             queue,
-            comments,
+            pager: Pager::new(&path, &list),
+            comments: list.items,
             pending,
-            page,
-            more,
         },
     )
 }

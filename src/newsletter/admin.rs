@@ -12,17 +12,17 @@ use super::repo::{self, Subscriber};
 use crate::{
     accounts::session::AuthSession,
     authz::{self, Action},
-    db::PageNumber,
+    db::{Page, PageNumber},
     error::Error,
     extract::{SignedIn, header as site_header},
     render::{
         Layout,
-        page::{human_date, personal as render},
+        page::{Pager, human_date, personal as render},
     },
     state::AppState,
 };
 
-const PER_PAGE: i64 = 100;
+const PER_PAGE: u32 = 100;
 const STATUSES: [&str; 3] = ["pending", "confirmed", "unsubscribed"];
 
 #[derive(Template)]
@@ -32,8 +32,7 @@ struct IndexPage {
     status: &'static str,
     counts: (i64, i64, i64),
     subscribers: Vec<Subscriber>,
-    page: i64,
-    more: bool,
+    pager: Pager,
 }
 
 impl Subscriber {
@@ -66,15 +65,18 @@ pub async fn index(
             .ok_or(Error::NotFound)?,
     };
     let number = query.page.unwrap_or(PageNumber::FIRST);
-    let mut subscribers = repo::list(
+    let rows = repo::list(
         &state.db,
         status,
-        PER_PAGE + 1,
-        number.offset(PER_PAGE as u32),
+        Page::<()>::limit(PER_PAGE),
+        number.offset(PER_PAGE),
     )
     .await?;
-    let more = subscribers.len() > PER_PAGE as usize;
-    subscribers.truncate(PER_PAGE as usize);
+    let list = Page::from_overfetch(rows, number, PER_PAGE);
+    let path = match status {
+        "" => "/admin/subscribers".to_owned(),
+        s => format!("/admin/subscribers?status={s}"),
+    };
     let layout = Layout::new(&state.site(), "Subscribers", "", "/admin/subscribers")
         .noindex()
         .header(Some(site_header(&user, &session)));
@@ -84,9 +86,8 @@ pub async fn index(
             layout,
             status,
             counts: repo::counts(&state.db).await?,
-            subscribers,
-            page: i64::from(number.get()),
-            more,
+            pager: Pager::new(&path, &list),
+            subscribers: list.items,
         },
     )
 }

@@ -7,14 +7,13 @@ use serde::Deserialize;
 
 use super::{Confirmation, repo};
 use crate::{
-    accounts::{model::Email, session::AuthSession, verify},
+    accounts::{address_form::AddressForm, session::AuthSession, verify},
     error::Error,
     extract::{ClientIp, CsrfForm, SignedIn},
-    mail::Asked,
     render::{
         Layout,
         form::FormErrors,
-        page::{in_minutes, personal as render, see_other, too_many},
+        page::{personal as render, see_other},
     },
     state::AppState,
 };
@@ -92,32 +91,21 @@ pub async fn subscribe(
     ClientIp(ip): ClientIp,
     CsrfForm(form): CsrfForm<SubscribeForm>,
 ) -> Result<HttpResponse, Error> {
-    let again = |errors| subscribe_page(&state, &session, form.email.clone(), errors, false);
-    if !state.settings.mail.is_configured() {
-        return render(
-            StatusCode::SERVICE_UNAVAILABLE,
-            again(FormErrors::default()),
-        );
-    }
+    // A bot is refused as one, whatever else it sent.
     if !form.website.is_empty() {
         return Err(Error::BadRequest(
             "the form was filled in by a program".into(),
         ));
     }
-    let mut errors = FormErrors::default();
-    let Some(email) = errors.check("email", Email::parse(&form.email)) else {
-        return render(StatusCode::UNPROCESSABLE_ENTITY, again(errors));
+    let again = |errors| subscribe_page(&state, &session, form.email.clone(), errors, false);
+    let flow = AddressForm {
+        sent: "/subscribe?sent=1",
+        too_many: "Too many sign-ups from here or for that address.",
     };
-    match super::ask(&state, ip, email.as_str()).await? {
-        Asked::Done => Ok(see_other("/subscribe?sent=1")),
-        Asked::TooMany { wait_secs } => {
-            let errors = FormErrors::general(format!(
-                "Too many sign-ups from here or for that address. Try again in {}.",
-                in_minutes(wait_secs)
-            ));
-            too_many(again(errors), wait_secs)
-        }
-    }
+    flow.answer(&state, &form.email, again, async |email| {
+        super::ask(&state, ip, email.as_str()).await
+    })
+    .await
 }
 
 #[derive(Template)]

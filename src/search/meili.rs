@@ -25,7 +25,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use super::{Backend, Hit, Query, Results, postgres};
+use super::{Backend, Hit, Query, Results, SearchError, postgres};
 use crate::{
     config::SearchSettings, posts::model::PostId, posts::repo, render::markdown::Highlighted,
 };
@@ -301,7 +301,7 @@ impl Meili {
         query: &Query,
         limit: i64,
         offset: i64,
-    ) -> anyhow::Result<Results> {
+    ) -> Result<Results, SearchError> {
         let mut filter = format!(
             "published_at <= {}",
             time::OffsetDateTime::now_utc().unix_timestamp()
@@ -333,7 +333,8 @@ impl Meili {
                     .with_highlight_post_tag("\u{2}")
                     .execute::<Found>(),
             )
-            .await?;
+            .await
+            .map_err(SearchError::Engine)?;
         let ids: Vec<PostId> = found.hits.iter().map(|h| PostId(h.result.id)).collect();
         // The cards come from PostgreSQL, through the view readers' queries use: whatever
         // the index holds, nothing readers may not see is shown.
@@ -414,7 +415,7 @@ impl Backend for Meili {
         query: &Query,
         limit: i64,
         offset: i64,
-    ) -> anyhow::Result<Results> {
+    ) -> Result<Results, SearchError> {
         if query.text.is_empty() {
             return Ok(Results::default());
         }

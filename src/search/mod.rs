@@ -18,7 +18,39 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 
-use crate::{posts::model::PostSummary, render::markdown::Highlighted, state::AppState};
+use crate::{
+    error::{ApiError, Error},
+    posts::model::PostSummary,
+    render::markdown::Highlighted,
+    state::AppState,
+};
+
+/// Why a search, or a sync of the outbox, failed. Callers tell the two apart: a database
+/// failure is a 503 like on any page (and fails a sync job), while Meilisearch away or
+/// refusing is ridden out (PostgreSQL answers; the sync comes back later).
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Meilisearch did not answer in time, or refused.
+    #[error("{0:#}")]
+    Engine(anyhow::Error),
+}
+
+impl From<SearchError> for Error {
+    fn from(e: SearchError) -> Self {
+        match e {
+            SearchError::Database(e) => e.into(),
+            SearchError::Engine(e) => Error::Internal(e),
+        }
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        Error::from(e).into()
+    }
+}
 
 /// A search engine: one page of published posts matching `query`, best first.
 pub trait Backend {
@@ -28,7 +60,7 @@ pub trait Backend {
         query: &Query,
         limit: i64,
         offset: i64,
-    ) -> impl Future<Output = anyhow::Result<Results>> + Send;
+    ) -> impl Future<Output = Result<Results, SearchError>> + Send;
 }
 
 /// Which backend answered (the `X-Search-Backend` header says, for operators and tests).
@@ -67,7 +99,7 @@ impl Search {
         query: &Query,
         limit: i64,
         offset: i64,
-    ) -> anyhow::Result<(Results, Answered)> {
+    ) -> Result<(Results, Answered), SearchError> {
         if let Some(meili) = &self.meili
             && !meili.is_down()
             && outbox::is_empty(db).await?

@@ -17,7 +17,10 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::meili::{Document, Meili};
+use super::{
+    SearchError,
+    meili::{Document, Meili},
+};
 use crate::{
     jobs::{BackgroundJob, Outcome, Run},
     posts::{model::PostId, repo},
@@ -65,7 +68,7 @@ pub async fn send_batch(
     conn: &mut PgConnection,
     meili: &Meili,
     limit: i64,
-) -> anyhow::Result<Sent> {
+) -> Result<Sent, SearchError> {
     let rows = sqlx::query("SELECT post_id, seq FROM search_outbox ORDER BY seq LIMIT $1")
         .bind(limit)
         .fetch_all(&mut *conn)
@@ -91,7 +94,7 @@ pub async fn send_batch(
         .collect();
     let result = meili.apply(&documents, &removed).await;
     meili.mark(&result);
-    result?;
+    result.map_err(SearchError::Engine)?;
     let raw: Vec<i64> = ids.iter().map(|id| id.0).collect();
     sqlx::query(
         "DELETE FROM search_outbox o
@@ -160,19 +163,15 @@ pub async fn drain_or_wait(
     meili: &Meili,
     progress: impl Fn(i64),
 ) -> anyhow::Result<()> {
-    let mut conn = db.acquire().await?.detach();
-    let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(LOCK)
-        .fetch_one(&mut conn)
-        .await?;
+    let mut leader = crate::db::try_advisory_lock(db, LOCK).await?;
     loop {
         let (left, _) = pending(db).await?;
         progress(left);
         if left == 0 {
             return Ok(());
         }
-        if leader {
-            send_batch(&mut conn, meili, BATCH).await?;
+        if let Some(conn) = &mut leader {
+            send_batch(conn, meili, BATCH).await?;
         } else {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -231,14 +230,9 @@ async fn sync(ctx: &Run<'_>, meili: Option<&Meili>) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Later(AGAIN));
     }
     // Its own connection, closed at the end: the lock lives exactly as long as this job.
-    let mut conn = ctx.db.acquire().await?.detach();
-    let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(LOCK)
-        .fetch_one(&mut conn)
-        .await?;
-    if !leader {
+    let Some(mut conn) = crate::db::try_advisory_lock(&ctx.db, LOCK).await? else {
         return Ok(Outcome::Later(Duration::from_secs(1)));
-    }
+    };
     loop {
         if ctx.is_stopping() {
             return Ok(Outcome::Later(Duration::ZERO));
@@ -247,9 +241,9 @@ async fn sync(ctx: &Run<'_>, meili: Option<&Meili>) -> anyhow::Result<Outcome> {
         match send_batch(&mut conn, meili, BATCH).await {
             Ok(sent) if sent.total() == 0 => return Ok(Outcome::Done),
             Ok(_) => {}
-            Err(e) if e.downcast_ref::<sqlx::Error>().is_some() => return Err(e),
+            Err(SearchError::Database(e)) => return Err(e.into()),
             // Meilisearch away or refusing: the rows stay; the job comes back soon.
-            Err(e) => {
+            Err(SearchError::Engine(e)) => {
                 tracing::debug!(error = %e, "search sync: Meilisearch unavailable; again soon");
                 return Ok(Outcome::Later(AGAIN));
             }

@@ -135,12 +135,7 @@ pub async fn search(
     let offset = i64::from(number.get() - 1) * per_page;
     let (results, answered) = backend
         .search(&state.db, &query, per_page, offset)
-        .await
-        // A database that is away or slow is a 503, as on every page.
-        .map_err(|e| {
-            e.downcast::<sqlx::Error>()
-                .map_or_else(Error::Internal, Error::from)
-        })?;
+        .await?;
     let pages = (results.total + per_page - 1) / per_page;
     found.pager = Pager {
         number: number.get(),

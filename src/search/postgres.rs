@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{FromRow, PgExecutor, PgPool, Row, postgres::types::Oid};
 
-use super::{Backend, Counted, Hit, Query, Results, passage};
+use super::{Backend, Counted, Hit, Query, Results, SearchError, passage};
 use crate::{
     posts::model::{PostId, PostSummary},
     render::markdown::Highlighted,
@@ -390,7 +390,7 @@ impl Backend for Postgres {
         query: &Query,
         limit: i64,
         offset: i64,
-    ) -> anyhow::Result<Results> {
+    ) -> Result<Results, SearchError> {
         Ok(search(db, query, limit, offset).await?)
     }
 }

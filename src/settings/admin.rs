@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
+    Saved,
     model::{CommentsMode, SiteSettings, parse_color, parse_timezone},
     repo,
 };
@@ -236,22 +237,21 @@ pub async fn update(
             );
         }
     };
-    let Some(saved) = repo::update(&state.db, &wanted, form.version).await? else {
+    match super::save(&state.db, &live, repo::update(&state.db, &wanted, form.version)).await? {
+        Saved::Done => Ok(see_other("/admin/settings?saved=1")),
         // Someone saved in between: show theirs, say so, keep nothing silently.
-        let errors = FormErrors::general(
-            "Someone else saved the settings while you were editing. These are theirs now; \
-             make your change again.",
-        );
-        let current = repo::load(&state.db).await?.ok_or(Error::NotFound)?;
-        let form = SettingsForm::from_settings(&current);
-        live.hold(current);
-        return render(
-            StatusCode::CONFLICT,
-            page(&state, &session, &user, form, errors, false),
-        );
-    };
-    super::apply(&live, saved).await;
-    Ok(see_other("/admin/settings?saved=1"))
+        Saved::Conflict(current) => {
+            let errors = FormErrors::general(
+                "Someone else saved the settings while you were editing. These are theirs \
+                 now; make your change again.",
+            );
+            let form = SettingsForm::from_settings(&current);
+            render(
+                StatusCode::CONFLICT,
+                page(&state, &session, &user, form, errors, false),
+            )
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

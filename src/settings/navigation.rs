@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 
 use super::{
+    Saved,
     model::{NavItem, Navigation},
     repo,
 };
@@ -280,21 +281,22 @@ pub async fn update(
             );
         }
     };
-    let Some(saved) = repo::update_navigation(&state.db, &wanted, form.version).await? else {
-        let errors = FormErrors::general(
-            "Someone else saved the settings while you were editing. Your menus are below, \
-             unsaved; save again to replace theirs.",
-        );
-        let current = repo::load(&state.db).await?.ok_or(Error::NotFound)?;
-        form.version = current.version;
-        live.hold(current);
-        return render(
-            StatusCode::CONFLICT,
-            page(&state, &session, &user, form, errors, false),
-        );
-    };
-    super::apply(&live, saved).await;
-    Ok(see_other("/admin/navigation?saved=1"))
+    let write = repo::update_navigation(&state.db, &wanted, form.version);
+    match super::save(&state.db, &live, write).await? {
+        Saved::Done => Ok(see_other("/admin/navigation?saved=1")),
+        // Someone saved in between: their menus are replaced only by saving again.
+        Saved::Conflict(current) => {
+            let errors = FormErrors::general(
+                "Someone else saved the settings while you were editing. Your menus are \
+                 below, unsaved; save again to replace theirs.",
+            );
+            form.version = current.version;
+            render(
+                StatusCode::CONFLICT,
+                page(&state, &session, &user, form, errors, false),
+            )
+        }
+    }
 }
 
 #[cfg(test)]

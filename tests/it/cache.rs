@@ -5,7 +5,7 @@ use std::time::Duration;
 use quire::{accounts::model::Role, posts::model::PostStatus};
 use reqwest::StatusCode;
 
-use crate::harness::{PostSpec, spawn_app};
+use crate::harness::{PostSpec, eventually, spawn_app};
 
 fn x_cache(res: &reqwest::Response) -> &str {
     res.headers()
@@ -216,9 +216,20 @@ async fn a_scheduled_post_appears_at_its_time_on_kept_pages() {
     assert_eq!(x_cache(&before), "MISS");
     assert!(!before.text().await.unwrap().contains("Coming soon"));
     assert_eq!(x_cache(&app.get("/").await), "HIT");
-    tokio::time::sleep(Duration::from_millis(3100)).await;
-    let after = app.get("/").await.text().await.unwrap();
-    assert!(after.contains("Coming soon"), "kept past the post's time");
+    // Due in two seconds: not kept much past that.
+    eventually(
+        "the post to show at its time",
+        Duration::from_secs(5),
+        || async {
+            app.get("/")
+                .await
+                .text()
+                .await
+                .unwrap()
+                .contains("Coming soon")
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -237,18 +248,15 @@ async fn two_instances_see_each_others_changes_on_the_next_request() {
             .unwrap_or("(none)")
             .to_owned()
     };
-    let mut in_memory = false;
-    for _ in 0..100 {
-        if layer(&reader.get(&home).send().await.unwrap()) == "memory" {
-            in_memory = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        in_memory,
-        "the second instance never served from its memory"
-    );
+    eventually(
+        "the second instance to serve from its memory",
+        Duration::from_secs(5),
+        || async {
+            let seen = layer(&reader.get(&home).send().await.unwrap());
+            if seen == "memory" { Ok(()) } else { Err(seen) }
+        },
+    )
+    .await;
     for i in 0..50 {
         // The second instance has the home page kept; a post published through the first
         // is on it at the next request, every time.
@@ -277,7 +285,7 @@ struct OwnRedis {
 }
 
 impl OwnRedis {
-    fn start_on(port: u16) -> Self {
+    async fn start_on(port: u16) -> Self {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -291,12 +299,12 @@ impl OwnRedis {
             .spawn()
             .expect("redis-server runs");
         // Ready when it answers.
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually("redis-server to listen", Duration::from_secs(5), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
         Self {
             port,
             child: Some(child),
@@ -324,7 +332,7 @@ async fn killing_redis_while_pages_are_read_fails_no_request() {
         .local_addr()
         .unwrap()
         .port();
-    let mut redis = OwnRedis::start_on(port);
+    let mut redis = OwnRedis::start_on(port).await;
     let app = crate::harness::spawn_app_with(|s| {
         s.redis.url = format!("redis://127.0.0.1:{port}").into();
     })
@@ -364,20 +372,22 @@ async fn killing_redis_while_pages_are_read_fails_no_request() {
         assert!(seen.iter().all(|s| s == "MISS"), "{seen:?}");
     }
 
-    let _redis = OwnRedis::start_on(redis.port);
+    let _redis = OwnRedis::start_on(redis.port).await;
     // Back within a second or so: the probe notices, pages are kept again.
-    let start = std::time::Instant::now();
-    loop {
-        read_all(&app).await;
-        if read_all(&app).await == ["HIT", "HIT", "HIT"] {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the cache never came back"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the cache to come back",
+        Duration::from_secs(10),
+        || async {
+            read_all(&app).await;
+            let seen = read_all(&app).await;
+            if seen == ["HIT", "HIT", "HIT"] {
+                Ok(())
+            } else {
+                Err(seen)
+            }
+        },
+    )
+    .await;
 }
 
 /// A change made outside a request while Redis is away (a background tag batch) still makes
@@ -417,15 +427,18 @@ async fn pages_made_stale_while_redis_is_away_are_fresh_once_it_returns() {
     assert!(kv.ping().await, "redis answers through the proxy again");
     // The deferred bump is published too; the app's copy in memory goes stale as soon as
     // its subscriber hears it (a deferred bump waits for no acknowledgement).
-    let mut fresh = false;
-    for _ in 0..20 {
-        let res = app.get("/").await;
-        if x_cache(&res) == "MISS" {
-            assert!(res.text().await.unwrap().contains("During the outage"));
-            fresh = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(fresh, "the page was never made afresh");
+    let res = eventually(
+        "the page to be made afresh",
+        Duration::from_secs(2),
+        || async {
+            let res = app.get("/").await;
+            if x_cache(&res) == "MISS" {
+                Ok(res)
+            } else {
+                Err(x_cache(&res).to_owned())
+            }
+        },
+    )
+    .await;
+    assert!(res.text().await.unwrap().contains("During the outage"));
 }

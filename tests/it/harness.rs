@@ -861,3 +861,78 @@ impl Drop for TcpProxy {
         }
     }
 }
+
+/// What one look at something awaited saw: done (with a value), or not yet and what instead.
+pub trait Polled {
+    type Value;
+    fn done(self) -> Result<Self::Value, String>;
+}
+
+impl Polled for bool {
+    type Value = ();
+    fn done(self) -> Result<(), String> {
+        if self { Ok(()) } else { Err("not yet".into()) }
+    }
+}
+
+impl<T> Polled for Option<T> {
+    type Value = T;
+    fn done(self) -> Result<T, String> {
+        self.ok_or_else(|| "nothing yet".into())
+    }
+}
+
+/// `Err` says what was seen instead, for the failure message.
+impl<T, E: std::fmt::Debug> Polled for Result<T, E> {
+    type Value = T;
+    fn done(self) -> Result<T, String> {
+        self.map_err(|seen| format!("{seen:?}"))
+    }
+}
+
+/// Look with `check` until it says done, and return what it found; after `within`, fail the
+/// test naming `what` was awaited and what the last look saw. Every wait for something to
+/// happen goes through here: a fixed sleep is too short on a busy machine and time wasted
+/// on an idle one. Looks come quickly at first, then every 100 ms (gentle on rate limits).
+pub async fn eventually<P, F, Fut>(what: &str, within: Duration, mut check: F) -> P::Value
+where
+    P: Polled,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = P>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let seen = match check().await.done() {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            panic!("waited {within:?} for {what}; the last look saw: {seen}");
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+impl TestApp {
+    /// Until the job queue is idle: every job queued so far (and any job those queued) has
+    /// run, here or in a worker process. What a job would send is then sent, so a test can
+    /// check that something was *not* sent without sleeping on it.
+    pub async fn until_jobs_ran(&self) {
+        eventually(
+            "every queued job to run",
+            Duration::from_secs(20),
+            || async {
+                let left: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT kind, state FROM jobs WHERE state IN ('queued', 'running') ORDER BY id",
+                )
+                .fetch_all(&self.db)
+                .await
+                .unwrap();
+                if left.is_empty() { Ok(()) } else { Err(left) }
+            },
+        )
+        .await
+    }
+}

@@ -15,7 +15,7 @@ use quire::jobs::{
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
-use crate::harness::{TestApp, spawn_app_with};
+use crate::harness::{TestApp, eventually, spawn_app_with};
 
 /// Jobs retried after 20 ms (doubling), leases of a second.
 async fn spawn_app() -> TestApp {
@@ -61,14 +61,12 @@ async fn job(db: &PgPool, id: i64) -> (String, i32, Option<String>) {
 
 /// Wait (up to 20 s) until job `id` is in `state`.
 async fn until_state(db: &PgPool, id: i64, state: &str) -> (String, i32, Option<String>) {
-    for _ in 0..400 {
+    let what = format!("job {id} to be {state}");
+    eventually(&what, Duration::from_secs(20), || async {
         let now = job(db, id).await;
-        if now.0 == state {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {id} never became {state}: {:?}", job(db, id).await);
+        if now.0 == state { Ok(now) } else { Err(now) }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -154,18 +152,24 @@ async fn two_instances_share_the_queue_and_run_each_job_once() {
         400
     ];
     quire::jobs::enqueue_many(&app.db, &probes).await.unwrap();
-    for _ in 0..400 {
-        let left: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE state <> 'done' AND kind = 'probe'",
-        )
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "all 400 probes to be done",
+        Duration::from_secs(20),
+        || async {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM jobs WHERE state <> 'done' AND kind = 'probe'",
+            )
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+            if left == 0 {
+                Ok(())
+            } else {
+                Err(format!("{left} left"))
+            }
+        },
+    )
+    .await;
     let (done, once, workers): (i64, i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE state = 'done'),
                 count(*) FILTER (WHERE attempts = 1),
@@ -202,7 +206,17 @@ async fn a_dead_workers_job_is_queued_again_when_its_lease_ends() {
     .fetch_one(&app.db)
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A second dead one, queued after it: once that is taken back, the sweep (one statement
+    // over every running job) has passed the live one too.
+    let dead: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, state, attempts, locked_by, locked_until, started_at)
+         VALUES ('noop', 'running', 1, 'dead:2:x', now() - interval '1 second', now())
+         RETURNING id",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    until_state(&app.db, dead, "done").await;
     assert_eq!(job(&app.db, alive).await.0, "running");
 }
 
@@ -285,19 +299,19 @@ async fn quire_worker_gives_jobs_back_on_sigterm_and_a_killed_ones_are_taken_ove
     second.kill().unwrap();
     second.wait().unwrap();
     let mut third = worker(&app);
-    let mut taken_over = false;
-    for _ in 0..200 {
-        if let Some(h) = holder(&app.db, id).await
-            && h != killed_holder
-        {
-            taken_over = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "another worker to take the killed one's job",
+        Duration::from_secs(10),
+        || async {
+            match holder(&app.db, id).await {
+                Some(h) if h != killed_holder => Ok(()),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
     third.kill().unwrap();
     third.wait().unwrap();
-    assert!(taken_over, "another worker took the killed one's job");
     let (_, attempts, _) = job(&app.db, id).await;
     assert_eq!(attempts, 2, "the killed attempt counts");
 }

@@ -405,6 +405,7 @@ async fn deeply_nested_markdown_is_bounded_and_rendering_never_starves_readers()
     // Sixteen previews at once (the attack of the report), and a reader at the same time.
     let previews = (0..16).map(|_| new_post(&ann, "Nest", &attack, "preview"));
     let reader = async {
+        // Time is the point: the previews are under way when the reader comes.
         tokio::time::sleep(Duration::from_millis(50)).await;
         let start = Instant::now();
         let status = app.get(&format!("/posts/{slug}")).await.status();

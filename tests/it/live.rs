@@ -17,7 +17,7 @@ use tokio_tungstenite::{
 
 use crate::{
     comments::comment,
-    harness::{PostSpec, TestApp, spawn_app, spawn_app_with},
+    harness::{PostSpec, TestApp, eventually, spawn_app, spawn_app_with},
 };
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -63,16 +63,15 @@ async fn open(app: &TestApp, path: &str, browser: Option<&TestApp>) -> Ws {
 
 /// `open`, waiting up to two seconds for a place under the per-client limit (429).
 async fn open_when_free(app: &TestApp, path: &str) -> Ws {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    loop {
+    let what = format!("a place for {path}");
+    eventually(&what, Duration::from_secs(2), || async {
         match open_as(app, path, Some(&app.base), None).await {
-            Ok(ws) => return ws,
-            Err((429, _)) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            Err((429, body)) => Err(body),
             Err((status, body)) => panic!("{path}: {status} {body}"),
+            Ok(ws) => Ok(ws),
         }
-    }
+    })
+    .await
 }
 
 /// The next JSON message within `wait` (pings are answered and skipped), or None.
@@ -505,15 +504,16 @@ async fn sockets_that_misbehave_are_cut_off_and_quiet_ones_are_pinged() {
     assert!(body.contains("At most 3 live connections"), "{body}");
     drop(one);
     // Its place comes back once the server has seen it go.
-    let mut admitted = false;
-    for _ in 0..50 {
-        if open_as(&app, &path, Some(&app.base), None).await.is_ok() {
-            admitted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(admitted, "a closed socket gives its place back");
+    eventually(
+        "a closed socket to give its place back",
+        Duration::from_millis(2500),
+        || async {
+            open_as(&app, &path, Some(&app.base), None)
+                .await
+                .map_err(|(status, _)| status)
+        },
+    )
+    .await;
 
     // A client that reads (and so answers pings) stays, well past the idle limit.
     let mut alive = open(&app, &path, None).await;
@@ -528,6 +528,7 @@ async fn sockets_that_misbehave_are_cut_off_and_quiet_ones_are_pinged() {
     assert!(pings >= 5, "{pings} pings in 1.5 s");
     // One that never answers is cut off once idle_ms passes.
     let mut silent = open(&app, &path, None).await;
+    // Time is the point: no reading (reading would answer the pings) while idle_ms passes.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let (code, reason) = closed_with(&mut silent, Duration::from_secs(2)).await;
     assert_eq!(
@@ -668,6 +669,7 @@ async fn a_frame_announced_over_the_limit_is_refused_from_its_header_not_buffere
             }
             sent += chunk.len();
             if sent < 1 << 20 {
+                // Time is the point: a trickle at first.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 
 use crate::{
     admin::editor_fields,
-    harness::{TestApp, spawn_app_with},
+    harness::{TestApp, eventually, spawn_app_with},
     smtp::{Mail, SmtpSink},
 };
 
@@ -81,6 +81,20 @@ fn newsletters(smtp: &SmtpSink, title: &str) -> Vec<Mail> {
         .collect()
 }
 
+/// Until `n` copies of the newsletter `title` have arrived (30 s at most).
+async fn until_sent(smtp: &SmtpSink, title: &str, n: usize) {
+    let what = format!("{n} copies of {title:?}");
+    eventually(&what, Duration::from_secs(30), || async {
+        let got = newsletters(smtp, title).len();
+        if got >= n {
+            Ok(())
+        } else {
+            Err(format!("{got} arrived"))
+        }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn readers_subscribe_by_confirming_a_link_and_the_answer_never_tells() {
     let (app, smtp) = app_with_mail(|_| {}).await;
@@ -137,7 +151,7 @@ async fn readers_subscribe_by_confirming_a_link_and_the_answer_never_tells() {
     // Again, in other letters: the same answer, and nothing more is sent.
     let again = sign_up(&app, "ann@example.com").await;
     assert_eq!(again.headers()["location"], "/subscribe?sent=1");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.until_jobs_ran().await;
     assert_eq!(smtp.messages().len(), 1);
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM subscribers")
         .fetch_one(&app.db)
@@ -213,7 +227,7 @@ async fn bad_addresses_header_injection_and_floods_are_refused_readably() {
         .await
         .unwrap();
     assert_eq!(rows, 1);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.until_jobs_ran().await;
     let confirmations = smtp.messages().len();
     assert!(confirmations <= 3, "{confirmations} confirmations");
 }
@@ -231,12 +245,7 @@ async fn a_published_post_goes_to_each_confirmed_subscriber_once_and_edits_never
     assert!(editor.contains("Publish without emailing subscribers"));
 
     let id = publish(&author, "Issue one", &[]).await;
-    for _ in 0..200 {
-        if newsletters(&smtp, "Issue one").len() >= 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_sent(&smtp, "Issue one", 5).await;
     let sent = newsletters(&smtp, "Issue one");
     let mut to: Vec<String> = sent.iter().flat_map(|m| m.rcpt_tos.clone()).collect();
     to.sort();
@@ -294,13 +303,8 @@ async fn a_published_post_goes_to_each_confirmed_subscriber_once_and_edits_never
     // Published without sending: nobody.
     publish(&author, "Quiet one", &[("no_newsletter", "on")]).await;
     publish(&author, "Issue two", &[]).await;
-    for _ in 0..200 {
-        if newsletters(&smtp, "Issue two").len() >= 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_sent(&smtp, "Issue two", 4).await;
+    app.until_jobs_ran().await;
     assert_eq!(newsletters(&smtp, "Issue one").len(), 5, "still once each");
     assert!(newsletters(&smtp, "Quiet one").is_empty());
     let two = newsletters(&smtp, "Issue two");
@@ -339,26 +343,21 @@ async fn a_worker_killed_mid_newsletter_is_taken_over_and_everyone_gets_it_exact
     // in the SMTP conversation; the server drops it, as a server whose sender vanished does.
     smtp.hold_after(100);
     let mut first = worker(&app);
-    for _ in 0..600 {
-        if smtp.holding() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(smtp.holding(), "the first worker reached the 101st message");
+    eventually(
+        "the first worker to reach the 101st message",
+        Duration::from_secs(30),
+        || async { smtp.holding() },
+    )
+    .await;
     first.kill().unwrap();
     first.wait().unwrap();
     smtp.release(true);
     assert_eq!(smtp.messages().len(), 100);
 
     let mut second = worker(&app);
-    for _ in 0..600 {
-        if newsletters(&smtp, "Big issue").len() >= 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    until_sent(&smtp, "Big issue", 200).await;
+    // Anything sent twice would be sent by now.
+    app.until_jobs_ran().await;
     second.kill().unwrap();
     second.wait().unwrap();
     let got = newsletters(&smtp, "Big issue");

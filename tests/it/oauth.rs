@@ -617,15 +617,12 @@ async fn secrets_never_reach_the_logs() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("quire serve starts");
-    let mut up = false;
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(up, "the binary serves");
+    crate::harness::eventually(
+        "the binary to serve",
+        std::time::Duration::from_secs(10),
+        || async { reqwest::get(format!("{base}/healthz")).await.is_ok() },
+    )
+    .await;
 
     // One login that works, in one browser; one where the provider fails, in another.
     for (fault, expected) in [

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use quire::accounts::model::Role;
 use reqwest::StatusCode;
 
-use crate::harness::{TcpProxy, TestApp, spawn_app_behind, spawn_app_with_redis_behind};
+use crate::harness::{
+    TcpProxy, TestApp, eventually, spawn_app_behind, spawn_app_with_redis_behind,
+};
 
 /// GET `path`, returning the status, body and how long it took.
 async fn timed_get(app: &TestApp, path: &str) -> (StatusCode, String, Duration) {
@@ -17,22 +19,6 @@ async fn timed_get(app: &TestApp, path: &str) -> (StatusCode, String, Duration) 
     let status = res.status();
     let body = res.text().await.unwrap();
     (status, body, start.elapsed())
-}
-
-/// Wait (at most `within`) until `check` holds; returns how long it took.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < within, "no recovery within {within:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The experience of one Redis outage, `break_it` being `cut` (gone) or `hang` (no replies).
@@ -79,10 +65,14 @@ async fn ride_out_a_redis_outage(break_it: fn(&TcpProxy)) {
     );
 
     proxy.restore();
-    let took = eventually(Duration::from_secs(10), || async {
-        reader.get("/account").await.status() == StatusCode::OK
-    })
+    let start = Instant::now();
+    eventually(
+        "the session to come back",
+        Duration::from_secs(10),
+        || async { reader.get("/account").await.status() == StatusCode::OK },
+    )
     .await;
+    let took = start.elapsed();
     assert!(
         took < Duration::from_secs(5),
         "the session came back after {took:?}"
@@ -129,6 +119,7 @@ async fn new_sessions_ride_out(outage: fn(&TcpProxy)) {
     let app = spawn_app_with_redis_behind(&proxy, |_| {}).await;
     // Connected to Redis, the probe resting in its healthy rhythm.
     assert_eq!(app.get("/login").await.status(), StatusCode::OK);
+    // Time passing is the point: the probe settles into its healthy pause.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     outage(&proxy);
@@ -138,14 +129,19 @@ async fn new_sessions_ride_out(outage: fn(&TcpProxy)) {
     assert!(body.contains("<html"), "our page: {body}");
     // redis.timeout_ms is 500 in tests.
     assert!(took < Duration::from_millis(1500), "took {took:?}");
-    // Long enough for the probe to have found Redis away a few times.
+    // Time passing is the point: an outage long enough for the probe to have found Redis
+    // away a few times (and for a connection's own backoff to have grown).
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     proxy.restore();
-    let took = eventually(Duration::from_secs(10), || async {
-        TestApp::sharing(&app).get("/login").await.status() == StatusCode::OK
-    })
+    let start = Instant::now();
+    eventually(
+        "/login to answer 200 again",
+        Duration::from_secs(10),
+        || async { TestApp::sharing(&app).get("/login").await.status() == StatusCode::OK },
+    )
     .await;
+    let took = start.elapsed();
     assert!(
         took < Duration::from_millis(1500),
         "/login came back after {took:?}"
@@ -169,9 +165,11 @@ async fn the_site_starts_without_redis_and_picks_it_up_when_it_comes() {
     );
 
     proxy.restore();
-    eventually(Duration::from_secs(10), || async {
-        app.get("/login").await.status() == StatusCode::OK
-    })
+    eventually(
+        "/login once Redis came",
+        Duration::from_secs(10),
+        || async { app.get("/login").await.status() == StatusCode::OK },
+    )
     .await;
     let res = app.register("newcomer").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -220,11 +218,22 @@ async fn with_postgres_hung_requests_fail_fast_and_recover() {
     );
 
     proxy.restore();
-    let took = eventually(Duration::from_secs(30), || async {
-        app.get("/").await.status() == StatusCode::OK
-            && app.get("/readyz").await.status() == StatusCode::OK
-    })
+    let start = Instant::now();
+    eventually(
+        "/ and /readyz to answer 200",
+        Duration::from_secs(30),
+        || async {
+            let home = app.get("/").await.status();
+            let ready = app.get("/readyz").await.status();
+            if (home, ready) == (StatusCode::OK, StatusCode::OK) {
+                Ok(())
+            } else {
+                Err((home, ready))
+            }
+        },
+    )
     .await;
+    let took = start.elapsed();
     println!("recovered {took:?} after PostgreSQL answered again");
 }
 
@@ -238,8 +247,10 @@ async fn the_site_starts_while_postgres_is_down_and_serves_once_it_is_back() {
     assert!(took < Duration::from_secs(9), "took {took:?}");
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     proxy.restore();
-    eventually(Duration::from_secs(15), || async {
-        app.get("/").await.status() == StatusCode::OK
-    })
+    eventually(
+        "/ once PostgreSQL is back",
+        Duration::from_secs(15),
+        || async { app.get("/").await.status() == StatusCode::OK },
+    )
     .await;
 }

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    harness::{PASSWORD, TestApp, spawn_app_with},
+    harness::{PASSWORD, TestApp, eventually, spawn_app_with},
     smtp::SmtpSink,
 };
 
@@ -162,18 +162,7 @@ async fn the_answer_is_the_same_for_an_address_without_an_account_and_nothing_is
     assert_eq!(unknown.text().await.unwrap(), known.text().await.unwrap());
     smtp.wait_for(1).await;
     // Both jobs ran; only the account's address got a message.
-    for _ in 0..100 {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE kind = 'mail.reset' AND state <> 'done'",
-        )
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-        if open == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.until_jobs_ran().await;
     let all = smtp.messages();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].rcpt_tos, ["known@example.com"]);
@@ -381,17 +370,23 @@ async fn a_refusing_server_fails_the_job_at_once_and_a_busy_one_is_tried_again()
     smtp.set_down(true);
     ask(&app, "patient@example.com").await;
     // Fails while the server says 451, then goes through once it is back.
-    for _ in 0..200 {
-        let attempts: Option<i32> =
-            sqlx::query_scalar("SELECT attempts FROM jobs WHERE kind = 'mail.reset'")
-                .fetch_optional(&app.db)
-                .await
-                .unwrap();
-        if attempts.unwrap_or(0) >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "a second attempt at the reset email",
+        Duration::from_secs(10),
+        || async {
+            let attempts: Option<i32> =
+                sqlx::query_scalar("SELECT attempts FROM jobs WHERE kind = 'mail.reset'")
+                    .fetch_optional(&app.db)
+                    .await
+                    .unwrap();
+            if attempts.unwrap_or(0) >= 2 {
+                Ok(())
+            } else {
+                Err(attempts)
+            }
+        },
+    )
+    .await;
     assert!(smtp.messages().is_empty());
     smtp.set_down(false);
     let (attempts, _) = until_job(&app, "done").await;
@@ -401,21 +396,20 @@ async fn a_refusing_server_fails_the_job_at_once_and_a_busy_one_is_tried_again()
 
 /// The one `mail.reset` job, once it is in `state`: (attempts, last error).
 async fn until_job(app: &TestApp, state: &str) -> (i32, String) {
-    for _ in 0..400 {
+    let what = format!("the mail.reset job to be {state}");
+    eventually(&what, Duration::from_secs(20), || async {
         let row: Option<(String, i32, Option<String>)> = sqlx::query_as(
             "SELECT state, attempts, last_error FROM jobs WHERE kind = 'mail.reset'",
         )
         .fetch_optional(&app.db)
         .await
         .unwrap();
-        if let Some((s, attempts, error)) = row
-            && s == state
-        {
-            return (attempts, error.unwrap_or_default());
+        match row {
+            Some((s, attempts, error)) if s == state => Ok((attempts, error.unwrap_or_default())),
+            other => Err(other),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the mail.reset job never became {state}");
+    })
+    .await
 }
 
 #[tokio::test]
@@ -471,16 +465,21 @@ async fn a_line_break_in_a_display_name_neither_stops_the_mail_nor_adds_a_header
     assert!(!to.contains('\r') && !to.contains('\n'), "{to:?}");
     // The job is done, not left running (its "done" is recorded a moment after the mail went:
     // the runner marks finished jobs in batches).
-    let mut states: Vec<String> = Vec::new();
-    for _ in 0..50 {
-        states = sqlx::query_scalar("SELECT state FROM jobs WHERE kind = 'mail.reset'")
-            .fetch_all(&app.db)
-            .await
-            .unwrap();
-        if states == ["done"] {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(states, ["done"]);
+    eventually(
+        "the one mail.reset job to be done",
+        Duration::from_secs(5),
+        || async {
+            let states: Vec<String> =
+                sqlx::query_scalar("SELECT state FROM jobs WHERE kind = 'mail.reset'")
+                    .fetch_all(&app.db)
+                    .await
+                    .unwrap();
+            if states == ["done"] {
+                Ok(())
+            } else {
+                Err(states)
+            }
+        },
+    )
+    .await;
 }

@@ -12,7 +12,7 @@ use quire::{
 
 use reqwest::StatusCode;
 
-use crate::harness::{PostSpec, TestApp, spawn_app_with};
+use crate::harness::{PostSpec, TestApp, eventually, spawn_app_with};
 
 /// Which backend a copy of a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,16 +56,21 @@ pub async fn settle(app: &TestApp) {
     if engine_of(app) == Engine::Postgres {
         return;
     }
-    for _ in 0..300 {
-        if quire::search::outbox::is_empty(&app.db)
-            .await
-            .expect("outbox")
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the search outbox did not drain in 15 s");
+    eventually(
+        "the search outbox to drain",
+        Duration::from_secs(15),
+        || async {
+            let (left, _) = quire::search::outbox::pending(&app.db)
+                .await
+                .expect("outbox");
+            if left == 0 {
+                Ok(())
+            } else {
+                Err(format!("{left} posts queued"))
+            }
+        },
+    )
+    .await
 }
 
 async fn find_page(app: &TestApp, query: Query, limit: i64, offset: i64) -> Results {
@@ -649,7 +654,8 @@ async fn changes_queue_while_meilisearch_is_away_and_postgres_answers() {
     assert_eq!(page.texts(".result").len(), 2);
     assert!(readyz(&app).await.contains("search: degraded"));
 
-    // The worker keeps retrying; nothing it could not send is dropped.
+    // The worker keeps retrying; nothing it could not send is dropped. Time is the point:
+    // a few of its tries go by.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (queued, _) = quire::search::outbox::pending(&app.db).await.unwrap();
     assert_eq!(queued, 3);
@@ -705,6 +711,7 @@ async fn the_outbox_drains_when_meilisearch_returns() {
     }
     let res = app.get("/search?q=osprey").await;
     assert_eq!(res.headers()["x-search-backend"], "postgres");
+    // Time is the point: the worker tries meanwhile, and sends nothing.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(quire::search::outbox::pending(&app.db).await.unwrap().0, 6);
     assert!(readyz(&app).await.contains("search: degraded"));
@@ -722,9 +729,19 @@ async fn the_outbox_drains_when_meilisearch_returns() {
     let res = app.get("/search?q=nest").await;
     assert_eq!(res.headers()["x-search-backend"], "postgres");
     proxy.restore();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let res = app.get("/search?q=nests").await;
-    assert_eq!(res.headers()["x-search-backend"], "meilisearch");
+    // Each look is a search: spaced by the helper, well under the search allowance.
+    eventually(
+        "Meilisearch to answer again",
+        Duration::from_secs(5),
+        || async {
+            let res = app.get("/search?q=nests").await;
+            match res.headers().get("x-search-backend") {
+                Some(backend) if backend == "meilisearch" => Ok(()),
+                other => Err((res.status(), other.cloned())),
+            }
+        },
+    )
+    .await;
 }
 
 /// `quire reindex` rebuilds the index from PostgreSQL: a document whose post is gone from

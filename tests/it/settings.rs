@@ -2,11 +2,13 @@
 //! them on its next request; bad values come back with the form; two admins can't
 //! silently overwrite each other; registrations and comments obey them.
 
+use std::time::Duration;
+
 use quire::accounts::model::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{PostSpec, TestApp, spawn_app};
+use crate::harness::{PostSpec, TestApp, eventually, spawn_app};
 
 /// The settings form with `changes` over sensible values, posted by `admin`.
 pub async fn save(admin: &TestApp, changes: &[(&str, &str)]) -> reqwest::Response {
@@ -337,21 +339,18 @@ async fn closed_registrations_and_closed_comments_are_refused_with_a_reason() {
 /// The home page on `instance`, anonymous (through the page cache), once `shows` holds for it
 /// (3 s at most): a change made outside any instance reaches it without a request to it.
 async fn home_once(instance: &TestApp, shows: impl Fn(&crate::harness::Page) -> bool) {
-    let mut seen = String::new();
-    for _ in 0..30 {
+    let what = format!("the change to show on :{}", instance.port);
+    eventually(&what, Duration::from_secs(3), || async {
         let res = instance.get("/").await;
         let status = res.status();
-        seen = res.text().await.unwrap();
-        if status == StatusCode::OK && shows(&crate::harness::Page::parse(&seen)) {
-            return;
+        let page = crate::harness::Page::parse(&res.text().await.unwrap());
+        if status == StatusCode::OK && shows(&page) {
+            Ok(())
+        } else {
+            Err((status, page.texts(".site-header a")))
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!(
-        "the change never showed on :{}: {:?}",
-        instance.port,
-        crate::harness::Page::parse(&seen).texts(".site-header a")
-    );
+    })
+    .await
 }
 
 #[tokio::test]
@@ -418,10 +417,32 @@ async fn a_change_made_while_an_instance_was_cut_off_shows_once_it_is_back() {
         .execute(&app.db)
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Time passing is the point: the instance finds its connections gone meanwhile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let restored: time::OffsetDateTime = sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     proxy.restore();
     // No request meanwhile (one would read the row while the listener is down): its
     // listener connects again and reads the row once, so the kept home page is not served.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Seen from PostgreSQL: its listener's connection, made since (it reads the row next;
+    // should a request beat that read, the request reads the row itself).
+    eventually(
+        "the instance to listen again",
+        Duration::from_secs(10),
+        || async {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                             WHERE datname = current_database() AND backend_start > $1
+                               AND query LIKE 'LISTEN%quire_settings%')",
+            )
+            .bind(restored)
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+        },
+    )
+    .await;
     home_once(&app, |page| page.text(".brand") == "Changed while away").await;
 }

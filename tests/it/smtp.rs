@@ -120,14 +120,17 @@ impl SmtpSink {
 
     /// Wait (20 s at most) until `n` messages have arrived; returns them all.
     pub async fn wait_for(&self, n: usize) -> Vec<Mail> {
-        for _ in 0..400 {
+        let what = format!("{n} messages");
+        crate::harness::eventually(&what, Duration::from_secs(20), || async {
             let got = self.messages();
             if got.len() >= n {
-                return got;
+                Ok(got)
+            } else {
+                let to: Vec<_> = got.iter().map(|m| m.rcpt_tos.clone()).collect();
+                Err(format!("{} to {to:?}", got.len()))
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {n} messages, got {:?}", self.messages());
+        })
+        .await
     }
 
     /// Hold the message after the `n`-th (see tests/smtp/sink.py) until `release`.

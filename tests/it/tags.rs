@@ -12,7 +12,7 @@ use quire::{
 use reqwest::StatusCode;
 use time::OffsetDateTime;
 
-use crate::harness::{PostSpec, TestApp, spawn_app, spawn_app_with};
+use crate::harness::{PostSpec, TestApp, eventually, spawn_app, spawn_app_with};
 
 /// An app whose job runner is off, so a test can step through a tag job batch by batch.
 async fn spawn_app_without_jobs() -> TestApp {
@@ -21,13 +21,12 @@ async fn spawn_app_without_jobs() -> TestApp {
 
 /// Until `tag` lists `posts` posts (the job runner working), 30 s at most.
 async fn until_listing(app: &TestApp, tag: &str, posts: i64) {
-    for _ in 0..300 {
-        if posts_listing(app, tag).await == posts {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(posts_listing(app, tag).await, posts);
+    let what = format!("tag {tag} to list {posts} posts");
+    eventually(&what, std::time::Duration::from_secs(30), || async {
+        let listed = posts_listing(app, tag).await;
+        if listed == posts { Ok(()) } else { Err(listed) }
+    })
+    .await
 }
 
 async fn tag_id(app: &crate::harness::TestApp, slug: &str) -> i64 {

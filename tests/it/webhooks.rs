@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use quire::accounts::model::Role;
 use reqwest::StatusCode;
 
-use crate::harness::{PostSpec, TestApp, spawn_app_with};
+use crate::harness::{PostSpec, TestApp, eventually, spawn_app_with};
 
 /// What the receiver does with the next requests.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -86,13 +86,16 @@ impl Receiver {
 
     /// Wait (20 s at most) for `n` requests.
     async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..400 {
-            if self.got().len() >= n {
-                return self.got();
+        let what = format!("{n} deliveries");
+        eventually(&what, Duration::from_secs(20), || async {
+            let got = self.got();
+            if got.len() >= n {
+                Ok(got)
+            } else {
+                Err(sorted(&got))
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {n} deliveries, got {:?}", self.got());
+        })
+        .await
     }
 }
 
@@ -310,7 +313,7 @@ async fn every_event_is_delivered_signed_and_logged() {
     // writer and reader made (boss was there before the webhook); the post published, a
     // comment, the post updated, unpublished, published again, deleted.
     let got = receiver.wait_for(8).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.until_jobs_ran().await;
     let got_all = receiver.got();
     assert_eq!(got_all.len(), 8, "each event once");
     assert_eq!(
@@ -341,18 +344,24 @@ async fn every_event_is_delivered_signed_and_logged() {
     assert_eq!(verified(&secret, comment)["data"]["body"], "Nice");
 
     // The log: every delivery, delivered, with the receiver's answer.
-    for _ in 0..100 {
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM webhook_deliveries WHERE state <> 'delivered'",
-        )
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-        if pending == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "every delivery delivered",
+        Duration::from_secs(5),
+        || async {
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM webhook_deliveries WHERE state <> 'delivered'",
+            )
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+            if pending == 0 {
+                Ok(())
+            } else {
+                Err(format!("{pending} not delivered"))
+            }
+        },
+    )
+    .await;
     let log = admin
         .page(&format!("/admin/webhooks/{id}"), StatusCode::OK)
         .await;
@@ -406,17 +415,12 @@ async fn until_delivery(
     n: i64,
     state: &str,
 ) -> (String, i32, Option<i32>, Option<String>) {
-    for _ in 0..400 {
+    let what = format!("delivery {n} to be {state}");
+    eventually(&what, Duration::from_secs(20), || async {
         let d = delivery(app, n).await;
-        if d.0 == state {
-            return d;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "delivery {n} never became {state}: {:?}",
-        delivery(app, n).await
-    );
+        if d.0 == state { Ok(d) } else { Err(d) }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -466,13 +470,12 @@ async fn failing_hanging_flooding_and_redirecting_receivers_are_handled() {
     let before = receiver.got().len();
     app.user("fourth", Role::Reader).await;
     receiver.wait_for(before + 1).await;
-    for _ in 0..100 {
-        if delivery(&app, 4).await.3.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (_, _, status, error) = delivery(&app, 4).await;
+    let (_, _, status, error) =
+        eventually("delivery 4's error", Duration::from_secs(5), || async {
+            let d = delivery(&app, 4).await;
+            if d.3.is_some() { Ok(d) } else { Err(d) }
+        })
+        .await;
     assert_eq!(status, None);
     assert!(error.unwrap().contains("redirects are not followed"));
     assert!(receiver.got().iter().all(|r| r.path == "/hook"));
@@ -522,15 +525,27 @@ async fn a_scheduled_post_going_live_by_the_clock_is_published_once() {
     .execute(&app.db)
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The clock is the point: the post goes live when its time passes, with no write.
+    eventually(
+        "the post's time to pass",
+        Duration::from_secs(5),
+        || async {
+            sqlx::query_scalar::<_, bool>("SELECT published_at <= now() FROM posts WHERE slug = $1")
+                .bind(&slug)
+                .fetch_one(&app.db)
+                .await
+                .unwrap()
+        },
+    )
+    .await;
+    // Two scans (each run, and whatever it queued, before the next): one delivery.
     for _ in 0..2 {
         quire::jobs::queue_once::<quire::webhooks::Scan>(&app.db)
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.until_jobs_ran().await;
     }
     let got = receiver.wait_for(2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         sorted(&receiver.got()),
         ["post.published", "post.published"]

@@ -6,17 +6,13 @@ use serde::Deserialize;
 
 use super::{Reset, hash, repo};
 use crate::{
-    accounts::{
-        model::{Email, Password},
-        session::AuthSession,
-    },
+    accounts::{address_form::AddressForm, model::Password, session::AuthSession},
     error::Error,
     extract::{ClientIp, CsrfForm},
-    mail::Asked,
     render::{
         Layout,
         form::FormErrors,
-        page::{in_minutes, personal as render, see_other, too_many},
+        page::{personal as render, see_other},
     },
     state::AppState,
 };
@@ -92,26 +88,14 @@ pub async fn forgot(
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> Result<HttpResponse, Error> {
     let again = |errors| forgot_page(&state, &session, form.email.clone(), errors, false);
-    if !state.settings.mail.is_configured() {
-        return render(
-            StatusCode::SERVICE_UNAVAILABLE,
-            again(FormErrors::default()),
-        );
-    }
-    let mut errors = FormErrors::default();
-    let Some(email) = errors.check("email", Email::parse(&form.email)) else {
-        return render(StatusCode::UNPROCESSABLE_ENTITY, again(errors));
+    let flow = AddressForm {
+        sent: "/password/forgot?sent=1",
+        too_many: "Too many requests for a reset link.",
     };
-    match super::ask(&state, ip, email.as_str()).await? {
-        Asked::Done => Ok(see_other("/password/forgot?sent=1")),
-        Asked::TooMany { wait_secs } => {
-            let errors = FormErrors::general(format!(
-                "Too many requests for a reset link. Try again in {}.",
-                in_minutes(wait_secs)
-            ));
-            too_many(again(errors), wait_secs)
-        }
-    }
+    flow.answer(&state, &form.email, again, async |email| {
+        super::ask(&state, ip, email.as_str()).await
+    })
+    .await
 }
 
 #[derive(Template)]
