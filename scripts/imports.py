@@ -10,6 +10,7 @@ order), and how many ordered pairs of top-level areas import each other.
 
     python3 scripts/imports.py            # the figures
     python3 scripts/imports.py --list     # and every circle's files and every upward arrow
+    python3 scripts/imports.py --check    # fail if a circle passes 10 files or 20 arrows run up
 """
 
 import re
@@ -184,6 +185,11 @@ def main() -> None:
     print(f"largest circle: {len(circles[0]) if circles else 0} files  circles: {[len(c) for c in circles]}")
     print(f"arrows running back up: {len(back)}")
     print(f"top-level areas: {n_areas}  ordered pairs that import: {pairs}  of them mutual: {mutual}")
+    if "--check" in sys.argv:
+        largest = len(circles[0]) if circles else 0
+        if largest > 10 or len(back) > 20:
+            sys.exit(f"the layers slipped: a circle of {largest} files, {len(back)} arrows up "
+                     "(at most 10 and 20; see --list)")
     if "--list" in sys.argv:
         for i, c in enumerate(circles, 1):
             print(f"circle {i}: " + ", ".join(sorted(name(m) for m in c)))

@@ -33,6 +33,9 @@ if [ ! -x "$SMTP_VENV/bin/python" ] || ! "$SMTP_VENV/bin/python" -c 'import aios
   "$SMTP_VENV/bin/pip" install --quiet --disable-pip-version-check aiosmtpd==1.4.6
 fi
 
+# The crate's layers: no import circle of more than 10 files, at most 20 imports back up.
+python3 scripts/imports.py --check
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
 else

@@ -21,6 +21,13 @@ use sqlx::PgPool;
 use crate::state::AppState;
 use model::{Email, NewUser, Provider, ProviderAccount, Role, UserId, Username};
 
+/// Where to go after logging in (`?next=/path`, checked by `render::page::safe_next`).
+#[derive(Debug, serde::Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    pub next: String,
+}
+
 /// Does `candidate` match the account's password? (Argon2, bounded, off the workers.) An
 /// account without one matches nothing.
 pub async fn password_matches(

@@ -367,12 +367,6 @@ pub struct LoginForm {
     pub next: String,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct NextQuery {
-    #[serde(default)]
-    pub next: String,
-}
-
 #[derive(Template)]
 #[template(path = "accounts/login.html")]
 struct LoginPage {
@@ -406,7 +400,7 @@ pub async fn login_form(
     state: web::Data<AppState>,
     session: AuthSession,
     viewer: Viewer,
-    query: web::Query<NextQuery>,
+    query: web::Query<super::NextQuery>,
 ) -> Result<HttpResponse, Error> {
     let next = safe_next(&query.next);
     if viewer.0.is_some() {

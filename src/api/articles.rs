@@ -207,9 +207,7 @@ async fn search(
     let mut wanted = Query::new(words);
     wanted.tag = query.tag.as_deref().map(tag_slug);
     wanted.author = query.author.as_deref().map(str::to_lowercase);
-    let (results, _) = backend
-        .search(&state.db, &wanted, limit, offset)
-        .await?;
+    let (results, _) = backend.search(&state.db, &wanted, limit, offset).await?;
     let ids: Vec<PostId> = results.hits.iter().map(|h| h.post.id).collect();
     let mut rows = repo::published_articles(&state.db, viewer, &ids).await?;
     // In the search's order.

@@ -9,9 +9,9 @@ use time::{PrimitiveDateTime, macros::format_description};
 use super::{
     SaveError,
     admin::{editable, layout},
+    diff::{DiffLine, diff_off_thread},
     input::{Field, PostFields},
     model::{PostForEdit, PostId, PostInput, PostKind},
-    revisions::{DiffLine, diff_off_thread},
 };
 use crate::render::page::personal as render;
 use crate::render::page::see_other;

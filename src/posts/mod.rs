@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod assist;
+pub mod diff;
 pub mod editor;
 pub mod feeds;
 pub mod input;

@@ -119,7 +119,7 @@ pub struct Post {
     pub updated_at: OffsetDateTime,
     pub author_bio: String,
     /// Every comment, hidden ones included (the feed reads none).
-    pub comments: Json<Vec<crate::comments::CommentView>>,
+    pub comments: Json<Vec<crate::comments::model::CommentView>>,
     /// How many readers favourite it (the feed reads none).
     pub favorites: i64,
     pub meta: Json<PostMeta>,

@@ -133,9 +133,7 @@ pub async fn search(
     }
     let per_page = i64::from(state.site().per_page);
     let offset = i64::from(number.get() - 1) * per_page;
-    let (results, answered) = backend
-        .search(&state.db, &query, per_page, offset)
-        .await?;
+    let (results, answered) = backend.search(&state.db, &query, per_page, offset).await?;
     let pages = (results.total + per_page - 1) / per_page;
     found.pager = Pager {
         number: number.get(),

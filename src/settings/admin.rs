@@ -237,7 +237,13 @@ pub async fn update(
             );
         }
     };
-    match super::save(&state.db, &live, repo::update(&state.db, &wanted, form.version)).await? {
+    match super::save(
+        &state.db,
+        &live,
+        repo::update(&state.db, &wanted, form.version),
+    )
+    .await?
+    {
         Saved::Done => Ok(see_other("/admin/settings?saved=1")),
         // Someone saved in between: show theirs, say so, keep nothing silently.
         Saved::Conflict(current) => {

@@ -11,10 +11,9 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ProviderDone, ProviderFailure as Failure, UnlinkError,
+    NextQuery, ProviderDone, ProviderFailure as Failure, UnlinkError,
     model::constant_time_eq,
     model::{Provider, UserId},
-    pages::NextQuery,
     session::AuthSession,
 };
 use crate::{
