@@ -239,6 +239,11 @@ fn site(t: &mut Table) {
     t.post("/admin/jobs/{id}/discard", jobs::admin::discard);
 }
 
+/// Last: pages (About, Contact) at `/{slug}`, which must shadow none of the routes above.
+fn pages_last(t: &mut Table) {
+    t.read("/{slug}", pages::show).keep(PAGED);
+}
+
 /// The JSON API under `/api`, RealWorld's routes and Quire's: each at the path and method
 /// its handler's `#[utoipa::path]` annotation names (the `__path_` type utoipa makes beside
 /// each handler), which is also what the OpenAPI document says.
@@ -293,6 +298,13 @@ impl Router {
         for entry in &site_table.entries {
             site_rules.add(entry.path, entry.keep);
         }
+        // In the order `register` follows: the API's scope, then the pages.
+        site_rules.add_prefix("/api");
+        let mut last = Table::default();
+        pages_last(&mut last);
+        for entry in &last.entries {
+            site_rules.add(entry.path, entry.keep);
+        }
         let mut api_rules = Rules::default();
         for entry in &api_table.entries {
             api_rules.add(&format!("/api{}", entry.path_owned()), entry.keep);
@@ -319,8 +331,9 @@ impl Router {
         cfg.service(api::scope(&self.origins, move |cfg| {
             api_table.register(cfg)
         }));
-        // Last: `/{slug}` must shadow none of the routes above.
-        cfg.service(resource("/{slug}").route(read().to(pages::show)));
+        let mut last = Table::default();
+        pages_last(&mut last);
+        last.register(cfg);
     }
 }
 
@@ -436,7 +449,7 @@ impl Table {
     /// An API operation at the path and methods of its annotation `P`, in the document too.
     fn api<P, F, Args>(&mut self, handler: F) -> &mut Entry
     where
-        P: utoipa::Path + utoipa::__dev::SchemaReferences,
+        P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>,
         F: Handler<Args> + Clone,
         Args: FromRequest + 'static,
         F::Output: Responder + 'static,
@@ -473,6 +486,28 @@ impl Table {
                 at = at.route(route);
             }
             cfg.service(at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page's slug can't take an address the app answers itself: every first segment of
+    /// the table is one `pages::RESERVED` refuses (those with a dot can't be slugs at all).
+    #[test]
+    fn every_first_segment_of_the_table_is_reserved_for_the_app() {
+        let mut t = Table::default();
+        site(&mut t);
+        let firsts = t
+            .entries
+            .iter()
+            .filter_map(|e| e.path.split('/').nth(1))
+            .filter(|s| !s.is_empty() && !s.starts_with('{') && !s.contains('.'))
+            .chain(["api"]);
+        for first in firsts {
+            assert!(pages::RESERVED.contains(&first), "/{first} is not reserved");
         }
     }
 }

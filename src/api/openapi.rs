@@ -267,9 +267,17 @@ pub struct Paths {
 
 impl Paths {
     /// The operation an annotated handler's `#[utoipa::path]` describes.
-    pub fn add<P: utoipa::Path + utoipa::__dev::SchemaReferences>(&mut self) {
+    pub fn add<P>(&mut self)
+    where
+        P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>,
+    {
+        let mut operation = P::operation();
+        let tags = P::tags();
+        if !tags.is_empty() {
+            operation.tags = Some(tags.into_iter().map(str::to_owned).collect());
+        }
         self.paths
-            .add_path_operation(P::path(), P::methods(), P::operation());
+            .add_path_operation(P::path(), P::methods(), operation);
         P::schemas(&mut self.schemas);
     }
 }
