@@ -18,15 +18,9 @@ LANGUAGE sql AS $$
              GROUP BY post_id, chunk) grouped;
 $$;
 
--- A comment held for approval is no one's news until it is approved (an update).
-CREATE FUNCTION live_comments_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM live_comments_announce(array_agg(id), array_agg(post_id))
-       FROM new_rows WHERE approved_at IS NOT NULL;
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION live_comments_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+-- New or changed rows. A comment held for approval is no one's news until it is approved
+-- (an update).
+CREATE FUNCTION live_comments_written() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM live_comments_announce(array_agg(id), array_agg(post_id))
        FROM new_rows WHERE approved_at IS NOT NULL;
@@ -40,9 +34,9 @@ BEGIN
 END $$;
 
 CREATE TRIGGER comments_live_insert AFTER INSERT ON comments
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION live_comments_inserted();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION live_comments_written();
 CREATE TRIGGER comments_live_update AFTER UPDATE ON comments
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION live_comments_updated();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION live_comments_written();
 CREATE TRIGGER comments_live_delete AFTER DELETE ON comments
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION live_comments_deleted();
 

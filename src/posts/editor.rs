@@ -87,12 +87,7 @@ impl EditorForm {
         Self {
             title: post.title.clone(),
             slug: post.slug.clone(),
-            // An excerpt made from the body stays empty here, so it keeps following the body.
-            excerpt: if post.excerpt == super::derived_excerpt(&post.body_markdown) {
-                String::new()
-            } else {
-                post.excerpt.clone()
-            },
+            excerpt: post.own_excerpt(),
             tags: post.tag_names(),
             cover_image: post.cover_image.clone().unwrap_or_default(),
             featured: post.featured.then(|| "on".to_owned()),

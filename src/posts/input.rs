@@ -99,12 +99,7 @@ impl PostFields {
         PostFields {
             title: post.title.clone(),
             slug: post.slug.clone(),
-            // An excerpt made from the body stays empty, so it keeps following the body.
-            excerpt: if post.excerpt == super::derived_excerpt(&post.body_markdown) {
-                String::new()
-            } else {
-                post.excerpt.clone()
-            },
+            excerpt: post.own_excerpt(),
             body: post.body_markdown.clone(),
             tags: post.tags.0.iter().map(|t| t.name.clone()).collect(),
             cover_image: post.cover_image.clone().unwrap_or_default(),

@@ -168,6 +168,16 @@ pub struct PostForEdit {
 }
 
 impl PostForEdit {
+    /// The excerpt its author wrote: empty when it is the one made from the body, so that an
+    /// edit keeps it following the body.
+    pub fn own_excerpt(&self) -> String {
+        if self.excerpt == super::derived_excerpt(&self.body_markdown) {
+            String::new()
+        } else {
+            self.excerpt.clone()
+        }
+    }
+
     /// Where readers find it once published.
     pub fn public_path(&self) -> String {
         public_path(self.kind, &self.slug)
