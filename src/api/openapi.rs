@@ -173,7 +173,8 @@ pub struct UpdateUserRequest {
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct NewArticle {
-    #[schema(min_length = 1, max_length = 300, pattern = "[A-Za-z0-9]")]
+    /// A slug is made from it, so it needs a letter or digit (`ã` will do: it becomes `a`).
+    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     pub title: String,
     #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub description: String,

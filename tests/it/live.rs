@@ -476,8 +476,9 @@ async fn sockets_that_misbehave_are_cut_off_and_quiet_ones_are_pinged() {
         assert!(reason.contains(why), "{reason}");
     }
 
-    // A flood: ten in a burst are fine, the rest close the socket.
-    let mut ws = open(&app, &path, None).await;
+    // A flood: ten in a burst are fine, the rest close the socket. (The sockets closed above
+    // give their places back a moment after their clients hear the close.)
+    let mut ws = open_when_free(&app, &path).await;
     for _ in 0..30 {
         if ws
             .send(Message::text(r#"{"type": "since", "id": 1000000}"#))
@@ -493,7 +494,20 @@ async fn sockets_that_misbehave_are_cut_off_and_quiet_ones_are_pinged() {
         (CloseCode::Policy, "more than 5 messages a second")
     );
 
-    // Three sockets per client address: a fourth is refused, readably.
+    // Three sockets per client address: a fourth is refused, readably. (Once every socket
+    // above has given its place back.)
+    eventually(
+        "every socket's place given back",
+        Duration::from_secs(2),
+        || async {
+            let metrics = app.get("/metrics").await.text().await.unwrap();
+            match metrics.contains("quire_websockets 0") {
+                true => Ok(()),
+                false => Err("sockets still open".to_owned()),
+            }
+        },
+    )
+    .await;
     let one = open(&app, &path, None).await;
     let _two = open(&app, &path, None).await;
     let _three = open(&app, &path, None).await;
