@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod import;
 pub mod input;
 pub mod job_registry;
 pub mod jobs;
