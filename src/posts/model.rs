@@ -17,7 +17,7 @@ use crate::{
 #[sqlx(transparent)]
 pub struct PostId(pub i64);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
 #[sqlx(type_name = "post_status", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum PostStatus {
