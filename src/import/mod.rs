@@ -7,7 +7,11 @@
 //! `Format::read` hands the items over one by one to the writer, which writes them in
 //! batches: memory stays bounded however large the file.
 
+pub mod markdown;
 pub mod model;
+pub mod repo;
+pub mod wordpress;
+pub mod write;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -34,6 +38,15 @@ pub trait Format: Send {
     fn check(&mut self) -> Result<Site, ReadError>;
     /// Hand every item over, in `model::Item`'s order.
     fn read(&mut self, emit: Emit<'_>) -> Result<(), ReadError>;
+    /// How many posts and comments `read` will hand over, when `check` counted them: the
+    /// progress bar's end (0: unknown).
+    fn size(&self) -> u64 {
+        0
+    }
+    /// What `check` saw and the import leaves out (menu items, say), for the report.
+    fn skipped(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Where the images the items name can be found (`--uploads DIR`, `--images DIR`,
     /// the folder itself); `None`: images stay where they are.
     fn images(&self) -> Option<&ImageDir> {
@@ -75,7 +88,9 @@ impl ImageDir {
                     .strip_prefix(p.as_str())
                     .or_else(|| strip_prefix_any_scheme(address, p))
             })
-            .or_else(|| (!address.contains("://") && !address.starts_with("//")).then_some(address))?;
+            .or_else(|| {
+                (!address.contains("://") && !address.starts_with("//")).then_some(address)
+            })?;
         let relative = percent_decode(relative.trim_start_matches('/'))?;
         let path = Path::new(&relative);
         if relative.is_empty()
