@@ -31,6 +31,7 @@ mod parity;
 mod queries;
 mod reading;
 mod realworld;
+mod redirects;
 mod reset;
 mod schemathesis;
 mod search;
