@@ -16,6 +16,7 @@ mod editor;
 mod email;
 mod feeds;
 mod follows;
+mod guest_comments;
 mod harness;
 mod health;
 mod jobs;
