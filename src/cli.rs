@@ -298,14 +298,7 @@ async fn import(
         ImportSource::Wordpress { file, uploads } => Box::new(Wxr::open(file, uploads.as_deref())),
         ImportSource::Markdown { dir } => Box::new(Folder::open(dir)),
     };
-    let opts = write::Options {
-        importer,
-        roles: Default::default(),
-        dry_run,
-        max_body: settings.posts.max_body_bytes,
-        uploads_dir: settings.uploads.dir.clone(),
-        upload_max_bytes: settings.uploads.max_bytes,
-    };
+    let opts = write::Options::new(settings, importer, dry_run);
     let bar = seed::progress_bar();
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{bar:40} {pos}/{len} posts and comments  {per_sec}  {eta} left",
