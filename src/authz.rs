@@ -53,6 +53,8 @@ pub enum Action {
     ManageWebhooks,
     /// List, add, change and delete redirects (the site's old addresses).
     ManageRedirects,
+    /// Import another blog's export (accounts, posts, comments, redirects).
+    ImportContent,
 }
 
 /// The least role that may do `action` on anyone's things; `None`: no role is enough.
@@ -75,7 +77,8 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::ManageJobs
         | Action::ManageSubscribers
         | Action::ManageWebhooks
-        | Action::ManageRedirects => Role::Admin,
+        | Action::ManageRedirects
+        | Action::ImportContent => Role::Admin,
     })
 }
 
@@ -114,6 +117,7 @@ pub struct Menu {
     pub subscribers: bool,
     pub webhooks: bool,
     pub redirects: bool,
+    pub import: bool,
 }
 
 impl Menu {
@@ -127,6 +131,7 @@ impl Menu {
             subscribers: can(user, Action::ManageSubscribers),
             webhooks: can(user, Action::ManageWebhooks),
             redirects: can(user, Action::ManageRedirects),
+            import: can(user, Action::ImportContent),
         }
     }
 }

@@ -281,7 +281,7 @@ async fn import(
     dry_run: bool,
     as_user: Option<String>,
 ) -> anyhow::Result<()> {
-    use crate::import::{markdown::Folder, wordpress::Wxr, write};
+    use crate::import::write;
     let importer = match as_user {
         Some(name) => {
             let username = Username::parse(&name).map_err(|e| anyhow::anyhow!("--as: {e}"))?;
@@ -294,10 +294,11 @@ async fn import(
              or name one with --as",
         )?,
     };
-    let format: Box<dyn crate::import::Format> = match &source {
-        ImportSource::Wordpress { file, uploads } => Box::new(Wxr::open(file, uploads.as_deref())),
-        ImportSource::Markdown { dir } => Box::new(Folder::open(dir)),
+    let (format, path, images) = match &source {
+        ImportSource::Wordpress { file, uploads } => ("wordpress", file, uploads.as_deref()),
+        ImportSource::Markdown { dir } => ("markdown", dir, None),
     };
+    let format = crate::import::open(format, path, images).context("an unknown format")?;
     let opts = write::Options::new(settings, importer, dry_run);
     let bar = seed::progress_bar();
     if let Ok(style) = indicatif::ProgressStyle::with_template(

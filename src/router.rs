@@ -19,7 +19,7 @@ use crate::{
     cache::{Keep, Routes, Rules},
     comments,
     extract::FormLimit,
-    health, jobs,
+    health, import, jobs,
     middleware::{read, resource},
     newsletter, pages, posts, redirects, search, settings, tags, uploads, webhooks,
 };
@@ -246,6 +246,9 @@ fn site(t: &mut Table) {
         redirects::admin::confirm_delete,
         redirects::admin::delete,
     );
+    t.both("/admin/import", import::admin::index, import::admin::create);
+    t.read("/admin/import/{id}", import::admin::show);
+    t.post("/admin/import/{id}/run", import::admin::start);
     t.read("/admin/jobs", jobs::admin::index);
     t.post("/admin/jobs/{id}/retry", jobs::admin::retry);
     t.post("/admin/jobs/{id}/discard", jobs::admin::discard);

@@ -537,3 +537,139 @@ fn generated_wxr(posts: usize, comments: usize) -> TempFile {
     assert!(out.status.success());
     temp_file("generated.xml", &String::from_utf8_lossy(&out.stdout))
 }
+
+async fn upload_export(
+    browser: &TestApp,
+    format: &str,
+    bytes: Vec<u8>,
+    token: Option<String>,
+) -> reqwest::Response {
+    let token = match token {
+        Some(t) => t,
+        None => browser.csrf_token("/admin/import").await,
+    };
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", token)
+        .text("format", format.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("export.xml"),
+        );
+    browser
+        .client
+        .post(browser.url("/admin/import"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("posted")
+}
+
+async fn state_of(app: &TestApp, id: i64) -> String {
+    sqlx::query_scalar("SELECT state::text FROM imports WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .expect("a run")
+}
+
+#[tokio::test]
+async fn an_admin_uploads_reads_the_dry_run_chooses_roles_and_imports() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("boss", Role::Admin).await;
+    let bytes = std::fs::read(fixture("theme-unit-test-data.xml")).expect("fixture");
+    let response = upload_export(&admin, "wordpress", bytes, None).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let id: i64 = location
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("/admin/import/{id}");
+    app.until_jobs_ran().await;
+    assert_eq!(state_of(&app, id).await, "checked");
+    // The plan: counts, the accounts with a role to choose, and nothing written yet.
+    let page = admin.page(&location, StatusCode::OK).await;
+    assert!(page.contains("posts: 58 created"), "{}", page.1);
+    assert!(page.contains("menu items"));
+    let selects = page.attrs("select", "name");
+    assert_eq!(selects, ["role_0", "role_1"]);
+    assert_eq!(count(&app, "SELECT count(*) FROM posts").await, 0);
+    // Go, making the first account an editor.
+    let token = admin.csrf_token(&location).await;
+    let response = admin
+        .client
+        .post(admin.url(&format!("{location}/run")))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("role_0", "editor"),
+            ("role_1", "author"),
+        ])
+        .send()
+        .await
+        .expect("posted");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    app.until_jobs_ran().await;
+    assert_eq!(state_of(&app, id).await, "done");
+    assert_eq!(count(&app, "SELECT count(*) FROM posts").await, 79);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM users WHERE role = 'editor'").await,
+        1
+    );
+    let page = admin.page(&location, StatusCode::OK).await;
+    assert!(page.contains("What the import did"));
+    assert!(
+        page.attr("progress", "value").is_none(),
+        "finished: no progress bar"
+    );
+    // The file is gone once imported; starting again is refused.
+    assert!(!quire::import::job::file_of(&app.settings, id).exists());
+    let token = admin.csrf_token(&location).await;
+    let again = admin
+        .client
+        .post(admin.url(&format!("{location}/run")))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("posted");
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_broken_upload_says_where_and_others_may_not_import() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("boss", Role::Admin).await;
+    let response = upload_export(
+        &admin,
+        "wordpress",
+        b"<rss><channel>\n<item>".to_vec(),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    app.until_jobs_ran().await;
+    let page = admin.page(&location, StatusCode::OK).await;
+    assert!(page.text("[role=alert]").contains("line 2"), "{}", page.1);
+    assert!(page.attr("#start", "action").is_none());
+    // No format, no file, a forged token.
+    let none = upload_export(&admin, "ghost-of-christmas", b"x".to_vec(), None).await;
+    assert_eq!(none.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let forged = upload_export(&admin, "wordpress", b"x".to_vec(), Some("forged".into())).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let editor = app.signed_in("ed", Role::Editor).await;
+    let refused = upload_export(
+        &editor,
+        "wordpress",
+        b"x".to_vec(),
+        Some(editor.csrf_token("/admin").await),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(count(&app, "SELECT count(*) FROM imports").await, 1);
+}
