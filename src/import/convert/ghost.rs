@@ -98,6 +98,18 @@ pub fn mobiledoc_to_html(doc: &Value) -> Result<Rendered, String> {
     Ok(r.finish(html))
 }
 
+/// A button: a link on a line of its own.
+fn button(html: &mut String, url: &str, text: &str) {
+    if !url.is_empty() {
+        let text = if text.trim().is_empty() { url } else { text };
+        html.push_str(&format!(
+            "<p><a href=\"{}\">{}</a></p>",
+            escape(url),
+            escape(text)
+        ));
+    }
+}
+
 fn str_at(a: &[Value], i: usize) -> &str {
     a.get(i).and_then(Value::as_str).unwrap_or("")
 }
@@ -301,12 +313,15 @@ impl Renderer {
                     "" => field(p, "src"),
                     u => u,
                 };
-                let title = p
-                    .get("metadata")
-                    .map(|m| field(m, "title"))
-                    .filter(|t| !t.is_empty())
-                    .or_else(|| Some(field(p, "fileName")).filter(|t| !t.is_empty()))
-                    .unwrap_or(url);
+                let title = [
+                    p.get("metadata").map(|m| field(m, "title")).unwrap_or(""),
+                    field(p, "fileTitle"),
+                    field(p, "title"),
+                    field(p, "fileName"),
+                ]
+                .into_iter()
+                .find(|t| !t.is_empty())
+                .unwrap_or(url);
                 if !url.is_empty() {
                     html.push_str(&format!(
                         "<p><a href=\"{}\">{}</a></p>",
@@ -314,8 +329,45 @@ impl Renderer {
                         escape(title)
                     ));
                     caption(html);
+                    if !field(p, "fileCaption").is_empty() {
+                        html.push_str(&format!(
+                            "<p><em>{}</em></p>",
+                            escape(field(p, "fileCaption"))
+                        ));
+                    }
                 }
             }
+            "product" => {
+                if !field(p, "productImageSrc").is_empty() {
+                    html.push_str(&format!(
+                        "<figure><img src=\"{}\" alt=\"\"></figure>",
+                        escape(field(p, "productImageSrc"))
+                    ));
+                }
+                html.push_str(&format!(
+                    "<p><strong>{}</strong></p>{}",
+                    field(p, "productTitle"),
+                    field(p, "productDescription")
+                ));
+                button(html, field(p, "productUrl"), field(p, "productButton"));
+            }
+            "header" => {
+                html.push_str(&format!(
+                    "<h2>{}</h2><p>{}</p>",
+                    field(p, "header"),
+                    field(p, "subheader")
+                ));
+                if p.get("buttonEnabled").and_then(Value::as_bool) == Some(true) {
+                    button(html, field(p, "buttonUrl"), field(p, "buttonText"));
+                }
+            }
+            "call-to-action" => {
+                html.push_str(field(p, "textValue"));
+                if p.get("showButton").and_then(Value::as_bool) != Some(false) {
+                    button(html, field(p, "buttonUrl"), field(p, "buttonText"));
+                }
+            }
+            "signup" => self.note("Ghost's signup form left out"),
             "button" => {
                 let url = field(p, "buttonUrl");
                 let text = field(p, "buttonText");
@@ -459,7 +511,9 @@ impl Renderer {
             "horizontalrule" => html.push_str("<hr>"),
             "image" | "gallery" | "codeblock" | "markdown" | "html" | "embed" | "bookmark"
             | "video" | "audio" | "file" | "button" | "callout" | "toggle" | "paywall"
-            | "email" | "email-cta" => self.card(kind, node, html),
+            | "email" | "email-cta" | "product" | "header" | "call-to-action" | "signup" => {
+                self.card(kind, node, html)
+            }
             "root" => children(self, html),
             other => {
                 self.note(format!("Lexical node \"{other}\" kept as its text"));
@@ -570,7 +624,47 @@ mod tests {
             html_to_markdown(&r.html).markdown,
             "**Bold** and *`code`*[a link](__GHOST_URL__/about/)\n\n### A heading\n\n1. one\n2. - ~~nested~~\n\n```rust\nfn main() {}\n```\n\n![An X](__GHOST_URL__/content/images/2023/01/x.jpg)\n\n*Its caption*\n\nSome *markdown* | with\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\n---\n\n[Ghost](https://ghost.org/)\n\n[https://www.youtube.com/watch?v=1](https://www.youtube.com/watch?v=1)\n\n![A](/content/images/a.jpg)\n\n![](/content/images/b.jpg)\n\n*B*\n\n*Both*\n"
         );
-        assert_eq!(r.notes, ["Lexical node \"signup\" kept as its text"]);
+        assert_eq!(r.notes, ["Ghost's signup form left out"]);
+    }
+
+    #[test]
+    fn ghosts_golden_post_renders_every_card() -> Result<(), Box<dyn std::error::Error>> {
+        // Ghost's own Lexical document with every card (tests/fixtures/ghost/README.md).
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/ghost/golden-post.lexical.json"
+        );
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let r = lexical_to_html(&doc)?;
+        let md = html_to_markdown(&r.html).markdown;
+        println!("{md}");
+        for expected in [
+            "This is just a simple paragraph, no frills.\n\n> This is block quote\n\n> This is a...different block quote\n\n## This is a heading!\n\n### Here's a smaller heading.\n\n",
+            "![Cows eat grass.](https://upload.wikimedia.org/wikipedia/commons/thumb/8/8c/Cow_%28Fleckvieh_breed%29_Oeschinensee_Slaunger_2009-07-07.jpg/1920px-Cow_%28Fleckvieh_breed%29_Oeschinensee_Slaunger_2009-07-07.jpg)\n\n*A lovely cow*\n\n",
+            "# A heading\n\nand a paragraph (in markdown!)\n\nA paragraph inside an HTML card.\n\nAnd another one, with some **bold** text.\n\n---\n\n",
+            "*A gallery.*\n\n[Ghost: Independent technology for modern publishing](https://ghost.org)\n\n*My favorite website.*\n\n",
+            "[Click me, I'm a button!](https://ghost.org)\n\n> I had an idea...\n\n**Spoiler alert!**\n\nJust kidding\n\n",
+            "[Sample](https://main.ghost.org/content/media/2023/12/sample.mp3)\n\n",
+            "```javascript\nconsole.log('Hello world!');\n```\n\n*A tiny little script.*\n\n[test](https://main.ghost.org/content/files/2023/11/test.txt)\n\n*A tiny text file.*\n\n",
+            "## Good news everyone!\n\nThis header renders properly in *all* email clients!\n\n",
+            "Here’s a basic CTA card\n\n[Learn more](https://koenig.ghost.org/)\n",
+        ] {
+            assert!(md.contains(expected), "{expected:?} in\n{md}");
+        }
+        // Email-only content is not part of the post on the web.
+        assert!(
+            !md.contains("electronic mail") && !md.contains("first_name"),
+            "{md}"
+        );
+        assert_eq!(
+            r.notes,
+            [
+                "Ghost's signup form left out",
+                "email-only content left out",
+                "the members-only divider left out: the whole post is public"
+            ]
+        );
+        Ok(())
     }
 
     #[test]

@@ -252,6 +252,8 @@ fn is_dropped(name: &str) -> bool {
 #[derive(Default)]
 struct Walker {
     notes: BTreeSet<String>,
+    /// Emphasis already open (`<i><em>x</em></i>` is `*x*`, not `**x**`): strong, em, del.
+    open: [usize; 3],
 }
 
 impl Walker {
@@ -414,11 +416,9 @@ impl Walker {
         };
         let name = el.value().name();
         match name {
-            "strong" | "b" => wrap(out, &self.inline_of(node, depth), "**", "**"),
-            "em" | "i" | "cite" | "dfn" | "var" => {
-                wrap(out, &self.inline_of(node, depth), "*", "*")
-            }
-            "del" | "s" | "strike" => wrap(out, &self.inline_of(node, depth), "~~", "~~"),
+            "strong" | "b" => self.emphasis(node, depth, 0, "**", out),
+            "em" | "i" | "cite" | "dfn" | "var" => self.emphasis(node, depth, 1, "*", out),
+            "del" | "s" | "strike" => self.emphasis(node, depth, 2, "~~", out),
             "sup" | "sub" => {
                 let inner = self.inline_of(node, depth);
                 wrap(out, &inner, &format!("<{name}>"), &format!("</{name}>"));
@@ -455,6 +455,25 @@ impl Walker {
                 let inner = self.inline_of(node, depth);
                 out.push_str(&inner);
             }
+        }
+    }
+
+    /// Emphasis of one kind, once however deeply it is nested.
+    fn emphasis(
+        &mut self,
+        node: NodeRef<'_>,
+        depth: usize,
+        kind: usize,
+        marker: &str,
+        out: &mut String,
+    ) {
+        self.open[kind] += 1;
+        let inner = self.inline_of(node, depth);
+        self.open[kind] -= 1;
+        if self.open[kind] > 0 {
+            out.push_str(&inner);
+        } else {
+            wrap(out, &inner, marker, marker);
         }
     }
 
@@ -1164,6 +1183,10 @@ mod tests {
         );
         // Spaces inside emphasis move outside it.
         assert_eq!(md("<p>a<strong> b </strong>c</p>"), "a **b** c\n");
+        assert_eq!(
+            md("<p><i><em>all</em></i> <b><em>x</em></b></p>"),
+            "*all* ***x***\n"
+        );
     }
 
     #[test]
