@@ -8,6 +8,7 @@
 //! batches: memory stays bounded however large the file.
 
 pub mod convert;
+pub mod ghost;
 pub mod model;
 
 use std::path::{Component, Path, PathBuf};
