@@ -212,8 +212,6 @@ struct Shortcode<'a> {
     /// Just past the opening tag's `]`.
     end: usize,
     self_closing: bool,
-    /// Anything after the name (`[audio URL]`, `[gallery ids="1"]`).
-    has_attrs: bool,
 }
 
 impl Shortcode<'_> {
@@ -256,7 +254,6 @@ fn parse_shortcode(s: &str, at: usize) -> Option<Shortcode<'_>> {
         attrs: parse_attrs(inner),
         end: at + 1 + name_len + close + 1,
         self_closing,
-        has_attrs: !inner.trim().is_empty(),
     })
 }
 
@@ -440,7 +437,9 @@ fn shortcodes(
                         copied = i;
                     }
                     None => {
-                        let shortcode = sc.has_attrs
+                        // `[sic]` and `[simple boat]` are text; `[foo a=1]`, `[audio URL]`,
+                        // `[foo/]` and `[foo]…[/foo]` are shortcodes.
+                        let shortcode = sc.attrs.iter().any(|(k, v)| k.is_some() || is_web(v))
                             || sc.self_closing
                             || KNOWN_SHORTCODES.contains(&name.as_str())
                             || closers.find(&name, sc.end).is_some();
@@ -1007,5 +1006,133 @@ mod tests {
         let _ = md(&big);
         let big = "a\n".repeat(1 << 19);
         let _ = md(&big);
+    }
+}
+
+/// Every post and page of WordPress's theme unit test data, through the converter and then
+/// Quire's renderer: what WordPress's own syntax was must be gone, and what it meant there.
+#[cfg(test)]
+mod theme_unit_test {
+    use super::*;
+    use crate::render::markdown::render;
+
+    #[test]
+    fn every_post_of_the_theme_unit_test_renders() -> Result<(), Box<dyn std::error::Error>> {
+        let xml = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/wordpress/theme-unit-test-data.xml"
+        ))?;
+        let doc = roxmltree::Document::parse_with_options(
+            &xml,
+            roxmltree::ParsingOptions {
+                allow_dtd: true,
+                ..Default::default()
+            },
+        )?;
+        const WP: &str = "https://wordpress.org/export/1.2/";
+        const CONTENT: &str = "http://purl.org/rss/1.0/modules/content/";
+        let items: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("item"))
+            .collect();
+        let child = |item: &roxmltree::Node<'_, '_>, ns: &str, name: &str| {
+            item.children()
+                .find(|c| c.has_tag_name((ns, name)))
+                .and_then(|c| c.text())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let attachments: HashMap<String, String> = items
+            .iter()
+            .filter(|i| child(i, WP, "post_type") == "attachment")
+            .map(|i| (child(i, WP, "post_id"), child(i, WP, "attachment_url")))
+            .collect();
+        let mut notes = BTreeSet::new();
+        let mut converted = 0;
+        for item in &items {
+            if !matches!(child(item, WP, "post_type").as_str(), "post" | "page") {
+                continue;
+            }
+            let id = child(item, WP, "post_id");
+            let children: Vec<String> = items
+                .iter()
+                .filter(|i| {
+                    child(i, WP, "post_parent") == id && child(i, WP, "post_type") == "attachment"
+                })
+                .map(|i| child(i, WP, "attachment_url"))
+                .collect();
+            let content = child(item, CONTENT, "encoded");
+            let c = content_to_markdown(&content, &|id| attachments.get(id).cloned(), &children);
+            let html = render(&c.markdown);
+            // Outside code: a post about blocks shows their comments in code blocks.
+            let mut fenced = false;
+            let prose: String = c
+                .markdown
+                .lines()
+                .filter(|l| {
+                    if l.starts_with("```") {
+                        fenced = !fenced;
+                    }
+                    !fenced
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let title = item
+                .children()
+                .find(|c| c.has_tag_name("title"))
+                .and_then(|c| c.text())
+                .unwrap_or("")
+                .to_owned();
+            for leftover in [
+                "<!-- wp:",
+                "\\[caption",
+                "[caption id",
+                "[/caption]",
+                "\\[gallery",
+                "[gallery ",
+                "<!--more",
+                "<script",
+            ] {
+                assert!(
+                    !prose.contains(leftover),
+                    "{title}: {leftover} in\n{}",
+                    c.markdown
+                );
+            }
+            assert!(!html.as_str().contains("<script"), "{title}");
+            notes.extend(c.notes);
+            converted += 1;
+            if std::env::var_os("DUMP_WP").is_some() {
+                println!("===== {title}\n{}", c.markdown);
+            }
+        }
+        assert!(converted > 40, "{converted} posts and pages");
+        if std::env::var_os("DUMP_WP").is_some() {
+            println!("NOTES {notes:#?}");
+        }
+        // theme unit test data's shortcodes Quire can't show are named, once each.
+        assert!(
+            notes.contains("shortcode [audio] kept as text"),
+            "{notes:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn gallery_post_shows_its_images_and_the_block_post_its_code()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let c = content_to_markdown(
+            "<!-- wp:code {\"language\":\"rust\"} -->\n<pre class=\"wp-block-code\"><code>fn main() {}</code></pre>\n<!-- /wp:code -->\n\n<!-- wp:table -->\n<figure class=\"wp-block-table\"><table><thead><tr><th>a</th></tr></thead><tbody><tr><td>1</td></tr></tbody></table></figure>\n<!-- /wp:table -->",
+            &|_| None,
+            &[],
+        );
+        let html = render(&c.markdown);
+        let html = html.as_str();
+        assert!(html.contains("<code class=\"language-rust\">"), "{html}");
+        assert!(
+            html.contains("<table>") && html.contains("<th>a</th>"),
+            "{html}"
+        );
+        Ok(())
     }
 }
