@@ -113,9 +113,7 @@ impl Format for Ghost {
         let Some(data) = self.data.take() else {
             return Ok(());
         };
-        for item in items(&data) {
-            emit(item)?;
-        }
+        items(&data, emit)?;
         Ok(())
     }
 
@@ -207,9 +205,9 @@ fn site_relative(s: &str) -> String {
     s.replace(GHOST_URL, "")
 }
 
-/// Every item of the export, in the model's order: authors, tags, then posts.
-fn items(data: &Data) -> Vec<Item> {
-    let mut items = Vec::new();
+/// Every item of the export, in the model's order: authors, tags, then posts, each
+/// converted when it is handed over (only one post's Markdown is held at a time).
+fn items(data: &Data, emit: Emit<'_>) -> anyhow::Result<()> {
     let roles: HashMap<&str, &str> = data
         .roles
         .iter()
@@ -224,7 +222,7 @@ fn items(data: &Data) -> Vec<Item> {
             .map(|name| old_role(name))
             .min_by_key(|r| rank(*r))
             .unwrap_or(OldRole::Author);
-        items.push(Item::Author(Author {
+        emit(Item::Author(Author {
             source_id: user.id.clone(),
             login: user.slug.clone().unwrap_or_default(),
             email: user.email.clone().unwrap_or_default(),
@@ -236,19 +234,19 @@ fn items(data: &Data) -> Vec<Item> {
                 .filter(|s| !s.is_empty())
                 .map(site_relative),
             old_role: role,
-        }));
+        }))?;
     }
     let internal = |t: &GhostTag| {
         t.name.as_deref().unwrap_or("").starts_with('#')
             || t.visibility.as_deref() == Some("internal")
     };
     for tag in data.tags.iter().filter(|t| !internal(t)) {
-        items.push(Item::Tag(Tag {
+        emit(Item::Tag(Tag {
             source_id: tag.id.clone(),
             name: tag.name.clone().unwrap_or_default(),
             slug: tag.slug.clone().unwrap_or_default(),
             description: tag.description.clone().unwrap_or_default(),
-        }));
+        }))?;
     }
     let public_tags: HashMap<&str, ()> = data
         .tags
@@ -298,14 +296,14 @@ fn items(data: &Data) -> Vec<Item> {
             .map(|(_, id)| id.to_owned())
             .filter(|id| public_tags.contains_key(id.as_str()))
             .collect();
-        items.push(Item::Post(Box::new(post_item(
+        emit(Item::Post(Box::new(post_item(
             post,
             meta.get(post.id.as_str()).copied(),
             authors,
             tags,
-        ))));
+        ))))?;
     }
-    items
+    Ok(())
 }
 
 fn post_item(
@@ -317,6 +315,16 @@ fn post_item(
     let mut notes = Vec::new();
     let (body_markdown, body_notes) = body(post);
     notes.extend(body_notes);
+    // Quire has no members-only posts: what Ghost kept for members is public here.
+    if let Some(v) = post
+        .visibility
+        .as_deref()
+        .filter(|v| !v.is_empty() && *v != "public")
+    {
+        notes.push(format!(
+            "visible to \"{v}\" members only in Ghost: public here"
+        ));
+    }
     let kind = match post.kind.as_deref() {
         Some("page") => PostKind::Page,
         Some(_) => PostKind::Post,
@@ -536,6 +544,8 @@ struct GhostPost {
     kind: Option<String>,
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
+    visibility: Option<String>,
     #[serde(default)]
     meta_title: Option<String>,
     #[serde(default)]

@@ -398,7 +398,7 @@ impl Renderer {
                 self.note(format!("Ghost card \"{other}\" left out"));
                 // Whatever text it holds, so nothing written is lost.
                 let mut text = Vec::new();
-                collect_strings(p, &mut text, 0);
+                collect_strings(p, &mut text);
                 if !text.is_empty() {
                     html.push_str(&format!("<p>{}</p>", escape(&text.join(" "))));
                 }
@@ -409,7 +409,7 @@ impl Renderer {
     fn lexical(&mut self, node: &Value, depth: usize, html: &mut String) {
         if depth > MAX_DEPTH {
             let mut text = Vec::new();
-            collect_strings(node, &mut text, 0);
+            collect_strings(node, &mut text);
             html.push_str(&escape(&text.join(" ")));
             return;
         }
@@ -521,7 +521,7 @@ impl Renderer {
                     wrapped(self, html, "div");
                 } else {
                     let mut text = Vec::new();
-                    collect_strings(node, &mut text, 0);
+                    collect_strings(node, &mut text);
                     if !text.is_empty() {
                         html.push_str(&format!("<p>{}</p>", escape(&text.join(" "))));
                     }
@@ -533,7 +533,7 @@ impl Renderer {
 
 /// The text fields of an unknown node (`text`, `caption`, …), so nothing written is lost;
 /// not `type`, `version`, nor addresses. Iterative: a document may nest without limit.
-fn collect_strings(v: &Value, out: &mut Vec<String>, _depth: usize) {
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         match v {
