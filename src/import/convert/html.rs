@@ -829,8 +829,20 @@ fn flush(out: &mut Vec<Block>, inline: &mut String) {
 
 /// A paragraph of inline Markdown: trimmed, with escapes a line's start needs.
 fn push_paragraph(out: &mut Vec<Block>, text: &str, kind: Kind) {
-    let text = text.trim_matches(|c: char| c.is_whitespace());
-    let text = text.trim_end_matches("\\\n").trim_end();
+    // Line breaks at either end of a paragraph break nothing: dropped. (Text's own
+    // backslashes are escaped in pairs: an odd one at the end is a break.)
+    let mut text = text.trim();
+    loop {
+        let mut t = text.trim_start_matches("\\\n").trim();
+        let trailing = t.len() - t.trim_end_matches('\\').len();
+        if trailing % 2 == 1 {
+            t = t[..t.len() - 1].trim_end();
+        }
+        if t.len() == text.len() {
+            break;
+        }
+        text = t;
+    }
     if text.is_empty() || text == "\\" {
         return;
     }
@@ -1183,6 +1195,7 @@ mod tests {
         );
         // Spaces inside emphasis move outside it.
         assert_eq!(md("<p>a<strong> b </strong>c</p>"), "a **b** c\n");
+        assert_eq!(md("<p><br>a<br> <br></p>"), "a\n");
         assert_eq!(
             md("<p><i><em>all</em></i> <b><em>x</em></b></p>"),
             "*all* ***x***\n"
