@@ -19,9 +19,9 @@ use crate::{
     cache::{Keep, Routes, Rules},
     comments,
     extract::FormLimit,
-    health, jobs,
+    health, import, jobs,
     middleware::{read, resource},
-    newsletter, pages, posts, search, settings, tags, uploads, webhooks,
+    newsletter, pages, posts, redirects, search, settings, tags, uploads, webhooks,
 };
 
 /// Pages kept whole, one per `?page=N`.
@@ -234,6 +234,21 @@ fn site(t: &mut Table) {
     t.read("/admin/webhooks/{id}", webhooks::admin::show);
     t.post("/admin/webhooks/{id}/test", webhooks::admin::test);
     t.post("/admin/webhooks/{id}/delete", webhooks::admin::delete);
+    t.both(
+        "/admin/redirects",
+        redirects::admin::index,
+        redirects::admin::create,
+    );
+    t.read("/admin/redirects/{id}/edit", redirects::admin::edit);
+    t.post("/admin/redirects/{id}", redirects::admin::update);
+    t.both(
+        "/admin/redirects/{id}/delete",
+        redirects::admin::confirm_delete,
+        redirects::admin::delete,
+    );
+    t.both("/admin/import", import::admin::index, import::admin::create);
+    t.read("/admin/import/{id}", import::admin::show);
+    t.post("/admin/import/{id}/run", import::admin::start);
     t.read("/admin/jobs", jobs::admin::index);
     t.post("/admin/jobs/{id}/retry", jobs::admin::retry);
     t.post("/admin/jobs/{id}/discard", jobs::admin::discard);

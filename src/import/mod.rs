@@ -7,13 +7,43 @@
 //! `Format::read` hands the items over one by one to the writer, which writes them in
 //! batches: memory stays bounded however large the file.
 
+pub mod admin;
 pub mod convert;
 pub mod ghost;
+pub mod job;
+pub mod markdown;
 pub mod model;
+pub mod repo;
+pub mod wordpress;
+pub mod write;
 
 use std::path::{Component, Path, PathBuf};
 
 pub use model::{Item, Malformed, Site};
+
+/// The formats an import can read: (name, what it is, the file it takes).
+pub const FORMATS: [(&str, &str, &str); 2] = [
+    (
+        "wordpress",
+        "WordPress",
+        "the export file from Tools → Export (.xml)",
+    ),
+    (
+        "markdown",
+        "Markdown folder",
+        "a folder of Markdown files with front matter",
+    ),
+];
+
+/// The reader for `format` over `path` (a file, or a folder for Markdown); `images`: where
+/// the old site's images are.
+pub fn open(format: &str, path: &Path, images: Option<&Path>) -> Option<Box<dyn Format>> {
+    Some(match format {
+        "wordpress" => Box::new(wordpress::Wxr::open(path, images)),
+        "markdown" => Box::new(markdown::Folder::open(path)),
+        _ => return None,
+    })
+}
 
 /// Where a reader's items go; an error stops the reading (the writer failed).
 pub type Emit<'a> = &'a mut dyn FnMut(Item) -> anyhow::Result<()>;
@@ -36,6 +66,15 @@ pub trait Format: Send {
     fn check(&mut self) -> Result<Site, ReadError>;
     /// Hand every item over, in `model::Item`'s order.
     fn read(&mut self, emit: Emit<'_>) -> Result<(), ReadError>;
+    /// How many posts and comments `read` will hand over, when `check` counted them: the
+    /// progress bar's end (0: unknown).
+    fn size(&self) -> u64 {
+        0
+    }
+    /// What `check` saw and the import leaves out (menu items, say), for the report.
+    fn skipped(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Where the images the items name can be found (`--uploads DIR`, `--images DIR`,
     /// the folder itself); `None`: images stay where they are.
     fn images(&self) -> Option<&ImageDir> {
