@@ -81,6 +81,13 @@ pub enum ImportSource {
         #[arg(long)]
         uploads: Option<std::path::PathBuf>,
     },
+    /// Ghost's export file (Settings → Import/Export, Ghost 2–6).
+    Ghost {
+        file: std::path::PathBuf,
+        /// A copy of the old site's `content/images`, to bring the images along.
+        #[arg(long)]
+        images: Option<std::path::PathBuf>,
+    },
     /// A folder of Markdown files with front matter (Jekyll, Hugo).
     Markdown { dir: std::path::PathBuf },
 }
@@ -296,9 +303,10 @@ async fn import(
     };
     let (format, path, images) = match &source {
         ImportSource::Wordpress { file, uploads } => ("wordpress", file, uploads.as_deref()),
+        ImportSource::Ghost { file, images } => ("ghost", file, images.as_deref()),
         ImportSource::Markdown { dir } => ("markdown", dir, None),
     };
-    let format = crate::import::open(format, path, images).context("an unknown format")?;
+    let format = crate::import::open(format, path, images)?;
     let opts = write::Options::new(settings, importer, dry_run);
     let bar = seed::progress_bar();
     if let Ok(style) = indicatif::ProgressStyle::with_template(

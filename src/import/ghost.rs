@@ -74,7 +74,15 @@ impl Format for Ghost {
         };
         let site = Site {
             format: "ghost".into(),
-            url: setting("url"),
+            // Ghost's exports name no address; `db_hash` is one per installation, so two
+            // Ghost sites never share keys.
+            url: match setting("url") {
+                url if !url.is_empty() => url,
+                _ => match setting("db_hash") {
+                    hash if !hash.is_empty() => format!("db_hash:{hash}"),
+                    _ => String::new(),
+                },
+            },
             title: setting("title"),
             description: setting("description"),
         };

@@ -79,9 +79,12 @@ impl BackgroundJob for RunImport {
         let path = file_of(&ctx.settings, run.id);
         let images = images_of(&ctx.settings, run.id);
         let images = images.is_dir().then_some(images);
-        let Some(format) = super::open(&run.format, &path, images.as_deref()) else {
-            repo::finish_run(&ctx.db, run.id, Err("an unknown format")).await?;
-            return Ok(Outcome::Done);
+        let format = match super::open(&run.format, &path, images.as_deref()) {
+            Ok(format) => format,
+            Err(e) => {
+                repo::finish_run(&ctx.db, run.id, Err(&e.to_string())).await?;
+                return Ok(Outcome::Done);
+            }
         };
         let mut opts = Options::new(&ctx.settings, importer, dry_run);
         opts.roles = run

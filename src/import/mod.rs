@@ -22,11 +22,16 @@ use std::path::{Component, Path, PathBuf};
 pub use model::{Item, Malformed, Site};
 
 /// The formats an import can read: (name, what it is, the file it takes).
-pub const FORMATS: [(&str, &str, &str); 2] = [
+pub const FORMATS: [(&str, &str, &str); 3] = [
     (
         "wordpress",
         "WordPress",
         "the export file from Tools → Export (.xml)",
+    ),
+    (
+        "ghost",
+        "Ghost",
+        "the export file from Settings → Import/Export (.json)",
     ),
     (
         "markdown",
@@ -37,11 +42,26 @@ pub const FORMATS: [(&str, &str, &str); 2] = [
 
 /// The reader for `format` over `path` (a file, or a folder for Markdown); `images`: where
 /// the old site's images are.
-pub fn open(format: &str, path: &Path, images: Option<&Path>) -> Option<Box<dyn Format>> {
-    Some(match format {
+pub fn open(
+    format: &str,
+    path: &Path,
+    images: Option<&Path>,
+) -> Result<Box<dyn Format>, ReadError> {
+    let unreadable = |e: std::io::Error| Malformed::File {
+        file: images.map(|i| i.display().to_string()).unwrap_or_default(),
+        message: format!("the images folder can't be read: {e}"),
+    };
+    Ok(match format {
         "wordpress" => Box::new(wordpress::Wxr::open(path, images)),
+        "ghost" => Box::new(ghost::Ghost::open(path, images).map_err(unreadable)?),
         "markdown" => Box::new(markdown::Folder::open(path)),
-        _ => return None,
+        other => {
+            return Err(Malformed::File {
+                file: path.display().to_string(),
+                message: format!("{other:?} is not a format Quire imports"),
+            }
+            .into());
+        }
     })
 }
 

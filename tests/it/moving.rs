@@ -673,3 +673,31 @@ async fn a_broken_upload_says_where_and_others_may_not_import() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_eq!(count(&app, "SELECT count(*) FROM imports").await, 1);
 }
+
+#[tokio::test]
+async fn a_ghost_export_moves_in_with_its_addresses() {
+    let app = spawn_app().await;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ghost/v4_export.json");
+    let format = quire::import::open("ghost", &file, None).expect("opens");
+    let report = import(&app, format, false).await.expect("imports");
+    assert_eq!(counts(&report, "posts").created, 1, "{report:#?}");
+    assert_eq!(counts(&report, "pages").created, 2);
+    let page = app.page("/posts/sell", StatusCode::OK).await;
+    assert!(page.contains("Getting Started"), "its tag");
+    assert!(app.page("/about", StatusCode::OK).await.contains("About"));
+    // Ghost's addresses (`/{slug}/`) lead to the new ones.
+    let response = app.get("/sell/").await;
+    assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok()),
+        Some("/posts/sell")
+    );
+    // Twice: nothing new.
+    let format = quire::import::open("ghost", &file, None).expect("opens");
+    let again = import(&app, format, false).await.expect("imports again");
+    assert_eq!(counts(&again, "posts").unchanged, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM posts").await, 3);
+}
