@@ -46,6 +46,8 @@ pub enum Action {
     ManageSubscribers,
     /// Register webhooks and see their deliveries.
     ManageWebhooks,
+    /// Download the whole blog (`export`): every account's address, every draft.
+    ExportSite,
 }
 
 /// The least role that may do `action` on anyone's things; `None`: no role is enough.
@@ -67,7 +69,8 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::ManageSettings
         | Action::ManageJobs
         | Action::ManageSubscribers
-        | Action::ManageWebhooks => Role::Admin,
+        | Action::ManageWebhooks
+        | Action::ExportSite => Role::Admin,
     })
 }
 
@@ -105,6 +108,7 @@ pub struct Menu {
     pub jobs: bool,
     pub subscribers: bool,
     pub webhooks: bool,
+    pub export: bool,
 }
 
 impl Menu {
@@ -117,6 +121,7 @@ impl Menu {
             jobs: can(user, Action::ManageJobs),
             subscribers: can(user, Action::ManageSubscribers),
             webhooks: can(user, Action::ManageWebhooks),
+            export: can(user, Action::ExportSite),
         }
     }
 }

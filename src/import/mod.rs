@@ -8,6 +8,7 @@
 //! batches: memory stays bounded however large the file.
 
 pub mod model;
+pub mod quire;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -75,7 +76,9 @@ impl ImageDir {
                     .strip_prefix(p.as_str())
                     .or_else(|| strip_prefix_any_scheme(address, p))
             })
-            .or_else(|| (!address.contains("://") && !address.starts_with("//")).then_some(address))?;
+            .or_else(|| {
+                (!address.contains("://") && !address.starts_with("//")).then_some(address)
+            })?;
         let relative = percent_decode(relative.trim_start_matches('/'))?;
         let path = Path::new(&relative);
         if relative.is_empty()
