@@ -418,6 +418,9 @@ fn cdata<W: Write>(x: &mut Xml<W>, name: &str, text: &str) -> anyhow::Result<()>
 fn write_cdata<W: Write>(x: &mut Xml<W>, text: &str) -> anyhow::Result<()> {
     let text = xml_safe(text);
     if text.is_empty() {
+        // Nothing, but as text: the indenting writer would put a line break in an element
+        // left without content, and the importer would read that as its value.
+        x.write_event(Event::Text(BytesText::new("")))?;
         return Ok(());
     }
     for part in BytesCData::escaped(&text) {

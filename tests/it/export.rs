@@ -323,6 +323,11 @@ async fn the_wxr_is_well_formed_and_carries_every_item() {
     assert_eq!(child_text(comment, WP, "comment_parent"), "0");
     assert_eq!(child_text(comment, WP, "comment_approved"), "1");
     assert_eq!(child_text(comment, WP, "comment_author"), "Rita Display");
+    assert_eq!(
+        child_text(comment, WP, "comment_author_IP"),
+        "",
+        "empty, not a line break"
+    );
 
     // A title with a CDATA end and markup survives whole.
     let tricky = items
