@@ -28,6 +28,9 @@ CREATE TABLE import_keys (
     source_id text NOT NULL CHECK (length(source_id) BETWEEN 1 AND 2000),
     target_id bigint NOT NULL,
     digest text NOT NULL DEFAULT '',
+    -- The post's version the import wrote: a later import updates the post only while
+    -- nobody has edited it here since (a newer export never overwrites a local edit).
+    target_version integer,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (source, kind, source_id)

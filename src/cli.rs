@@ -68,6 +68,34 @@ pub enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// Move a blog in: WordPress, Ghost, a folder of Markdown files, or a Quire archive.
+    /// Importing the same file again changes nothing; a newer export updates what changed.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+        /// Check and report what would be imported; write nothing.
+        #[arg(long, global = true)]
+        dry_run: bool,
+        /// The admin the import is done as (author of posts whose author isn't in the
+        /// file); defaults to the first admin.
+        #[arg(long = "as", global = true, value_name = "USERNAME")]
+        as_user: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// WordPress's export file (Tools → Export, WXR 1.0–1.2).
+    Wordpress {
+        file: std::path::PathBuf,
+        /// A copy of the old site's `wp-content/uploads`, to bring the images along.
+        #[arg(long)]
+        uploads: Option<std::path::PathBuf>,
+    },
+    /// A folder of Markdown files with front matter (Jekyll, Hugo).
+    Markdown { dir: std::path::PathBuf },
+    /// A Quire archive (`quire export`).
+    Quire { file: std::path::PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -210,6 +238,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = prepare_database(&settings).await?;
             reindex(&pool, &settings).await?;
         }
+        Command::Import {
+            source,
+            dry_run,
+            as_user,
+        } => {
+            let pool = prepare_database(&settings).await?;
+            import(&pool, &settings, source, dry_run, as_user).await?;
+        }
         Command::User {
             command: UserCommand::Create(args),
         } => {
@@ -254,6 +290,88 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("no account is called {username}"))?;
             accounts::manage(&pool, id, Some(role), None).await?;
             println!("{username} is now {}", role.as_str());
+        }
+    }
+    Ok(())
+}
+
+/// `quire import …`: the file checked whole, then imported with a progress bar, then the
+/// report.
+async fn import(
+    pool: &sqlx::PgPool,
+    settings: &Settings,
+    source: ImportSource,
+    dry_run: bool,
+    as_user: Option<String>,
+) -> anyhow::Result<()> {
+    use crate::import::{markdown::Folder, wordpress::Wxr, write};
+    let importer = match as_user {
+        Some(name) => {
+            let username = Username::parse(&name).map_err(|e| anyhow::anyhow!("--as: {e}"))?;
+            accounts::repo::find_id_by_username(pool, &username)
+                .await?
+                .with_context(|| format!("--as: no account is called {username}"))?
+        }
+        None => accounts::repo::first_admin(pool).await?.context(
+            "the import needs an admin to act as: create one (quire user create --role admin) \
+             or name one with --as",
+        )?,
+    };
+    let format: Box<dyn crate::import::Format> = match &source {
+        ImportSource::Wordpress { file, uploads } => Box::new(Wxr::open(file, uploads.as_deref())),
+        ImportSource::Markdown { dir } => Box::new(Folder::open(dir)),
+        ImportSource::Quire { file } => Box::new(crate::import::quire::QuireArchive::new(file)),
+    };
+    let opts = write::Options {
+        importer,
+        roles: Default::default(),
+        dry_run,
+        max_body: settings.posts.max_body_bytes,
+        uploads_dir: settings.uploads.dir.clone(),
+        upload_max_bytes: settings.uploads.max_bytes,
+    };
+    let bar = seed::progress_bar();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} posts and comments  {per_sec}  {eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    let report = write::run(pool, format, &opts, &|done, total| {
+        bar.set_length(total.max(done));
+        bar.set_position(done);
+    })
+    .await;
+    bar.finish_and_clear();
+    let report = report?;
+    if !dry_run {
+        stale_pages(settings).await?;
+    }
+    println!(
+        "{} {} ({}) in {:.1} s",
+        if dry_run { "checked" } else { "imported" },
+        report.site.url,
+        report.site.format,
+        report.seconds
+    );
+    for line in report.summary() {
+        println!("  {line}");
+    }
+    for (title, lines) in [
+        ("skipped", &report.skipped),
+        ("notes", &report.notes),
+        (
+            "images not found (kept at their old address)",
+            &report.missing_images,
+        ),
+    ] {
+        if !lines.is_empty() {
+            println!("{title}:");
+            for line in &lines.lines {
+                println!("  {line}");
+            }
+            if lines.more > 0 {
+                println!("  … and {} more", lines.more);
+            }
         }
     }
     Ok(())

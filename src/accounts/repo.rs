@@ -630,6 +630,15 @@ pub async fn update_account(
     Ok(())
 }
 
+/// The first admin account that is not disabled (the one an import acts as by default).
+pub async fn first_admin(db: impl PgExecutor<'_>) -> sqlx::Result<Option<UserId>> {
+    sqlx::query_scalar(
+        "SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// An account as `quire export` writes it: who they are, never how they log in (no password
 /// hash, session epoch or linked identity leaves the site).
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -310,6 +310,110 @@ pub async fn api_comment(
         .await
 }
 
+/// Who wrote an imported comment.
+#[derive(Debug, Clone)]
+pub enum ImportedAuthor {
+    Account(UserId),
+    /// Someone who left a name (the address is kept private).
+    Guest {
+        name: String,
+        email: Option<String>,
+        url: Option<String>,
+    },
+}
+
+/// An approved comment from an import, already checked (`super::parse_body`) and rendered,
+/// with its id given beforehand (`next_ids`), so a reply can name a parent written in the
+/// same statement.
+#[derive(Debug, Clone)]
+pub struct ImportedComment {
+    pub id: i64,
+    pub parent: Option<i64>,
+    pub post: PostId,
+    pub author: ImportedAuthor,
+    pub body_markdown: String,
+    pub body_html: SafeHtml,
+    pub created_at: OffsetDateTime,
+}
+
+/// `n` fresh comment ids.
+pub async fn next_ids(conn: &mut sqlx::PgConnection, n: usize) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('comments', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(i64::try_from(n).unwrap_or(i64::MAX))
+    .fetch_all(conn)
+    .await
+}
+
+/// Insert imported comments in one statement, approved when they were written.
+pub async fn insert_imported(
+    conn: &mut sqlx::PgConnection,
+    rows: &[ImportedComment],
+) -> sqlx::Result<()> {
+    let mut id = Vec::with_capacity(rows.len());
+    let mut parent = Vec::with_capacity(rows.len());
+    let mut post = Vec::with_capacity(rows.len());
+    let mut author = Vec::with_capacity(rows.len());
+    let mut name = Vec::with_capacity(rows.len());
+    let mut email = Vec::with_capacity(rows.len());
+    let mut url = Vec::with_capacity(rows.len());
+    let mut markdown = Vec::with_capacity(rows.len());
+    let mut html = Vec::with_capacity(rows.len());
+    let mut at = Vec::with_capacity(rows.len());
+    for row in rows {
+        id.push(row.id);
+        parent.push(row.parent);
+        post.push(row.post);
+        match &row.author {
+            ImportedAuthor::Account(user) => {
+                author.push(Some(*user));
+                name.push(None);
+                email.push(None);
+                url.push(None);
+            }
+            ImportedAuthor::Guest {
+                name: n,
+                email: e,
+                url: u,
+            } => {
+                author.push(None);
+                name.push(Some(n.as_str()));
+                email.push(e.as_deref());
+                url.push(u.as_deref());
+            }
+        }
+        markdown.push(row.body_markdown.as_str());
+        html.push(row.body_html.as_str());
+        at.push(row.created_at);
+    }
+    sqlx::query(
+        "INSERT INTO comments (id, parent_id, post_id, author_id, guest_name, guest_email,
+                               guest_url, body_markdown, body_html, created_at, updated_at,
+                               approved_at)
+         OVERRIDING SYSTEM VALUE
+         SELECT id, parent_id, post_id, author_id, guest_name, guest_email, guest_url,
+                body_markdown, body_html, created_at, created_at, created_at
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                       $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[])
+                AS i(id, parent_id, post_id, author_id, guest_name, guest_email, guest_url,
+                     body_markdown, body_html, created_at)",
+    )
+    .bind(&id)
+    .bind(&parent)
+    .bind(&post)
+    .bind(&author)
+    .bind(&name)
+    .bind(&email)
+    .bind(&url)
+    .bind(&markdown)
+    .bind(&html)
+    .bind(&at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A comment as `quire export` writes it: by an account, or by a guest (imported comments).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExportedComment {

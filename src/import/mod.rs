@@ -7,8 +7,12 @@
 //! `Format::read` hands the items over one by one to the writer, which writes them in
 //! batches: memory stays bounded however large the file.
 
+pub mod markdown;
 pub mod model;
 pub mod quire;
+pub mod repo;
+pub mod wordpress;
+pub mod write;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -35,6 +39,15 @@ pub trait Format: Send {
     fn check(&mut self) -> Result<Site, ReadError>;
     /// Hand every item over, in `model::Item`'s order.
     fn read(&mut self, emit: Emit<'_>) -> Result<(), ReadError>;
+    /// How many posts and comments `read` will hand over, when `check` counted them: the
+    /// progress bar's end (0: unknown).
+    fn size(&self) -> u64 {
+        0
+    }
+    /// What `check` saw and the import leaves out (menu items, say), for the report.
+    fn skipped(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Where the images the items name can be found (`--uploads DIR`, `--images DIR`,
     /// the folder itself); `None`: images stay where they are.
     fn images(&self) -> Option<&ImageDir> {

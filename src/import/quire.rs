@@ -59,6 +59,10 @@ pub struct QuireArchive {
     /// The comments `read` leaves behind (waiting or hidden), so replies to them lose only
     /// their parent.
     left_behind: HashSet<i64>,
+    /// Posts, pages and comments `read` hands over, and comments it leaves behind, as
+    /// `check` counted them.
+    size: u64,
+    comments_left: u64,
 }
 
 impl QuireArchive {
@@ -73,6 +77,8 @@ impl QuireArchive {
             unpacked: None,
             images: None,
             left_behind: HashSet::new(),
+            size: 0,
+            comments_left: 0,
         }
     }
 
@@ -317,7 +323,9 @@ impl Format for QuireArchive {
         })?;
         let mut posts = HashSet::new();
         let mut last_post = i64::MIN;
+        let (mut size, mut left) = (0u64, 0u64);
         each_line(&mut zip, files::POSTS, |n, p: records::Post| {
+            size += 1;
             if p.id <= last_post {
                 return Err(at(
                     files::POSTS,
@@ -351,6 +359,11 @@ impl Format for QuireArchive {
             }
             last_comment = (c.post_id, c.id);
             comments.insert(c.id);
+            if c.approved && !c.hidden {
+                size += 1;
+            } else {
+                left += 1;
+            }
             if !posts.contains(&c.post_id) {
                 return Err(at(
                     files::COMMENTS,
@@ -391,6 +404,7 @@ impl Format for QuireArchive {
             },
         )?;
         drop((accounts, tags, posts, comments));
+        (self.size, self.comments_left) = (size, left);
 
         self.unpack_uploads(&mut zip)?;
         let url = manifest.site.url.trim_end_matches('/').to_owned();
@@ -449,6 +463,20 @@ impl Format for QuireArchive {
             Ok(())
         })?;
         Ok(())
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn skipped(&self) -> Vec<String> {
+        match self.comments_left {
+            0 => Vec::new(),
+            n => vec![format!(
+                "{n} comments waiting for a moderator or hidden by one (only approved, \
+                 visible comments are imported)"
+            )],
+        }
     }
 
     fn images(&self) -> Option<&ImageDir> {

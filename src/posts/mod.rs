@@ -119,6 +119,18 @@ pub async fn create_many(
     db: &PgPool,
     posts: &[NewPost<'_>],
 ) -> anyhow::Result<Vec<Option<PostId>>> {
+    let mut tx = db.begin().await?;
+    let ids = create_many_in(&mut tx, posts).await?;
+    tx.commit().await.context("committing new posts")?;
+    Ok(ids)
+}
+
+/// `create_many` inside the caller's transaction: an importer writes a batch of posts with
+/// what it remembers about them (`import_keys`) in one commit.
+pub async fn create_many_in(
+    tx: &mut sqlx::PgConnection,
+    posts: &[NewPost<'_>],
+) -> anyhow::Result<Vec<Option<PostId>>> {
     // Each distinct body is rendered once, all of them off the async workers.
     let mut distinct: HashMap<(&str, &str), usize> = HashMap::new();
     let mut sources = Vec::new();
@@ -162,16 +174,14 @@ pub async fn create_many(
             }
         }
     }
-    let mut tx = db.begin().await?;
-    let tag_ids = tags::repo::ensure(&mut tx, &tag_names).await?;
+    let tag_ids = tags::repo::ensure(&mut *tx, &tag_names).await?;
     for (i, tag, position) in post_tags {
         let id = tag_ids
             .get(tag)
             .context("tags::repo::ensure returns one id per distinct slug")?;
         rows.tag(i, *id, position);
     }
-    let created = repo::insert_many(&mut tx, &rows).await?;
-    tx.commit().await.context("committing new posts")?;
+    let created = repo::insert_many(&mut *tx, &rows).await?;
     let mut ids = vec![None; posts.len()];
     for (i, id) in created {
         if let Some(slot) = ids.get_mut(i) {

@@ -1099,6 +1099,18 @@ pub async fn store_rendered(
     Ok(done.rows_affected())
 }
 
+/// Which of `slugs` posts (or pages, trashed ones too) already have.
+pub async fn taken_slugs(
+    db: impl PgExecutor<'_>,
+    slugs: &[String],
+) -> sqlx::Result<std::collections::HashSet<String>> {
+    let taken: Vec<String> = sqlx::query_scalar("SELECT slug FROM posts WHERE slug = ANY($1)")
+        .bind(slugs)
+        .fetch_all(db)
+        .await?;
+    Ok(taken.into_iter().collect())
+}
+
 // ---- the export's statements ----
 
 /// A post or page as `quire export` writes it: everything but its history (revisions,

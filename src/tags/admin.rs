@@ -148,7 +148,7 @@ pub async fn update(
         Slug::parse(form.slug.trim())
     };
     let slug = errors.check("slug", slug);
-    if form.description.chars().count() > 1000 {
+    if form.description.chars().count() > super::model::DESCRIPTION_MAX {
         errors.add(
             "description",
             "A description can be at most 1,000 characters",

@@ -327,6 +327,29 @@ pub async fn names_in_use(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> 
     .await
 }
 
+/// Give these tags their descriptions, where they have none yet (an import never
+/// overwrites what someone wrote here).
+pub async fn describe_where_blank(
+    conn: &mut PgConnection,
+    described: &[(TagId, String)],
+) -> sqlx::Result<()> {
+    if described.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<TagId> = described.iter().map(|(id, _)| *id).collect();
+    let texts: Vec<&str> = described.iter().map(|(_, d)| d.as_str()).collect();
+    sqlx::query(
+        "UPDATE tags t SET description = d.description
+           FROM unnest($1::bigint[], $2::text[]) AS d(id, description)
+          WHERE t.id = d.id AND t.description = ''",
+    )
+    .bind(&ids)
+    .bind(&texts)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// A tag as `quire export` writes it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExportedTag {

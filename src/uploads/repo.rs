@@ -54,6 +54,27 @@ pub async fn recent(
     .await
 }
 
+/// Record an upload unless one with this (content-addressed) name exists; `true` if new.
+pub async fn insert_if_new(
+    db: impl PgExecutor<'_>,
+    file_name: &str,
+    content_type: &str,
+    bytes: i32,
+    uploader: UserId,
+) -> sqlx::Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO uploads (file_name, content_type, bytes, uploader_id)
+         SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM uploads WHERE file_name = $1)",
+    )
+    .bind(file_name)
+    .bind(content_type)
+    .bind(bytes)
+    .bind(uploader)
+    .execute(db)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
 /// An upload as `quire export` writes it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExportedUpload {
