@@ -64,12 +64,26 @@ pub struct ImageDir {
     /// Address prefixes that mean "this folder" (`https://old.example/wp-content/uploads/`,
     /// `/content/images/`); a relative address is taken from the folder too.
     prefixes: Vec<String>,
+    /// A folder unpacked for this import (a Quire archive's uploads): removed when the last
+    /// copy of this `ImageDir` goes, which is after the writer, not after the reader.
+    _unpacked: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl ImageDir {
     pub fn new(root: impl Into<PathBuf>, prefixes: Vec<String>) -> std::io::Result<Self> {
         let root = root.into().canonicalize()?;
-        Ok(ImageDir { root, prefixes })
+        Ok(ImageDir {
+            root,
+            prefixes,
+            _unpacked: None,
+        })
+    }
+
+    /// `new` over a temporary folder, which lives as long as this (and its copies) do.
+    pub fn unpacked(dir: tempfile::TempDir, prefixes: Vec<String>) -> std::io::Result<Self> {
+        let mut images = Self::new(dir.path(), prefixes)?;
+        images._unpacked = Some(std::sync::Arc::new(dir));
+        Ok(images)
     }
 
     pub fn root(&self) -> &Path {

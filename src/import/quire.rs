@@ -53,8 +53,8 @@ impl Default for Limits {
 pub struct QuireArchive {
     path: PathBuf,
     limits: Limits,
-    /// `uploads/`, unpacked by `check`; removed when this is dropped.
-    unpacked: Option<tempfile::TempDir>,
+    /// `uploads/`, unpacked by `check` into a temporary folder that lives as long as the
+    /// `ImageDir` (and the writer's copy of it) does.
     images: Option<ImageDir>,
     /// The comments `read` leaves behind (waiting or hidden), so replies to them lose only
     /// their parent.
@@ -74,7 +74,6 @@ impl QuireArchive {
         Self {
             path: path.into(),
             limits,
-            unpacked: None,
             images: None,
             left_behind: HashSet::new(),
             size: 0,
@@ -406,15 +405,13 @@ impl Format for QuireArchive {
         drop((accounts, tags, posts, comments));
         (self.size, self.comments_left) = (size, left);
 
-        self.unpack_uploads(&mut zip)?;
+        let dir = self.unpack_uploads(&mut zip)?;
         let url = manifest.site.url.trim_end_matches('/').to_owned();
-        if let Some(dir) = &self.unpacked {
-            let prefixes = vec!["/uploads/".to_owned(), format!("{url}/uploads/")];
-            self.images = Some(
-                ImageDir::new(dir.path(), prefixes)
-                    .map_err(|e| anyhow::Error::new(e).context("the unpacked uploads"))?,
-            );
-        }
+        let prefixes = vec!["/uploads/".to_owned(), format!("{url}/uploads/")];
+        self.images = Some(
+            ImageDir::unpacked(dir, prefixes)
+                .map_err(|e| anyhow::Error::new(e).context("the unpacked uploads"))?,
+        );
         Ok(Site {
             format: "quire".to_owned(),
             url,
@@ -486,7 +483,10 @@ impl Format for QuireArchive {
 
 impl QuireArchive {
     /// `uploads/<name>` into a temporary folder, each entry never more than it declared.
-    fn unpack_uploads(&mut self, zip: &mut ZipArchive<BufReader<File>>) -> Result<(), ReadError> {
+    fn unpack_uploads(
+        &self,
+        zip: &mut ZipArchive<BufReader<File>>,
+    ) -> Result<tempfile::TempDir, ReadError> {
         let dir = tempfile::Builder::new()
             .prefix("quire-import-")
             .tempdir()
@@ -518,8 +518,7 @@ impl QuireArchive {
                 return Err(refused(&name, "larger than the archive says (a zip bomb?)"));
             }
         }
-        self.unpacked = Some(dir);
-        Ok(())
+        Ok(dir)
     }
 
     /// Posts in id order, each followed by its comments (the comments file is ordered by

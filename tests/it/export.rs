@@ -23,7 +23,7 @@ use crate::{
 
 /// A blog with a bit of everything, made through the app's own use-cases; the admin's
 /// browser (who has a password: a hash that must never leave).
-async fn a_blog(app: &TestApp) -> (TestApp, String) {
+pub(crate) async fn a_blog(app: &TestApp) -> (TestApp, String) {
     let admin = app.signed_in("boss", Role::Admin).await;
     let ann = app.author("ann").await;
     let first = app
@@ -93,7 +93,7 @@ async fn a_blog(app: &TestApp) -> (TestApp, String) {
 }
 
 /// Every entry of a zip, decompressed.
-fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut zip = ZipArchive::new(Cursor::new(bytes)).unwrap();
     (0..zip.len())
         .map(|i| {
@@ -105,7 +105,7 @@ fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn text<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> &'a str {
+pub(crate) fn text<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> &'a str {
     let (_, bytes) = entries
         .iter()
         .find(|(n, _)| n == name)
@@ -113,13 +113,13 @@ fn text<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> &'a str {
     std::str::from_utf8(bytes).unwrap()
 }
 
-fn lines(text: &str) -> Vec<serde_json::Value> {
+pub(crate) fn lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
-async fn export_zip(app: &TestApp) -> (Vec<u8>, quire::export::archive::Report) {
+pub(crate) async fn export_zip(app: &TestApp) -> (Vec<u8>, quire::export::archive::Report) {
     let (out, report) = quire::export::archive(
         &app.db,
         &app.settings,

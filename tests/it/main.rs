@@ -22,6 +22,7 @@ mod health;
 mod jobs;
 mod limits;
 mod live;
+mod moving;
 mod newsletter;
 mod oauth;
 mod oauth_provider;
