@@ -44,20 +44,7 @@ pub async fn index(
     SignedIn(user): SignedIn,
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ExportSite)?;
-    let (posts, pages) = crate::posts::repo::export_counts(&state.db).await?;
-    let counts = super::Counts {
-        accounts: crate::accounts::repo::count(&state.db)
-            .await?
-            .unsigned_abs(),
-        tags: crate::tags::repo::count(&state.db).await?.unsigned_abs(),
-        posts: posts.unsigned_abs(),
-        pages: pages.unsigned_abs(),
-        comments: crate::comments::repo::export_count(&state.db)
-            .await?
-            .unsigned_abs(),
-        redirects: 0,
-        uploads: crate::uploads::repo::count(&state.db).await?.unsigned_abs(),
-    };
+    let counts = super::counts(&mut *state.db.acquire().await?).await?;
     let layout = Layout::new(&state.site(), "Export", "", "/admin/export")
         .noindex()
         .header(Some(header(&user, &session)));

@@ -95,18 +95,7 @@ where
     let site = settings::repo::load(&mut *tx)
         .await?
         .context("the site has no settings yet: start it once (quire serve) before exporting")?;
-    let (posts, pages) = posts::repo::export_counts(&mut *tx).await?;
-    let counts = Counts {
-        accounts: accounts::repo::count(&mut *tx).await?.unsigned_abs(),
-        tags: tags::repo::count(&mut *tx).await?.unsigned_abs(),
-        posts: posts.unsigned_abs(),
-        pages: pages.unsigned_abs(),
-        comments: comments::repo::export_count(&mut *tx).await?.unsigned_abs(),
-        // TODO(issue 26, redirects): the `redirects` table is another branch's; once it is on
-        // main, write its rows here (`records::Redirect`) and count them.
-        redirects: 0,
-        uploads: uploads::repo::count(&mut *tx).await?.unsigned_abs(),
-    };
+    let counts = super::counts(&mut tx).await?;
     // Every record is written once, the posts twice (their JSON, their Markdown file), the
     // uploads twice (their record, their file).
     bar.set_length(
@@ -253,7 +242,7 @@ where
         bar.inc(n);
     }
 
-    // redirects.jsonl: empty until the redirects feature lands (see the TODO above).
+    // redirects.jsonl: empty until the redirects feature lands (see the TODO in `counts`).
     zip.run(|z| z.start(files::REDIRECTS)).await?;
 
     // uploads.jsonl

@@ -14,7 +14,9 @@ pub mod records;
 pub mod wxr;
 
 use anyhow::Context;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::{accounts, comments, posts, tags, uploads};
 
 pub use archive::archive;
 pub use records::Counts;
@@ -32,6 +34,24 @@ pub fn progress_bar() -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// How many records an export writes of each kind (the trash left out).
+pub async fn counts(conn: &mut PgConnection) -> sqlx::Result<Counts> {
+    let (posts, pages) = posts::repo::export_counts(&mut *conn).await?;
+    Ok(Counts {
+        accounts: accounts::repo::count(&mut *conn).await?.unsigned_abs(),
+        tags: tags::repo::count(&mut *conn).await?.unsigned_abs(),
+        posts: posts.unsigned_abs(),
+        pages: pages.unsigned_abs(),
+        comments: comments::repo::export_count(&mut *conn)
+            .await?
+            .unsigned_abs(),
+        // TODO(issue 26, redirects): the `redirects` table is another branch's; once it is
+        // on main, count its rows here and write them in `archive` (`records::Redirect`).
+        redirects: 0,
+        uploads: uploads::repo::count(&mut *conn).await?.unsigned_abs(),
+    })
 }
 
 /// A snapshot of the database: every read of one export sees the same moment.
