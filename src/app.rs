@@ -357,6 +357,9 @@ impl App {
                         .build(),
                 )
                 .wrap(from_fn(accounts::session::store_failures))
+                // Inside the cache (which keeps no 404 and no redirect), outside the session:
+                // `/?p=12` is answered before any session is read.
+                .wrap(from_fn(crate::redirects::serve))
                 // Outside the session: a kept page is served without touching it.
                 .wrap(from_fn(cache::hot_pages))
                 // Outside the cache: a kept page served is a view too.

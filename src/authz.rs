@@ -24,12 +24,17 @@ pub enum Action {
     /// Hide or delete the comments on a post by `post_author`.
     ModerateCommentsOn { post_author: UserId },
     /// Change a comment by `author` (only its author, whatever their role; for how long is
-    /// the comments module's rule).
-    EditComment { author: UserId },
+    /// the comments module's rule). A guest's comment (`None`: no account wrote it, as an
+    /// imported one) is no one's to change.
+    EditComment { author: Option<UserId> },
     /// Delete a comment by `author` on a post by `post_author`: its author takes back their
     /// own words; the post's author, editors and admins moderate (when, the comments
     /// module's `CommentDeletion` says). One rule for the site's button and the API's DELETE.
-    DeleteComment { author: UserId, post_author: UserId },
+    /// A guest's comment (`author: None`) only moderators delete.
+    DeleteComment {
+        author: Option<UserId>,
+        post_author: UserId,
+    },
     /// See every upload, not only one's own.
     SeeAllUploads,
     /// Rename, describe and merge tags.
@@ -46,6 +51,8 @@ pub enum Action {
     ManageSubscribers,
     /// Register webhooks and see their deliveries.
     ManageWebhooks,
+    /// List, add, change and delete redirects (the site's old addresses).
+    ManageRedirects,
     /// Download the whole blog (`export`): every account's address, every draft.
     ExportSite,
 }
@@ -70,6 +77,7 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::ManageJobs
         | Action::ManageSubscribers
         | Action::ManageWebhooks
+        | Action::ManageRedirects
         | Action::ExportSite => Role::Admin,
     })
 }
@@ -77,13 +85,13 @@ fn least_role(action: Action) -> Option<Role> {
 pub fn can(user: &CurrentUser, action: Action) -> bool {
     match action {
         // Nobody edits someone else's words, an admin included.
-        Action::EditComment { author } => author == user.id,
+        Action::EditComment { author } => author == Some(user.id),
         // Authors may do to their own posts what editors may do to everyone's…
         Action::EditPost { author } if author == user.id && user.role >= Role::Author => true,
         // …and moderate the comments on them.
         Action::ModerateCommentsOn { post_author } if post_author == user.id => true,
         // Anyone may delete their own comment; moderators (below) anyone's on their posts.
-        Action::DeleteComment { author, .. } if author == user.id => true,
+        Action::DeleteComment { author, .. } if author == Some(user.id) => true,
         Action::DeleteComment { post_author, .. } if post_author == user.id => true,
         _ => least_role(action).is_some_and(|least| user.role >= least),
     }
@@ -108,6 +116,7 @@ pub struct Menu {
     pub jobs: bool,
     pub subscribers: bool,
     pub webhooks: bool,
+    pub redirects: bool,
     pub export: bool,
 }
 
@@ -121,6 +130,7 @@ impl Menu {
             jobs: can(user, Action::ManageJobs),
             subscribers: can(user, Action::ManageSubscribers),
             webhooks: can(user, Action::ManageWebhooks),
+            redirects: can(user, Action::ManageRedirects),
             export: can(user, Action::ExportSite),
         }
     }
@@ -174,8 +184,13 @@ mod tests {
 
     #[test]
     fn comments_are_changed_by_their_author_and_moderated_on_ones_own_posts() {
-        let mine = Action::EditComment { author: UserId(1) };
-        let theirs = Action::EditComment { author: UserId(2) };
+        let mine = Action::EditComment {
+            author: Some(UserId(1)),
+        };
+        let theirs = Action::EditComment {
+            author: Some(UserId(2)),
+        };
+        let a_guests = Action::EditComment { author: None };
         let on_mine = Action::ModerateCommentsOn {
             post_author: UserId(1),
         };
@@ -185,13 +200,19 @@ mod tests {
         for role in [Role::Reader, Role::Author, Role::Editor, Role::Admin] {
             let u = user(role);
             assert!(can(&u, mine) && !can(&u, theirs), "{role:?}");
+            assert!(!can(&u, a_guests), "{role:?}");
+            let guest_delete = Action::DeleteComment {
+                author: None,
+                post_author: UserId(3),
+            };
+            assert_eq!(can(&u, guest_delete), role >= Role::Editor, "{role:?}");
             assert!(can(&u, on_mine), "{role:?}");
             assert_eq!(can(&u, on_theirs), role >= Role::Editor, "{role:?}");
             let delete = |author, post_author| {
                 can(
                     &u,
                     Action::DeleteComment {
-                        author: UserId(author),
+                        author: Some(UserId(author)),
                         post_author: UserId(post_author),
                     },
                 )

@@ -27,6 +27,7 @@ pub mod newsletter;
 pub mod pages;
 pub mod posts;
 pub mod ratelimit;
+pub mod redirects;
 pub mod render;
 pub mod router;
 pub mod search;

@@ -21,7 +21,7 @@ use crate::{
     extract::FormLimit,
     health, jobs,
     middleware::{LongWork, read, resource},
-    newsletter, pages, posts, search, settings, tags, uploads, webhooks,
+    newsletter, pages, posts, redirects, search, settings, tags, uploads, webhooks,
 };
 
 /// Pages kept whole, one per `?page=N`.
@@ -238,6 +238,18 @@ fn site(t: &mut Table) {
     t.read("/admin/webhooks/{id}", webhooks::admin::show);
     t.post("/admin/webhooks/{id}/test", webhooks::admin::test);
     t.post("/admin/webhooks/{id}/delete", webhooks::admin::delete);
+    t.both(
+        "/admin/redirects",
+        redirects::admin::index,
+        redirects::admin::create,
+    );
+    t.read("/admin/redirects/{id}/edit", redirects::admin::edit);
+    t.post("/admin/redirects/{id}", redirects::admin::update);
+    t.both(
+        "/admin/redirects/{id}/delete",
+        redirects::admin::confirm_delete,
+        redirects::admin::delete,
+    );
     t.read("/admin/export", export::admin::index);
     t.post("/admin/export/archive", export::admin::archive)
         .work(EXPORT_DEADLINE);

@@ -124,7 +124,8 @@ pub async fn add(
 /// admins may delete it any time (`authz::Action::DeleteComment`).
 #[derive(Debug, Clone, Copy)]
 pub struct CommentDeletion {
-    pub author: UserId,
+    /// `None`: a guest's comment, which only moderators delete.
+    pub author: Option<UserId>,
     pub post_author: UserId,
     pub post_published: bool,
 }
@@ -177,7 +178,7 @@ pub async fn delete(
 /// as no one can read or add to them either (issue 24).
 pub fn may_edit(
     user: &CurrentUser,
-    author: crate::accounts::model::UserId,
+    author: Option<crate::accounts::model::UserId>,
     created_at: OffsetDateTime,
     post_published: bool,
 ) -> bool {

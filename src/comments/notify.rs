@@ -85,13 +85,13 @@ async fn send(ctx: &Run<'_>, mailer: &Mailer, comment: i64) -> anyhow::Result<Ou
     let notice: Option<Notice> = sqlx::query_as(
         "SELECT p.title AS post_title, p.slug AS post_slug, a.id AS author_id,
                 a.display_name AS author_name, a.email AS author_email,
-                c_author.display_name AS commenter_name, c.body_markdown,
+                COALESCE(c_author.display_name, c.guest_name) AS commenter_name, c.body_markdown,
                 c.approved_at IS NULL AS held
            FROM comments c
            JOIN posts p ON p.id = c.post_id
            JOIN users a ON a.id = p.author_id
-           JOIN users c_author ON c_author.id = c.author_id
-          WHERE c.id = $1 AND c.hidden_at IS NULL AND c.author_id <> p.author_id
+           LEFT JOIN users c_author ON c_author.id = c.author_id
+          WHERE c.id = $1 AND c.hidden_at IS NULL AND c.author_id IS DISTINCT FROM p.author_id
             AND a.notify_comments AND a.disabled_at IS NULL AND c_author.disabled_at IS NULL",
     )
     .bind(comment)

@@ -18,9 +18,14 @@ pub struct Comment {
     /// Readers see the post (the `published_posts` view): drafts, scheduled and trashed
     /// posts' comments can't be changed by their authors.
     pub post_published: bool,
-    pub author_id: UserId,
+    /// `None` for a guest's comment (no account: an imported one).
+    pub author_id: Option<UserId>,
+    /// The account's display name, or the guest's name.
     pub author_name: String,
-    pub author_username: String,
+    /// `None` for a guest: there is no author page to link.
+    pub author_username: Option<String>,
+    /// The address a guest left (shown only through `guest_link`).
+    pub author_url: Option<String>,
     pub body_markdown: String,
     pub body_html: SafeHtml,
     pub hidden: bool,
@@ -30,6 +35,11 @@ pub struct Comment {
 }
 
 impl Comment {
+    /// Where a guest's name links to (see `model::guest_link`).
+    pub fn guest_link(&self) -> Option<&str> {
+        super::model::guest_link(self.author_id, self.author_url.as_deref())
+    }
+
     pub fn when(&self) -> String {
         human_date_time(&self.created_at)
     }
@@ -41,13 +51,14 @@ impl Comment {
 
 const SELECT: &str = "SELECT c.id, c.post_id, p.slug AS post_slug, p.author_id AS post_author_id,
             EXISTS (SELECT 1 FROM published_posts pp WHERE pp.id = c.post_id) AS post_published,
-            c.author_id, u.display_name AS author_name, u.username AS author_username,
+            c.author_id, COALESCE(u.display_name, c.guest_name) AS author_name,
+            u.username AS author_username, c.guest_url AS author_url,
             c.body_markdown, c.body_html, c.hidden_at IS NOT NULL AS hidden,
             c.approved_at IS NULL AS pending, c.created_at,
             c.updated_at > c.created_at + interval '1 second' AS edited
        FROM comments c
        JOIN posts p ON p.id = c.post_id
-       JOIN users u ON u.id = c.author_id";
+       LEFT JOIN users u ON u.id = c.author_id";
 
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Comment>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE c.id = $1")))
@@ -242,10 +253,10 @@ pub async fn live(
         Live::After(id) => (None, id),
     };
     sqlx::query_as(
-        "SELECT c.id, c.author_id, u.display_name AS author_name, u.username AS author_username,
-                c.body_html, false AS hidden, false AS pending, c.created_at,
+        "SELECT c.id, c.author_id, COALESCE(u.display_name, c.guest_name) AS author_name,
+                u.username AS author_username, c.guest_url AS author_url, c.body_html, false AS hidden, false AS pending, c.created_at,
                 c.updated_at > c.created_at + interval '1 second' AS edited
-           FROM comments c JOIN users u ON u.id = c.author_id
+           FROM comments c LEFT JOIN users u ON u.id = c.author_id
           WHERE c.post_id = $1 AND c.hidden_at IS NULL AND c.approved_at IS NOT NULL
             AND u.disabled_at IS NULL
             AND CASE WHEN $2::bigint[] IS NULL THEN c.id > $3 ELSE c.id = ANY($2) END
@@ -274,10 +285,11 @@ pub struct ApiComment {
 }
 
 const API_SELECT: &str = "SELECT c.id, c.body_markdown, c.created_at, c.updated_at,
-            u.username AS author_username, u.bio AS author_bio, u.avatar_url AS author_image,
+            COALESCE(u.username, c.guest_name) AS author_username,
+            COALESCE(u.bio, '') AS author_bio, u.avatar_url AS author_image,
             EXISTS (SELECT 1 FROM follows o WHERE o.follower_id = $2 AND o.followed_id = u.id)
                 AS following
-       FROM comments c JOIN users u ON u.id = c.author_id";
+       FROM comments c LEFT JOIN users u ON u.id = c.author_id";
 
 /// The comments readers see on `post` (not hidden, not by disabled accounts), oldest first.
 pub async fn visible_on(

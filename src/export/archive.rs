@@ -24,7 +24,7 @@ use crate::{
     accounts, comments,
     config::Settings,
     posts::{self, model::PostKind, repo::ExportedPost},
-    settings, tags, uploads,
+    redirects, settings, tags, uploads,
 };
 
 /// What an export wrote.
@@ -242,8 +242,27 @@ where
         bar.inc(n);
     }
 
-    // redirects.jsonl: empty until the redirects feature lands (see the TODO in `counts`).
+    // redirects.jsonl (those made when a slug changed too: the old links keep working).
     zip.run(|z| z.start(files::REDIRECTS)).await?;
+    let mut after = 0;
+    loop {
+        let rows = redirects::repo::export_after(&mut *tx, after, BATCH).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.0;
+        let n = rows.len() as u64;
+        zip.run(move |z| {
+            for r in rows {
+                z.line(&records::Redirect {
+                    from: r.from_path,
+                    to: r.to_url,
+                    permanent: r.permanent,
+                })?;
+            }
+            Ok(())
+        })
+        .await?;
+        bar.inc(n);
+    }
 
     // uploads.jsonl
     zip.run(|z| z.start(files::UPLOADS)).await?;

@@ -16,7 +16,7 @@ pub mod wxr;
 use anyhow::Context;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use crate::{accounts, comments, posts, tags, uploads};
+use crate::{accounts, comments, posts, redirects, tags, uploads};
 
 pub use archive::archive;
 pub use records::Counts;
@@ -47,9 +47,7 @@ pub async fn counts(conn: &mut PgConnection) -> sqlx::Result<Counts> {
         comments: comments::repo::export_count(&mut *conn)
             .await?
             .unsigned_abs(),
-        // TODO(issue 26, redirects): the `redirects` table is another branch's; once it is
-        // on main, count its rows here and write them in `archive` (`records::Redirect`).
-        redirects: 0,
+        redirects: redirects::repo::count(&mut *conn).await?.unsigned_abs(),
         uploads: uploads::repo::count(&mut *conn).await?.unsigned_abs(),
     })
 }

@@ -190,6 +190,7 @@ pub async fn run(
                 .map_err(|_| anyhow::anyhow!("the writer stopped"))
         })
     });
+    repo::analyze(db).await.context("analyzing import_keys")?;
     let mut writer = Writer::new(db, opts, site, images).await?;
     for line in left_out {
         writer.report.skipped.push(line);
@@ -255,6 +256,7 @@ struct Writer<'a> {
     slugs: HashSet<String>,
     report: Report,
     done: u64,
+    flushes: u64,
 }
 
 impl<'a> Writer<'a> {
@@ -285,6 +287,7 @@ impl<'a> Writer<'a> {
                 ..Report::default()
             },
             done: 0,
+            flushes: 0,
         })
     }
 
@@ -541,6 +544,10 @@ impl<'a> Writer<'a> {
     // --- posts --------------------------------------------------------------------------
 
     async fn flush(&mut self) -> anyhow::Result<()> {
+        self.flushes += 1;
+        if self.flushes.is_multiple_of(25) && !self.opts.dry_run {
+            repo::analyze(self.db).await?;
+        }
         let pending = std::mem::take(&mut self.pending);
         let comments = std::mem::take(&mut self.pending_comments);
         let ids: Vec<String> = pending.iter().map(|p| p.post.source_id.clone()).collect();
@@ -551,7 +558,10 @@ impl<'a> Writer<'a> {
             let kind_name = kind_name(post.kind);
             let digest = digest(&post);
             if let Some(key) = known.get(&post.source_id) {
-                let path = self.path_of(key.target_id).await?;
+                let path = match (key.kind, &key.slug) {
+                    (Some(kind), Some(slug)) => public_path(kind, slug),
+                    _ => String::new(),
+                };
                 self.posts.insert(
                     post.source_id.clone(),
                     Written {
@@ -728,13 +738,6 @@ impl<'a> Writer<'a> {
             Err(posts::SaveError::Other(e)) => return Err(e),
         }
         Ok(())
-    }
-
-    async fn path_of(&self, id: i64) -> anyhow::Result<String> {
-        let post = posts::repo::find_for_edit(self.db, posts::model::PostId(id)).await?;
-        Ok(post
-            .map(|p| public_path(p.kind, &p.slug))
-            .unwrap_or_default())
     }
 
     fn author_of(&self, post: &model::Post) -> UserId {

@@ -161,7 +161,10 @@ pub async fn show(
         .comments
         .0
         .iter()
-        .filter(|c| moderator || (!c.hidden && (!c.pending || Some(c.author_id) == viewer_id)))
+        .filter(|c| {
+            moderator
+                || (!c.hidden && (!c.pending || (viewer_id.is_some() && c.author_id == viewer_id)))
+        })
         .cloned()
         .collect();
     let layout = Layout::new(

@@ -82,13 +82,15 @@ pub mod sql {
         summary_select!(),
         ", p.body_html, p.updated_at, u.bio AS author_bio,
            COALESCE((SELECT json_agg(json_build_object(
-                        'id', c.id, 'author_id', c.author_id, 'author_name', cu.display_name,
-                        'author_username', cu.username, 'body_html', c.body_html,
+                        'id', c.id, 'author_id', c.author_id,
+                        'author_name', COALESCE(cu.display_name, c.guest_name),
+                        'author_username', cu.username, 'author_url', c.guest_url,
+                        'body_html', c.body_html,
                         'hidden', c.hidden_at IS NOT NULL, 'pending', c.approved_at IS NULL,
                         'created_at', c.created_at,
                         'edited', c.updated_at > c.created_at + interval '1 second')
                       ORDER BY c.created_at, c.id)
-                       FROM comments c JOIN users cu ON cu.id = c.author_id
+                       FROM comments c LEFT JOIN users cu ON cu.id = c.author_id
                       WHERE c.post_id = p.id AND cu.disabled_at IS NULL), '[]') AS comments,
            (SELECT count(*) FROM favorites f WHERE f.post_id = p.id) AS favorites, p.meta
           FROM published_posts p JOIN users u ON u.id = p.author_id

@@ -91,9 +91,11 @@ async fn describe(
                 'id', c.id, 'body', c.body_markdown, 'held', c.approved_at IS NULL,
                 'url', $2 || '/posts/' || p.slug || '#comment-' || c.id,
                 'post', jsonb_build_object('id', p.id, 'slug', p.slug, 'title', p.title),
-                'author', jsonb_build_object('username', u.username, 'name', u.display_name),
+                'author', jsonb_build_object('username', u.username,
+                    'name', COALESCE(u.display_name, c.guest_name), 'guest', c.author_id IS NULL),
                 'created_at', c.created_at)
-               FROM comments c JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = c.author_id
+               FROM comments c JOIN posts p ON p.id = c.post_id
+               LEFT JOIN users u ON u.id = c.author_id
               WHERE c.id = $1"
         }
         Some("user") => {

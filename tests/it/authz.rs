@@ -427,6 +427,7 @@ struct Fixture {
     job: i64,
     failed: i64,
     webhook: i64,
+    redirect: i64,
 }
 
 async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize) -> Fixture {
@@ -502,7 +503,15 @@ async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize)
     .fetch_one(&app.db)
     .await
     .unwrap();
+    let redirect = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO redirects (from_path, to_url) VALUES ($1, '/') RETURNING id",
+    )
+    .bind(format!("/old-{n}"))
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     Fixture {
+        redirect,
         job,
         failed,
         webhook,
@@ -529,6 +538,7 @@ fn fill(path: &str, f: &Fixture) -> String {
         .replace("{job}", &f.job.to_string())
         .replace("{failed}", &f.failed.to_string())
         .replace("{webhook}", &f.webhook.to_string())
+        .replace("{redirect}", &f.redirect.to_string())
 }
 
 /// The CSRF token of this browser's session (from the header's log-out form, or the login

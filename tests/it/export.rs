@@ -67,6 +67,21 @@ pub(crate) async fn a_blog(app: &TestApp) -> (TestApp, String) {
         },
     )
     .await;
+    // An old address, as an admin adds it on /admin/redirects.
+    let old_address = quire::redirects::model::NewRedirect::parse(
+        "/2019/05/first/",
+        &format!("/posts/{first}"),
+        true,
+        "manual",
+        &app.settings.http.base_url,
+    )
+    .unwrap();
+    let mut conn = app.db.acquire().await.unwrap();
+    quire::redirects::save(&mut conn, None, old_address)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
     let rita = app.signed_in("rita", Role::Reader).await;
     let res = rita
         .submit(
@@ -174,6 +189,14 @@ async fn the_archive_holds_the_whole_blog_and_no_secret() {
     assert_eq!(comments[0]["post_id"], post["id"]);
     assert_eq!(comments[0]["body_markdown"], "Nice *post*");
     assert_eq!(comments[0]["approved"], true);
+    let redirects = lines(text(&entries, "redirects.jsonl"));
+    assert_eq!(c.redirects, 1);
+    assert_eq!(
+        redirects,
+        [
+            serde_json::json!({"from": "/2019/05/first", "to": format!("/posts/{first}"), "permanent": true})
+        ]
+    );
     let uploads = lines(text(&entries, "uploads.jsonl"));
     let name = uploads[0]["file_name"].as_str().unwrap();
     let (_, image) = entries

@@ -20,7 +20,7 @@ use crate::{
     harness::{PostSpec, TestApp, eventually, spawn_app, spawn_app_with},
 };
 
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Open `path` on `app` as `browser` (its session cookie) from `origin`; the refusal's status
 /// and body otherwise.
@@ -55,7 +55,7 @@ async fn open_as(
 }
 
 /// Open `path` from a page of the app itself.
-async fn open(app: &TestApp, path: &str, browser: Option<&TestApp>) -> Ws {
+pub(crate) async fn open(app: &TestApp, path: &str, browser: Option<&TestApp>) -> Ws {
     open_as(app, path, Some(&app.base), browser)
         .await
         .unwrap_or_else(|(status, body)| panic!("{path}: {status} {body}"))
@@ -75,7 +75,7 @@ async fn open_when_free(app: &TestApp, path: &str) -> Ws {
 }
 
 /// The next JSON message within `wait` (pings are answered and skipped), or None.
-async fn next_json(ws: &mut Ws, wait: Duration) -> Option<Value> {
+pub(crate) async fn next_json(ws: &mut Ws, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let frame = tokio::time::timeout_at(deadline, ws.next()).await.ok()??;
@@ -88,7 +88,7 @@ async fn next_json(ws: &mut Ws, wait: Duration) -> Option<Value> {
 }
 
 /// The next message, which must come within two seconds.
-async fn expect_json(ws: &mut Ws) -> Value {
+pub(crate) async fn expect_json(ws: &mut Ws) -> Value {
     next_json(ws, Duration::from_secs(2))
         .await
         .expect("a message within two seconds")
