@@ -24,7 +24,7 @@ use crate::{
     accounts, comments,
     config::Settings,
     posts::{self, model::PostKind, repo::ExportedPost},
-    redirects, settings, tags, uploads,
+    redirects, tags, uploads,
 };
 
 /// What an export wrote.
@@ -91,10 +91,8 @@ pub async fn archive<W>(
 where
     W: Write + Seek + Send + 'static,
 {
+    let site = super::site_settings(db, settings).await?;
     let mut tx = snapshot(db).await?;
-    let site = settings::repo::load(&mut *tx)
-        .await?
-        .context("the site has no settings yet: start it once (quire serve) before exporting")?;
     let counts = super::counts(&mut tx).await?;
     // Every record is written once, the posts twice (their JSON, their Markdown file), the
     // uploads twice (their record, their file).

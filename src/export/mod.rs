@@ -16,7 +16,10 @@ pub mod wxr;
 use anyhow::Context;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use crate::{accounts, comments, posts, redirects, tags, uploads};
+use crate::{
+    accounts, comments, config::Settings, posts, redirects, settings::model::SiteSettings, tags,
+    uploads,
+};
 
 pub use archive::archive;
 pub use records::Counts;
@@ -50,6 +53,12 @@ pub async fn counts(conn: &mut PgConnection) -> sqlx::Result<Counts> {
         redirects: redirects::repo::count(&mut *conn).await?.unsigned_abs(),
         uploads: uploads::repo::count(&mut *conn).await?.unsigned_abs(),
     })
+}
+
+/// The site settings, as a new site gets them from the config file if it was never served
+/// (a snapshot is read-only, so they are made before it).
+async fn site_settings(db: &PgPool, settings: &Settings) -> sqlx::Result<SiteSettings> {
+    crate::settings::repo::load_or_create(db, &SiteSettings::defaults(settings)).await
 }
 
 /// A snapshot of the database: every read of one export sees the same moment.

@@ -9,7 +9,6 @@ use std::{
     io::{BufWriter, Write},
 };
 
-use anyhow::Context;
 use indicatif::ProgressBar;
 use quick_xml::{
     Writer,
@@ -28,7 +27,7 @@ use crate::{
         model::{PostKind, PostStatus, public_path},
         repo::ExportedPost,
     },
-    settings, tags, uploads,
+    tags, uploads,
 };
 
 type Xml<W> = Writer<BufWriter<W>>;
@@ -46,10 +45,8 @@ pub async fn wxr<W>(
 where
     W: Write + Send + 'static,
 {
+    let site = super::site_settings(db, settings).await?;
     let mut tx = snapshot(db).await?;
-    let site = settings::repo::load(&mut *tx)
-        .await?
-        .context("the site has no settings yet: start it once (quire serve) before exporting")?;
     let base = settings.http.base();
     let zone = jiff::tz::TimeZone::get(&site.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let (post_count, page_count) = posts::repo::export_counts(&mut *tx).await?;

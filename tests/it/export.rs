@@ -673,3 +673,24 @@ fn hostile_archives_are_refused_in_words() {
     let m = malformed(check(b"not a zip at all", Limits::default()));
     assert!(m.to_string().contains("not a zip archive"), "{m}");
 }
+
+#[tokio::test]
+async fn a_site_never_served_exports_with_its_config_files_settings() {
+    let db = crate::harness::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("empty.zip");
+    let result = crate::harness::quire_command(&db)
+        .args(["export", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let entries = entries(&std::fs::read(&out).unwrap());
+    let manifest: Manifest = serde_json::from_str(text(&entries, "quire.json")).unwrap();
+    assert_eq!(manifest.site.title, db.settings.site.title);
+    assert_eq!(manifest.counts, quire::export::Counts::default());
+}
