@@ -38,12 +38,12 @@ CREATE TABLE import_keys (
 
 -- Imports started from the admin: the file waits beside the uploads, the dry run's plan is
 -- shown, then a job runs it and counts its progress here.
-CREATE TYPE import_state AS ENUM ('checked', 'queued', 'running', 'done', 'failed');
+CREATE TYPE import_state AS ENUM ('checking', 'checked', 'queued', 'running', 'done', 'failed');
 CREATE TABLE imports (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     format text NOT NULL CHECK (format IN ('wordpress', 'ghost', 'markdown', 'quire')),
     file_name text NOT NULL CHECK (length(file_name) BETWEEN 1 AND 255),
-    state import_state NOT NULL DEFAULT 'checked',
+    state import_state NOT NULL DEFAULT 'checking',
     -- The dry run's report, then the run's.
     plan jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(plan) = 'object'),
     report jsonb CHECK (jsonb_typeof(report) = 'object'),

@@ -55,6 +55,8 @@ pub enum Action {
     ManageRedirects,
     /// Download the whole blog (`export`): every account's address, every draft.
     ExportSite,
+    /// Import another blog's export (accounts, posts, comments, redirects).
+    ImportContent,
 }
 
 /// The least role that may do `action` on anyone's things; `None`: no role is enough.
@@ -78,7 +80,8 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::ManageSubscribers
         | Action::ManageWebhooks
         | Action::ManageRedirects
-        | Action::ExportSite => Role::Admin,
+        | Action::ExportSite
+        | Action::ImportContent => Role::Admin,
     })
 }
 
@@ -118,6 +121,7 @@ pub struct Menu {
     pub webhooks: bool,
     pub redirects: bool,
     pub export: bool,
+    pub import: bool,
 }
 
 impl Menu {
@@ -132,6 +136,7 @@ impl Menu {
             webhooks: can(user, Action::ManageWebhooks),
             redirects: can(user, Action::ManageRedirects),
             export: can(user, Action::ExportSite),
+            import: can(user, Action::ImportContent),
         }
     }
 }

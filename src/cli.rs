@@ -304,7 +304,7 @@ async fn import(
     dry_run: bool,
     as_user: Option<String>,
 ) -> anyhow::Result<()> {
-    use crate::import::{markdown::Folder, wordpress::Wxr, write};
+    use crate::import::write;
     let importer = match as_user {
         Some(name) => {
             let username = Username::parse(&name).map_err(|e| anyhow::anyhow!("--as: {e}"))?;
@@ -317,19 +317,13 @@ async fn import(
              or name one with --as",
         )?,
     };
-    let format: Box<dyn crate::import::Format> = match &source {
-        ImportSource::Wordpress { file, uploads } => Box::new(Wxr::open(file, uploads.as_deref())),
-        ImportSource::Markdown { dir } => Box::new(Folder::open(dir)),
-        ImportSource::Quire { file } => Box::new(crate::import::quire::QuireArchive::new(file)),
+    let (format, path, images) = match &source {
+        ImportSource::Wordpress { file, uploads } => ("wordpress", file, uploads.as_deref()),
+        ImportSource::Markdown { dir } => ("markdown", dir, None),
+        ImportSource::Quire { file } => ("quire", file, None),
     };
-    let opts = write::Options {
-        importer,
-        roles: Default::default(),
-        dry_run,
-        max_body: settings.posts.max_body_bytes,
-        uploads_dir: settings.uploads.dir.clone(),
-        upload_max_bytes: settings.uploads.max_bytes,
-    };
+    let format = crate::import::open(format, path, images).context("an unknown format")?;
+    let opts = write::Options::new(settings, importer, dry_run);
     let bar = seed::progress_bar();
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{bar:40} {pos}/{len} posts and comments  {per_sec}  {eta} left",

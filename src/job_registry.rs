@@ -14,7 +14,7 @@ use crate::{
     cache::Pages,
     comments,
     config::Settings,
-    jobs,
+    import, jobs,
     jobs::{BackgroundJob, Registry},
     mail::Mailer,
     newsletter, posts, search, stats, tags, webhooks,
@@ -49,7 +49,8 @@ pub fn build(
         .register::<search::outbox::SearchSync>(meili.clone())
         .register::<stats::AddViews>(())
         .register::<tags::jobs::Work>(pages.clone())
-        .register::<posts::trash::PurgeTrash>(pages)
+        .register::<posts::trash::PurgeTrash>(pages.clone())
+        .register::<import::job::RunImport>(pages)
         .register::<accounts::reset::PurgeResets>(());
 
     // The schedule, every minute on every instance (keys and `queue_once` keep each one job).

@@ -19,7 +19,7 @@ use crate::{
     cache::{Keep, Routes, Rules},
     comments, export,
     extract::FormLimit,
-    health, jobs,
+    health, import, jobs,
     middleware::{LongWork, read, resource},
     newsletter, pages, posts, redirects, search, settings, tags, uploads, webhooks,
 };
@@ -255,6 +255,9 @@ fn site(t: &mut Table) {
         .work(EXPORT_DEADLINE);
     t.post("/admin/export/wxr", export::admin::wxr)
         .work(EXPORT_DEADLINE);
+    t.both("/admin/import", import::admin::index, import::admin::create);
+    t.read("/admin/import/{id}", import::admin::show);
+    t.post("/admin/import/{id}/run", import::admin::start);
     t.read("/admin/jobs", jobs::admin::index);
     t.post("/admin/jobs/{id}/retry", jobs::admin::retry);
     t.post("/admin/jobs/{id}/discard", jobs::admin::discard);

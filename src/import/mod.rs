@@ -7,6 +7,8 @@
 //! `Format::read` hands the items over one by one to the writer, which writes them in
 //! batches: memory stays bounded however large the file.
 
+pub mod admin;
+pub mod job;
 pub mod markdown;
 pub mod model;
 pub mod quire;
@@ -17,6 +19,31 @@ pub mod write;
 use std::path::{Component, Path, PathBuf};
 
 pub use model::{Item, Malformed, Site};
+
+/// The formats an import can read: (name, what it is, the file it takes).
+pub const FORMATS: [(&str, &str, &str); 2] = [
+    (
+        "wordpress",
+        "WordPress",
+        "the export file from Tools → Export (.xml)",
+    ),
+    (
+        "markdown",
+        "Markdown folder",
+        "a folder of Markdown files with front matter",
+    ),
+];
+
+/// The reader for `format` over `path` (a file, or a folder for Markdown); `images`: where
+/// the old site's images are.
+pub fn open(format: &str, path: &Path, images: Option<&Path>) -> Option<Box<dyn Format>> {
+    Some(match format {
+        "wordpress" => Box::new(wordpress::Wxr::open(path, images)),
+        "markdown" => Box::new(markdown::Folder::open(path)),
+        "quire" => Box::new(quire::QuireArchive::new(path)),
+        _ => return None,
+    })
+}
 
 /// Where a reader's items go; an error stops the reading (the writer failed).
 pub type Emit<'a> = &'a mut dyn FnMut(Item) -> anyhow::Result<()>;

@@ -123,6 +123,7 @@ pub struct Run {
 #[sqlx(type_name = "import_state", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
+    Checking,
     Checked,
     Queued,
     Running,
@@ -137,18 +138,13 @@ pub async fn create_run(
     db: impl PgExecutor<'_>,
     format: &str,
     file_name: &str,
-    plan: &serde_json::Value,
-    total: i64,
     by: crate::accounts::model::UserId,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO imports (format, file_name, plan, total, created_by)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO imports (format, file_name, created_by) VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(format)
     .bind(file_name)
-    .bind(sqlx::types::Json(plan))
-    .bind(total)
     .bind(by)
     .fetch_one(db)
     .await
@@ -168,6 +164,37 @@ pub async fn recent_runs(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Ve
     .bind(limit)
     .fetch_all(db)
     .await
+}
+
+/// The dry run's plan: the run waits for the admin's go.
+pub async fn checked(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    plan: &serde_json::Value,
+    total: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE imports SET state = 'checked', plan = $2, total = $3, error = NULL
+          WHERE id = $1 AND state = 'checking'",
+    )
+    .bind(id)
+    .bind(sqlx::types::Json(plan))
+    .bind(total)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Who started a run (the account the import acts as).
+pub async fn created_by(
+    db: impl PgExecutor<'_>,
+    id: i64,
+) -> sqlx::Result<Option<crate::accounts::model::UserId>> {
+    sqlx::query_scalar("SELECT created_by FROM imports WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
 }
 
 /// Queue a checked run with the roles the admin chose; `false` if it was not waiting.

@@ -33,6 +33,7 @@ use crate::{
         input::{self, PostFields},
         model::{PostInput, PostKind, PostStatus, public_path},
     },
+    redirects::model::NewRedirect,
     slug::Slug,
     tags, uploads,
 };
@@ -60,6 +61,24 @@ pub struct Options {
     /// `uploads.dir` and `uploads.max_bytes`.
     pub uploads_dir: PathBuf,
     pub upload_max_bytes: usize,
+    /// This site's address: old links to it become local paths.
+    pub base_url: url::Url,
+}
+
+impl Options {
+    /// An import by `importer` with this site's limits and folders, everyone imported an
+    /// author.
+    pub fn new(settings: &crate::config::Settings, importer: UserId, dry_run: bool) -> Self {
+        Options {
+            importer,
+            roles: HashMap::new(),
+            dry_run,
+            max_body: settings.posts.max_body_bytes,
+            uploads_dir: settings.uploads.dir.clone(),
+            upload_max_bytes: settings.uploads.max_bytes,
+            base_url: settings.http.base_url.clone(),
+        }
+    }
 }
 
 /// What an import did (or, in a dry run, would do).
@@ -340,7 +359,6 @@ impl<'a> Writer<'a> {
 
     async fn finish(mut self) -> anyhow::Result<Report> {
         self.flush().await?;
-        self.write_redirects().await?;
         Ok(self.report)
     }
 
@@ -586,6 +604,7 @@ impl<'a> Writer<'a> {
         self.write_tags(&mut tx).await?;
         self.create(&mut tx, creates).await?;
         self.write_comments(&mut tx, comments).await?;
+        self.write_redirects(&mut tx).await?;
         if self.opts.dry_run {
             drop(tx);
         } else {
@@ -889,7 +908,7 @@ impl<'a> Writer<'a> {
         taken.extend(self.slugs.iter().cloned());
         for (_, input, _) in creates.iter_mut() {
             let base = input.slug.as_str().to_owned();
-            let mut n = 1;
+            let mut n: u32 = 1;
             let mut slug = base.clone();
             while taken.contains(&slug)
                 || (input.kind == PostKind::Page
@@ -903,7 +922,7 @@ impl<'a> Writer<'a> {
                 let mut stem = base.clone();
                 stem.truncate(Slug::MAX_LEN - suffix.len());
                 slug = format!("{}{suffix}", stem.trim_end_matches('-'));
-                if n % 20 == 0 {
+                if n.is_multiple_of(20) {
                     let more: Vec<String> = (n..n + 20)
                         .map(|k| format!("{}-{k}", stem.trim_end_matches('-')))
                         .collect();
@@ -1157,10 +1176,36 @@ impl<'a> Writer<'a> {
         }
     }
 
-    async fn write_redirects(&mut self) -> anyhow::Result<()> {
-        let rows = std::mem::take(&mut self.redirects);
+    /// The old addresses queued since the last batch, each a 301 to its post's address
+    /// here (`redirects`' own rule: loops and chains are its business). An old address that
+    /// is already the new one (a page's `/about/`) needs none.
+    async fn write_redirects(&mut self, tx: &mut PgConnection) -> anyhow::Result<()> {
+        let queued = std::mem::take(&mut self.redirects);
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let source = format!("import:{}", self.source);
+        let mut rows = Vec::with_capacity(queued.len());
+        for (from, to, permanent) in queued {
+            match NewRedirect::parse(&from, &to, permanent, &source, &self.opts.base_url) {
+                Ok(row) => rows.push(row),
+                Err(why) if !why.contains("its own address") => {
+                    self.report.count("redirects").skipped += 1;
+                    self.report
+                        .skipped
+                        .push(format!("redirect from {from}: {why}"));
+                }
+                Err(_) => {}
+            }
+        }
+        if self.opts.dry_run {
+            self.report.count("redirects").created += rows.len() as u64;
+            return Ok(());
+        }
+        let written = crate::redirects::repo::upsert_many(tx, &rows).await?;
         let counts = self.report.count("redirects");
-        counts.created += rows.len() as u64;
+        counts.created += written;
+        counts.unchanged += (rows.len() as u64).saturating_sub(written);
         Ok(())
     }
 

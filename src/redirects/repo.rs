@@ -176,7 +176,9 @@ pub async fn upsert_many(conn: &mut PgConnection, rows: &[NewRedirect]) -> sqlx:
          ON CONFLICT (from_path) DO UPDATE
             SET to_url = EXCLUDED.to_url, permanent = EXCLUDED.permanent,
                 source = EXCLUDED.source
-          WHERE redirects.source = EXCLUDED.source OR redirects.source <> 'manual'",
+          WHERE (redirects.source = EXCLUDED.source OR redirects.source <> 'manual')
+            AND (redirects.to_url, redirects.permanent, redirects.source)
+                IS DISTINCT FROM (EXCLUDED.to_url, EXCLUDED.permanent, EXCLUDED.source)",
     )
     .bind(&froms)
     .bind(&tos)

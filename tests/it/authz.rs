@@ -195,6 +195,55 @@ pub(crate) fn table() -> Vec<Row> {
         ),
         (
             get.clone(),
+            "/admin/redirects",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/redirects",
+            vec![("from", "/x"), ("to", "//evil.example")],
+            [SEE, NO, NO, NO, BAD],
+        ),
+        (
+            get.clone(),
+            "/admin/redirects/{redirect}/edit",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/redirects/{redirect}",
+            vec![("from", "/x"), ("to", "//evil.example")],
+            [SEE, NO, NO, NO, BAD],
+        ),
+        (
+            get.clone(),
+            "/admin/redirects/{redirect}/delete",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/redirects/{redirect}/delete",
+            vec![],
+            [SEE, NO, NO, NO, DONE],
+        ),
+        (get.clone(), "/admin/import", vec![], [SEE, NO, NO, NO, OK]),
+        (
+            get.clone(),
+            "/admin/import/{import}",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/import/{import}/run",
+            vec![],
+            [SEE, NO, NO, NO, DONE],
+        ),
+        (
+            get.clone(),
             "/admin/subscribers/export.csv",
             vec![],
             [SEE, NO, NO, NO, OK],
@@ -428,6 +477,7 @@ struct Fixture {
     failed: i64,
     webhook: i64,
     redirect: i64,
+    import: i64,
 }
 
 async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize) -> Fixture {
@@ -510,8 +560,16 @@ async fn fixture(app: &TestApp, owner: quire::accounts::model::UserId, n: usize)
     .fetch_one(&app.db)
     .await
     .unwrap();
+    let import = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO imports (format, file_name, state) VALUES ('wordpress', 'x.xml', 'checked')
+         RETURNING id",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     Fixture {
         redirect,
+        import,
         job,
         failed,
         webhook,
@@ -539,6 +597,7 @@ fn fill(path: &str, f: &Fixture) -> String {
         .replace("{failed}", &f.failed.to_string())
         .replace("{webhook}", &f.webhook.to_string())
         .replace("{redirect}", &f.redirect.to_string())
+        .replace("{import}", &f.import.to_string())
 }
 
 /// The CSRF token of this browser's session (from the header's log-out form, or the login
