@@ -8,6 +8,8 @@
 //! batches: memory stays bounded however large the file.
 
 pub mod admin;
+pub mod convert;
+pub mod ghost;
 pub mod job;
 pub mod markdown;
 pub mod model;

@@ -816,14 +816,17 @@ fn body_markdown(
     attachment: &dyn Fn(&str) -> Option<String>,
     children: &[String],
 ) -> (String, Vec<String>) {
-    let _ = (attachment, children);
-    (content.to_owned(), Vec::new())
+    let c = super::convert::wordpress::content_to_markdown(content, attachment, children);
+    (c.markdown, c.notes)
 }
 
 /// A comment's text (WordPress keeps its paragraphs as blank lines and allows a little
-/// HTML) as Markdown.
+/// HTML) as Markdown: WordPress shows it through the same automatic paragraphs.
 fn comment_markdown(content: &str) -> String {
-    content.trim().to_owned()
+    super::convert::wordpress::content_to_markdown(content, &|_| None, &[])
+        .markdown
+        .trim_end()
+        .to_owned()
 }
 
 #[cfg(test)]
