@@ -53,6 +53,8 @@ pub enum Action {
     ManageWebhooks,
     /// List, add, change and delete redirects (the site's old addresses).
     ManageRedirects,
+    /// Download the whole blog (`export`): every account's address, every draft.
+    ExportSite,
     /// Import another blog's export (accounts, posts, comments, redirects).
     ImportContent,
 }
@@ -78,6 +80,7 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::ManageSubscribers
         | Action::ManageWebhooks
         | Action::ManageRedirects
+        | Action::ExportSite
         | Action::ImportContent => Role::Admin,
     })
 }
@@ -117,6 +120,7 @@ pub struct Menu {
     pub subscribers: bool,
     pub webhooks: bool,
     pub redirects: bool,
+    pub export: bool,
     pub import: bool,
 }
 
@@ -131,6 +135,7 @@ impl Menu {
             subscribers: can(user, Action::ManageSubscribers),
             webhooks: can(user, Action::ManageWebhooks),
             redirects: can(user, Action::ManageRedirects),
+            export: can(user, Action::ExportSite),
             import: can(user, Action::ImportContent),
         }
     }

@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `worker`, `migrate`, `seed`, `reindex`, `rerender`,
-//! `user create`, `user role`, `mail test`.
+//! `export`, `user create`, `user role`, `mail test`.
 
 use std::time::Duration;
 
@@ -41,6 +41,17 @@ pub enum Command {
         /// How many demo posts the blog should have.
         #[arg(long, default_value_t = 30)]
         posts: u32,
+    },
+    /// Write the whole blog to one file, to rebuild it elsewhere (docs/export-format.md):
+    /// Quire's archive (a zip), or WordPress's WXR. Safe while the site serves.
+    Export {
+        /// Where to write (default: quire-export-DATE.zip, or .xml, here).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// `zip`: Quire's archive, which `quire import quire` reads back; `wxr`: WordPress's
+        /// export format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Zip)]
+        format: ExportFormat,
     },
     /// Rebuild the Meilisearch index from PostgreSQL (safe while the site serves).
     Reindex,
@@ -90,6 +101,14 @@ pub enum ImportSource {
     },
     /// A folder of Markdown files with front matter (Jekyll, Hugo).
     Markdown { dir: std::path::PathBuf },
+    /// A Quire archive (`quire export`).
+    Quire { file: std::path::PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Zip,
+    Wxr,
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +237,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             stale_pages(&settings).await?;
             println!("re-rendered {read} posts: {changed} changed");
         }
+        Command::Export { out, format } => {
+            let pool = prepare_database(&settings).await?;
+            export(&pool, &settings, out, format).await?;
+        }
         Command::Reindex => {
             let pool = prepare_database(&settings).await?;
             reindex(&pool, &settings).await?;
@@ -305,6 +328,7 @@ async fn import(
         ImportSource::Wordpress { file, uploads } => ("wordpress", file, uploads.as_deref()),
         ImportSource::Ghost { file, images } => ("ghost", file, images.as_deref()),
         ImportSource::Markdown { dir } => ("markdown", dir, None),
+        ImportSource::Quire { file } => ("quire", file, None),
     };
     let format = crate::import::open(format, path, images)?;
     let opts = write::Options::new(settings, importer, dry_run);
@@ -401,6 +425,68 @@ async fn reindex(pool: &sqlx::PgPool, settings: &Settings) -> anyhow::Result<()>
          index {:?}",
         meili.index_name()
     );
+    Ok(())
+}
+
+/// `quire export`: written beside the destination first, then renamed, so a failed export
+/// never leaves a file that looks whole.
+async fn export(
+    pool: &sqlx::PgPool,
+    settings: &Settings,
+    out: Option<std::path::PathBuf>,
+    format: ExportFormat,
+) -> anyhow::Result<()> {
+    let extension = match format {
+        ExportFormat::Zip => "zip",
+        ExportFormat::Wxr => "xml",
+    };
+    let out = out.unwrap_or_else(|| {
+        format!(
+            "quire-export-{}.{extension}",
+            time::OffsetDateTime::now_utc().date()
+        )
+        .into()
+    });
+    let mut partial = out.clone().into_os_string();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let bar = crate::export::progress_bar();
+    let written = match format {
+        ExportFormat::Zip => crate::export::archive(pool, settings, file, &bar)
+            .await
+            .map(|(file, report)| (file, report.counts, report.missing_uploads)),
+        ExportFormat::Wxr => crate::export::wxr(pool, settings, file, &bar)
+            .await
+            .map(|(file, counts)| (file, counts, Vec::new())),
+    };
+    bar.finish_and_clear();
+    let (file, counts, missing) = match written {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    file.sync_all()?;
+    std::fs::rename(&partial, &out)
+        .with_context(|| format!("renaming {} to {}", partial.display(), out.display()))?;
+    println!(
+        "exported {} posts, {} pages, {} comments, {} tags, {} accounts, {} uploads to {}",
+        counts.posts,
+        counts.pages,
+        counts.comments,
+        counts.tags,
+        counts.accounts,
+        counts.uploads,
+        out.display()
+    );
+    for name in missing {
+        eprintln!(
+            "warning: upload {name} is listed but not in uploads.dir; its file is not in the archive"
+        );
+    }
     Ok(())
 }
 

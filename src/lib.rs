@@ -12,6 +12,7 @@ pub mod comments;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod health;
 pub mod import;

@@ -17,10 +17,10 @@ use crate::{
     api::{articles, comments as api_comments, profiles, tags as api_tags, users},
     assets,
     cache::{Keep, Routes, Rules},
-    comments,
+    comments, export,
     extract::FormLimit,
     health, import, jobs,
-    middleware::{read, resource},
+    middleware::{LongWork, read, resource},
     newsletter, pages, posts, redirects, search, settings, tags, uploads, webhooks,
 };
 
@@ -47,6 +47,10 @@ const ARTICLES: Keep = Keep {
     params: &["tag", "author", "favorited", "q", "limit", "offset"],
     search: false,
 };
+
+/// How long the admin's export may take to write before its download starts (the whole
+/// blog, uploads included; bench/README.md has the figures).
+const EXPORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// The site's pages and forms, in order.
 fn site(t: &mut Table) {
@@ -246,6 +250,11 @@ fn site(t: &mut Table) {
         redirects::admin::confirm_delete,
         redirects::admin::delete,
     );
+    t.read("/admin/export", export::admin::index);
+    t.post("/admin/export/archive", export::admin::archive)
+        .work(EXPORT_DEADLINE);
+    t.post("/admin/export/wxr", export::admin::wxr)
+        .work(EXPORT_DEADLINE);
     t.both("/admin/import", import::admin::index, import::admin::create);
     t.read("/admin/import/{id}", import::admin::show);
     t.post("/admin/import/{id}/run", import::admin::start);
@@ -361,6 +370,7 @@ struct Entry {
     routes: Vec<Route>,
     limit: Option<FormLimit>,
     keep: Option<Keep>,
+    work: Option<LongWork>,
 }
 
 impl Entry {
@@ -371,6 +381,12 @@ impl Entry {
     /// What the cache may keep of this path's reads.
     fn keep(&mut self, keep: Keep) -> &mut Self {
         self.keep = Some(keep);
+        self
+    }
+
+    /// A longer deadline for this path's work than other requests get.
+    fn work(&mut self, deadline: std::time::Duration) -> &mut Self {
+        self.work = Some(LongWork(deadline));
         self
     }
 
@@ -404,6 +420,7 @@ impl Table {
                     routes: Vec::new(),
                     limit: None,
                     keep: None,
+                    work: None,
                 });
                 self.entries.len() - 1
             }
@@ -496,6 +513,9 @@ impl Table {
             let mut at = resource(&path);
             if let Some(limit) = entry.limit {
                 at = at.app_data(limit);
+            }
+            if let Some(work) = entry.work {
+                at = at.app_data(work);
             }
             for route in entry.routes {
                 at = at.route(route);

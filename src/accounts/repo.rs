@@ -638,3 +638,65 @@ pub async fn first_admin(db: impl PgExecutor<'_>) -> sqlx::Result<Option<UserId>
     .fetch_optional(db)
     .await
 }
+
+/// An account as `quire export` writes it: who they are, never how they log in (no password
+/// hash, session epoch or linked identity leaves the site).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedUser {
+    pub id: UserId,
+    pub username: String,
+    pub email: String,
+    pub display_name: String,
+    pub bio: String,
+    pub avatar_url: Option<String>,
+    pub role: Role,
+    pub disabled: bool,
+    pub email_verified: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// The next `limit` accounts after id `after`, by id: the export reads them in pages.
+pub async fn export_after(
+    db: impl PgExecutor<'_>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ExportedUser>> {
+    sqlx::query_as(
+        "SELECT id, username, email, display_name, bio, avatar_url, role,
+                disabled_at IS NOT NULL AS disabled, email_verified, created_at
+           FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many accounts there are.
+pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(db)
+        .await
+}
+
+/// `export_after`, only the accounts with a post or page (trashed ones aside): the WXR's
+/// authors (readers stay behind).
+pub async fn export_authors_after(
+    db: impl PgExecutor<'_>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ExportedUser>> {
+    sqlx::query_as(
+        "SELECT id, username, email, display_name, bio, avatar_url, role,
+                disabled_at IS NOT NULL AS disabled, email_verified, created_at
+           FROM users
+          WHERE id > $1
+            AND EXISTS (SELECT 1 FROM posts p WHERE p.author_id = users.id
+                                               AND p.deleted_at IS NULL)
+          ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -425,3 +425,86 @@ pub async fn insert_imported(
     .await?;
     Ok(())
 }
+
+/// A comment as `quire export` writes it: by an account, or by a guest (imported comments).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedComment {
+    pub id: i64,
+    pub post_id: PostId,
+    pub parent_id: Option<i64>,
+    pub author_id: Option<UserId>,
+    /// The account's display name and address, or the guest's.
+    pub author_name: String,
+    pub author_email: String,
+    pub guest_name: Option<String>,
+    pub guest_email: Option<String>,
+    pub guest_url: Option<String>,
+    pub body_markdown: String,
+    pub body_html: SafeHtml,
+    pub created_at: OffsetDateTime,
+    /// `None`: waiting for a moderator.
+    pub approved_at: Option<OffsetDateTime>,
+    pub hidden: bool,
+}
+
+macro_rules! exported_select {
+    () => {
+        "SELECT c.id, c.post_id, c.parent_id, c.author_id,
+                COALESCE(u.display_name, c.guest_name, '') AS author_name,
+                COALESCE(u.email, c.guest_email, '') AS author_email,
+                c.guest_name, c.guest_email, c.guest_url, c.body_markdown, c.body_html,
+                c.created_at, c.approved_at, c.hidden_at IS NOT NULL AS hidden
+           FROM comments c
+           JOIN posts p ON p.id = c.post_id AND p.deleted_at IS NULL
+           LEFT JOIN users u ON u.id = c.author_id"
+    };
+}
+
+/// The next `limit` comments after `(post, id)`, by post then id, those on trashed posts
+/// left out (as their posts are): the export reads them in pages, in the order an import
+/// wants them (each post's comments together, after it).
+pub async fn export_after(
+    db: impl PgExecutor<'_>,
+    after: (i64, i64),
+    limit: i64,
+) -> sqlx::Result<Vec<ExportedComment>> {
+    sqlx::query_as(concat!(
+        exported_select!(),
+        " WHERE (c.post_id, c.id) > ($1, $2) ORDER BY c.post_id, c.id LIMIT $3"
+    ))
+    .bind(after.0)
+    .bind(after.1)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The next `limit` comments on `posts` after `(post, id)`, by post then id: the WXR writes
+/// each post's comments inside it.
+pub async fn export_on(
+    db: impl PgExecutor<'_>,
+    posts: &[i64],
+    after: (i64, i64),
+    limit: i64,
+) -> sqlx::Result<Vec<ExportedComment>> {
+    sqlx::query_as(concat!(
+        exported_select!(),
+        " WHERE c.post_id = ANY($1) AND (c.post_id, c.id) > ($2, $3)
+          ORDER BY c.post_id, c.id LIMIT $4"
+    ))
+    .bind(posts)
+    .bind(after.0)
+    .bind(after.1)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many comments the export writes.
+pub async fn export_count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM comments c JOIN posts p ON p.id = c.post_id AND p.deleted_at IS NULL",
+    )
+    .fetch_one(db)
+    .await
+}

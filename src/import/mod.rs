@@ -13,6 +13,7 @@ pub mod ghost;
 pub mod job;
 pub mod markdown;
 pub mod model;
+pub mod quire;
 pub mod repo;
 pub mod wordpress;
 pub mod write;
@@ -22,7 +23,7 @@ use std::path::{Component, Path, PathBuf};
 pub use model::{Item, Malformed, Site};
 
 /// The formats an import can read: (name, what it is, the file it takes).
-pub const FORMATS: [(&str, &str, &str); 3] = [
+pub const FORMATS: [(&str, &str, &str); 4] = [
     (
         "wordpress",
         "WordPress",
@@ -37,6 +38,11 @@ pub const FORMATS: [(&str, &str, &str); 3] = [
         "markdown",
         "Markdown folder",
         "a folder of Markdown files with front matter",
+    ),
+    (
+        "quire",
+        "Quire",
+        "an archive from quire export or /admin/export (.zip)",
     ),
 ];
 
@@ -55,6 +61,7 @@ pub fn open(
         "wordpress" => Box::new(wordpress::Wxr::open(path, images)),
         "ghost" => Box::new(ghost::Ghost::open(path, images).map_err(unreadable)?),
         "markdown" => Box::new(markdown::Folder::open(path)),
+        "quire" => Box::new(quire::QuireArchive::new(path)),
         other => {
             return Err(Malformed::File {
                 file: path.display().to_string(),
@@ -111,12 +118,26 @@ pub struct ImageDir {
     /// Address prefixes that mean "this folder" (`https://old.example/wp-content/uploads/`,
     /// `/content/images/`); a relative address is taken from the folder too.
     prefixes: Vec<String>,
+    /// A folder unpacked for this import (a Quire archive's uploads): removed when the last
+    /// copy of this `ImageDir` goes, which is after the writer, not after the reader.
+    _unpacked: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl ImageDir {
     pub fn new(root: impl Into<PathBuf>, prefixes: Vec<String>) -> std::io::Result<Self> {
         let root = root.into().canonicalize()?;
-        Ok(ImageDir { root, prefixes })
+        Ok(ImageDir {
+            root,
+            prefixes,
+            _unpacked: None,
+        })
+    }
+
+    /// `new` over a temporary folder, which lives as long as this (and its copies) do.
+    pub fn unpacked(dir: tempfile::TempDir, prefixes: Vec<String>) -> std::io::Result<Self> {
+        let mut images = Self::new(dir.path(), prefixes)?;
+        images._unpacked = Some(std::sync::Arc::new(dir));
+        Ok(images)
     }
 
     pub fn root(&self) -> &Path {

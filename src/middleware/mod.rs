@@ -58,6 +58,12 @@ pub struct Deadlines {
     pub work: Duration,
 }
 
+/// A route's own work deadline, for the few whose answer takes long by nature (the admin's
+/// export reads the whole blog before it can answer): registered as the resource's app data
+/// (`router`), it replaces `Deadlines::work` for that route.
+#[derive(Debug, Clone, Copy)]
+pub struct LongWork(pub Duration);
+
 /// Deadlines for every request: its body gets `http.body_timeout_secs` to arrive in full,
 /// and the request as a whole that plus `database.query_timeout_secs` to be answered. A
 /// database that stops answering mid-query (connections open, no replies) then costs a
@@ -73,6 +79,9 @@ pub async fn deadlines(
         body: Duration::from_secs(30),
         work: Duration::from_secs(10),
     });
+    let work_limit = req
+        .app_data::<LongWork>()
+        .map_or(work_limit, |long| long.0.max(work_limit));
     // A WebSocket's "body" is the socket itself, as long as it is open: its frames have
     // deadlines of their own (`ws::socket`).
     let websocket = req

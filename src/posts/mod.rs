@@ -45,6 +45,16 @@ pub fn derived_excerpt(body_markdown: &str) -> String {
     markdown::excerpt(body_markdown, EXCERPT_CHARS)
 }
 
+/// The excerpt its author wrote: empty when the stored one is the one made from the body,
+/// so that an edit (or an export read back) keeps it following the body.
+pub fn own_excerpt(excerpt: &str, body_markdown: &str) -> String {
+    if excerpt == derived_excerpt(body_markdown) {
+        String::new()
+    } else {
+        excerpt.to_owned()
+    }
+}
+
 fn prepare(body_markdown: &str, excerpt: &str) -> Prepared {
     Prepared {
         excerpt: if excerpt.trim().is_empty() {

@@ -171,11 +171,7 @@ impl PostForEdit {
     /// The excerpt its author wrote: empty when it is the one made from the body, so that an
     /// edit keeps it following the body.
     pub fn own_excerpt(&self) -> String {
-        if self.excerpt == super::derived_excerpt(&self.body_markdown) {
-            String::new()
-        } else {
-            self.excerpt.clone()
-        }
+        super::own_excerpt(&self.excerpt, &self.body_markdown)
     }
 
     /// Where readers find it once published.

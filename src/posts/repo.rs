@@ -1112,3 +1112,80 @@ pub async fn taken_slugs(
         .await?;
     Ok(taken.into_iter().collect())
 }
+
+// ---- the export's statements ----
+
+/// A post or page as `quire export` writes it: everything but its history (revisions,
+/// autosaves) and its readers' traces (views, favourites).
+#[derive(Debug, Clone, FromRow)]
+pub struct ExportedPost {
+    pub id: PostId,
+    pub kind: PostKind,
+    pub author_id: UserId,
+    pub author_username: String,
+    pub title: String,
+    pub slug: String,
+    pub excerpt: String,
+    pub body_markdown: String,
+    /// As readers see it (the WXR carries HTML).
+    pub body_html: SafeHtml,
+    pub status: PostStatus,
+    pub published_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub featured: bool,
+    pub cover_image: Option<String>,
+    pub meta: Json<PostMeta>,
+    /// Its tags' ids, the primary one first.
+    pub tag_ids: Vec<i64>,
+    /// The same tags' slugs and names, in the same order.
+    pub tags: Json<Vec<TagRef>>,
+}
+
+impl ExportedPost {
+    /// The excerpt its author wrote (empty when it is the one made from the body).
+    pub fn own_excerpt(&self) -> String {
+        super::own_excerpt(&self.excerpt, &self.body_markdown)
+    }
+}
+
+/// The next `limit` posts and pages after id `after`, by id, trashed ones left out (the
+/// trash is emptied after 30 days anyway): the export reads them in pages.
+pub async fn export_after(
+    db: impl PgExecutor<'_>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ExportedPost>> {
+    sqlx::query_as(
+        "SELECT p.id, p.kind, p.author_id, u.username AS author_username, p.title, p.slug,
+                p.excerpt, p.body_markdown, p.body_html, p.status, p.published_at,
+                p.created_at, p.updated_at, p.featured, p.cover_image, p.meta,
+                ARRAY(SELECT pt.tag_id FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+                       WHERE pt.post_id = p.id ORDER BY pt.position, t.name) AS tag_ids,
+                p.tag_list AS tags
+           FROM posts p JOIN users u ON u.id = p.author_id
+          WHERE p.id > $1 AND p.deleted_at IS NULL
+          ORDER BY p.id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many posts and pages the export writes (trashed ones left out).
+pub async fn export_counts(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE kind = 'post'), count(*) FILTER (WHERE kind = 'page')
+           FROM posts WHERE deleted_at IS NULL",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The highest post id there is (0 for none): the WXR numbers attachments after it.
+pub async fn max_id(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM posts")
+        .fetch_one(db)
+        .await
+}

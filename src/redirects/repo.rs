@@ -250,3 +250,35 @@ pub async fn delete(db: impl PgExecutor<'_>, id: RedirectId) -> sqlx::Result<boo
         .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// A redirect as `quire export` writes it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedRedirect {
+    pub id: RedirectId,
+    pub from_path: String,
+    pub to_url: String,
+    pub permanent: bool,
+}
+
+/// The next `limit` redirects after id `after`, by id: the export reads them in pages.
+pub async fn export_after(
+    db: impl PgExecutor<'_>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ExportedRedirect>> {
+    sqlx::query_as(
+        "SELECT id, from_path, to_url, permanent FROM redirects
+          WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many redirects there are.
+pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM redirects")
+        .fetch_one(db)
+        .await
+}

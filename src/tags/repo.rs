@@ -349,3 +349,36 @@ pub async fn describe_where_blank(
     .await?;
     Ok(())
 }
+
+/// A tag as `quire export` writes it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedTag {
+    pub id: TagId,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub created_at: time::OffsetDateTime,
+}
+
+/// The next `limit` tags after id `after`, by id: the export reads them in pages.
+pub async fn export_after(
+    db: impl PgExecutor<'_>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ExportedTag>> {
+    sqlx::query_as(
+        "SELECT id, slug, name, description, created_at
+           FROM tags WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many tags there are.
+pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM tags")
+        .fetch_one(db)
+        .await
+}

@@ -74,3 +74,37 @@ pub async fn insert_if_new(
     .await?;
     Ok(inserted.rows_affected() == 1)
 }
+
+/// An upload as `quire export` writes it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedUpload {
+    pub id: i64,
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: i32,
+    pub uploader_id: UserId,
+    pub created_at: OffsetDateTime,
+}
+
+/// The next `limit` uploads after id `after`, by id: the export reads them in pages.
+pub async fn export_after(
+    db: impl PgExecutor<'_>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ExportedUpload>> {
+    sqlx::query_as(
+        "SELECT id, file_name, content_type, bytes, uploader_id, created_at
+           FROM uploads WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many uploads there are.
+pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM uploads")
+        .fetch_one(db)
+        .await
+}

@@ -248,6 +248,19 @@ pub(crate) fn table() -> Vec<Row> {
             vec![],
             [SEE, NO, NO, NO, OK],
         ),
+        (get.clone(), "/admin/export", vec![], [SEE, NO, NO, NO, OK]),
+        (
+            post.clone(),
+            "/admin/export/archive",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/export/wxr",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
         (
             post.clone(),
             "/account/newsletter",

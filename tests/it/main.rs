@@ -14,6 +14,7 @@ mod comments;
 mod e2e;
 mod editor;
 mod email;
+mod export;
 mod feeds;
 mod follows;
 mod guest_comments;
