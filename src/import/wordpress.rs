@@ -122,30 +122,12 @@ impl Wxr {
                     if path.len() >= MAX_DEPTH {
                         return Err(self.malformed(at, "elements nested too deep".into()));
                     }
-                    let name = start.name().as_ref().to_owned();
-                    let mut element = Element::default();
-                    for attribute in start.attributes().flatten() {
-                        let key = attribute.key.as_ref().to_owned();
-                        let value = attribute
-                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                            .map(|v| v.into_owned())
-                            .unwrap_or_default();
-                        element.attributes.push((key, value));
-                    }
+                    let (name, element) = opened(&start);
                     path.push(name);
                     open.push(element);
                 }
                 Event::Empty(start) => {
-                    let name = start.name().as_ref().to_owned();
-                    let mut element = Element::default();
-                    for attribute in start.attributes().flatten() {
-                        let key = attribute.key.as_ref().to_owned();
-                        let value = attribute
-                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                            .map(|v| v.into_owned())
-                            .unwrap_or_default();
-                        element.attributes.push((key, value));
-                    }
+                    let (name, element) = opened(&start);
                     path.push(name);
                     on(&path, &element)?;
                     path.pop();
@@ -190,6 +172,21 @@ impl Wxr {
             buf.clear();
         }
     }
+}
+
+/// An element's name, and the element with its attributes and no text yet.
+fn opened(start: &quick_xml::events::BytesStart<'_>) -> (String, Element) {
+    let mut element = Element::default();
+    for attribute in start.attributes().flatten() {
+        let value = attribute
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map(|v| v.into_owned())
+            .unwrap_or_default();
+        element
+            .attributes
+            .push((attribute.key.as_ref().to_owned(), value));
+    }
+    (start.name().as_ref().to_owned(), element)
 }
 
 /// An element being read: its attributes and its text so far.

@@ -786,6 +786,14 @@ impl<'a> Writer<'a> {
         slug: Option<String>,
     ) -> anyhow::Result<Result<PostInput, String>> {
         let mut notes: Vec<String> = post.notes.clone();
+        // Quire has one author per post: the primary one.
+        if post.authors.len() > 1 {
+            notes.push(format!(
+                "{} authors; kept the primary one ({})",
+                post.authors.len(),
+                post.authors.join(", ")
+            ));
+        }
         let body = self.copy_images(&post.body_markdown).await?;
         let cover = match &post.cover {
             Some(address) => self.image(address).await?.or_else(|| {
