@@ -106,9 +106,18 @@ async fn the_wordpress_theme_unit_test_data_moves_in_and_every_page_renders() {
     .await;
     assert_eq!(raw, 0, "a [caption] or [gallery] shows as text");
     let gallery = app.page("/posts/post-format-gallery", StatusCode::OK).await;
-    assert!(gallery.attrs("article img", "src").len() >= 3, "the gallery's images");
-    let aligned = app.page("/posts/markup-image-alignment", StatusCode::OK).await;
-    assert!(!aligned.attrs("article img", "src").is_empty(), "{}", aligned.1);
+    assert!(
+        gallery.attrs("article img", "src").len() >= 3,
+        "the gallery's images"
+    );
+    let aligned = app
+        .page("/posts/markup-image-alignment", StatusCode::OK)
+        .await;
+    assert!(
+        !aligned.attrs("article img", "src").is_empty(),
+        "{}",
+        aligned.1
+    );
 
     // A post's text, its tags, and a guest's comment.
     let page = app.page("/posts/edge-case-many-tags", StatusCode::OK).await;
