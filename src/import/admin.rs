@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{
     FORMATS,
-    job::{RunImport, file_of},
+    job::{RunImport, file_of, images_zip_of},
     repo::{self, Run, RunState},
     write::{AccountLine, Report},
 };
@@ -69,11 +69,7 @@ async fn index_page(
     Ok(IndexPage {
         layout: layout(state, session, user, "Import"),
         csrf_token: session.csrf_token(),
-        formats: FORMATS
-            .iter()
-            .copied()
-            .filter(|(name, ..)| *name != "markdown")
-            .collect(),
+        formats: FORMATS.to_vec(),
         runs: repo::recent_runs(&state.db, 20).await?,
         error,
         max: human_bytes(MAX_BYTES),
@@ -106,34 +102,67 @@ pub async fn create(
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| Error::Internal(e.into()))?;
-    let waiting = dir.join(format!("upload-{}.part", uuid::Uuid::new_v4()));
-    let received = receive(&session, &mut parts, &waiting).await;
+    let upload = uuid::Uuid::new_v4();
+    let waiting = dir.join(format!("upload-{upload}.part"));
+    let images = dir.join(format!("upload-{upload}.images.part"));
+    let received = receive(&session, &mut parts, &waiting, &images).await;
     let (format, file_name) = match received {
         Ok(Ok(got)) => got,
         Ok(Err(refused)) => {
             let _ = tokio::fs::remove_file(&waiting).await;
+            let _ = tokio::fs::remove_file(&images).await;
             let page = index_page(&state, &session, &user, Some(refused)).await?;
             return render(StatusCode::UNPROCESSABLE_ENTITY, page);
         }
         Err(e) => {
             let _ = tokio::fs::remove_file(&waiting).await;
+            let _ = tokio::fs::remove_file(&images).await;
             return Err(e);
         }
     };
     let id = repo::create_run(&state.db, format, &file_name, user.id).await?;
-    tokio::fs::rename(&waiting, file_of(&state.settings, id))
-        .await
-        .map_err(|e| Error::Internal(e.into()))?;
+    let moved = tokio::fs::rename(&waiting, file_of(&state.settings, id)).await;
+    moved.map_err(|e| Error::Internal(e.into()))?;
+    if tokio::fs::metadata(&images).await.is_ok() {
+        let moved = tokio::fs::rename(&images, images_zip_of(&state.settings, id)).await;
+        moved.map_err(|e| Error::Internal(e.into()))?;
+    }
     RunImport { run: id }.enqueue(&state.db).await?;
     Ok(see_other(&format!("/admin/import/{id}")))
 }
 
-/// Read the form's parts: the CSRF token and the format before the file (the form sends
-/// them in that order), so nobody's big file is stored without them.
+/// One uploaded part to `target`, at most `MAX_BYTES`; its size.
+async fn save(part: &mut actix_multipart::Field, target: &std::path::Path) -> Result<usize, Error> {
+    let mut out = tokio::fs::File::create(target)
+        .await
+        .map_err(|e| Error::Internal(e.into()))?;
+    let mut size = 0usize;
+    while let Some(chunk) = part.next().await {
+        let chunk = chunk.map_err(|e| Error::BadRequest(e.to_string()))?;
+        size += chunk.len();
+        if size > MAX_BYTES {
+            return Err(Error::TooLarge(format!(
+                "A file uploaded here can be at most {} (the command line, `quire import`, \
+                 takes any size).",
+                human_bytes(MAX_BYTES)
+            )));
+        }
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| Error::Internal(e.into()))?;
+    }
+    out.flush().await.map_err(|e| Error::Internal(e.into()))?;
+    Ok(size)
+}
+
+/// Read the form's parts: the CSRF token and the format before the files (the form sends
+/// them in that order), so nobody's big file is stored without them. `images`: an optional
+/// zip of the old site's images.
 async fn receive(
     session: &AuthSession,
     parts: &mut Multipart,
     to: &std::path::Path,
+    images_to: &std::path::Path,
 ) -> Result<Result<(&'static str, String), String>, Error> {
     let mut token_ok = false;
     let mut format: Option<&'static str> = None;
@@ -159,7 +188,7 @@ async fn receive(
                     format = FORMATS.iter().map(|f| f.0).find(|f| *f == value);
                 }
             }
-            "file" => {
+            "file" | "images" => {
                 if !token_ok {
                     return Err(Error::CsrfRejected);
                 }
@@ -174,33 +203,21 @@ async fn receive(
                     .filter(|c| !c.is_control())
                     .take(200)
                     .collect();
-                let mut out = tokio::fs::File::create(to)
-                    .await
-                    .map_err(|e| Error::Internal(e.into()))?;
-                let mut size = 0usize;
-                while let Some(chunk) = part.next().await {
-                    let chunk = chunk.map_err(|e| Error::BadRequest(e.to_string()))?;
-                    size += chunk.len();
-                    if size > MAX_BYTES {
-                        return Err(Error::TooLarge(format!(
-                            "An export uploaded here can be at most {} (the command line, \
-                             `quire import`, takes any size).",
-                            human_bytes(MAX_BYTES)
-                        )));
+                let target = if name == "file" { to } else { images_to };
+                let size = save(&mut part, target).await?;
+                if name == "file" {
+                    if size == 0 {
+                        return Ok(Err("Choose the export file to upload.".into()));
                     }
-                    out.write_all(&chunk)
-                        .await
-                        .map_err(|e| Error::Internal(e.into()))?;
+                    stored = Some(if file_name.trim().is_empty() {
+                        "export".into()
+                    } else {
+                        file_name
+                    });
+                } else if size == 0 {
+                    // No images chosen: nothing to keep.
+                    let _ = tokio::fs::remove_file(images_to).await;
                 }
-                out.flush().await.map_err(|e| Error::Internal(e.into()))?;
-                if size == 0 {
-                    return Ok(Err("Choose the export file to upload.".into()));
-                }
-                stored = Some(if file_name.trim().is_empty() {
-                    "export".into()
-                } else {
-                    file_name
-                });
             }
             // Anything else is drained and ignored.
             _ => {

@@ -52,6 +52,41 @@ pub fn images_of(settings: &Settings, run: i64) -> PathBuf {
         .join(format!("{run}.images"))
 }
 
+/// Where a run's zip of images waits, as uploaded.
+pub fn images_zip_of(settings: &Settings, run: i64) -> PathBuf {
+    settings
+        .uploads
+        .dir
+        .join("imports")
+        .join(format!("{run}.images.zip"))
+}
+
+/// Where a Markdown folder uploaded as a zip is unpacked.
+pub fn folder_of(settings: &Settings, run: i64) -> PathBuf {
+    settings
+        .uploads
+        .dir
+        .join("imports")
+        .join(format!("{run}.folder"))
+}
+
+/// Unpack `zip` into `dir` once (a folder already there was unpacked by an earlier attempt).
+async fn unpack_once(zip: PathBuf, dir: PathBuf) -> Result<(), ReadError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let partial = dir.with_extension("partial");
+    tokio::task::spawn_blocking(move || {
+        let _ = std::fs::remove_dir_all(&partial);
+        std::fs::create_dir_all(&partial).map_err(anyhow::Error::from)?;
+        super::quire::unpack(&zip, "", &partial)?;
+        std::fs::rename(&partial, &dir).map_err(anyhow::Error::from)?;
+        Ok::<_, ReadError>(())
+    })
+    .await
+    .map_err(anyhow::Error::from)?
+}
+
 impl BackgroundJob for RunImport {
     const KIND: &'static str = "import.run";
     const MAX_ATTEMPTS: i32 = 3;
@@ -78,8 +113,53 @@ impl BackgroundJob for RunImport {
         };
         let path = file_of(&ctx.settings, run.id);
         let images = images_of(&ctx.settings, run.id);
+        let images_zip = images_zip_of(&ctx.settings, run.id);
+        let folder = folder_of(&ctx.settings, run.id);
+        // Zips (the old site's images, a Markdown folder) are unpacked with an archive's
+        // checks; a bad one stops the run with why.
+        let mut unpacked = Ok(());
+        if images_zip.is_file() {
+            unpacked = unpack_once(images_zip.clone(), images.clone()).await;
+        }
+        if unpacked.is_ok() && run.format == "markdown" {
+            unpacked = unpack_once(path.clone(), folder.clone()).await;
+        }
+        match unpacked {
+            Err(ReadError::Malformed(m)) => {
+                repo::finish_run(&ctx.db, run.id, Err(&m.to_string())).await?;
+                return Ok(Outcome::Done);
+            }
+            Err(ReadError::Other(e)) => return Err(e),
+            Ok(()) => {}
+        }
+        // The folder keeps the uploaded zip's name: a Markdown site is known by it.
+        let stem: String = run
+            .file_name
+            .trim_end_matches(".zip")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect();
+        let named = folder.join(if stem.trim_matches('.').is_empty() {
+            "site"
+        } else {
+            stem.as_str()
+        });
+        if run.format == "markdown" && folder.is_dir() && !named.is_dir() {
+            std::fs::create_dir_all(&named)?;
+            for entry in std::fs::read_dir(&folder)? {
+                let entry = entry?;
+                if entry.path() != named {
+                    std::fs::rename(entry.path(), named.join(entry.file_name()))?;
+                }
+            }
+        }
+        let source = if run.format == "markdown" {
+            &named
+        } else {
+            &path
+        };
         let images = images.is_dir().then_some(images);
-        let format = match super::open(&run.format, &path, images.as_deref()) {
+        let format = match super::open(&run.format, source, images.as_deref()) {
             Ok(format) => format,
             Err(e) => {
                 repo::finish_run(&ctx.db, run.id, Err(&e.to_string())).await?;
@@ -127,6 +207,8 @@ impl BackgroundJob for RunImport {
                     repo::finish_run(&ctx.db, run.id, Ok(&json)).await?;
                     pages.stale().await;
                     let _ = tokio::fs::remove_file(&path).await;
+                    let _ = tokio::fs::remove_file(&images_zip).await;
+                    let _ = tokio::fs::remove_dir_all(&folder).await;
                     if let Some(images) = images {
                         let _ = tokio::fs::remove_dir_all(images).await;
                     }

@@ -316,9 +316,15 @@ impl Format for Folder {
         self.files = kept;
         // Images: beside each file, or under the folder (Hugo's `static/` is served at /).
         self.images = ImageDir::new(&root, Vec::new()).ok();
+        // The folder's name, not where it happens to be: the same site imported again from
+        // elsewhere (the admin unpacks each upload anew) is found again.
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut site = Site {
             format: "markdown".into(),
-            url: root.display().to_string(),
+            url: name,
             ..Site::default()
         };
         if let Some((title, url)) = site_config(&root) {

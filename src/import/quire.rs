@@ -189,6 +189,52 @@ impl QuireArchive {
     }
 }
 
+/// Every file of the zip at `path` whose name starts with `prefix`, into `dest` (the prefix
+/// cut off), with an archive's checks first: no path out of it, no link, no bomb. The
+/// admin's uploads (a zip of an old site's images, a Markdown folder) are unpacked with it.
+pub fn unpack(path: &Path, prefix: &str, dest: &Path) -> Result<(), ReadError> {
+    let archive = QuireArchive::new(path);
+    let mut zip = archive.open()?;
+    archive.check_entries(&mut zip)?;
+    unpack_entries(&mut zip, prefix, dest)
+}
+
+/// The files under `prefix`, each never more than it declared.
+fn unpack_entries(
+    zip: &mut ZipArchive<BufReader<File>>,
+    prefix: &str,
+    dest: &Path,
+) -> Result<(), ReadError> {
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| refused("the archive", format!("entry {i}: {e}")))?;
+        let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        let Some(relative) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        if entry.is_dir() || relative.is_empty() {
+            continue;
+        }
+        // Checked in `check_entries` already; checked again where it counts.
+        let Some(relative) = safe_path(relative) else {
+            return Err(refused(&name, "this entry's path leads out of the archive"));
+        };
+        let target = dest.join(&relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(anyhow::Error::from)?;
+        }
+        let declared = entry.size();
+        let mut out = File::create(&target).map_err(anyhow::Error::from)?;
+        let copied = std::io::copy(&mut capped(&mut entry), &mut out)
+            .map_err(|e| refused(&name, format!("can't be unpacked: {e}")))?;
+        if copied > declared {
+            return Err(refused(&name, "larger than the archive says (a zip bomb?)"));
+        }
+    }
+    Ok(())
+}
+
 /// `quire.json`, checked: our format, a version we read.
 fn manifest(zip: &mut ZipArchive<BufReader<File>>) -> Result<Manifest, ReadError> {
     let mut entry = zip
@@ -491,33 +537,7 @@ impl QuireArchive {
             .prefix("quire-import-")
             .tempdir()
             .map_err(|e| anyhow::Error::new(e).context("a temporary folder for the uploads"))?;
-        for i in 0..zip.len() {
-            let mut entry = zip
-                .by_index(i)
-                .map_err(|e| refused(&self.archive_name(), format!("entry {i}: {e}")))?;
-            let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-            let Some(relative) = name.strip_prefix(files::UPLOADS_DIR) else {
-                continue;
-            };
-            if entry.is_dir() || relative.is_empty() {
-                continue;
-            }
-            // Checked in `check_entries` already; checked again where it counts.
-            let Some(relative) = safe_path(relative) else {
-                return Err(refused(&name, "this entry's path leads out of the archive"));
-            };
-            let target = dir.path().join(&relative);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(anyhow::Error::from)?;
-            }
-            let declared = entry.size();
-            let mut out = File::create(&target).map_err(anyhow::Error::from)?;
-            let copied = std::io::copy(&mut capped(&mut entry), &mut out)
-                .map_err(|e| refused(&name, format!("can't be unpacked: {e}")))?;
-            if copied > declared {
-                return Err(refused(&name, "larger than the archive says (a zip bomb?)"));
-            }
-        }
+        unpack_entries(zip, files::UPLOADS_DIR, dir.path())?;
         Ok(dir)
     }
 

@@ -530,7 +530,7 @@ const ACCOUNT: &str = r#"{"id": 1, "username": "ann", "email": "ann@example.com"
 const POST: &str = r#"{"id": 1, "kind": "post", "title": "Hi", "slug": "hi", "body_markdown": "x", "status": "published", "published_at": "2026-01-01T00:00:00Z", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "author_ids": [1]}"#;
 
 /// A zip of these entries (deflated).
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)

@@ -565,17 +565,33 @@ async fn upload_export(
     bytes: Vec<u8>,
     token: Option<String>,
 ) -> reqwest::Response {
+    upload_with(browser, format, ("export.xml", bytes), None, token).await
+}
+
+async fn upload_with(
+    browser: &TestApp,
+    format: &str,
+    (name, bytes): (&str, Vec<u8>),
+    images: Option<Vec<u8>>,
+    token: Option<String>,
+) -> reqwest::Response {
     let token = match token {
         Some(t) => t,
         None => browser.csrf_token("/admin/import").await,
     };
-    let form = reqwest::multipart::Form::new()
+    let mut form = reqwest::multipart::Form::new()
         .text("csrf_token", token)
         .text("format", format.to_owned())
         .part(
             "file",
-            reqwest::multipart::Part::bytes(bytes).file_name("export.xml"),
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
         );
+    if let Some(images) = images {
+        form = form.part(
+            "images",
+            reqwest::multipart::Part::bytes(images).file_name("images.zip"),
+        );
+    }
     browser
         .client
         .post(browser.url("/admin/import"))
@@ -656,6 +672,127 @@ async fn an_admin_uploads_reads_the_dry_run_chooses_roles_and_imports() {
         .await
         .expect("posted");
     assert_eq!(again.status(), StatusCode::CONFLICT);
+}
+
+/// The run an upload made, once the job runner checked it.
+async fn checked_run(app: &TestApp, response: reqwest::Response) -> (String, i64) {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let id = location
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("/admin/import/{id}");
+    app.until_jobs_ran().await;
+    (location, id)
+}
+
+async fn start_run(app: &TestApp, browser: &TestApp, location: &str) {
+    let token = browser.csrf_token(location).await;
+    let response = browser
+        .client
+        .post(browser.url(&format!("{location}/run")))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("posted");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    app.until_jobs_ran().await;
+}
+
+#[tokio::test]
+async fn zips_of_images_and_of_markdown_folders_come_in_from_the_admin() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("boss", Role::Admin).await;
+    // WordPress, with its uploads as a zip.
+    let body =
+        "<img src=\"https://old.example/wp-content/uploads/2019/05/pixel.png\" alt=\"a pixel\" />";
+    let wxr = std::fs::read(wxr_file(&[("1", "With images", body)]).path()).expect("wxr");
+    let images = crate::export::zip_of(&[("2019/05/pixel.png", PNG)]);
+    let (location, id) = checked_run(
+        &app,
+        upload_with(&admin, "wordpress", ("export.xml", wxr), Some(images), None).await,
+    )
+    .await;
+    assert_eq!(state_of(&app, id).await, "checked");
+    start_run(&app, &admin, &location).await;
+    assert_eq!(state_of(&app, id).await, "done");
+    let markdown: String =
+        sqlx::query_scalar("SELECT body_markdown FROM posts WHERE slug = 'with-images'")
+            .fetch_one(&app.db)
+            .await
+            .expect("the post");
+    assert!(markdown.contains("/uploads/"), "{markdown}");
+    // A Markdown folder, zipped with its top folder as people zip one.
+    let site = crate::export::zip_of(&[
+        (
+            "my-site/_posts/2020-01-02-zipped.md",
+            b"---\ntitle: Zipped\n---\nFrom a zip.\n",
+        ),
+        (
+            "my-site/about.md",
+            b"---\nlayout: page\ntitle: About us\n---\nUs.\n",
+        ),
+    ]);
+    let (location, id) = checked_run(
+        &app,
+        upload_with(
+            &admin,
+            "markdown",
+            ("my-site.zip", site.clone()),
+            None,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        state_of(&app, id).await,
+        "checked",
+        "{}",
+        admin.page(&location, StatusCode::OK).await.1
+    );
+    start_run(&app, &admin, &location).await;
+    assert!(
+        app.page("/posts/zipped", StatusCode::OK)
+            .await
+            .contains("From a zip.")
+    );
+    assert!(app.page("/about", StatusCode::OK).await.contains("Us."));
+    // The same zip again: known by its name, nothing new.
+    let (location, _) = checked_run(
+        &app,
+        upload_with(&admin, "markdown", ("my-site.zip", site), None, None).await,
+    )
+    .await;
+    let page = admin.page(&location, StatusCode::OK).await;
+    assert!(page.contains("posts: 1 unchanged"), "{}", page.1);
+    // A zip whose entry climbs out is refused, with why.
+    let hostile = crate::export::zip_of(&[("../../evil.png", PNG)]);
+    let wxr = std::fs::read(wxr_file(&[("9", "Nine", "x")]).path()).expect("wxr");
+    let (location, id) = checked_run(
+        &app,
+        upload_with(
+            &admin,
+            "wordpress",
+            ("export.xml", wxr),
+            Some(hostile),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(state_of(&app, id).await, "failed");
+    let page = admin.page(&location, StatusCode::OK).await;
+    assert!(
+        page.text("[role=alert]")
+            .contains("leads out of the archive"),
+        "{}",
+        page.1
+    );
 }
 
 #[tokio::test]
