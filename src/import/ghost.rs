@@ -254,6 +254,13 @@ fn items(data: &Data, emit: Emit<'_>) -> anyhow::Result<()> {
             name: tag.name.clone().unwrap_or_default(),
             slug: tag.slug.clone().unwrap_or_default(),
             description: tag.description.clone().unwrap_or_default(),
+            // Ghost's tag pages.
+            old_urls: tag
+                .slug
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("/tag/{s}/"))
+                .collect(),
         }))?;
     }
     let public_tags: HashMap<&str, ()> = data

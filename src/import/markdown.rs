@@ -351,6 +351,7 @@ impl Format for Folder {
                         name: name.clone(),
                         slug: String::new(),
                         description: String::new(),
+                        old_urls: Vec::new(),
                     }))?;
                 }
             }

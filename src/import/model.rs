@@ -74,6 +74,10 @@ pub struct Tag {
     /// As on the old site; empty: made from the name.
     pub slug: String,
     pub description: String,
+    /// Addresses of the tag's page on the old site (`/category/news/`): each becomes a
+    /// redirect to its page here.
+    #[serde(default)]
+    pub old_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -491,6 +491,7 @@ impl Format for QuireArchive {
                 name: t.name,
                 slug: t.slug,
                 description: t.description,
+                old_urls: Vec::new(),
             }))?;
             Ok(())
         })?;

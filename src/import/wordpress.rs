@@ -762,6 +762,14 @@ fn tag_of(domain: &str, slug: &str, name: &str, description: &str) -> Option<Tag
         name: name.to_owned(),
         slug: slug.to_owned(),
         description: description.trim().to_owned(),
+        // WordPress's archive of the term (default permalinks: /category/…, /tag/…).
+        old_urls: if slug.is_empty() {
+            Vec::new()
+        } else if domain == "category" {
+            vec![format!("/category/{slug}/")]
+        } else {
+            vec![format!("/tag/{slug}/")]
+        },
     })
 }
 

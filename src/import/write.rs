@@ -553,8 +553,19 @@ impl<'a> Writer<'a> {
             repo::remember(tx, &self.source, "tag", &keys).await?;
             tags::repo::describe_where_blank(&mut *tx, &described).await?;
         }
-        for tag in fresh {
-            self.tags_written.insert(tag.source_id.clone());
+        // The old site's tag pages lead to the tags' pages here.
+        let mut moved = Vec::new();
+        for (tag, name) in fresh.iter().zip(&names) {
+            if let Some(slug) = Slug::from_title(name)
+                && !tag.old_urls.is_empty()
+            {
+                moved.push((tag.old_urls.clone(), format!("/tags/{}", slug.as_str())));
+            }
+        }
+        let written: Vec<String> = fresh.iter().map(|t| t.source_id.clone()).collect();
+        self.tags_written.extend(written);
+        for (old, path) in moved {
+            self.queue_redirects(&old, &path);
         }
         Ok(())
     }

@@ -169,6 +169,23 @@ async fn the_wordpress_theme_unit_test_data_moves_in_and_every_page_renders() {
     let response = app.get(&format!("{dated}/")).await;
     assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY, "{dated}/");
 
+    // The old category and tag pages lead to the tags' pages.
+    for (old, new) in [
+        ("/category/aciform/", "/tags/aciform"),
+        ("/tag/8bit/", "/tags/8bit"),
+    ] {
+        let response = app.get(old).await;
+        assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY, "{old}");
+        assert_eq!(
+            response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok()),
+            Some(new)
+        );
+        assert_eq!(app.get(new).await.status(), StatusCode::OK, "{new}");
+    }
+
     // Search finds imported posts.
     let page = app.page("/search?q=%22many+tags%22", StatusCode::OK).await;
     let found = page.texts("main h2");
@@ -853,6 +870,8 @@ async fn a_ghost_export_moves_in_with_its_addresses() {
             .and_then(|l| l.to_str().ok()),
         Some("/posts/sell")
     );
+    let response = app.get("/tag/getting-started/").await;
+    assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
     // Twice: nothing new.
     let format = quire::import::open("ghost", &file, None).expect("opens");
     let again = import(&app, format, false).await.expect("imports again");
