@@ -168,6 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 stale_pages(&settings).await?;
                 tracing::info!(posts = report.posts_created, "added demo content");
             }
+            let unclaimed = !accounts::repo::admin_exists(&pool).await?;
             let app = App::build_with_pool(settings.clone(), pool).await?;
             tracing::info!(
                 address = %format!("{}:{}", settings.http.host, app.port()),
@@ -175,6 +176,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 env = settings.env.as_str(),
                 "serving"
             );
+            if unclaimed {
+                // The one way into a new site, where whoever started it looks first.
+                let setup = format!("{}/setup", settings.http.base());
+                tracing::warn!(setup = %setup, "no admin yet: open {setup} to create one");
+            }
             app.run_until_stopped().await?;
             tracing::info!("stopped");
         }
@@ -277,6 +283,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("--role: {e}"))?,
             };
             let id = accounts::create_user(&pool, &user).await?;
+            if user.role == Role::Admin {
+                // The home page's "no administrator yet" notice goes.
+                stale_pages(&settings).await?;
+            }
             println!(
                 "created user {} (id {}, role {:?})",
                 user.username, id.0, user.role

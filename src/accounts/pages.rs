@@ -376,6 +376,8 @@ struct LoginPage {
     next: String,
     errors: FormErrors,
     providers: Vec<ProviderButton>,
+    /// No admin yet: the page points at /setup.
+    unclaimed: bool,
 }
 
 fn login_page(
@@ -392,6 +394,7 @@ fn login_page(
         providers: oauth::buttons(state, &next),
         next,
         errors,
+        unclaimed: false,
     }
 }
 
@@ -406,10 +409,12 @@ pub async fn login_form(
     if viewer.0.is_some() {
         return Ok(see_other(&next));
     }
-    render(
-        StatusCode::OK,
-        login_page(&state, &session, String::new(), next, FormErrors::default()),
-    )
+    // While nobody has claimed the site, the page points at /setup (`login.html`); it
+    // still logs in whoever signed up before.
+    let unclaimed = !repo::admin_exists(&state.db).await?;
+    let mut page = login_page(&state, &session, String::new(), next, FormErrors::default());
+    page.unclaimed = unclaimed;
+    render(StatusCode::OK, page)
 }
 
 /// One wording for every failure, so a login never tells whether an account exists.

@@ -18,7 +18,7 @@ use crate::{
     authz::{self, Action},
     db::{Page, PageNumber},
     error::Error,
-    extract::{CsrfForm, Writer, header},
+    extract::{CsrfForm, SignedIn, Writer, header},
     render::{Layout, page::Pager},
     state::AppState,
 };
@@ -67,13 +67,30 @@ struct DashboardPage {
     stats: crate::stats::admin::Stats,
 }
 
+/// What a reader who opens `/admin` reads: what the admin is and who can let them in.
+#[derive(Template)]
+#[template(path = "posts/admin/not_yet.html")]
+struct NotYetPage {
+    layout: Layout,
+}
+
 /// `GET /admin`: the user's drafts, scheduled and recent posts, with counts. Editors and
-/// admins see the whole site's.
+/// admins see the whole site's. While nobody has claimed the site, the way in is `/setup`;
+/// a reader gets a page that says who can grant access (still a 403).
 pub async fn dashboard(
     state: web::Data<AppState>,
     session: AuthSession,
-    Writer(user): Writer,
+    SignedIn(user): SignedIn,
 ) -> Result<HttpResponse, Error> {
+    if !authz::can(&user, Action::Write) {
+        if !crate::accounts::repo::admin_exists(&state.db).await? {
+            return Ok(see_other("/setup"));
+        }
+        let page = NotYetPage {
+            layout: layout(&state, &session, &user, "The admin", "/admin"),
+        };
+        return render(StatusCode::FORBIDDEN, page);
+    }
     let everyone = authz::can(&user, Action::EditAnyPost);
     let author = (!everyone).then_some(user.id);
     let (drafts, scheduled, published) = repo::counts(&state.db, author).await?;

@@ -67,6 +67,8 @@ struct IndexPage {
     featured: Vec<PostSummary>,
     posts: Vec<PostSummary>,
     pager: Pager,
+    /// No admin exists yet: the page says how to start (`/setup`).
+    unclaimed: bool,
 }
 
 /// How many featured posts the home page leads with.
@@ -95,11 +97,15 @@ pub async fn index(
     } = Listing::new(site, "/", &site.title, &site.description, rows, number)?;
     // Shown once: first, among the featured.
     posts.retain(|p| !featured.iter().any(|f| f.id == p.id));
+    // A new site's first visitor learns how to claim it (the kept page changes with the
+    // settings `/setup` saves, so the notice goes with the first admin).
+    let unclaimed = number.get() == 1 && !crate::accounts::repo::admin_exists(&state.db).await?;
     page(IndexPage {
         layout: layout.header(visitor.header),
         featured,
         posts,
         pager,
+        unclaimed,
     })
 }
 

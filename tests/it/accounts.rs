@@ -190,7 +190,8 @@ async fn login_renews_the_session_id_and_logout_destroys_it() {
 #[tokio::test]
 async fn session_cookies_are_httponly_lax_and_secure_on_https() {
     let app = spawn_app().await;
-    let res = app.get("/login").await;
+    // A form page: its CSRF token starts a session (an empty site's /login leads to /setup).
+    let res = app.get("/register").await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
@@ -200,7 +201,7 @@ async fn session_cookies_are_httponly_lax_and_secure_on_https() {
 
     let https =
         spawn_app_with(|s| s.http.base_url = "https://blog.example.com".parse().unwrap()).await;
-    let res = https.get("/login").await;
+    let res = https.get("/register").await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
@@ -445,4 +446,41 @@ async fn after_login_the_user_returns_to_a_local_page_only() {
             .await;
         assert_eq!(res.headers()["location"], expected, "{next}");
     }
+}
+
+#[tokio::test]
+async fn a_new_site_shows_its_way_in_until_an_admin_exists() {
+    let app = spawn_app().await;
+    // Nobody has claimed the site: /login and the home page say how to start.
+    let login = app.page("/login", StatusCode::OK).await;
+    assert!(login.attrs("a", "href").iter().any(|h| h == "/setup"));
+    let home = app.page("/", StatusCode::OK).await;
+    assert_eq!(
+        home.attr(".setup-notice a", "href").as_deref(),
+        Some("/setup")
+    );
+    // Someone signed up before the site was claimed: they log in (the page points at
+    // /setup), and /admin leads them to /setup too.
+    let early = app
+        .signed_in("early", quire::accounts::model::Role::Reader)
+        .await;
+    let admin = early.get("/admin").await;
+    assert_eq!(admin.status(), StatusCode::SEE_OTHER);
+    assert_eq!(admin.headers()["location"], "/setup");
+    let page = app.page("/login", StatusCode::OK).await;
+    assert!(page.attrs("a", "href").iter().any(|h| h == "/setup"));
+    // The site has an admin: no more pointers, and a reader's /admin says who lets them in.
+    app.user("owner", quire::accounts::model::Role::Admin).await;
+    app.pages().stale().await;
+    let home = app.page("/", StatusCode::OK).await;
+    assert!(home.attr(".setup-notice a", "href").is_none());
+    let page = app.page("/login", StatusCode::OK).await;
+    assert!(!page.attrs("a", "href").iter().any(|h| h == "/setup"));
+    let refused = early.get("/admin").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let text = refused.text().await.expect("a page");
+    assert!(
+        text.contains("ask one of the site's administrators"),
+        "{text}"
+    );
 }
