@@ -101,7 +101,7 @@ impl BackgroundJob for RunImport {
             RunState::Queued | RunState::Running => false,
             _ => return Ok(Outcome::Done),
         };
-        let importer = match repo::created_by(&ctx.db, run.id).await? {
+        let importer = match run.created_by {
             Some(user) => user,
             None => match crate::accounts::repo::first_admin(&ctx.db).await? {
                 Some(admin) => admin,

@@ -115,6 +115,8 @@ pub struct Run {
     pub done: i64,
     pub total: i64,
     pub error: Option<String>,
+    /// Who started it: the account the import acts as.
+    pub created_by: Option<crate::accounts::model::UserId>,
     pub created_at: time::OffsetDateTime,
     pub finished_at: Option<time::OffsetDateTime>,
 }
@@ -132,7 +134,7 @@ pub enum RunState {
 }
 
 const RUN: &str = "SELECT id, format, file_name, state, plan, report, roles, done, total, error,
-                          created_at, finished_at FROM imports";
+                          created_by, created_at, finished_at FROM imports";
 
 pub async fn create_run(
     db: impl PgExecutor<'_>,
@@ -183,18 +185,6 @@ pub async fn checked(
     .execute(db)
     .await?;
     Ok(())
-}
-
-/// Who started a run (the account the import acts as).
-pub async fn created_by(
-    db: impl PgExecutor<'_>,
-    id: i64,
-) -> sqlx::Result<Option<crate::accounts::model::UserId>> {
-    sqlx::query_scalar("SELECT created_by FROM imports WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
-        .map(Option::flatten)
 }
 
 /// Queue a checked run with the roles the admin chose; `false` if it was not waiting.
