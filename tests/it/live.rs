@@ -531,7 +531,8 @@ async fn sockets_that_misbehave_are_cut_off_and_quiet_ones_are_pinged() {
     .await;
 
     // A client that reads (and so answers pings) stays, well past the idle limit.
-    let mut alive = open(&app, &path, None).await;
+    // (The socket the wait above opened gives its place back a moment after it is dropped.)
+    let mut alive = open_when_free(&app, &path).await;
     let mut pings = 0;
     let until = tokio::time::Instant::now() + Duration::from_millis(1500);
     while let Ok(Some(frame)) = tokio::time::timeout_at(until, alive.next()).await {
@@ -542,7 +543,7 @@ async fn sockets_that_misbehave_are_cut_off_and_quiet_ones_are_pinged() {
     }
     assert!(pings >= 5, "{pings} pings in 1.5 s");
     // One that never answers is cut off once idle_ms passes.
-    let mut silent = open(&app, &path, None).await;
+    let mut silent = open_when_free(&app, &path).await;
     // Time is the point: no reading (reading would answer the pings) while idle_ms passes.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let (code, reason) = closed_with(&mut silent, Duration::from_secs(2)).await;
