@@ -20,6 +20,7 @@ pub struct AddressChangedMail {
 
 impl BackgroundJob for AddressChangedMail {
     const KIND: &'static str = "mail.address_changed";
+    const TITLE: &'static str = "Email: address changed";
     type Context = std::sync::Arc<Mailer>;
 
     async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {

@@ -138,6 +138,7 @@ pub struct VerifyMail {
 
 impl BackgroundJob for VerifyMail {
     const KIND: &'static str = "mail.verify";
+    const TITLE: &'static str = "Email: address check";
     type Context = std::sync::Arc<crate::mail::Mailer>;
 
     async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {

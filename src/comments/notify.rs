@@ -32,6 +32,7 @@ pub struct CommentMail {
 
 impl BackgroundJob for CommentMail {
     const KIND: &'static str = "mail.comment";
+    const TITLE: &'static str = "Email: new comment";
     type Context = std::sync::Arc<Mailer>;
 
     async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {

@@ -89,8 +89,20 @@ async fn unpack_once(zip: PathBuf, dir: PathBuf) -> Result<(), ReadError> {
 
 impl BackgroundJob for RunImport {
     const KIND: &'static str = "import.run";
+    const TITLE: &'static str = "Import";
     const MAX_ATTEMPTS: i32 = 3;
     type Context = Pages;
+
+    async fn describe(&self, db: &sqlx::PgPool) -> String {
+        let file: Option<String> =
+            sqlx::query_scalar("SELECT file_name FROM imports WHERE id = $1")
+                .bind(self.run)
+                .fetch_optional(db)
+                .await
+                .ok()
+                .flatten();
+        file.map_or_else(|| Self::TITLE.to_owned(), |f| format!("Import of {f}"))
+    }
 
     async fn run(&self, ctx: &Run<'_>, pages: &Pages) -> anyhow::Result<Outcome> {
         let Some(run) = repo::run(&ctx.db, self.run).await? else {

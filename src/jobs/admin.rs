@@ -5,7 +5,10 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::repo::{self, Counts, Row};
+use super::{
+    Registry,
+    repo::{self, Counts, Row},
+};
 use crate::{
     accounts::session::AuthSession,
     authz::{self, Action},
@@ -77,6 +80,7 @@ pub async fn index(
     session: AuthSession,
     SignedIn(user): SignedIn,
     query: web::Query<IndexQuery>,
+    registry: web::Data<Registry>,
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageJobs)?;
     let shown = match query.state.as_str() {
@@ -91,6 +95,9 @@ pub async fn index(
     let mut jobs = repo::list(&state.db, shown, PER_PAGE + 1, offset).await?;
     let more = jobs.len() > PER_PAGE as usize;
     jobs.truncate(PER_PAGE as usize);
+    for job in &mut jobs {
+        job.title = registry.describe(&state.db, &job.kind, &job.payload).await;
+    }
     let counts = repo::counts(&state.db).await?;
     let layout = Layout::new(&state.site(), "Jobs", "", "/admin/jobs")
         .noindex()

@@ -19,6 +19,10 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Never rename one that may be queued: rows and migrations name it.
     const KIND: &'static str;
 
+    /// What people call this kind of job ("Newsletter issue"): `/admin/jobs` shows it
+    /// instead of the kind.
+    const TITLE: &'static str;
+
     /// Attempts before the job is parked as failed (`NewJob::attempts` overrides).
     const MAX_ATTEMPTS: i32 = 10;
 
@@ -33,6 +37,14 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
         run: &Run<'_>,
         cx: &Self::Context,
     ) -> impl Future<Output = anyhow::Result<Outcome>> + Send;
+
+    /// This job named for people, for `/admin/jobs`: the title, or the title with what the
+    /// job is about when that helps tell two apart ("Newsletter: Hello"). May read the
+    /// database; a row it can't find leaves the title alone.
+    fn describe(&self, db: &sqlx::PgPool) -> impl Future<Output = String> + Send {
+        let _ = db;
+        std::future::ready(Self::TITLE.to_owned())
+    }
 
     /// Queue this job now, with the type's defaults; `None` never happens without a key.
     fn enqueue<'c>(

@@ -19,6 +19,7 @@ pub struct Purge {}
 
 impl BackgroundJob for Purge {
     const KIND: &'static str = "chores.purge";
+    const TITLE: &'static str = "Clean-up of finished jobs";
     type Context = ();
 
     async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
@@ -40,6 +41,7 @@ pub struct Noop {}
 
 impl BackgroundJob for Noop {
     const KIND: &'static str = "noop";
+    const TITLE: &'static str = "Test job";
     type Context = ();
 
     async fn run(&self, _: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
@@ -61,6 +63,7 @@ pub struct Probe {
 
 impl BackgroundJob for Probe {
     const KIND: &'static str = "probe";
+    const TITLE: &'static str = "Queue check";
     type Context = ();
 
     async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {

@@ -22,6 +22,11 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A registered type, its payload and context behind one signature.
 trait Entry: Send + Sync {
     fn run<'a>(&'a self, ctx: &'a Ctx, job: &'a Job) -> BoxFuture<'a, anyhow::Result<Outcome>>;
+    fn describe<'a>(
+        &'a self,
+        db: &'a PgPool,
+        payload: &'a serde_json::Value,
+    ) -> BoxFuture<'a, String>;
 }
 
 struct Typed<J: BackgroundJob> {
@@ -34,6 +39,19 @@ impl<J: BackgroundJob> Entry for Typed<J> {
         Box::pin(async move {
             let payload: J = job.payload()?;
             payload.run(&Run::new(ctx, job), &self.cx).await
+        })
+    }
+
+    fn describe<'a>(
+        &'a self,
+        db: &'a PgPool,
+        payload: &'a serde_json::Value,
+    ) -> BoxFuture<'a, String> {
+        Box::pin(async move {
+            match serde_json::from_value::<J>(payload.clone()) {
+                Ok(job) => job.describe(db).await,
+                Err(_) => J::TITLE.to_owned(),
+            }
         })
     }
 }
@@ -52,6 +70,15 @@ pub struct Registry {
 impl Registry {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A job named for people (`BackgroundJob::describe`); a kind this process doesn't run
+    /// keeps its kind.
+    pub async fn describe(&self, db: &PgPool, kind: &str, payload: &serde_json::Value) -> String {
+        match self.kinds.get(kind) {
+            Some(entry) => entry.describe(db, payload).await,
+            None => kind.to_owned(),
+        }
     }
 
     /// Run jobs of type `J`, giving them `cx`.

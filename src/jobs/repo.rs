@@ -234,6 +234,10 @@ pub struct Row {
     pub finished_at: Option<OffsetDateTime>,
     pub locked_by: Option<String>,
     pub last_error: Option<String>,
+    pub payload: serde_json::Value,
+    /// The job named for people (`Registry::describe`), filled in by `/admin/jobs`.
+    #[sqlx(skip)]
+    pub title: String,
 }
 
 /// Jobs in `state`: the queue in the order it runs, the others newest first.
@@ -251,7 +255,7 @@ pub async fn list(
     // `order` is one of the three literals above.
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT id, kind, key, state, attempts, max_attempts, run_at, created_at, finished_at,
-                locked_by, last_error
+                locked_by, last_error, payload
            FROM jobs WHERE state = $1 ORDER BY {order} LIMIT $2 OFFSET $3"
     )))
     .bind(state)

@@ -208,6 +208,7 @@ pub struct ConfirmMail {
 
 impl BackgroundJob for ConfirmMail {
     const KIND: &'static str = "mail.subscribe";
+    const TITLE: &'static str = "Email: subscription confirmation";
     type Context = std::sync::Arc<Mailer>;
 
     async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {
@@ -221,6 +222,7 @@ pub struct Scan {}
 
 impl BackgroundJob for Scan {
     const KIND: &'static str = "newsletter.scan";
+    const TITLE: &'static str = "Newsletter check";
     type Context = ();
 
     async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
@@ -236,8 +238,19 @@ pub struct SendIssue {
 
 impl BackgroundJob for SendIssue {
     const KIND: &'static str = "newsletter.send";
+    const TITLE: &'static str = "Newsletter issue";
     const MAX_ATTEMPTS: i32 = 20;
     type Context = std::sync::Arc<Mailer>;
+
+    async fn describe(&self, db: &sqlx::PgPool) -> String {
+        let title: Option<String> = sqlx::query_scalar("SELECT title FROM posts WHERE id = $1")
+            .bind(self.post)
+            .fetch_optional(db)
+            .await
+            .ok()
+            .flatten();
+        title.map_or_else(|| Self::TITLE.to_owned(), |t| format!("Newsletter: {t}"))
+    }
 
     async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {
         send(ctx, mailer, PostId(self.post)).await

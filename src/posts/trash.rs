@@ -21,6 +21,7 @@ pub struct PurgeTrash {}
 
 impl BackgroundJob for PurgeTrash {
     const KIND: &'static str = "posts.purge";
+    const TITLE: &'static str = "Emptying the trash";
     type Context = Pages;
 
     async fn run(&self, ctx: &Run<'_>, pages: &Pages) -> anyhow::Result<Outcome> {

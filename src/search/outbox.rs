@@ -202,6 +202,7 @@ pub struct SearchSync {}
 
 impl BackgroundJob for SearchSync {
     const KIND: &'static str = "search.sync";
+    const TITLE: &'static str = "Search index update";
     /// The instance's Meilisearch client, when configured (one client, so a failed sync and a
     /// failed search agree that it is down).
     type Context = Option<Arc<Meili>>;

@@ -115,6 +115,7 @@ pub struct AddViews {
 
 impl BackgroundJob for AddViews {
     const KIND: &'static str = "stats.add";
+    const TITLE: &'static str = "View counts";
     type Context = ();
 
     /// The views added and the job done, in one transaction.

@@ -100,6 +100,7 @@ pub struct Work {}
 
 impl BackgroundJob for Work {
     const KIND: &'static str = "tags.work";
+    const TITLE: &'static str = "Tag changes";
     type Context = Pages;
 
     async fn run(&self, ctx: &Run<'_>, pages: &Pages) -> anyhow::Result<Outcome> {

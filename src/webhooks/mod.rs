@@ -121,6 +121,7 @@ pub struct Fanout {}
 
 impl BackgroundJob for Fanout {
     const KIND: &'static str = "webhooks.fanout";
+    const TITLE: &'static str = "Webhook events";
     type Context = ();
 
     async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
@@ -174,6 +175,7 @@ pub struct Scan {}
 
 impl BackgroundJob for Scan {
     const KIND: &'static str = "webhooks.scan";
+    const TITLE: &'static str = "Webhook deliveries";
     type Context = ();
 
     async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
@@ -201,8 +203,27 @@ pub struct Deliver {
 
 impl BackgroundJob for Deliver {
     const KIND: &'static str = "webhook.deliver";
+    const TITLE: &'static str = "Webhook delivery";
     const MAX_ATTEMPTS: i32 = ATTEMPTS;
     type Context = ();
+
+    async fn describe(&self, db: &sqlx::PgPool) -> String {
+        let url: Option<String> = sqlx::query_scalar(
+            "SELECT w.url FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+              WHERE d.id = $1",
+        )
+        .bind(self.delivery)
+        .fetch_optional(db)
+        .await
+        .ok()
+        .flatten();
+        // The host is what tells two webhooks apart; the path may hold a secret.
+        let host = url.and_then(|u| url::Url::parse(&u).ok()?.host_str().map(str::to_owned));
+        host.map_or_else(
+            || Self::TITLE.to_owned(),
+            |h| format!("Webhook delivery to {h}"),
+        )
+    }
 
     async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
         deliver(ctx, self.delivery).await

@@ -106,6 +106,7 @@ pub struct ResetMail {
 
 impl BackgroundJob for ResetMail {
     const KIND: &'static str = "mail.reset";
+    const TITLE: &'static str = "Email: password reset";
     type Context = std::sync::Arc<Mailer>;
 
     async fn run(&self, ctx: &Run<'_>, mailer: &Self::Context) -> anyhow::Result<Outcome> {
@@ -119,6 +120,7 @@ pub struct PurgeResets {}
 
 impl BackgroundJob for PurgeResets {
     const KIND: &'static str = "resets.purge";
+    const TITLE: &'static str = "Clean-up of reset links";
     type Context = ();
 
     async fn run(&self, ctx: &Run<'_>, _: &()) -> anyhow::Result<Outcome> {
