@@ -12,8 +12,9 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
-if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/newman ]; then
-  echo "== installing playwright-core and newman (npm ci in tests/e2e)" >&2
+if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/newman ] \
+  || [ ! -d tests/e2e/node_modules/axe-core ]; then
+  echo "== installing playwright-core, newman and axe-core (npm ci in tests/e2e)" >&2
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
 

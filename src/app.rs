@@ -198,6 +198,7 @@ impl App {
             editor_js: assets.url("js/editor.js"),
             morphdom_js: assets.url("vendor/morphdom.min.js"),
             live_comments_js: assets.url("js/live-comments.js"),
+            admin_js: assets.url("js/admin.js"),
             newsletter: settings.mail.is_configured(),
         };
         let defaults = crate::settings::model::SiteSettings::defaults(&settings);
@@ -285,15 +286,19 @@ impl App {
             views.spawn(db.clone(), Duration::from_millis(settings.stats.flush_ms)),
         );
         let settings = Arc::new(settings);
+        // The job types this version runs: the runner dispatches on them, `/admin/jobs`
+        // names queued ones with them.
+        let registry = crate::job_registry::build(&settings, pages.clone(), search.meili.clone())?;
         let runner = match settings.jobs.enabled {
             true => Some(crate::jobs::Runner::start(
                 db.clone(),
                 settings.clone(),
                 metrics.clone(),
-                crate::job_registry::build(&settings, pages.clone(), search.meili.clone())?,
+                registry.clone(),
             )?),
             false => None,
         };
+        let registry = web::Data::new(registry);
         let shared = AppState {
             db,
             redis,
@@ -333,6 +338,7 @@ impl App {
                 .app_data(api_calls.clone())
                 .app_data(views.clone())
                 .app_data(hub_data.clone())
+                .app_data(registry.clone())
                 .app_data(cache_routes.clone())
                 .app_data(api_document.clone())
                 .app_data(assets.clone())

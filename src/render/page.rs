@@ -15,6 +15,8 @@ pub struct Layout {
     pub description: String,
     /// Absolute URL of this page.
     pub canonical: String,
+    /// This page's path (`/admin/posts`): what the admin navigation marks as current.
+    pub path: String,
     /// OpenGraph type: "website" or "article".
     pub og_type: &'static str,
     pub og_image: Option<String>,
@@ -27,6 +29,19 @@ pub struct Layout {
     /// An admin screen: it uses the width of the screen (tables, the editor); the reading
     /// site keeps its measure.
     pub wide: bool,
+}
+
+/// A heading of the admin navigation and its links.
+pub struct AdminGroup {
+    pub label: &'static str,
+    pub links: Vec<AdminLink>,
+}
+
+pub struct AdminLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    /// This page is this link's (shown with `aria-current="page"`).
+    pub current: bool,
 }
 
 /// The signed-in part of a page's header: the name, the menu `authz` allows, and the CSRF
@@ -54,6 +69,7 @@ impl Layout {
         };
         Self {
             canonical: format!("{}{path}", site.base),
+            path: path.to_owned(),
             site: Arc::clone(site),
             title: full_title,
             description,
@@ -86,6 +102,85 @@ impl Layout {
 
     pub fn menu(&self) -> Menu {
         self.header.as_ref().map(|h| h.menu).unwrap_or_default()
+    }
+
+    /// The admin navigation this viewer's menu allows, in groups, with the link for this
+    /// page marked (the longest link that is this path or a folder of it).
+    pub fn admin_nav(&self) -> Vec<AdminGroup> {
+        let menu = self.menu();
+        let pick = |links: &[(&'static str, &'static str, bool)]| -> Vec<AdminLink> {
+            links
+                .iter()
+                .filter(|(_, _, shown)| *shown)
+                .map(|&(href, label, _)| AdminLink {
+                    href,
+                    label,
+                    current: false,
+                })
+                .collect()
+        };
+        let mut groups = vec![
+            AdminGroup {
+                label: "Content",
+                links: pick(&[
+                    ("/admin", "Dashboard", true),
+                    ("/admin/posts", "Posts", true),
+                    ("/admin/posts/new", "New post", true),
+                    ("/admin/pages", "Pages", menu.editor_tools),
+                    ("/admin/tags", "Tags", menu.editor_tools),
+                    ("/admin/uploads", "Images", true),
+                    ("/admin/comments", "Comments", menu.editor_tools),
+                    ("/admin/posts/trash", "Trash", menu.editor_tools),
+                ]),
+            },
+            AdminGroup {
+                label: "People",
+                links: pick(&[
+                    ("/admin/users", "Users", menu.users),
+                    ("/admin/subscribers", "Subscribers", menu.subscribers),
+                ]),
+            },
+            AdminGroup {
+                label: "Site",
+                links: pick(&[
+                    ("/admin/settings", "Settings", menu.settings),
+                    ("/admin/navigation", "Navigation", menu.settings),
+                    ("/admin/redirects", "Redirects", menu.redirects),
+                    ("/admin/webhooks", "Webhooks", menu.webhooks),
+                    ("/admin/import", "Import", menu.import),
+                    ("/admin/export", "Export", menu.export),
+                    ("/admin/jobs", "Jobs", menu.jobs),
+                ]),
+            },
+        ];
+        groups.retain(|g| !g.links.is_empty());
+        let is_current = |href: &str| {
+            self.path == href
+                || (href != "/admin"
+                    && self
+                        .path
+                        .strip_prefix(href)
+                        .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?')))
+        };
+        let best = groups
+            .iter()
+            .flat_map(|g| g.links.iter())
+            .filter(|l| is_current(l.href))
+            .map(|l| l.href.len())
+            .max();
+        for link in groups.iter_mut().flat_map(|g| g.links.iter_mut()) {
+            link.current = Some(link.href.len()) == best && is_current(link.href);
+        }
+        groups
+    }
+
+    /// The label of the admin link marked current ("Posts"), for the collapsed menu's summary.
+    pub fn admin_current(&self) -> &'static str {
+        self.admin_nav()
+            .iter()
+            .flat_map(|g| g.links.iter())
+            .find(|l| l.current)
+            .map_or("Menu", |l| l.label)
     }
 
     pub fn article(mut self, image: Option<&str>) -> Self {

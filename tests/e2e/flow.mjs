@@ -51,7 +51,7 @@ try {
   await admin.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await admin.page.getByRole('button', { name: 'Create administrator' }).click();
   await admin.page.waitForURL(`${base}/`);
-  expect(await admin.page.locator('.viewer').textContent() === 'Site Admin', 'admin is logged in');
+  expect(await admin.page.locator('.account-name').textContent() === 'Site Admin', 'admin is logged in');
 
   // 2. A second person registers.
   const writer = await person('Europe/Paris');
@@ -113,7 +113,7 @@ try {
   await octo.page.screenshot({ path: path.join(artifacts, 'login.png'), fullPage: true });
   await octo.page.getByRole('link', { name: 'Continue with GitHub' }).click();
   await octo.page.waitForURL(`${base}/`);
-  expect(await octo.page.locator('.viewer').textContent() === 'Octo Cat', 'logged in with GitHub');
+  expect(await octo.page.locator('.account-name').textContent() === 'Octo Cat', 'logged in with GitHub');
   await octo.page.goto(`${base}/account`);
   await octo.page.getByRole('button', { name: 'Unlink GitHub' }).waitFor();
   await octo.page.screenshot({ path: path.join(artifacts, 'account.png'), fullPage: true });

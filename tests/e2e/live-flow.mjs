@@ -79,8 +79,8 @@ try {
   await openLive(mira.page, editUrl(base2));
   const jonas = await person(base, login2);
   await openLive(jonas.page, editUrl(base));
-  const miraName = await mira.page.locator('.viewer').textContent();
-  const jonasName = await jonas.page.locator('.viewer').textContent();
+  const miraName = await mira.page.locator('.account-name').textContent();
+  const jonasName = await jonas.page.locator('.account-name').textContent();
   await jonas.page.locator('#editor-presence', { hasText: `${miraName.trim()} is editing this post.` }).waitFor();
   await mira.page.locator('#editor-presence', { hasText: `${jonasName.trim()} is editing this post.` }).waitFor();
 

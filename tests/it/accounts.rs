@@ -182,7 +182,7 @@ async fn login_renews_the_session_id_and_logout_destroys_it() {
         .await
         .unwrap();
     assert!(
-        !page.contains("class=\"viewer\""),
+        !page.contains("class=\"account-name\""),
         "the session is gone from Redis"
     );
 }

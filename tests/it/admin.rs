@@ -663,3 +663,88 @@ async fn disabling_an_account_revokes_its_sessions_tokens_and_reset_links_for_go
         .await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn the_admin_menu_marks_the_screen_and_leaves_the_reading_chrome_out() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("rosa", Role::Admin).await;
+    for (path, current) in [
+        ("/admin", "Dashboard"),
+        ("/admin/posts", "Posts"),
+        ("/admin/posts/new", "New post"),
+        ("/admin/posts/trash", "Trash"),
+        ("/admin/settings", "Settings"),
+        ("/admin/jobs?state=failed", "Jobs"),
+    ] {
+        let page = admin.page(path, StatusCode::OK).await;
+        assert_eq!(
+            page.texts(".admin-nav a[aria-current=page]"),
+            [current],
+            "{path}"
+        );
+        assert_eq!(page.text(".admin-menu-current"), current, "{path}");
+        // A workplace: no public footer, no newsletter box.
+        assert!(!page.contains("site-footer"), "{path}");
+    }
+    // An author's menu has only what an author may open.
+    let author = app.signed_in("ann", Role::Author).await;
+    let page = author.page("/admin/posts", StatusCode::OK).await;
+    assert_eq!(
+        page.texts(".admin-nav a"),
+        ["Dashboard", "Posts", "New post", "Images"]
+    );
+    // The reading site keeps its footer, and the header's account menu names the reader.
+    let page = author.page("/", StatusCode::OK).await;
+    assert!(page.contains("site-footer"));
+    assert_eq!(page.text(".account-menu summary"), "Ann Display");
+    assert_eq!(
+        page.texts(".account-menu a"),
+        ["Admin", "Account", "Following"]
+    );
+}
+
+#[tokio::test]
+async fn the_jobs_screen_names_jobs_for_people() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("rosa", Role::Admin).await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            crate::harness::PostSpec {
+                title: "Spring issue",
+                ..Default::default()
+            },
+        )
+        .await;
+    // Queued for later, so the runner leaves them be while the page is read.
+    sqlx::query(
+        "INSERT INTO jobs (kind, payload, run_at)
+         VALUES ('newsletter.send', jsonb_build_object('post', (SELECT id FROM posts WHERE slug = $1)), now() + interval '1 hour'),
+                ('newsletter.send', '{\"post\": 999999}', now() + interval '1 hour'),
+                ('from.a.newer.version', '{}', now() + interval '1 hour')",
+    )
+    .bind(&slug)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let page = admin.page("/admin/jobs?state=queued", StatusCode::OK).await;
+    let names: Vec<String> = page
+        .texts(".jobs tbody td:nth-child(2)")
+        .iter()
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        names.contains(&"Newsletter: Spring issue newsletter.send".to_owned()),
+        "{names:?}"
+    );
+    // A post that is gone leaves the title; a kind this version doesn't run, its kind.
+    assert!(
+        names.contains(&"Newsletter issue newsletter.send".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"from.a.newer.version from.a.newer.version".to_owned()),
+        "{names:?}"
+    );
+}

@@ -272,3 +272,96 @@ async fn live_comments_and_editor_presence_work_across_two_instances_in_a_real_b
     assert_eq!((hidden, body.as_str()), (true, "Mira rewrote this."));
     screenshots_taken(&["live-comment.png", "editor-presence.png"]);
 }
+
+/// axe-core on every reading page and admin screen of a seeded site (light and dark), and
+/// no page wider than a 390 px or 320 px phone (tests/e2e/a11y.mjs).
+#[tokio::test]
+async fn every_screen_passes_axe_and_fits_a_phone() {
+    // A mail server set, so the newsletter's forms show (nothing is sent here).
+    let app = spawn_app_with(|s| s.mail.smtp_host = "127.0.0.1".into()).await;
+    app.signed_in("rosa", Role::Admin).await;
+    let rosa = sqlx::query_scalar("SELECT id FROM users WHERE username = 'rosa'")
+        .fetch_one(&app.db)
+        .await
+        .map(quire::accounts::model::UserId)
+        .unwrap();
+    let seeded = app
+        .quire_command()
+        .args(["seed", "--posts", "12"])
+        .output()
+        .expect("quire seed runs");
+    assert!(seeded.status.success(), "{seeded:?}");
+    // A post with what a reader's page can hold: code, a table, a task list, footnotes.
+    let slug = app
+        .post(
+            rosa,
+            crate::harness::PostSpec {
+                title: "Everything a post can hold",
+                body: "Intro with a footnote.[^1]\n\n## Code\n\n```rust\n// a comment\nfn main() { let n = 42; println!(\"{n} and a line long enough to scroll sideways on a phone, surely\"); }\n```\n\n- [x] done\n- [ ] not yet\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n> A quote.\n\n[^1]: The note.",
+                tags: &["notes", "rust"],
+                ..Default::default()
+            },
+        )
+        .await;
+    let (post_id, tag_id): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT id FROM posts WHERE slug = $1), (SELECT min(id) FROM tags)")
+            .bind(&slug)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let reading = [
+        "/".to_owned(),
+        format!("/posts/{slug}"),
+        "/tags/notes".into(),
+        "/authors/rosa".into(),
+        "/search?q=post".into(),
+        "/about".into(),
+        "/login".into(),
+        "/register".into(),
+        "/password/forgot".into(),
+        "/subscribe".into(),
+    ];
+    let admin = [
+        "/admin".to_owned(),
+        "/admin/posts".into(),
+        "/admin/posts/new".into(),
+        format!("/admin/posts/{post_id}/edit"),
+        format!("/admin/posts/{post_id}/revisions"),
+        "/admin/posts/trash".into(),
+        "/admin/pages".into(),
+        "/admin/tags".into(),
+        format!("/admin/tags/{tag_id}/edit"),
+        "/admin/comments".into(),
+        "/admin/uploads".into(),
+        "/admin/users".into(),
+        "/admin/subscribers".into(),
+        "/admin/settings".into(),
+        "/admin/navigation".into(),
+        "/admin/redirects".into(),
+        "/admin/webhooks".into(),
+        "/admin/import".into(),
+        "/admin/export".into(),
+        "/admin/jobs".into(),
+        "/account".into(),
+        "/following".into(),
+    ];
+    let out = node(
+        "a11y.mjs",
+        vec![
+            ("BASE_URL", app.base.clone()),
+            ("LOGIN", "rosa".into()),
+            ("PASSWORD", crate::harness::PASSWORD.into()),
+            ("PATHS", reading.join(",")),
+            ("ADMIN_PATHS", admin.join(",")),
+        ],
+        "a11y flow passed",
+    )
+    .await;
+    // Each screen in both schemes: the readers', then the admin's (with two reading pages).
+    let expected = 2 * (reading.len() + 2 + admin.len());
+    assert!(
+        out.contains(&format!("checked {expected} screens")),
+        "{out}"
+    );
+    screenshots_taken(&["a11y-account-menu-light.png", "a11y-account-menu-dark.png"]);
+}

@@ -645,7 +645,7 @@ impl TestApp {
     /// The display name the header shows for the logged-in user, if any.
     pub async fn viewer_name(&self) -> Option<String> {
         let page = self.page("/", StatusCode::OK).await;
-        let name = page.text(".viewer");
+        let name = page.text(".account-name");
         (!name.is_empty()).then_some(name)
     }
 
