@@ -25,6 +25,8 @@ use crate::{
 
 /// Entries in the feed, newest first.
 const FEED_ENTRIES: i64 = 20;
+/// What feeds are served as (see `render_feed`).
+pub const FEED_TYPE: &str = "application/xml; charset=utf-8";
 /// The sitemap protocol's limit per file.
 const SITEMAP_URLS: i64 = 50_000;
 
@@ -75,7 +77,10 @@ async fn render_feed(
     // Posts saved before forms dropped them may still hold characters XML forbids; one of
     // them would make the whole feed unreadable for every subscriber.
     let body = strip_xml_forbidden(&body).into_owned();
-    Ok(xml("application/atom+xml; charset=utf-8", body))
+    // `application/xml`, not Atom's own type: browsers show an `application/atom+xml`
+    // response as plain text and never apply its stylesheet, and feed readers read the
+    // document, not the type (the pages' `<link rel="alternate">` still says Atom).
+    Ok(xml(FEED_TYPE, body))
 }
 
 /// `GET /feed.xml`: the site's newest posts.

@@ -23,7 +23,7 @@ async fn the_feed_is_valid_atom_with_the_newest_twenty_posts() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.headers()["content-type"],
-        "application/atom+xml; charset=utf-8"
+        "application/xml; charset=utf-8"
     );
     let body = res.text().await.unwrap();
     let doc = roxmltree::Document::parse(&body).expect("the feed is well-formed XML");
@@ -142,7 +142,7 @@ async fn feed_titles(app: &crate::harness::TestApp, path: &str) -> Vec<String> {
     assert_eq!(res.status(), StatusCode::OK, "{path}");
     assert_eq!(
         res.headers()["content-type"],
-        "application/atom+xml; charset=utf-8"
+        "application/xml; charset=utf-8"
     );
     let body = res.text().await.unwrap();
     assert!(
