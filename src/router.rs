@@ -30,6 +30,18 @@ const PAGED: Keep = Keep {
     search: false,
 };
 
+/// The tag index, in either order.
+const TAGS: Keep = Keep {
+    params: &["sort"],
+    search: false,
+};
+
+/// A stylesheet whose address names its version (`?v=`).
+const VERSIONED: Keep = Keep {
+    params: &["v"],
+    search: false,
+};
+
 /// Searches, kept for `cache.search_ttl_secs`.
 const SEARCH: Keep = Keep {
     params: &["q", "tag", "author", "page"],
@@ -68,8 +80,15 @@ fn site(t: &mut Table) {
         posts::pages::set_favorite,
     );
     t.post("/posts/{slug}/comments", comments::pages::create);
+    t.read("/tags", tags::pages::index).keep(TAGS);
     t.read("/tags/{slug}", tags::pages::show).keep(PAGED);
+    t.read("/tags/{slug}/feed.xml", posts::feeds::tag_feed)
+        .keep(PAGED);
+    t.read("/tags/{slug}/accent.css", tags::pages::accent_css)
+        .keep(VERSIONED);
     t.read("/authors/{username}", accounts::pages::author)
+        .keep(PAGED);
+    t.read("/authors/{username}/feed.xml", posts::feeds::author_feed)
         .keep(PAGED);
     t.post(
         "/authors/{username}/{action:follow|unfollow}",
@@ -78,6 +97,7 @@ fn site(t: &mut Table) {
     t.read("/following", posts::pages::following);
     t.read("/search", search::pages::search).keep(SEARCH);
     t.read("/feed.xml", posts::feeds::feed).keep(PAGED);
+    t.read("/feed.xsl", posts::feeds::feed_style).keep(PAGED);
     t.read("/sitemap.xml", posts::feeds::sitemap).keep(PAGED);
     t.read("/robots.txt", posts::feeds::robots);
     t.read("/theme.css", settings::admin::theme_css);
@@ -201,10 +221,20 @@ fn site(t: &mut Table) {
     t.read("/admin/pages/new", posts::editor::new_page);
 
     // The admin: everything else.
-    t.read("/admin/tags", tags::admin::index);
+    t.both("/admin/tags", tags::admin::index, tags::admin::create);
+    t.read("/admin/tags/new", tags::admin::new);
     t.read("/admin/tags/{id}/edit", tags::admin::edit);
     t.post("/admin/tags/{id}", tags::admin::update);
-    t.post("/admin/tags/{id}/merge", tags::admin::merge);
+    t.both(
+        "/admin/tags/{id}/merge",
+        tags::admin::confirm_merge,
+        tags::admin::merge,
+    );
+    t.both(
+        "/admin/tags/{id}/delete",
+        tags::admin::confirm_delete,
+        tags::admin::delete,
+    );
     t.read("/admin/comments", comments::admin::index);
     t.post("/admin/comments/bulk", comments::admin::bulk);
     t.both(

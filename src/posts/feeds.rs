@@ -1,4 +1,5 @@
-//! Machine-read views of the published posts: the Atom feed, the sitemap, robots.txt.
+//! Machine-read views of the published posts: the Atom feeds (the site's, each tag's, each
+//! author's, one renderer) and the stylesheet browsers show them with, the sitemap, robots.txt.
 
 use actix_web::{
     HttpResponse,
@@ -8,18 +9,24 @@ use actix_web::{
 use askama::Template;
 use time::OffsetDateTime;
 
-use super::{model::Post, repo};
+use super::{
+    model::Post,
+    repo::{self, FeedOf},
+};
 use crate::{
-    accounts,
+    accounts::{self, model::Username},
     error::Error,
     render::{page::iso_date, text::strip_xml_forbidden},
     site::Site,
+    slug::Slug,
     state::AppState,
     tags,
 };
 
 /// Entries in the feed, newest first.
 const FEED_ENTRIES: i64 = 20;
+/// What feeds are served as (see `render_feed`).
+pub const FEED_TYPE: &str = "application/xml; charset=utf-8";
 /// The sitemap protocol's limit per file.
 const SITEMAP_URLS: i64 = 50_000;
 
@@ -27,21 +34,42 @@ const SITEMAP_URLS: i64 = 50_000;
 #[template(path = "posts/feed.xml")]
 struct Feed<'a> {
     site: &'a Site,
+    /// The feed's own title and subtitle (the site's, or a tag's or an author's).
+    title: String,
+    subtitle: String,
+    /// The page the feed follows (`/`, `/tags/rust`) and the feed's own path.
+    page_path: String,
+    self_path: String,
     updated: String,
     posts: Vec<Post>,
 }
 
-/// `GET /feed.xml`: Atom 1.0 (RFC 4287), the newest 20 published posts with full content.
-pub async fn feed(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
-    let posts = repo::feed(&state.db, FEED_ENTRIES).await?;
+/// One feed, whichever posts it carries: Atom 1.0 (RFC 4287), the newest 20 of them with
+/// full content, styled for browsers by `/feed.xsl`.
+async fn render_feed(
+    state: &AppState,
+    of: FeedOf,
+    title: String,
+    subtitle: String,
+    page_path: String,
+) -> Result<HttpResponse, Error> {
+    let posts = repo::feed(&state.db, of, FEED_ENTRIES).await?;
     // The feed changed when its newest entry did; an empty feed is as new as the request.
     let updated = posts
         .iter()
         .map(|p| p.updated_at.max(p.summary.published_at))
         .max()
         .unwrap_or_else(OffsetDateTime::now_utc);
+    let self_path = match page_path.as_str() {
+        "/" => "/feed.xml".to_owned(),
+        path => format!("{path}/feed.xml"),
+    };
     let body = Feed {
         site: &state.site(),
+        title,
+        subtitle,
+        page_path,
+        self_path,
         updated: iso_date(&updated),
         posts,
     }
@@ -49,7 +77,68 @@ pub async fn feed(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
     // Posts saved before forms dropped them may still hold characters XML forbids; one of
     // them would make the whole feed unreadable for every subscriber.
     let body = strip_xml_forbidden(&body).into_owned();
-    Ok(xml("application/atom+xml; charset=utf-8", body))
+    // `application/xml`, not Atom's own type: browsers show an `application/atom+xml`
+    // response as plain text and never apply its stylesheet, and feed readers read the
+    // document, not the type (the pages' `<link rel="alternate">` still says Atom).
+    Ok(xml(FEED_TYPE, body))
+}
+
+/// `GET /feed.xml`: the site's newest posts.
+pub async fn feed(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    let site = state.site();
+    render_feed(
+        &state,
+        FeedOf::Site,
+        site.title.clone(),
+        site.description.clone(),
+        "/".to_owned(),
+    )
+    .await
+}
+
+/// `GET /tags/{slug}/feed.xml`: the tag's newest posts (404 for a tag that doesn't exist;
+/// an existing tag with nothing published yet has an empty feed, as its page is empty).
+pub async fn tag_feed(
+    state: web::Data<AppState>,
+    slug: web::Path<Slug>,
+) -> Result<HttpResponse, Error> {
+    let tag = tags::repo::find_by_slug(&state.db, &slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let title = format!("{} · {}", tag.name, state.site().title);
+    let path = format!("/tags/{}", tag.slug);
+    render_feed(&state, FeedOf::Tag(tag.id), title, tag.description, path).await
+}
+
+/// `GET /authors/{username}/feed.xml`: the author's newest posts (404 as their page is).
+pub async fn author_feed(
+    state: web::Data<AppState>,
+    username: web::Path<Username>,
+) -> Result<HttpResponse, Error> {
+    let author = accounts::repo::find_author(&state.db, &username)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let title = format!("{} · {}", author.display_name, state.site().title);
+    let path = format!("/authors/{}", author.username);
+    render_feed(&state, FeedOf::Author(author.id), title, author.bio, path).await
+}
+
+#[derive(Template)]
+#[template(path = "posts/feed.xsl", escape = "html")]
+struct FeedStyle<'a> {
+    site: &'a Site,
+}
+
+/// `GET /feed.xsl`: what a browser shows for a feed (each feed names it in an
+/// `<?xml-stylesheet?>`): a page in the site's style that says what a feed is and lists
+/// its entries. No script and no inline style: the page is under the feed's
+/// Content-Security-Policy. Feed readers ignore it.
+pub async fn feed_style(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+    let body = FeedStyle {
+        site: &state.site(),
+    }
+    .render()?;
+    Ok(xml("text/xsl; charset=utf-8", body))
 }
 
 #[derive(Template)]

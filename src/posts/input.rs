@@ -15,8 +15,8 @@ pub const TITLE_MAX: usize = 300;
 pub const EXCERPT_MAX: usize = 500;
 /// Most tags on one post.
 pub const TAGS_MAX: usize = 10;
-/// Longest tag name, in characters.
-pub const TAG_MAX: usize = 100;
+/// Longest tag name, in characters: the tag's own rule.
+pub const TAG_MAX: usize = crate::tags::model::NAME_MAX;
 /// Longest meta title and description, in characters. Search engines show about 60 and
 /// 155; longer ones are cut, not refused by them, so the limit is only against abuse.
 pub const META_TITLE_MAX: usize = 300;

@@ -42,7 +42,9 @@ pub mod sql {
     /// posts. Ordered by post_tags' copy of published_at, which its index serves directly.
     pub const BY_TAG: &str = concat!(
         "SELECT t.id AS tag_id, t.slug AS tag_slug, t.name AS tag_name,
-                t.description AS tag_description, l.*
+                t.description AS tag_description, t.meta_title AS tag_meta_title,
+                t.meta_description AS tag_meta_description, t.image AS tag_image,
+                t.accent AS tag_accent, l.*
            FROM tags t
            LEFT JOIN LATERAL (",
         summary_select!(),
@@ -118,6 +120,36 @@ pub mod sql {
          ORDER BY p.published_at DESC, p.id DESC
          LIMIT $1"
     );
+    /// `FEED` of tag `$2`, along the tag's own index as `BY_TAG` reads it.
+    pub const FEED_BY_TAG: &str = concat!(
+        summary_select!(),
+        ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments,
+           0::bigint AS favorites, p.meta
+          FROM post_tags x
+          JOIN published_posts p ON p.id = x.post_id
+          JOIN users u ON u.id = p.author_id
+         WHERE x.tag_id = $2
+         ORDER BY x.published_at DESC NULLS LAST, x.post_id DESC
+         LIMIT $1"
+    );
+    /// `FEED` of author `$2`.
+    pub const FEED_BY_AUTHOR: &str = concat!(
+        summary_select!(),
+        ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments,
+           0::bigint AS favorites, p.meta
+          FROM published_posts p JOIN users u ON u.id = p.author_id
+         WHERE p.author_id = $2
+         ORDER BY p.published_at DESC, p.id DESC
+         LIMIT $1"
+    );
+}
+
+/// Whose posts a feed carries.
+#[derive(Debug, Clone, Copy)]
+pub enum FeedOf {
+    Site,
+    Tag(TagId),
+    Author(UserId),
 }
 
 /// The newest published posts, one page (plus one row, see `Page::from_overfetch`).
@@ -181,6 +213,10 @@ pub async fn list_published_by_tag(
         slug: first.try_get("tag_slug")?,
         name: first.try_get("tag_name")?,
         description: first.try_get("tag_description")?,
+        meta_title: first.try_get("tag_meta_title")?,
+        meta_description: first.try_get("tag_meta_description")?,
+        image: first.try_get("tag_image")?,
+        accent: first.try_get("tag_accent")?,
     };
     let mut posts = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -287,8 +323,24 @@ pub async fn search_documents(
 }
 
 /// The newest `limit` published posts with their bodies, for the Atom feed.
-pub async fn feed(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<Post>> {
-    sqlx::query_as(sql::FEED).bind(limit).fetch_all(db).await
+pub async fn feed(db: impl PgExecutor<'_>, of: FeedOf, limit: i64) -> sqlx::Result<Vec<Post>> {
+    match of {
+        FeedOf::Site => sqlx::query_as(sql::FEED).bind(limit).fetch_all(db).await,
+        FeedOf::Tag(tag) => {
+            sqlx::query_as(sql::FEED_BY_TAG)
+                .bind(limit)
+                .bind(tag)
+                .fetch_all(db)
+                .await
+        }
+        FeedOf::Author(author) => {
+            sqlx::query_as(sql::FEED_BY_AUTHOR)
+                .bind(limit)
+                .bind(author)
+                .fetch_all(db)
+                .await
+        }
+    }
 }
 
 /// Sitemap entries: the path and last change of published pages, then posts newest first.

@@ -267,15 +267,10 @@ pub struct ThemeQuery {
     v: Option<String>,
 }
 
-/// `GET /theme.css?v=N`: the accent colour, overriding the stylesheet's. Dark pages get it
-/// lightened (a colour chosen against white is often too dark on the dark background), and
-/// the soft tint behind tags is mixed from it against each scheme's background.
-pub async fn theme_css(
-    state: web::Data<AppState>,
-    _version: web::Query<ThemeQuery>,
-) -> HttpResponse {
-    let accent = state.site().settings.accent_color.clone();
-    let css = match accent.is_empty() {
+/// The stylesheet that makes `accent` (`#rrggbb` from `parse_color`, or empty for the
+/// theme's own) the accent, light and dark: the site's (`/theme.css`) and a tag page's.
+pub fn accent_css(accent: &str) -> String {
+    match accent.is_empty() {
         true => String::new(),
         // `parse_color` made it `#rrggbb`: nothing else can reach this text.
         false => format!(
@@ -285,7 +280,17 @@ pub async fn theme_css(
              --accent: color-mix(in srgb, {accent} 55%, #ffffff); \
              --accent-soft: color-mix(in srgb, {accent} 28%, #141517); }} }}\n"
         ),
-    };
+    }
+}
+
+/// `GET /theme.css?v=N`: the accent colour, overriding the stylesheet's. Dark pages get it
+/// lightened (a colour chosen against white is often too dark on the dark background), and
+/// the soft tint behind tags is mixed from it against each scheme's background.
+pub async fn theme_css(
+    state: web::Data<AppState>,
+    _version: web::Query<ThemeQuery>,
+) -> HttpResponse {
+    let css = accent_css(&state.site().settings.accent_color);
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=300"))

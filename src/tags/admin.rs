@@ -1,4 +1,7 @@
-//! `/admin/tags` (editors and admins): rename, describe and merge tags.
+//! `/admin/tags` (editors and admins): list tags with their post counts; create, edit,
+//! delete and merge them (issue 27, item 9). Fields go through `TagInput::parse`; deleting
+//! and merging ask first (a page of their own, which changes nothing), then work through the
+//! tag's posts in batches (`jobs`).
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
@@ -6,7 +9,7 @@ use serde::Deserialize;
 
 use super::{
     jobs,
-    model::{Tag, TagId},
+    model::{Field, Tag, TagFields, TagId, TagInput},
     repo::{self, JobRow, TagRow},
 };
 use crate::render::page::personal as render;
@@ -15,18 +18,24 @@ use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     authz::{self, Action},
     error::Error,
-    extract::{CsrfForm, SignedIn, header},
+    extract::{CsrfForm, SignedIn, TokenOnly, header},
+    input::Problems,
     render::{Layout, form::FormErrors},
-    slug::Slug,
     state::AppState,
 };
+
+fn layout(state: &AppState, session: &AuthSession, user: &CurrentUser, title: &str) -> Layout {
+    Layout::new(&state.site(), title, "", "/admin/tags")
+        .noindex()
+        .header(Some(header(user, session)))
+}
 
 #[derive(Template)]
 #[template(path = "tags/admin/index.html")]
 struct IndexPage {
     layout: Layout,
     tags: Vec<TagRow>,
-    /// Renames and merges still working through their posts.
+    /// Renames, merges and deletes still working through their posts.
     jobs: Vec<JobRow>,
 }
 
@@ -39,69 +48,169 @@ pub async fn index(
     authz::require(&user, Action::ManageTags)?;
     let tags = repo::list_with_counts(&state.db).await?;
     let jobs = repo::jobs(&state.db).await?;
-    let layout = Layout::new(&state.site(), "Tags", "", "/admin/tags")
-        .noindex()
-        .header(Some(header(&user, &session)));
+    let layout = layout(&state, &session, &user, "Tags");
     render(StatusCode::OK, IndexPage { layout, tags, jobs })
 }
 
+/// The new and edit forms' fields: a tag's, and the colour picker beside the accent's hex
+/// field. Without script the two can't follow each other, so the picker wins only when it
+/// was moved (its value differs from the one the page showed); otherwise the hex field is
+/// the accent (empty: the site's own).
 #[derive(Debug, Default, Deserialize)]
 pub struct TagForm {
     #[serde(default)]
-    pub name: String,
+    name: String,
     #[serde(default)]
-    pub slug: String,
+    slug: String,
     #[serde(default)]
-    pub description: String,
+    description: String,
+    #[serde(default)]
+    meta_title: String,
+    #[serde(default)]
+    meta_description: String,
+    #[serde(default)]
+    image: String,
+    #[serde(default)]
+    accent: String,
+    #[serde(default)]
+    accent_pick: String,
+    #[serde(default)]
+    accent_shown: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct MergeForm {
-    /// The slug of the tag that absorbs this one.
-    #[serde(default)]
-    pub into: String,
+impl TagForm {
+    fn fields(self) -> TagFields {
+        let picked = !self.accent_pick.is_empty() && self.accent_pick != self.accent_shown;
+        TagFields {
+            name: self.name,
+            slug: self.slug,
+            description: self.description,
+            meta_title: self.meta_title,
+            meta_description: self.meta_description,
+            image: self.image,
+            accent: if picked {
+                self.accent_pick
+            } else {
+                self.accent
+            },
+        }
+    }
 }
 
+/// The form's messages, under its input names.
+fn form_errors(problems: &Problems<Field>) -> FormErrors {
+    let mut errors = FormErrors::default();
+    for (field, message) in problems.iter() {
+        errors.add(field.name(), message);
+    }
+    errors
+}
+
+/// The new and edit page: the tag's fields, and for an existing tag, merging and deleting.
 #[derive(Template)]
 #[template(path = "tags/admin/edit.html")]
 struct EditPage {
     layout: Layout,
     csrf_token: String,
-    tag: Tag,
-    form: TagForm,
-    into: String,
+    /// `None` on the new tag's page.
+    tag: Option<Tag>,
+    form: TagFields,
     errors: FormErrors,
+    /// Tags this one may be merged into, and the one picked.
+    targets: Vec<TagRow>,
+    into: i64,
+    posts: i64,
 }
 
-fn edit_page(
+impl EditPage {
+    /// What the colour picker shows: the accent, or the site's default when there is none
+    /// or it can't be read (a picker always holds a colour).
+    fn picker(&self) -> String {
+        match crate::settings::model::parse_color(&self.form.accent) {
+            Ok(c) if !c.is_empty() => c,
+            _ => "#b4441f".to_owned(),
+        }
+    }
+}
+
+async fn edit_page(
     state: &AppState,
     session: &AuthSession,
-    user: CurrentUser,
-    tag: Tag,
-    form: TagForm,
+    user: &CurrentUser,
+    tag: Option<Tag>,
+    form: TagFields,
     errors: FormErrors,
-) -> EditPage {
-    EditPage {
-        layout: Layout::new(
-            &state.site(),
+) -> Result<EditPage, Error> {
+    let (title, targets, posts) = match &tag {
+        Some(tag) => (
             "Edit tag",
-            "",
-            &format!("/admin/tags/{}/edit", tag.id.0),
-        )
-        .noindex()
-        .header(Some(header(&user, session))),
+            repo::merge_targets(&state.db, tag.id).await?,
+            repo::post_count(&state.db, tag.id).await?,
+        ),
+        None => ("New tag", Vec::new(), 0),
+    };
+    Ok(EditPage {
+        layout: layout(state, session, user, title),
         csrf_token: session.csrf_token(),
         tag,
         form,
-        into: String::new(),
         errors,
-    }
+        targets,
+        into: 0,
+        posts,
+    })
 }
 
 async fn load(state: &AppState, id: i64) -> Result<Tag, Error> {
     repo::find(&state.db, TagId(id))
         .await?
         .ok_or(Error::NotFound)
+}
+
+/// `GET /admin/tags/new`
+pub async fn new(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageTags)?;
+    let page = edit_page(
+        &state,
+        &session,
+        &user,
+        None,
+        TagFields::default(),
+        FormErrors::default(),
+    )
+    .await?;
+    render(StatusCode::OK, page)
+}
+
+/// `POST /admin/tags`: a new tag, with no posts yet (its page is there at once).
+pub async fn create(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<TagForm>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageTags)?;
+    let fields = form.fields();
+    let errors = match TagInput::parse(&fields) {
+        Ok(input) => match repo::create(&state.db, &input).await? {
+            Some(_) => return Ok(see_other("/admin/tags")),
+            None => {
+                let mut errors = FormErrors::default();
+                errors.add(
+                    "slug",
+                    format!("There is a tag at /tags/{} already", input.slug),
+                );
+                errors
+            }
+        },
+        Err(problems) => form_errors(&problems),
+    };
+    let page = edit_page(&state, &session, &user, None, fields, errors).await?;
+    render(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
 /// `GET /admin/tags/{id}/edit`
@@ -113,20 +222,23 @@ pub async fn edit(
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageTags)?;
     let tag = load(&state, *id).await?;
-    let form = TagForm {
-        name: tag.name.clone(),
-        slug: tag.slug.clone(),
-        description: tag.description.clone(),
-    };
-    render(
-        StatusCode::OK,
-        edit_page(&state, &session, user, tag, form, FormErrors::default()),
+    let form = TagFields::from(&tag);
+    let page = edit_page(
+        &state,
+        &session,
+        &user,
+        Some(tag),
+        form,
+        FormErrors::default(),
     )
+    .await?;
+    render(StatusCode::OK, page)
 }
 
-/// `POST /admin/tags/{id}`: rename and describe. The tag's page changes at once; its posts'
-/// lists are updated in batches (`jobs`), the first one before this answers, so a tag on up to
-/// a thousand posts is done by then and the tag list tells about the rest.
+/// `POST /admin/tags/{id}`: every field. The tag's page changes at once; after a rename its
+/// posts' lists are updated in batches (`jobs`), the first one before this answers, so a tag
+/// on up to a thousand posts is done by then and the tag list tells about the rest. A new
+/// slug leaves a redirect from the old address (a trigger).
 pub async fn update(
     state: web::Data<AppState>,
     session: AuthSession,
@@ -136,44 +248,114 @@ pub async fn update(
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageTags)?;
     let tag = load(&state, *id).await?;
-    let mut errors = FormErrors::default();
-    let name = form.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.add("name", "A tag name is 1 to 100 characters");
-    }
-    let slug = if form.slug.trim().is_empty() {
-        Slug::from_title(&name)
-            .ok_or_else(|| "Give the tag a name with letters or digits".to_owned())
-    } else {
-        Slug::parse(form.slug.trim())
-    };
-    let slug = errors.check("slug", slug);
-    if form.description.chars().count() > super::model::DESCRIPTION_MAX {
-        errors.add(
-            "description",
-            "A description can be at most 1,000 characters",
-        );
-    }
-    if let (Some(slug), true) = (&slug, errors.is_empty()) {
-        match repo::update(&state.db, tag.id, &name, slug, form.description.trim()).await {
+    let fields = form.fields();
+    let errors = match TagInput::parse(&fields) {
+        Ok(input) => match repo::update(&state.db, tag.id, &input).await {
             Ok(()) => {
                 jobs::start(&state.db, tag.id).await?;
                 return Ok(see_other("/admin/tags"));
             }
             Err(sqlx::Error::Database(e)) if e.constraint() == Some("tags_slug_key") => {
+                let mut errors = FormErrors::default();
                 errors.add("slug", "Another tag has that slug; merge into it instead");
+                errors
             }
             Err(e) => return Err(e.into()),
-        }
-    }
-    render(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        edit_page(&state, &session, user, tag, form, errors),
-    )
+        },
+        Err(problems) => form_errors(&problems),
+    };
+    let page = edit_page(&state, &session, &user, Some(tag), fields, errors).await?;
+    render(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
-/// `POST /admin/tags/{id}/merge`: this tag's posts join `into`, and this tag goes once the
-/// last of them has moved. Like a rename, the posts move in batches (`jobs`).
+/// The tag picked to merge into, by id (from the edit page's list of tags).
+#[derive(Debug, Default, Deserialize)]
+pub struct MergeForm {
+    #[serde(default)]
+    pub into: String,
+}
+
+/// The merge's target, or why it can't be.
+async fn target(
+    state: &AppState,
+    tag: &Tag,
+    into: &str,
+) -> Result<Result<Tag, &'static str>, Error> {
+    const PICK: &str = "Pick another tag to merge into";
+    let Ok(id) = into.trim().parse::<i64>() else {
+        return Ok(Err(PICK));
+    };
+    let Some(target) = repo::find(&state.db, TagId(id)).await? else {
+        return Ok(Err(PICK));
+    };
+    if target.id == tag.id {
+        return Ok(Err(PICK));
+    }
+    Ok(match repo::job(&state.db, target.id).await? {
+        Some(job) if job.merge_into.is_some() || job.deleting => {
+            Err("That tag is going away itself; merge into the tag it goes to")
+        }
+        _ => Ok(target),
+    })
+}
+
+/// The edit page with a problem on the merge's picker (422).
+async fn merge_refused(
+    state: &AppState,
+    session: &AuthSession,
+    user: &CurrentUser,
+    tag: Tag,
+    into: &str,
+    problem: &str,
+) -> Result<HttpResponse, Error> {
+    let mut errors = FormErrors::default();
+    errors.add("into", problem);
+    let form = TagFields::from(&tag);
+    let mut page = edit_page(state, session, user, Some(tag), form, errors).await?;
+    page.into = into.trim().parse().unwrap_or(0);
+    render(StatusCode::UNPROCESSABLE_ENTITY, page)
+}
+
+#[derive(Template)]
+#[template(path = "tags/admin/merge.html")]
+struct MergePage {
+    layout: Layout,
+    csrf_token: String,
+    tag: Tag,
+    target: Tag,
+    posts: i64,
+}
+
+/// `GET /admin/tags/{id}/merge?into={other}`: what the merge will do, and the button that
+/// does it. Changes nothing.
+pub async fn confirm_merge(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    query: web::Query<MergeForm>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageTags)?;
+    let tag = load(&state, *id).await?;
+    match target(&state, &tag, &query.into).await? {
+        Ok(target) => {
+            let posts = repo::post_count(&state.db, tag.id).await?;
+            let page = MergePage {
+                layout: layout(&state, &session, &user, "Merge tags"),
+                csrf_token: session.csrf_token(),
+                tag,
+                target,
+                posts,
+            };
+            render(StatusCode::OK, page)
+        }
+        Err(problem) => merge_refused(&state, &session, &user, tag, &query.into, problem).await,
+    }
+}
+
+/// `POST /admin/tags/{id}/merge`: this tag's posts join `into` (keeping their other tags),
+/// this tag goes once the last of them has moved, and its address then redirects to the
+/// other's (a trigger on the queued job). Like a rename, the posts move in batches (`jobs`).
 pub async fn merge(
     state: web::Data<AppState>,
     session: AuthSession,
@@ -183,38 +365,56 @@ pub async fn merge(
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageTags)?;
     let tag = load(&state, *id).await?;
-    let target = match Slug::parse(form.into.trim()) {
-        Ok(slug) => repo::find_by_slug(&state.db, &slug).await?,
-        Err(_) => None,
-    };
-    const ANOTHER: &str = "Name another existing tag by its slug";
-    let target = match target {
-        Some(target) if target.id == tag.id => Err(ANOTHER),
-        Some(target) => match repo::job(&state.db, target.id).await? {
-            Some(job) if job.merge_into.is_some() => {
-                Err("That tag is being merged itself; merge into the tag it goes to")
-            }
-            _ => Ok(target),
-        },
-        None => Err(ANOTHER),
-    };
-    match target {
+    match target(&state, &tag, &form.into).await? {
         Ok(target) => {
             repo::queue_merge(&state.db, tag.id, target.id).await?;
             jobs::start(&state.db, tag.id).await?;
             Ok(see_other("/admin/tags"))
         }
-        Err(problem) => {
-            let mut errors = FormErrors::default();
-            errors.add("into", problem);
-            let form_values = TagForm {
-                name: tag.name.clone(),
-                slug: tag.slug.clone(),
-                description: tag.description.clone(),
-            };
-            let mut page = edit_page(&state, &session, user, tag, form_values, errors);
-            page.into = form.into;
-            render(StatusCode::UNPROCESSABLE_ENTITY, page)
-        }
+        Err(problem) => merge_refused(&state, &session, &user, tag, &form.into, problem).await,
     }
+}
+
+#[derive(Template)]
+#[template(path = "tags/admin/delete.html")]
+struct DeletePage {
+    layout: Layout,
+    csrf_token: String,
+    tag: Tag,
+    posts: i64,
+}
+
+/// `GET /admin/tags/{id}/delete`: what deleting will do, and the button that does it.
+/// Changes nothing.
+pub async fn confirm_delete(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageTags)?;
+    let tag = load(&state, *id).await?;
+    let posts = repo::post_count(&state.db, tag.id).await?;
+    let page = DeletePage {
+        layout: layout(&state, &session, &user, "Delete tag"),
+        csrf_token: session.csrf_token(),
+        tag,
+        posts,
+    };
+    render(StatusCode::OK, page)
+}
+
+/// `POST /admin/tags/{id}/delete`: the tag leaves its posts (they keep their other tags),
+/// in batches like a merge, then goes; its address is then a 404.
+pub async fn delete(
+    state: web::Data<AppState>,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageTags)?;
+    let tag = load(&state, *id).await?;
+    repo::queue_delete(&state.db, tag.id).await?;
+    jobs::start(&state.db, tag.id).await?;
+    Ok(see_other("/admin/tags"))
 }

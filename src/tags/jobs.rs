@@ -1,5 +1,6 @@
 //! Work on a tag's posts that is too big for one request: refreshing their `tag_list` after a
-//! rename, and moving them to another tag in a merge (issue 9, section 7).
+//! rename, moving them to another tag in a merge (issue 9, section 7), and taking a deleted
+//! tag off them (issue 27, item 9; they keep their other tags).
 //!
 //! A rename (by the admin page or by hand in psql) queues a `tag_jobs` row through a trigger;
 //! a merge queues one through `repo::queue_merge`. The job is done in batches of [`BATCH`]
@@ -38,11 +39,21 @@ pub async fn step(db: &PgPool, tag: TagId) -> sqlx::Result<Step> {
     // The tag's row before the job's, in the order a rename takes them (its trigger writes the
     // job), so the two never deadlock. A merge holds it exclusively: no post gains the tag
     // while the batch runs, so a short batch means none are left.
-    repo::lock(&mut tx, tag, queued.merge_into.is_some()).await?;
+    repo::lock(&mut tx, tag, queued.merge_into.is_some() || queued.deleting).await?;
     let Some(job) = repo::lock_job(&mut tx, tag).await? else {
         return Ok(Step::Finished);
     };
     let step = match job.merge_into {
+        None if job.deleting => {
+            let dropped = repo::drop_posts(&mut tx, tag, BATCH).await?;
+            if dropped == BATCH {
+                repo::advance_job(&mut tx, tag, 0, dropped).await?;
+                Step::More
+            } else {
+                repo::delete(&mut tx, tag).await?;
+                Step::Finished
+            }
+        }
         None => {
             let ids = repo::posts_after(&mut tx, tag, job.done_through, BATCH).await?;
             repo::refresh_tag_lists(&mut tx, &ids).await?;

@@ -1,9 +1,13 @@
-//! Reader pages for tags.
+//! Reader pages for tags: the tag index (`/tags`), each tag's page, and its accent.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use serde::Deserialize;
 
-use super::model::Tag;
+use super::{
+    model::Tag,
+    repo::{self, PublicTag, TagOrder},
+};
 use crate::{
     db::PageQuery,
     error::Error,
@@ -15,6 +19,52 @@ use crate::{
 };
 
 #[derive(Template)]
+#[template(path = "tags/index.html")]
+struct IndexPage {
+    layout: Layout,
+    tags: Vec<PublicTag>,
+    by_name: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct IndexQuery {
+    /// `name` for A to Z; anything else (or nothing): most posts first.
+    #[serde(default)]
+    sort: String,
+}
+
+/// `GET /tags`: every tag with a published post, with how many, most used first (or A to Z
+/// with `?sort=name`). Kept by the page cache like the other reader pages.
+pub async fn index(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<IndexQuery>,
+) -> Result<HttpResponse, Error> {
+    let by_name = query.sort == "name";
+    let order = if by_name {
+        TagOrder::Name
+    } else {
+        TagOrder::Count
+    };
+    let tags = repo::list_public(&state.db, order).await?;
+    let site = state.site();
+    let description = format!(
+        "Every topic on {}, with how many posts each has.",
+        site.title
+    );
+    let mut layout = Layout::new(&site, "Tags", &description, "/tags");
+    if by_name {
+        // The same list in another order: one address for search engines.
+        layout.noindex = true;
+    }
+    page(IndexPage {
+        layout: layout.header(visitor.header),
+        tags,
+        by_name,
+    })
+}
+
+#[derive(Template)]
 #[template(path = "tags/show.html")]
 struct ShowPage {
     layout: Layout,
@@ -23,7 +73,20 @@ struct ShowPage {
     pager: Pager,
 }
 
-/// `GET /tags/{slug}`: the tag's description and its published posts, newest first.
+impl ShowPage {
+    /// The tag's accent stylesheet's address, one per colour (so a changed colour is a new
+    /// address no browser has kept).
+    fn accent_href(&self) -> String {
+        format!(
+            "/tags/{}/accent.css?v={}",
+            self.tag.slug,
+            self.tag.accent.trim_start_matches('#')
+        )
+    }
+}
+
+/// `GET /tags/{slug}`: the tag's description and its published posts, newest first. Its
+/// meta title and description, and image, when it has them, are the page's.
 pub async fn show(
     state: web::Data<AppState>,
     visitor: Visitor,
@@ -36,16 +99,50 @@ pub async fn show(
             .await?
             .ok_or(Error::NotFound)?;
     let path = format!("/tags/{}", tag.slug);
-    let title = format!("Posts tagged “{}”", tag.name);
+    let title = match tag.meta_title.is_empty() {
+        true => format!("Posts tagged “{}”", tag.name),
+        false => tag.meta_title.clone(),
+    };
+    let description = match tag.meta_description.is_empty() {
+        true => &tag.description,
+        false => &tag.meta_description,
+    };
     let Listing {
-        layout,
+        mut layout,
         posts,
         pager,
-    } = Listing::new(&state.site(), &path, &title, &tag.description, rows, number)?;
+    } = Listing::new(&state.site(), &path, &title, description, rows, number)?;
+    if !tag.image.is_empty() {
+        layout.og_image = Some(layout.absolute(&tag.image));
+    }
     page(ShowPage {
         layout: layout.header(visitor.header),
         tag,
         posts,
         pager,
     })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccentQuery {
+    #[serde(default)]
+    #[expect(dead_code, reason = "only makes each colour's address its own")]
+    v: Option<String>,
+}
+
+/// `GET /tags/{slug}/accent.css`: the tag's accent colour over the site's, for its page (a
+/// stylesheet: the Content-Security-Policy allows no inline style). Empty for a tag without
+/// one.
+pub async fn accent_css(
+    state: web::Data<AppState>,
+    slug: web::Path<Slug>,
+    _version: web::Query<AccentQuery>,
+) -> Result<HttpResponse, Error> {
+    let tag = repo::find_by_slug(&state.db, &slug)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .body(crate::settings::admin::accent_css(&tag.accent)))
 }

@@ -2,14 +2,20 @@
 
 use sqlx::{PgConnection, PgExecutor};
 
-use super::model::{Tag, TagId};
+use super::model::{Tag, TagId, TagInput};
 use crate::slug::Slug;
 
+/// A tag's columns, as `Tag` reads them.
+const TAG_COLUMNS: &str =
+    "id, slug, name, description, meta_title, meta_description, image, accent";
+
 pub async fn find_by_slug(db: impl PgExecutor<'_>, slug: &Slug) -> sqlx::Result<Option<Tag>> {
-    sqlx::query_as("SELECT id, slug, name, description FROM tags WHERE slug = $1")
-        .bind(slug.as_str())
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TAG_COLUMNS} FROM tags WHERE slug = $1"
+    )))
+    .bind(slug.as_str())
+    .fetch_optional(db)
+    .await
 }
 
 /// The ids of tags named `names`, in order, creating the missing ones. Names that make no
@@ -112,28 +118,116 @@ pub async fn list_with_counts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<TagRo
 }
 
 pub async fn find(db: impl PgExecutor<'_>, id: TagId) -> sqlx::Result<Option<Tag>> {
-    sqlx::query_as("SELECT id, slug, name, description FROM tags WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TAG_COLUMNS} FROM tags WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
-/// Rename (name and slug) and describe a tag. A taken slug fails on `tags_slug_key`.
-pub async fn update(
-    db: impl PgExecutor<'_>,
-    id: TagId,
-    name: &str,
-    slug: &Slug,
-    description: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE tags SET name = $2, slug = $3, description = $4 WHERE id = $1")
-        .bind(id)
-        .bind(name)
-        .bind(slug.as_str())
-        .bind(description)
-        .execute(db)
-        .await?;
+/// Create a tag; `Ok(None)` when another tag has its slug.
+pub async fn create(db: impl PgExecutor<'_>, tag: &TagInput) -> sqlx::Result<Option<TagId>> {
+    let created = sqlx::query_scalar(
+        "INSERT INTO tags (name, slug, description, meta_title, meta_description, image, accent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (slug) DO NOTHING
+         RETURNING id",
+    )
+    .bind(&tag.name)
+    .bind(tag.slug.as_str())
+    .bind(&tag.description)
+    .bind(&tag.meta_title)
+    .bind(&tag.meta_description)
+    .bind(&tag.image)
+    .bind(&tag.accent)
+    .fetch_optional(db)
+    .await?;
+    Ok(created)
+}
+
+/// Write every field of a tag (a rename queues its posts' refresh, and a new slug leaves a
+/// redirect, both by triggers). A taken slug fails on `tags_slug_key`.
+pub async fn update(db: impl PgExecutor<'_>, id: TagId, tag: &TagInput) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE tags SET name = $2, slug = $3, description = $4, meta_title = $5,
+                         meta_description = $6, image = $7, accent = $8
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&tag.name)
+    .bind(tag.slug.as_str())
+    .bind(&tag.description)
+    .bind(&tag.meta_title)
+    .bind(&tag.meta_description)
+    .bind(&tag.image)
+    .bind(&tag.accent)
+    .execute(db)
+    .await?;
     Ok(())
+}
+
+/// A tag on the public index: those with at least one published post, and how many.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PublicTag {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub accent: String,
+    pub posts: i64,
+}
+
+/// How the public index is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagOrder {
+    /// Most posts first (then by name).
+    Count,
+    Name,
+}
+
+/// Every tag with a published post, with its count (`/tags`). Counted along the tag's own
+/// index of published posts, as the tag page reads it.
+pub async fn list_public(db: impl PgExecutor<'_>, order: TagOrder) -> sqlx::Result<Vec<PublicTag>> {
+    let sql = match order {
+        TagOrder::Count => "SELECT * FROM public_tags ORDER BY posts DESC, lower(name), slug",
+        TagOrder::Name => "SELECT * FROM public_tags ORDER BY lower(name), slug",
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH public_tags AS (
+             SELECT t.slug, t.name, t.description, t.accent, count(*) AS posts
+               FROM tags t
+               JOIN post_tags x ON x.tag_id = t.id
+               JOIN published_posts p ON p.id = x.post_id
+              GROUP BY t.id)
+         {sql}"
+    )))
+    .fetch_all(db)
+    .await
+}
+
+/// Other tags a tag may be merged into, by name: not `except`, and not one going away
+/// itself (merged or deleted).
+pub async fn merge_targets(db: impl PgExecutor<'_>, except: TagId) -> sqlx::Result<Vec<TagRow>> {
+    sqlx::query_as(
+        "SELECT t.id, t.slug, t.name, t.description,
+                (SELECT count(*) FROM post_tags x WHERE x.tag_id = t.id) AS posts
+           FROM tags t
+          WHERE t.id <> $1
+            AND NOT EXISTS (SELECT 1 FROM tag_jobs j
+                             WHERE j.tag_id = t.id AND (j.merge_into IS NOT NULL OR j.deleting))
+          ORDER BY lower(t.name), t.slug",
+    )
+    .bind(except)
+    .fetch_all(db)
+    .await
+}
+
+/// How many posts (of any status) carry `tag`.
+pub async fn post_count(db: impl PgExecutor<'_>, tag: TagId) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM post_tags WHERE tag_id = $1")
+        .bind(tag)
+        .fetch_one(db)
+        .await
 }
 
 // ---- jobs: work on a tag's posts too big for one request (see `tags::jobs`) ----
@@ -144,6 +238,8 @@ pub async fn update(
 pub struct TagJob {
     pub tag_id: TagId,
     pub merge_into: Option<TagId>,
+    /// Taking the tag off its posts, then deleting it.
+    pub deleting: bool,
     pub done_through: i64,
 }
 
@@ -152,6 +248,7 @@ pub struct TagJob {
 pub struct JobRow {
     pub name: String,
     pub into_name: Option<String>,
+    pub deleting: bool,
     pub total: i32,
     pub done: i32,
 }
@@ -162,8 +259,8 @@ pub async fn queue_merge(db: impl PgExecutor<'_>, from: TagId, into: TagId) -> s
         "INSERT INTO tag_jobs (tag_id, merge_into, total)
          VALUES ($1, $2, (SELECT count(*) FROM post_tags WHERE tag_id = $1))
          ON CONFLICT (tag_id) DO UPDATE
-            SET merge_into = EXCLUDED.merge_into, total = EXCLUDED.total, done = 0,
-                done_through = 0",
+            SET merge_into = EXCLUDED.merge_into, deleting = false, total = EXCLUDED.total,
+                done = 0, done_through = 0",
     )
     .bind(from)
     .bind(into)
@@ -172,18 +269,36 @@ pub async fn queue_merge(db: impl PgExecutor<'_>, from: TagId, into: TagId) -> s
     Ok(())
 }
 
+/// Queue taking `tag` off every post that carries it (and then deleting it).
+pub async fn queue_delete(db: impl PgExecutor<'_>, tag: TagId) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO tag_jobs (tag_id, deleting, total)
+         VALUES ($1, true, (SELECT count(*) FROM post_tags WHERE tag_id = $1))
+         ON CONFLICT (tag_id) DO UPDATE
+            SET merge_into = NULL, deleting = true, total = EXCLUDED.total, done = 0,
+                done_through = 0",
+    )
+    .bind(tag)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// The job on `tag`, without locking it.
 pub async fn job(db: impl PgExecutor<'_>, tag: TagId) -> sqlx::Result<Option<TagJob>> {
-    sqlx::query_as("SELECT tag_id, merge_into, done_through FROM tag_jobs WHERE tag_id = $1")
-        .bind(tag)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "SELECT tag_id, merge_into, deleting, done_through FROM tag_jobs WHERE tag_id = $1",
+    )
+    .bind(tag)
+    .fetch_optional(db)
+    .await
 }
 
 /// The job on `tag`, locked until the transaction ends: batches of one job run one at a time.
 pub async fn lock_job(conn: &mut PgConnection, tag: TagId) -> sqlx::Result<Option<TagJob>> {
     sqlx::query_as(
-        "SELECT tag_id, merge_into, done_through FROM tag_jobs WHERE tag_id = $1 FOR UPDATE",
+        "SELECT tag_id, merge_into, deleting, done_through FROM tag_jobs WHERE tag_id = $1
+            FOR UPDATE",
     )
     .bind(tag)
     .fetch_optional(&mut *conn)
@@ -214,7 +329,7 @@ pub async fn next_job(db: impl PgExecutor<'_>) -> sqlx::Result<Option<TagId>> {
 /// Queued jobs, oldest first, for the admin.
 pub async fn jobs(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<JobRow>> {
     sqlx::query_as(
-        "SELECT t.name, i.name AS into_name, j.total, j.done
+        "SELECT t.name, i.name AS into_name, j.deleting, j.total, j.done
            FROM tag_jobs j JOIN tags t ON t.id = j.tag_id LEFT JOIN tags i ON i.id = j.merge_into
           ORDER BY j.created_at, j.tag_id",
     )
@@ -275,6 +390,26 @@ pub async fn move_posts(
     )
     .bind(from)
     .bind(into)
+    .bind(limit)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Take `tag` off up to `limit` of its posts (triggers refresh their tag lists, and so
+/// their search text, once each). Returns how many.
+pub async fn drop_posts(conn: &mut PgConnection, tag: TagId, limit: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "WITH batch AS (
+             SELECT post_id FROM post_tags WHERE tag_id = $1 ORDER BY post_id LIMIT $2
+         ),
+         dropped AS (
+             DELETE FROM post_tags pt USING batch b
+              WHERE pt.tag_id = $1 AND pt.post_id = b.post_id
+             RETURNING pt.post_id
+         )
+         SELECT count(*) FROM dropped",
+    )
+    .bind(tag)
     .bind(limit)
     .fetch_one(&mut *conn)
     .await

@@ -320,6 +320,36 @@ pub(crate) fn table() -> Vec<Row> {
         ),
         (
             post.clone(),
+            "/admin/tags",
+            vec![("name", "")],
+            [SEE, NO, NO, BAD, BAD],
+        ),
+        (
+            get.clone(),
+            "/admin/tags/new",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/tags/{tag}/merge",
+            vec![],
+            [SEE, NO, NO, BAD, BAD],
+        ),
+        (
+            get.clone(),
+            "/admin/tags/{tag}/delete",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/tags/{tag}/delete",
+            vec![],
+            [SEE, NO, NO, DONE, DONE],
+        ),
+        (
+            post.clone(),
             "/account/profile",
             vec![("display_name", "")],
             [SEE, BAD, BAD, BAD, BAD],

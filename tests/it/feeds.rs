@@ -23,7 +23,7 @@ async fn the_feed_is_valid_atom_with_the_newest_twenty_posts() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.headers()["content-type"],
-        "application/atom+xml; charset=utf-8"
+        "application/xml; charset=utf-8"
     );
     let body = res.text().await.unwrap();
     let doc = roxmltree::Document::parse(&body).expect("the feed is well-formed XML");
@@ -133,4 +133,139 @@ async fn robots_txt_points_at_the_sitemap() {
         "Sitemap: {}/sitemap.xml",
         app.settings.http.base()
     )));
+}
+
+/// The entries' titles of the feed at `path`, which must be valid Atom naming the site's
+/// stylesheet for browsers.
+async fn feed_titles(app: &crate::harness::TestApp, path: &str) -> Vec<String> {
+    let res = app.get(path).await;
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/xml; charset=utf-8"
+    );
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains(r#"<?xml-stylesheet type="text/xsl" href="/feed.xsl"?>"#),
+        "{path} names the stylesheet"
+    );
+    let doc = roxmltree::Document::parse(&body).expect("the feed is well-formed XML");
+    let feed = doc.root_element();
+    assert_eq!(
+        feed.tag_name().namespace(),
+        Some("http://www.w3.org/2005/Atom")
+    );
+    let base = app.settings.http.base();
+    let own = feed
+        .children()
+        .find(|c| c.has_tag_name("link") && c.attribute("rel") == Some("self"))
+        .and_then(|l| l.attribute("href"));
+    assert_eq!(own, Some(format!("{base}{path}").as_str()));
+    for name in ["id", "updated", "title"] {
+        assert!(feed.children().any(|c| c.has_tag_name(name)), "{name}");
+    }
+    feed.children()
+        .filter(|n| n.has_tag_name("entry"))
+        .map(|e| {
+            e.children()
+                .find(|c| c.has_tag_name("title"))
+                .and_then(|t| t.text())
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tag_and_author_feeds_carry_exactly_their_posts() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let bob = app.author("bob").await;
+    for (author, title, tags, minutes) in [
+        (ada, "Ada on Rust", &["Rust"][..], -30),
+        (ada, "Ada on the web", &["Web"][..], -20),
+        (bob, "Bob on Rust", &["Rust", "Web"][..], -10),
+        (ada, "Ada tomorrow", &["Rust"][..], 60 * 24),
+    ] {
+        app.post(
+            author,
+            PostSpec {
+                title,
+                tags,
+                published_in_minutes: minutes,
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    app.post(
+        ada,
+        PostSpec {
+            title: "Ada's draft",
+            tags: &["Rust"],
+            status: quire::posts::model::PostStatus::Draft,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        feed_titles(&app, "/tags/rust/feed.xml").await,
+        vec!["Bob on Rust", "Ada on Rust"]
+    );
+    assert_eq!(
+        feed_titles(&app, "/authors/ada/feed.xml").await,
+        vec!["Ada on the web", "Ada on Rust"]
+    );
+    assert_eq!(
+        feed_titles(&app, "/feed.xml").await,
+        vec!["Bob on Rust", "Ada on the web", "Ada on Rust"]
+    );
+    for unknown in ["/tags/nothing/feed.xml", "/authors/nobody/feed.xml"] {
+        assert_eq!(app.get(unknown).await.status(), StatusCode::NOT_FOUND);
+    }
+
+    // Each page names its feed for readers' apps to find.
+    let base = app.settings.http.base();
+    for (page, feed) in [
+        ("/tags/rust", "/tags/rust/feed.xml"),
+        ("/authors/ada", "/authors/ada/feed.xml"),
+    ] {
+        let hrefs = app
+            .page(page, StatusCode::OK)
+            .await
+            .attrs("link[rel=alternate][type='application/atom+xml']", "href");
+        assert!(
+            hrefs.contains(&format!("{base}{feed}")),
+            "{page}: {hrefs:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_feed_stylesheet_is_served_as_xsl() {
+    let app = spawn_app().await;
+    let res = app.get("/feed.xsl").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/xsl; charset=utf-8");
+    let body = res.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&body).expect("the stylesheet is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "stylesheet");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/1999/XSL/Transform")
+    );
+    // Styled by the site's own stylesheet (the Content-Security-Policy allows no inline
+    // style), with no script.
+    assert!(doc.descendants().any(|n| {
+        n.has_tag_name("link")
+            && n.attribute("rel") == Some("stylesheet")
+            && n.attribute("href")
+                .is_some_and(|h| h.starts_with("/static/css/site."))
+    }));
+    assert!(
+        !doc.descendants()
+            .any(|n| n.has_tag_name("script") || n.has_tag_name("style"))
+    );
+    assert!(body.contains("This is a feed."));
 }

@@ -62,7 +62,7 @@ async fn editors_rename_describe_and_merge_tags() {
     let eve = app.signed_in("eve", Role::Editor).await;
     let list = eve.page("/admin/tags", StatusCode::OK).await;
     assert_eq!(
-        list.texts(".admin-table tbody td a"),
+        list.texts(".admin-table tbody td:first-child a"),
         vec!["Rust Lang", "Rustlang"]
     );
 
@@ -105,14 +105,16 @@ async fn editors_rename_describe_and_merge_tags() {
         .submit(
             &edit,
             &format!("/admin/tags/{other}/merge"),
-            &[("into", "rust")],
+            &[("into", &id.to_string())],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        app.get("/tags/rustlang").await.status(),
-        StatusCode::NOT_FOUND
-    );
+    // The merged tag's address leads to the tag it joined, as the renamed one's does.
+    for old in ["/tags/rustlang", "/tags/rust-lang"] {
+        let res = app.get(old).await;
+        assert_eq!(res.status(), StatusCode::MOVED_PERMANENTLY, "{old}");
+        assert_eq!(res.headers()["location"], "/tags/rust", "{old}");
+    }
     assert_eq!(
         app.page("/posts/two", StatusCode::OK)
             .await
@@ -123,7 +125,7 @@ async fn editors_rename_describe_and_merge_tags() {
         .submit(
             &edit,
             &format!("/admin/tags/{id}/merge"),
-            &[("into", "rust")],
+            &[("into", &id.to_string())],
         )
         .await;
     assert_eq!(
@@ -361,7 +363,7 @@ async fn a_big_merge_moves_posts_in_batches_then_deletes_the_tag() {
         .submit(
             &format!("/admin/tags/{web}/edit"),
             &format!("/admin/tags/{web}/merge"),
-            &[("into", "rustlang")],
+            &[("into", &from.to_string())],
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -376,7 +378,9 @@ async fn a_big_merge_moves_posts_in_batches_then_deletes_the_tag() {
     let _worker = app.another_instance_with(|s| s.jobs.enabled = true).await;
     until_listing(&app, "Rustlang", 0).await;
     assert_eq!(posts_listing(&app, "Rust").await, 1510);
-    app.page("/tags/rustlang", StatusCode::NOT_FOUND).await;
+    let res = app.get("/tags/rustlang").await;
+    assert_eq!(res.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(res.headers()["location"], "/tags/rust");
     // A post that had both keeps Rust where it was, once.
     assert_eq!(
         tag_names_of(&app, "both-0").await,
@@ -431,5 +435,345 @@ async fn a_tag_page_shows_its_tag_even_with_nothing_published_in_it() {
     assert_eq!(
         app.get("/tags/someday?page=2").await.status(),
         StatusCode::NOT_FOUND
+    );
+}
+
+/// The tags of the post at `slug`, as its page shows them.
+async fn shown_tags(app: &TestApp, slug: &str) -> Vec<String> {
+    app.page(&format!("/posts/{slug}"), StatusCode::OK)
+        .await
+        .texts(".post-header .tags a")
+}
+
+#[tokio::test]
+async fn editors_create_edit_and_delete_tags_through_the_forms() {
+    let app = spawn_app().await;
+    let eve = app.signed_in("eve", Role::Editor).await;
+    let new = "/admin/tags/new";
+    assert_eq!(
+        eve.page(new, StatusCode::OK)
+            .await
+            .attr("main form", "action"),
+        Some("/admin/tags".to_owned())
+    );
+    let res = eve
+        .submit(
+            new,
+            "/admin/tags",
+            &[
+                ("name", "Rust Lang"),
+                ("slug", ""),
+                ("description", "Systems programming."),
+                ("meta_title", "Rust articles"),
+                ("meta_description", "Everything about Rust."),
+                ("image", "/uploads/rust.png"),
+                ("accent", "#2F6FB0"),
+                ("accent_pick", "#b4441f"),
+                ("accent_shown", "#b4441f"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // A new tag has its page at once, with its own title, description and image.
+    let page = app.page("/tags/rust-lang", StatusCode::OK).await;
+    assert_eq!(page.text("h1"), "Rust Lang");
+    assert!(page.text("title").starts_with("Rust articles"));
+    assert_eq!(
+        page.attr("meta[name=description]", "content").as_deref(),
+        Some("Everything about Rust.")
+    );
+    let base = app.settings.http.base();
+    assert_eq!(
+        page.attr("meta[property='og:image']", "content"),
+        Some(format!("{base}/uploads/rust.png"))
+    );
+    let accent = page
+        .attr(
+            "link[rel=stylesheet][href^='/tags/rust-lang/accent.css']",
+            "href",
+        )
+        .expect("the tag's accent stylesheet");
+    let css = app.get(&accent).await;
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert!(css.text().await.unwrap().contains("--accent: #2f6fb0"));
+
+    // A taken slug, and hostile or oversized fields: 422, each said, what was typed kept.
+    let long = "x".repeat(10_000);
+    for (fields, field, message) in [
+        (
+            vec![("name", "Rust again"), ("slug", "rust-lang")],
+            "slug",
+            "There is a tag at /tags/rust-lang already",
+        ),
+        (vec![("name", "tab\tname")], "name", "control characters"),
+        (
+            vec![("name", long.as_str())],
+            "name",
+            "at most 100 characters",
+        ),
+        (
+            vec![("name", "ok"), ("slug", "Not a slug!")],
+            "slug",
+            "lower-case letters",
+        ),
+        (
+            vec![("name", "ok"), ("image", "javascript:alert(1)")],
+            "image",
+            "https://",
+        ),
+        (
+            vec![("name", "ok"), ("accent", "red")],
+            "accent",
+            "hex colour",
+        ),
+    ] {
+        let res = eve.submit(new, "/admin/tags", &fields).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        let page = crate::harness::Page::parse(&res.text().await.unwrap());
+        assert!(
+            page.text(&format!("#{field}-error")).contains(message),
+            "{field}: {}",
+            page.text(&format!("#{field}-error"))
+        );
+        assert_eq!(page.attr("#name", "value").as_deref(), Some(fields[0].1));
+    }
+    // The form layer drops other control characters, and answers a NUL itself.
+    let res = eve
+        .submit(new, "/admin/tags", &[("name", "nul\0name")])
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = eve
+        .submit(
+            new,
+            "/admin/tags",
+            &[("name", "ok"), ("description", &"d".repeat(1001))],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        crate::harness::Page::parse(&res.text().await.unwrap())
+            .text("#description")
+            .len(),
+        1001
+    );
+
+    // Editing: every field, and the colour picker wins only when it was moved.
+    let id = tag_id(&app, "rust-lang").await;
+    let edit = format!("/admin/tags/{id}/edit");
+    let form = eve.page(&edit, StatusCode::OK).await;
+    assert_eq!(form.attr("#accent", "value").as_deref(), Some("#2f6fb0"));
+    assert_eq!(
+        form.attr("#meta_title", "value").as_deref(),
+        Some("Rust articles")
+    );
+    let res = eve
+        .submit(
+            &edit,
+            &format!("/admin/tags/{id}"),
+            &[
+                ("name", "Rust"),
+                ("slug", "rust"),
+                ("accent", "#2f6fb0"),
+                ("accent_pick", "#118833"),
+                ("accent_shown", "#2f6fb0"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let form = eve.page(&edit, StatusCode::OK).await;
+    assert_eq!(form.attr("#accent", "value").as_deref(), Some("#118833"));
+    assert_eq!(form.attr("#meta_title", "value").as_deref(), Some(""));
+    let res = app.get("/tags/rust-lang").await;
+    assert_eq!(res.status(), StatusCode::MOVED_PERMANENTLY, "renamed");
+}
+
+#[tokio::test]
+async fn deleting_a_tag_asks_first_and_posts_keep_their_other_tags() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Tagged twice",
+                tags: &["Doomed", "Kept"],
+                ..Default::default()
+            },
+        )
+        .await;
+    let eve = app.signed_in("eve", Role::Editor).await;
+    let id = tag_id(&app, "doomed").await;
+    let ask = format!("/admin/tags/{id}/delete");
+    for _ in 0..2 {
+        let page = eve.page(&ask, StatusCode::OK).await;
+        assert_eq!(page.text("h1"), "Delete the tag “Doomed”?");
+        assert!(page.text(".lede").starts_with("1 post carries it"));
+    }
+    // Asking (twice) changed nothing.
+    assert_eq!(shown_tags(&app, &slug).await, vec!["Doomed", "Kept"]);
+    let found = app.page("/search?q=Doomed", StatusCode::OK).await;
+    assert!(found.contains("Tagged twice"), "found by its tag's name");
+    app.page("/tags/doomed", StatusCode::OK).await;
+
+    // No CSRF token: refused.
+    let res = eve.client.post(eve.url(&ask)).send().await.unwrap();
+    assert!(res.status().is_client_error());
+    let res = eve.submit(&ask, &ask, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(shown_tags(&app, &slug).await, vec!["Kept"]);
+    app.page("/tags/doomed", StatusCode::NOT_FOUND).await;
+    app.page("/tags/doomed/feed.xml", StatusCode::NOT_FOUND)
+        .await;
+    assert_eq!(
+        eve.page("/admin/tags", StatusCode::OK)
+            .await
+            .texts(".admin-table tbody td a[href$='/edit']"),
+        vec!["Kept", "Edit"]
+    );
+    // Search follows: the post is no longer found by the deleted tag's name.
+    let found = app.page("/search?q=Doomed", StatusCode::OK).await;
+    assert!(!found.contains("Tagged twice"));
+}
+
+#[tokio::test]
+async fn merging_is_picked_from_a_list_confirmed_then_keeps_other_tags() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let a = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Alpha",
+                tags: &["Golang", "Servers"],
+                ..Default::default()
+            },
+        )
+        .await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Beta",
+            tags: &["Go"],
+            ..Default::default()
+        },
+    )
+    .await;
+    let eve = app.signed_in("eve", Role::Editor).await;
+    let (from, into) = (tag_id(&app, "golang").await, tag_id(&app, "go").await);
+    let edit = eve
+        .page(&format!("/admin/tags/{from}/edit"), StatusCode::OK)
+        .await;
+    // Picked, not typed: the other tags are the choices (not itself).
+    assert_eq!(
+        edit.attrs("select#into option", "value"),
+        vec![
+            String::new(),
+            into.to_string(),
+            tag_id(&app, "servers").await.to_string()
+        ]
+    );
+    let ask = format!("/admin/tags/{from}/merge?into={into}");
+    let page = eve.page(&ask, StatusCode::OK).await;
+    assert_eq!(page.text("h1"), "Merge “Golang” into “Go”?");
+    assert!(page.text(".lede").starts_with("1 post will move"));
+    assert_eq!(page.text("main .actions button"), "Merge 1 post into “Go”");
+    // Asking changed nothing; picking nothing, or the tag itself, is refused.
+    assert_eq!(shown_tags(&app, &a).await, vec!["Golang", "Servers"]);
+    for bad in ["", "x", &from.to_string(), "999999"] {
+        let res = eve
+            .get(&format!("/admin/tags/{from}/merge?into={bad}"))
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+
+    let res = eve
+        .submit(
+            &ask,
+            &format!("/admin/tags/{from}/merge"),
+            &[("into", &into.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(shown_tags(&app, &a).await, vec!["Go", "Servers"]);
+    let go = app.page("/tags/go", StatusCode::OK).await;
+    assert_eq!(go.texts(".card-title"), vec!["Beta", "Alpha"]);
+    let res = app.get("/tags/golang").await;
+    assert_eq!(res.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(res.headers()["location"], "/tags/go");
+}
+
+#[tokio::test]
+async fn the_tag_index_lists_only_tags_with_published_posts() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    for (title, tags) in [("One", &["Zebra", "Apple"][..]), ("Two", &["Zebra"][..])] {
+        app.post(
+            ada,
+            PostSpec {
+                title,
+                tags,
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    app.post(
+        ada,
+        PostSpec {
+            title: "Draft",
+            tags: &["Hidden"],
+            status: PostStatus::Draft,
+            ..Default::default()
+        },
+    )
+    .await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "Tomorrow",
+            tags: &["Later"],
+            published_in_minutes: 60 * 24,
+            ..Default::default()
+        },
+    )
+    .await;
+    let page = app.page("/tags", StatusCode::OK).await;
+    assert_eq!(page.texts(".tag-index h2 a"), vec!["Zebra", "Apple"]);
+    assert_eq!(page.texts(".tag-count"), vec!["2 posts", "1 post"]);
+    let base = app.settings.http.base();
+    assert_eq!(
+        page.attr("link[rel=canonical]", "href"),
+        Some(format!("{base}/tags"))
+    );
+    assert!(page.text("title").starts_with("Tags · "));
+    assert_eq!(
+        page.attr("meta[property='og:url']", "content"),
+        Some(format!("{base}/tags"))
+    );
+    let by_name = app.page("/tags?sort=name", StatusCode::OK).await;
+    assert_eq!(by_name.texts(".tag-index h2 a"), vec!["Apple", "Zebra"]);
+    // Kept like the other reader pages, and stale once a post is published.
+    let res = app.get("/tags").await;
+    assert_eq!(res.headers()["x-cache"], "HIT");
+    app.post(
+        ada,
+        PostSpec {
+            title: "Three",
+            tags: &["Apple", "Mango"],
+            ..Default::default()
+        },
+    )
+    .await;
+    let page = app.page("/tags", StatusCode::OK).await;
+    assert_eq!(
+        page.texts(".tag-index h2 a"),
+        vec!["Apple", "Zebra", "Mango"]
+    );
+    // The tag page links it.
+    assert!(
+        app.page("/tags/apple", StatusCode::OK)
+            .await
+            .attrs(".tag-links a", "href")
+            .contains(&"/tags".to_owned())
     );
 }
