@@ -28,8 +28,6 @@ pub struct SiteAssets {
     pub morphdom_js: String,
     /// New comments on the post page as they are posted (`ws`).
     pub live_comments_js: String,
-    /// The admin's small enhancements (colour pickers, confirmation dialogs).
-    pub admin_js: String,
     /// The site sends email (`mail.smtp_host`), so readers may subscribe to new posts.
     pub newsletter: bool,
 }
@@ -58,7 +56,6 @@ pub struct Site {
     pub editor_js: String,
     pub morphdom_js: String,
     pub live_comments_js: String,
-    pub admin_js: String,
     pub newsletter: bool,
     pub settings: crate::settings::model::SiteSettings,
 }
@@ -90,7 +87,6 @@ impl Site {
             editor_js: assets.editor_js.clone(),
             morphdom_js: assets.morphdom_js.clone(),
             live_comments_js: assets.live_comments_js.clone(),
-            admin_js: assets.admin_js.clone(),
             newsletter: assets.newsletter,
             settings,
         }

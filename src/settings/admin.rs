@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     Saved,
-    model::{CommentsMode, SiteSettings, parse_color, parse_timezone},
+    model::{CommentsMode, SiteSettings, chosen_color, parse_color, parse_timezone},
     repo,
 };
 use crate::{
@@ -40,6 +40,11 @@ pub struct SettingsForm {
     pub footer_text: String,
     #[serde(default)]
     pub accent_color: String,
+    /// The colour picker beside it, and where it started (`model::chosen_color`).
+    #[serde(default)]
+    pub accent_color_pick: String,
+    #[serde(default)]
+    pub accent_color_shown: String,
     /// A checkbox: present when ticked.
     #[serde(default)]
     pub registrations_open: Option<String>,
@@ -69,6 +74,8 @@ impl SettingsForm {
             posts_per_page: s.posts_per_page.to_string(),
             footer_text: s.footer_text.clone(),
             accent_color: s.accent_color.clone(),
+            accent_color_pick: String::new(),
+            accent_color_shown: String::new(),
             registrations_open: s.registrations_open.then(|| "on".to_owned()),
             default_role: s.default_role.as_str().to_owned(),
             comments: s.comments.as_str().to_owned(),
@@ -103,7 +110,14 @@ impl SettingsForm {
             errors.add("footer_text", "The footer text is at most 500 characters");
         }
         let accent_color = errors
-            .check("accent_color", parse_color(&self.accent_color))
+            .check(
+                "accent_color",
+                parse_color(&chosen_color(
+                    &self.accent_color,
+                    &self.accent_color_pick,
+                    &self.accent_color_shown,
+                )),
+            )
             .unwrap_or_default();
         let default_role = match self.default_role.parse::<Role>() {
             Ok(role) => role,

@@ -119,6 +119,24 @@ pub fn parse_color(input: &str) -> Result<String, String> {
     }
 }
 
+/// A hex field with a colour picker beside it (the `color_field` form macro): the picker
+/// counts only when it was moved off the colour it was shown with, so what was typed (or an
+/// emptied field, for "none") wins, and it all works without JavaScript.
+pub fn chosen_color(typed: &str, picked: &str, shown: &str) -> String {
+    match !picked.is_empty() && picked != shown {
+        true => picked.to_owned(),
+        false => typed.to_owned(),
+    }
+}
+
+/// Where the picker starts: the typed colour when it is one, else the theme's accent.
+pub fn picker_color(typed: impl AsRef<str>) -> String {
+    match parse_color(typed.as_ref()) {
+        Ok(c) if !c.is_empty() => c,
+        _ => "#b4441f".to_owned(),
+    }
+}
+
 /// A timezone as admins may write it: an IANA name (`Europe/Berlin`, `UTC`); empty is UTC.
 pub fn parse_timezone(input: &str) -> Result<String, String> {
     let name = input.trim();
@@ -136,7 +154,20 @@ pub fn parse_timezone(input: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_color, parse_timezone};
+
+    #[test]
+    fn a_picker_counts_only_when_moved_off_where_it_started() {
+        // Typed, picker untouched (or no picker: a client without it): the typed value.
+        assert_eq!(chosen_color("#123456", "#b4441f", "#b4441f"), "#123456");
+        assert_eq!(chosen_color("", "#b4441f", "#b4441f"), "");
+        assert_eq!(chosen_color("#123456", "", ""), "#123456");
+        // Picked: the picker's.
+        assert_eq!(chosen_color("#123456", "#00ff00", "#123456"), "#00ff00");
+        assert_eq!(picker_color("#abc"), "#aabbcc");
+        assert_eq!(picker_color("not a colour"), "#b4441f");
+    }
+
+    use super::{chosen_color, parse_color, parse_timezone, picker_color};
 
     #[test]
     fn timezones_are_iana_names() {

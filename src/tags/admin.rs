@@ -80,7 +80,6 @@ pub struct TagForm {
 
 impl TagForm {
     fn fields(self) -> TagFields {
-        let picked = !self.accent_pick.is_empty() && self.accent_pick != self.accent_shown;
         TagFields {
             name: self.name,
             slug: self.slug,
@@ -88,11 +87,11 @@ impl TagForm {
             meta_title: self.meta_title,
             meta_description: self.meta_description,
             image: self.image,
-            accent: if picked {
-                self.accent_pick
-            } else {
-                self.accent
-            },
+            accent: crate::settings::model::chosen_color(
+                &self.accent,
+                &self.accent_pick,
+                &self.accent_shown,
+            ),
         }
     }
 }
@@ -122,16 +121,7 @@ struct EditPage {
     posts: i64,
 }
 
-impl EditPage {
-    /// What the colour picker shows: the accent, or the site's default when there is none
-    /// or it can't be read (a picker always holds a colour).
-    fn picker(&self) -> String {
-        match crate::settings::model::parse_color(&self.form.accent) {
-            Ok(c) if !c.is_empty() => c,
-            _ => "#b4441f".to_owned(),
-        }
-    }
-}
+impl EditPage {}
 
 async fn edit_page(
     state: &AppState,
