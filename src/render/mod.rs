@@ -4,6 +4,7 @@ pub mod budget;
 pub mod form;
 pub mod highlight;
 pub mod markdown;
+pub mod number;
 pub mod page;
 pub mod text;
 

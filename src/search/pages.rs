@@ -12,6 +12,7 @@ use crate::{
     extract::{ClientIp, Visitor},
     render::{
         Layout,
+        number::thousands,
         page::{Pager, page, page_href, page_with_status},
     },
     state::AppState,
@@ -46,19 +47,6 @@ struct SearchPage {
     suggestion: Option<(String, String)>,
     /// The hits only have titles spelled like the query.
     approximate: bool,
-}
-
-/// `1234567` as "1,234,567".
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// An empty filter is no filter.
@@ -182,13 +170,5 @@ mod tests {
         assert_eq!(super::round_to_two_digits(48_213), 48_000);
         assert_eq!(super::round_to_two_digits(48_713), 49_000);
         assert_eq!(super::round_to_two_digits(10_051), 10_000);
-    }
-
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(super::thousands(0), "0");
-        assert_eq!(super::thousands(999), "999");
-        assert_eq!(super::thousands(1000), "1,000");
-        assert_eq!(super::thousands(1234567), "1,234,567");
     }
 }
