@@ -587,11 +587,14 @@
       if (button) showing(button.dataset.show);
     });
   }
-  // The bar's Preview shows the live pane (beside the text on wide screens, in its place on
-  // narrow ones) instead of reloading the page, as it does without the script.
+  // On narrow screens, where the live pane hides behind its tab, the bar's Preview (and
+  // Ctrl/Cmd+Enter) shows it instead of reloading the page; on wide ones the pane is beside
+  // the text already, and Preview renders the whole post below the form, as without the
+  // script.
+  var narrow = window.matchMedia('(max-width: 63.99rem)');
   function showPane() {
     if (!pane) return;
-    if (window.matchMedia('(max-width: 63.99rem)').matches) showing('preview');
+    if (narrow.matches) showing('preview');
     else preview();
     pane.scrollIntoView({ block: 'nearest' });
     pane.focus({ preventScroll: true });
@@ -599,6 +602,7 @@
   var previewButton = document.getElementById('preview-button');
   if (previewButton && pane) {
     previewButton.addEventListener('click', function (e) {
+      if (!narrow.matches) return;
       e.preventDefault();
       showPane();
     });

@@ -154,7 +154,7 @@ try {
   await w.locator('#editor-status', { hasText: /^Saved/ }).waitFor();
   await w.getByRole('button', { name: 'Publish now' }).click();
   await w.waitForURL(/\/edit\?saved=1&published=1$/);
-  expect(await w.locator('.notice[role=status]').textContent() === 'Published.', 'the editor says it published');
+  expect(await w.locator('#editor-flash').textContent() === 'Published.', 'the editor says it published');
   const reader = await browser.newPage();
   await reader.goto(`${base}/posts/typed-live`);
   expect(await reader.locator('.prose img[alt="A diagram"]').count() === 1, 'published with the image: ' + await reader.locator('.prose').innerHTML());

@@ -35,6 +35,8 @@ try {
   await a.goto(`${base}/admin/pages/new`);
   await a.locator('form.editor.enhanced').waitFor();
   await a.getByLabel('Title', { exact: true }).fill('About this site');
+  // The address sits in a folded section below the writing (issue 27, item 5).
+  await a.locator('#post-details summary').click();
   await a.getByLabel('Slug').fill('about-us');
   await a.getByLabel('Body (Markdown)').fill('We write about **quiet software**, slowly.\n\nMail us any time.');
   await a.locator('details.post-settings summary').click();

@@ -644,7 +644,7 @@ async fn publishing_to_subscribers_asks_first_and_names_how_many() {
     assert!(jobs >= 1, "the newsletter's scan is queued");
     let after = author.page(&location, StatusCode::OK).await;
     assert_eq!(
-        after.text(".notice[role=status]"),
+        after.text("#editor-flash"),
         "Published. Emailing 1,204 subscribers — progress below."
     );
     assert!(
@@ -662,7 +662,7 @@ async fn publishing_to_subscribers_asks_first_and_names_how_many() {
     assert_eq!((published, records, skipped), (2, 1, 1));
     let after = author.page(&location, StatusCode::OK).await;
     assert_eq!(
-        after.text(".notice[role=status]"),
+        after.text("#editor-flash"),
         "Published, without emailing subscribers."
     );
     // The send's own rule agrees: the scan claims the first post only.
@@ -730,7 +730,7 @@ async fn a_stale_or_forged_confirmation_is_refused_with_the_text_kept() {
     let after = author
         .page(res.headers()["location"].to_str().unwrap(), StatusCode::OK)
         .await;
-    assert!(after.text(".notice[role=status]").contains("4 subscribers"));
+    assert!(after.text("#editor-flash").contains("4 subscribers"));
 }
 
 async fn confirmed_more(app: &TestApp, address: &str) {
