@@ -194,6 +194,42 @@ async fn queue_confirmation(db: impl sqlx::PgExecutor<'_>, subscriber: i64) -> s
     Ok(())
 }
 
+/// How many subscribers publishing a post emails (issue 27, item 6), asked by the editor
+/// before it publishes: for its button's label and its confirmation step. `None` when the
+/// post would not be emailed: no mail configured, a page, not coming out now, sent before, or
+/// the author's choice `send` is "publish without sending".
+///
+/// The answer is the send's own rule (`newsletter_due`, which `repo::claim_new_posts` asks
+/// of every published post) applied to the post as the save will leave it: published at
+/// `published_at`, with a newsletter record unless the save takes a "without sending" one
+/// back (`choose`).
+pub async fn audience(
+    state: &AppState,
+    post: Option<PostId>,
+    kind: crate::posts::model::PostKind,
+    published_at: Option<OffsetDateTime>,
+    send: bool,
+) -> sqlx::Result<Option<i64>> {
+    // Pages are never in `published_posts`, which the scan reads.
+    if !state.settings.mail.is_configured() || kind == crate::posts::model::PostKind::Page {
+        return Ok(None);
+    }
+    let recorded = !send
+        || match post {
+            Some(id) => repo::progress(&state.db, id)
+                .await?
+                .is_some_and(|p| !p.skipped),
+            None => false,
+        };
+    repo::would_reach(
+        &state.db,
+        published_at,
+        recorded,
+        state.settings.newsletter.window_hours,
+    )
+    .await
+}
+
 /// Look for newly published posts now (after a save that may have published one), and every
 /// minute (the registry's schedule): scheduled posts come out without anyone saving.
 pub async fn scan_soon(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {

@@ -141,21 +141,78 @@ pub async fn send_state(
     .await
 }
 
-/// Published posts (within `window_hours`) that have no newsletter record yet get one now;
-/// returns their ids, for a `newsletter.send` job each (in the same transaction).
+/// Who gets a post: the subscribers confirmed when its sending starts (`prepare`), and
+/// the number the editor names before publishing (`confirmed_count`).
+const RECIPIENTS: &str = "SELECT id FROM subscribers WHERE status = 'confirmed'";
+
+/// `newsletter.window_hours` as the SQL function `newsletter_due` takes it.
+fn window(hours: u32) -> i32 {
+    i32::try_from(hours).unwrap_or(48)
+}
+
+/// Published posts that the rule `newsletter_due` (the migration of that name) says are
+/// due get their newsletter record now; returns their ids, for a `newsletter.send` job
+/// each (in the same transaction).
 pub async fn claim_new_posts(
     conn: &mut PgConnection,
     window_hours: u32,
 ) -> sqlx::Result<Vec<PostId>> {
     sqlx::query_scalar(
         "INSERT INTO newsletter_sends (post_id)
-         SELECT id FROM published_posts
-          WHERE published_at > now() - make_interval(hours => $1)
+         SELECT p.id FROM published_posts p
+          WHERE newsletter_due(p.published_at,
+                               EXISTS (SELECT 1 FROM newsletter_sends s WHERE s.post_id = p.id),
+                               $1)
          ON CONFLICT (post_id) DO NOTHING
          RETURNING post_id",
     )
-    .bind(i32::try_from(window_hours).unwrap_or(48))
+    .bind(window(window_hours))
     .fetch_all(&mut *conn)
+    .await
+}
+
+/// How many subscribers a post published at `published_at` would be emailed to, now, by
+/// the same rule as `claim_new_posts` (`recorded`: the post will have a newsletter record
+/// after the save); `None` when it would not be emailed at all.
+pub async fn would_reach(
+    db: impl PgExecutor<'_>,
+    published_at: Option<OffsetDateTime>,
+    recorded: bool,
+    window_hours: u32,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT CASE WHEN newsletter_due($1, $2, $3)
+                     THEN (SELECT count(*) FROM ({RECIPIENTS}) r) END"
+    )))
+    .bind(published_at)
+    .bind(recorded)
+    .bind(window(window_hours))
+    .fetch_one(db)
+    .await
+}
+
+/// How a post's newsletter is getting on, for its editor.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Progress {
+    /// Published without sending.
+    pub skipped: bool,
+    /// Fixed when sending starts (0 before).
+    pub recipients: i32,
+    pub started: bool,
+    pub finished: bool,
+    pub sent: i64,
+}
+
+pub async fn progress(db: impl PgExecutor<'_>, post: PostId) -> sqlx::Result<Option<Progress>> {
+    sqlx::query_as(
+        "SELECT n.skipped, n.recipients, n.started_at IS NOT NULL AS started,
+                n.finished_at IS NOT NULL AS finished,
+                (SELECT count(*) FROM newsletter_deliveries d
+                  WHERE d.post_id = n.post_id AND d.state = 'sent') AS sent
+           FROM newsletter_sends n WHERE n.post_id = $1",
+    )
+    .bind(post)
+    .fetch_optional(db)
     .await
 }
 
@@ -181,10 +238,10 @@ pub async fn prepare(conn: &mut PgConnection, post: PostId) -> sqlx::Result<bool
             Ok(true)
         }
         Some((false, None)) => {
-            let n = sqlx::query(
+            let n = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO newsletter_deliveries (post_id, subscriber_id)
-                 SELECT $1, id FROM subscribers WHERE status = 'confirmed'",
-            )
+                 SELECT $1, r.id FROM ({RECIPIENTS}) r"
+            )))
             .bind(post)
             .execute(&mut *conn)
             .await?

@@ -4,14 +4,14 @@
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::{Deserialize, Serialize};
-use time::{PrimitiveDateTime, macros::format_description};
+use time::{OffsetDateTime, PrimitiveDateTime, macros::format_description};
 
 use super::{
     SaveError,
     admin::{editable, layout},
     diff::{DiffLine, diff_off_thread},
     input::{Field, PostFields},
-    model::{PostForEdit, PostId, PostInput, PostKind},
+    model::{PostForEdit, PostId, PostInput, PostKind, PostStatus},
 };
 use crate::render::page::personal as render;
 use crate::render::page::see_other;
@@ -20,7 +20,10 @@ use crate::{
     authz::{self, Action},
     error::Error,
     extract::{CsrfForm, Writer},
-    render::{Layout, SafeHtml, budget::Meter, form::FormErrors, markdown, page::human_date_time},
+    render::{
+        Layout, SafeHtml, budget::Meter, form::FormErrors, markdown, number::thousands,
+        page::human_date_time,
+    },
     state::AppState,
 };
 
@@ -77,6 +80,16 @@ pub struct EditorForm {
     pub cover_alt: String,
     #[serde(default)]
     pub cover_caption: String,
+    /// The answer to the newsletter's confirmation step (`newsletter_gate`): "send", "skip"
+    /// (publish without sending) or "back" (to the editor, unpublished); empty before it.
+    #[serde(default)]
+    pub newsletter: String,
+    /// The number of subscribers the step named, and the server's signature over it and
+    /// the post (`confirm_token`), so a stale or made-up "send" is caught.
+    #[serde(default)]
+    pub newsletter_count: String,
+    #[serde(default)]
+    pub newsletter_token: String,
 }
 
 pub const DATETIME_LOCAL: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -314,17 +327,55 @@ struct EditPage {
     /// Text autosave kept aside (a published post's, or one that met a newer save), shown
     /// in the form instead of the post's.
     aside: Option<Aside>,
-    saved: bool,
+    /// What the last request did ("Saved.", "Published. Emailing 1,204 subscribers …").
+    flash: Option<String>,
     /// The newsletter, when the site sends email: what became of this post's.
     newsletter: Option<NewsletterNote>,
+    /// How many subscribers the Publish button emails unless "Publish without emailing" is
+    /// ticked (`newsletter::audience`); `None` when publishing sends nothing anyway.
+    publish_reach: Option<i64>,
 }
 
 /// How a post's newsletter stands, for the editor.
 pub enum NewsletterNote {
     /// Not published yet (or not yet emailed): the checkbox decides.
     Open,
+    /// Going out: to `recipients` (`None` until sending starts), `sent` so far.
+    Sending { recipients: Option<i64>, sent: i64 },
     /// Gone to its subscribers: nothing to choose any more.
-    Sent { recipients: i32 },
+    Sent { recipients: i64 },
+}
+
+impl NewsletterNote {
+    /// "Emailing 1,204 subscribers: 3 sent so far." for the progress line.
+    fn progress(&self) -> Option<String> {
+        match self {
+            Self::Open => None,
+            Self::Sending {
+                recipients: Some(n),
+                sent,
+            } => Some(format!(
+                "Emailing {}: {} sent so far.",
+                subscribers(*n),
+                thousands(*sent)
+            )),
+            Self::Sending {
+                recipients: None, ..
+            } => Some("Emailing subscribers: starting.".into()),
+            Self::Sent { recipients } => Some(format!(
+                "Emailed to {} when it was published.",
+                subscribers(*recipients)
+            )),
+        }
+    }
+}
+
+/// The Publish button when publishing emails nobody.
+const QUIET: &str = "Publish now";
+
+/// "1 subscriber", "1,204 subscribers".
+fn subscribers(n: i64) -> String {
+    crate::render::number::count(n, "subscriber", "subscribers")
 }
 
 impl EditPage {
@@ -342,6 +393,48 @@ impl EditPage {
 
     fn settings_open(&self) -> bool {
         EditorForm::settings_errors(&self.errors)
+    }
+
+    /// A new post's editor starts in its Title (issue 27, item 5), unless the page came back
+    /// with a mistake to show.
+    fn autofocus_title(&self) -> bool {
+        self.post.is_none() && self.errors.general.is_none() && self.form.title.is_empty()
+    }
+
+    /// "Address, tags, cover and excerpt" opens to show a mistake in it.
+    fn details_open(&self) -> bool {
+        ["slug", "tags", "cover_image", "excerpt"]
+            .iter()
+            .any(|f| self.errors.get(f).is_some())
+    }
+
+    /// "Publishing" opens for a scheduled post (its time matters) or a mistake in it.
+    fn publishing_open(&self) -> bool {
+        self.form.status == "scheduled" || self.errors.get("publish_at").is_some()
+    }
+
+    /// The Publish button says what it does: "Publish and email 1,204 subscribers".
+    fn publish_label(&self) -> String {
+        match self.form.no_newsletter {
+            Some(_) => QUIET.into(),
+            None => self.publish_label_loud(),
+        }
+    }
+
+    /// The label when sending (the script switches labels as "without emailing" changes).
+    fn publish_label_loud(&self) -> String {
+        match self.publish_reach {
+            Some(n) if n > 0 => format!("Publish and email {}", subscribers(n)),
+            _ => QUIET.into(),
+        }
+    }
+
+    fn publish_label_quiet(&self) -> &'static str {
+        QUIET
+    }
+
+    fn newsletter_progress(&self) -> Option<String> {
+        self.newsletter.as_ref().and_then(NewsletterNote::progress)
     }
 
     /// The search-result preview: the address, title and description readers' pages give.
@@ -419,12 +512,212 @@ fn edit_page(
         preview: None,
         conflict: None,
         aside: None,
-        saved: false,
+        flash: None,
         newsletter: state
             .settings
             .mail
             .is_configured()
             .then_some(NewsletterNote::Open),
+        publish_reach: None,
+    }
+}
+
+/// When the post would come out if published now: a post published before and unpublished
+/// keeps its first time (as `repo::update` does), any other now.
+fn published_at_if_published(post: Option<&PostForEdit>) -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    post.and_then(|p| p.published_at)
+        .filter(|t| *t <= now)
+        .unwrap_or(now)
+}
+
+/// Whether the post is out (readers see it) now.
+fn is_public(post: Option<&PostForEdit>) -> bool {
+    post.is_some_and(|p| {
+        p.status != PostStatus::Draft
+            && p.published_at
+                .is_some_and(|t| t <= OffsetDateTime::now_utc())
+    })
+}
+
+/// How many subscribers publishing the form emails, `send` being the author's choice.
+async fn reach(state: &AppState, page: &EditPage, send: bool) -> sqlx::Result<Option<i64>> {
+    let kind = page.post.as_ref().map_or(page.form.new_kind(), |p| p.kind);
+    crate::newsletter::audience(
+        state,
+        page.post.as_ref().map(|p| p.id),
+        kind,
+        Some(published_at_if_published(page.post.as_ref())),
+        send,
+    )
+    .await
+}
+
+/// The editor page with its Publish button's audience (a page that is not yet out).
+async fn show(
+    state: &AppState,
+    status: StatusCode,
+    mut page: EditPage,
+) -> Result<HttpResponse, Error> {
+    if !is_public(page.post.as_ref()) {
+        // As if sending: the script switches the label when "without emailing" is ticked.
+        page.publish_reach = reach(state, &page, true).await?;
+    }
+    render(status, page)
+}
+
+/// The signature a confirmation step puts on its count: for this post (or a new one), this
+/// person, and this many subscribers.
+fn confirm_token(state: &AppState, user: &CurrentUser, post: Option<PostId>, count: i64) -> String {
+    crate::accounts::verify::sign(
+        &state.settings,
+        "publish-newsletter",
+        &[&target(post), &user.id.0.to_string(), &count.to_string()],
+    )
+}
+
+fn target(post: Option<PostId>) -> String {
+    post.map_or_else(|| "new".into(), |id| id.0.to_string())
+}
+
+/// Publishing that emails subscribers waits for the author's yes (issue 27, item 6; Ghost
+/// asks too): the first press answers the confirmation step, which names how many get it
+/// and offers to publish without sending. `Ok(None)`: go on and save; `Ok(Some(response))`:
+/// the step, or the editor again (back, or a confirmation that doesn't hold).
+async fn newsletter_gate(
+    state: &AppState,
+    user: &CurrentUser,
+    mut page: EditPage,
+    input: &PostInput,
+) -> Result<Result<EditPage, HttpResponse>, Error> {
+    if input.status != PostStatus::Published || page.is_page() || is_public(page.post.as_ref()) {
+        return Ok(Ok(page));
+    }
+    match page.form.newsletter.as_str() {
+        "skip" => {
+            page.form.no_newsletter = Some("on".into());
+            return Ok(Ok(page));
+        }
+        "back" => {
+            // Back to writing, not published: the status the post has.
+            page.form.status = page.post.as_ref().map_or_else(
+                || "draft".to_owned(),
+                |p| super::input::status_word(p.status, p.published_at).to_owned(),
+            );
+            return show(state, StatusCode::OK, page).await.map(Err);
+        }
+        _ => {}
+    }
+    let send = page.form.no_newsletter.is_none();
+    let Some(count) = reach(state, &page, send).await?.filter(|n| *n > 0) else {
+        return Ok(Ok(page));
+    };
+    let post = page.post.as_ref().map(|p| p.id);
+    if page.form.newsletter != "send" {
+        return confirm(state, user, page, count, None).map(Err);
+    }
+    let asked = page.form.newsletter_count.trim().parse::<i64>().ok();
+    let genuine = asked.is_some_and(|asked| {
+        crate::accounts::verify::signed(
+            &state.settings,
+            "publish-newsletter",
+            &[&target(post), &user.id.0.to_string(), &asked.to_string()],
+            page.form.newsletter_token.trim(),
+        )
+    });
+    match asked {
+        _ if !genuine => {
+            page.errors = FormErrors::general(
+                "Not published, and nothing was emailed: that confirmation is not one this                  site asked you for. Your text is below; publish again to be asked.",
+            );
+            show(state, StatusCode::BAD_REQUEST, page).await.map(Err)
+        }
+        Some(asked) if asked != count => confirm(state, user, page, count, Some(asked)).map(Err),
+        _ => Ok(Ok(page)),
+    }
+}
+
+/// The confirmation step: publish and email `count` subscribers, publish without sending,
+/// or go back; every field of the form carried along, so nothing typed is lost.
+/// `changed_from`: the count the author was shown before, now out of date (409).
+fn confirm(
+    state: &AppState,
+    user: &CurrentUser,
+    page: EditPage,
+    count: i64,
+    changed_from: Option<i64>,
+) -> Result<HttpResponse, Error> {
+    let post = page.post.as_ref().map(|p| p.id);
+    let mut form = page.form;
+    form.newsletter_count = count.to_string();
+    form.newsletter_token = confirm_token(state, user, post, count);
+    form.newsletter.clear();
+    let fields = match serde_json::to_value(&form) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                serde_json::Value::String(v) if k != "newsletter" => Some((k, v)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let title = match form.title.trim() {
+        "" => "Untitled".to_owned(),
+        t => t.to_owned(),
+    };
+    let mut layout = page.layout;
+    layout.title = format!("Publish “{title}”?");
+    let step = ConfirmPublish {
+        layout,
+        csrf_token: page.csrf_token,
+        action: post.map_or_else(
+            || "/admin/posts".into(),
+            |id| format!("/admin/posts/{}", id.0),
+        ),
+        fields,
+        title,
+        audience: subscribers(count),
+        changed_from: changed_from.map(subscribers),
+    };
+    let status = if changed_from.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    render(status, step)
+}
+
+/// `templates/posts/admin/confirm_publish.html`: the newsletter's confirmation step.
+#[derive(Template)]
+#[template(path = "posts/admin/confirm_publish.html")]
+struct ConfirmPublish {
+    layout: Layout,
+    csrf_token: String,
+    action: String,
+    /// The editor's fields, as hidden inputs.
+    fields: Vec<(String, String)>,
+    title: String,
+    /// "1,204 subscribers"
+    audience: String,
+    changed_from: Option<String>,
+}
+
+/// What the editor says after publishing: what became of the newsletter.
+fn published_flash(note: Option<&NewsletterNote>, skipped: bool) -> String {
+    match note {
+        Some(NewsletterNote::Sending {
+            recipients: Some(n),
+            ..
+        }) => format!("Published. Emailing {} — progress below.", subscribers(*n)),
+        Some(NewsletterNote::Sending { .. }) => {
+            "Published. Emailing subscribers — progress below.".into()
+        }
+        Some(NewsletterNote::Sent { recipients }) => {
+            format!("Published. Emailed to {}.", subscribers(*recipients))
+        }
+        _ if skipped => "Published, without emailing subscribers.".into(),
+        _ => "Published.".into(),
     }
 }
 
@@ -449,10 +742,8 @@ pub async fn new(
     session: AuthSession,
     Writer(user): Writer,
 ) -> Result<HttpResponse, Error> {
-    render(
-        StatusCode::OK,
-        edit_page(&state, &session, &user, None, EditorForm::default()),
-    )
+    let page = edit_page(&state, &session, &user, None, EditorForm::default());
+    show(&state, StatusCode::OK, page).await
 }
 
 /// `GET /admin/pages/new` (editors and admins)
@@ -466,10 +757,8 @@ pub async fn new_page(
         kind: "page".into(),
         ..EditorForm::default()
     };
-    render(
-        StatusCode::OK,
-        edit_page(&state, &session, &user, None, form),
-    )
+    let page = edit_page(&state, &session, &user, None, form);
+    show(&state, StatusCode::OK, page).await
 }
 
 /// `POST /admin/posts`: create a post (or, from the new page form, a page), or show a
@@ -486,7 +775,11 @@ pub async fn create(
     let mut page = edit_page(&state, &session, &user, None, form.with_intent());
     let (input, meter) = match submitted(&state, &user, &mut page).await? {
         Ok(admitted) => admitted,
-        Err(status) => return render(status, page),
+        Err(status) => return show(&state, status, page).await,
+    };
+    let mut page = match newsletter_gate(&state, &user, page, &input).await? {
+        Ok(page) => page,
+        Err(answer) => return Ok(answer),
     };
     let created = meter
         .measure(super::create_from_input(&state.db, user.id, &input))
@@ -494,20 +787,33 @@ pub async fn create(
     match created {
         Some(id) => {
             newsletter_after_save(&state, id, &page.form).await?;
-            Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0)))
+            Ok(see_other(&saved_path(
+                id,
+                input.status == PostStatus::Published,
+            )))
         }
         None => {
             page.errors
                 .add("slug", "That slug is taken; choose another");
-            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+            show(&state, StatusCode::UNPROCESSABLE_ENTITY, page).await
         }
     }
+}
+
+/// Where a save leads: the editor, saying it saved, or that it published and what became
+/// of the newsletter.
+fn saved_path(id: PostId, published_now: bool) -> String {
+    let published = if published_now { "&published=1" } else { "" };
+    format!("/admin/posts/{}/edit?saved=1{published}", id.0)
 }
 
 #[derive(Debug, Deserialize)]
 pub struct EditQuery {
     #[serde(default)]
     pub saved: Option<u8>,
+    /// This save published the post.
+    #[serde(default)]
+    pub published: Option<u8>,
 }
 
 /// `GET /admin/posts/{id}/edit`
@@ -538,22 +844,48 @@ pub async fn edit(
             });
         }
     }
-    if state.settings.mail.is_configured() {
-        match crate::newsletter::repo::send_state(&state.db, post.id).await? {
-            Some((true, _, _)) => form.no_newsletter = Some("on".into()),
-            Some((false, recipients, _)) => {
-                page_note = Some(NewsletterNote::Sent { recipients });
+    let mut skipped = false;
+    if state.settings.mail.is_configured() && !post.is_page() {
+        match crate::newsletter::repo::progress(&state.db, post.id).await? {
+            Some(p) if p.skipped => {
+                skipped = true;
+                form.no_newsletter = Some("on".into());
+            }
+            Some(p) if p.finished => {
+                page_note = Some(NewsletterNote::Sent {
+                    recipients: p.recipients.into(),
+                });
+            }
+            Some(p) => {
+                page_note = Some(NewsletterNote::Sending {
+                    recipients: p.started.then_some(p.recipients.into()),
+                    sent: p.sent,
+                });
             }
             None => {}
         }
     }
     let mut page = edit_page(&state, &session, &user, Some(post), form);
+    if page_note.is_none() && is_public(page.post.as_ref()) {
+        // Out, and due by the send's rule: the scan is about to claim it.
+        let send = page.form.no_newsletter.is_none();
+        if let Some(n) = reach(&state, &page, send).await?.filter(|n| *n > 0) {
+            page_note = Some(NewsletterNote::Sending {
+                recipients: Some(n),
+                sent: 0,
+            });
+        }
+    }
     if page_note.is_some() {
         page.newsletter = page_note;
     }
     page.aside = aside;
-    page.saved = query.saved.is_some();
-    render(StatusCode::OK, page)
+    page.flash = match (query.saved, query.published) {
+        (_, Some(_)) => Some(published_flash(page.newsletter.as_ref(), skipped)),
+        (Some(_), None) => Some("Saved.".into()),
+        (None, None) => None,
+    };
+    show(&state, StatusCode::OK, page).await
 }
 
 /// `POST /admin/posts/{id}`: save an edit (or preview it). A save of a stale version is
@@ -567,17 +899,22 @@ pub async fn update(
 ) -> Result<HttpResponse, Error> {
     let post = editable(&state, &user, PostId(*id)).await?;
     let id = post.id;
+    let was_public = is_public(Some(&post));
     let mut page = edit_page(&state, &session, &user, Some(post), form.with_intent());
     let (input, meter) = match submitted(&state, &user, &mut page).await? {
         Ok(admitted) => admitted,
-        Err(status) => return render(status, page),
+        Err(status) => return show(&state, status, page).await,
     };
     let Ok(version) = page.form.version.trim().parse::<i32>() else {
         page.errors = FormErrors::general(
             "The form lost track of which version you started from. Your text is below, \
              unsaved: copy it, reload the post, and paste it back.",
         );
-        return render(StatusCode::BAD_REQUEST, page);
+        return show(&state, StatusCode::BAD_REQUEST, page).await;
+    };
+    let mut page = match newsletter_gate(&state, &user, page, &input).await? {
+        Ok(page) => page,
+        Err(answer) => return Ok(answer),
     };
     let saved = meter
         .measure(super::update(
@@ -594,12 +931,13 @@ pub async fn update(
             if !page.is_page() {
                 newsletter_after_save(&state, id, &page.form).await?;
             }
-            Ok(see_other(&format!("/admin/posts/{}/edit?saved=1", id.0)))
+            let published_now = !was_public && input.status == PostStatus::Published;
+            Ok(see_other(&saved_path(id, published_now)))
         }
         Err(SaveError::SlugTaken) => {
             page.errors
                 .add("slug", "That slug is taken; choose another");
-            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+            show(&state, StatusCode::UNPROCESSABLE_ENTITY, page).await
         }
         Err(SaveError::Conflict(current)) => {
             page.conflict = Some(ConflictInfo {
@@ -614,7 +952,7 @@ pub async fn update(
             // Saving again is now a deliberate choice to replace what they wrote.
             page.form.version = current.version.to_string();
             page.post = Some(*current);
-            render(StatusCode::CONFLICT, page)
+            show(&state, StatusCode::CONFLICT, page).await
         }
         Err(SaveError::Gone) => Err(Error::NotFound),
         Err(SaveError::Other(e)) => Err(Error::Internal(e)),
@@ -624,7 +962,6 @@ pub async fn update(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::posts::model::PostStatus;
 
     #[test]
     fn a_scheduled_post_needs_a_future_time() {

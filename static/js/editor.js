@@ -1,8 +1,10 @@
 // The post editor, enhanced. Without this script every part of the editor still works as a
 // plain form (Preview and Save are form posts); with it: a live preview made by the server's
 // own renderer (patched in place by morphdom, so images don't reload), autosave, images
-// pasted or dropped into the body, Ctrl/Cmd+S, a warning before leaving unsaved text, and a
-// live word count. The form names the endpoints: data-preview, data-autosave, data-upload.
+// pasted or dropped into the body, Ctrl/Cmd+S, a warning before leaving unsaved text, a
+// live word count, the save state in the bar that stays in view ("Saved 3 s ago",
+// "Saving…", "Offline — kept in this browser"), and a Markdown toolbar with its keyboard
+// shortcuts. The form names the endpoints: data-preview, data-autosave, data-upload.
 (function () {
   'use strict';
   var form = document.getElementById('editor');
@@ -29,11 +31,40 @@
   form.dataset.show = 'write';
   if (hint) hint.textContent = 'Paste or drop an image here to upload it. The preview follows as you type.';
 
-  function say(text, kind) {
-    if (!statusLine) return;
-    statusLine.textContent = text;
-    statusLine.dataset.kind = kind || '';
+  // The save state. `{ago}` in the text becomes "3 s ago", kept current every few seconds
+  // in a part screen readers skip (the live region would otherwise speak at each tick);
+  // they hear the clock time instead, once.
+  var savedAt = null;
+  function ago(at) {
+    var s = Math.round((Date.now() - at) / 1000);
+    if (s < 5) return 'just now';
+    if (s < 60) return s + ' s ago';
+    if (s < 3600) return Math.floor(s / 60) + ' min ago';
+    return 'at ' + new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   }
+  function say(text, kind, at) {
+    if (!statusLine) return;
+    statusLine.dataset.kind = kind || '';
+    savedAt = at || null;
+    var parts = text.split('{ago}');
+    statusLine.textContent = parts[0];
+    if (parts.length > 1 && at) {
+      var when = document.createElement('span');
+      when.className = 'ago';
+      when.setAttribute('aria-hidden', 'true');
+      when.textContent = ' ' + ago(at);
+      var spoken = document.createElement('span');
+      spoken.className = 'visually-hidden';
+      spoken.textContent = ' at ' + clock();
+      statusLine.appendChild(when);
+      statusLine.appendChild(spoken);
+      statusLine.appendChild(document.createTextNode(parts.slice(1).join('')));
+    }
+  }
+  setInterval(function () {
+    var when = savedAt && statusLine && statusLine.querySelector('.ago');
+    if (when) when.textContent = ' ' + ago(savedAt);
+  }, 5000);
 
   function clock() {
     return new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -125,6 +156,7 @@
   var autosaveTimer = null;
 
   function changed() {
+    if (!dirty && !saving) say('Unsaved changes', 'dirty');
     dirty = true;
     edits += 1;
     if (autosaveUrl && !stopped) {
@@ -138,7 +170,7 @@
     if (saving) { saveAgain = true; return; }
     saving = true;
     var sentAt = edits;
-    say('Autosaving…');
+    say('Saving…', 'saving');
     fetch(autosaveUrl, {
       method: 'POST', body: fields(), credentials: 'same-origin', headers: { Accept: 'application/json' }
     }).then(function (res) {
@@ -158,12 +190,14 @@
           history.replaceState(null, '', answer.edit_url);
         }
         if (edits === sentAt) dirty = false;
+        forgetLocal();
         say(answer.saved === 'aside'
-          ? 'Autosaved at ' + clock() + ', kept aside: readers see the published version until you save.'
-          : 'Draft autosaved at ' + clock() + '.', 'ok');
+          ? 'Saved{ago}, kept aside: readers see the published version until you save.'
+          : 'Saved{ago}', 'ok', Date.now());
       });
     }, function () {
-      say('Not autosaved: the server could not be reached. Your text is still here.', 'error');
+      // The server is out of reach: the text stays in this browser until it is back.
+      say(keepLocal() ? 'Offline — kept in this browser' : 'Offline — not saved: keep this page open', 'error');
     }).then(function () {
       saving = false;
       if (pendingSubmit) {
@@ -226,6 +260,8 @@
       e.returnValue = '';
     }
   });
+  // Back online: what was kept here goes to the server.
+  window.addEventListener('online', function () { if (dirty) autosave(); });
   window.addEventListener('pagehide', function () {
     if (!dirty || submitting || stopped || saving || !autosaveUrl || !navigator.sendBeacon) return;
     var data = fields();
@@ -290,13 +326,171 @@
   }
   live(1000);
 
-  // ---- Ctrl/Cmd+S ----
+  // ---- text kept in this browser while the server is out of reach ----
+  var LOCAL_PREFIX = 'quire-editor:';
+  var localKey = LOCAL_PREFIX + (autosaveUrl || form.action);
+  function keepLocal() {
+    try {
+      localStorage.setItem(localKey, JSON.stringify({
+        at: Date.now(), title: value('title'), body: body.value
+      }));
+      return true;
+    } catch (e) { return false; }
+  }
+  function forgetLocal() {
+    try {
+      localStorage.removeItem(localKey);
+      // A new post's first autosave moved it to its own address.
+      localKey = LOCAL_PREFIX + (autosaveUrl || form.action);
+      localStorage.removeItem(localKey);
+    } catch (e) { /* storage refused: nothing was kept */ }
+  }
+  (function offerLocal() {
+    var note = document.getElementById('editor-local');
+    var kept;
+    try { kept = JSON.parse(localStorage.getItem(localKey) || 'null'); } catch (e) { kept = null; }
+    if (!note || !kept || typeof kept.body !== 'string') return;
+    if (kept.body === body.value && kept.title === value('title')) { forgetLocal(); return; }
+    var text = document.createElement('p');
+    text.textContent = 'This browser kept text from ' + new Date(kept.at).toLocaleString() +
+      ' that never reached the server (it was offline).';
+    var restore = document.createElement('button');
+    restore.type = 'button';
+    restore.className = 'button';
+    restore.textContent = 'Restore that text';
+    var drop = document.createElement('button');
+    drop.type = 'button';
+    drop.className = 'button secondary';
+    drop.textContent = 'Discard it';
+    restore.addEventListener('click', function () {
+      form.elements.title.value = kept.title || '';
+      body.value = kept.body;
+      note.hidden = true;
+      body.dispatchEvent(new Event('input', { bubbles: true }));
+      body.focus();
+    });
+    drop.addEventListener('click', function () { forgetLocal(); note.hidden = true; });
+    note.replaceChildren(text, restore, drop);
+    note.hidden = false;
+  })();
+
+  // ---- the Markdown toolbar and its shortcuts ----
+  var toolbar = document.getElementById('md-toolbar');
+  var shortcuts = document.getElementById('md-shortcuts');
+
+  // Replace the selection with `text`, keeping the browser's undo where it can; then select
+  // [from, to) of what was inserted.
+  function insert(text, from, to) {
+    var start = body.selectionStart;
+    body.focus();
+    var done = false;
+    try { done = document.execCommand('insertText', false, text); } catch (e) { done = false; }
+    if (!done || body.value.slice(start, start + text.length) !== text) {
+      body.setRangeText(text, start, body.selectionEnd, 'end');
+      body.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    body.setSelectionRange(start + from, start + to);
+  }
+
+  // Around the selection: **bold**; with nothing selected, a word to type over.
+  function wrap(mark, placeholder, closing) {
+    var sel = body.value.slice(body.selectionStart, body.selectionEnd) || placeholder;
+    var end = closing === undefined ? mark : closing;
+    insert(mark + sel + end, mark.length, mark.length + sel.length);
+  }
+
+  // Before each line the selection touches: "## ", "- ", "> ".
+  function prefix(mark) {
+    var value = body.value;
+    var start = value.lastIndexOf('\n', body.selectionStart - 1) + 1;
+    var endAt = value.indexOf('\n', body.selectionEnd);
+    var end = endAt < 0 ? value.length : endAt;
+    body.setSelectionRange(start, end);
+    var lines = value.slice(start, end).split('\n').map(function (line) {
+      return line.indexOf(mark) === 0 ? line : mark + line;
+    }).join('\n');
+    insert(lines, lines.length, lines.length);
+  }
+
+  var picker = null;
+  var formats = {
+    bold: function () { wrap('**', 'bold text'); },
+    italic: function () { wrap('_', 'italic text'); },
+    code: function () {
+      var sel = body.value.slice(body.selectionStart, body.selectionEnd);
+      if (sel.indexOf('\n') >= 0) wrap('```\n', '', '\n```');
+      else wrap('`', 'code');
+    },
+    link: function () {
+      var sel = body.value.slice(body.selectionStart, body.selectionEnd) || 'link text';
+      var text = '[' + sel + '](https://)';
+      // The address is selected, ready to paste over.
+      insert(text, sel.length + 3, text.length - 1);
+    },
+    heading: function () { prefix('## '); },
+    list: function () { prefix('- '); },
+    quote: function () { prefix('> '); },
+    image: function () {
+      if (!form.dataset.upload) { wrap('![', 'description', '](/uploads/)'); return; }
+      if (!picker) {
+        picker = document.createElement('input');
+        picker.type = 'file';
+        picker.accept = 'image/png,image/jpeg,image/gif,image/webp';
+        picker.hidden = true;
+        picker.addEventListener('change', function () {
+          if (picker.files && picker.files.length) uploadAll(picker.files);
+          picker.value = '';
+        });
+        form.appendChild(picker);
+      }
+      body.focus();
+      picker.click();
+    }
+  };
+
+  if (toolbar) {
+    toolbar.hidden = false;
+    toolbar.addEventListener('click', function (e) {
+      var button = e.target.closest('button');
+      if (!button) return;
+      if (button.classList.contains('md-help')) {
+        var open = button.getAttribute('aria-expanded') !== 'true';
+        button.setAttribute('aria-expanded', String(open));
+        if (shortcuts) shortcuts.hidden = !open;
+        return;
+      }
+      var format = formats[button.dataset.md];
+      if (format) format();
+    });
+  }
+
+  var keys = { b: 'bold', i: 'italic', k: 'link', e: 'code' };
+  body.addEventListener('keydown', function (e) {
+    if (!(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey) return;
+    var format = formats[keys[e.key.toLowerCase()]];
+    if (format) { e.preventDefault(); format(); }
+  });
+
+  // ---- Ctrl/Cmd+S saves, Ctrl/Cmd+Enter previews ----
   document.addEventListener('keydown', function (e) {
-    if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === 's' || e.key === 'S')) {
+    if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+    if (e.key === 's' || e.key === 'S') {
       e.preventDefault();
       if (saveButton) form.requestSubmit(saveButton);
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      showPane();
     }
   });
+
+  // ---- the Publish button says whether it emails ----
+  var publishButton = document.getElementById('publish-button');
+  var quiet = form.elements.no_newsletter;
+  if (publishButton && quiet) {
+    quiet.addEventListener('change', function () {
+      publishButton.textContent = quiet.checked ? publishButton.dataset.quiet : publishButton.dataset.loud;
+    });
+  }
 
   // ---- images pasted or dropped into the body ----
   function altFor(file) {
@@ -377,18 +571,46 @@
 
   // ---- Write / Preview on narrow screens ----
   if (pane) pane.hidden = false;
+  function showing(what) {
+    form.dataset.show = what;
+    if (tabs) {
+      Array.prototype.forEach.call(tabs.querySelectorAll('button[data-show]'), function (b) {
+        b.setAttribute('aria-pressed', String(b.dataset.show === what));
+      });
+    }
+    if (what === 'preview') preview();
+  }
   if (tabs) {
     tabs.hidden = false;
     tabs.addEventListener('click', function (e) {
       var button = e.target.closest('button[data-show]');
-      if (!button) return;
-      form.dataset.show = button.dataset.show;
-      Array.prototype.forEach.call(tabs.querySelectorAll('button[data-show]'), function (b) {
-        b.setAttribute('aria-pressed', String(b === button));
-      });
-      if (button.dataset.show === 'preview') preview();
+      if (button) showing(button.dataset.show);
     });
   }
+  // On narrow screens, where the live pane hides behind its tab, the bar's Preview (and
+  // Ctrl/Cmd+Enter) shows it instead of reloading the page; on wide ones the pane is beside
+  // the text already, and Preview renders the whole post below the form, as without the
+  // script.
+  var narrow = window.matchMedia('(max-width: 63.99rem)');
+  function showPane() {
+    if (!pane) return;
+    if (narrow.matches) showing('preview');
+    else preview();
+    pane.scrollIntoView({ block: 'nearest' });
+    pane.focus({ preventScroll: true });
+  }
+  var previewButton = document.getElementById('preview-button');
+  if (previewButton && pane) {
+    previewButton.addEventListener('click', function (e) {
+      if (!narrow.matches) return;
+      e.preventDefault();
+      showPane();
+    });
+  }
+
+  // Where the save stands when the page opens.
+  if (/[?&]saved=1/.test(location.search)) say('Saved{ago}', 'ok', Date.now());
+  else if (form.elements.version.value) say('No unsaved changes', 'ok');
 
   recount();
   if (body.value.trim() !== '') preview();

@@ -2,8 +2,11 @@
 // the same writing with JavaScript off. With the script: type and see the live preview
 // follow, autosave after a pause (reload: the text is there), paste an image and see it
 // uploaded and inserted with its alt text selected, the warning before leaving unsaved
-// text, Ctrl+S, and the Write/Preview toggle on a narrow screen. Without it: preview, save
-// and publish still work as plain forms.
+// text, Ctrl+S, and the Write/Preview toggle on a narrow screen. The layout puts writing
+// first (issue 27, item 5): Title has the focus on a new post, the Markdown toolbar and its
+// shortcuts wrap the selection, the save state reads "Unsaved changes", "Saving…", "Saved",
+// and the bar with it stays in the window while a long body is typed, at 1280x860 and at
+// 390 px. Without it: preview, save and publish still work as plain forms, no toolbar.
 //
 // Usage: BASE_URL=… LOGIN=… PASSWORD=… node editor-flow.mjs   (the Rust test `e2e` runs it)
 import { readFileSync } from 'node:fs';
@@ -11,7 +14,18 @@ import path from 'node:path';
 import { here, base, expect, shot, launch, signedIn as logIn } from './browser.mjs';
 
 const browser = await launch();
-const signedIn = (options = {}) => logIn(browser, { viewport: { width: 1400, height: 900 }, ...options });
+const signedIn = (options = {}) => logIn(browser, { viewport: { width: 1280, height: 860 }, ...options });
+
+// The bar with Save and Publish: wholly inside the window, its buttons too.
+async function barInView(page, what) {
+  const box = await page.evaluate(() => {
+    const r = document.querySelector('.editor-bar').getBoundingClientRect();
+    const right = Math.max(...Array.from(document.querySelectorAll('.editor-bar button'), (b) => b.getBoundingClientRect().right));
+    return { top: r.top, bottom: r.bottom, left: r.left, right: Math.max(r.right, right), height: innerHeight, width: innerWidth };
+  });
+  expect(box.top >= 0 && box.bottom <= box.height + 0.5 && box.left >= 0 && box.right <= box.width + 0.5,
+    `the bar is in view ${what}: ${JSON.stringify(box)}`);
+}
 
 try {
   // ---- with JavaScript ----
@@ -24,7 +38,19 @@ try {
   });
   await w.goto(`${base}/admin/posts/new`);
   await w.locator('form.editor.enhanced').waitFor();
-  await w.getByLabel('Title', { exact: true }).fill('Typed Live');
+  expect(await w.evaluate(() => document.activeElement && document.activeElement.id) === 'title',
+    'Title has the focus on a new post');
+  // Every state the save line shows, in order.
+  await w.evaluate(() => {
+    window.seenStates = [];
+    const line = document.getElementById('editor-status');
+    new MutationObserver(() => {
+      const text = line.textContent.trim();
+      if (text && window.seenStates[window.seenStates.length - 1] !== text) window.seenStates.push(text);
+    }).observe(line, { childList: true, characterData: true, subtree: true });
+  });
+  expect(await w.locator('#editor-status').textContent() === 'Not saved yet', 'a new post is not saved yet');
+  await w.keyboard.type('Typed Live');
   const body = w.getByLabel('Body (Markdown)');
   await body.click();
   await w.keyboard.type('Hello **world**, this is typed.\n\n```rust\nfn main() {}\n```\n');
@@ -42,8 +68,13 @@ try {
   expect(await asked === 'beforeunload', 'a warning before leaving unsaved text');
 
   // Autosave after a pause: the new post is created as a draft and the address follows.
-  await w.locator('#editor-status', { hasText: 'Draft autosaved' }).waitFor();
+  await w.locator('#editor-status', { hasText: /^Saved just now/ }).waitFor();
   await w.waitForURL(/\/admin\/posts\/\d+\/edit$/);
+  const states = await w.evaluate(() => window.seenStates);
+  expect(states[0] === 'Unsaved changes' && states.includes('Saving…') && /^Saved just now/.test(states[states.length - 1]),
+    `the save state follows: ${states.join(' → ')}`);
+  // It counts on while nothing changes ("Saved 6 s ago").
+  await w.locator('#editor-status .ago', { hasText: /\d+ s ago/ }).waitFor({ timeout: 15000 });
   const editUrl = w.url();
   await w.reload();
   expect((await body.inputValue()).includes('this is typed.\n') && (await body.inputValue()).includes('More.'),
@@ -76,6 +107,43 @@ try {
   expect(!(await body.inputValue()).includes('Uploading'), 'the placeholder is gone');
   await shot(w, 'editor-live.png');
 
+  // The toolbar wraps the selection: Bold puts ** ** around it; Ctrl+I makes it _italic_.
+  await body.click();
+  await w.keyboard.press('Control+End');
+  await w.keyboard.type('\nMake this bold and this slanted.');
+  await body.evaluate((el) => { const at = el.value.lastIndexOf('bold'); el.setSelectionRange(at, at + 4); });
+  await w.locator('#md-toolbar').getByRole('button', { name: 'Bold' }).click();
+  expect((await body.inputValue()).includes('Make this **bold** and'), 'Bold wraps the selection in ** **');
+  expect(await body.evaluate((el) => el.value.slice(el.selectionStart, el.selectionEnd)) === 'bold', 'the word stays selected');
+  await body.evaluate((el) => { const at = el.value.lastIndexOf('slanted'); el.setSelectionRange(at, at + 7); });
+  await w.keyboard.press('Control+i');
+  expect((await body.inputValue()).includes('this _slanted_.'), 'Ctrl+I wraps the selection in _ _');
+  await w.locator('#live-preview-body strong', { hasText: 'bold' }).waitFor();
+  // The list of shortcuts opens from the toolbar.
+  await w.locator('#md-toolbar .md-help').click();
+  await w.locator('#md-shortcuts', { hasText: 'Save' }).waitFor();
+  expect(await w.locator('#md-toolbar .md-help').getAttribute('aria-expanded') === 'true', 'the list says it is open');
+
+  // A long body: the bar with the save state stays in the window while typing, here and on
+  // a phone.
+  await body.evaluate((el) => {
+    el.value += '\n\n' + Array.from({ length: 120 }, (_, i) => `Line ${i} of a long draft.`).join('\n');
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  await body.click();
+  await w.keyboard.press('Control+End');
+  await w.keyboard.type('\nStill typing at the end.');
+  await barInView(w, 'at 1280x860');
+  await w.locator('#editor-status', { hasText: 'Saving…' }).or(w.locator('#editor-status', { hasText: /^Saved/ })).first().waitFor();
+  await w.setViewportSize({ width: 390, height: 844 });
+  await body.click();
+  await w.keyboard.press('Control+End');
+  await w.keyboard.type(' And on a phone.');
+  await barInView(w, 'at 390x844');
+  await w.locator('#editor-status', { hasText: /^Saved/ }).waitFor();
+  await shot(w, 'editor-phone.png');
+  await w.setViewportSize({ width: 1280, height: 860 });
+
   // Ctrl+S saves (waiting for an autosave in flight, so it never conflicts with itself).
   await body.click();
   await w.keyboard.press('Control+End');
@@ -83,8 +151,10 @@ try {
   await w.keyboard.press('Control+s');
   await w.waitForURL(/\/edit\?saved=1$/);
   expect((await body.inputValue()).includes('Saved by keyboard.'), 'Ctrl+S saved the text');
+  await w.locator('#editor-status', { hasText: /^Saved/ }).waitFor();
   await w.getByRole('button', { name: 'Publish now' }).click();
-  await w.waitForURL(/\/edit\?saved=1$/);
+  await w.waitForURL(/\/edit\?saved=1&published=1$/);
+  expect(await w.locator('#editor-flash').textContent() === 'Published.', 'the editor says it published');
   const reader = await browser.newPage();
   await reader.goto(`${base}/posts/typed-live`);
   expect(await reader.locator('.prose img[alt="A diagram"]').count() === 1, 'published with the image: ' + await reader.locator('.prose').innerHTML());
@@ -126,6 +196,10 @@ try {
   await p.goto(`${base}/admin/posts/new`);
   expect(await p.locator('form.editor.enhanced').count() === 0, 'no enhancement without JavaScript');
   expect(!(await p.locator('#live-preview').isVisible()), 'no live pane without JavaScript');
+  expect(!(await p.locator('#md-toolbar').isVisible()), 'no toolbar without JavaScript');
+  expect(await p.evaluate(() => document.activeElement && document.activeElement.id) === 'title',
+    'Title has the focus without JavaScript too');
+  await barInView(p, 'without JavaScript');
   await p.getByLabel('Title', { exact: true }).fill('Written Plainly');
   await p.getByLabel('Body (Markdown)').fill('No *scripts* needed.');
   await p.getByRole('button', { name: 'Preview', exact: true }).click();
@@ -134,7 +208,7 @@ try {
   await p.waitForURL(/\/admin\/posts\/\d+\/edit\?saved=1$/);
   await p.getByLabel('Body (Markdown)').fill('No *scripts* needed, still.');
   await p.getByRole('button', { name: 'Publish now' }).click();
-  await p.waitForURL(/\/edit\?saved=1$/);
+  await p.waitForURL(/\/edit\?saved=1&published=1$/);
   await p.goto(`${base}/posts/written-plainly`);
   expect((await p.locator('.prose').textContent()).includes('still.'), 'published without JavaScript');
   await plain.context.close();

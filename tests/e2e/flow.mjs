@@ -74,6 +74,9 @@ try {
   expect(snippet.startsWith('![') && snippet.includes('/uploads/'), 'a Markdown snippet');
 
   await w.goto(`${base}/admin/posts/new`);
+  // The settings are folded below the writing (issue 27, item 5): open them.
+  await w.locator('#publishing summary').click();
+  await w.locator('#post-details summary').click();
   // The schedule field speaks the author's time zone once the page's script has run.
   await w.locator('#publish_at_zone', { hasText: 'Europe/Paris' }).waitFor();
   expect(await w.locator('#tz_offset').inputValue() === '-60', 'the browser sends its UTC offset');
@@ -85,6 +88,7 @@ try {
   await w.locator('.preview img').waitFor();
   expect(await w.locator('.preview strong').textContent() === 'Chromium', 'the preview renders Markdown');
   await w.screenshot({ path: path.join(artifacts, 'editor.png'), fullPage: true });
+  await w.locator('#publishing summary').click();
   await w.getByLabel('Published', { exact: true }).check();
   await w.getByRole('button', { name: 'Save' }).click();
   await w.waitForURL(/\/admin\/posts\/\d+\/edit\?saved=1/);

@@ -173,6 +173,7 @@ async fn the_enhanced_editor_works_in_a_real_browser_and_the_plain_one_without_j
     assert_eq!((aside, published), (1, 2));
     screenshots_taken(&[
         "editor-live.png",
+        "editor-phone.png",
         "editor-narrow-preview.png",
         "editor-dark.png",
     ]);

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 
 use crate::{
     admin::editor_fields,
-    harness::{TestApp, eventually, spawn_app_with},
+    harness::{Page, TestApp, eventually, spawn_app_with},
     smtp::{Mail, SmtpSink},
 };
 
@@ -51,7 +51,8 @@ async fn confirmed(app: &TestApp, n: usize) {
     .unwrap();
 }
 
-/// Publish a post through the editor (`extra` fields added); its id.
+/// Publish a post through the editor (`extra` fields added), saying yes to sending when
+/// asked; its id.
 async fn publish(author: &TestApp, title: &str, extra: &[(&str, &str)]) -> i64 {
     let mut fields = editor_fields(
         title,
@@ -59,10 +60,19 @@ async fn publish(author: &TestApp, title: &str, extra: &[(&str, &str)]) -> i64 {
         "published",
     );
     fields.extend_from_slice(extra);
-    let res = author
+    let mut res = author
         .submit("/admin/posts/new", "/admin/posts", &fields)
         .await;
+    if res.status() == StatusCode::OK {
+        let step = Page::parse(&res.text().await.unwrap());
+        res = answer(author, &step, "send", |_| {}).await;
+    }
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    post_id(&res)
+}
+
+/// The post a save's redirect names.
+fn post_id(res: &reqwest::Response) -> i64 {
     res.headers()["location"]
         .to_str()
         .unwrap()
@@ -536,4 +546,245 @@ async fn press(app: &TestApp, path: &str, expected: StatusCode) -> crate::harnes
     let body = res.text().await.unwrap();
     assert_eq!(status, expected, "POST {path}: {body}");
     crate::harness::Page::parse(&body)
+}
+
+// ---- publishing asks before it emails (issue 27, item 6) ----
+
+/// Answer the newsletter's confirmation step `step` with `choice` ("send", "skip", "back"),
+/// its hidden fields sent back as the browser would (after `tamper` with them).
+async fn answer(
+    author: &TestApp,
+    step: &Page,
+    choice: &str,
+    tamper: impl FnOnce(&mut Vec<(String, String)>),
+) -> reqwest::Response {
+    let names = step.attrs(".confirm-publish input[type=hidden]", "name");
+    let values = step.attrs(".confirm-publish input[type=hidden]", "value");
+    let mut fields: Vec<(String, String)> = names.into_iter().zip(values).collect();
+    tamper(&mut fields);
+    fields.push(("newsletter".into(), choice.into()));
+    let action = step.attr(".confirm-publish form", "action").unwrap();
+    author
+        .client
+        .post(author.url(&action))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Newsletter rows and jobs: (posts, newsletter records, records skipped, newsletter jobs).
+async fn newsletter_rows(app: &TestApp) -> (i64, i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM posts WHERE status = 'published'),
+                (SELECT count(*) FROM newsletter_sends),
+                (SELECT count(*) FROM newsletter_sends WHERE skipped),
+                (SELECT count(*) FROM jobs WHERE kind LIKE 'newsletter.%')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
+}
+
+const TYPED: &str = "My *precious* words,\nkept whatever happens.";
+
+/// The first press of Publish on a new post: the confirmation step (200).
+async fn publish_step(author: &TestApp, title: &str) -> Page {
+    let res = author
+        .submit(
+            "/admin/posts/new",
+            "/admin/posts",
+            &editor_fields(title, TYPED, "published"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    Page::parse(&res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn publishing_to_subscribers_asks_first_and_names_how_many() {
+    // No worker: what publishing queues stays in the jobs table to be looked at.
+    let (app, _smtp) = app_with_mail(|s| s.jobs.enabled = false).await;
+    confirmed(&app, 1204).await;
+    let author = app.signed_in("writer", Role::Author).await;
+    let editor = author.page("/admin/posts/new", StatusCode::OK).await;
+    assert_eq!(
+        editor.text("#publish-button"),
+        "Publish and email 1,204 subscribers"
+    );
+
+    // The first press asks: the count, both choices, and nothing published or queued yet.
+    let step = publish_step(&author, "Big news").await;
+    assert!(step.text("h1").contains("1,204 subscribers"), "{}", step.1);
+    let choices = step.texts(".confirm-publish button");
+    assert_eq!(
+        choices,
+        [
+            "Publish and email 1,204 subscribers",
+            "Publish without sending",
+            "Back to editing"
+        ]
+    );
+    assert_eq!(newsletter_rows(&app).await, (0, 0, 0, 0));
+
+    // Back to editing: the editor again, the text as typed, still nothing saved.
+    let res = answer(&author, &step, "back", |_| {}).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let back = Page::parse(&res.text().await.unwrap());
+    assert_eq!(back.text("#body"), TYPED);
+    assert_eq!(newsletter_rows(&app).await, (0, 0, 0, 0));
+
+    // Yes: published, the newsletter's scan queued, and the editor says so with the count.
+    let res = answer(&author, &step, "send", |_| {}).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with("?saved=1&published=1"), "{location}");
+    let (published, _, skipped, jobs) = newsletter_rows(&app).await;
+    assert_eq!((published, skipped), (1, 0));
+    assert!(jobs >= 1, "the newsletter's scan is queued");
+    let after = author.page(&location, StatusCode::OK).await;
+    assert_eq!(
+        after.text("#editor-flash"),
+        "Published. Emailing 1,204 subscribers — progress below."
+    );
+    assert!(
+        after
+            .text("#newsletter-progress")
+            .contains("Emailing 1,204 subscribers: 0 sent so far")
+    );
+
+    // "Publish without sending": published, and recorded as never to be sent.
+    let step = publish_step(&author, "Quiet news").await;
+    let res = answer(&author, &step, "skip", |_| {}).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let (published, records, skipped, _) = newsletter_rows(&app).await;
+    assert_eq!((published, records, skipped), (2, 1, 1));
+    let after = author.page(&location, StatusCode::OK).await;
+    assert_eq!(
+        after.text("#editor-flash"),
+        "Published, without emailing subscribers."
+    );
+    // The send's own rule agrees: the scan claims the first post only.
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT p.title FROM published_posts p
+          WHERE newsletter_due(p.published_at,
+                               EXISTS (SELECT 1 FROM newsletter_sends s WHERE s.post_id = p.id), 48)",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(due, ["Big news"]);
+}
+
+#[tokio::test]
+async fn a_stale_or_forged_confirmation_is_refused_with_the_text_kept() {
+    let (app, _smtp) = app_with_mail(|s| s.jobs.enabled = false).await;
+    confirmed(&app, 3).await;
+    let author = app.signed_in("writer", Role::Author).await;
+    let step = publish_step(&author, "Careful").await;
+    assert!(step.text("h1").contains("3 subscribers"));
+
+    // A made-up signature, or a count changed by hand: 400, the editor with the text.
+    for tamper in ["token", "count"] {
+        let res = answer(&author, &step, "send", |fields| {
+            for (name, value) in fields.iter_mut() {
+                match (tamper, name.as_str()) {
+                    ("token", "newsletter_token") => *value = "0".repeat(value.len()),
+                    ("count", "newsletter_count") => *value = "0".into(),
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{tamper}");
+        let page = Page::parse(&res.text().await.unwrap());
+        assert_eq!(page.text("#body"), TYPED, "{tamper}");
+        assert!(
+            page.text(".form-error").contains("Not published"),
+            "{tamper}"
+        );
+    }
+    // Someone subscribed since the question: asked again with the new count (409), the
+    // text carried along.
+    confirmed_more(&app, "late@example.com").await;
+    let res = answer(&author, &step, "send", |_| {}).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let again = Page::parse(&res.text().await.unwrap());
+    assert!(again.text(".form-error").contains("3 subscribers then"));
+    assert!(again.text("h1").contains("4 subscribers"));
+    assert_eq!(
+        again
+            .attr(".confirm-publish input[name=body]", "value")
+            .as_deref(),
+        Some(TYPED)
+    );
+    assert_eq!(
+        newsletter_rows(&app).await,
+        (0, 0, 0, 0),
+        "nothing published"
+    );
+    // Answered anew, it publishes.
+    let res = answer(&author, &again, "send", |_| {}).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let after = author
+        .page(res.headers()["location"].to_str().unwrap(), StatusCode::OK)
+        .await;
+    assert!(after.text("#editor-flash").contains("4 subscribers"));
+}
+
+async fn confirmed_more(app: &TestApp, address: &str) {
+    sqlx::query(
+        "INSERT INTO subscribers (email, status, confirmed_at) VALUES ($1, 'confirmed', now())",
+    )
+    .bind(address)
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn publishing_asks_nothing_when_nobody_would_be_emailed() {
+    let (app, smtp) = app_with_mail(|_| {}).await;
+    let author = app.signed_in("writer", Role::Author).await;
+    // No subscribers: straight to published.
+    let editor = author.page("/admin/posts/new", StatusCode::OK).await;
+    assert_eq!(editor.text("#publish-button"), "Publish now");
+    let first = publish(&author, "To nobody", &[]).await;
+    app.until_jobs_ran().await;
+    // One subscriber: the count says so; "Publish without emailing" ticked asks nothing.
+    confirmed(&app, 1).await;
+    let step = publish_step(&author, "To one").await;
+    assert!(
+        step.text("h1").contains("Publish and email 1 subscriber?"),
+        "{}",
+        step.text("h1")
+    );
+    let res = author
+        .submit(
+            "/admin/posts/new",
+            "/admin/posts",
+            &[
+                ("title", "Unasked"),
+                ("body", TYPED),
+                ("status", "draft"),
+                ("intent", "publish"),
+                ("no_newsletter", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // A post already sent (the first one went to nobody) is never asked about again.
+    let res = crate::admin::save_as(&author, first, "draft", "To nobody", "Back.").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = crate::admin::save_as(&author, first, "published", "To nobody", "Again.").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    app.until_jobs_ran().await;
+    assert!(newsletters(&smtp, "Unasked").is_empty());
+    assert!(newsletters(&smtp, "To nobody").is_empty());
+
+    // Without a mail server there is no newsletter and nothing to ask.
+    let plain = crate::harness::spawn_app().await;
+    let author = plain.signed_in("writer", Role::Author).await;
+    crate::admin::write(&author, "Plain", "Text.", "published").await;
 }
