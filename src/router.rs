@@ -179,6 +179,7 @@ fn site(t: &mut Table) {
     t.post("/admin/posts/autosave", posts::assist::autosave_new)
         .data(FormLimit::Editor);
     t.read("/admin/posts/trash", posts::admin::trash);
+    t.post("/admin/posts/bulk", posts::admin::bulk);
     t.post("/admin/posts/{id}/autosave", posts::assist::autosave)
         .data(FormLimit::Editor);
     t.post("/admin/posts/{id}/autosave/discard", posts::assist::discard);

@@ -7,8 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
+    bulk::{self, BulkAction},
     model::{AdminRow, PostForEdit, PostId, PostStatus},
-    repo::{self, AdminFilter},
+    repo::{self, AdminFilter, AdminSort},
 };
 use crate::extract::TokenOnly;
 use crate::render::page::personal as render;
@@ -126,6 +127,9 @@ pub struct ListQuery {
     pub tag: String,
     #[serde(default)]
     pub q: String,
+    /// `changed` (the default), `date`, `title` or `views`.
+    #[serde(default)]
+    pub sort: String,
     pub page: Option<PageNumber>,
 }
 
@@ -138,6 +142,14 @@ struct IndexPage {
     query: ListQuery,
     everyone: bool,
     trash: bool,
+    /// What the last bulk action did (`bulk`), said once.
+    flash: Option<String>,
+    /// Why the list is empty when the author filter names nobody.
+    no_author: bool,
+    /// (username, display name) of everyone with posts, for the author field's suggestions.
+    authors: Vec<(String, String)>,
+    /// This list's address (filters, sort and page): where `bulk` comes back to.
+    back: String,
 }
 
 const ADMIN_PER_PAGE: u32 = 20;
@@ -157,19 +169,17 @@ fn filter_for(user: &CurrentUser, query: &ListQuery) -> Result<(AdminFilter, boo
             ));
         }
     }
-    // Authors see their own posts; editors and admins everyone's, optionally one author's.
-    filter.author = if everyone {
-        match query.author.trim() {
-            "" => None,
-            a => {
-                Some(crate::accounts::model::UserId(a.parse().map_err(|_| {
-                    Error::BadRequest("author must be an id".into())
-                })?))
-            }
-        }
+    // Authors see their own posts; editors and admins everyone's, optionally one author's,
+    // named by username or display name.
+    if everyone {
+        filter.author_name = Some(query.author.trim().chars().take(100).collect::<String>())
+            .filter(|a| !a.is_empty());
     } else {
-        Some(user.id)
-    };
+        filter.author = Some(user.id);
+    }
+    filter.sort = AdminSort::parse(query.sort.trim()).ok_or_else(|| {
+        Error::BadRequest("sort must be changed, date, title or views".into())
+    })?;
     filter.tag = Some(query.tag.trim().to_owned()).filter(|t| !t.is_empty());
     filter.title =
         Some(query.q.trim().chars().take(200).collect::<String>()).filter(|t| !t.is_empty());
@@ -189,26 +199,111 @@ pub async fn index(
     let rows = repo::admin_list(&state.db, &filter, number, ADMIN_PER_PAGE).await?;
     let list = Page::from_overfetch(rows, number, ADMIN_PER_PAGE);
     let path = list_path(&query);
+    let authors = if everyone {
+        repo::post_authors(&state.db).await?
+    } else {
+        Vec::new()
+    };
+    let no_author = list.items.is_empty()
+        && filter.author_name.as_ref().is_some_and(|name| {
+            let name = name.to_lowercase();
+            !authors.iter().any(|(username, display)| {
+                *username == name || display.to_lowercase().contains(&name)
+            })
+        });
     render(
         StatusCode::OK,
         IndexPage {
             layout: layout(&state, &session, &user, "Posts", "/admin/posts"),
+            back: crate::render::page::page_href(&path, list.number),
             pager: Pager::new(&path, &list),
             posts: list.items,
             query,
             everyone,
             trash: false,
+            flash: session.take_flash(),
+            no_author,
+            authors,
         },
     )
 }
 
-/// The list's URL with its filters, for the pager's links.
+/// `POST /admin/posts/bulk`: `action` (and `tag`) on every ticked `id`, each post through
+/// the one-post path (`posts::bulk`); back to the list it came from (`back`), which says
+/// what was done and what was skipped. Ids that name no post at all refuse the whole
+/// request (a forged or mistyped form), before anything is changed.
+pub async fn bulk(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, Error> {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let action = BulkAction::parse(field("action"), field("tag")).map_err(Error::BadRequest)?;
+    let mut ids: Vec<PostId> = Vec::new();
+    for (_, v) in fields.iter().filter(|(k, _)| k == "id") {
+        let id = v.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            let shown: String = v.chars().take(40).collect();
+            Error::BadRequest(format!("“{shown}” is not a post number"))
+        })?;
+        if !ids.contains(&PostId(id)) {
+            ids.push(PostId(id));
+        }
+        if ids.len() > bulk::MOST {
+            return Err(Error::BadRequest(format!(
+                "At most {} posts can be changed at once; tick fewer.",
+                bulk::MOST
+            )));
+        }
+    }
+    if ids.is_empty() {
+        return Err(Error::BadRequest(
+            "Tick the posts to change first (the boxes beside their titles).".into(),
+        ));
+    }
+    let known = repo::existing(&state.db, &ids).await?;
+    let unknown: Vec<String> = ids
+        .iter()
+        .filter(|id| !known.contains(id))
+        .map(|id| format!("#{}", id.0))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "No post has the number {}: nothing was changed.",
+            unknown.join(", ")
+        )));
+    }
+    let summary = bulk::apply(
+        &state.db,
+        &user,
+        &action,
+        &ids,
+        state.settings.posts.max_body_bytes,
+    )
+    .await?;
+    session.flash(&summary.sentence(&action));
+    let back = crate::render::page::safe_next(field("back"));
+    let back = if back.starts_with("/admin/posts") && !back.starts_with("/admin/posts/") {
+        back
+    } else {
+        "/admin/posts".to_owned()
+    };
+    Ok(see_other(&back))
+}
+
+/// The list's URL with its filters and order, for the pager's links and the sort links.
 fn list_path(q: &ListQuery) -> String {
     let pairs: Vec<String> = [
         ("status", &q.status),
         ("author", &q.author),
         ("tag", &q.tag),
         ("q", &q.q),
+        ("sort", &q.sort),
     ]
     .iter()
     .filter(|(_, v)| !v.is_empty())
@@ -251,6 +346,10 @@ pub async fn trash(
             query,
             everyone: true,
             trash: true,
+            flash: None,
+            no_author: false,
+            authors: Vec::new(),
+            back: String::new(),
         },
     )
 }
