@@ -12,6 +12,7 @@ use super::{
     repo::{self, AdminFilter, AdminSort},
 };
 use crate::extract::TokenOnly;
+use crate::render::confirm::Confirm;
 use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
@@ -66,6 +67,10 @@ struct DashboardPage {
     recent: Vec<AdminRow>,
     everyone: bool,
     stats: crate::stats::admin::Stats,
+    /// How much demo content there is ("30 posts and 4 authors"), for an admin while any is.
+    demo: Option<String>,
+    /// What the last action left to say (removing the demo content).
+    flash: Option<String>,
 }
 
 /// What a reader who opens `/admin` reads: what the admin is and who can let them in.
@@ -101,6 +106,11 @@ pub async fn dashboard(
     };
     let recent = repo::admin_list(&state.db, &filter, PageNumber::FIRST, 10).await?;
     let stats = crate::stats::admin::load(&state.db, author).await?;
+    let demo = if authz::can(&user, Action::RemoveDemo) {
+        Some(crate::seed::find_demo(&state.db).await?).filter(|d| !d.is_empty())
+    } else {
+        None
+    };
     render(
         StatusCode::OK,
         DashboardPage {
@@ -111,8 +121,72 @@ pub async fn dashboard(
             recent: recent.into_iter().take(10).collect(),
             everyone,
             stats,
+            demo: demo.map(|d| d.count()),
+            flash: session.take_flash(),
         },
     )
+}
+
+/// `GET /admin/demo/remove` (admins): what removing the demo content takes and what it
+/// leaves; changes nothing.
+pub async fn confirm_remove_demo(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::RemoveDemo)?;
+    let demo = crate::seed::find_demo(&state.db).await?;
+    let path = "/admin/demo/remove";
+    let layout = layout(&state, &session, &user, "Remove demo content", path);
+    let mut page = Confirm::new(layout, session.csrf_token(), "Remove the demo content?");
+    if demo.is_empty() {
+        page = page.says("There is no demo content left to remove.");
+        page.cancel = "/admin".into();
+        return render(StatusCode::OK, page);
+    }
+    page = page
+        .says(format!(
+            "This deletes for good what quire seed made and nobody has changed: {}, with the \
+             demo tags no other post uses.",
+            demo.count()
+        ))
+        .says(
+            "Nothing you or your writers wrote is touched: a demo post someone edited or \
+             commented on stays, and so does its author.",
+        );
+    if !demo.kept.is_empty() {
+        page = page.says(format!("Staying: {}.", demo.kept.join("; ")));
+    }
+    render(
+        StatusCode::OK,
+        page.button(
+            &format!("Remove {}", demo.count()),
+            path,
+            "/admin",
+        ),
+    )
+}
+
+/// `POST /admin/demo/remove` (admins): the demo content goes (`seed::remove_demo`); the
+/// dashboard says what went and what stayed.
+pub async fn remove_demo(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::RemoveDemo)?;
+    let removed = crate::seed::remove_demo(&state.db).await?;
+    let mut message = if removed.is_empty() {
+        "There was no demo content to remove.".to_owned()
+    } else {
+        format!("Removed the demo content: {}.", removed.count())
+    };
+    if !removed.kept.is_empty() {
+        message.push_str(&format!(" Kept: {}.", removed.kept.join("; ")));
+    }
+    session.flash(&message);
+    Ok(see_other("/admin"))
 }
 
 // ---- the list ----
@@ -356,14 +430,6 @@ pub async fn trash(
 
 // ---- delete, trash, restore ----
 
-#[derive(Template)]
-#[template(path = "posts/admin/delete.html")]
-struct DeletePage {
-    layout: Layout,
-    csrf_token: String,
-    post: PostForEdit,
-}
-
 /// `GET /admin/posts/{id}/delete`: ask first.
 pub async fn confirm_delete(
     state: web::Data<AppState>,
@@ -375,20 +441,19 @@ pub async fn confirm_delete(
     if post.deleted_at.is_some() {
         return Err(Error::NotFound);
     }
-    render(
-        StatusCode::OK,
-        DeletePage {
-            layout: layout(
-                &state,
-                &session,
-                &user,
-                "Delete post",
-                &format!("/admin/posts/{}/delete", post.id.0),
-            ),
-            csrf_token: session.csrf_token(),
-            post,
-        },
+    let path = format!("/admin/posts/{}/delete", post.id.0);
+    let page = Confirm::new(
+        layout(&state, &session, &user, "Delete post", &path),
+        session.csrf_token(),
+        format!("Delete “{}”?", post.title),
     )
+    .says("It goes to the trash; editors can restore it for 30 days. Readers no longer see it.")
+    .button(
+        "Delete post",
+        &path,
+        &format!("/admin/posts/{}/edit", post.id.0),
+    );
+    render(StatusCode::OK, page)
 }
 
 /// `POST /admin/posts/{id}/delete`: to the trash, restorable for 30 days.

@@ -837,6 +837,18 @@ pub async fn restore(db: impl PgExecutor<'_>, id: PostId) -> sqlx::Result<bool> 
     Ok(done.rows_affected() == 1)
 }
 
+/// Delete for good those of `ids` that are in the trash, at once (removing the demo content,
+/// `seed::remove_demo`): their comments, revisions and views go with them, as in the purge.
+pub async fn purge(db: impl PgExecutor<'_>, ids: &[PostId]) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM posts WHERE id = ANY($1) AND deleted_at IS NOT NULL")
+            .bind(ids)
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Delete for good up to `limit` posts (and pages) that have been in the trash for 30 days:
 /// their comments, revisions and views go with them (the hourly purge chore).
 pub async fn purge_trash(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<u64> {
