@@ -353,14 +353,17 @@ const ABOUT_SLUG: &str = "about";
 
 /// Whether `slug` is one `demo_post` makes: a title of `TITLES`, or one with ", Part N".
 fn is_demo_slug(slug: &str) -> bool {
-    TITLES.iter().filter_map(|t| Slug::from_title(t)).any(|base| {
-        let base = base.as_str();
-        slug == base
-            || slug
-                .strip_prefix(base)
-                .and_then(|rest| rest.strip_prefix("-part-"))
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    })
+    TITLES
+        .iter()
+        .filter_map(|t| Slug::from_title(t))
+        .any(|base| {
+            let base = base.as_str();
+            slug == base
+                || slug
+                    .strip_prefix(base)
+                    .and_then(|rest| rest.strip_prefix("-part-"))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
 }
 
 /// A post or page a demo author wrote, as `find_demo` judges it.

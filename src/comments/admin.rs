@@ -105,8 +105,9 @@ async fn confirm_delete(
     } else {
         format!("{} comments", ids.len())
     };
-    let mut page = Confirm::new(layout, session.csrf_token(), format!("Delete {count}?"))
-        .says("They are deleted for good: readers no longer see them, and they can't be brought back.");
+    let mut page = Confirm::new(layout, session.csrf_token(), format!("Delete {count}?")).says(
+        "They are deleted for good: readers no longer see them, and they can't be brought back.",
+    );
     for line in named {
         page = page.says(line);
     }

@@ -254,7 +254,10 @@ pub async fn approve(
 
 /// The start of a comment's text, to name it on a confirmation.
 pub(super) fn quoted(body_markdown: &str) -> String {
-    let text: String = body_markdown.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text: String = body_markdown
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if text.chars().count() > 120 {
         format!("“{}…”", text.chars().take(120).collect::<String>())
     } else {

@@ -159,11 +159,7 @@ pub async fn confirm_remove_demo(
     }
     render(
         StatusCode::OK,
-        page.button(
-            &format!("Remove {}", demo.count()),
-            path,
-            "/admin",
-        ),
+        page.button(&format!("Remove {}", demo.count()), path, "/admin"),
     )
 }
 
@@ -251,9 +247,8 @@ fn filter_for(user: &CurrentUser, query: &ListQuery) -> Result<(AdminFilter, boo
     } else {
         filter.author = Some(user.id);
     }
-    filter.sort = AdminSort::parse(query.sort.trim()).ok_or_else(|| {
-        Error::BadRequest("sort must be changed, date, title or views".into())
-    })?;
+    filter.sort = AdminSort::parse(query.sort.trim())
+        .ok_or_else(|| Error::BadRequest("sort must be changed, date, title or views".into()))?;
     filter.tag = Some(query.tag.trim().to_owned()).filter(|t| !t.is_empty());
     filter.title =
         Some(query.q.trim().chars().take(200).collect::<String>()).filter(|t| !t.is_empty());
@@ -321,10 +316,15 @@ pub async fn bulk(
     let action = BulkAction::parse(field("action"), field("tag")).map_err(Error::BadRequest)?;
     let mut ids: Vec<PostId> = Vec::new();
     for (_, v) in fields.iter().filter(|(k, _)| k == "id") {
-        let id = v.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            let shown: String = v.chars().take(40).collect();
-            Error::BadRequest(format!("“{shown}” is not a post number"))
-        })?;
+        let id = v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                let shown: String = v.chars().take(40).collect();
+                Error::BadRequest(format!("“{shown}” is not a post number"))
+            })?;
         if !ids.contains(&PostId(id)) {
             ids.push(PostId(id));
         }
