@@ -57,6 +57,8 @@ pub enum Action {
     ExportSite,
     /// Import another blog's export (accounts, posts, comments, redirects).
     ImportContent,
+    /// Remove the demo content `quire seed` made (`seed::remove_demo`).
+    RemoveDemo,
 }
 
 /// The least role that may do `action` on anyone's things; `None`: no role is enough.
@@ -81,7 +83,8 @@ fn least_role(action: Action) -> Option<Role> {
         | Action::ManageWebhooks
         | Action::ManageRedirects
         | Action::ExportSite
-        | Action::ImportContent => Role::Admin,
+        | Action::ImportContent
+        | Action::RemoveDemo => Role::Admin,
     })
 }
 

@@ -42,6 +42,11 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         posts: u32,
     },
+    /// The demo content `quire seed` made.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
     /// Write the whole blog to one file, to rebuild it elsewhere (docs/export-format.md):
     /// Quire's archive (a zip), or WordPress's WXR. Safe while the site serves.
     Export {
@@ -103,6 +108,13 @@ pub enum ImportSource {
     Markdown { dir: std::path::PathBuf },
     /// A Quire archive (`quire export`).
     Quire { file: std::path::PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Delete the demo posts, About page, authors and tags that nobody has changed since;
+    /// what someone edited or commented on stays (and is listed).
+    Remove,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -233,6 +245,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "demo content ready: {} posts created, {} already there",
                 report.posts_created, report.posts_existing
             );
+        }
+        Command::Demo {
+            command: DemoCommand::Remove,
+        } => {
+            let pool = prepare_database(&settings).await?;
+            let removed = seed::remove_demo(&pool).await?;
+            if removed.is_empty() {
+                println!("no demo content to remove");
+            } else {
+                stale_pages(&settings).await?;
+                println!("removed the demo content: {}", removed.count());
+            }
+            for kept in &removed.kept {
+                println!("kept {kept}");
+            }
         }
         Command::Rerender => {
             let pool = prepare_database(&settings).await?;

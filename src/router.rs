@@ -110,7 +110,11 @@ fn site(t: &mut Table) {
     t.post("/comments/{id}", comments::pages::update);
     t.post("/comments/{id}/hide", comments::pages::hide);
     t.post("/comments/{id}/unhide", comments::pages::unhide);
-    t.post("/comments/{id}/delete", comments::pages::delete);
+    t.both(
+        "/comments/{id}/delete",
+        comments::pages::confirm_delete,
+        comments::pages::delete,
+    );
     t.post("/comments/{id}/approve", comments::pages::approve);
     t.both(
         "/unsubscribe/comments/{token}",
@@ -191,6 +195,11 @@ fn site(t: &mut Table) {
 
     // The admin: posts and pages.
     t.read("/admin", posts::admin::dashboard);
+    t.both(
+        "/admin/demo/remove",
+        posts::admin::confirm_remove_demo,
+        posts::admin::remove_demo,
+    );
     t.both("/admin/posts", posts::admin::index, posts::editor::create)
         .data(FormLimit::Editor);
     t.read("/admin/posts/new", posts::editor::new);
@@ -199,6 +208,7 @@ fn site(t: &mut Table) {
     t.post("/admin/posts/autosave", posts::assist::autosave_new)
         .data(FormLimit::Editor);
     t.read("/admin/posts/trash", posts::admin::trash);
+    t.post("/admin/posts/bulk", posts::admin::bulk);
     t.post("/admin/posts/{id}/autosave", posts::assist::autosave)
         .data(FormLimit::Editor);
     t.post("/admin/posts/{id}/autosave/discard", posts::assist::discard);
@@ -245,7 +255,11 @@ fn site(t: &mut Table) {
     t.post("/admin/uploads/paste", uploads::admin::paste);
     t.read("/admin/users", accounts::admin::index);
     t.post("/admin/users/{id}/role", accounts::admin::change_role);
-    t.post("/admin/users/{id}/disable", accounts::admin::disable);
+    t.both(
+        "/admin/users/{id}/disable",
+        accounts::admin::confirm_disable,
+        accounts::admin::disable,
+    );
     t.post("/admin/users/{id}/enable", accounts::admin::enable);
     t.post("/admin/users/{id}/reset-link", accounts::admin::reset_link);
     t.read("/admin/subscribers", newsletter::admin::index);
@@ -267,7 +281,11 @@ fn site(t: &mut Table) {
     );
     t.read("/admin/webhooks/{id}", webhooks::admin::show);
     t.post("/admin/webhooks/{id}/test", webhooks::admin::test);
-    t.post("/admin/webhooks/{id}/delete", webhooks::admin::delete);
+    t.both(
+        "/admin/webhooks/{id}/delete",
+        webhooks::admin::confirm_delete,
+        webhooks::admin::delete,
+    );
     t.both(
         "/admin/redirects",
         redirects::admin::index,
@@ -290,7 +308,11 @@ fn site(t: &mut Table) {
     t.post("/admin/import/{id}/run", import::admin::start);
     t.read("/admin/jobs", jobs::admin::index);
     t.post("/admin/jobs/{id}/retry", jobs::admin::retry);
-    t.post("/admin/jobs/{id}/discard", jobs::admin::discard);
+    t.both(
+        "/admin/jobs/{id}/discard",
+        jobs::admin::confirm_discard,
+        jobs::admin::discard,
+    );
 }
 
 /// Last: pages (About, Contact) at `/{slug}`, which must shadow none of the routes above.

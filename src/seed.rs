@@ -1,5 +1,7 @@
 //! Demo content: a few authors, tags and realistic Markdown posts. Idempotent: everything is
-//! keyed by username or slug, so running it again adds only what is missing.
+//! keyed by username or slug, so running it again adds only what is missing. And the way
+//! out again (`find_demo`, `remove_demo`): what counts as demo content is said here, once,
+//! for the dashboard's count and button and for `quire demo remove`.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
@@ -13,7 +15,7 @@ use crate::{
     },
     posts::{
         self, NewPost,
-        model::{PostInput, PostKind, PostMeta, PostStatus},
+        model::{PostId, PostInput, PostKind, PostMeta, PostStatus},
     },
     slug::Slug,
     tags,
@@ -339,4 +341,223 @@ fn demo_post(
 
 fn fallback_slug(i: usize) -> Slug {
     Slug::from_title(&format!("demo post {i}")).expect("letters and digits make a slug")
+}
+
+// ---- removing it (issue 27, item 8) ----
+
+/// Where demo authors' addresses are: a reserved domain no real person has (RFC 2606).
+const DEMO_DOMAIN: &str = "demo.quire.invalid";
+
+/// The About page's slug, as `about_page` makes it.
+const ABOUT_SLUG: &str = "about";
+
+/// Whether `slug` is one `demo_post` makes: a title of `TITLES`, or one with ", Part N".
+fn is_demo_slug(slug: &str) -> bool {
+    TITLES
+        .iter()
+        .filter_map(|t| Slug::from_title(t))
+        .any(|base| {
+            let base = base.as_str();
+            slug == base
+                || slug
+                    .strip_prefix(base)
+                    .and_then(|rest| rest.strip_prefix("-part-"))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+/// A post or page a demo author wrote, as `find_demo` judges it.
+#[derive(Debug, sqlx::FromRow)]
+struct Candidate {
+    id: PostId,
+    title: String,
+    slug: String,
+    kind: PostKind,
+    author_id: UserId,
+    /// Someone other than a demo author saved a revision of it.
+    edited: bool,
+    /// Someone commented on it (demo content has no comments: they are people's words).
+    commented: bool,
+}
+
+/// What `quire seed` made that nobody has made their own since.
+///
+/// - **Demo authors**: the accounts of `AUTHORS`, with their `@demo.quire.invalid` address,
+///   no password and no linked login. An account someone gave a password or a login to is a
+///   person's now, and is not demo.
+/// - **Demo posts**: posts by a demo author with a slug `demo_post` makes, and the About
+///   page `about_page` makes, whose every revision is by a demo author (nobody edited them)
+///   and that have no comments (readers' words are not removed with them).
+/// - A demo author goes when none of their posts stays; demo tags (`TAGS`) go when no post
+///   is left on them and their description is still the seed's.
+///
+/// Anything else a demo author wrote is `kept`, with the reason, and so is its author.
+#[derive(Debug, Default)]
+pub struct Demo {
+    pub posts: Vec<PostId>,
+    /// Whether the demo About page is among `posts`.
+    pub about: bool,
+    /// Demo authors who go with the posts.
+    pub authors: Vec<UserId>,
+    /// What stays, each with why: "“Title” (edited since it was seeded)".
+    pub kept: Vec<String>,
+}
+
+impl Demo {
+    pub fn is_empty(&self) -> bool {
+        self.posts.is_empty() && self.authors.is_empty()
+    }
+
+    /// "30 posts and 4 authors", for the dashboard's button and the command's report.
+    pub fn count(&self) -> String {
+        let n = |n: usize, one: &str| {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {one}s")
+            }
+        };
+        let pages = usize::from(self.about);
+        let mut parts = vec![n(self.posts.len() - pages, "post")];
+        if self.about {
+            parts.push("the About page".into());
+        }
+        parts.push(n(self.authors.len(), "author"));
+        match parts.as_slice() {
+            [a, b] => format!("{a} and {b}"),
+            [a, b, c] => format!("{a}, {b} and {c}"),
+            _ => parts.join(", "),
+        }
+    }
+}
+
+/// The demo content there is now (see `Demo` for what counts).
+pub async fn find_demo(db: &PgPool) -> anyhow::Result<Demo> {
+    let usernames: Vec<&str> = AUTHORS.iter().map(|(u, _, _)| *u).collect();
+    let authors: Vec<UserId> = sqlx::query_scalar(
+        "SELECT u.id FROM users u
+          WHERE u.username = ANY($1) AND u.email = u.username || '@' || $2
+            AND u.password_hash IS NULL
+            AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id)",
+    )
+    .bind(&usernames)
+    .bind(DEMO_DOMAIN)
+    .fetch_all(db)
+    .await?;
+    let candidates: Vec<Candidate> = sqlx::query_as(
+        "SELECT p.id, p.title, p.slug, p.kind, p.author_id,
+                EXISTS (SELECT 1 FROM post_revisions r
+                         WHERE r.post_id = p.id AND r.editor_id <> ALL($1)) AS edited,
+                EXISTS (SELECT 1 FROM comments c WHERE c.post_id = p.id) AS commented
+           FROM posts p WHERE p.author_id = ANY($1) ORDER BY p.id",
+    )
+    .bind(&authors)
+    .fetch_all(db)
+    .await?;
+    let mut demo = Demo::default();
+    let mut staying = Vec::new();
+    for c in candidates {
+        let seeded = match c.kind {
+            PostKind::Post => is_demo_slug(&c.slug),
+            PostKind::Page => c.slug == ABOUT_SLUG,
+        };
+        let why = if !seeded {
+            Some("written since the demo was made")
+        } else if c.edited {
+            Some("edited since it was seeded")
+        } else if c.commented {
+            Some("it has comments")
+        } else {
+            None
+        };
+        match why {
+            Some(why) => {
+                demo.kept.push(format!("“{}” ({why})", c.title));
+                staying.push(c.author_id);
+            }
+            None => {
+                demo.about |= c.kind == PostKind::Page;
+                demo.posts.push(c.id);
+            }
+        }
+    }
+    demo.authors = authors
+        .into_iter()
+        .filter(|a| !staying.contains(a))
+        .collect();
+    Ok(demo)
+}
+
+/// Remove the demo content there is now (`find_demo`): each post through the Delete
+/// button's trash (readers' pages, search and webhooks hear of it as for any deleted post),
+/// then purged from it as the trash's own purge does; then the authors and tags nothing
+/// uses any more, and the About link `about_page` added. Returns what was found and removed.
+/// Kept pages are made stale by the caller (a POST does it by itself).
+pub async fn remove_demo(db: &PgPool) -> anyhow::Result<Demo> {
+    let demo = find_demo(db).await?;
+    for id in &demo.posts {
+        posts::repo::soft_delete(db, *id).await?;
+    }
+    posts::repo::purge(db, &demo.posts).await?;
+    for author in &demo.authors {
+        users::delete_if_unused(db, *author).await?;
+    }
+    let slugs: Vec<String> = TAGS
+        .iter()
+        .filter_map(|(name, _)| Slug::from_title(name).map(|s| s.as_str().to_owned()))
+        .collect();
+    let descriptions: Vec<&str> = TAGS.iter().map(|(_, d)| *d).collect();
+    tags::repo::delete_unused_as_made(db, &slugs, &descriptions).await?;
+    if demo.about {
+        sqlx::query(
+            "UPDATE site_settings
+                SET navigation = jsonb_set(navigation, '{header}', COALESCE(
+                        (SELECT jsonb_agg(e) FROM jsonb_array_elements(navigation -> 'header') e
+                          WHERE e <> '{\"label\": \"About\", \"url\": \"/about\"}'::jsonb),
+                        '[]'::jsonb)),
+                    version = version + 1
+              WHERE (navigation -> 'header') @> '[{\"label\": \"About\", \"url\": \"/about\"}]'",
+        )
+        .execute(db)
+        .await?;
+    }
+    Ok(demo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_slugs_are_the_seeds_own() {
+        assert!(is_demo_slug("why-we-render-markdown-once"));
+        assert!(is_demo_slug("why-we-render-markdown-once-part-2"));
+        assert!(!is_demo_slug("why-we-render-markdown-once-part-"));
+        assert!(!is_demo_slug("why-we-render-markdown-once-again"));
+        assert!(!is_demo_slug("my-own-post"));
+        let now = OffsetDateTime::now_utc();
+        let authors = [UserId(1), UserId(2), UserId(3), UserId(4)];
+        for i in [0, 29, 30, 95] {
+            let (_, post, _) = demo_post(i, &authors, now);
+            assert!(is_demo_slug(post.slug.as_str()), "{}", post.slug.as_str());
+        }
+    }
+
+    #[test]
+    fn the_count_reads_as_words() {
+        let demo = Demo {
+            posts: (0..31).map(PostId).collect(),
+            about: true,
+            authors: (0..4).map(UserId).collect(),
+            kept: vec![],
+        };
+        assert_eq!(demo.count(), "30 posts, the About page and 4 authors");
+        let one = Demo {
+            posts: vec![PostId(1)],
+            about: false,
+            authors: vec![],
+            kept: vec![],
+        };
+        assert_eq!(one.count(), "1 post and 0 authors");
+    }
 }

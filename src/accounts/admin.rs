@@ -12,6 +12,7 @@ use super::{
     session::AuthSession,
 };
 use crate::extract::TokenOnly;
+use crate::render::confirm::Confirm;
 use crate::render::page::personal as render;
 use crate::{
     authz::{self, Action},
@@ -151,6 +152,37 @@ pub async fn change_role(
     authz::require(&user, Action::ManageUsers)?;
     let role = form.role.parse::<Role>().map_err(Error::BadRequest)?;
     apply(&state, &session, user, UserId(*id), Some(role), None).await
+}
+
+/// `GET /admin/users/{id}/disable`: whose account, and what disabling does; changes nothing.
+pub async fn confirm_disable(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageUsers)?;
+    let target = repo::find_row(&state.db, UserId(*id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let layout = Layout::new(&state.site(), "Disable account", "", "/admin/users")
+        .noindex()
+        .header(Some(header(&user, &session)));
+    let page = Confirm::new(
+        layout,
+        session.csrf_token(),
+        format!("Disable {} (@{})?", target.display_name, target.username),
+    )
+    .says(
+        "They are logged out everywhere at once and can't log in again until an admin \
+         enables the account. Their posts and comments stay.",
+    )
+    .button(
+        "Disable account",
+        &format!("/admin/users/{}/disable", target.id.0),
+        "/admin/users",
+    );
+    render(StatusCode::OK, page)
 }
 
 /// `POST /admin/users/{id}/disable`: the user's sessions end at once.

@@ -339,6 +339,22 @@ pub async fn set_email_verified(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Re
     Ok(())
 }
 
+/// Delete an account nothing of the site's refers to (no post, revision or upload), as the
+/// demo authors once their posts are gone; `false` if something still does.
+pub async fn delete_if_unused(db: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "DELETE FROM users u WHERE u.id = $1
+            AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.author_id = u.id)
+            AND NOT EXISTS (SELECT 1 FROM post_revisions r WHERE r.editor_id = u.id)
+            AND NOT EXISTS (SELECT 1 FROM uploads x WHERE x.uploader_id = u.id)",
+    )
+    .bind(id)
+    .execute(db)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 /// Delete an account, keeping its posts, revisions and uploads under the "former-author"
 /// placeholder (created on first use; it can't log in). Its comments go with it.
 pub async fn delete_keeping_posts(conn: &mut PgConnection, id: UserId) -> sqlx::Result<()> {

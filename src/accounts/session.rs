@@ -29,6 +29,8 @@ const USER_ID: &str = "user_id";
 const EPOCH: &str = "epoch";
 const CSRF: &str = "csrf";
 const OAUTH_FLOW: &str = "oauth_flow";
+/// One message for the next page this person opens (what a POST did, after its redirect).
+const FLASH: &str = "flash";
 
 pub struct AuthSession {
     session: Session,
@@ -67,6 +69,17 @@ impl AuthSession {
     /// The provider login in progress, removed: each one can finish once.
     pub fn take_oauth<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
         self.session.remove_as::<T>(OAUTH_FLOW).and_then(Result::ok)
+    }
+
+    /// Say `message` on the next page that asks (`take_flash`): a POST that redirects tells
+    /// what it did on the page it lands on. Best effort: if Redis refuses, nothing is said.
+    pub fn flash(&self, message: &str) {
+        let _ = self.session.insert(FLASH, message);
+    }
+
+    /// The message a POST left for this page, removed: it is said once.
+    pub fn take_flash(&self) -> Option<String> {
+        self.session.remove_as::<String>(FLASH).and_then(Result::ok)
     }
 
     /// End the session: its state is deleted from Redis and the cookie cleared.

@@ -14,6 +14,7 @@ use crate::{
     extract::{CsrfForm, SignedIn, header},
     render::{
         Layout,
+        confirm::Confirm,
         page::{Pager, personal as render, see_other},
     },
     state::AppState,
@@ -76,10 +77,63 @@ pub async fn index(
     )
 }
 
+/// The second step of deleting ticked comments: which ones (the first few quoted), and
+/// the button that deletes them.
+async fn confirm_delete(
+    state: &AppState,
+    session: &AuthSession,
+    user: &crate::accounts::model::CurrentUser,
+    back: Queue,
+    ids: &[i64],
+) -> Result<HttpResponse, Error> {
+    let mut named = Vec::new();
+    for id in ids.iter().take(5) {
+        if let Some(c) = repo::find(&state.db, *id).await? {
+            named.push(format!(
+                "{} on {}: {}",
+                c.author_name,
+                c.post_slug,
+                super::pages::quoted(&c.body_markdown)
+            ));
+        }
+    }
+    let layout = Layout::new(&state.site(), "Delete comments", "", "/admin/comments")
+        .noindex()
+        .header(Some(header(user, session)));
+    let count = if ids.len() == 1 {
+        "1 comment".to_owned()
+    } else {
+        format!("{} comments", ids.len())
+    };
+    let mut page = Confirm::new(layout, session.csrf_token(), format!("Delete {count}?")).says(
+        "They are deleted for good: readers no longer see them, and they can't be brought back.",
+    );
+    for line in named {
+        page = page.says(line);
+    }
+    if ids.len() > 5 {
+        page = page.says(format!("…and {} more.", ids.len() - 5));
+    }
+    let mut page = page.button(
+        &format!("Delete {count}"),
+        "/admin/comments/bulk",
+        &format!("/admin/comments?status={}", back.as_str()),
+    );
+    page.fields = vec![
+        ("action".into(), "delete".into()),
+        ("confirmed".into(), "yes".into()),
+        ("status".into(), back.as_str().into()),
+    ];
+    page.fields
+        .extend(ids.iter().map(|id| ("id".to_owned(), id.to_string())));
+    render(StatusCode::OK, page)
+}
+
 /// `POST /admin/comments/bulk`: `action` (approve, hide, show, delete) on every ticked `id`,
 /// then back to the list it came from.
 pub async fn bulk(
     state: web::Data<AppState>,
+    session: AuthSession,
     SignedIn(user): SignedIn,
     CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, Error> {
@@ -101,6 +155,11 @@ pub async fn bulk(
         .collect::<Result<_, _>>()?;
     if ids.len() > 500 {
         return Err(Error::BadRequest("at most 500 comments at once".into()));
+    }
+    // Deleting is for good: the first POST only asks (naming the comments), the second,
+    // with `confirmed`, deletes.
+    if field("action") == "delete" && field("confirmed") != "yes" && !ids.is_empty() {
+        return confirm_delete(&state, &session, &user, back, &ids).await;
     }
     match field("action") {
         "approve" => repo::approve(&state.db, &ids).await?,

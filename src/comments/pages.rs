@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::{may_edit, parse_body, repo};
 use crate::extract::TokenOnly;
+use crate::render::confirm::Confirm;
 use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
@@ -249,6 +250,51 @@ pub async fn approve(
         "/posts/{}#comment-{}",
         c.post_slug, c.id
     )))
+}
+
+/// The start of a comment's text, to name it on a confirmation.
+pub(super) fn quoted(body_markdown: &str) -> String {
+    let text: String = body_markdown
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.chars().count() > 120 {
+        format!("“{}…”", text.chars().take(120).collect::<String>())
+    } else {
+        format!("“{text}”")
+    }
+}
+
+/// `GET /comments/{id}/delete`: which comment goes, asked first; changes nothing.
+pub async fn confirm_delete(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    let c = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
+    if !super::CommentDeletion::of(&c).allowed(&user) {
+        return Err(Error::Forbidden);
+    }
+    let path = format!("/comments/{}/delete", c.id);
+    let layout = Layout::new(&state.site(), "Delete comment", "", &path)
+        .noindex()
+        .header(Some(header(&user, &session)));
+    let whose = if c.author_id == Some(user.id) {
+        "your comment".to_owned()
+    } else {
+        format!("{}’s comment", c.author_name)
+    };
+    let mut page = Confirm::new(layout, session.csrf_token(), format!("Delete {whose}?"))
+        .says(quoted(&c.body_markdown))
+        .says("It is deleted for good: readers no longer see it, and it can't be brought back.")
+        .button(
+            "Delete comment",
+            &path,
+            &format!("/posts/{}#comment-{}", c.post_slug, c.id),
+        );
+    page.admin = false;
+    render(StatusCode::OK, page)
 }
 
 /// `POST /comments/{id}/delete`: its author, or a moderator of its post

@@ -3,6 +3,8 @@
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
+
+use crate::render::confirm::Confirm;
 use serde::Deserialize;
 
 use super::{
@@ -132,6 +134,47 @@ pub async fn retry(
     Ok(see_other("/admin/jobs?state=failed"))
 }
 
+/// `GET /admin/jobs/{id}/discard?state=`: which job, and that it won't run; changes nothing.
+pub async fn confirm_discard(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+    query: web::Query<BackTo>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageJobs)?;
+    let job = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
+    let back = back_to(&query.state);
+    let layout = Layout::new(&state.site(), "Discard job", "", "/admin/jobs")
+        .noindex()
+        .header(Some(header(&user, &session)));
+    let name = match &job.key {
+        Some(key) => format!("{} ({key})", job.kind),
+        None => job.kind.clone(),
+    };
+    let mut page = Confirm::new(
+        layout,
+        session.csrf_token(),
+        format!("Discard job #{}, {name}?", job.id),
+    )
+    .says(format!(
+        "It is {} after {} of {} attempts. Discarded, it is deleted and never runs again; \
+         what it would have done (an email, a delivery) does not happen.",
+        job.state, job.attempts, job.max_attempts
+    ))
+    .button(
+        "Discard job",
+        &format!("/admin/jobs/{}/discard", job.id),
+        &format!("/admin/jobs?state={back}"),
+    );
+    page.fields.push(("state".into(), back.into()));
+    render(StatusCode::OK, page)
+}
+
+fn back_to(state: &str) -> &'static str {
+    STATES.into_iter().find(|s| *s == state).unwrap_or("failed")
+}
+
 /// `POST /admin/jobs/{id}/discard`: a failed or queued job thrown away.
 pub async fn discard(
     state: web::Data<AppState>,
@@ -145,10 +188,7 @@ pub async fn discard(
             "That job is running or finished: only queued and failed jobs can be discarded.".into(),
         ));
     }
-    let back = STATES
-        .into_iter()
-        .find(|s| *s == form.state)
-        .unwrap_or("failed");
+    let back = back_to(&form.state);
     Ok(see_other(&format!("/admin/jobs?state={back}")))
 }
 

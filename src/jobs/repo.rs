@@ -240,6 +240,18 @@ pub struct Row {
     pub title: String,
 }
 
+/// One job as the admin lists it (its discard confirmation names it).
+pub async fn find(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Row>> {
+    sqlx::query_as(
+        "SELECT id, kind, key, state, attempts, max_attempts, run_at, created_at, finished_at,
+                locked_by, last_error
+           FROM jobs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
 /// Jobs in `state`: the queue in the order it runs, the others newest first.
 pub async fn list(
     db: impl PgExecutor<'_>,

@@ -7,10 +7,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
+    bulk::{self, BulkAction},
     model::{AdminRow, PostForEdit, PostId, PostStatus},
-    repo::{self, AdminFilter},
+    repo::{self, AdminFilter, AdminSort},
 };
 use crate::extract::TokenOnly;
+use crate::render::confirm::Confirm;
 use crate::render::page::personal as render;
 use crate::render::page::see_other;
 use crate::{
@@ -65,6 +67,10 @@ struct DashboardPage {
     recent: Vec<AdminRow>,
     everyone: bool,
     stats: crate::stats::admin::Stats,
+    /// How much demo content there is ("30 posts and 4 authors"), for an admin while any is.
+    demo: Option<String>,
+    /// What the last action left to say (removing the demo content).
+    flash: Option<String>,
 }
 
 /// What a reader who opens `/admin` reads: what the admin is and who can let them in.
@@ -100,6 +106,11 @@ pub async fn dashboard(
     };
     let recent = repo::admin_list(&state.db, &filter, PageNumber::FIRST, 10).await?;
     let stats = crate::stats::admin::load(&state.db, author).await?;
+    let demo = if authz::can(&user, Action::RemoveDemo) {
+        Some(crate::seed::find_demo(&state.db).await?).filter(|d| !d.is_empty())
+    } else {
+        None
+    };
     render(
         StatusCode::OK,
         DashboardPage {
@@ -110,8 +121,68 @@ pub async fn dashboard(
             recent: recent.into_iter().take(10).collect(),
             everyone,
             stats,
+            demo: demo.map(|d| d.count()),
+            flash: session.take_flash(),
         },
     )
+}
+
+/// `GET /admin/demo/remove` (admins): what removing the demo content takes and what it
+/// leaves; changes nothing.
+pub async fn confirm_remove_demo(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::RemoveDemo)?;
+    let demo = crate::seed::find_demo(&state.db).await?;
+    let path = "/admin/demo/remove";
+    let layout = layout(&state, &session, &user, "Remove demo content", path);
+    let mut page = Confirm::new(layout, session.csrf_token(), "Remove the demo content?");
+    if demo.is_empty() {
+        page = page.says("There is no demo content left to remove.");
+        page.cancel = "/admin".into();
+        return render(StatusCode::OK, page);
+    }
+    page = page
+        .says(format!(
+            "This deletes for good what quire seed made and nobody has changed: {}, with the \
+             demo tags no other post uses.",
+            demo.count()
+        ))
+        .says(
+            "Nothing you or your writers wrote is touched: a demo post someone edited or \
+             commented on stays, and so does its author.",
+        );
+    if !demo.kept.is_empty() {
+        page = page.says(format!("Staying: {}.", demo.kept.join("; ")));
+    }
+    render(
+        StatusCode::OK,
+        page.button(&format!("Remove {}", demo.count()), path, "/admin"),
+    )
+}
+
+/// `POST /admin/demo/remove` (admins): the demo content goes (`seed::remove_demo`); the
+/// dashboard says what went and what stayed.
+pub async fn remove_demo(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    _form: CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::RemoveDemo)?;
+    let removed = crate::seed::remove_demo(&state.db).await?;
+    let mut message = if removed.is_empty() {
+        "There was no demo content to remove.".to_owned()
+    } else {
+        format!("Removed the demo content: {}.", removed.count())
+    };
+    if !removed.kept.is_empty() {
+        message.push_str(&format!(" Kept: {}.", removed.kept.join("; ")));
+    }
+    session.flash(&message);
+    Ok(see_other("/admin"))
 }
 
 // ---- the list ----
@@ -126,6 +197,9 @@ pub struct ListQuery {
     pub tag: String,
     #[serde(default)]
     pub q: String,
+    /// `changed` (the default), `date`, `title` or `views`.
+    #[serde(default)]
+    pub sort: String,
     pub page: Option<PageNumber>,
 }
 
@@ -138,6 +212,14 @@ struct IndexPage {
     query: ListQuery,
     everyone: bool,
     trash: bool,
+    /// What the last bulk action did (`bulk`), said once.
+    flash: Option<String>,
+    /// Why the list is empty when the author filter names nobody.
+    no_author: bool,
+    /// (username, display name) of everyone with posts, for the author field's suggestions.
+    authors: Vec<(String, String)>,
+    /// This list's address (filters, sort and page): where `bulk` comes back to.
+    back: String,
 }
 
 const ADMIN_PER_PAGE: u32 = 20;
@@ -157,19 +239,16 @@ fn filter_for(user: &CurrentUser, query: &ListQuery) -> Result<(AdminFilter, boo
             ));
         }
     }
-    // Authors see their own posts; editors and admins everyone's, optionally one author's.
-    filter.author = if everyone {
-        match query.author.trim() {
-            "" => None,
-            a => {
-                Some(crate::accounts::model::UserId(a.parse().map_err(|_| {
-                    Error::BadRequest("author must be an id".into())
-                })?))
-            }
-        }
+    // Authors see their own posts; editors and admins everyone's, optionally one author's,
+    // named by username or display name.
+    if everyone {
+        filter.author_name = Some(query.author.trim().chars().take(100).collect::<String>())
+            .filter(|a| !a.is_empty());
     } else {
-        Some(user.id)
-    };
+        filter.author = Some(user.id);
+    }
+    filter.sort = AdminSort::parse(query.sort.trim())
+        .ok_or_else(|| Error::BadRequest("sort must be changed, date, title or views".into()))?;
     filter.tag = Some(query.tag.trim().to_owned()).filter(|t| !t.is_empty());
     filter.title =
         Some(query.q.trim().chars().take(200).collect::<String>()).filter(|t| !t.is_empty());
@@ -189,26 +268,116 @@ pub async fn index(
     let rows = repo::admin_list(&state.db, &filter, number, ADMIN_PER_PAGE).await?;
     let list = Page::from_overfetch(rows, number, ADMIN_PER_PAGE);
     let path = list_path(&query);
+    let authors = if everyone {
+        repo::post_authors(&state.db).await?
+    } else {
+        Vec::new()
+    };
+    let no_author = list.items.is_empty()
+        && filter.author_name.as_ref().is_some_and(|name| {
+            let name = name.to_lowercase();
+            !authors.iter().any(|(username, display)| {
+                *username == name || display.to_lowercase().contains(&name)
+            })
+        });
     render(
         StatusCode::OK,
         IndexPage {
             layout: layout(&state, &session, &user, "Posts", "/admin/posts"),
+            back: crate::render::page::page_href(&path, list.number),
             pager: Pager::new(&path, &list),
             posts: list.items,
             query,
             everyone,
             trash: false,
+            flash: session.take_flash(),
+            no_author,
+            authors,
         },
     )
 }
 
-/// The list's URL with its filters, for the pager's links.
+/// `POST /admin/posts/bulk`: `action` (and `tag`) on every ticked `id`, each post through
+/// the one-post path (`posts::bulk`); back to the list it came from (`back`), which says
+/// what was done and what was skipped. Ids that name no post at all refuse the whole
+/// request (a forged or mistyped form), before anything is changed.
+pub async fn bulk(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    Writer(user): Writer,
+    CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, Error> {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let action = BulkAction::parse(field("action"), field("tag")).map_err(Error::BadRequest)?;
+    let mut ids: Vec<PostId> = Vec::new();
+    for (_, v) in fields.iter().filter(|(k, _)| k == "id") {
+        let id = v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                let shown: String = v.chars().take(40).collect();
+                Error::BadRequest(format!("“{shown}” is not a post number"))
+            })?;
+        if !ids.contains(&PostId(id)) {
+            ids.push(PostId(id));
+        }
+        if ids.len() > bulk::MOST {
+            return Err(Error::BadRequest(format!(
+                "At most {} posts can be changed at once; tick fewer.",
+                bulk::MOST
+            )));
+        }
+    }
+    if ids.is_empty() {
+        return Err(Error::BadRequest(
+            "Tick the posts to change first (the boxes beside their titles).".into(),
+        ));
+    }
+    let known = repo::existing(&state.db, &ids).await?;
+    let unknown: Vec<String> = ids
+        .iter()
+        .filter(|id| !known.contains(id))
+        .map(|id| format!("#{}", id.0))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "No post has the number {}: nothing was changed.",
+            unknown.join(", ")
+        )));
+    }
+    let summary = bulk::apply(
+        &state.db,
+        &user,
+        &action,
+        &ids,
+        state.settings.posts.max_body_bytes,
+    )
+    .await?;
+    session.flash(&summary.sentence(&action));
+    let back = crate::render::page::safe_next(field("back"));
+    let back = if back.starts_with("/admin/posts") && !back.starts_with("/admin/posts/") {
+        back
+    } else {
+        "/admin/posts".to_owned()
+    };
+    Ok(see_other(&back))
+}
+
+/// The list's URL with its filters and order, for the pager's links and the sort links.
 fn list_path(q: &ListQuery) -> String {
     let pairs: Vec<String> = [
         ("status", &q.status),
         ("author", &q.author),
         ("tag", &q.tag),
         ("q", &q.q),
+        ("sort", &q.sort),
     ]
     .iter()
     .filter(|(_, v)| !v.is_empty())
@@ -251,19 +420,15 @@ pub async fn trash(
             query,
             everyone: true,
             trash: true,
+            flash: None,
+            no_author: false,
+            authors: Vec::new(),
+            back: String::new(),
         },
     )
 }
 
 // ---- delete, trash, restore ----
-
-#[derive(Template)]
-#[template(path = "posts/admin/delete.html")]
-struct DeletePage {
-    layout: Layout,
-    csrf_token: String,
-    post: PostForEdit,
-}
 
 /// `GET /admin/posts/{id}/delete`: ask first.
 pub async fn confirm_delete(
@@ -276,20 +441,19 @@ pub async fn confirm_delete(
     if post.deleted_at.is_some() {
         return Err(Error::NotFound);
     }
-    render(
-        StatusCode::OK,
-        DeletePage {
-            layout: layout(
-                &state,
-                &session,
-                &user,
-                "Delete post",
-                &format!("/admin/posts/{}/delete", post.id.0),
-            ),
-            csrf_token: session.csrf_token(),
-            post,
-        },
+    let path = format!("/admin/posts/{}/delete", post.id.0);
+    let page = Confirm::new(
+        layout(&state, &session, &user, "Delete post", &path),
+        session.csrf_token(),
+        format!("Delete “{}”?", post.title),
     )
+    .says("It goes to the trash; editors can restore it for 30 days. Readers no longer see it.")
+    .button(
+        "Delete post",
+        &path,
+        &format!("/admin/posts/{}/edit", post.id.0),
+    );
+    render(StatusCode::OK, page)
 }
 
 /// `POST /admin/posts/{id}/delete`: to the trash, restorable for 30 days.

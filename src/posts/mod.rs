@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod assist;
+pub mod bulk;
 pub mod diff;
 pub mod editor;
 pub mod feeds;
@@ -251,25 +252,71 @@ pub async fn update(
     input: &PostInput,
     kind: SaveKind,
 ) -> Result<i32, SaveError> {
+    save(db, editor, id, expected, input, kind, false).await
+}
+
+/// `update` for one post of a bulk change (`bulk`), saved as a person's save. `quiet`: a
+/// post this publishes is recorded as published without its newsletter in the same
+/// transaction, so the minute's `newsletter.scan` never mails it (nobody was shown the
+/// audience; issue 27, item 7).
+pub async fn update_in_bulk(
+    db: &PgPool,
+    editor: UserId,
+    id: PostId,
+    expected: i32,
+    input: &PostInput,
+    quiet: bool,
+) -> Result<i32, SaveError> {
+    save(db, editor, id, expected, input, SaveKind::Manual, quiet).await
+}
+
+/// Render the body off the async workers, then save in one transaction; `quiet`: record
+/// "published without the newsletter" with it.
+async fn save(
+    db: &PgPool,
+    editor: UserId,
+    id: PostId,
+    expected: i32,
+    input: &PostInput,
+    kind: SaveKind,
+    quiet: bool,
+) -> Result<i32, SaveError> {
     let sources = vec![(input.body_markdown.clone(), input.excerpt.clone())];
     let Some(prepared) = prepare_off_thread(sources).await?.pop() else {
         return Err(SaveError::Other(anyhow::anyhow!("a post was not rendered")));
     };
     let mut tx = db.begin().await.map_err(anyhow::Error::from)?;
-    let saved = repo::update(&mut tx, id, expected, input, &prepared).await?;
+    if quiet {
+        crate::newsletter::choose(&mut *tx, id, false).await?;
+    }
+    let version = update_in(&mut tx, editor, id, expected, input, &prepared, kind).await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    Ok(version)
+}
+
+/// The statements of a save, in the caller's transaction, the body already `prepare`d.
+async fn update_in(
+    tx: &mut sqlx::PgConnection,
+    editor: UserId,
+    id: PostId,
+    expected: i32,
+    input: &PostInput,
+    prepared: &Prepared,
+    kind: SaveKind,
+) -> Result<i32, SaveError> {
+    let saved = repo::update(&mut *tx, id, expected, input, prepared).await?;
     let Some(version) = saved else {
-        drop(tx);
-        return match repo::find_for_edit(db, id).await? {
+        return match repo::find_for_edit(&mut *tx, id).await? {
             Some(current) if current.deleted_at.is_none() => {
                 Err(SaveError::Conflict(Box::new(current)))
             }
             _ => Err(SaveError::Gone),
         };
     };
-    let tag_ids = tags::repo::ensure(&mut tx, &input.tags).await?;
-    repo::set_tags(&mut tx, id, &tag_ids).await?;
+    let tag_ids = tags::repo::ensure(&mut *tx, &input.tags).await?;
+    repo::set_tags(&mut *tx, id, &tag_ids).await?;
     repo::insert_revision(
-        &mut tx,
+        &mut *tx,
         id,
         editor,
         version,
@@ -282,7 +329,6 @@ pub async fn update(
     if kind == SaveKind::Manual {
         repo::forget_kept_aside(&mut *tx, id, editor).await?;
     }
-    tx.commit().await.map_err(anyhow::Error::from)?;
     Ok(version)
 }
 

@@ -548,6 +548,44 @@ pub struct AdminFilter {
     pub featured: bool,
     /// Posts or pages: the admin lists each on its own screen.
     pub kind: Option<PostKind>,
+    /// Posts by whoever has this username, or a display name containing it.
+    pub author_name: Option<String>,
+    pub sort: AdminSort,
+}
+
+/// The orders of the admin's post list.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum AdminSort {
+    /// Last changed first.
+    #[default]
+    Changed,
+    /// Newest publication date first; drafts (no date) last.
+    Date,
+    /// A to Z.
+    Title,
+    /// Most read first (all-time views, as the dashboard counts them).
+    Views,
+}
+
+impl AdminSort {
+    pub fn parse(word: &str) -> Option<Self> {
+        Some(match word {
+            "" | "changed" => Self::Changed,
+            "date" => Self::Date,
+            "title" => Self::Title,
+            "views" => Self::Views,
+            _ => return None,
+        })
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::Changed => " ORDER BY p.updated_at DESC, p.id DESC",
+            Self::Date => " ORDER BY p.published_at DESC NULLS LAST, p.id DESC",
+            Self::Title => " ORDER BY lower(p.title), p.id",
+            Self::Views => " ORDER BY views DESC, p.id DESC",
+        }
+    }
 }
 
 /// A page of the admin's post list, newest change first.
@@ -586,6 +624,13 @@ pub async fn admin_list(
     if let Some(author) = filter.author {
         q.push(" AND p.author_id = ").push_bind(author);
     }
+    if let Some(name) = &filter.author_name {
+        q.push(" AND (u.username = lower(")
+            .push_bind(name.clone())
+            .push(") OR u.display_name ILIKE ")
+            .push_bind(crate::db::contains_pattern(name))
+            .push(")");
+    }
     if filter.featured {
         q.push(" AND p.featured");
     }
@@ -601,11 +646,32 @@ pub async fn admin_list(
     q.push(if filter.deleted {
         " ORDER BY p.deleted_at DESC, p.id DESC"
     } else {
-        " ORDER BY p.updated_at DESC, p.id DESC"
+        filter.sort.order_by()
     });
     q.push(" LIMIT ").push_bind(Page::<()>::limit(per_page));
     q.push(" OFFSET ").push_bind(page.offset(per_page));
     q.build_query_as().fetch_all(db).await
+}
+
+/// Those of `ids` that name a post or page (in the trash or not).
+pub async fn existing(db: impl PgExecutor<'_>, ids: &[PostId]) -> sqlx::Result<Vec<PostId>> {
+    sqlx::query_scalar("SELECT id FROM posts WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(db)
+        .await
+}
+
+/// Everyone who has written a post (trash aside), for the list's author filter:
+/// (username, display name), by name.
+pub async fn post_authors(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT u.username, u.display_name FROM users u
+          WHERE EXISTS (SELECT 1 FROM posts p
+                         WHERE p.author_id = u.id AND p.kind = 'post' AND p.deleted_at IS NULL)
+          ORDER BY lower(u.display_name), u.id",
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// Save an edit if the post is still at `expected` version; `None` if someone saved first
@@ -821,6 +887,18 @@ pub async fn restore(db: impl PgExecutor<'_>, id: PostId) -> sqlx::Result<bool> 
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Delete for good those of `ids` that are in the trash, at once (removing the demo content,
+/// `seed::remove_demo`): their comments, revisions and views go with them, as in the purge.
+pub async fn purge(db: impl PgExecutor<'_>, ids: &[PostId]) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM posts WHERE id = ANY($1) AND deleted_at IS NOT NULL")
+            .bind(ids)
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Delete for good up to `limit` posts (and pages) that have been in the trash for 30 days:

@@ -4,6 +4,8 @@
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
+
+use crate::render::confirm::Confirm;
 use serde::Deserialize;
 
 use super::{
@@ -285,14 +287,6 @@ pub async fn update(
     }
 }
 
-#[derive(Template)]
-#[template(path = "redirects/admin/delete.html")]
-struct DeletePage {
-    layout: Layout,
-    csrf_token: String,
-    redirect: Redirect,
-}
-
 /// `GET /admin/redirects/{id}/delete`: are you sure? (a form, so no script is needed)
 pub async fn confirm_delete(
     state: web::Data<AppState>,
@@ -302,11 +296,20 @@ pub async fn confirm_delete(
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageRedirects)?;
     let redirect = load(&state, *id).await?;
-    let page = DeletePage {
-        layout: layout(&state, &session, &user, "Delete redirect"),
-        csrf_token: session.csrf_token(),
-        redirect,
-    };
+    let page = Confirm::new(
+        layout(&state, &session, &user, "Delete redirect"),
+        session.csrf_token(),
+        format!("Delete the redirect from {}?", redirect.from_path),
+    )
+    .says(format!(
+        "Visitors asking for {} will no longer be sent to {}; they will find nothing there.",
+        redirect.from_path, redirect.to_url
+    ))
+    .button(
+        "Delete redirect",
+        &format!("/admin/redirects/{}/delete", redirect.id.0),
+        "/admin/redirects",
+    );
     render(StatusCode::OK, page)
 }
 

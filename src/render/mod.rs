@@ -1,6 +1,7 @@
 //! Turning data into bytes for people: Markdown to safe HTML, templates to pages.
 
 pub mod budget;
+pub mod confirm;
 pub mod form;
 pub mod highlight;
 pub mod markdown;

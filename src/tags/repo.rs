@@ -441,6 +441,27 @@ pub async fn finish_job(conn: &mut PgConnection, tag: TagId) -> sqlx::Result<()>
     Ok(())
 }
 
+/// Delete the tags of `slugs` that no post carries and whose description is still the one
+/// at the same place in `descriptions` (the demo's tags, once its posts are gone: a tag
+/// someone described or used is theirs). Returns how many went.
+pub async fn delete_unused_as_made(
+    db: impl PgExecutor<'_>,
+    slugs: &[String],
+    descriptions: &[&str],
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM tags t USING UNNEST($1::text[], $2::text[]) AS made(slug, description)
+          WHERE t.slug = made.slug AND t.description = made.description
+            AND NOT EXISTS (SELECT 1 FROM post_tags pt WHERE pt.tag_id = t.id)
+            AND NOT EXISTS (SELECT 1 FROM tag_jobs j WHERE j.tag_id = t.id OR j.merge_into = t.id)",
+    )
+    .bind(slugs)
+    .bind(descriptions)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 /// Delete a tag (its job goes with it).
 pub async fn delete(conn: &mut PgConnection, tag: TagId) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM tags WHERE id = $1")

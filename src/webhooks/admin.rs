@@ -4,6 +4,8 @@
 use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 
+use crate::render::confirm::Confirm;
+
 use super::{EVENTS, guard, repo};
 use crate::{
     accounts::session::AuthSession,
@@ -184,6 +186,36 @@ pub async fn test(
     super::queue_delivery(&mut tx, webhook.id, "ping", &payload).await?;
     tx.commit().await?;
     Ok(see_other(&format!("/admin/webhooks/{}", webhook.id)))
+}
+
+/// `GET /admin/webhooks/{id}/delete`: which webhook goes, and with what; changes nothing.
+pub async fn confirm_delete(
+    state: web::Data<AppState>,
+    session: AuthSession,
+    SignedIn(user): SignedIn,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, Error> {
+    authz::require(&user, Action::ManageWebhooks)?;
+    let webhook = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
+    let layout = Layout::new(&state.site(), "Delete webhook", "", "/admin/webhooks")
+        .noindex()
+        .header(Some(header(&user, &session)));
+    let page = Confirm::new(
+        layout,
+        session.csrf_token(),
+        format!("Delete the webhook to {}?", webhook.url),
+    )
+    .says(format!(
+        "{} will no longer hear of {}; its log of deliveries goes with it.",
+        webhook.url,
+        webhook.events.join(", ")
+    ))
+    .button(
+        "Delete webhook",
+        &format!("/admin/webhooks/{}/delete", webhook.id),
+        &format!("/admin/webhooks/{}", webhook.id),
+    );
+    render(StatusCode::OK, page)
 }
 
 /// `POST /admin/webhooks/{id}/delete`: the webhook and its log.

@@ -464,6 +464,51 @@ pub(crate) fn table() -> Vec<Row> {
             vec![],
             [SEE, NO, NO, NO, OK],
         ),
+        // Issue 27, items 7 and 8: the list in bulk (an author's try on someone else's
+        // post is skipped and said, still a redirect), the demo's removal, and the
+        // confirmation step of each destructive action (a GET that changes nothing).
+        (
+            post.clone(),
+            "/admin/posts/bulk",
+            vec![("action", "feature"), ("id", "{post}")],
+            [SEE, NO, DONE, DONE, DONE],
+        ),
+        (
+            get.clone(),
+            "/admin/demo/remove",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            post.clone(),
+            "/admin/demo/remove",
+            vec![],
+            [SEE, NO, NO, NO, DONE],
+        ),
+        (
+            get.clone(),
+            "/comments/{comment}/delete",
+            vec![],
+            [SEE, NO, NO, OK, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/jobs/{failed}/discard",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/webhooks/{webhook}/delete",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
+        (
+            get.clone(),
+            "/admin/users/{user}/disable",
+            vec![],
+            [SEE, NO, NO, NO, OK],
+        ),
         // Favourites and follows: any signed-in reader.
         (get.clone(), "/following", vec![], [SEE, OK, OK, OK, OK]),
         (
