@@ -153,6 +153,20 @@ pub async fn serve(
     })
 }
 
+/// `GET /favicon.ico`: where browsers, feed readers and crawlers look for an icon when a
+/// page names none (a 404 on every first visit before, issue 27). A redirect to the icon
+/// the pages name (the admin's, or the theme's SVG), from the settings in memory: no
+/// database read. Kept an hour, not for good, so a new icon in the settings gets through.
+pub async fn favicon(state: web::Data<crate::state::AppState>) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, state.site().favicon_url.as_str()))
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(3600),
+        ]))
+        .finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,6 +50,7 @@ pub fn build(
         .register::<stats::AddViews>(())
         .register::<tags::jobs::Work>(pages.clone())
         .register::<posts::trash::PurgeTrash>(pages.clone())
+        .register::<posts::Rerender>(pages.clone())
         .register::<import::job::RunImport>(pages)
         .register::<accounts::reset::PurgeResets>(());
 

@@ -100,6 +100,7 @@ fn site(t: &mut Table) {
     t.read("/feed.xsl", posts::feeds::feed_style).keep(PAGED);
     t.read("/sitemap.xml", posts::feeds::sitemap).keep(PAGED);
     t.read("/robots.txt", posts::feeds::robots);
+    t.read("/favicon.ico", assets::favicon);
     t.read("/theme.css", settings::admin::theme_css);
     t.read("/uploads/{name}", uploads::serve);
     t.socket("/ws/posts/{id}/comments", comments::live::connect);

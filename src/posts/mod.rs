@@ -371,3 +371,29 @@ pub async fn rerender(db: &PgPool, progress: impl Fn(u64)) -> anyhow::Result<(u6
     }
     Ok((read, changed))
 }
+
+/// `posts.rerender`: `rerender` on the job runner, then kept pages made stale. A migration
+/// queues it when the renderer's output changes for existing posts (links' `rel`, focusable
+/// code blocks, named checkboxes: `20261226000000_rerender_for_links_and_reading.sql`), so a
+/// deploy brings old posts up to date without anyone running `quire rerender`. Posts whose
+/// HTML comes out the same are not written; a run cut short starts over, harmlessly.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Rerender {}
+
+impl crate::jobs::BackgroundJob for Rerender {
+    const KIND: &'static str = "posts.rerender";
+    type Context = crate::cache::Pages;
+
+    async fn run(
+        &self,
+        ctx: &crate::jobs::Run<'_>,
+        pages: &crate::cache::Pages,
+    ) -> anyhow::Result<crate::jobs::Outcome> {
+        let (read, changed) = rerender(&ctx.db, |_| {}).await?;
+        tracing::info!(read, changed, "posts rendered again");
+        if changed > 0 {
+            pages.stale().await;
+        }
+        Ok(crate::jobs::Outcome::Done)
+    }
+}

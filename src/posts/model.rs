@@ -123,9 +123,32 @@ pub struct Post {
     /// How many readers favourite it (the feed reads none).
     pub favorites: i64,
     pub meta: Json<PostMeta>,
+    /// Where a reader goes next (the feed reads none).
+    pub onward: Json<Onward>,
+}
+
+/// The end of a post page (issue 27, item 12): the posts published just before and after
+/// it, and up to three that share the most tags with it (`repo::sql::SHOW` reads them).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Onward {
+    pub previous: Option<PostLink>,
+    pub next: Option<PostLink>,
+    #[serde(default)]
+    pub related: Vec<PostLink>,
+}
+
+/// Another post, as a link to it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PostLink {
+    pub slug: String,
+    pub title: String,
 }
 
 impl Post {
+    pub fn onward(&self) -> &Onward {
+        &self.onward.0
+    }
+
     pub fn iso_updated(&self) -> String {
         iso_date(&self.updated_at)
     }

@@ -29,6 +29,41 @@ macro_rules! summary_select {
     };
 }
 
+/// A post page's way onward (`model::Onward`), as `json_build_object`'s arguments, for the
+/// post `p` of published_posts: the posts just before and after it by publish date (the
+/// home page's index, walked from `p` one row each way), and up to three related posts, those
+/// sharing the most tags with `p`, newest first among ties. A tag's candidates are its 200
+/// newest posts (its index, read from the top), so a post with a tag of 50,000 posts still
+/// reads a few hundred rows: "related" among a big tag's older posts is left out.
+macro_rules! onward {
+    () => {
+        "'previous', (SELECT json_build_object('slug', q.slug, 'title', q.title)
+                        FROM published_posts q
+                       WHERE (q.published_at, q.id) < (p.published_at, p.id)
+                       ORDER BY q.published_at DESC, q.id DESC LIMIT 1),
+         'next', (SELECT json_build_object('slug', q.slug, 'title', q.title)
+                    FROM published_posts q
+                   WHERE (q.published_at, q.id) > (p.published_at, p.id)
+                   ORDER BY q.published_at, q.id LIMIT 1),
+         'related', COALESCE((
+             SELECT json_agg(json_build_object('slug', r.slug, 'title', r.title)
+                             ORDER BY r.shared DESC, r.published_at DESC, r.id DESC)
+               FROM (SELECT q.id, q.slug, q.title, q.published_at, count(*) AS shared
+                       FROM post_tags mine
+                      CROSS JOIN LATERAL (
+                            SELECT x.post_id FROM post_tags x
+                             WHERE x.tag_id = mine.tag_id AND x.post_id <> p.id
+                               AND x.published_at <= now()
+                             ORDER BY x.published_at DESC NULLS LAST, x.post_id DESC
+                             LIMIT 200) c
+                       JOIN published_posts q ON q.id = c.post_id
+                      WHERE mine.post_id = p.id
+                      GROUP BY q.id, q.slug, q.title, q.published_at
+                      ORDER BY count(*) DESC, q.published_at DESC, q.id DESC
+                      LIMIT 3) r), '[]')"
+    };
+}
+
 /// The SQL of each reader list, public so the index test can `EXPLAIN` exactly these.
 pub mod sql {
     pub const HOME: &str = concat!(
@@ -94,7 +129,10 @@ pub mod sql {
                       ORDER BY c.created_at, c.id)
                        FROM comments c LEFT JOIN users cu ON cu.id = c.author_id
                       WHERE c.post_id = p.id AND cu.disabled_at IS NULL), '[]') AS comments,
-           (SELECT count(*) FROM favorites f WHERE f.post_id = p.id) AS favorites, p.meta
+           (SELECT count(*) FROM favorites f WHERE f.post_id = p.id) AS favorites, p.meta,
+           json_build_object(",
+        onward!(),
+        ") AS onward
           FROM published_posts p JOIN users u ON u.id = p.author_id
          WHERE p.slug = $1"
     );
@@ -115,7 +153,7 @@ pub mod sql {
     pub const FEED: &str = concat!(
         summary_select!(),
         ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments,
-           0::bigint AS favorites, p.meta
+           0::bigint AS favorites, p.meta, '{}'::json AS onward
           FROM published_posts p JOIN users u ON u.id = p.author_id
          ORDER BY p.published_at DESC, p.id DESC
          LIMIT $1"

@@ -116,14 +116,18 @@ fn options() -> Options {
 }
 
 /// The sanitizer: ammonia's conservative defaults, plus the classes pulldown-cmark puts on
-/// fenced code (`language-rust`) so a stylesheet can colour them.
+/// fenced code (`language-rust`) so a stylesheet can colour them. Links' `rel` is the
+/// author's qualifiers only (`AUTHOR_REL`); `finish` adds the site's own afterwards.
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut b = ammonia::Builder::default();
-    b.add_tag_attributes("input", ["type", "checked", "disabled"])
+    b.add_tag_attributes("input", ["type", "checked", "disabled", "aria-label"])
         .add_tags(["input"])
         .add_allowed_classes("code", LANGUAGE_CLASSES.iter().copied())
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
-        .link_rel(Some("noopener noreferrer nofollow"))
+        // Not ammonia's `link_rel`, which gives every link the same `rel` (and then refuses
+        // to keep an author's): internal links must carry no `nofollow` (issue 27, item 10).
+        .link_rel(None)
+        .add_tag_attributes("a", ["rel", "aria-label"])
         // Footnotes link to ids; every id an author writes gets the prefix, so none can
         // take the name of one of the page's own.
         .add_tag_attributes("div", ["id"])
@@ -141,12 +145,29 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
                     .collect();
                 (!kept.is_empty()).then(|| kept.join(" ").into())
             }
+            ("a", "rel") => {
+                let kept: Vec<String> = value
+                    .split_ascii_whitespace()
+                    .map(str::to_ascii_lowercase)
+                    .filter(|r| AUTHOR_REL.contains(&r.as_str()))
+                    .collect();
+                (!kept.is_empty()).then(|| kept.join(" ").into())
+            }
             _ => Some(value.into()),
         });
     b
 });
 
 const ID_PREFIX: &str = "user-content-";
+
+/// The link qualifiers an author may put on a link they write as HTML
+/// (`<a href="…" rel="sponsored">`): search engines' words for "don't vouch for this".
+/// Markdown links carry none, so an author's links are followed unless they choose.
+const AUTHOR_REL: &[&str] = &["nofollow", "sponsored", "ugc"];
+
+/// What every link off the site carries besides the author's qualifiers: the page it opens
+/// gets no handle on this one, and no `Referer`.
+const EXTERNAL_REL: &str = "noopener noreferrer";
 
 const LANGUAGE_CLASSES: &[&str] = &[
     "language-rust",
@@ -178,9 +199,12 @@ pub fn render(markdown: &str) -> SafeHtml {
     let mut raw = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(
         &mut raw,
-        with_highlighting(with_footnote_ids(Parser::new_ext(&markdown, options()))),
+        with_task_labels(with_highlighting(with_footnote_ids(Parser::new_ext(
+            &markdown,
+            options(),
+        )))),
     );
-    SafeHtml(SANITIZER.clean(&raw).to_string())
+    SafeHtml(finish(&SANITIZER.clean(&raw).to_string(), Links::Post))
 }
 
 /// Fenced code in a language syntect knows, highlighted (see `highlight`), up to
@@ -256,7 +280,7 @@ fn with_footnote_ids<'a>(events: Parser<'a>) -> impl Iterator<Item = Event<'a>> 
                 let id = escape_attr(&name);
                 Event::InlineHtml(CowStr::from(format!(
                     "<sup class=\"footnote-reference\"><a href=\"#{ID_PREFIX}fn-{id}\" \
-                     id=\"{ID_PREFIX}fnref-{id}\">{n}</a></sup>"
+                     id=\"{ID_PREFIX}fnref-{id}\" aria-label=\"Footnote {n}\">{n}</a></sup>"
                 )))
             }
             Event::Start(Tag::FootnoteDefinition(name)) => {
@@ -265,13 +289,185 @@ fn with_footnote_ids<'a>(events: Parser<'a>) -> impl Iterator<Item = Event<'a>> 
                 Event::Html(CowStr::from(format!(
                     "<div class=\"footnote-definition\" id=\"{ID_PREFIX}fn-{id}\">\
                      <sup class=\"footnote-definition-label\">\
-                     <a href=\"#{ID_PREFIX}fnref-{id}\">{n}</a></sup>\n"
+                     <a href=\"#{ID_PREFIX}fnref-{id}\" aria-label=\"Back to the text of footnote {n}\">{n}</a></sup>\n"
                 )))
             }
             Event::End(TagEnd::FootnoteDefinition) => Event::Html(CowStr::from("</div>\n")),
             other => other,
         }
     })
+}
+
+/// Task-list checkboxes named by their item's text (`aria-label`): a checkbox without a name
+/// is announced as "checkbox, not checked" and nothing more (issue 27, item 4). They stay
+/// disabled: a post's list is not a form.
+fn with_task_labels<'a>(
+    events: impl Iterator<Item = Event<'a>>,
+) -> impl Iterator<Item = Event<'a>> {
+    let events: Vec<Event<'a>> = events.collect();
+    // Each marker's label, read ahead first, so the events then move out without clones.
+    let mut labels: Vec<String> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Event::TaskListMarker(_)))
+        .map(|(i, _)| item_text(&events[i + 1..]))
+        .collect();
+    labels.reverse();
+    events.into_iter().map(move |event| match event {
+        Event::TaskListMarker(checked) => {
+            let label = labels.pop().unwrap_or_default();
+            Event::InlineHtml(CowStr::from(format!(
+                "<input type=\"checkbox\" disabled=\"\"{} aria-label=\"{}\">",
+                if checked { " checked=\"\"" } else { "" },
+                escape_text(&label)
+            )))
+        }
+        other => other,
+    })
+}
+
+/// The text of a list item after its task marker, up to its end or its first nested list,
+/// on one line and at most `MAX` characters.
+fn item_text(events: &[Event<'_>]) -> String {
+    const MAX: usize = 150;
+    let mut text = String::new();
+    let mut depth = 0usize;
+    for event in events {
+        match event {
+            Event::Start(Tag::List(_)) => break,
+            Event::Start(_) => depth += 1,
+            Event::End(_) if depth == 0 => break,
+            Event::End(_) => depth -= 1,
+            Event::Text(t) | Event::Code(t) => text.push_str(t),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            _ => {}
+        }
+        if text.len() > MAX * 4 {
+            break;
+        }
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match text.is_empty() {
+        true => "Task".to_owned(),
+        false => truncate_words(&text, MAX),
+    }
+}
+
+/// Text for an attribute or an element: the characters HTML gives meaning escaped.
+fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whose links `finish` is placing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Links {
+    /// An author's: `rel` by where the link goes (`link_rel`).
+    Post,
+    /// A commenter's: the comment sanitizer gave each `nofollow ugc` already.
+    Comment,
+}
+
+/// The last touches on sanitized HTML, which the sanitizer can't make: each link's `rel` by
+/// where it goes, and every `<pre>` focusable (`tabindex="0"`), so a reader without a mouse
+/// can scroll a wide code block (WCAG 2.1.1). The sanitizer never lets an author's
+/// `tabindex` through; this adds it in one shape, on `pre` only.
+///
+/// Reads ammonia's output, which html5ever serialized: text has every `<` escaped and
+/// attribute values are always double-quoted with `"` escaped, so outside a quoted value a
+/// `<` always starts a tag.
+fn finish(html: &str, links: Links) -> String {
+    let mut out = String::with_capacity(html.len() + 64);
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tag_end(tail);
+        let tag = &tail[..end];
+        if tag.starts_with("<pre>") || tag.starts_with("<pre ") {
+            out.push_str("<pre tabindex=\"0\"");
+            out.push_str(&tag[4..]);
+        } else if links == Links::Post && tag.starts_with("<a ") {
+            out.push_str(&with_rel(tag));
+        } else {
+            out.push_str(tag);
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the tag starting `html` ends: just past its `>`, skipping quoted values.
+fn tag_end(html: &str) -> usize {
+    let mut quoted = false;
+    for (i, b) in html.bytes().enumerate().skip(1) {
+        match b {
+            b'"' => quoted = !quoted,
+            b'>' if !quoted => return i + 1,
+            _ => {}
+        }
+    }
+    html.len()
+}
+
+/// An author's `<a …>` start tag with its `rel` made from the author's qualifiers (the
+/// sanitizer kept only `AUTHOR_REL`'s) and, for a link off the site, `EXTERNAL_REL`.
+fn with_rel(tag: &str) -> String {
+    let mut attrs: Vec<(&str, &str)> = Vec::new();
+    let mut rest = tag["<a".len()..].trim_end_matches('>');
+    loop {
+        rest = rest.trim_start();
+        let Some((name, after)) = rest.split_once("=\"") else {
+            break;
+        };
+        let Some((value, after)) = after.split_once('"') else {
+            break;
+        };
+        attrs.push((name, value));
+        rest = after;
+    }
+    let author = attrs
+        .iter()
+        .find(|(n, _)| *n == "rel")
+        .map_or("", |(_, v)| *v);
+    let rel = match attrs.iter().find(|(n, _)| *n == "href") {
+        Some((_, href)) if leaves_the_site(href) => match author {
+            "" => EXTERNAL_REL.to_owned(),
+            author => format!("{EXTERNAL_REL} {author}"),
+        },
+        _ => author.to_owned(),
+    };
+    let mut out = String::from("<a");
+    for (name, value) in attrs.iter().filter(|(n, _)| *n != "rel") {
+        out.push_str(&format!(" {name}=\"{value}\""));
+    }
+    if !rel.is_empty() {
+        out.push_str(&format!(" rel=\"{rel}\""));
+    }
+    out.push('>');
+    out
+}
+
+/// Whether a link leaves the site: it names a scheme (`https:`, `mailto:`) or a host
+/// (`//cdn.example`). A path, a query or a fragment stays. An absolute link to the site's own
+/// address counts as leaving: it gets `noopener`, never `nofollow`, so it is still followed.
+fn leaves_the_site(href: &str) -> bool {
+    if href.starts_with("//") {
+        return true;
+    }
+    let head = href.split(['/', '?', '#']).next().unwrap_or_default();
+    head.contains(':')
 }
 
 /// A footnote label as an id: characters that could end the attribute become `-`.
@@ -381,7 +577,10 @@ pub fn render_comment(markdown: &str) -> SafeHtml {
         &mut raw,
         Parser::new_ext(&markdown, Options::ENABLE_STRIKETHROUGH),
     );
-    SafeHtml(COMMENT_SANITIZER.clean(&raw).to_string())
+    SafeHtml(finish(
+        &COMMENT_SANITIZER.clean(&raw).to_string(),
+        Links::Comment,
+    ))
 }
 
 /// Words per minute used for reading time; the figure Medium and Ghost use.
@@ -461,6 +660,7 @@ pub fn truncate_words(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used)]
 mod tests {
     use super::SafeHtml;
 
@@ -539,7 +739,8 @@ mod tests {
         assert!(!h.contains("style="), "classes, not inline styles: {h}");
         // An unknown language stays plain.
         assert!(
-            h.contains("<pre><code class=\"\">qapla'") || h.contains("<pre><code>qapla'"),
+            h.contains("<pre tabindex=\"0\"><code class=\"\">qapla'")
+                || h.contains("<pre tabindex=\"0\"><code>qapla'"),
             "{h}"
         );
         // A span an author writes keeps only highlighting classes, and no handler.
@@ -626,9 +827,63 @@ mod tests {
     }
 
     #[test]
-    fn links_are_marked_nofollow() {
-        let h = render("[x](https://example.com)");
-        assert!(h.as_str().contains("nofollow"), "{h}");
+    fn links_carry_nofollow_only_where_the_author_asks() {
+        let h = render(
+            "[out](https://example.com) [in](/posts/a) [here](#x) [rel](other?q=1) \
+             [cdn](//cdn.example/x) [mail](mailto:a@example.com)\n\n\
+             <a href=\"https://ad.example\" rel=\"Sponsored noopener me\" title=\"a > b\">ad</a> \
+             <a href=\"/tag\" rel=\"nofollow\">own</a> <a id=\"anchor\">x</a>",
+        );
+        let page = scraper::Html::parse_fragment(h.as_str());
+        let rel_of = |text: &str| {
+            let a = scraper::Selector::parse("a").unwrap();
+            page.select(&a)
+                .find(|a| a.text().collect::<String>() == text)
+                .map(|a| a.value().attr("rel").unwrap_or("").to_owned())
+                .unwrap()
+        };
+        assert_eq!(rel_of("out"), "noopener noreferrer", "{h}");
+        assert_eq!(rel_of("in"), "", "{h}");
+        assert_eq!(rel_of("here"), "", "{h}");
+        assert_eq!(rel_of("rel"), "", "{h}");
+        assert_eq!(rel_of("cdn"), "noopener noreferrer", "{h}");
+        assert_eq!(rel_of("mail"), "noopener noreferrer", "{h}");
+        assert_eq!(rel_of("ad"), "noopener noreferrer sponsored", "{h}");
+        assert_eq!(rel_of("own"), "nofollow", "{h}");
+        assert_eq!(rel_of("x"), "", "{h}");
+        assert!(h.as_str().contains(r#"title="a &gt; b""#), "{h}");
+    }
+
+    #[test]
+    fn code_blocks_are_focusable_and_only_this_way() {
+        let h = render(
+            "```rust\nfn main() {}\n```\n\n    indented\n\n<pre tabindex=\"5\">raw</pre>\n\n<div tabindex=\"0\">d</div>",
+        );
+        let h = h.as_str();
+        assert_eq!(h.matches("<pre tabindex=\"0\">").count(), 3, "{h}");
+        assert_eq!(h.matches("tabindex").count(), 3, "{h}");
+        let c = render_comment("```\nwide\n```\n\n[x](/posts/a)");
+        assert!(c.as_str().contains("<pre tabindex=\"0\">"), "{c}");
+        assert!(c.as_str().contains("nofollow ugc"), "{c}");
+    }
+
+    #[test]
+    fn task_list_checkboxes_are_named_by_their_text_and_stay_disabled() {
+        let h = render(
+            "- [ ] Write the *draft* `now`\n- [x] Say \"hi\" & <go>\n  - [ ] nested\n- [ ]\n",
+        );
+        let h = h.as_str();
+        assert!(
+            h.contains(r#"<input type="checkbox" disabled="" aria-label="Write the draft now">"#),
+            "{h}"
+        );
+        assert!(
+            h.contains(r#"checked="" aria-label="Say “hi” &amp;">"#),
+            "{h}"
+        );
+        assert!(h.contains(r#"aria-label="nested""#), "{h}");
+        assert!(h.contains(r#"aria-label="Task""#), "{h}");
+        assert_eq!(h.matches("disabled").count(), 4, "{h}");
     }
 
     #[test]

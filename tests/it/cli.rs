@@ -87,7 +87,7 @@ async fn seeding_is_idempotent() {
         "several authors and tags: {counts:?}"
     );
     let (code, image): (bool, bool) = sqlx::query_as(
-        "SELECT bool_or(body_html LIKE '%<pre><code%'), bool_or(body_html LIKE '%<img%') FROM posts",
+        "SELECT bool_or(body_html LIKE '%<pre tabindex=\"0\"><code%'), bool_or(body_html LIKE '%<img%') FROM posts",
     )
     .fetch_one(&db.pool)
     .await

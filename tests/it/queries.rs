@@ -154,6 +154,47 @@ async fn reader_lists_use_indexes_at_a_hundred_thousand_posts() {
             .unwrap()
             .join("\n");
     assert!(plan.contains("posts_slug_key"), "post page:\n{plan}");
+    // Run, not only planned: the way onward (previous, next, related posts sharing tags of
+    // 9,000 posts each) reads a few hundred rows, off indexes.
+    let plan = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF) {}",
+        sql::SHOW
+    )))
+    .bind("post-50001")
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+    .join("\n");
+    for table in ["posts", "post_tags"] {
+        assert!(
+            !plan.contains(&format!("Seq Scan on {table} ")),
+            "post page:\n{plan}"
+        );
+    }
+    assert!(
+        plan.contains("posts_visible_published_at_idx"),
+        "post page:\n{plan}"
+    );
+    assert!(
+        plan.contains("post_tags_tag_published_idx"),
+        "post page:\n{plan}"
+    );
+    assert!(most_rows_read(&plan) <= 1_000, "post page:\n{plan}");
+    let onward: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT onward FROM ({}) s",
+        sql::SHOW
+    )))
+    .bind("post-50001")
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(onward["previous"]["title"], "Post 50002", "{onward}");
+    assert_eq!(onward["next"]["title"], "Post 49999", "{onward}");
+    assert_eq!(
+        onward["related"].as_array().map(Vec::len),
+        Some(3),
+        "{onward}"
+    );
 
     // The API's whole-list count: one row and the scheduled posts, not every post.
     let plan = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(

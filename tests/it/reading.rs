@@ -434,3 +434,309 @@ async fn a_tag_page_follows_a_post_whose_date_changes() {
         vec!["Post 1", "Post 3", "Post 2"]
     );
 }
+
+/// Issue 27, item 10: an author's links are followed (search engines see the blog's own
+/// pages), `nofollow` only where the author wrote it; links off the site keep `noopener`;
+/// commenters' links are `nofollow ugc`.
+#[tokio::test]
+async fn links_are_followed_unless_the_author_says_and_comment_links_are_ugc() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Links",
+                body: "See [my other post](/posts/other), [the notes](#notes), \
+                       [Rust](https://www.rust-lang.org/) and \
+                       <a href=\"https://ads.example/\" rel=\"sponsored nofollow\">a sponsor</a>.",
+                ..Default::default()
+            },
+        )
+        .await;
+    let rita = app
+        .signed_in("rita", quire::accounts::model::Role::Reader)
+        .await;
+    let res = crate::comments::comment(
+        &rita,
+        &slug,
+        "Mine: [out](https://rita.example/) and [in](/posts/links)",
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = app.page(&format!("/posts/{slug}"), StatusCode::OK).await;
+    let rel = |href: &str, scope: &str| page.attr(&format!("{scope} a[href=\"{href}\"]"), "rel");
+    assert_eq!(rel("/posts/other", ".prose"), None, "internal: no rel");
+    assert_eq!(rel("#notes", ".prose"), None);
+    assert_eq!(
+        rel("https://www.rust-lang.org/", ".prose").as_deref(),
+        Some("noopener noreferrer")
+    );
+    assert_eq!(
+        rel("https://ads.example/", ".prose").as_deref(),
+        Some("noopener noreferrer sponsored nofollow")
+    );
+    for href in ["https://rita.example/", "/posts/links"] {
+        assert_eq!(
+            rel(href, ".comment-body").as_deref(),
+            Some("noopener noreferrer nofollow ugc"),
+            "{href}"
+        );
+    }
+}
+
+/// Items 4 and 12: a code block takes keyboard focus (so it scrolls without a mouse), task
+/// checkboxes are named by their text and stay disabled, footnote marks lead both ways.
+#[tokio::test]
+async fn code_blocks_task_lists_and_footnotes_are_reachable() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Details",
+                body: "- [ ] Buy *milk*\n- [x] Write the post\n\n\
+                       ```rust\nfn main() { println!(\"a very long line\"); }\n```\n\n\
+                       Said so.[^1]\n\n[^1]: A note.\n",
+                ..Default::default()
+            },
+        )
+        .await;
+    let page = app.page(&format!("/posts/{slug}"), StatusCode::OK).await;
+    assert_eq!(
+        page.attrs(".prose input[type=checkbox]", "aria-label"),
+        vec!["Buy milk", "Write the post"]
+    );
+    assert_eq!(
+        page.attrs(".prose input[type=checkbox][disabled]", "type")
+            .len(),
+        2
+    );
+    assert_eq!(page.attrs(".prose pre", "tabindex"), vec!["0"]);
+    assert_eq!(
+        page.attr(".prose .footnote-reference a", "href").as_deref(),
+        Some("#user-content-fn-1")
+    );
+    assert_eq!(
+        page.attr(".prose .footnote-definition-label a", "href")
+            .as_deref(),
+        Some("#user-content-fnref-1")
+    );
+}
+
+/// Item 12: a post ends with the posts published just before and after it, and up to three
+/// sharing the most tags (newest first among ties). Drafts, pages and posts scheduled for
+/// later are never among them.
+#[tokio::test]
+async fn a_post_ends_with_previous_next_and_related_posts() {
+    use quire::posts::model::PostKind;
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    for (title, tags, minutes, status, kind) in [
+        (
+            "Alpha",
+            &["Rust", "Web"][..],
+            -600,
+            PostStatus::Published,
+            PostKind::Post,
+        ),
+        (
+            "Bravo",
+            &["Rust"][..],
+            -500,
+            PostStatus::Published,
+            PostKind::Post,
+        ),
+        (
+            "About Rust",
+            &["Rust", "Web"][..],
+            -450,
+            PostStatus::Published,
+            PostKind::Page,
+        ),
+        (
+            "Draft Rust",
+            &["Rust", "Web"][..],
+            0,
+            PostStatus::Draft,
+            PostKind::Post,
+        ),
+        (
+            "Charlie",
+            &["Rust", "Web", "CSS"][..],
+            -400,
+            PostStatus::Published,
+            PostKind::Post,
+        ),
+        (
+            "Delta",
+            &["Web"][..],
+            -300,
+            PostStatus::Published,
+            PostKind::Post,
+        ),
+        ("Echo", &[][..], -200, PostStatus::Published, PostKind::Post),
+        (
+            "Foxtrot",
+            &["Rust", "Web"][..],
+            -100,
+            PostStatus::Published,
+            PostKind::Post,
+        ),
+        (
+            "Later Rust",
+            &["Rust", "Web"][..],
+            600,
+            PostStatus::Published,
+            PostKind::Post,
+        ),
+    ] {
+        app.post(
+            ada,
+            PostSpec {
+                title,
+                tags,
+                published_in_minutes: minutes,
+                status,
+                kind,
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    let onward = |page: &crate::harness::Page| {
+        (
+            page.text(".post-nav-prev .post-nav-title"),
+            page.text(".post-nav-next .post-nav-title"),
+            page.texts(".related li a"),
+        )
+    };
+    let charlie = app.page("/posts/charlie", StatusCode::OK).await;
+    assert_eq!(
+        onward(&charlie),
+        (
+            "Bravo".into(),
+            "Delta".into(),
+            vec!["Foxtrot".into(), "Alpha".into(), "Delta".into()]
+        )
+    );
+    assert_eq!(
+        charlie.attr("a[rel=prev]", "href").as_deref(),
+        Some("/posts/bravo")
+    );
+    assert_eq!(
+        charlie.attr("a[rel=next]", "href").as_deref(),
+        Some("/posts/delta")
+    );
+    // The oldest has no previous post, the newest no next (the scheduled one isn't out).
+    let alpha = app.page("/posts/alpha", StatusCode::OK).await;
+    assert_eq!(
+        onward(&alpha),
+        (
+            String::new(),
+            "Bravo".into(),
+            vec!["Foxtrot".into(), "Charlie".into(), "Delta".into()]
+        )
+    );
+    let foxtrot = app.page("/posts/foxtrot", StatusCode::OK).await;
+    assert_eq!(onward(&foxtrot).0, "Echo");
+    assert_eq!(onward(&foxtrot).1, "");
+    // No tags, no related posts: no empty section either.
+    let echo = app.page("/posts/echo", StatusCode::OK).await;
+    assert_eq!(onward(&echo), ("Delta".into(), "Foxtrot".into(), vec![]));
+    assert!(echo.texts(".related").is_empty());
+    for page in [&charlie, &alpha, &foxtrot, &echo] {
+        for never in ["About Rust", "Draft Rust", "Later Rust"] {
+            assert!(!page.text("main").contains(never), "{never}");
+        }
+    }
+}
+
+/// Publishing makes the pages kept for anonymous readers stale, so the newest post's page
+/// shows the next one as soon as it is out (the editor's write, through the cache).
+#[tokio::test]
+async fn publishing_a_post_updates_its_neighbours_kept_pages() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    app.post(
+        ada,
+        PostSpec {
+            title: "First",
+            ..Default::default()
+        },
+    )
+    .await;
+    for _ in 0..2 {
+        let first = app.page("/posts/first", StatusCode::OK).await;
+        assert_eq!(first.text(".post-nav-next"), "");
+    }
+    let editor = app
+        .signed_in("eve", quire::accounts::model::Role::Editor)
+        .await;
+    crate::admin::write(&editor, "Second", "Body.", "published").await;
+    let first = app.page("/posts/first", StatusCode::OK).await;
+    assert_eq!(first.text(".post-nav-next .post-nav-title"), "Second");
+}
+
+/// Item 12: `/favicon.ico`, which browsers and crawlers ask for unprompted, leads to the
+/// icon the pages name, with no database read and no 404.
+#[tokio::test]
+async fn favicon_ico_leads_to_the_site_icon() {
+    let app = spawn_app().await;
+    let home = app.page("/", StatusCode::OK).await;
+    let icon = home.attr("link[rel=icon]", "href").unwrap();
+    let res = app.get("/favicon.ico").await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"].to_str().unwrap(), icon);
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=3600")
+    );
+    let res = app.get(&icon).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+}
+
+/// Posts saved before the renderer changed get today's HTML from the `posts.rerender` job
+/// (which a migration queues on a site with posts), and kept pages go stale.
+#[tokio::test]
+async fn the_rerender_job_brings_old_posts_up_to_date() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Old",
+                body: "[home](/) and [out](https://example.com/)",
+                ..Default::default()
+            },
+        )
+        .await;
+    sqlx::query(
+        "UPDATE posts SET body_html = '<p><a href=\"/\" rel=\"noopener noreferrer nofollow\">home</a></p>'
+          WHERE slug = $1",
+    )
+    .bind(&slug)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    app.pages().stale().await;
+    let page = app.page("/posts/old", StatusCode::OK).await;
+    assert!(page.attr(".prose a[href=\"/\"]", "rel").is_some());
+    quire::jobs::NewJob::of(&quire::posts::Rerender {})
+        .enqueue(&app.db)
+        .await
+        .unwrap();
+    app.until_jobs_ran().await;
+    let page = app.page("/posts/old", StatusCode::OK).await;
+    assert_eq!(page.attr(".prose a[href=\"/\"]", "rel"), None);
+    assert_eq!(
+        page.attr(".prose a[href=\"https://example.com/\"]", "rel")
+            .as_deref(),
+        Some("noopener noreferrer")
+    );
+}
