@@ -382,6 +382,7 @@ pub struct Rerender {}
 
 impl crate::jobs::BackgroundJob for Rerender {
     const KIND: &'static str = "posts.rerender";
+    const TITLE: &'static str = "Rendering posts again";
     type Context = crate::cache::Pages;
 
     async fn run(
