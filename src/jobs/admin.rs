@@ -141,6 +141,7 @@ pub async fn confirm_discard(
     SignedIn(user): SignedIn,
     id: web::Path<i64>,
     query: web::Query<BackTo>,
+    registry: web::Data<Registry>,
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageJobs)?;
     let job = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
@@ -148,10 +149,7 @@ pub async fn confirm_discard(
     let layout = Layout::new(&state.site(), "Discard job", "", "/admin/jobs")
         .noindex()
         .header(Some(header(&user, &session)));
-    let name = match &job.key {
-        Some(key) => format!("{} ({key})", job.kind),
-        None => job.kind.clone(),
-    };
+    let name = registry.describe(&state.db, &job.kind, &job.payload).await;
     let mut page = Confirm::new(
         layout,
         session.csrf_token(),

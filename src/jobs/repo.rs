@@ -240,13 +240,15 @@ pub struct Row {
     pub title: String,
 }
 
+/// The columns of a `Row`.
+const ROW: &str = "id, kind, key, state, attempts, max_attempts, run_at, created_at, finished_at,
+                   locked_by, last_error, payload";
+
 /// One job as the admin lists it (its discard confirmation names it).
 pub async fn find(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Row>> {
-    sqlx::query_as(
-        "SELECT id, kind, key, state, attempts, max_attempts, run_at, created_at, finished_at,
-                locked_by, last_error
-           FROM jobs WHERE id = $1",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW} FROM jobs WHERE id = $1"
+    )))
     .bind(id)
     .fetch_optional(db)
     .await
@@ -266,9 +268,7 @@ pub async fn list(
     };
     // `order` is one of the three literals above.
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, kind, key, state, attempts, max_attempts, run_at, created_at, finished_at,
-                locked_by, last_error, payload
-           FROM jobs WHERE state = $1 ORDER BY {order} LIMIT $2 OFFSET $3"
+        "SELECT {ROW} FROM jobs WHERE state = $1 ORDER BY {order} LIMIT $2 OFFSET $3"
     )))
     .bind(state)
     .bind(limit)

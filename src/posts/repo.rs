@@ -29,6 +29,18 @@ macro_rules! summary_select {
     };
 }
 
+/// A `PostView` for a feed: the summary, the body, and no comments, favourites or way
+/// onward (a feed has no use for them).
+macro_rules! feed_select {
+    () => {
+        concat!(
+            summary_select!(),
+            ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments,
+               0::bigint AS favorites, p.meta, '{}'::json AS onward"
+        )
+    };
+}
+
 /// A post page's way onward (`model::Onward`), as `json_build_object`'s arguments, for the
 /// post `p` of published_posts: the posts just before and after it by publish date (the
 /// home page's index, walked from `p` one row each way), and up to three related posts, those
@@ -151,18 +163,16 @@ pub mod sql {
          LIMIT $1 OFFSET $2"
     );
     pub const FEED: &str = concat!(
-        summary_select!(),
-        ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments,
-           0::bigint AS favorites, p.meta, '{}'::json AS onward
+        feed_select!(),
+        "
           FROM published_posts p JOIN users u ON u.id = p.author_id
          ORDER BY p.published_at DESC, p.id DESC
          LIMIT $1"
     );
     /// `FEED` of tag `$2`, along the tag's own index as `BY_TAG` reads it.
     pub const FEED_BY_TAG: &str = concat!(
-        summary_select!(),
-        ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments,
-           0::bigint AS favorites, p.meta
+        feed_select!(),
+        "
           FROM post_tags x
           JOIN published_posts p ON p.id = x.post_id
           JOIN users u ON u.id = p.author_id
@@ -172,9 +182,8 @@ pub mod sql {
     );
     /// `FEED` of author `$2`.
     pub const FEED_BY_AUTHOR: &str = concat!(
-        summary_select!(),
-        ", p.body_html, p.updated_at, u.bio AS author_bio, '[]'::json AS comments,
-           0::bigint AS favorites, p.meta
+        feed_select!(),
+        "
           FROM published_posts p JOIN users u ON u.id = p.author_id
          WHERE p.author_id = $2
          ORDER BY p.published_at DESC, p.id DESC

@@ -356,6 +356,8 @@ async fn deleted_posts_go_to_the_trash_and_editors_restore_them() {
         trash.texts(".admin-table tbody td:first-child"),
         vec!["Doomed"]
     );
+    // Labelled by what it was before it was deleted.
+    assert_eq!(trash.texts(".admin-table tbody .state"), ["Was published"]);
     let res = eve
         .submit(
             "/admin/posts/trash",

@@ -498,7 +498,7 @@ async fn confirmations_ask_first_and_their_button_does_it() {
         (
             format!("/admin/jobs/{job}/discard?state=failed"),
             "Discard job",
-            "noop",
+            "Test job",
         ),
         (
             format!("/admin/webhooks/{webhook}/delete"),
