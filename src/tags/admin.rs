@@ -20,7 +20,7 @@ use crate::{
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, header},
     input::Problems,
-    render::{Layout, form::FormErrors},
+    render::{Layout, confirm::Confirm, form::FormErrors, number::count},
     state::AppState,
 };
 
@@ -306,16 +306,6 @@ async fn merge_refused(
     render(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
-#[derive(Template)]
-#[template(path = "tags/admin/merge.html")]
-struct MergePage {
-    layout: Layout,
-    csrf_token: String,
-    tag: Tag,
-    target: Tag,
-    posts: i64,
-}
-
 /// `GET /admin/tags/{id}/merge?into={other}`: what the merge will do, and the button that
 /// does it. Changes nothing.
 pub async fn confirm_merge(
@@ -330,13 +320,26 @@ pub async fn confirm_merge(
     match target(&state, &tag, &query.into).await? {
         Ok(target) => {
             let posts = repo::post_count(&state.db, tag.id).await?;
-            let page = MergePage {
-                layout: layout(&state, &session, &user, "Merge tags"),
-                csrf_token: session.csrf_token(),
-                tag,
-                target,
-                posts,
-            };
+            let moved = count(posts, "post", "posts");
+            let mut page = Confirm::new(
+                layout(&state, &session, &user, "Merge tags"),
+                session.csrf_token(),
+                format!("Merge “{}” into “{}”?", tag.name, target.name),
+            )
+            .says(format!(
+                "{moved} will move from “{}” to “{}” and keep their other tags.",
+                tag.name, target.name
+            ))
+            .says(format!(
+                "“{}” is then deleted, and /tags/{} leads to /tags/{}. This can't be undone.",
+                tag.name, tag.slug, target.slug
+            ))
+            .button(
+                &format!("Merge {moved} into “{}”", target.name),
+                &format!("/admin/tags/{}/merge", tag.id.0),
+                &format!("/admin/tags/{}/edit", tag.id.0),
+            );
+            page.fields.push(("into".into(), target.id.0.to_string()));
             render(StatusCode::OK, page)
         }
         Err(problem) => merge_refused(&state, &session, &user, tag, &query.into, problem).await,
@@ -365,15 +368,6 @@ pub async fn merge(
     }
 }
 
-#[derive(Template)]
-#[template(path = "tags/admin/delete.html")]
-struct DeletePage {
-    layout: Layout,
-    csrf_token: String,
-    tag: Tag,
-    posts: i64,
-}
-
 /// `GET /admin/tags/{id}/delete`: what deleting will do, and the button that does it.
 /// Changes nothing.
 pub async fn confirm_delete(
@@ -385,12 +379,29 @@ pub async fn confirm_delete(
     authz::require(&user, Action::ManageTags)?;
     let tag = load(&state, *id).await?;
     let posts = repo::post_count(&state.db, tag.id).await?;
-    let page = DeletePage {
-        layout: layout(&state, &session, &user, "Delete tag"),
-        csrf_token: session.csrf_token(),
-        tag,
-        posts,
+    let carried = match posts {
+        0 => "No post carries it.".to_owned(),
+        1 => "1 post carries it; it loses this tag and keeps its others.".to_owned(),
+        n => format!(
+            "{} carry it; they lose this tag and keep their others.",
+            count(n, "post", "posts")
+        ),
     };
+    let page = Confirm::new(
+        layout(&state, &session, &user, "Delete tag"),
+        session.csrf_token(),
+        format!("Delete the tag “{}”?", tag.name),
+    )
+    .says(carried)
+    .says(format!(
+        "Its page, /tags/{}, and its feed go away. This can't be undone.",
+        tag.slug
+    ))
+    .button(
+        &format!("Delete “{}”", tag.name),
+        &format!("/admin/tags/{}/delete", tag.id.0),
+        &format!("/admin/tags/{}/edit", tag.id.0),
+    );
     render(StatusCode::OK, page)
 }
 

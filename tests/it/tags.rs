@@ -676,7 +676,10 @@ async fn merging_is_picked_from_a_list_confirmed_then_keeps_other_tags() {
     let page = eve.page(&ask, StatusCode::OK).await;
     assert_eq!(page.text("h1"), "Merge “Golang” into “Go”?");
     assert!(page.text(".lede").starts_with("1 post will move"));
-    assert_eq!(page.text("main .actions button"), "Merge 1 post into “Go”");
+    assert_eq!(
+        page.text("main .confirm-actions button"),
+        "Merge 1 post into “Go”"
+    );
     // Asking changed nothing; picking nothing, or the tag itself, is refused.
     assert_eq!(shown_tags(&app, &a).await, vec!["Golang", "Servers"]);
     for bad in ["", "x", &from.to_string(), "999999"] {
