@@ -26,11 +26,12 @@ use crate::{
     db,
     error::{Error, error_pages},
     kv::Kv,
+    media,
     metrics::Metrics,
     middleware, posts, search,
     site::SiteAssets,
     state::AppState,
-    telemetry, uploads,
+    telemetry,
 };
 
 pub struct App {
@@ -298,6 +299,7 @@ impl App {
             false => None,
         };
         let registry = web::Data::new(registry);
+        let media_store = web::Data::new(media::Store::from_settings(&settings.uploads)?);
         let shared = AppState {
             db,
             redis,
@@ -338,6 +340,7 @@ impl App {
                 .app_data(views.clone())
                 .app_data(hub_data.clone())
                 .app_data(registry.clone())
+                .app_data(media_store.clone())
                 .app_data(cache_routes.clone())
                 .app_data(api_document.clone())
                 .app_data(assets.clone())
@@ -346,7 +349,7 @@ impl App {
                 .app_data(form_config())
                 .app_data(json_config())
                 .app_data(deadlines)
-                .app_data(uploads::admin::config(upload_limit))
+                .app_data(media::admin::config(upload_limit))
                 .wrap(from_fn(middleware::personal_pages))
                 // Inside the page cache: a kept page needs no settings.
                 .wrap(from_fn(crate::settings::live::refresh))

@@ -319,8 +319,48 @@ impl GoogleSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadsSettings {
+    /// Where files are kept: the folder `dir`, or an S3-compatible bucket (`s3`).
+    pub storage: StorageKind,
     pub dir: PathBuf,
     pub max_bytes: usize,
+    /// Largest image in pixels (width × height): bigger ones are refused before decoding,
+    /// so a small file that unpacks to gigabytes (a decompression bomb) never does.
+    pub max_pixels: u64,
+    /// The widths made for `srcset`, never wider than the image itself.
+    pub widths: Vec<u32>,
+    /// JPEG and WebP quality of the made files, 1–100.
+    pub quality: u8,
+    /// Where readers fetch files from: empty serves them through Quire at `/uploads/`;
+    /// else a CDN or the bucket's website, e.g. `https://cdn.example.com/media`.
+    pub public_base_url: String,
+    pub s3: S3Settings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    Local,
+    S3,
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Cloudflare R2, Garage, Ceph…).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    pub bucket: String,
+    pub region: String,
+    /// Empty for AWS itself; else the store's address, e.g. `https://<account>.r2.cloudflarestorage.com`.
+    pub endpoint: String,
+    /// `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key` (MinIO, Garage).
+    pub path_style: bool,
+    /// Empty: taken from the environment as the AWS tools do (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    /// How long a presigned upload address stays valid.
+    pub presign_secs: u64,
+    /// Seconds one request to the store may take.
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -737,6 +777,24 @@ impl Settings {
         }
         if self.uploads.max_bytes == 0 {
             return fail("uploads.max_bytes: must be at least 1");
+        }
+        if self.uploads.max_pixels < 1_000_000 {
+            return fail("uploads.max_pixels: must be at least 1000000");
+        }
+        if self.uploads.widths.is_empty()
+            || self.uploads.widths.iter().any(|w| !(16..=8192).contains(w))
+        {
+            return fail("uploads.widths: between one and many widths, each 16 to 8192");
+        }
+        if !(1..=100).contains(&self.uploads.quality) {
+            return fail("uploads.quality: 1 to 100");
+        }
+        let base = &self.uploads.public_base_url;
+        if !base.is_empty() && (Url::parse(base).is_err() || !base.starts_with("http")) {
+            return fail("uploads.public_base_url: an http(s):// address, or empty");
+        }
+        if self.uploads.storage == StorageKind::S3 && self.uploads.s3.bucket.is_empty() {
+            return fail("uploads.s3.bucket: required when uploads.storage is \"s3\"");
         }
         if self.session.ttl_hours == 0 {
             return fail("session.ttl_hours: must be at least 1");

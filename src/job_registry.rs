@@ -17,7 +17,7 @@ use crate::{
     import, jobs,
     jobs::{BackgroundJob, Registry},
     mail::Mailer,
-    newsletter, posts, search, stats, tags, webhooks,
+    media, newsletter, posts, search, stats, tags, webhooks,
 };
 
 /// The registry of this process's job runner. `pages`: the page cache's handle (for jobs
@@ -52,7 +52,9 @@ pub fn build(
         .register::<posts::trash::PurgeTrash>(pages.clone())
         .register::<posts::Rerender>(pages.clone())
         .register::<import::job::RunImport>(pages)
-        .register::<accounts::reset::PurgeResets>(());
+        .register::<accounts::reset::PurgeResets>(())
+        // Media: the store the files go to.
+        .register::<media::job::Process>(media::Store::from_settings(&settings.uploads)?);
 
     // The schedule, every minute on every instance (keys and `queue_once` keep each one job).
     registry = registry

@@ -19,9 +19,9 @@ use crate::{
     cache::{Keep, Routes, Rules},
     comments, export,
     extract::FormLimit,
-    health, import, jobs,
+    health, import, jobs, media,
     middleware::{LongWork, read, resource},
-    newsletter, pages, posts, redirects, search, settings, tags, uploads, webhooks,
+    newsletter, pages, posts, redirects, search, settings, tags, webhooks,
 };
 
 /// Pages kept whole, one per `?page=N`.
@@ -102,7 +102,7 @@ fn site(t: &mut Table) {
     t.read("/robots.txt", posts::feeds::robots);
     t.read("/favicon.ico", assets::favicon);
     t.read("/theme.css", settings::admin::theme_css);
-    t.read("/uploads/{name}", uploads::serve);
+    t.read("/uploads/{name}", media::serve);
     t.socket("/ws/posts/{id}/comments", comments::live::connect);
     t.socket("/ws/posts/{id}/editor", posts::live::connect);
 
@@ -248,12 +248,8 @@ fn site(t: &mut Table) {
     );
     t.read("/admin/comments", comments::admin::index);
     t.post("/admin/comments/bulk", comments::admin::bulk);
-    t.both(
-        "/admin/uploads",
-        uploads::admin::index,
-        uploads::admin::upload,
-    );
-    t.post("/admin/uploads/paste", uploads::admin::paste);
+    t.both("/admin/uploads", media::admin::index, media::admin::upload);
+    t.post("/admin/uploads/paste", media::admin::paste);
     t.read("/admin/users", accounts::admin::index);
     t.post("/admin/users/{id}/role", accounts::admin::change_role);
     t.both(

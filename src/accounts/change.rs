@@ -6,7 +6,7 @@
 //!
 //! Decided once for every door: a bio is at most `BIO_MAX` characters (the site's rule;
 //! Ghost allows 200, WordPress has no limit); an avatar is a path on this site or an
-//! `https://` address (`uploads::image_url`), never `http://`, which the site's own
+//! `https://` address (`media::image_url`), never `http://`, which the site's own
 //! Content-Security-Policy would block.
 
 use super::model::{Email, Password, PasswordPolicy, Username, parse_display_name};
@@ -78,8 +78,7 @@ impl ProfileChange {
             change.bio = problems.check(Field::Bio, parse_bio(bio));
         }
         if let Some(url) = &fields.avatar_url {
-            change.avatar_url =
-                problems.check(Field::Avatar, crate::uploads::image_url::parse(url));
+            change.avatar_url = problems.check(Field::Avatar, crate::media::image_url::parse(url));
         }
         if let Some(username) = &fields.username {
             change.username = problems.check(Field::Username, Username::parse(username));

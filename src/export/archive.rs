@@ -23,8 +23,9 @@ use super::{
 use crate::{
     accounts, comments,
     config::Settings,
+    media,
     posts::{self, model::PostKind, repo::ExportedPost},
-    redirects, tags, uploads,
+    redirects, tags,
 };
 
 /// What an export wrote.
@@ -266,7 +267,7 @@ where
     zip.run(|z| z.start(files::UPLOADS)).await?;
     let mut after = 0;
     loop {
-        let rows = uploads::repo::export_after(&mut *tx, after, BATCH).await?;
+        let rows = media::repo::export_after(&mut *tx, after, BATCH).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
         let n = rows.len() as u64;
@@ -313,7 +314,7 @@ where
     let mut missing = Vec::new();
     let mut after = 0;
     loop {
-        let rows = uploads::repo::export_after(&mut *tx, after, BATCH).await?;
+        let rows = media::repo::export_after(&mut *tx, after, BATCH).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
         let n = rows.len() as u64;

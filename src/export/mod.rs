@@ -17,8 +17,8 @@ use anyhow::Context;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::{
-    accounts, comments, config::Settings, posts, redirects, settings::model::SiteSettings, tags,
-    uploads,
+    accounts, comments, config::Settings, media, posts, redirects, settings::model::SiteSettings,
+    tags,
 };
 
 pub use archive::archive;
@@ -51,7 +51,7 @@ pub async fn counts(conn: &mut PgConnection) -> sqlx::Result<Counts> {
             .await?
             .unsigned_abs(),
         redirects: redirects::repo::count(&mut *conn).await?.unsigned_abs(),
-        uploads: uploads::repo::count(&mut *conn).await?.unsigned_abs(),
+        uploads: media::repo::count(&mut *conn).await?.unsigned_abs(),
     })
 }
 

@@ -22,12 +22,13 @@ use crate::{
     accounts,
     comments::{self, repo::ExportedComment},
     config::Settings,
+    media,
     posts::{
         self,
         model::{PostKind, PostStatus, public_path},
         repo::ExportedPost,
     },
-    tags, uploads,
+    tags,
 };
 
 type Xml<W> = Writer<BufWriter<W>>;
@@ -50,7 +51,7 @@ where
     let base = settings.http.base();
     let zone = jiff::tz::TimeZone::get(&site.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let (post_count, page_count) = posts::repo::export_counts(&mut *tx).await?;
-    let upload_count = uploads::repo::count(&mut *tx).await?;
+    let upload_count = media::repo::count(&mut *tx).await?;
     bar.set_length((post_count + page_count + upload_count).unsigned_abs());
     let mut counts = Counts::default();
 
@@ -111,7 +112,7 @@ where
     let upload_base = posts::repo::max_id(&mut *tx).await?;
     let mut after = 0;
     loop {
-        let rows = uploads::repo::export_after(&mut *tx, after, BATCH).await?;
+        let rows = media::repo::export_after(&mut *tx, after, BATCH).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
         let n = rows.len() as u64;

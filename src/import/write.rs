@@ -27,7 +27,7 @@ use crate::{
         self,
         model::{Email, NewUser, Role, UserId, Username},
     },
-    comments,
+    comments, media,
     posts::{
         self, NewPost,
         input::{self, PostFields},
@@ -35,7 +35,7 @@ use crate::{
     },
     redirects::model::NewRedirect,
     slug::Slug,
-    tags, uploads,
+    tags,
 };
 
 /// Posts written per transaction (with their comments).
@@ -58,9 +58,9 @@ pub struct Options {
     pub dry_run: bool,
     /// `posts.max_body_bytes`.
     pub max_body: usize,
-    /// `uploads.dir` and `uploads.max_bytes`.
-    pub uploads_dir: PathBuf,
-    pub upload_max_bytes: usize,
+    /// Where images go and their limits: imported images take the uploads' one way in
+    /// (`media::receive`), so they are checked, stripped and sized as uploads are.
+    pub uploads: crate::config::UploadsSettings,
     /// This site's address: old links to it become local paths.
     pub base_url: url::Url,
 }
@@ -74,8 +74,7 @@ impl Options {
             roles: HashMap::new(),
             dry_run,
             max_body: settings.posts.max_body_bytes,
-            uploads_dir: settings.uploads.dir.clone(),
-            upload_max_bytes: settings.uploads.max_bytes,
+            uploads: settings.uploads.clone(),
             base_url: settings.http.base_url.clone(),
         }
     }
@@ -808,7 +807,7 @@ impl<'a> Writer<'a> {
         let body = self.copy_images(&post.body_markdown).await?;
         let cover = match &post.cover {
             Some(address) => self.image(address).await?.or_else(|| {
-                let kept = crate::uploads::image_url::parse(address).ok().flatten();
+                let kept = crate::media::image_url::parse(address).ok().flatten();
                 if kept.is_none() {
                     notes.push(format!("cover {address} left out (not found, not https)"));
                 }
@@ -1013,7 +1012,7 @@ impl<'a> Writer<'a> {
 
     async fn copy_file(&mut self, address: &str, path: PathBuf) -> anyhow::Result<Option<String>> {
         let size = tokio::fs::metadata(&path).await?.len();
-        if size > self.opts.upload_max_bytes as u64 {
+        if size > self.opts.uploads.max_bytes as u64 {
             self.report.count("images").skipped += 1;
             self.report.skipped.push(format!(
                 "image {address}: {} is larger than uploads.max_bytes",
@@ -1022,7 +1021,7 @@ impl<'a> Writer<'a> {
             return Ok(None);
         }
         let bytes = tokio::fs::read(&path).await?;
-        let checked = match uploads::check(&bytes) {
+        let checked = match media::check(&bytes, self.opts.uploads.max_pixels) {
             Ok(checked) => checked,
             Err(why) => {
                 self.report.count("images").skipped += 1;
@@ -1035,12 +1034,20 @@ impl<'a> Writer<'a> {
             self.report.count("images").created += 1;
             return Ok(Some(here));
         }
-        uploads::store(&self.opts.uploads_dir, &checked, &bytes).await?;
-        let created = uploads::repo::insert_if_new(
+        let created = media::repo::find(self.db, &checked.file_name)
+            .await?
+            .is_none();
+        let store = media::Store::from_settings(&self.opts.uploads)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        media::receive(
             self.db,
-            &checked.file_name,
-            checked.content_type,
-            i32::try_from(bytes.len()).unwrap_or(i32::MAX),
+            &store,
+            &self.opts.uploads,
+            bytes.into(),
+            name,
             self.opts.importer,
         )
         .await?;

@@ -192,7 +192,7 @@ impl PostInput {
         let cover = problems
             .check(
                 Field::CoverImage,
-                crate::uploads::image_url::parse(&fields.cover_image),
+                crate::media::image_url::parse(&fields.cover_image),
             )
             .flatten();
         let meta = parse_meta(fields, &mut problems);
@@ -298,7 +298,7 @@ fn parse_meta(fields: &PostFields, problems: &mut Problems<Field>) -> PostMeta {
     let social_image = problems
         .check(
             Field::SocialImage,
-            crate::uploads::image_url::parse(&fields.social_image),
+            crate::media::image_url::parse(&fields.social_image),
         )
         .flatten();
     let canonical_url = problems

@@ -137,7 +137,7 @@ impl SettingsForm {
         };
         let image = |errors: &mut FormErrors, field: &'static str, value: &str| {
             errors
-                .check(field, crate::uploads::image_url::parse(value))
+                .check(field, crate::media::image_url::parse(value))
                 .flatten()
                 .unwrap_or_default()
         };

@@ -2,7 +2,7 @@
 //! accent colour). `TagInput::parse` holds every limit on a tag's fields, once: the admin's
 //! forms, the importers and any later door call it (issue 27, item 9).
 
-use crate::{input::Problems, settings::model::parse_color, slug::Slug, uploads::image_url};
+use crate::{input::Problems, media::image_url, settings::model::parse_color, slug::Slug};
 
 /// Longest tag name, in characters (a post's tag list takes the same rule:
 /// `posts::input::TAG_MAX`).
@@ -112,7 +112,7 @@ impl TagInput {
     /// control characters or commas (a post's tag list is comma-separated); a slug of
     /// lower-case letters, digits and hyphens (made from the name when empty); texts within
     /// their limits, with no control characters but line breaks in the description; an image
-    /// as `uploads::image_url` takes it; an accent as a hex colour.
+    /// as `media::image_url` takes it; an accent as a hex colour.
     pub fn parse(fields: &TagFields) -> Result<TagInput, Problems<Field>> {
         let mut problems = Problems::default();
         let name = fields.name.trim();

@@ -8,7 +8,7 @@ use actix_web::{
 };
 use askama::Template;
 
-use super::{check, repo, store};
+use super::{Store, repo};
 use crate::render::page::personal as render;
 use crate::{
     accounts::session::AuthSession,
@@ -48,7 +48,7 @@ pub struct UploadForm {
 }
 
 #[derive(Template)]
-#[template(path = "uploads/admin/index.html")]
+#[template(path = "media/admin/index.html")]
 struct IndexPage {
     layout: Layout,
     csrf_token: String,
@@ -102,6 +102,7 @@ struct Refused(String);
 /// Check and store what `user` sent; the new file's name.
 async fn receive(
     state: &AppState,
+    store: &Store,
     session: &AuthSession,
     user: &crate::accounts::model::CurrentUser,
     form: UploadForm,
@@ -122,37 +123,32 @@ async fn receive(
     let Some(file) = form.file else {
         return Ok(Err(Refused("Choose an image to upload.".into())));
     };
-    let checked = match check(&file.data) {
-        Ok(c) => c,
-        Err(rejected) => {
-            let mut message = rejected.to_string();
-            message[..1].make_ascii_uppercase();
-            return Ok(Err(Refused(format!("{message}."))));
-        }
-    };
-    store(&state.settings.uploads.dir, &checked, &file.data)
-        .await
-        .map_err(|e| Error::Internal(anyhow::Error::from(e).context("storing an upload")))?;
-    let size = i32::try_from(file.data.len()).unwrap_or(i32::MAX);
-    repo::insert(
+    let name = file.file_name.clone().unwrap_or_default();
+    match super::receive(
         &state.db,
-        &checked.file_name,
-        checked.content_type,
-        size,
+        store,
+        &state.settings.uploads,
+        file.data,
+        &name,
         user.id,
     )
-    .await?;
-    Ok(Ok(checked.file_name))
+    .await
+    {
+        Ok(upload) => Ok(Ok(upload.file_name)),
+        Err(super::NotKept::Refused(why)) => Ok(Err(Refused(super::sentence(&why)))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /admin/uploads` (multipart: `csrf_token`, `file`).
 pub async fn upload(
     state: web::Data<AppState>,
+    store: web::Data<Store>,
     session: AuthSession,
     Writer(user): Writer,
     MultipartForm(form): MultipartForm<UploadForm>,
 ) -> Result<HttpResponse, Error> {
-    match receive(&state, &session, &user, form).await? {
+    match receive(&state, &store, &session, &user, form).await? {
         Ok(name) => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/admin/uploads?uploaded={name}")))
             .finish()),
@@ -168,11 +164,12 @@ pub async fn upload(
 /// image's `url`, or the `error` to show.
 pub async fn paste(
     state: web::Data<AppState>,
+    store: web::Data<Store>,
     session: AuthSession,
     Writer(user): Writer,
     MultipartForm(form): MultipartForm<UploadForm>,
 ) -> Result<HttpResponse, Error> {
-    let (status, body) = match receive(&state, &session, &user, form).await? {
+    let (status, body) = match receive(&state, &store, &session, &user, form).await? {
         Ok(name) => (
             StatusCode::CREATED,
             serde_json::json!({ "url": format!("/uploads/{name}") }),

@@ -1,0 +1,275 @@
+//! Every statement on `uploads` and `media_uses`.
+
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+
+use crate::accounts::model::UserId;
+
+/// The columns of `Upload`, in its order.
+const ROW: &str = "id, file_name, content_type, bytes, uploader_id, original_name, alt, width, \
+                   height, animated, widths, state, error, created_at, processed_at";
+
+/// An upload as the library, the pages and the API see it.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct Upload {
+    pub id: i64,
+    /// `<sha256>.<ext>`: the key of the image readers get.
+    pub file_name: String,
+    pub content_type: String,
+    /// Size of the upload as sent.
+    pub bytes: i32,
+    pub uploader_id: UserId,
+    /// The file's name on the uploader's machine ('' when unknown).
+    pub original_name: String,
+    /// The description offered whenever the image is inserted.
+    pub alt: String,
+    /// Pixels, after EXIF orientation once processed.
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub animated: bool,
+    /// The widths made for `srcset`, smallest first.
+    pub widths: Vec<i32>,
+    /// `pending`, `ready` or `failed`.
+    pub state: String,
+    /// Why processing failed, in words for the library.
+    pub error: String,
+    pub created_at: OffsetDateTime,
+    pub processed_at: Option<OffsetDateTime>,
+}
+
+impl Upload {
+    /// The path readers fetch it at on this site (`/uploads/<name>`), as posts store it.
+    pub fn url(&self) -> String {
+        format!("/uploads/{}", self.file_name)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.state == "ready"
+    }
+}
+
+pub struct NewUpload<'a> {
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub bytes: i32,
+    pub uploader: UserId,
+    pub original_name: &'a str,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Record an upload; if its name (its content) is known already, the row as it is.
+pub async fn insert(db: impl PgExecutor<'_>, new: &NewUpload<'_>) -> sqlx::Result<Upload> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH added AS (
+             INSERT INTO uploads (file_name, content_type, bytes, uploader_id, original_name,
+                                  width, height)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (file_name) DO UPDATE SET file_name = EXCLUDED.file_name
+             RETURNING {ROW})
+         SELECT * FROM added"
+    )))
+    .bind(new.file_name)
+    .bind(new.content_type)
+    .bind(new.bytes)
+    .bind(new.uploader)
+    .bind(new.original_name)
+    .bind(i32::try_from(new.width).unwrap_or(i32::MAX))
+    .bind(i32::try_from(new.height).unwrap_or(i32::MAX))
+    .fetch_one(db)
+    .await
+}
+
+/// The upload named `file_name` (`<sha256>.<ext>`).
+pub async fn find(db: impl PgExecutor<'_>, file_name: &str) -> sqlx::Result<Option<Upload>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW} FROM uploads WHERE file_name = $1"
+    )))
+    .bind(file_name)
+    .fetch_optional(db)
+    .await
+}
+
+/// The uploads named in `file_names` (any order; unknown names are left out).
+pub async fn find_many(
+    db: impl PgExecutor<'_>,
+    file_names: &[String],
+) -> sqlx::Result<Vec<Upload>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW} FROM uploads WHERE file_name = ANY($1)"
+    )))
+    .bind(file_names)
+    .fetch_all(db)
+    .await
+}
+
+/// The upload with id `id`.
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Upload>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW} FROM uploads WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// What processing found: the image's size after orientation and the widths made.
+pub async fn mark_ready(
+    db: impl PgExecutor<'_>,
+    file_name: &str,
+    width: u32,
+    height: u32,
+    animated: bool,
+    widths: &[u32],
+) -> sqlx::Result<()> {
+    let widths: Vec<i32> = widths
+        .iter()
+        .map(|w| i32::try_from(*w).unwrap_or(i32::MAX))
+        .collect();
+    sqlx::query(
+        "UPDATE uploads SET state = 'ready', error = '', width = $2, height = $3, animated = $4,
+                widths = $5, processed_at = now()
+          WHERE file_name = $1",
+    )
+    .bind(file_name)
+    .bind(i32::try_from(width).unwrap_or(i32::MAX))
+    .bind(i32::try_from(height).unwrap_or(i32::MAX))
+    .bind(animated)
+    .bind(widths)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The decoder refused the file: the reason, for the library (at most 500 characters).
+pub async fn mark_failed(
+    db: impl PgExecutor<'_>,
+    file_name: &str,
+    error: &str,
+) -> sqlx::Result<()> {
+    let error: String = error.chars().take(500).collect();
+    sqlx::query(
+        "UPDATE uploads SET state = 'failed', error = $2, processed_at = now()
+          WHERE file_name = $1",
+    )
+    .bind(file_name)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The newest uploads, of one person or of everyone.
+pub async fn recent(
+    db: impl PgExecutor<'_>,
+    uploader: Option<UserId>,
+    limit: i64,
+) -> sqlx::Result<Vec<Upload>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW} FROM uploads
+          WHERE $1::bigint IS NULL OR uploader_id = $1
+          ORDER BY created_at DESC, id DESC LIMIT $2"
+    )))
+    .bind(uploader)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Where an upload is used: `place` ('post', 'user', 'tag', 'site') and the row's id.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct Use {
+    pub place: String,
+    pub ref_id: i64,
+}
+
+/// Every place `file_name` is used (kept by the database's triggers).
+pub async fn uses(db: impl PgExecutor<'_>, file_name: &str) -> sqlx::Result<Vec<Use>> {
+    sqlx::query_as(
+        "SELECT place, ref_id FROM media_uses WHERE file_name = $1 ORDER BY place, ref_id",
+    )
+    .bind(file_name)
+    .fetch_all(db)
+    .await
+}
+
+/// Forget an upload, unless it is used somewhere (checked in the same statement, so a save
+/// that starts using it at that moment wins). `true` if deleted.
+pub async fn delete_unused(db: impl PgExecutor<'_>, file_name: &str) -> sqlx::Result<bool> {
+    let deleted = sqlx::query(
+        "DELETE FROM uploads WHERE file_name = $1
+            AND NOT EXISTS (SELECT 1 FROM media_uses WHERE file_name = $1)",
+    )
+    .bind(file_name)
+    .execute(db)
+    .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
+/// Record an upload unless one with this (content-addressed) name exists; `true` if new.
+pub async fn insert_if_new(db: impl PgExecutor<'_>, new: &NewUpload<'_>) -> sqlx::Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO uploads (file_name, content_type, bytes, uploader_id, original_name, width,
+                              height)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (file_name) DO NOTHING",
+    )
+    .bind(new.file_name)
+    .bind(new.content_type)
+    .bind(new.bytes)
+    .bind(new.uploader)
+    .bind(new.original_name)
+    .bind(i32::try_from(new.width).unwrap_or(i32::MAX))
+    .bind(i32::try_from(new.height).unwrap_or(i32::MAX))
+    .execute(db)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Every upload's name after `after`, by name, `limit` at a time (`quire media regenerate`).
+pub async fn names_after(
+    db: impl PgExecutor<'_>,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT file_name FROM uploads WHERE file_name > $1 ORDER BY file_name LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// An upload as `quire export` writes it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExportedUpload {
+    pub id: i64,
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: i32,
+    pub uploader_id: UserId,
+    pub created_at: OffsetDateTime,
+}
+
+/// The next `limit` uploads after id `after`, by id: the export reads them in pages.
+pub async fn export_after(
+    db: impl PgExecutor<'_>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ExportedUpload>> {
+    sqlx::query_as(
+        "SELECT id, file_name, content_type, bytes, uploader_id, created_at
+           FROM uploads WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// How many uploads there are.
+pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM uploads")
+        .fetch_one(db)
+        .await
+}
