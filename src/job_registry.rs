@@ -54,13 +54,15 @@ pub fn build(
         .register::<import::job::RunImport>(pages)
         .register::<accounts::reset::PurgeResets>(())
         // Media: the store the files go to.
-        .register::<media::job::Process>(media::Store::from_settings(&settings.uploads)?);
+        .register::<media::job::Process>(media::Store::from_settings(&settings.uploads)?)
+        .register::<media::direct::PurgeIncoming>(media::Store::from_settings(&settings.uploads)?);
 
     // The schedule, every minute on every instance (keys and `queue_once` keep each one job).
     registry = registry
         .hourly(jobs::chores::Purge {})
         .hourly(posts::trash::PurgeTrash {})
         .hourly(accounts::reset::PurgeResets {})
+        .hourly(media::direct::PurgeIncoming {})
         // Scheduled posts go live by the clock, without a write to trigger anything.
         .each_minute(webhooks::Scan::KIND, |db| async move {
             jobs::queue_once::<webhooks::Scan>(&db).await

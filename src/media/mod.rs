@@ -9,12 +9,15 @@
 //! through `images` (`srcset`, `width`/`height`, lazy loading).
 
 pub mod admin;
+pub mod direct;
 pub mod image_url;
 pub mod images;
 pub mod job;
+pub mod migrate;
 pub mod pipeline;
 pub mod repo;
 pub mod store;
+pub mod variants;
 
 use std::io::Cursor;
 

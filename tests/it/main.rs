@@ -25,6 +25,7 @@ mod health;
 mod jobs;
 mod limits;
 mod live;
+mod media_store;
 mod moving;
 mod newsletter;
 mod oauth;
@@ -44,6 +45,7 @@ mod settings;
 mod smtp;
 mod stats;
 mod tags;
+mod upload_api;
 mod uploads;
 mod webhooks;
 
