@@ -349,6 +349,19 @@ mod tests {
         let mut bomb = png(1, 1);
         bomb[16..20].copy_from_slice(&20_000u32.to_be_bytes());
         bomb[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+        // The IHDR chunk's CRC (over its type and data), so the header reads as valid.
+        let crc = bomb[12..29].iter().fold(!0u32, |mut c, &b| {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+            c
+        });
+        bomb[29..33].copy_from_slice(&(!crc).to_be_bytes());
         assert!(matches!(
             check(&bomb, 50_000_000),
             Err(Rejected::TooManyPixels { width: 20_000, .. })
