@@ -192,6 +192,15 @@ pub async fn receive(
     Ok(row)
 }
 
+/// An upload's bytes as they were sent: `originals/<name>`, or, for one stored before
+/// originals were kept apart (and not processed since), `<name>` itself. `None` if neither.
+pub async fn original(store: &Store, name: &str) -> Result<Option<Bytes>, StoreError> {
+    if let Some(bytes) = store.get(&format!("{}{name}", store::ORIGINALS)).await? {
+        return Ok(Some(bytes));
+    }
+    store.get(name).await
+}
+
 /// A file name as people sent it, fit to show: no path, no control characters, ≤ 255 bytes.
 pub fn clean_name(sent: &str) -> String {
     let base = sent.rsplit(['/', '\\']).next().unwrap_or_default();

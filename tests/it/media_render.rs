@@ -121,10 +121,7 @@ async fn covers_and_body_images_become_pictures_with_sizes_and_lazy_loading() {
         .unwrap(),
         "lazy"
     );
-    assert!(
-        !html.contains("<cat>"),
-        "an alt's markup stays text"
-    );
+    assert!(!html.contains("<cat>"), "an alt's markup stays text");
     // Shared as its 1200×630 social card.
     assert_eq!(
         page.attr("meta[property=\"og:image\"]", "content").unwrap(),
