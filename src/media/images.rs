@@ -82,11 +82,12 @@ impl Images {
             .filter(|u| u.is_ready())
     }
 
-    /// The social card (1200×630) of the image at `url`, when it has one; else `url`.
-    pub fn social(&self, url: &str) -> String {
+    /// The social card (1200×630) of the image at `url` with its size, when it has one;
+    /// else `url`, size unknown.
+    pub fn social(&self, url: &str) -> (String, Option<(u32, u32)>) {
         match self.get(url) {
-            Some(u) => self.url(&super::og_key(&u.file_name)),
-            None => url.to_owned(),
+            Some(u) => (self.url(&super::og_key(&u.file_name)), Some(super::OG_SIZE)),
+            None => (url.to_owned(), None),
         }
     }
 
@@ -348,6 +349,9 @@ mod tests {
                 "<img src=\"https://cdn.example/m/{name}\" alt=\"&lt;b&gt;\" fetchpriority=\"high\" decoding=\"async\">"
             )
         );
-        assert_eq!(imgs.social("/uploads/x.png"), "/uploads/x.png");
+        assert_eq!(
+            imgs.social("/uploads/x.png"),
+            ("/uploads/x.png".into(), None)
+        );
     }
 }

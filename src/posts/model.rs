@@ -58,12 +58,13 @@ impl PostMeta {
     /// `cover`).
     pub fn apply(&self, layout: Layout, cover: Option<&str>, images: &Images) -> Layout {
         // An upload is shared as its 1200×630 social card.
-        let image = self
+        let shared = self
             .social_image
             .as_deref()
             .or(cover)
             .map(|i| images.social(i));
-        let mut layout = layout.article(image.as_deref());
+        let mut layout = layout.article(shared.as_ref().map(|(url, _)| url.as_str()));
+        layout.og_image_size = shared.and_then(|(_, size)| size);
         if !self.meta_title.is_empty() {
             layout.title = self.meta_title.clone();
         }

@@ -116,7 +116,9 @@ pub async fn show(
         pager,
     } = listing;
     if !tag.image.is_empty() {
-        layout.og_image = Some(layout.absolute(&images.social(&tag.image)));
+        let (card, size) = images.social(&tag.image);
+        layout.og_image = Some(layout.absolute(&card));
+        layout.og_image_size = size;
     }
     page(ShowPage {
         layout: layout.header(visitor.header),

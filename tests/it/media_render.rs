@@ -127,6 +127,16 @@ async fn covers_and_body_images_become_pictures_with_sizes_and_lazy_loading() {
         page.attr("meta[property=\"og:image\"]", "content").unwrap(),
         format!("{}/uploads/{cover}-og.jpg", app.settings.http.base())
     );
+    assert_eq!(
+        page.attr("meta[property=\"og:image:width\"]", "content")
+            .unwrap(),
+        "1200"
+    );
+    assert_eq!(
+        page.attr("meta[property=\"og:image:height\"]", "content")
+            .unwrap(),
+        "630"
+    );
 
     // The home page's card: the same picture, the first card eager.
     let home = app.page("/", StatusCode::OK).await;
