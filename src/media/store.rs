@@ -237,7 +237,8 @@ impl Store {
     }
 }
 
-fn public_base(configured: &str) -> String {
+/// Where readers fetch files: the configured base without its trailing `/`, else `/uploads`.
+pub fn public_base(configured: &str) -> String {
     match configured.trim_end_matches('/') {
         "" => "/uploads".to_owned(),
         base => base.to_owned(),
