@@ -98,7 +98,7 @@ impl Images {
             return self.rebased(url);
         };
         match u.widths.iter().copied().find(|w| *w >= width) {
-            Some(w) => self.url(&file_of(u, w, "webp")),
+            Some(w) => self.url(&u.file_key(w.unsigned_abs(), "webp")),
             None => self.url(&u.file_name),
         }
     }
@@ -181,7 +181,7 @@ impl Images {
         let set = |format: &str| {
             u.widths
                 .iter()
-                .map(|&w| format!("{} {w}w", self.url(&file_of(u, w, format))))
+                .map(|&w| format!("{} {w}w", self.url(&u.file_key(w.unsigned_abs(), format))))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -193,7 +193,7 @@ impl Images {
              <img src=\"{}\" srcset=\"{}\" sizes=\"{sizes}\" alt=\"{alt}\"{title}{dims}{loading} \
              decoding=\"async\"></picture>",
             set("webp"),
-            self.url(&file_of(u, middle, ext)),
+            self.url(&u.file_key(middle.unsigned_abs(), ext)),
             set(ext),
         );
     }
@@ -204,16 +204,6 @@ impl Images {
             Some(name) => self.url(name),
             None => url.to_owned(),
         }
-    }
-}
-
-/// The key of `u`'s file `width` wide in `format` (`webp` or its own extension).
-fn file_of(u: &Upload, width: i32, format: &str) -> String {
-    let own = u.file_name.rsplit('.').next().unwrap_or_default();
-    if Some(width) == u.width && format == own {
-        u.file_name.clone()
-    } else {
-        super::width_key(&u.file_name, width.unsigned_abs(), format)
     }
 }
 

@@ -13,6 +13,20 @@ pub struct Variant {
 }
 
 impl Upload {
+    /// The key of this image's file `width` pixels wide in `format` (its own extension or
+    /// `webp`): `<hash>-<w>.<format>`, except the full width in its own format, which is the
+    /// upload's own name (see `pipeline`'s module doc: the one rule renderers and the API
+    /// follow).
+    pub fn file_key(&self, width: u32, format: &str) -> String {
+        let own = self.file_name.rsplit_once('.').map_or("", |(_, ext)| ext);
+        let full = self.width.and_then(|w| u32::try_from(w).ok()) == Some(width);
+        if full && format == own {
+            self.file_name.clone()
+        } else {
+            width_key(&self.file_name, width, format)
+        }
+    }
+
     /// Every width made, smallest first, own format before WebP; empty while pending.
     pub fn variants(&self, store: &Store) -> Vec<Variant> {
         if !self.is_ready() {
@@ -35,7 +49,7 @@ impl Upload {
             .into_iter()
             .flat_map(|w| {
                 formats.iter().map(move |e| {
-                    let key = width_key(&self.file_name, w, e);
+                    let key = self.file_key(w, e);
                     Variant {
                         url: store.url(&key),
                         width: w,
