@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `worker`, `migrate`, `seed`, `reindex`, `rerender`,
-//! `export`, `user create`, `user role`, `mail test`.
+//! `export`, `user create`, `user role`, `mail test`, `media regenerate`.
 
 use std::time::Duration;
 
@@ -63,6 +63,11 @@ pub enum Command {
     /// Render every post's Markdown again with this version's renderer (after an upgrade:
     /// highlighted code). Safe while the site serves; nobody's edit dates change.
     Rerender,
+    /// Images: `quire media regenerate` after changing `uploads.widths` or `uploads.quality`.
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -108,6 +113,17 @@ pub enum ImportSource {
     Markdown { dir: std::path::PathBuf },
     /// A Quire archive (`quire export`).
     Quire { file: std::path::PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaCommand {
+    /// Make every upload's files again from its original (widths, WebP copies, social card),
+    /// with this configuration. Safe while the site serves; running it twice is harmless.
+    Regenerate {
+        /// Only uploads whose processing has not run yet.
+        #[arg(long)]
+        only_pending: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,6 +289,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { out, format } => {
             let pool = prepare_database(&settings).await?;
             export(&pool, &settings, out, format).await?;
+        }
+        Command::Media {
+            command: MediaCommand::Regenerate { only_pending },
+        } => {
+            let pool = prepare_database(&settings).await?;
+            regenerate_media(&pool, &settings, only_pending).await?;
         }
         Command::Reindex => {
             let pool = prepare_database(&settings).await?;
@@ -440,6 +462,68 @@ async fn stop_signal() {
 }
 
 /// `quire reindex`: every post queued in the search outbox and sent, with a progress bar.
+/// `quire media regenerate`: `media::job::process` on every upload (or every pending one), a
+/// batch of names at a time, with a progress bar; then kept pages are made stale.
+async fn regenerate_media(
+    pool: &sqlx::PgPool,
+    settings: &Settings,
+    only_pending: bool,
+) -> anyhow::Result<()> {
+    use crate::media::{self, job::Processed};
+    let store = media::Store::from_settings(&settings.uploads)?;
+    let opts = media::pipeline::Options::from_settings(&settings.uploads);
+    let bar = seed::progress_bar();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} images  {per_sec}  {eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_length(media::repo::count(pool).await?.unsigned_abs());
+    let (mut made, mut failed, mut skipped, mut files) = (0u64, 0u64, 0u64, 0usize);
+    let mut after = String::new();
+    loop {
+        let names = media::repo::names_after(pool, &after, 100).await?;
+        let Some(last) = names.last() else { break };
+        after.clone_from(last);
+        for name in &names {
+            bar.inc(1);
+            if only_pending {
+                let pending = media::repo::find(pool, name)
+                    .await?
+                    .is_some_and(|u| u.state == "pending");
+                if !pending {
+                    skipped += 1;
+                    continue;
+                }
+            }
+            match media::job::process(pool, &store, &opts, name)
+                .await
+                .with_context(|| format!("processing {name}"))?
+            {
+                Processed::Ready { files: n, .. } => {
+                    made += 1;
+                    files += n;
+                }
+                Processed::Failed(why) => {
+                    failed += 1;
+                    bar.println(format!("failed: {name}: {why}"));
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if made > 0 {
+        stale_pages(settings).await?;
+    }
+    let skipped = if only_pending {
+        format!(", {skipped} not pending left as they were")
+    } else {
+        String::new()
+    };
+    println!("regenerated {made} images ({files} files), {failed} failed{skipped}");
+    Ok(())
+}
+
 async fn reindex(pool: &sqlx::PgPool, settings: &Settings) -> anyhow::Result<()> {
     use crate::search::{meili::Meili, outbox};
     let meili = Meili::new(&settings.search)?
