@@ -310,7 +310,9 @@ where
         bar.inc(n);
     }
 
-    // uploads/<file name>: the files as stored (their names are their content's hash).
+    // uploads/<file name>: the files as they were uploaded (`originals/<name>`; before the
+    // media library, `<name>` itself): their names are those bytes' hash, and an import
+    // makes the readers' copies again.
     let mut missing = Vec::new();
     let mut after = 0;
     loop {
@@ -324,7 +326,15 @@ where
                 let mut absent = Vec::new();
                 for u in rows {
                     // Stored names are `<sha256>.<ext>` (the table's CHECK): no path in them.
-                    match std::fs::File::open(dir.join(&u.file_name)) {
+                    let original = dir.join(media::store::ORIGINALS).join(&u.file_name);
+                    let opened = std::fs::File::open(original).or_else(|e| {
+                        if e.kind() == std::io::ErrorKind::NotFound {
+                            std::fs::File::open(dir.join(&u.file_name))
+                        } else {
+                            Err(e)
+                        }
+                    });
+                    match opened {
                         Ok(mut file) => {
                             let name = format!("{}{}", files::UPLOADS_DIR, u.file_name);
                             z.zip

@@ -840,19 +840,42 @@ mod tests {
         );
     }
 
+    /// A JPEG whose luma refers to a quantization table it lacks: its header reads well
+    /// (`check` lets it in), its pixels never decode.
+    pub fn jpeg_without_its_table(whole: &[u8]) -> Vec<u8> {
+        let sof = whole
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("baseline SOF");
+        let mut broken = whole.to_vec();
+        // FFC0, length (2), precision, height (2), width (2), count, then id, sampling, table.
+        broken[sof + 12] = 3;
+        broken
+    }
+
     #[test]
     fn broken_files_are_refused_without_a_panic() {
         let whole = jpeg_of(&photo(300, 200));
-        // Cut before the pixels start, and cut in the middle of them.
-        for cut in [200, whole.len() / 2] {
-            let result = make(&name("jpg"), &whole[..cut], &opts(&[100]));
-            if cut == 200 {
-                assert!(
-                    matches!(result, Err(Rejected::Unreadable(_))),
-                    "{cut}: {result:?}"
-                );
-            }
+        let sos = whole
+            .windows(2)
+            .position(|w| w == [0xFF, 0xDA])
+            .expect("SOS");
+        // Cut before the pixels start: refused.
+        assert!(matches!(
+            make(&name("jpg"), &whole[..sos], &opts(&[100])),
+            Err(Rejected::Unreadable(_))
+        ));
+        // Cut in the middle of the pixels: the decoder fills the rest (as browsers show such
+        // a file), no panic either way.
+        for cut in [sos + 14, whole.len() / 2, whole.len() - 2] {
+            let _ = make(&name("jpg"), &whole[..cut], &opts(&[100]));
         }
+        let broken = jpeg_without_its_table(&whole);
+        assert!(super::super::check(&broken, 50_000_000).is_ok());
+        let Err(Rejected::Unreadable(why)) = make(&name("jpg"), &broken, &opts(&[100])) else {
+            panic!("a JPEG without its quantization table decoded");
+        };
+        assert!(why.contains("quantization"), "{why}");
         // A valid PNG header, then garbage.
         let mut png = png_of(&DynamicImage::ImageRgb8(photo(50, 50)));
         png.truncate(33);
@@ -882,7 +905,7 @@ mod tests {
             .expect("encode");
         out[16..20].copy_from_slice(&30_000u32.to_be_bytes());
         out[20..24].copy_from_slice(&30_000u32.to_be_bytes());
-        let crc = crc32(&out[12..29]);
+        let crc = super::super::tests::crc32(&out[12..29]);
         out[29..33].copy_from_slice(&crc.to_be_bytes());
         assert!(matches!(
             make(&name("png"), &out, &opts(&[480])),
@@ -892,21 +915,5 @@ mod tests {
                 ..
             })
         ));
-    }
-
-    /// PNG's CRC-32 (so the bomb's header is a valid chunk, not refused for its checksum).
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for b in bytes {
-            crc ^= u32::from(*b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
     }
 }
