@@ -63,7 +63,7 @@ pub enum Command {
     /// Render every post's Markdown again with this version's renderer (after an upgrade:
     /// highlighted code). Safe while the site serves; nobody's edit dates change.
     Rerender,
-    /// Images: `quire media regenerate` after changing `uploads.widths` or `uploads.quality`.
+    /// Images and the store they are kept in.
     Media {
         #[command(subcommand)]
         command: MediaCommand,
@@ -124,6 +124,21 @@ pub enum MediaCommand {
         #[arg(long)]
         only_pending: bool,
     },
+    /// Copy every file of the local folder (`uploads.dir`) into the bucket of
+    /// `[uploads.s3]` (or back, `--to local`), with progress. Safe while the site serves;
+    /// resumable: files already there (same size) are skipped. Switch `uploads.storage`
+    /// afterwards.
+    Migrate {
+        #[arg(long, value_enum)]
+        to: MediaTarget,
+    },
+}
+
+/// Where `quire media migrate` copies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MediaTarget {
+    S3,
+    Local,
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +292,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("kept {kept}");
             }
         }
+        Command::Media {
+            command: MediaCommand::Migrate { to },
+        } => migrate_media(&settings, to).await?,
         Command::Rerender => {
             let pool = prepare_database(&settings).await?;
             let bar = seed::progress_bar();
@@ -671,4 +689,70 @@ async fn prepare_database(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
         tracing::info!(language = %settings.search.language, "search index rebuilt for the new language");
     }
     Ok(pool)
+}
+
+/// `quire media migrate --to s3|local`.
+async fn migrate_media(settings: &Settings, to: MediaTarget) -> anyhow::Result<()> {
+    use crate::media::{Store, migrate};
+    let uploads = &settings.uploads;
+    if uploads.s3.bucket.is_empty() {
+        anyhow::bail!(
+            "uploads.s3.bucket is empty: configure [uploads.s3] (bucket, region, endpoint, \
+             keys) first"
+        );
+    }
+    let local = Store::local(&uploads.dir, &uploads.public_base_url)?;
+    let bucket = Store::s3(&uploads.s3, &uploads.public_base_url)?;
+    let (from, into, from_name, into_name, storage) = match to {
+        MediaTarget::S3 => (
+            &local,
+            &bucket,
+            format!("{}", uploads.dir.display()),
+            format!("bucket {}", uploads.s3.bucket),
+            "s3",
+        ),
+        MediaTarget::Local => (
+            &bucket,
+            &local,
+            format!("bucket {}", uploads.s3.bucket),
+            format!("{}", uploads.dir.display()),
+            "local",
+        ),
+    };
+    println!("copying the media files from {from_name} to {into_name}");
+    let bar = seed::progress_bar();
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  {eta} left")
+    {
+        bar.set_style(style);
+    }
+    let started = std::time::Instant::now();
+    let result = migrate::copy_all(from, into, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await;
+    bar.finish_and_clear();
+    let copied = match result {
+        Ok(copied) => copied,
+        Err(stopped) => anyhow::bail!(
+            "stopped {}: {}\n{} files were copied before that. Run the same command again to \
+             go on: files already copied are skipped.",
+            stopped.doing,
+            stopped.error,
+            stopped.so_far.copied,
+        ),
+    };
+    println!(
+        "copied {} files ({}), {} already there, in {:.1} s",
+        copied.copied,
+        crate::input::human_bytes(usize::try_from(copied.bytes).unwrap_or(usize::MAX)),
+        copied.skipped,
+        started.elapsed().as_secs_f64(),
+    );
+    println!(
+        "next: set uploads.storage = \"{storage}\" (or QUIRE__UPLOADS__STORAGE={storage}) and \
+         restart; run this again just before, to copy what was uploaded meanwhile"
+    );
+    Ok(())
 }

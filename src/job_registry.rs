@@ -53,6 +53,7 @@ pub fn build(
         .register::<posts::Rerender>(pages.clone())
         .register::<import::job::RunImport>(pages.clone())
         .register::<accounts::reset::PurgeResets>(())
+        .register::<media::direct::PurgeIncoming>(media::Store::from_settings(&settings.uploads)?)
         // Media: the store the files go to, and the pages that show them.
         .register::<media::job::Process>(media::job::Context {
             store: media::Store::from_settings(&settings.uploads)?,
@@ -64,6 +65,7 @@ pub fn build(
         .hourly(jobs::chores::Purge {})
         .hourly(posts::trash::PurgeTrash {})
         .hourly(accounts::reset::PurgeResets {})
+        .hourly(media::direct::PurgeIncoming {})
         // Scheduled posts go live by the clock, without a write to trigger anything.
         .each_minute(webhooks::Scan::KIND, |db| async move {
             jobs::queue_once::<webhooks::Scan>(&db).await
