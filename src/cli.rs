@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `worker`, `migrate`, `seed`, `reindex`, `rerender`,
-//! `export`, `user create`, `user role`, `mail test`.
+//! `export`, `user create`, `user role`, `mail test`, `media regenerate`.
 
 use std::time::Duration;
 
@@ -117,6 +117,13 @@ pub enum ImportSource {
 
 #[derive(Debug, Subcommand)]
 pub enum MediaCommand {
+    /// Make every upload's files again from its original (widths, WebP copies, social card),
+    /// with this configuration. Safe while the site serves; running it twice is harmless.
+    Regenerate {
+        /// Only uploads whose processing has not run yet.
+        #[arg(long)]
+        only_pending: bool,
+    },
     /// Copy every file of the local folder (`uploads.dir`) into the bucket of
     /// `[uploads.s3]` (or back, `--to local`), with progress. Safe while the site serves;
     /// resumable: files already there (same size) are skipped. Switch `uploads.storage`
@@ -301,6 +308,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = prepare_database(&settings).await?;
             export(&pool, &settings, out, format).await?;
         }
+        Command::Media {
+            command: MediaCommand::Regenerate { only_pending },
+        } => {
+            let pool = prepare_database(&settings).await?;
+            regenerate_media(&pool, &settings, only_pending).await?;
+        }
         Command::Reindex => {
             let pool = prepare_database(&settings).await?;
             reindex(&pool, &settings).await?;
@@ -467,6 +480,68 @@ async fn stop_signal() {
 }
 
 /// `quire reindex`: every post queued in the search outbox and sent, with a progress bar.
+/// `quire media regenerate`: `media::job::process` on every upload (or every pending one), a
+/// batch of names at a time, with a progress bar; then kept pages are made stale.
+async fn regenerate_media(
+    pool: &sqlx::PgPool,
+    settings: &Settings,
+    only_pending: bool,
+) -> anyhow::Result<()> {
+    use crate::media::{self, job::Processed};
+    let store = media::Store::from_settings(&settings.uploads)?;
+    let opts = media::pipeline::Options::from_settings(&settings.uploads);
+    let bar = seed::progress_bar();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} images  {per_sec}  {eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_length(media::repo::count(pool).await?.unsigned_abs());
+    let (mut made, mut failed, mut skipped, mut files) = (0u64, 0u64, 0u64, 0usize);
+    let mut after = String::new();
+    loop {
+        let names = media::repo::names_after(pool, &after, 100).await?;
+        let Some(last) = names.last() else { break };
+        after.clone_from(last);
+        for name in &names {
+            bar.inc(1);
+            if only_pending {
+                let pending = media::repo::find(pool, name)
+                    .await?
+                    .is_some_and(|u| u.state == "pending");
+                if !pending {
+                    skipped += 1;
+                    continue;
+                }
+            }
+            match media::job::process(pool, &store, &opts, name)
+                .await
+                .with_context(|| format!("processing {name}"))?
+            {
+                Processed::Ready { files: n, .. } => {
+                    made += 1;
+                    files += n;
+                }
+                Processed::Failed(why) => {
+                    failed += 1;
+                    bar.println(format!("failed: {name}: {why}"));
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if made > 0 {
+        stale_pages(settings).await?;
+    }
+    let skipped = if only_pending {
+        format!(", {skipped} not pending left as they were")
+    } else {
+        String::new()
+    };
+    println!("regenerated {made} images ({files} files), {failed} failed{skipped}");
+    Ok(())
+}
+
 async fn reindex(pool: &sqlx::PgPool, settings: &Settings) -> anyhow::Result<()> {
     use crate::search::{meili::Meili, outbox};
     let meili = Meili::new(&settings.search)?
