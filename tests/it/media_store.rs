@@ -256,7 +256,6 @@ async fn with_the_bucket_down_an_upload_is_a_readable_503_and_nothing_is_half_re
 }
 
 #[tokio::test]
-#[ignore = "needs media.process to read the original (the pipeline branch): drop this line then"]
 async fn a_media_job_whose_store_is_down_is_retried_not_failed() {
     let mut server = S3Server::start().await;
     let app = app_on(&server).await;
