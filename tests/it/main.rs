@@ -25,6 +25,7 @@ mod health;
 mod jobs;
 mod limits;
 mod live;
+mod media_library;
 mod moving;
 mod newsletter;
 mod oauth;

@@ -4,7 +4,7 @@
 
 use actix_multipart::form::{MultipartForm, MultipartFormConfig, bytes::Bytes, text::Text};
 use actix_web::{
-    HttpResponse, ResponseError,
+    FromRequest, HttpRequest, HttpResponse, ResponseError,
     http::{StatusCode, header},
     web,
 };
@@ -295,6 +295,18 @@ pub async fn json(
 /// Why an upload was refused, in words for the person who sent it.
 struct Refused(String);
 
+/// The multipart form, read only once the sender is known to be a writer: the extractors
+/// of a handler race, and a reader's or a stranger's request must be refused as such (403,
+/// the login page), not for the shape of its body.
+async fn read_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<UploadForm, actix_web::Error> {
+    let MultipartForm(form) =
+        MultipartForm::<UploadForm>::from_request(req, &mut payload.into_inner()).await?;
+    Ok(form)
+}
+
 /// Check and store what `user` sent; the upload's row.
 async fn receive(
     state: &AppState,
@@ -343,8 +355,10 @@ pub async fn upload(
     store: web::Data<Store>,
     session: AuthSession,
     Writer(user): Writer,
-    MultipartForm(form): MultipartForm<UploadForm>,
-) -> Result<HttpResponse, Error> {
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let form = read_form(&req, payload).await?;
     match receive(&state, &store, &session, &user, form).await? {
         Ok(upload) => Ok(HttpResponse::SeeOther()
             .insert_header((
@@ -352,7 +366,7 @@ pub async fn upload(
                 format!("/admin/media?uploaded={}", upload.file_name),
             ))
             .finish()),
-        Err(Refused(message)) => render(
+        Err(Refused(message)) => Ok(render(
             StatusCode::UNPROCESSABLE_ENTITY,
             page(
                 &state,
@@ -362,7 +376,7 @@ pub async fn upload(
                 FormErrors::general(message),
             )
             .await?,
-        ),
+        )?),
     }
 }
 
@@ -375,8 +389,10 @@ pub async fn paste(
     store: web::Data<Store>,
     session: AuthSession,
     Writer(user): Writer,
-    MultipartForm(form): MultipartForm<UploadForm>,
-) -> Result<HttpResponse, Error> {
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let form = read_form(&req, payload).await?;
     let (status, body) = match receive(&state, &store, &session, &user, form).await? {
         Ok(upload) => (
             StatusCode::CREATED,
