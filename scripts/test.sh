@@ -34,6 +34,15 @@ if [ ! -x "$SMTP_VENV/bin/python" ] || ! "$SMTP_VENV/bin/python" -c 'import aios
   "$SMTP_VENV/bin/pip" install --quiet --disable-pip-version-check aiosmtpd==1.4.6
 fi
 
+# s3s-fs (crates.io): the real S3 server the media tests store to (tests/it/harness.rs,
+# S3Server); it checks every request's SigV4 signature, presigned addresses included.
+# 0.13.0: later versions need a newer rustc.
+S3_ROOT=${CARGO_TARGET_DIR:-target}/s3s-fs
+if [ ! -x "$S3_ROOT/bin/s3s-fs" ]; then
+  echo "== installing s3s-fs (cargo install, into $S3_ROOT)" >&2
+  cargo install s3s-fs@0.13.0 --features binary --locked --root "$S3_ROOT"
+fi
+
 # The crate's layers: no import circle of more than 10 files, at most 20 imports back up.
 python3 scripts/imports.py --check
 

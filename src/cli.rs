@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `worker`, `migrate`, `seed`, `reindex`, `rerender`,
-//! `export`, `user create`, `user role`, `mail test`.
+//! `export`, `user create`, `user role`, `mail test`, `media regenerate`.
 
 use std::time::Duration;
 
@@ -63,6 +63,11 @@ pub enum Command {
     /// Render every post's Markdown again with this version's renderer (after an upgrade:
     /// highlighted code). Safe while the site serves; nobody's edit dates change.
     Rerender,
+    /// Images and the store they are kept in.
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -108,6 +113,32 @@ pub enum ImportSource {
     Markdown { dir: std::path::PathBuf },
     /// A Quire archive (`quire export`).
     Quire { file: std::path::PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaCommand {
+    /// Make every upload's files again from its original (widths, WebP copies, social card),
+    /// with this configuration. Safe while the site serves; running it twice is harmless.
+    Regenerate {
+        /// Only uploads whose processing has not run yet.
+        #[arg(long)]
+        only_pending: bool,
+    },
+    /// Copy every file of the local folder (`uploads.dir`) into the bucket of
+    /// `[uploads.s3]` (or back, `--to local`), with progress. Safe while the site serves;
+    /// resumable: files already there (same size) are skipped. Switch `uploads.storage`
+    /// afterwards.
+    Migrate {
+        #[arg(long, value_enum)]
+        to: MediaTarget,
+    },
+}
+
+/// Where `quire media migrate` copies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MediaTarget {
+    S3,
+    Local,
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +292,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("kept {kept}");
             }
         }
+        Command::Media {
+            command: MediaCommand::Migrate { to },
+        } => migrate_media(&settings, to).await?,
         Command::Rerender => {
             let pool = prepare_database(&settings).await?;
             let bar = seed::progress_bar();
@@ -273,6 +307,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { out, format } => {
             let pool = prepare_database(&settings).await?;
             export(&pool, &settings, out, format).await?;
+        }
+        Command::Media {
+            command: MediaCommand::Regenerate { only_pending },
+        } => {
+            let pool = prepare_database(&settings).await?;
+            regenerate_media(&pool, &settings, only_pending).await?;
         }
         Command::Reindex => {
             let pool = prepare_database(&settings).await?;
@@ -440,6 +480,68 @@ async fn stop_signal() {
 }
 
 /// `quire reindex`: every post queued in the search outbox and sent, with a progress bar.
+/// `quire media regenerate`: `media::job::process` on every upload (or every pending one), a
+/// batch of names at a time, with a progress bar; then kept pages are made stale.
+async fn regenerate_media(
+    pool: &sqlx::PgPool,
+    settings: &Settings,
+    only_pending: bool,
+) -> anyhow::Result<()> {
+    use crate::media::{self, job::Processed};
+    let store = media::Store::from_settings(&settings.uploads)?;
+    let opts = media::pipeline::Options::from_settings(&settings.uploads);
+    let bar = seed::progress_bar();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} images  {per_sec}  {eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_length(media::repo::count(pool).await?.unsigned_abs());
+    let (mut made, mut failed, mut skipped, mut files) = (0u64, 0u64, 0u64, 0usize);
+    let mut after = String::new();
+    loop {
+        let names = media::repo::names_after(pool, &after, 100).await?;
+        let Some(last) = names.last() else { break };
+        after.clone_from(last);
+        for name in &names {
+            bar.inc(1);
+            if only_pending {
+                let pending = media::repo::find(pool, name)
+                    .await?
+                    .is_some_and(|u| u.state == "pending");
+                if !pending {
+                    skipped += 1;
+                    continue;
+                }
+            }
+            match media::job::process(pool, &store, &opts, name)
+                .await
+                .with_context(|| format!("processing {name}"))?
+            {
+                Processed::Ready { files: n, .. } => {
+                    made += 1;
+                    files += n;
+                }
+                Processed::Failed(why) => {
+                    failed += 1;
+                    bar.println(format!("failed: {name}: {why}"));
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if made > 0 {
+        stale_pages(settings).await?;
+    }
+    let skipped = if only_pending {
+        format!(", {skipped} not pending left as they were")
+    } else {
+        String::new()
+    };
+    println!("regenerated {made} images ({files} files), {failed} failed{skipped}");
+    Ok(())
+}
+
 async fn reindex(pool: &sqlx::PgPool, settings: &Settings) -> anyhow::Result<()> {
     use crate::search::{meili::Meili, outbox};
     let meili = Meili::new(&settings.search)?
@@ -587,4 +689,70 @@ async fn prepare_database(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
         tracing::info!(language = %settings.search.language, "search index rebuilt for the new language");
     }
     Ok(pool)
+}
+
+/// `quire media migrate --to s3|local`.
+async fn migrate_media(settings: &Settings, to: MediaTarget) -> anyhow::Result<()> {
+    use crate::media::{Store, migrate};
+    let uploads = &settings.uploads;
+    if uploads.s3.bucket.is_empty() {
+        anyhow::bail!(
+            "uploads.s3.bucket is empty: configure [uploads.s3] (bucket, region, endpoint, \
+             keys) first"
+        );
+    }
+    let local = Store::local(&uploads.dir, &uploads.public_base_url)?;
+    let bucket = Store::s3(&uploads.s3, &uploads.public_base_url)?;
+    let (from, into, from_name, into_name, storage) = match to {
+        MediaTarget::S3 => (
+            &local,
+            &bucket,
+            format!("{}", uploads.dir.display()),
+            format!("bucket {}", uploads.s3.bucket),
+            "s3",
+        ),
+        MediaTarget::Local => (
+            &bucket,
+            &local,
+            format!("bucket {}", uploads.s3.bucket),
+            format!("{}", uploads.dir.display()),
+            "local",
+        ),
+    };
+    println!("copying the media files from {from_name} to {into_name}");
+    let bar = seed::progress_bar();
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files  {per_sec}  {eta} left")
+    {
+        bar.set_style(style);
+    }
+    let started = std::time::Instant::now();
+    let result = migrate::copy_all(from, into, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await;
+    bar.finish_and_clear();
+    let copied = match result {
+        Ok(copied) => copied,
+        Err(stopped) => anyhow::bail!(
+            "stopped {}: {}\n{} files were copied before that. Run the same command again to \
+             go on: files already copied are skipped.",
+            stopped.doing,
+            stopped.error,
+            stopped.so_far.copied,
+        ),
+    };
+    println!(
+        "copied {} files ({}), {} already there, in {:.1} s",
+        copied.copied,
+        crate::input::human_bytes(usize::try_from(copied.bytes).unwrap_or(usize::MAX)),
+        copied.skipped,
+        started.elapsed().as_secs_f64(),
+    );
+    println!(
+        "next: set uploads.storage = \"{storage}\" (or QUIRE__UPLOADS__STORAGE={storage}) and \
+         restart; run this again just before, to copy what was uploaded meanwhile"
+    );
+    Ok(())
 }

@@ -51,16 +51,21 @@ pub fn build(
         .register::<tags::jobs::Work>(pages.clone())
         .register::<posts::trash::PurgeTrash>(pages.clone())
         .register::<posts::Rerender>(pages.clone())
-        .register::<import::job::RunImport>(pages)
+        .register::<import::job::RunImport>(pages.clone())
         .register::<accounts::reset::PurgeResets>(())
-        // Media: the store the files go to.
-        .register::<media::job::Process>(media::Store::from_settings(&settings.uploads)?);
+        .register::<media::direct::PurgeIncoming>(media::Store::from_settings(&settings.uploads)?)
+        // Media: the store the files go to, and the pages that show them.
+        .register::<media::job::Process>(media::job::Context {
+            store: media::Store::from_settings(&settings.uploads)?,
+            pages,
+        });
 
     // The schedule, every minute on every instance (keys and `queue_once` keep each one job).
     registry = registry
         .hourly(jobs::chores::Purge {})
         .hourly(posts::trash::PurgeTrash {})
         .hourly(accounts::reset::PurgeResets {})
+        .hourly(media::direct::PurgeIncoming {})
         // Scheduled posts go live by the clock, without a write to trigger anything.
         .each_minute(webhooks::Scan::KIND, |db| async move {
             jobs::queue_once::<webhooks::Scan>(&db).await

@@ -14,7 +14,10 @@ use actix_web::{
 
 use crate::{
     accounts, api,
-    api::{articles, comments as api_comments, profiles, tags as api_tags, users},
+    api::{
+        articles, comments as api_comments, profiles, tags as api_tags, uploads as api_uploads,
+        users,
+    },
     assets,
     cache::{Keep, Routes, Rules},
     comments, export,
@@ -365,6 +368,11 @@ fn api(t: &mut Table) {
     t.api::<api_comments::__path_delete, _, _>(api_comments::delete);
     t.api::<api_tags::__path_index, _, _>(api_tags::index)
         .keep(WHOLE);
+    // Uploads: the fixed paths before `/uploads/{name}`.
+    t.api::<api_uploads::__path_create, _, _>(api_uploads::create);
+    t.api::<api_uploads::__path_presign, _, _>(api_uploads::presign);
+    t.api::<api_uploads::__path_confirm, _, _>(api_uploads::confirm);
+    t.api::<api_uploads::__path_show, _, _>(api_uploads::show);
 }
 
 /// What the wiring registers: the routes (per HTTP worker), and what is made once from them

@@ -31,6 +31,7 @@ use crate::{
 #[template(path = "accounts/author.html")]
 struct AuthorPage {
     layout: Layout,
+    images: crate::media::images::Images,
     author: Author,
     posts: Vec<PostSummary>,
     pager: Pager,
@@ -62,13 +63,18 @@ pub async fn author(
             .await?;
     let path = format!("/authors/{}", author.username);
     let title = format!("Posts by {}", author.display_name);
+    let listing = Listing::new(&state.site(), &path, &title, &author.bio, rows, number)?;
+    let images = listing
+        .images(&state, author.avatar_url.as_deref().as_slice())
+        .await?;
     let Listing {
         layout,
         posts,
         pager,
-    } = Listing::new(&state.site(), &path, &title, &author.bio, rows, number)?;
+    } = listing;
     page(AuthorPage {
         layout: layout.header(visitor.header),
+        images,
         posts,
         pager,
         author,

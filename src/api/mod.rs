@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod openapi;
 pub mod profiles;
 pub mod tags;
+pub mod uploads;
 pub mod users;
 
 use std::pin::Pin;

@@ -31,7 +31,7 @@ use utoipa::{
     modifiers(&TokenScheme),
     tags(
         (name = "Articles"), (name = "Comments"), (name = "Favorites"), (name = "Profile"),
-        (name = "Tags"), (name = "User and Authentication")
+        (name = "Tags"), (name = "Uploads"), (name = "User and Authentication")
     )
 )]
 pub struct ApiDoc;

@@ -310,7 +310,10 @@ where
         bar.inc(n);
     }
 
-    // uploads/<file name>: the files as stored (their names are their content's hash).
+    // uploads/<file name>: each upload as it was sent (its name is that content's hash, so
+    // importing the archive again gives it the same name and every link still works), read
+    // from the media store wherever it is (the local folder, a bucket).
+    let store = media::Store::from_settings(&settings.uploads)?;
     let mut missing = Vec::new();
     let mut after = 0;
     loop {
@@ -318,33 +321,24 @@ where
         let Some(last) = rows.last() else { break };
         after = last.id;
         let n = rows.len() as u64;
-        let dir = settings.uploads.dir.clone();
-        let absent = zip
-            .run(move |z| {
-                let mut absent = Vec::new();
-                for u in rows {
-                    // Stored names are `<sha256>.<ext>` (the table's CHECK): no path in them.
-                    match std::fs::File::open(dir.join(&u.file_name)) {
-                        Ok(mut file) => {
-                            let name = format!("{}{}", files::UPLOADS_DIR, u.file_name);
-                            z.zip
-                                .start_file(name.as_str(), z.stored)
-                                .with_context(|| format!("starting {name} in the archive"))?;
-                            std::io::copy(&mut file, &mut z.zip)
-                                .with_context(|| format!("copying {}", u.file_name))?;
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                            absent.push(u.file_name);
-                        }
-                        Err(e) => {
-                            return Err(anyhow::Error::new(e)
-                                .context(format!("reading upload {}", u.file_name)));
-                        }
-                    }
-                }
-                Ok(absent)
+        let mut absent = Vec::new();
+        for u in rows {
+            let Some(bytes) = media::original(&store, &u.file_name).await? else {
+                absent.push(u.file_name);
+                continue;
+            };
+            zip.run(move |z| {
+                // Stored names are `<sha256>.<ext>` (the table's CHECK): no path in them.
+                let name = format!("{}{}", files::UPLOADS_DIR, u.file_name);
+                z.zip
+                    .start_file(name.as_str(), z.stored)
+                    .with_context(|| format!("starting {name} in the archive"))?;
+                z.zip
+                    .write_all(&bytes)
+                    .with_context(|| format!("copying {}", u.file_name))
             })
             .await?;
+        }
         missing.extend(absent);
         bar.inc(n);
     }

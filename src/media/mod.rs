@@ -9,12 +9,15 @@
 //! through `images` (`srcset`, `width`/`height`, lazy loading).
 
 pub mod admin;
+pub mod direct;
 pub mod image_url;
 pub mod images;
 pub mod job;
+pub mod migrate;
 pub mod pipeline;
 pub mod repo;
 pub mod store;
+pub mod variants;
 
 use std::io::Cursor;
 
@@ -192,6 +195,15 @@ pub async fn receive(
     Ok(row)
 }
 
+/// An upload's bytes as they were sent: `originals/<name>`, or, for one stored before
+/// originals were kept apart (and not processed since), `<name>` itself. `None` if neither.
+pub async fn original(store: &Store, name: &str) -> Result<Option<Bytes>, StoreError> {
+    if let Some(bytes) = store.get(&format!("{}{name}", store::ORIGINALS)).await? {
+        return Ok(Some(bytes));
+    }
+    store.get(name).await
+}
+
 /// A file name as people sent it, fit to show: no path, no control characters, ≤ 255 bytes.
 pub fn clean_name(sent: &str) -> String {
     let base = sent.rsplit(['/', '\\']).next().unwrap_or_default();
@@ -296,6 +308,9 @@ pub fn valid_name(name: &str) -> bool {
 
 /// `GET /uploads/{name}`: from the local folder (with ranges and `Last-Modified`), or read
 /// from the bucket. Either way cached for a year: the name is the content.
+///
+/// An image fetched before its `media.process` job ran (the editor shows it right after a
+/// paste) is processed here, once, then served: the same `job::process` the job runs.
 pub async fn serve(
     state: web::Data<AppState>,
     store: web::Data<Store>,
@@ -305,41 +320,12 @@ pub async fn serve(
     if !valid_name(&name) {
         return Err(Error::NotFound);
     }
-    let _ = &state;
-    let mut res = if let Some(path) = store.local_path(&name) {
-        let file = web::block(move || NamedFile::open(path))
-            .await
-            .map_err(anyhow::Error::from)?
-            .map_err(|_| Error::NotFound)?;
-        file.use_last_modified(true)
-            .disable_content_disposition()
-            .into_response(&req)
-    } else {
-        let etag = format!("\"{}\"", name.as_str());
-        let unchanged = req
-            .headers()
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-        if unchanged {
-            HttpResponse::NotModified()
-                .insert_header((header::ETAG, etag))
-                .finish()
-        } else {
-            let bytes = match store.get(&name).await {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) => return Err(Error::NotFound),
-                Err(StoreError::NotFound) => return Err(Error::NotFound),
-                Err(e) => {
-                    tracing::warn!(error = %e, "media store read failed");
-                    return Err(Error::Unavailable);
-                }
-            };
-            HttpResponse::Ok()
-                .content_type(content_type(&name))
-                .insert_header((header::ETAG, etag))
-                .body(bytes)
+    let mut res = match fetch(&store, &name, &req).await? {
+        Some(res) => res,
+        None if process_if_pending(&state, &store, &name).await? => {
+            fetch(&store, &name, &req).await?.ok_or(Error::NotFound)?
         }
+        None => return Err(Error::NotFound),
     };
     let headers = res.headers_mut();
     headers.insert(
@@ -351,6 +337,90 @@ pub async fn serve(
         HeaderValue::from_static("nosniff"),
     );
     Ok(res)
+}
+
+/// The response for the stored file `name`; `None` when there is no such file.
+async fn fetch(
+    store: &Store,
+    name: &str,
+    req: &HttpRequest,
+) -> Result<Option<HttpResponse>, Error> {
+    if let Some(path) = store.local_path(name) {
+        let Ok(file) = web::block(move || NamedFile::open(path))
+            .await
+            .map_err(anyhow::Error::from)?
+        else {
+            return Ok(None);
+        };
+        return Ok(Some(
+            file.use_last_modified(true)
+                .disable_content_disposition()
+                .into_response(req),
+        ));
+    }
+    let etag = format!("\"{name}\"");
+    let unchanged = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    if unchanged {
+        return Ok(Some(
+            HttpResponse::NotModified()
+                .insert_header((header::ETAG, etag))
+                .finish(),
+        ));
+    }
+    let bytes = match store.get(name).await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) | Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "media store read failed");
+            return Err(Error::Unavailable);
+        }
+    };
+    Ok(Some(
+        HttpResponse::Ok()
+            .content_type(content_type(name))
+            .insert_header((header::ETAG, etag))
+            .body(bytes),
+    ))
+}
+
+/// At most this many images processed inline at once, whatever the number of requests: the
+/// rest wait their turn (each is bounded by `uploads.max_pixels`).
+static INLINE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// When `name` is an upload's base file (`<hash>.<ext>`) whose upload is still pending, make
+/// its files now; `true` when they are there.
+async fn process_if_pending(state: &AppState, store: &Store, name: &str) -> Result<bool, Error> {
+    if name.contains('-') {
+        return Ok(false);
+    }
+    let pending = repo::find(&state.db, name)
+        .await?
+        .is_some_and(|u| u.state == "pending");
+    if !pending {
+        return Ok(false);
+    }
+    let _turn = INLINE
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(anyhow::Error::from(e)))?;
+    let opts = pipeline::Options::from_settings(&state.settings.uploads);
+    match job::process(&state.db, store, &opts, name).await {
+        Ok(job::Processed::Ready { .. }) => {
+            crate::cache::Pages::of(state).stale().await;
+            Ok(true)
+        }
+        Ok(job::Processed::Failed(_)) => Ok(false),
+        Err(job::NotProcessed::Store(StoreError::Unavailable(e))) => {
+            tracing::warn!(error = %e, "media store unavailable while processing inline");
+            Err(Error::Unavailable)
+        }
+        Err(job::NotProcessed::Db(e)) => Err(e.into()),
+        Err(e) => Err(Error::Internal(anyhow::Error::from(e))),
+    }
 }
 
 #[cfg(test)]
@@ -397,10 +467,39 @@ mod tests {
         let mut bomb = png(1, 1);
         bomb[16..20].copy_from_slice(&20_000u32.to_be_bytes());
         bomb[20..24].copy_from_slice(&20_000u32.to_be_bytes());
+        // The IHDR chunk's CRC (over its type and data), so the header reads as valid.
+        let crc = bomb[12..29].iter().fold(!0u32, |mut c, &b| {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+            c
+        });
+        bomb[29..33].copy_from_slice(&(!crc).to_be_bytes());
         assert!(matches!(
             check(&bomb, 50_000_000),
             Err(Rejected::TooManyPixels { width: 20_000, .. })
         ));
+    }
+
+    /// PNG's CRC-32.
+    pub fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for b in bytes {
+            crc ^= u32::from(*b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
     }
 
     #[test]

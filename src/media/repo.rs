@@ -389,3 +389,70 @@ pub async fn set_alt(db: impl PgExecutor<'_>, id: i64, alt: &str) -> sqlx::Resul
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+// Direct uploads (`upload_intents`): the keys handed out by `POST /api/uploads/presign`.
+
+/// A presigned upload address handed to `user_id`, until `expires_at`.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct Intent {
+    pub object_key: String,
+    pub user_id: UserId,
+    pub file_name: String,
+    pub content_type: String,
+    pub declared_bytes: i64,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Record that `intent.user_id` may PUT to `intent.object_key` until `intent.expires_at`.
+pub async fn insert_intent(db: impl PgExecutor<'_>, intent: &Intent) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO upload_intents (object_key, user_id, file_name, content_type,
+                                     declared_bytes, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&intent.object_key)
+    .bind(intent.user_id)
+    .bind(&intent.file_name)
+    .bind(&intent.content_type)
+    .bind(intent.declared_bytes)
+    .bind(intent.expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The intent of `key`, expired or not.
+pub async fn find_intent(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<Option<Intent>> {
+    sqlx::query_as(
+        "SELECT object_key, user_id, file_name, content_type, declared_bytes, expires_at
+           FROM upload_intents WHERE object_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn delete_intent(db: impl PgExecutor<'_>, key: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM upload_intents WHERE object_key = $1")
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Keys whose address expired more than `grace_secs` ago (a PUT begun in time has ended).
+pub async fn expired_intents(
+    db: impl PgExecutor<'_>,
+    grace_secs: f64,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT object_key FROM upload_intents
+          WHERE expires_at < now() - make_interval(secs => $1)
+          ORDER BY expires_at LIMIT $2",
+    )
+    .bind(grace_secs)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

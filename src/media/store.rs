@@ -24,6 +24,10 @@ pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// The prefix of uploads as sent (private: `serve` never reads under it).
 pub const ORIGINALS: &str = "originals/";
 
+/// The prefix of direct uploads not yet confirmed (`POST /api/uploads/presign`): private,
+/// checked and removed by the confirmation, or by `media.purge_incoming` once expired.
+pub const INCOMING: &str = "incoming/";
+
 /// Why the store could not do what was asked, in words for the logs and the library.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -167,7 +171,7 @@ impl Store {
         if self.kind == StorageKind::S3 {
             let mut attributes = Attributes::new();
             attributes.insert(Attribute::ContentType, content_type.to_owned().into());
-            if !key.starts_with(ORIGINALS) {
+            if !key.starts_with(ORIGINALS) && !key.starts_with(INCOMING) {
                 attributes.insert(Attribute::CacheControl, IMMUTABLE.into());
             }
             opts.attributes = attributes;
@@ -198,8 +202,16 @@ impl Store {
 
     /// Remove `key`; a key already gone is fine.
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        match self.objects.delete(&Path::from(key)).await {
+        let path = Path::from(key);
+        match self.objects.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            // object_store deletes through DeleteObjects; some S3-compatible servers (s3s-fs)
+            // answer it for a missing key with an empty result that object_store can't read.
+            // If the key is gone, the delete did what was asked.
+            Err(e) if self.kind == StorageKind::S3 => match self.objects.head(&path).await {
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                _ => Err(e.into()),
+            },
             Err(e) => Err(e.into()),
         }
     }
@@ -230,7 +242,8 @@ impl Store {
     }
 }
 
-fn public_base(configured: &str) -> String {
+/// Where readers fetch files: the configured base without its trailing `/`, else `/uploads`.
+pub fn public_base(configured: &str) -> String {
     match configured.trim_end_matches('/') {
         "" => "/uploads".to_owned(),
         base => base.to_owned(),

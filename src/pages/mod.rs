@@ -84,6 +84,7 @@ pub fn free_slug(slug: Slug) -> Result<Slug, String> {
 #[template(path = "pages/show.html")]
 struct ShowPage {
     layout: Layout,
+    images: crate::media::images::Images,
     page: PageView,
 }
 
@@ -100,9 +101,21 @@ pub async fn show(
     let path = format!("/{}", found.slug);
     let layout =
         Layout::new(&state.site(), &found.title, &found.excerpt, &path).header(visitor.header);
-    let layout = found.meta.0.apply(layout, found.cover_image.as_deref());
+    let images = crate::media::images::Images::load(
+        &state.db,
+        &state.settings.uploads,
+        crate::media::images::sources(found.body_html.as_str())
+            .chain(found.cover_image.as_deref())
+            .chain(found.meta.0.social_image.as_deref()),
+    )
+    .await?;
+    let layout = found
+        .meta
+        .0
+        .apply(layout, found.cover_image.as_deref(), &images);
     page::page(ShowPage {
         layout,
+        images,
         page: found,
     })
 }

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::{
     accounts::model::UserId,
+    media::images::Images,
     render::{
         Layout, SafeHtml,
         page::{human_date, iso_date},
@@ -55,8 +56,15 @@ impl PostMeta {
     /// The page's head with these settings over its defaults: the meta title as the whole
     /// `<title>`, the meta description, the canonical override, the social image (else
     /// `cover`).
-    pub fn apply(&self, layout: Layout, cover: Option<&str>) -> Layout {
-        let mut layout = layout.article(self.social_image.as_deref().or(cover));
+    pub fn apply(&self, layout: Layout, cover: Option<&str>, images: &Images) -> Layout {
+        // An upload is shared as its 1200×630 social card.
+        let shared = self
+            .social_image
+            .as_deref()
+            .or(cover)
+            .map(|i| images.social(i));
+        let mut layout = layout.article(shared.as_ref().map(|(url, _)| url.as_str()));
+        layout.og_image_size = shared.and_then(|(_, size)| size);
         if !self.meta_title.is_empty() {
             layout.title = self.meta_title.clone();
         }

@@ -13,6 +13,7 @@ use crate::{
     db::{Page, PageNumber, PageQuery},
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, Visitor},
+    media::{self, images::Images},
     render::{Layout, page, page::Pager},
     site::Site,
     slug::Slug,
@@ -27,6 +28,18 @@ pub struct Listing {
 }
 
 impl Listing {
+    /// The uploads the list shows (its cards' covers) and `more` (an author's avatar, a tag's
+    /// image, the featured posts' covers), in one query.
+    pub async fn images(&self, state: &AppState, more: &[&str]) -> Result<Images, Error> {
+        let covers = self.posts.iter().filter_map(|p| p.cover_image.as_deref());
+        Ok(Images::load(
+            &state.db,
+            &state.settings.uploads,
+            covers.chain(more.iter().copied()),
+        )
+        .await?)
+    }
+
     /// `rows` were fetched with one extra (see `Page::from_overfetch`). A page past the end
     /// of the list is a 404.
     pub fn new(
@@ -63,6 +76,7 @@ impl Listing {
 #[template(path = "posts/index.html")]
 struct IndexPage {
     layout: Layout,
+    images: Images,
     /// On the first page: the featured posts, before the rest.
     featured: Vec<PostSummary>,
     posts: Vec<PostSummary>,
@@ -90,11 +104,17 @@ pub async fn index(
         ),
     };
     let site = &state.site();
+    let listing = Listing::new(site, "/", &site.title, &site.description, rows, number)?;
+    let featured_covers: Vec<&str> = featured
+        .iter()
+        .filter_map(|p| p.cover_image.as_deref())
+        .collect();
+    let images = listing.images(&state, &featured_covers).await?;
     let Listing {
         layout,
         mut posts,
         pager,
-    } = Listing::new(site, "/", &site.title, &site.description, rows, number)?;
+    } = listing;
     // Shown once: first, among the featured.
     posts.retain(|p| !featured.iter().any(|f| f.id == p.id));
     // A new site's first visitor learns how to claim it (the kept page changes with the
@@ -102,6 +122,7 @@ pub async fn index(
     let unclaimed = number.get() == 1 && !crate::accounts::repo::admin_exists(&state.db).await?;
     page(IndexPage {
         layout: layout.header(visitor.header),
+        images,
         featured,
         posts,
         pager,
@@ -113,6 +134,8 @@ pub async fn index(
 #[template(path = "posts/show.html")]
 struct ShowPage {
     layout: Layout,
+    /// The cover's and the body's uploads.
+    images: Images,
     post: Post,
     comments: Vec<crate::comments::CommentView>,
     /// The viewer moderates this post's comments (its author, an editor, an admin).
@@ -180,7 +203,15 @@ pub async fn show(
         &format!("/posts/{}", s.slug),
     )
     .header(visitor.header);
-    let layout = post.meta.0.apply(layout, s.cover_image.as_deref());
+    let images = Images::load(
+        &state.db,
+        &state.settings.uploads,
+        media::images::sources(post.body_html.as_str())
+            .chain(s.cover_image.as_deref())
+            .chain(post.meta.0.social_image.as_deref()),
+    )
+    .await?;
+    let layout = post.meta.0.apply(layout, s.cover_image.as_deref(), &images);
     let favorited = match &visitor.user {
         Some(v) => repo::is_favorite(&state.db, v.id, s.id).await?,
         None => false,
@@ -189,6 +220,7 @@ pub async fn show(
     let own = visitor.user.as_ref().is_some_and(|v| v.id == s.author_id);
     let mut res = page(ShowPage {
         layout,
+        images,
         post,
         comments,
         moderator,
@@ -231,6 +263,7 @@ pub async fn set_favorite(
 #[template(path = "posts/following.html")]
 struct FollowingPage {
     layout: Layout,
+    images: Images,
     posts: Vec<PostSummary>,
     pager: Pager,
 }
@@ -247,11 +280,7 @@ pub async fn following(
         .ok_or_else(|| Error::LoginRequired("/following".into()))?;
     let number = query.number();
     let rows = repo::list_followed(&state.db, user.id, number, state.site().per_page).await?;
-    let Listing {
-        layout,
-        posts,
-        pager,
-    } = Listing::new(
+    let listing = Listing::new(
         &state.site(),
         "/following",
         "Following",
@@ -259,10 +288,17 @@ pub async fn following(
         rows,
         number,
     )?;
+    let images = listing.images(&state, &[]).await?;
+    let Listing {
+        layout,
+        posts,
+        pager,
+    } = listing;
     crate::render::page::personal(
         actix_web::http::StatusCode::OK,
         FollowingPage {
             layout: layout.header(visitor.header).noindex(),
+            images,
             posts,
             pager,
         },

@@ -20,6 +20,8 @@ pub struct Layout {
     /// OpenGraph type: "website" or "article".
     pub og_type: &'static str,
     pub og_image: Option<String>,
+    /// The shared image's pixels, when known (an upload's 1200×630 social card).
+    pub og_image_size: Option<(u32, u32)>,
     pub rel_prev: Option<String>,
     pub rel_next: Option<String>,
     /// Error pages and paginated tails are not worth indexing.
@@ -75,6 +77,7 @@ impl Layout {
             description,
             og_type: "website",
             og_image: None,
+            og_image_size: None,
             rel_prev: None,
             rel_next: None,
             noindex: false,

@@ -68,6 +68,7 @@ pub async fn index(
 #[template(path = "tags/show.html")]
 struct ShowPage {
     layout: Layout,
+    images: crate::media::images::Images,
     tag: Tag,
     posts: Vec<PostSummary>,
     pager: Pager,
@@ -107,16 +108,21 @@ pub async fn show(
         true => &tag.description,
         false => &tag.meta_description,
     };
+    let listing = Listing::new(&state.site(), &path, &title, description, rows, number)?;
+    let images = listing.images(&state, &[tag.image.as_str()]).await?;
     let Listing {
         mut layout,
         posts,
         pager,
-    } = Listing::new(&state.site(), &path, &title, description, rows, number)?;
+    } = listing;
     if !tag.image.is_empty() {
-        layout.og_image = Some(layout.absolute(&tag.image));
+        let (card, size) = images.social(&tag.image);
+        layout.og_image = Some(layout.absolute(&card));
+        layout.og_image_size = size;
     }
     page(ShowPage {
         layout: layout.header(visitor.header),
+        images,
         tag,
         posts,
         pager,

@@ -841,3 +841,97 @@ async fn every_state_change_without_the_csrf_token_is_403_and_changes_nothing() 
     .unwrap();
     assert_eq!(before, after);
 }
+
+/// The upload API (`/api/uploads`, token auth) against every role: anonymous callers get
+/// 401, readers 403; authors upload and see their own uploads, editors and admins all.
+#[tokio::test]
+async fn every_upload_api_route_answers_each_role_exactly() {
+    use serde_json::json;
+    let app = spawn_app_with(|s| s.accounts.default_role = Role::Author).await;
+    let owner = app.author("owner").await;
+    let theirs = format!("{}.png", "f".repeat(64));
+    quire::media::repo::insert(
+        &app.db,
+        &quire::media::repo::NewUpload {
+            file_name: &theirs,
+            content_type: "image/png",
+            bytes: 70,
+            uploader: owner,
+            original_name: "theirs.png",
+            width: 1,
+            height: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let mut tokens = vec![None];
+    for role in &WHO[1..] {
+        let name = format!("api{}", tokens.len());
+        let token = crate::api::register(&app, &name).await;
+        sqlx::query("UPDATE users SET role = $1 WHERE username = $2")
+            .bind(*role)
+            .bind(&name)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        tokens.push(Some(token));
+    }
+    const CREATED: u16 = 201;
+    const NOT_FOUND: u16 = 404;
+    const NO_TOKEN: u16 = 401;
+    let rows: Vec<(Method, String, Option<serde_json::Value>, [u16; 5])> = vec![
+        (
+            Method::POST,
+            "/api/uploads".into(),
+            None,
+            [NO_TOKEN, NO, CREATED, CREATED, CREATED],
+        ),
+        // Local storage: allowed, and refused as needing S3.
+        (
+            Method::POST,
+            "/api/uploads/presign".into(),
+            Some(json!({"fileName": "a.png", "contentType": "image/png", "size": 70})),
+            [NO_TOKEN, NO, BAD, BAD, BAD],
+        ),
+        (
+            Method::POST,
+            "/api/uploads/confirm".into(),
+            Some(json!({"key": "incoming/none"})),
+            [NO_TOKEN, NO, NOT_FOUND, NOT_FOUND, NOT_FOUND],
+        ),
+        (
+            Method::GET,
+            format!("/api/uploads/{theirs}"),
+            None,
+            [NO_TOKEN, NO, NO, OK, OK],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (method, path, body, expected) in rows {
+        for (i, token) in tokens.iter().enumerate() {
+            let mut req = app.client.request(method.clone(), app.url(&path));
+            if let Some(token) = token {
+                req = req.header("Authorization", format!("Token {token}"));
+            }
+            req = match &body {
+                Some(body) => req.json(body),
+                None if method == Method::POST => req.multipart(
+                    reqwest::multipart::Form::new().part(
+                        "file",
+                        reqwest::multipart::Part::bytes(crate::uploads::PNG.to_vec())
+                            .file_name("dot.png"),
+                    ),
+                ),
+                None => req,
+            };
+            let got = req.send().await.unwrap().status().as_u16();
+            if got != expected[i] {
+                failures.push(format!(
+                    "{method} {path} as {:?}: expected {}, got {got}",
+                    WHO[i], expected[i]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

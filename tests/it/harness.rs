@@ -936,3 +936,114 @@ impl TestApp {
         .await
     }
 }
+
+/// A real S3 server for the media tests: `s3s-fs` (crates.io; it checks every request's
+/// SigV4 signature, presigned addresses included) on a free port, over a fresh temporary
+/// folder holding one bucket (a bucket is a folder under its root, an object a file). Killed
+/// when dropped. scripts/test.sh installs it into `<target>/s3s-fs`.
+pub struct S3Server {
+    pub port: u16,
+    pub bucket: String,
+    child: std::process::Child,
+    root: tempfile::TempDir,
+}
+
+pub const S3_ACCESS_KEY: &str = "quire-test-access";
+pub const S3_SECRET_KEY: &str = "quire-test-secret-0123456789";
+
+/// Where scripts/test.sh installs `s3s-fs`: `$CARGO_TARGET_DIR` (or the crate's `target`),
+/// then `s3s-fs/bin/s3s-fs`.
+fn s3s_fs_binary() -> std::path::PathBuf {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map_or_else(|| crate_dir.join("target"), |t| crate_dir.join(t));
+    let bin = target.join("s3s-fs/bin/s3s-fs");
+    assert!(
+        bin.is_file(),
+        "the S3 tests need s3s-fs at {}: run scripts/test.sh once, or install it with\n  \
+         cargo install s3s-fs@0.13.0 --features binary --locked --root \"${{CARGO_TARGET_DIR:-target}}/s3s-fs\"",
+        bin.display()
+    );
+    bin
+}
+
+impl S3Server {
+    pub async fn start() -> Self {
+        let bin = s3s_fs_binary();
+        let root = tempfile::tempdir().expect("a temporary folder");
+        let bucket = "quire-media".to_owned();
+        std::fs::create_dir(root.path().join(&bucket)).expect("the bucket's folder");
+        // A port the OS says is free; if another process takes it first, try another.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let mut child = std::process::Command::new(&bin)
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+                .arg(root.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("s3s-fs starts");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while tokio::time::Instant::now() < deadline {
+                if child.try_wait().ok().flatten().is_some() {
+                    break; // exited: the port was taken
+                }
+                if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+                {
+                    return Self {
+                        port,
+                        bucket,
+                        child,
+                        root,
+                    };
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("s3s-fs did not start listening");
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `[uploads.s3]` for this server: path-style, us-east-1, its keys, short timeouts.
+    pub fn settings(&self) -> quire::config::S3Settings {
+        quire::config::S3Settings {
+            bucket: self.bucket.clone(),
+            region: "us-east-1".into(),
+            endpoint: self.endpoint(),
+            path_style: true,
+            access_key_id: S3_ACCESS_KEY.into(),
+            secret_access_key: S3_SECRET_KEY.to_owned().into(),
+            presign_secs: 900,
+            timeout_secs: 5,
+        }
+    }
+
+    /// The bucket's folder on disk: each object is a file under it.
+    pub fn bucket_dir(&self) -> std::path::PathBuf {
+        self.root.path().join(&self.bucket)
+    }
+
+    /// The server goes away (connections refused from now on); the bucket's files stay.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -26,6 +26,9 @@ mod jobs;
 mod limits;
 mod live;
 mod media_library;
+mod media_pipeline;
+mod media_render;
+mod media_store;
 mod moving;
 mod newsletter;
 mod oauth;
@@ -45,6 +48,7 @@ mod settings;
 mod smtp;
 mod stats;
 mod tags;
+mod upload_api;
 mod uploads;
 mod webhooks;
 
