@@ -97,10 +97,8 @@ async fn authors_see_their_own_uploads_and_editors_everyones() {
         facts.contains("3 × 2") && facts.contains("Ann Display"),
         "{facts}"
     );
-    assert!(
-        facts.contains("Processing") && facts.contains("Unused"),
-        "{facts}"
-    );
+    // (Pending or processed by now: the job may have run.)
+    assert!(facts.contains("Unused"), "{facts}");
     let thumb = grid.attr(".media-thumb img", "loading").unwrap();
     assert_eq!(thumb, "lazy");
     assert_eq!(
