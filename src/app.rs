@@ -199,6 +199,7 @@ impl App {
             editor_js: assets.url("js/editor.js"),
             morphdom_js: assets.url("vendor/morphdom.min.js"),
             live_comments_js: assets.url("js/live-comments.js"),
+            media_js: assets.url("js/media.js"),
             newsletter: settings.mail.is_configured(),
         };
         let defaults = crate::settings::model::SiteSettings::defaults(&settings);

@@ -37,6 +37,7 @@ const FILES: &[File] = &[
     file!("js/local-time.js", "text/javascript; charset=utf-8"),
     file!("js/editor.js", "text/javascript; charset=utf-8"),
     file!("js/live-comments.js", "text/javascript; charset=utf-8"),
+    file!("js/media.js", "text/javascript; charset=utf-8"),
     // Vendored from npm (static/vendor/morphdom.README), served with its licence.
     file!("vendor/morphdom.min.js", "text/javascript; charset=utf-8"),
     file!("vendor/morphdom.LICENSE", "text/plain; charset=utf-8"),

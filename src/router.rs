@@ -251,7 +251,24 @@ fn site(t: &mut Table) {
     );
     t.read("/admin/comments", comments::admin::index);
     t.post("/admin/comments/bulk", comments::admin::bulk);
-    t.both("/admin/uploads", media::admin::index, media::admin::upload);
+    t.both("/admin/media", media::admin::index, media::admin::upload);
+    t.read("/admin/media.json", media::admin::json);
+    t.both(
+        "/admin/media/{id}",
+        media::admin::show,
+        media::admin::update,
+    );
+    t.both(
+        "/admin/media/{id}/delete",
+        media::admin::confirm_delete,
+        media::admin::delete,
+    );
+    // The library's old address: its page moved; the editor's script still posts here.
+    t.both(
+        "/admin/uploads",
+        media::admin::redirect_old,
+        media::admin::upload,
+    );
     t.post("/admin/uploads/paste", media::admin::paste);
     t.read("/admin/users", accounts::admin::index);
     t.post("/admin/users/{id}/role", accounts::admin::change_role);

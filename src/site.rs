@@ -28,6 +28,8 @@ pub struct SiteAssets {
     pub morphdom_js: String,
     /// New comments on the post page as they are posted (`ws`).
     pub live_comments_js: String,
+    /// The media library's picker and the editor's image dialog (`media::admin`).
+    pub media_js: String,
     /// The site sends email (`mail.smtp_host`), so readers may subscribe to new posts.
     pub newsletter: bool,
 }
@@ -56,6 +58,7 @@ pub struct Site {
     pub editor_js: String,
     pub morphdom_js: String,
     pub live_comments_js: String,
+    pub media_js: String,
     pub newsletter: bool,
     pub settings: crate::settings::model::SiteSettings,
 }
@@ -87,6 +90,7 @@ impl Site {
             editor_js: assets.editor_js.clone(),
             morphdom_js: assets.morphdom_js.clone(),
             live_comments_js: assets.live_comments_js.clone(),
+            media_js: assets.media_js.clone(),
             newsletter: assets.newsletter,
             settings,
         }

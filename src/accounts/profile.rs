@@ -38,6 +38,8 @@ pub(crate) struct AccountPage {
     /// The newsletter subscription of the account's address: pending, confirmed or
     /// unsubscribed, if there is one.
     subscription: Option<String>,
+    /// The images the avatar's picker offers (the account's own uploads).
+    choices: crate::media::admin::Choices,
 }
 
 /// A provider on /account: linked (with an unlink button) or not (with a link button).
@@ -95,6 +97,7 @@ pub(crate) async fn page(
         verify_required: state.site().settings.verify_email,
         can_write: crate::authz::can(&user, crate::authz::Action::Write),
         subscription,
+        choices: crate::media::admin::Choices::load(state, &user).await?,
     })
 }
 
@@ -141,6 +144,9 @@ pub struct ProfileForm {
     pub bio: String,
     #[serde(default)]
     pub avatar_url: String,
+    /// An image picked in the library's picker (`media::chosen`).
+    #[serde(default)]
+    pub avatar_url_pick: String,
 }
 
 /// The profile form's name for a field of `accounts::change`.
@@ -160,8 +166,15 @@ pub async fn update_profile(
     state: web::Data<AppState>,
     session: AuthSession,
     SignedIn(user): SignedIn,
-    CsrfForm(form): CsrfForm<ProfileForm>,
+    CsrfForm(mut form): CsrfForm<ProfileForm>,
 ) -> Result<HttpResponse, Error> {
+    let mut picks = FormErrors::default();
+    crate::media::admin::apply_pick(
+        &mut picks,
+        "avatar_url",
+        &mut form.avatar_url,
+        &mut form.avatar_url_pick,
+    );
     let fields = ProfileFields {
         display_name: Some(form.display_name.clone()),
         bio: Some(form.bio.clone()),
@@ -169,7 +182,17 @@ pub async fn update_profile(
         ..ProfileFields::default()
     };
     let policy = state.settings.accounts.password_policy();
-    let errors = match ProfileChange::parse(&fields, &policy) {
+    let parsed = match picks.is_empty() {
+        true => ProfileChange::parse(&fields, &policy).map_err(|problems| {
+            let mut errors = FormErrors::default();
+            for (field, message) in problems.iter() {
+                errors.add(form_field(field), crate::input::capitalise(message));
+            }
+            errors
+        }),
+        false => Err(picks),
+    };
+    let errors = match parsed {
         Ok(ProfileChange {
             display_name: Some(name),
             bio: Some(bio),
@@ -184,13 +207,7 @@ pub async fn update_profile(
                 "the profile form sends all three fields, so all three come back parsed"
             )));
         }
-        Err(problems) => {
-            let mut errors = FormErrors::default();
-            for (field, message) in problems.iter() {
-                errors.add(form_field(field), crate::input::capitalise(message));
-            }
-            errors
-        }
+        Err(errors) => errors,
     };
     let mut page = page(&state, &session, user, "profile", errors, None).await?;
     // Show what they typed, not what is stored.

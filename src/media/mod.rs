@@ -214,6 +214,54 @@ pub fn clean_name(sent: &str) -> String {
     out.trim().to_owned()
 }
 
+/// Longest alt text, in characters (the column's limit).
+pub const ALT_MAX: usize = 1000;
+
+/// An image's alt text as the library keeps it: control characters dropped (a newline
+/// would break the Markdown it is inserted into), trimmed, at most `ALT_MAX` characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alt(String);
+
+impl Alt {
+    pub fn parse(sent: &str) -> Result<Self, String> {
+        let clean: String = sent.chars().filter(|c| !c.is_control()).collect();
+        let clean = clean.trim();
+        if clean.chars().count() > ALT_MAX {
+            return Err(format!("alt text is at most {ALT_MAX} characters"));
+        }
+        Ok(Self(clean.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The Markdown that shows an upload with its alt text: `![alt](/uploads/<name>)`. Brackets
+/// and backslashes in the alt are escaped, so the text cannot end the image early.
+pub fn markdown(alt: &str, name: &str) -> String {
+    let mut escaped = String::with_capacity(alt.len());
+    for c in alt.chars() {
+        if matches!(c, '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    format!("![{escaped}](/uploads/{name})")
+}
+
+/// The image address a form's field asks for: an image picked from the library
+/// (`<field>_pick`, an upload's name, sent by the picker's radio buttons) wins over the
+/// address typed beside it; with nothing picked, the typed address (checked afterwards by
+/// `image_url::parse`, as every door does). A pick that names no upload is refused.
+pub fn chosen(typed: &str, picked: &str) -> Result<String, String> {
+    match picked.trim() {
+        "" => Ok(typed.to_owned()),
+        name if valid_name(name) && !name.contains('-') => Ok(format!("/uploads/{name}")),
+        _ => Err("pick an image from the library, or type its address".into()),
+    }
+}
+
 /// The key of `name`'s copy `width` pixels wide, in `ext` (`<hash>-960.webp`).
 pub fn width_key(name: &str, width: u32, ext: &str) -> String {
     let stem = name.split_once('.').map_or(name, |(stem, _)| stem);
@@ -452,6 +500,33 @@ mod tests {
             }
         }
         !crc
+    }
+
+    #[test]
+    fn alt_text_drops_control_characters_and_has_a_limit() {
+        let alt = Alt::parse("  A cat\n on\u{7} a mat\t ").expect("fine");
+        assert_eq!(alt.as_str(), "A cat on a mat");
+        assert!(Alt::parse(&"é".repeat(ALT_MAX)).is_ok());
+        assert!(Alt::parse(&"é".repeat(ALT_MAX + 1)).is_err());
+        assert_eq!(
+            markdown("a [b] \\c", "x.png"),
+            "![a \\[b\\] \\\\c](/uploads/x.png)"
+        );
+    }
+
+    #[test]
+    fn a_picked_upload_wins_over_the_typed_address() {
+        let name = format!("{}.png", "a".repeat(64));
+        assert_eq!(chosen("/typed.png", ""), Ok("/typed.png".into()));
+        assert_eq!(chosen("/typed.png", &name), Ok(format!("/uploads/{name}")));
+        for forged in [
+            "https://evil.example/x.png",
+            "../x.png",
+            "javascript:x",
+            &format!("{}-480.webp", "a".repeat(64)),
+        ] {
+            assert!(chosen("", forged).is_err(), "{forged}");
+        }
     }
 
     #[test]

@@ -274,6 +274,122 @@ pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
         .await
 }
 
+/// What the library's grid asks for: whose uploads (`None`: everyone's), a search of the
+/// original name and alt text, only those used nowhere.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// One upload (its page).
+    pub id: Option<i64>,
+    pub uploader: Option<UserId>,
+    pub q: String,
+    pub unused: bool,
+    /// Leave out failed uploads (the editor's dialog and the picker offer none).
+    pub usable: bool,
+    /// Only processed ones (the picker shows their thumbnails).
+    pub ready: bool,
+}
+
+/// An upload in the library's grid: the row, who sent it and how many places use it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Listed {
+    #[sqlx(flatten)]
+    pub upload: Upload,
+    pub uploader: String,
+    pub uses: i64,
+}
+
+/// One page of the library, newest first (`limit` rows from `offset`).
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    filter: &Filter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Listed>> {
+    let columns = ROW
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = sqlx::QueryBuilder::new(format!(
+        "SELECT {columns}, coalesce(nullif(p.display_name, ''), p.username, '') AS uploader,
+                (SELECT count(*) FROM media_uses m WHERE m.file_name = u.file_name) AS uses
+           FROM uploads u LEFT JOIN users p ON p.id = u.uploader_id
+          WHERE true"
+    ));
+    if let Some(id) = filter.id {
+        q.push(" AND u.id = ").push_bind(id);
+    }
+    if let Some(who) = filter.uploader {
+        q.push(" AND u.uploader_id = ").push_bind(who);
+    }
+    let text = filter.q.trim();
+    if !text.is_empty() {
+        let pattern = crate::db::contains_pattern(text);
+        q.push(" AND (u.original_name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR u.alt ILIKE ")
+            .push_bind(pattern)
+            .push(")");
+    }
+    if filter.unused {
+        q.push(" AND NOT EXISTS (SELECT 1 FROM media_uses m WHERE m.file_name = u.file_name)");
+    }
+    if filter.usable {
+        q.push(" AND u.state <> 'failed'");
+    }
+    if filter.ready {
+        q.push(" AND u.state = 'ready'");
+    }
+    q.push(" ORDER BY u.created_at DESC, u.id DESC LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    q.build_query_as().fetch_all(db).await
+}
+
+/// A place an upload is used, with what to call it and where to change it.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct Place {
+    /// 'post', 'user', 'tag' or 'site'.
+    pub place: String,
+    pub ref_id: i64,
+    /// The post's title, the person's name, the tag's name ('' for the site).
+    pub label: String,
+    /// A person's username (their page's address); '' for the others.
+    pub username: String,
+    /// A post: whether it is a page (About, Contact).
+    pub page: bool,
+}
+
+/// Every place `file_name` is used, named (`media_uses`, kept by the triggers).
+pub async fn places(db: impl PgExecutor<'_>, file_name: &str) -> sqlx::Result<Vec<Place>> {
+    sqlx::query_as(
+        "SELECT m.place, m.ref_id,
+                coalesce(p.title, nullif(u.display_name, ''), u.username, t.name, '') AS label,
+                coalesce(u.username, '') AS username,
+                coalesce(p.kind = 'page', false) AS page
+           FROM media_uses m
+           LEFT JOIN posts p ON m.place = 'post' AND p.id = m.ref_id
+           LEFT JOIN users u ON m.place = 'user' AND u.id = m.ref_id
+           LEFT JOIN tags t ON m.place = 'tag' AND t.id = m.ref_id
+          WHERE m.file_name = $1
+          ORDER BY m.place, label, m.ref_id",
+    )
+    .bind(file_name)
+    .fetch_all(db)
+    .await
+}
+
+/// Keep `alt` as the upload's description (already `media::Alt::parse`d).
+pub async fn set_alt(db: impl PgExecutor<'_>, id: i64, alt: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE uploads SET alt = $2 WHERE id = $1")
+        .bind(id)
+        .bind(alt)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 // Direct uploads (`upload_intents`): the keys handed out by `POST /api/uploads/presign`.
 
 /// A presigned upload address handed to `user_id`, until `expires_at`.

@@ -154,6 +154,11 @@ impl Store {
         format!("{}/{key}", self.public_base)
     }
 
+    /// `url` without the store at hand: where readers fetch `key` under these settings.
+    pub fn url_in(settings: &UploadsSettings, key: &str) -> String {
+        format!("{}/{key}", public_base(&settings.public_base_url))
+    }
+
     /// The local file of `key`, when the store is the local folder.
     pub fn local_path(&self, key: &str) -> Option<std::path::PathBuf> {
         self.dir.as_ref().map(|d| d.join(key))

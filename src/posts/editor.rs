@@ -39,6 +39,9 @@ pub struct EditorForm {
     pub tags: String,
     #[serde(default)]
     pub cover_image: String,
+    /// An image picked from the library for the cover (`media::chosen`).
+    #[serde(default, skip_serializing)]
+    pub cover_image_pick: String,
     /// A checkbox: present when ticked.
     #[serde(default)]
     pub featured: Option<String>,
@@ -74,6 +77,8 @@ pub struct EditorForm {
     pub meta_description: String,
     #[serde(default)]
     pub social_image: String,
+    #[serde(default, skip_serializing)]
+    pub social_image_pick: String,
     #[serde(default)]
     pub canonical_url: String,
     #[serde(default)]
@@ -142,6 +147,25 @@ impl EditorForm {
         ]
         .iter()
         .any(|f| errors.get(f).is_some())
+    }
+
+    /// The images picked in the library's pickers, put in their fields (`media::chosen`);
+    /// a forged pick is the field's mistake.
+    pub fn take_picks(&mut self) -> FormErrors {
+        let mut errors = FormErrors::default();
+        crate::media::admin::apply_pick(
+            &mut errors,
+            "cover_image",
+            &mut self.cover_image,
+            &mut self.cover_image_pick,
+        );
+        crate::media::admin::apply_pick(
+            &mut errors,
+            "social_image",
+            &mut self.social_image,
+            &mut self.social_image_pick,
+        );
+        errors
     }
 
     /// The Publish button is Save with the status set to published.
@@ -271,6 +295,11 @@ async fn submitted<'a>(
     user: &CurrentUser,
     page: &mut EditPage,
 ) -> Result<Result<(PostInput, Meter<'a>), StatusCode>, Error> {
+    let picks = page.form.take_picks();
+    if !picks.is_empty() {
+        page.errors = picks;
+        return Ok(Err(StatusCode::UNPROCESSABLE_ENTITY));
+    }
     if page.form.intent == "preview" {
         return Ok(Err(preview(state, user, page).await?));
     }
@@ -334,6 +363,8 @@ struct EditPage {
     /// How many subscribers the Publish button emails unless "Publish without emailing" is
     /// ticked (`newsletter::audience`); `None` when publishing sends nothing anyway.
     publish_reach: Option<i64>,
+    /// The images the cover and social image pickers offer.
+    choices: crate::media::admin::Choices,
 }
 
 /// How a post's newsletter stands, for the editor.
@@ -519,6 +550,7 @@ fn edit_page(
             .is_configured()
             .then_some(NewsletterNote::Open),
         publish_reach: None,
+        choices: Default::default(),
     }
 }
 
@@ -556,9 +588,11 @@ async fn reach(state: &AppState, page: &EditPage, send: bool) -> sqlx::Result<Op
 /// The editor page with its Publish button's audience (a page that is not yet out).
 async fn show(
     state: &AppState,
+    user: &CurrentUser,
     status: StatusCode,
     mut page: EditPage,
 ) -> Result<HttpResponse, Error> {
+    page.choices = crate::media::admin::Choices::load(state, user).await?;
     if !is_public(page.post.as_ref()) {
         // As if sending: the script switches the label when "without emailing" is ticked.
         page.publish_reach = reach(state, &page, true).await?;
@@ -604,7 +638,7 @@ async fn newsletter_gate(
                 || "draft".to_owned(),
                 |p| super::input::status_word(p.status, p.published_at).to_owned(),
             );
-            return show(state, StatusCode::OK, page).await.map(Err);
+            return show(state, user, StatusCode::OK, page).await.map(Err);
         }
         _ => {}
     }
@@ -630,7 +664,9 @@ async fn newsletter_gate(
             page.errors = FormErrors::general(
                 "Not published, and nothing was emailed: that confirmation is not one this                  site asked you for. Your text is below; publish again to be asked.",
             );
-            show(state, StatusCode::BAD_REQUEST, page).await.map(Err)
+            show(state, user, StatusCode::BAD_REQUEST, page)
+                .await
+                .map(Err)
         }
         Some(asked) if asked != count => confirm(state, user, page, count, Some(asked)).map(Err),
         _ => Ok(Ok(page)),
@@ -743,7 +779,7 @@ pub async fn new(
     Writer(user): Writer,
 ) -> Result<HttpResponse, Error> {
     let page = edit_page(&state, &session, &user, None, EditorForm::default());
-    show(&state, StatusCode::OK, page).await
+    show(&state, &user, StatusCode::OK, page).await
 }
 
 /// `GET /admin/pages/new` (editors and admins)
@@ -758,7 +794,7 @@ pub async fn new_page(
         ..EditorForm::default()
     };
     let page = edit_page(&state, &session, &user, None, form);
-    show(&state, StatusCode::OK, page).await
+    show(&state, &user, StatusCode::OK, page).await
 }
 
 /// `POST /admin/posts`: create a post (or, from the new page form, a page), or show a
@@ -775,7 +811,7 @@ pub async fn create(
     let mut page = edit_page(&state, &session, &user, None, form.with_intent());
     let (input, meter) = match submitted(&state, &user, &mut page).await? {
         Ok(admitted) => admitted,
-        Err(status) => return show(&state, status, page).await,
+        Err(status) => return show(&state, &user, status, page).await,
     };
     let mut page = match newsletter_gate(&state, &user, page, &input).await? {
         Ok(page) => page,
@@ -795,7 +831,7 @@ pub async fn create(
         None => {
             page.errors
                 .add("slug", "That slug is taken; choose another");
-            show(&state, StatusCode::UNPROCESSABLE_ENTITY, page).await
+            show(&state, &user, StatusCode::UNPROCESSABLE_ENTITY, page).await
         }
     }
 }
@@ -885,7 +921,7 @@ pub async fn edit(
         (Some(_), None) => Some("Saved.".into()),
         (None, None) => None,
     };
-    show(&state, StatusCode::OK, page).await
+    show(&state, &user, StatusCode::OK, page).await
 }
 
 /// `POST /admin/posts/{id}`: save an edit (or preview it). A save of a stale version is
@@ -903,14 +939,14 @@ pub async fn update(
     let mut page = edit_page(&state, &session, &user, Some(post), form.with_intent());
     let (input, meter) = match submitted(&state, &user, &mut page).await? {
         Ok(admitted) => admitted,
-        Err(status) => return show(&state, status, page).await,
+        Err(status) => return show(&state, &user, status, page).await,
     };
     let Ok(version) = page.form.version.trim().parse::<i32>() else {
         page.errors = FormErrors::general(
             "The form lost track of which version you started from. Your text is below, \
              unsaved: copy it, reload the post, and paste it back.",
         );
-        return show(&state, StatusCode::BAD_REQUEST, page).await;
+        return show(&state, &user, StatusCode::BAD_REQUEST, page).await;
     };
     let mut page = match newsletter_gate(&state, &user, page, &input).await? {
         Ok(page) => page,
@@ -937,7 +973,7 @@ pub async fn update(
         Err(SaveError::SlugTaken) => {
             page.errors
                 .add("slug", "That slug is taken; choose another");
-            show(&state, StatusCode::UNPROCESSABLE_ENTITY, page).await
+            show(&state, &user, StatusCode::UNPROCESSABLE_ENTITY, page).await
         }
         Err(SaveError::Conflict(current)) => {
             page.conflict = Some(ConflictInfo {
@@ -952,7 +988,7 @@ pub async fn update(
             // Saving again is now a deliberate choice to replace what they wrote.
             page.form.version = current.version.to_string();
             page.post = Some(*current);
-            show(&state, StatusCode::CONFLICT, page).await
+            show(&state, &user, StatusCode::CONFLICT, page).await
         }
         Err(SaveError::Gone) => Err(Error::NotFound),
         Err(SaveError::Other(e)) => Err(Error::Internal(e)),

@@ -131,7 +131,7 @@ impl Layout {
                     ("/admin/posts/new", "New post", true),
                     ("/admin/pages", "Pages", menu.editor_tools),
                     ("/admin/tags", "Tags", menu.editor_tools),
-                    ("/admin/uploads", "Images", true),
+                    ("/admin/media", "Media", true),
                     ("/admin/comments", "Comments", menu.editor_tools),
                     ("/admin/posts/trash", "Trash", menu.editor_tools),
                 ]),

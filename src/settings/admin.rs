@@ -56,6 +56,11 @@ pub struct SettingsForm {
     pub logo_url: String,
     #[serde(default)]
     pub icon_url: String,
+    /// Images picked in the library's pickers (`media::chosen`).
+    #[serde(default)]
+    pub logo_url_pick: String,
+    #[serde(default)]
+    pub icon_url_pick: String,
     #[serde(default)]
     pub timezone: String,
     /// A checkbox: present when ticked.
@@ -81,10 +86,32 @@ impl SettingsForm {
             comments: s.comments.as_str().to_owned(),
             logo_url: s.logo_url.clone(),
             icon_url: s.icon_url.clone(),
+            logo_url_pick: String::new(),
+            icon_url_pick: String::new(),
             timezone: s.timezone.clone(),
             verify_email: s.verify_email.then(|| "on".to_owned()),
             version: s.version,
         }
+    }
+
+    /// The images picked in the library's pickers, put in their fields; a forged pick is
+    /// the field's mistake.
+    fn take_picks(&mut self) -> FormErrors {
+        let mut errors = FormErrors::default();
+        let pick = crate::media::admin::apply_pick;
+        pick(
+            &mut errors,
+            "logo_url",
+            &mut self.logo_url,
+            &mut self.logo_url_pick,
+        );
+        pick(
+            &mut errors,
+            "icon_url",
+            &mut self.icon_url,
+            &mut self.icon_url_pick,
+        );
+        errors
     }
 
     /// The settings it asks for, or what is wrong with each field.
@@ -182,17 +209,20 @@ struct EditPage {
     saved: bool,
     /// Whether the site can send email at all.
     mail: bool,
+    /// The images the logo and icon pickers offer.
+    choices: crate::media::admin::Choices,
 }
 
-fn page(
+async fn page(
     state: &AppState,
     session: &AuthSession,
     user: &CurrentUser,
     form: SettingsForm,
     errors: FormErrors,
     saved: bool,
-) -> EditPage {
-    EditPage {
+) -> Result<EditPage, Error> {
+    Ok(EditPage {
+        choices: crate::media::admin::Choices::load(state, user).await?,
         layout: Layout::new(&state.site(), "Settings", "", "/admin/settings")
             .noindex()
             .header(Some(header(user, session))),
@@ -203,7 +233,7 @@ fn page(
         zones: zone_names(),
         saved,
         mail: state.settings.mail.is_configured(),
-    }
+    })
 }
 
 fn zone_names() -> Vec<String> {
@@ -228,7 +258,7 @@ pub async fn edit(
     let saved = query.saved();
     render(
         StatusCode::OK,
-        page(&state, &session, &user, form, FormErrors::default(), saved),
+        page(&state, &session, &user, form, FormErrors::default(), saved).await?,
     )
 }
 
@@ -239,15 +269,20 @@ pub async fn update(
     live: web::Data<super::live::Live>,
     session: AuthSession,
     SignedIn(user): SignedIn,
-    CsrfForm(form): CsrfForm<SettingsForm>,
+    CsrfForm(mut form): CsrfForm<SettingsForm>,
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageSettings)?;
-    let wanted = match form.parse() {
+    let picks = form.take_picks();
+    let parsed = match picks.is_empty() {
+        true => form.parse(),
+        false => Err(picks),
+    };
+    let wanted = match parsed {
         Ok(wanted) => wanted,
         Err(errors) => {
             return render(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                page(&state, &session, &user, form, errors, false),
+                page(&state, &session, &user, form, errors, false).await?,
             );
         }
     };
@@ -268,7 +303,7 @@ pub async fn update(
             let form = SettingsForm::from_settings(&current);
             render(
                 StatusCode::CONFLICT,
-                page(&state, &session, &user, form, errors, false),
+                page(&state, &session, &user, form, errors, false).await?,
             )
         }
     }

@@ -70,6 +70,9 @@ pub struct TagForm {
     meta_description: String,
     #[serde(default)]
     image: String,
+    /// An image picked in the library's picker (`media::chosen`).
+    #[serde(default)]
+    image_pick: String,
     #[serde(default)]
     accent: String,
     #[serde(default)]
@@ -79,8 +82,11 @@ pub struct TagForm {
 }
 
 impl TagForm {
-    fn fields(self) -> TagFields {
-        TagFields {
+    /// The tag's fields, the picked image put in its field (a forged pick: the mistake).
+    fn fields(mut self) -> (TagFields, FormErrors) {
+        let mut picks = FormErrors::default();
+        crate::media::admin::apply_pick(&mut picks, "image", &mut self.image, &mut self.image_pick);
+        let fields = TagFields {
             name: self.name,
             slug: self.slug,
             description: self.description,
@@ -92,7 +98,8 @@ impl TagForm {
                 &self.accent_pick,
                 &self.accent_shown,
             ),
-        }
+        };
+        (fields, picks)
     }
 }
 
@@ -119,6 +126,8 @@ struct EditPage {
     targets: Vec<TagRow>,
     into: i64,
     posts: i64,
+    /// The images the image field's picker offers.
+    choices: crate::media::admin::Choices,
 }
 
 impl EditPage {}
@@ -148,6 +157,7 @@ async fn edit_page(
         targets,
         into: 0,
         posts,
+        choices: crate::media::admin::Choices::load(state, user).await?,
     })
 }
 
@@ -184,8 +194,12 @@ pub async fn create(
     CsrfForm(form): CsrfForm<TagForm>,
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageTags)?;
-    let fields = form.fields();
-    let errors = match TagInput::parse(&fields) {
+    let (fields, picks) = form.fields();
+    let parsed = match picks.is_empty() {
+        true => TagInput::parse(&fields).map_err(|p| form_errors(&p)),
+        false => Err(picks),
+    };
+    let errors = match parsed {
         Ok(input) => match repo::create(&state.db, &input).await? {
             Some(_) => return Ok(see_other("/admin/tags")),
             None => {
@@ -197,7 +211,7 @@ pub async fn create(
                 errors
             }
         },
-        Err(problems) => form_errors(&problems),
+        Err(errors) => errors,
     };
     let page = edit_page(&state, &session, &user, None, fields, errors).await?;
     render(StatusCode::UNPROCESSABLE_ENTITY, page)
@@ -238,8 +252,12 @@ pub async fn update(
 ) -> Result<HttpResponse, Error> {
     authz::require(&user, Action::ManageTags)?;
     let tag = load(&state, *id).await?;
-    let fields = form.fields();
-    let errors = match TagInput::parse(&fields) {
+    let (fields, picks) = form.fields();
+    let parsed = match picks.is_empty() {
+        true => TagInput::parse(&fields).map_err(|p| form_errors(&p)),
+        false => Err(picks),
+    };
+    let errors = match parsed {
         Ok(input) => match repo::update(&state.db, tag.id, &input).await {
             Ok(()) => {
                 jobs::start(&state.db, tag.id).await?;
@@ -252,7 +270,7 @@ pub async fn update(
             }
             Err(e) => return Err(e.into()),
         },
-        Err(problems) => form_errors(&problems),
+        Err(errors) => errors,
     };
     let page = edit_page(&state, &session, &user, Some(tag), fields, errors).await?;
     render(StatusCode::UNPROCESSABLE_ENTITY, page)

@@ -431,6 +431,7 @@
     list: function () { prefix('- '); },
     quote: function () { prefix('> '); },
     image: function () {
+      if (dialog && form.dataset.library && dialog.showModal) { openLibrary(); return; }
       if (!form.dataset.upload) { wrap('![', 'description', '](/uploads/)'); return; }
       if (!picker) {
         picker = document.createElement('input');
@@ -526,6 +527,8 @@
       var at = body.value.indexOf(marker);
       if (at < 0) return; // the author removed the placeholder meanwhile
       if (result.ok) {
+        // An image uploaded before may be described in the library already: its words.
+        if (result.answer.alt) alt = result.answer.alt.replace(/[\[\]\\]/g, '\\$&');
         var markdown = '![' + alt + '](' + result.answer.url + ')';
         body.setRangeText(markdown, at, at + marker.length, 'preserve');
         body.focus();
@@ -566,6 +569,102 @@
       body.classList.remove('dropping');
       var files = e.dataTransfer && e.dataTransfer.files;
       if (files && files.length) { e.preventDefault(); uploadAll(files); }
+    });
+  }
+
+  // ---- the Image button's dialog: the media library, searched, or a new upload ----
+  var dialog = document.getElementById('media-dialog');
+  var dialogList = document.getElementById('media-dialog-list');
+  var dialogQuery = document.getElementById('media-dialog-q');
+  var dialogFile = document.getElementById('media-dialog-file');
+  var dialogStatus = document.getElementById('media-dialog-status');
+  var listTimer = null;
+  var listAsked = 0;
+
+  // Put `markdown` at the cursor as a paragraph of its own, and close the dialog.
+  function insertImage(markdown) {
+    if (dialog.open) dialog.close();
+    var start = body.selectionStart;
+    var before = body.value.slice(Math.max(0, start - 2), start);
+    var after = body.value.slice(body.selectionEnd, body.selectionEnd + 2);
+    var lead = start === 0 || before === '\n\n' ? '' : before.slice(-1) === '\n' ? '\n' : '\n\n';
+    var trail = after === '\n\n' ? '' : after.charAt(0) === '\n' ? '\n' : '\n\n';
+    insert(lead + markdown + trail, lead.length + 2, lead.length + markdown.indexOf(']('));
+    say(markdown.indexOf('![](') === 0
+      ? 'Image inserted: describe it between the brackets, or in the media library.'
+      : 'Image inserted with its alt text.', 'ok');
+  }
+
+  function showImages(images) {
+    dialogList.textContent = '';
+    images.forEach(function (image) {
+      var item = document.createElement('li');
+      var button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'media-choice';
+      button.dataset.markdown = image.markdown;
+      var img = document.createElement('img');
+      img.src = image.thumb;
+      img.alt = '';
+      img.loading = 'lazy';
+      if (image.width && image.height) { img.width = image.width; img.height = image.height; }
+      var label = document.createElement('span');
+      label.textContent = image.alt || image.name;
+      button.appendChild(img);
+      button.appendChild(label);
+      item.appendChild(button);
+      dialogList.appendChild(item);
+    });
+    dialogStatus.textContent = images.length ? images.length + (images.length === 1 ? ' image.' : ' images.')
+      : 'No image matches: upload one.';
+  }
+
+  function loadImages() {
+    var asked = ++listAsked;
+    var url = form.dataset.library + '?' + new URLSearchParams({ q: dialogQuery.value.trim() });
+    dialogStatus.textContent = 'Loading…';
+    fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (res) { if (!res.ok) throw new Error(String(res.status)); return res.json(); })
+      .then(function (answer) { if (asked === listAsked) showImages(answer.images || []); },
+        function () { if (asked === listAsked) dialogStatus.textContent = 'The library could not be loaded.'; });
+  }
+
+  function openLibrary() {
+    dialog.showModal();
+    dialogQuery.focus();
+    loadImages();
+  }
+
+  if (dialog && form.dataset.library) {
+    dialogList.addEventListener('click', function (e) {
+      var choice = e.target.closest('button.media-choice');
+      if (choice) insertImage(choice.dataset.markdown);
+    });
+    dialogQuery.addEventListener('input', function () {
+      clearTimeout(listTimer);
+      listTimer = setTimeout(loadImages, 250);
+    });
+    dialogQuery.addEventListener('keydown', function (e) {
+      if (e.key === 'Enter') { e.preventDefault(); clearTimeout(listTimer); loadImages(); }
+    });
+    dialogFile.addEventListener('change', function () {
+      var file = dialogFile.files && dialogFile.files[0];
+      if (!file) return;
+      var data = new FormData();
+      data.append('csrf_token', csrf);
+      data.append('file', file, file.name || 'image');
+      dialogStatus.textContent = 'Uploading ' + (file.name || 'the image') + '…';
+      fetch(form.dataset.upload, {
+        method: 'POST', body: data, credentials: 'same-origin', headers: { Accept: 'application/json' }
+      }).then(function (res) {
+        return (res.ok ? res.json() : refusal(res, 'Not uploaded')).then(function (a) { return { ok: res.ok && a.url, answer: a }; });
+      }, function () {
+        return { ok: false, answer: { error: 'Not uploaded: the server could not be reached.' } };
+      }).then(function (result) {
+        dialogFile.value = '';
+        if (result.ok) insertImage(result.answer.markdown || '![](' + result.answer.url + ')');
+        else dialogStatus.textContent = result.answer.error || 'Not uploaded.';
+      });
     });
   }
 

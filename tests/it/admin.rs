@@ -693,7 +693,7 @@ async fn the_admin_menu_marks_the_screen_and_leaves_the_reading_chrome_out() {
     let page = author.page("/admin/posts", StatusCode::OK).await;
     assert_eq!(
         page.texts(".admin-nav a"),
-        ["Dashboard", "Posts", "New post", "Images"]
+        ["Dashboard", "Posts", "New post", "Media"]
     );
     // The reading site keeps its footer, and the header's account menu names the reader.
     let page = author.page("/", StatusCode::OK).await;

@@ -274,6 +274,106 @@ async fn live_comments_and_editor_presence_work_across_two_instances_in_a_real_b
     screenshots_taken(&["live-comment.png", "editor-presence.png"]);
 }
 
+/// The media library in Chromium: the grid, an image's page, the editor's Image dialog
+/// inserting the image with its alt text, the cover's picker (tests/e2e/media-flow.mjs).
+#[tokio::test]
+async fn the_media_library_dialog_and_picker_work_in_a_real_browser() {
+    let app = crate::harness::spawn_app().await;
+    app.signed_in("ann", Role::Author).await;
+    let ann = sqlx::query_scalar("SELECT id FROM users WHERE username = 'ann'")
+        .fetch_one(&app.db)
+        .await
+        .map(quire::accounts::model::UserId)
+        .unwrap();
+    let (id, name) = ready_image(&app, ann, "red-square.png", "A red square").await;
+    node(
+        "media-flow.mjs",
+        vec![
+            ("BASE_URL", app.base.clone()),
+            ("LOGIN", "ann".into()),
+            ("PASSWORD", crate::harness::PASSWORD.into()),
+            ("UPLOAD_ID", id.to_string()),
+            ("UPLOAD_NAME", name.clone()),
+            ("ALT", "A red square".into()),
+        ],
+        "media flow passed",
+    )
+    .await;
+    let (cover, body): (Option<String>, String) = sqlx::query_as(
+        "SELECT cover_image, body_markdown FROM posts WHERE title = 'Chosen in the browser'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(cover, Some(format!("/uploads/{name}")));
+    assert!(
+        body.contains(&format!("![A red square](/uploads/{name})")),
+        "{body}"
+    );
+    screenshots_taken(&[
+        "media-grid.png",
+        "media-detail.png",
+        "media-dialog.png",
+        "media-picker.png",
+        "media-grid-dark-390.png",
+        "media-detail-dark-390.png",
+        "media-picker-dark-390.png",
+        "media-grid-390.png",
+    ]);
+}
+
+/// A processed image of `uploader` (ready, with its 480 px WebP), a real PNG in the store.
+async fn ready_image(
+    app: &crate::harness::TestApp,
+    uploader: quire::accounts::model::UserId,
+    original_name: &str,
+    alt: &str,
+) -> (i64, String) {
+    let mut png = Vec::new();
+    image::RgbImage::from_fn(1200, 800, |x, y| {
+        image::Rgb([200, (x / 5) as u8, (y / 4) as u8])
+    })
+    .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+    .unwrap();
+    let mut small = Vec::new();
+    image::RgbImage::from_fn(480, 320, |x, y| {
+        image::Rgb([200, (x / 2) as u8, (y * 4 / 5) as u8])
+    })
+    .write_to(
+        &mut std::io::Cursor::new(&mut small),
+        image::ImageFormat::WebP,
+    )
+    .unwrap();
+    let hash: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(original_name.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let name = format!("{hash}.png");
+    let dir = &app.settings.uploads.dir;
+    std::fs::create_dir_all(dir.join("originals")).unwrap();
+    std::fs::write(dir.join(format!("originals/{name}")), &png).unwrap();
+    std::fs::write(dir.join(&name), &png).unwrap();
+    std::fs::write(dir.join(format!("{hash}-480.webp")), &small).unwrap();
+    let id = sqlx::query_scalar(
+        "INSERT INTO uploads (file_name, content_type, bytes, uploader_id, original_name, alt,
+                              width, height, widths, state, processed_at)
+         VALUES ($1, 'image/png', $2, $3, $4, $5, 1200, 800, '{480}', 'ready', now())
+         RETURNING id",
+    )
+    .bind(&name)
+    .bind(i32::try_from(png.len()).unwrap())
+    .bind(uploader)
+    .bind(original_name)
+    .bind(alt)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    (id, name)
+}
+
 /// axe-core on every reading page and admin screen of a seeded site (light and dark), and
 /// no page wider than a 390 px or 320 px phone (tests/e2e/a11y.mjs).
 #[tokio::test]
@@ -310,6 +410,7 @@ async fn every_screen_passes_axe_and_fits_a_phone() {
             .fetch_one(&app.db)
             .await
             .unwrap();
+    let (image_id, _) = ready_image(&app, rosa, "a11y-image.png", "A gradient").await;
     let reading = [
         "/".to_owned(),
         format!("/posts/{slug}"),
@@ -333,7 +434,8 @@ async fn every_screen_passes_axe_and_fits_a_phone() {
         "/admin/tags".into(),
         format!("/admin/tags/{tag_id}/edit"),
         "/admin/comments".into(),
-        "/admin/uploads".into(),
+        "/admin/media".into(),
+        format!("/admin/media/{image_id}"),
         "/admin/users".into(),
         "/admin/subscribers".into(),
         "/admin/settings".into(),

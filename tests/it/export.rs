@@ -91,7 +91,7 @@ pub(crate) async fn a_blog(app: &TestApp) -> (TestApp, String) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "comment posted");
-    let token = admin.csrf_token("/admin/uploads").await;
+    let token = admin.csrf_token("/admin/media").await;
     let form = multipart::Form::new().text("csrf_token", token).part(
         "file",
         multipart::Part::bytes(PNG.to_vec()).file_name("dot.png"),

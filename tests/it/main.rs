@@ -25,6 +25,7 @@ mod health;
 mod jobs;
 mod limits;
 mod live;
+mod media_library;
 mod media_pipeline;
 mod media_render;
 mod media_store;

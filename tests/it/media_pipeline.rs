@@ -1,4 +1,4 @@
-//! The image pipeline end to end: an upload through `/admin/uploads`, its `media.process` job,
+//! The image pipeline end to end: an upload through `/admin/media`, its `media.process` job,
 //! the files readers then get (widths, WebP, the social card, no metadata), a corrupt file's
 //! clear failure, the inline processing of an image fetched before its job ran, and
 //! `quire media regenerate`.
@@ -60,7 +60,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 async fn upload(browser: &TestApp, name: &str, bytes: &[u8]) -> reqwest::Response {
-    let token = browser.csrf_token("/admin/uploads").await;
+    let token = browser.csrf_token("/admin/media").await;
     let form = multipart::Form::new().text("csrf_token", token).part(
         "file",
         multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()),
@@ -184,7 +184,7 @@ async fn a_corrupt_jpeg_ends_failed_with_a_reason_and_no_error_page() {
         fetch(&app, &upload.file_name).await.0,
         StatusCode::NOT_FOUND
     );
-    let page = ann.get("/admin/uploads").await;
+    let page = ann.get("/admin/media").await;
     assert_eq!(page.status(), StatusCode::OK);
 }
 

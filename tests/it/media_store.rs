@@ -162,7 +162,7 @@ async fn app_on(server: &S3Server) -> TestApp {
 }
 
 async fn upload(browser: &TestApp, bytes: &[u8]) -> reqwest::Response {
-    let token = browser.csrf_token("/admin/uploads").await;
+    let token = browser.csrf_token("/admin/media").await;
     let form = reqwest::multipart::Form::new()
         .text("csrf_token", token)
         .part(

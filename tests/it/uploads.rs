@@ -32,7 +32,7 @@ async fn upload_to(
 ) -> reqwest::Response {
     let token = match token {
         Some(t) => t,
-        None => browser.csrf_token("/admin/uploads").await,
+        None => browser.csrf_token("/admin/media").await,
     };
     let form = multipart::Form::new().text("csrf_token", token).part(
         "file",
