@@ -66,10 +66,10 @@ try {
 
   // 4. The author uploads an image, writes, previews and publishes.
   const w = writer.page;
-  await w.goto(`${base}/admin/uploads`);
+  await w.goto(`${base}/admin/media`);
   await w.getByLabel('Image file').setInputFiles(path.join(here, 'fixtures', 'cover.png'));
   await w.getByRole('button', { name: 'Upload' }).click();
-  await w.waitForURL(/\/admin\/uploads\?uploaded=/);
+  await w.waitForURL(/\/admin\/media\?uploaded=/);
   const snippet = await w.getByLabel('Markdown for the new image').inputValue();
   expect(snippet.startsWith('![') && snippet.includes('/uploads/'), 'a Markdown snippet');
 
@@ -100,7 +100,13 @@ try {
   await reader.page.waitForURL(`${base}/posts/notes-from-the-browser`);
   const img = reader.page.locator('.prose img');
   await img.waitFor();
-  expect(await img.evaluate((el) => el.complete && el.naturalWidth === 64), 'the uploaded image loads');
+  // Made on the spot if its job hasn't run yet (issue 28): wait for it to arrive.
+  // (`naturalWidth` is in CSS pixels: with a `srcset` the browser scales it by `sizes`.)
+  const loaded = await img.evaluate((el) => el.complete && el.naturalWidth
+    ? el.currentSrc
+    : new Promise((done) => { el.addEventListener('load', () => done(el.currentSrc)); el.addEventListener('error', () => done('')); }));
+  expect(loaded.includes('/uploads/'), `the uploaded image loads (${loaded})`);
+  expect(await img.getAttribute('width') === '64', 'the image carries its width');
   await reader.page.screenshot({ path: path.join(artifacts, 'post.png'), fullPage: true });
 
   // 6. A reader registers and comments.
