@@ -133,16 +133,16 @@ fn may_upload(user: &CurrentUser) -> Result<(), ApiError> {
     }
 }
 
+/// 413 with the site's one size rule (`media::too_large`), for a body over the limit.
 fn too_large(state: &AppState) -> ApiError {
-    ApiError::TooLarge(format!(
-        "Images can be at most {}.",
-        crate::input::human_bytes(state.settings.uploads.max_bytes)
-    ))
+    let over = state.settings.uploads.max_bytes as u64 + 1;
+    ApiError::TooLarge(media::too_large(&state.settings.uploads, over).unwrap_or_default())
 }
 
 impl From<NotKept> for ApiError {
     fn from(e: NotKept) -> Self {
         match e {
+            NotKept::TooLarge(message) => ApiError::TooLarge(message),
             NotKept::Refused(why) => ApiError::invalid("file", media::sentence(&why)),
             NotKept::Store(StoreError::Unavailable(_)) => ApiError::Unavailable("media store"),
             NotKept::Store(e) => ApiError::Internal(e.into()),

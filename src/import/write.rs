@@ -1012,7 +1012,7 @@ impl<'a> Writer<'a> {
 
     async fn copy_file(&mut self, address: &str, path: PathBuf) -> anyhow::Result<Option<String>> {
         let size = tokio::fs::metadata(&path).await?.len();
-        if size > self.opts.uploads.max_bytes as u64 {
+        if media::too_large(&self.opts.uploads, size).is_some() {
             self.report.count("images").skipped += 1;
             self.report.skipped.push(format!(
                 "image {address}: {} is larger than uploads.max_bytes",

@@ -63,13 +63,6 @@ impl From<sqlx::Error> for Direct {
     }
 }
 
-fn too_large(settings: &UploadsSettings) -> Direct {
-    Direct::TooLarge(format!(
-        "Images can be at most {}.",
-        crate::input::human_bytes(settings.max_bytes)
-    ))
-}
-
 /// An address `user` may `PUT` a file of `size` bytes, said to be `content_type`, to, for
 /// `uploads.s3.presign_secs`.
 pub async fn presign(
@@ -87,8 +80,8 @@ pub async fn presign(
     if size == 0 {
         return Err(Direct::Declared(super::sentence(&Rejected::Empty)));
     }
-    if size > settings.max_bytes as u64 {
-        return Err(too_large(settings));
+    if let Some(message) = super::too_large(settings, size) {
+        return Err(Direct::TooLarge(message));
     }
     let content_type = content_type.trim().to_ascii_lowercase();
     if !ACCEPTED.iter().any(|(m, _)| *m == content_type) {
@@ -140,15 +133,13 @@ pub async fn confirm(
     }
     let size = store.size(key).await?.ok_or(Direct::Missing)?;
     let declared = u64::try_from(intent.declared_bytes).unwrap_or(0);
-    if size > settings.max_bytes as u64 || size > declared {
+    let over = super::too_large(settings, size).or_else(|| {
+        (size > declared)
+            .then(|| format!("The file is {size} bytes, more than the {declared} declared."))
+    });
+    if let Some(message) = over {
         discard(db, store, key).await?;
-        return Err(if size > settings.max_bytes as u64 {
-            too_large(settings)
-        } else {
-            Direct::TooLarge(format!(
-                "The file is {size} bytes, more than the {declared} declared."
-            ))
-        });
+        return Err(Direct::TooLarge(message));
     }
     let bytes: Bytes = store.get(key).await?.ok_or(Direct::Missing)?;
     match super::receive(db, store, settings, bytes, &intent.file_name, user).await {

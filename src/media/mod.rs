@@ -123,10 +123,25 @@ fn looks_like_markup(bytes: &[u8]) -> bool {
     head.trim_start().starts_with('<')
 }
 
+/// The one size rule for an image, whatever the door: the message when `bytes` is over
+/// `uploads.max_bytes` (doors that stream a body apply it as the bytes arrive; `receive`
+/// applies it again).
+pub fn too_large(settings: &UploadsSettings, bytes: u64) -> Option<String> {
+    (bytes > settings.max_bytes as u64).then(|| {
+        format!(
+            "Images can be at most {}.",
+            crate::input::human_bytes(settings.max_bytes)
+        )
+    })
+}
+
 /// Why `receive` could not keep an upload: the person's mistake, or the store's or the
 /// database's trouble.
 #[derive(Debug, thiserror::Error)]
 pub enum NotKept {
+    /// Over `uploads.max_bytes` (413): the message says the limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Refused(#[from] Rejected),
     #[error(transparent)]
@@ -138,6 +153,7 @@ pub enum NotKept {
 impl From<NotKept> for Error {
     fn from(e: NotKept) -> Self {
         match e {
+            NotKept::TooLarge(message) => Error::TooLarge(message),
             NotKept::Refused(r) => Error::BadRequest(sentence(&r)),
             NotKept::Store(StoreError::Unavailable(_)) => Error::Unavailable,
             NotKept::Store(e) => Error::Internal(anyhow::Error::from(e)),
@@ -164,6 +180,9 @@ pub async fn receive(
     original_name: &str,
     uploader: UserId,
 ) -> Result<repo::Upload, NotKept> {
+    if let Some(message) = too_large(settings, bytes.len() as u64) {
+        return Err(NotKept::TooLarge(message));
+    }
     let checked = check(&bytes, settings.max_pixels)?;
     if let Some(known) = repo::find(db, &checked.file_name).await? {
         return Ok(known);

@@ -11,7 +11,7 @@ use actix_web::{
 use askama::Template;
 use serde::Deserialize;
 
-use super::super::{Store, repo};
+use crate::media::{self, Store, repo};
 use crate::render::page::personal as render;
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
@@ -184,11 +184,7 @@ async fn page(
         true => "/admin/media".to_owned(),
         false => format!("/admin/media?{params}"),
     };
-    let just_uploaded = match query
-        .uploaded
-        .as_deref()
-        .filter(|n| super::super::valid_name(n))
-    {
+    let just_uploaded = match query.uploaded.as_deref().filter(|n| media::valid_name(n)) {
         Some(name) => repo::find(&state.db, name)
             .await?
             .filter(|u| super::may_change(user, u)),
@@ -279,7 +275,7 @@ pub async fn json(
                 id: u.id,
                 url: u.url(),
                 thumb: super::thumb(&state, &u),
-                markdown: super::super::markdown(&u.alt, &u.file_name),
+                markdown: media::markdown(&u.alt, &u.file_name),
                 name: super::display_name(&u),
                 alt: u.alt,
                 width: u.width,
@@ -319,20 +315,11 @@ async fn receive(
     if !session.csrf_matches(&token) {
         return Err(Error::CsrfRejected);
     }
-    let max_bytes = state.settings.uploads.max_bytes;
-    if form.file.as_ref().is_some_and(|f| f.data.len() > max_bytes) {
-        // The multipart limit leaves room for the form's other parts; the image itself gets
-        // exactly `uploads.max_bytes`.
-        return Err(Error::TooLarge(format!(
-            "Images can be at most {}.",
-            crate::extract::human_bytes(max_bytes)
-        )));
-    }
     let Some(file) = form.file else {
         return Ok(Err(Refused("Choose an image to upload.".into())));
     };
     let name = file.file_name.clone().unwrap_or_default();
-    match super::super::receive(
+    match media::receive(
         &state.db,
         store,
         &state.settings.uploads,
@@ -343,7 +330,9 @@ async fn receive(
     .await
     {
         Ok(upload) => Ok(Ok(upload)),
-        Err(super::super::NotKept::Refused(why)) => Ok(Err(Refused(super::super::sentence(&why)))),
+        // (Over `uploads.max_bytes` is `NotKept::TooLarge`: the 413 page, as the multipart
+        // limit's, which leaves room for the form's other parts.)
+        Err(media::NotKept::Refused(why)) => Ok(Err(Refused(media::sentence(&why)))),
         Err(e) => Err(e.into()),
     }
 }
@@ -399,7 +388,7 @@ pub async fn paste(
             serde_json::json!({
                 "url": upload.url(),
                 "alt": upload.alt,
-                "markdown": super::super::markdown(&upload.alt, &upload.file_name),
+                "markdown": media::markdown(&upload.alt, &upload.file_name),
             }),
         ),
         Err(Refused(message)) => (

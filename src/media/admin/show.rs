@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::super::{Alt, Store, repo};
+use crate::media::{self, Alt, Store, repo};
 use crate::{
     accounts::{model::CurrentUser, session::AuthSession},
     error::Error,
@@ -126,7 +126,7 @@ async fn show_page(
         dimensions: super::index::dimensions(&upload),
         date: human_date_time(&upload.created_at),
         places: places(state, &upload).await?,
-        markdown: super::super::markdown(&upload.alt, &upload.file_name),
+        markdown: media::markdown(&upload.alt, &upload.file_name),
         uploader,
         name,
         upload,
@@ -285,15 +285,15 @@ pub fn files(upload: &repo::Upload) -> Vec<String> {
     let name = &upload.file_name;
     let ext = name.rsplit_once('.').map_or("", |(_, ext)| ext);
     let mut keys = vec![
-        format!("{}{name}", super::super::store::ORIGINALS),
+        format!("{}{name}", media::store::ORIGINALS),
         name.clone(),
-        super::super::og_key(name),
+        media::og_key(name),
     ];
     for w in &upload.widths {
         let Ok(w) = u32::try_from(*w) else { continue };
-        keys.push(super::super::width_key(name, w, ext));
+        keys.push(media::width_key(name, w, ext));
         if ext != "webp" {
-            keys.push(super::super::width_key(name, w, "webp"));
+            keys.push(media::width_key(name, w, "webp"));
         }
     }
     keys
