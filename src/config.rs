@@ -394,6 +394,9 @@ pub struct DatabaseSettings {
     /// PostgreSQL's own `statement_timeout` for our connections (0: none): a backstop that
     /// cancels a runaway statement on the server. Migrations run without it.
     pub statement_timeout_secs: u64,
+    /// Whether `serve` and `worker` apply pending migrations at start. Off where a deploy
+    /// runs `quire migrate` once before the new release starts (Kubernetes' migration Job).
+    pub migrate_on_start: bool,
 }
 
 impl DatabaseSettings {
