@@ -22,12 +22,18 @@
 #   scripts/cluster.sh roll       rolling restart of the app hosts, one at a time, as a deploy
 #   scripts/cluster.sh replica stop|start   stop (immediate) or start the replica
 #   scripts/cluster.sh redis restart        restart Redis (it keeps nothing)
+#   scripts/cluster.sh cli ARGS...          run `quire ARGS...` against the bed's database
 #
 # Environment: QUIRE_BIN (default target/debug/quire), CLUSTER_DIR (/tmp/quire-cluster),
 # DEMO_POSTS (seed this many demo posts at `up`; 0: none), and any QUIRE__* variable, which
 # every app host gets. Installs Debian's nginx if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The hosts' processes outlive this script: they must not hold what its caller opened (a
+# build lock held by `flock`, a test runner's pipes).
+for fd in $(ls /proc/$$/fd); do
+  if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
 
 DIR=${CLUSTER_DIR:-/tmp/quire-cluster}
 BIN=$(realpath "${QUIRE_BIN:-target/debug/quire}" 2>/dev/null || echo "${QUIRE_BIN:-target/debug/quire}")
@@ -142,7 +148,7 @@ app_start() {
 }
 
 # The host's one process: whatever runs in its namespace.
-app_pid() { ip netns pids "q$(app_name "$1")" | head -1; }
+app_pid() { ip netns pids "q$(app_name "$1")" 2>/dev/null | head -1; }
 
 app_stop() { # SIGTERM, as a deploy does, then wait for a clean exit
   local pid; pid=$(app_pid "$1")
@@ -267,5 +273,7 @@ case "$cmd" in
   link) ip link set "v-$(app_name "$2")" "$3" ;;
   replica) "replica_$2" ;;
   redis) case "$2" in restart) redis_stop; redis_start ;; *) "redis_$2" ;; esac ;;
+  cli) shift; mapfile -t vars < <(app_env app1)
+    env -i PATH="$PATH" HOME="${HOME:-/root}" "${vars[@]}" "$BIN" "$@" ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
