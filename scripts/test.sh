@@ -43,6 +43,25 @@ if [ ! -x "$S3_ROOT/bin/s3s-fs" ]; then
   cargo install s3s-fs@0.13.0 --features binary --locked --root "$S3_ROOT"
 fi
 
+# The previous release's binary (the newest v* tag below HEAD), built once into
+# target/previous/: tests/it/releases.rs runs it against the newest schema, as a rolling
+# deploy does (README, "Migrations and rolling deploys").
+TARGET=$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)
+PREVIOUS=$(git describe --tags --abbrev=0 --match 'v*' HEAD^ 2>/dev/null || true)
+if [ -z "$PREVIOUS" ]; then
+  echo "== no previous release (no v* tag below HEAD: is this a shallow clone?)" >&2
+  exit 1
+fi
+PREV_DIR=$TARGET/previous/$PREVIOUS
+if [ ! -x "$PREV_DIR/quire" ]; then
+  echo "== building the previous release, $PREVIOUS, into $PREV_DIR" >&2
+  rm -rf "$PREV_DIR/src" && mkdir -p "$PREV_DIR/src"
+  git archive "$PREVIOUS" | tar -x -C "$PREV_DIR/src"
+  (cd "$PREV_DIR/src" && CARGO_TARGET_DIR=$TARGET/previous/target cargo build --locked --bin quire)
+  cp "$TARGET/previous/target/debug/quire" "$PREV_DIR/quire"
+fi
+export QUIRE_PREVIOUS_BIN=$PREV_DIR/quire QUIRE_PREVIOUS_DIR=$PREV_DIR/src
+
 # The crate's layers: no import circle of more than 10 files, at most 20 imports back up.
 python3 scripts/imports.py --check
 
