@@ -65,6 +65,11 @@ export QUIRE_PREVIOUS_BIN=$PREV_DIR/quire QUIRE_PREVIOUS_DIR=$PREV_DIR/src
 # The crate's layers: no import circle of more than 10 files, at most 20 imports back up.
 python3 scripts/imports.py --check
 
+# The deployment files, offline: the Kubernetes manifests rendered (kustomize) and checked
+# against the API schemas, the Compose file against its spec, the Dockerfile and scripts
+# linted (a venv of its own under ${CARGO_TARGET_DIR:-target}/deploy-venv).
+python3 scripts/validate-deploy.py
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
 else
