@@ -14,6 +14,7 @@ mod cli;
 mod comments;
 mod demo;
 mod e2e;
+mod edge;
 mod editor;
 mod email;
 mod export;
