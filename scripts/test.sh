@@ -2,7 +2,8 @@
 # Every test: unit tests, the integration tests (the real app over HTTP against PostgreSQL and
 # Redis), and the browser flow (headless Chromium driven by playwright-core).
 # Needs PostgreSQL at 127.0.0.1:5432 (override with DATABASE_URL) and Redis at 127.0.0.1:6379.
-# Installs what the browser test needs, once: Debian's chromium, and tests/e2e's npm packages.
+# Installs what the browser test needs, once: Debian's chromium, and tests/e2e's npm packages;
+# and Debian's varnish and varnish-modules for the edge cache tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,15 @@ if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+# Varnish with the xkey vmod (Debian's varnish and varnish-modules): the edge cache the
+# tests put in front of the app (tests/it/edge.rs, deploy/varnish/default.vcl).
+if ! command -v varnishd >/dev/null 2>&1 \
+  || ! ls /usr/lib/*/varnish/vmods/libvmod_xkey.so >/dev/null 2>&1; then
+  echo "== installing Debian's varnish and varnish-modules for the edge cache tests" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq varnish varnish-modules >/dev/null
 fi
 if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/newman ] \
   || [ ! -d tests/e2e/node_modules/axe-core ]; then

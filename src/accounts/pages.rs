@@ -46,6 +46,7 @@ pub async fn author(
     visitor: Visitor,
     username: web::Path<Username>,
     query: web::Query<PageQuery>,
+    keys: crate::cache::Keys,
 ) -> Result<HttpResponse, Error> {
     let author = repo::find_author(&state.db, &username)
         .await?
@@ -63,6 +64,9 @@ pub async fn author(
             .await?;
     let path = format!("/authors/{}", author.username);
     let title = format!("Posts by {}", author.display_name);
+    keys.add(author.id)
+        .add(crate::cache::Key::Posts)
+        .add_all(rows.iter().map(|p| p.id));
     let listing = Listing::new(&state.site(), &path, &title, &author.bio, rows, number)?;
     let images = listing
         .images(&state, author.avatar_url.as_deref().as_slice())

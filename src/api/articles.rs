@@ -15,6 +15,7 @@ use crate::{
     accounts::model::CurrentUser,
     api::openapi::GenericErrorModel,
     authz::{self, Action},
+    cache::{Key, Keys},
     error::{ApiError, FieldErrors},
     posts::{
         self, SaveError,
@@ -126,6 +127,7 @@ pub async fn index(
     req: HttpRequest,
     viewer: MaybeApiUser,
     query: web::Query<ListQuery>,
+    keys: Keys,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (limit, offset) = Paging {
@@ -140,7 +142,10 @@ pub async fn index(
         {
             return Err(ApiError::TooMany { retry_after });
         }
-        return search(&state, &backend, viewer_id, &query, words, limit, offset).await;
+        let found = search(
+            &state, &backend, &keys, viewer_id, &query, words, limit, offset,
+        );
+        return found.await;
     }
     let unpublished = match query.status.as_deref() {
         None | Some("") | Some("published") => None,
@@ -170,7 +175,7 @@ pub async fn index(
         followed_by: None,
         unpublished,
     };
-    list(&state, viewer_id, &filter, limit, offset).await
+    list(&state, &keys, viewer_id, &filter, limit, offset).await
 }
 
 /// A tag as clients name it ("Dragons", "dragons") to its slug; a name with no letters
@@ -179,14 +184,20 @@ fn tag_slug(name: &str) -> String {
     Slug::from_title(name.trim()).map_or_else(|| "-".to_owned(), |s| s.as_str().to_owned())
 }
 
+/// A list of articles; each is named to the edge cache, with the list's own key (`Posts`).
 async fn list(
     state: &AppState,
+    keys: &Keys,
     viewer: Option<crate::accounts::model::UserId>,
     filter: &ArticleFilter,
     limit: i64,
     offset: i64,
 ) -> Result<HttpResponse, ApiError> {
     let (rows, total) = repo::articles(&state.db, viewer, filter, limit, offset).await?;
+    keys.add(Key::Posts).add_all(
+        rows.iter()
+            .flat_map(|r| [Key::from(r.id), r.author_id.into()]),
+    );
     Ok(HttpResponse::Ok().json(ArticlesBody {
         articles: rows.into_iter().map(Article::from).collect(),
         articles_count: total,
@@ -195,9 +206,14 @@ async fn list(
 
 /// `?q=`: the site's search backend picks and orders; the rows come from the articles
 /// query, in that order.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the list's parts, each needed once"
+)]
 async fn search(
     state: &AppState,
     backend: &crate::search::Search,
+    keys: &Keys,
     viewer: Option<crate::accounts::model::UserId>,
     query: &ListQuery,
     words: &str,
@@ -212,6 +228,10 @@ async fn search(
     let mut rows = repo::published_articles(&state.db, viewer, &ids).await?;
     // In the search's order.
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    keys.add(Key::Posts).add_all(
+        rows.iter()
+            .flat_map(|r| [Key::from(r.id), r.author_id.into()]),
+    );
     let articles = rows.into_iter().map(Article::from).collect();
     Ok(HttpResponse::Ok().json(ArticlesBody {
         articles,
@@ -234,13 +254,14 @@ pub async fn feed(
     state: web::Data<AppState>,
     caller: ApiUser,
     paging: web::Query<Paging>,
+    keys: Keys,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = paging.into_inner().parse()?;
     let filter = ArticleFilter {
         followed_by: Some(caller.user.id),
         ..ArticleFilter::default()
     };
-    list(&state, Some(caller.user.id), &filter, limit, offset).await
+    list(&state, &keys, Some(caller.user.id), &filter, limit, offset).await
 }
 
 /// The article at `slug` if `viewer` may see it: published, or theirs to edit.
@@ -280,8 +301,10 @@ pub async fn show(
     state: web::Data<AppState>,
     viewer: MaybeApiUser,
     slug: web::Path<String>,
+    keys: Keys,
 ) -> Result<HttpResponse, ApiError> {
     let row = visible(&state, viewer.user(), &slug).await?;
+    keys.add(row.id).add(row.author_id);
     Ok(HttpResponse::Ok().json(ArticleBody {
         article: row.into(),
     }))

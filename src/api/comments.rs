@@ -85,9 +85,12 @@ pub async fn index(
     state: web::Data<AppState>,
     viewer: MaybeApiUser,
     slug: web::Path<String>,
+    keys: crate::cache::Keys,
 ) -> Result<HttpResponse, ApiError> {
     let post = published(&state, &slug).await?;
     let list = repo::visible_on(&state.db, post.summary.id, viewer.user().map(|u| u.id)).await?;
+    keys.add(post.summary.id)
+        .add_all(list.iter().filter_map(|c| c.author_id));
     let comments: Vec<Comment> = list.into_iter().map(Comment::from).collect();
     Ok(HttpResponse::Ok().json(CommentsBody { comments }))
 }

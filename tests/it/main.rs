@@ -15,6 +15,7 @@ mod cluster;
 mod comments;
 mod demo;
 mod e2e;
+mod edge;
 mod editor;
 mod email;
 mod export;
