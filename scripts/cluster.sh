@@ -2,7 +2,9 @@
 # A multi-host Quire on one machine, made of Linux network namespaces joined by a bridge:
 #
 #   10.77.0.1   this machine (the bridge qbr0): where the load generator and tests run
-#   10.77.0.10  lb       nginx with deploy/nginx.conf (only its upstream and paths replaced)
+#   10.77.0.10  lb       nginx with deploy/nginx.conf (only its upstream and paths replaced) on
+#                        :80, and Varnish with deploy/varnish/default.vcl in front of it on
+#                        :6081 (the edge cache; the app hosts purge it)
 #   10.77.0.11  app1  ┐
 #   10.77.0.12  app2  ├ `quire serve`, one process each
 #   10.77.0.13  app3  ┘
@@ -133,6 +135,7 @@ BASE_URL=${BASE_URL:-http://$NET.10}
 QUIRE__HTTP__TRUSTED_PROXIES=["$NET.10/32"]
 QUIRE__METRICS__ALLOW=["127.0.0.0/8","$NET.0/24"]
 QUIRE__UPLOADS__DIR=$DIR/uploads
+QUIRE__EDGE__PURGE_URL=http://$NET.10:6081/
 RUST_LOG=${RUST_LOG:-warn}
 EOF
 }
@@ -200,6 +203,28 @@ nginx_reload() {
   sleep 0.5
 }
 
+# Varnish: deploy/varnish/default.vcl as written, with nginx as its one backend.
+varnish_up() {
+  mkdir -p "$DIR/varnish"
+  cat >"$DIR/varnish/backends.vcl" <<EOF
+backend nginx {
+    .host = "$NET.10";
+    .port = "80";
+    .probe = quire_ready;
+    .connect_timeout = 2s;
+    .first_byte_timeout = 30s;
+    .between_bytes_timeout = 10s;
+}
+sub vcl_init {
+    quire.add_backend(nginx);
+}
+EOF
+  ip netns exec qlb varnishd -j none -n "$DIR/varnish/work" -a "$NET.10:6081" \
+    -T "127.0.0.1:6082" -f "$PWD/deploy/varnish/default.vcl" \
+    -p "vcl_path=$DIR/varnish:$PWD/deploy/varnish" -s malloc,128m -P "$DIR/varnish/varnishd.pid"
+  wait_for varnish 30 curl -fsS "http://$NET.10:6081/healthz"
+}
+
 up() {
   [ -x "$BIN" ] || { log "no quire binary at $BIN (cargo build first)"; exit 1; }
   mkdir -p "$DIR"
@@ -214,12 +239,14 @@ up() {
   fi
   for i in 1 2 3; do app_start $i; done
   nginx_up
-  log "up: http://$NET.10/ (3 app hosts, primary $NET.20, replica $NET.21, redis $NET.30)"
+  varnish_up
+  log "up: http://$NET.10:6081/ (Varnish), http://$NET.10/ (3 app hosts, primary $NET.20, replica $NET.21, redis $NET.30)"
 }
 
 down() {
   for i in 1 2 3; do app_kill $i; done
   [ -f "$DIR/nginx/nginx.pid" ] && kill "$(cat "$DIR/nginx/nginx.pid")" 2>/dev/null || true
+  [ -f "$DIR/varnish/varnishd.pid" ] && kill "$(cat "$DIR/varnish/varnishd.pid")" 2>/dev/null || true
   redis_stop 2>/dev/null || true
   for c in replica primary; do
     [ -d "$DIR/pg/$c" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$DIR/pg/$c" -m immediate \
@@ -237,7 +264,9 @@ status() {
   for h in $HOSTS; do
     local name=${h%%:*} a; a=$(addr "$name")
     case $name in
-      lb) printf '%-8s %-11s %s\n' lb "$a" "$(curl -s -o /dev/null -w '%{http_code}' "http://$a/healthz")" ;;
+      lb) printf '%-8s %-11s nginx %s, varnish %s\n' lb "$a" \
+        "$(curl -s -o /dev/null -w '%{http_code}' "http://$a/healthz")" \
+        "$(curl -s -o /dev/null -w '%{http_code}' "http://$a:6081/healthz")" ;;
       app*) printf '%-8s %-11s %s\n' "$name" "$a" "$(curl -s -m 2 "http://$a:8080/readyz" | head -1)" ;;
       db|replica) printf '%-8s %-11s %s\n' "$name" "$a" "$(pg_isready -h "$a" 2>&1 | cut -d- -f2)" ;;
       redis) printf '%-8s %-11s %s\n' redis "$a" "$(redis-cli -h "$a" ping 2>&1)" ;;

@@ -137,8 +137,11 @@ sub vcl_pipe {
 }
 
 sub vcl_backend_response {
-    # A refetch in the background that fails keeps the stale copy.
-    if (bereq.is_bgfetch && beresp.status >= 500) {
+    # Quire (or nginx in front of it) can't answer: keep nothing, not even a hit-for-miss
+    # marker, which would hide the stale copy that vcl_deliver's restart looks for. A
+    # refetch in the background that fails keeps the stale copy too.
+    if (beresp.status == 502 || beresp.status == 503 || beresp.status == 504
+        || (bereq.is_bgfetch && beresp.status >= 500)) {
         return (abandon);
     }
     # Kept: what Quire marks for the edge, and nothing else (never a Set-Cookie, never a
@@ -213,6 +216,13 @@ sub vcl_deliver {
 }
 
 sub vcl_synth {
+    # An abandoned fetch (Quire or nginx answered 502-504) ends here, not in vcl_deliver:
+    # look again for a stale copy, as vcl_deliver does.
+    if (req.http.X-Quire-Lookup && req.restarts == 0 && !req.http.X-Quire-Stale
+        && resp.status == 503) {
+        set req.http.X-Quire-Stale = "1";
+        return (restart);
+    }
     set resp.http.Content-Type = "text/plain; charset=utf-8";
     if (resp.status == 503) {
         set resp.http.Content-Type = "text/html; charset=utf-8";
