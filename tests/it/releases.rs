@@ -7,10 +7,7 @@
 //! `target/previous/` and names it in `QUIRE_PREVIOUS_BIN`, with its checkout (for its
 //! `config/`) in `QUIRE_PREVIOUS_DIR`.
 
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
 use quire::posts::model::PostStatus;
 use reqwest::StatusCode;
@@ -72,12 +69,21 @@ async fn the_previous_release_serves_the_newest_schema() {
         .env("PORT", port.to_string())
         .env("BASE_URL", &base)
         .stdout(std::fs::File::create(&log).expect("a log file"))
-        .stderr(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&log)
+                .expect("the log file"),
+        )
         .spawn()
         .expect("the previous release starts");
     let http = reqwest::Client::new();
     let mut ready = false;
     for _ in 0..400 {
+        // Stopped on its own: it refused the schema.
+        if old.try_wait().is_ok_and(|status| status.is_some()) {
+            break;
+        }
         let answer = http.get(format!("{base}/readyz")).send().await;
         if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
             ready = true;
