@@ -15,6 +15,7 @@ use crate::{
     accounts::model::CurrentUser,
     api::openapi::GenericErrorModel,
     authz::{self, Action},
+    db::Reads,
     error::{ApiError, FieldErrors},
     posts::{
         self, SaveError,
@@ -122,6 +123,7 @@ pub struct ListQuery {
     responses((status = 200, description = "Newest first", body = ArticlesBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn index(
     state: web::Data<AppState>,
+    reads: Reads,
     backend: web::Data<crate::search::Search>,
     req: HttpRequest,
     viewer: MaybeApiUser,
@@ -140,7 +142,7 @@ pub async fn index(
         {
             return Err(ApiError::TooMany { retry_after });
         }
-        return search(&state, &backend, viewer_id, &query, words, limit, offset).await;
+        return search(&reads, &backend, viewer_id, &query, words, limit, offset).await;
     }
     let unpublished = match query.status.as_deref() {
         None | Some("") | Some("published") => None,
@@ -170,7 +172,7 @@ pub async fn index(
         followed_by: None,
         unpublished,
     };
-    list(&state, viewer_id, &filter, limit, offset).await
+    list(&reads, viewer_id, &filter, limit, offset).await
 }
 
 /// A tag as clients name it ("Dragons", "dragons") to its slug; a name with no letters
@@ -180,13 +182,13 @@ fn tag_slug(name: &str) -> String {
 }
 
 async fn list(
-    state: &AppState,
+    db: impl sqlx::PgExecutor<'_> + Copy,
     viewer: Option<crate::accounts::model::UserId>,
     filter: &ArticleFilter,
     limit: i64,
     offset: i64,
 ) -> Result<HttpResponse, ApiError> {
-    let (rows, total) = repo::articles(&state.db, viewer, filter, limit, offset).await?;
+    let (rows, total) = repo::articles(db, viewer, filter, limit, offset).await?;
     Ok(HttpResponse::Ok().json(ArticlesBody {
         articles: rows.into_iter().map(Article::from).collect(),
         articles_count: total,
@@ -196,7 +198,7 @@ async fn list(
 /// `?q=`: the site's search backend picks and orders; the rows come from the articles
 /// query, in that order.
 async fn search(
-    state: &AppState,
+    reads: &Reads,
     backend: &crate::search::Search,
     viewer: Option<crate::accounts::model::UserId>,
     query: &ListQuery,
@@ -207,9 +209,11 @@ async fn search(
     let mut wanted = Query::new(words);
     wanted.tag = query.tag.as_deref().map(tag_slug);
     wanted.author = query.author.as_deref().map(str::to_lowercase);
-    let (results, _) = backend.search(&state.db, &wanted, limit, offset).await?;
+    let (results, _) = reads
+        .with_pool(async |db| backend.search(db, &wanted, limit, offset).await)
+        .await?;
     let ids: Vec<PostId> = results.hits.iter().map(|h| h.post.id).collect();
-    let mut rows = repo::published_articles(&state.db, viewer, &ids).await?;
+    let mut rows = repo::published_articles(reads, viewer, &ids).await?;
     // In the search's order.
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     let articles = rows.into_iter().map(Article::from).collect();
@@ -240,18 +244,18 @@ pub async fn feed(
         followed_by: Some(caller.user.id),
         ..ArticleFilter::default()
     };
-    list(&state, Some(caller.user.id), &filter, limit, offset).await
+    list(&state.db, Some(caller.user.id), &filter, limit, offset).await
 }
 
 /// The article at `slug` if `viewer` may see it: published, or theirs to edit.
 async fn visible(
-    state: &AppState,
+    db: impl sqlx::PgExecutor<'_>,
     viewer: Option<&CurrentUser>,
     slug: &str,
 ) -> Result<ArticleRow, ApiError> {
     // Parsed, so a NUL or any other byte no slug has never reaches SQL.
     let slug = Slug::parse(slug).map_err(|_| ApiError::NotFound("article"))?;
-    let row = repo::article(&state.db, viewer.map(|u| u.id), slug.as_str())
+    let row = repo::article(db, viewer.map(|u| u.id), slug.as_str())
         .await?
         .ok_or(ApiError::NotFound("article"))?;
     let public = row.status != PostStatus::Draft
@@ -277,11 +281,11 @@ async fn visible(
     summary = "Get an article", security((), ("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
     responses((status = 200, description = "The article", body = ArticleBody), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn show(
-    state: web::Data<AppState>,
+    reads: Reads,
     viewer: MaybeApiUser,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = visible(&state, viewer.user(), &slug).await?;
+    let row = visible(&reads, viewer.user(), &slug).await?;
     Ok(HttpResponse::Ok().json(ArticleBody {
         article: row.into(),
     }))
@@ -567,7 +571,7 @@ async fn editable(
     user: &CurrentUser,
     slug: &str,
 ) -> Result<ArticleRow, ApiError> {
-    let row = visible(state, Some(user), slug).await?;
+    let row = visible(&state.db, Some(user), slug).await?;
     match authz::can(
         user,
         Action::EditPost {
@@ -603,12 +607,12 @@ async fn set_favorite(
     on: bool,
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.user;
-    let row = visible(state, Some(&user), slug).await?;
+    let row = visible(&state.db, Some(&user), slug).await?;
     match on {
         true => repo::favorite(&state.db, user.id, row.id).await?,
         false => repo::unfavorite(&state.db, user.id, row.id).await?,
     }
-    let row = visible(state, Some(&user), slug).await?;
+    let row = visible(&state.db, Some(&user), slug).await?;
     Ok(HttpResponse::Ok().json(ArticleBody {
         article: row.into(),
     }))

@@ -91,18 +91,19 @@ struct ShowPage {
 /// `GET /{slug}`: a published page.
 pub async fn show(
     state: web::Data<AppState>,
+    reads: crate::db::Reads,
     visitor: Visitor,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let slug = Slug::parse(&slug).map_err(|_| Error::NotFound)?;
-    let found = repo::find_page(&state.db, slug.as_str())
+    let found = repo::find_page(&reads, slug.as_str())
         .await?
         .ok_or(Error::NotFound)?;
     let path = format!("/{}", found.slug);
     let layout =
         Layout::new(&state.site(), &found.title, &found.excerpt, &path).header(visitor.header);
     let images = crate::media::images::Images::load(
-        &state.db,
+        &reads,
         &state.settings.uploads,
         crate::media::images::sources(found.body_html.as_str())
             .chain(found.cover_image.as_deref())

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::{
     accounts::{self, model::Username},
+    db::Reads,
     error::Error,
     render::{page::iso_date, text::strip_xml_forbidden},
     site::Site,
@@ -48,12 +49,13 @@ struct Feed<'a> {
 /// full content, styled for browsers by `/feed.xsl`.
 async fn render_feed(
     state: &AppState,
+    reads: &Reads,
     of: FeedOf,
     title: String,
     subtitle: String,
     page_path: String,
 ) -> Result<HttpResponse, Error> {
-    let posts = repo::feed(&state.db, of, FEED_ENTRIES).await?;
+    let posts = repo::feed(reads, of, FEED_ENTRIES).await?;
     // The feed changed when its newest entry did; an empty feed is as new as the request.
     let updated = posts
         .iter()
@@ -84,10 +86,11 @@ async fn render_feed(
 }
 
 /// `GET /feed.xml`: the site's newest posts.
-pub async fn feed(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+pub async fn feed(state: web::Data<AppState>, reads: Reads) -> Result<HttpResponse, Error> {
     let site = state.site();
     render_feed(
         &state,
+        &reads,
         FeedOf::Site,
         site.title.clone(),
         site.description.clone(),
@@ -100,27 +103,45 @@ pub async fn feed(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
 /// an existing tag with nothing published yet has an empty feed, as its page is empty).
 pub async fn tag_feed(
     state: web::Data<AppState>,
+    reads: Reads,
     slug: web::Path<Slug>,
 ) -> Result<HttpResponse, Error> {
-    let tag = tags::repo::find_by_slug(&state.db, &slug)
+    let tag = tags::repo::find_by_slug(&reads, &slug)
         .await?
         .ok_or(Error::NotFound)?;
     let title = format!("{} · {}", tag.name, state.site().title);
     let path = format!("/tags/{}", tag.slug);
-    render_feed(&state, FeedOf::Tag(tag.id), title, tag.description, path).await
+    render_feed(
+        &state,
+        &reads,
+        FeedOf::Tag(tag.id),
+        title,
+        tag.description,
+        path,
+    )
+    .await
 }
 
 /// `GET /authors/{username}/feed.xml`: the author's newest posts (404 as their page is).
 pub async fn author_feed(
     state: web::Data<AppState>,
+    reads: Reads,
     username: web::Path<Username>,
 ) -> Result<HttpResponse, Error> {
-    let author = accounts::repo::find_author(&state.db, &username)
+    let author = accounts::repo::find_author(&reads, &username)
         .await?
         .ok_or(Error::NotFound)?;
     let title = format!("{} · {}", author.display_name, state.site().title);
     let path = format!("/authors/{}", author.username);
-    render_feed(&state, FeedOf::Author(author.id), title, author.bio, path).await
+    render_feed(
+        &state,
+        &reads,
+        FeedOf::Author(author.id),
+        title,
+        author.bio,
+        path,
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -152,11 +173,11 @@ struct Sitemap<'a> {
 
 /// `GET /sitemap.xml`: the home page, every published page and post, and the tag and author pages
 /// that list at least one of them. Capped at the protocol's 50,000 URLs, newest posts first.
-pub async fn sitemap(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
-    let tags = tags::repo::published_tag_slugs(&state.db).await?;
-    let authors = accounts::repo::published_author_usernames(&state.db).await?;
+pub async fn sitemap(state: web::Data<AppState>, reads: Reads) -> Result<HttpResponse, Error> {
+    let tags = tags::repo::published_tag_slugs(&reads).await?;
+    let authors = accounts::repo::published_author_usernames(&reads).await?;
     let room = SITEMAP_URLS - 1 - i64::try_from(tags.len() + authors.len()).unwrap_or(0);
-    let posts = repo::sitemap(&state.db, room.max(0))
+    let posts = repo::sitemap(&reads, room.max(0))
         .await?
         .into_iter()
         .map(|(slug, updated)| (slug, iso_date(&updated)))
