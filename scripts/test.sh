@@ -2,7 +2,8 @@
 # Every test: unit tests, the integration tests (the real app over HTTP against PostgreSQL and
 # Redis), and the browser flow (headless Chromium driven by playwright-core).
 # Needs PostgreSQL at 127.0.0.1:5432 (override with DATABASE_URL) and Redis at 127.0.0.1:6379.
-# Installs what the browser test needs, once: Debian's chromium, and tests/e2e's npm packages.
+# Installs what the browser test needs, once: Debian's chromium, and tests/e2e's npm packages;
+# and Debian's varnish and varnish-modules for the edge cache tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,15 @@ if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+# Varnish with the xkey vmod (Debian's varnish and varnish-modules): the edge cache the
+# tests put in front of the app (tests/it/edge.rs, deploy/varnish/default.vcl).
+if ! command -v varnishd >/dev/null 2>&1 \
+  || ! ls /usr/lib/*/varnish/vmods/libvmod_xkey.so >/dev/null 2>&1; then
+  echo "== installing Debian's varnish and varnish-modules for the edge cache tests" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq varnish varnish-modules >/dev/null
 fi
 if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/newman ] \
   || [ ! -d tests/e2e/node_modules/axe-core ]; then
@@ -43,8 +53,32 @@ if [ ! -x "$S3_ROOT/bin/s3s-fs" ]; then
   cargo install s3s-fs@0.13.0 --features binary --locked --root "$S3_ROOT"
 fi
 
+# The previous release's binary (the newest v* tag below HEAD), built once into
+# target/previous/: tests/it/releases.rs runs it against the newest schema, as a rolling
+# deploy does (README, "Migrations and rolling deploys").
+TARGET=$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)
+PREVIOUS=$(git describe --tags --abbrev=0 --match 'v*' HEAD^ 2>/dev/null || true)
+if [ -z "$PREVIOUS" ]; then
+  echo "== no previous release (no v* tag below HEAD: is this a shallow clone?)" >&2
+  exit 1
+fi
+PREV_DIR=$TARGET/previous/$PREVIOUS
+if [ ! -x "$PREV_DIR/quire" ]; then
+  echo "== building the previous release, $PREVIOUS, into $PREV_DIR" >&2
+  rm -rf "$PREV_DIR/src" && mkdir -p "$PREV_DIR/src"
+  git archive "$PREVIOUS" | tar -x -C "$PREV_DIR/src"
+  (cd "$PREV_DIR/src" && CARGO_TARGET_DIR=$TARGET/previous/target cargo build --locked --bin quire)
+  cp "$TARGET/previous/target/debug/quire" "$PREV_DIR/quire"
+fi
+export QUIRE_PREVIOUS_BIN=$PREV_DIR/quire QUIRE_PREVIOUS_DIR=$PREV_DIR/src
+
 # The crate's layers: no import circle of more than 10 files, at most 20 imports back up.
 python3 scripts/imports.py --check
+
+# The deployment files, offline: the Kubernetes manifests rendered (kustomize) and checked
+# against the API schemas, the Compose file against its spec, the Dockerfile and scripts
+# linted (a venv of its own under ${CARGO_TARGET_DIR:-target}/deploy-venv).
+python3 scripts/validate-deploy.py
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"

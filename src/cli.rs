@@ -649,14 +649,16 @@ async fn stale_pages(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `prepare_database`, retried while PostgreSQL is out of reach: a supervisor that starts
+/// `prepare_database` (or without migrating, per `database.migrate_on_start`), retried while
+/// PostgreSQL is out of reach: a supervisor that starts
 /// the database and Quire together needn't order them. Any other failure (a migration that
 /// doesn't apply, a bad name) stops start-up at once.
 async fn wait_for_database(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
     let mut delay = Duration::from_millis(500);
     loop {
         // A database that accepts connections but never answers counts as unreachable.
-        let attempt = tokio::time::timeout(Duration::from_secs(30), prepare_database(settings))
+        let prepared = migrated_if(settings, settings.database.migrate_on_start);
+        let attempt = tokio::time::timeout(Duration::from_secs(30), prepared)
             .await
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the database did not answer in 30 s")));
         match attempt {
@@ -691,6 +693,18 @@ fn is_unreachable(e: &anyhow::Error) -> bool {
 
 /// Create the database if missing and migrate it; the pool is then ready to serve.
 async fn prepare_database(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
+    migrated_if(settings, true).await
+}
+
+/// `prepare_database`, but without migrating when `migrate` is false (where a deploy runs
+/// `quire migrate` once, before the new release starts: `database.migrate_on_start`).
+async fn migrated_if(settings: &Settings, migrate: bool) -> anyhow::Result<sqlx::PgPool> {
+    if !migrate {
+        let pool = db::pool(&settings.database)?;
+        // Reach it now, so that `wait_for_database` waits for it as when migrating.
+        pool.acquire().await?;
+        return Ok(pool);
+    }
     db::create_if_missing(&settings.database).await?;
     let pool = db::pool(&settings.database)?;
     db::migrate(&pool)

@@ -127,6 +127,53 @@ pub struct Settings {
     pub newsletter: NewsletterSettings,
     pub webhooks: WebhooksSettings,
     pub ws: WsSettings,
+    pub edge: EdgeSettings,
+}
+
+/// The edge cache in front of Quire (`edge`; README "Edge cache"): what public pages tell it,
+/// and where purges go. `config/default.toml` says what each one does.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// Where the `edge.purge` job sends purges; `None`: none are sent.
+    pub purge_url: Option<Url>,
+    /// The purge request's method (`PURGE` for Varnish, `POST` for Fastly's API).
+    pub purge_method: String,
+    /// The purge request's header that lists the keys, space-separated.
+    pub purge_header: String,
+    /// Purged pages are marked stale (still served while Quire is down), not dropped.
+    pub soft_purge: bool,
+    /// A header sent with every purge as is (`Fastly-Key: <token>`); empty: none.
+    pub purge_auth: SecretString,
+    /// Seconds a purge request may take.
+    pub timeout_secs: u64,
+    /// The response header that lists a page's keys.
+    pub keys_header: String,
+    /// How long the edge may keep a page (it is purged on every change).
+    pub max_age_secs: u64,
+    /// How much longer it may serve one while every instance is down.
+    pub stale_if_error_secs: u64,
+}
+
+impl EdgeSettings {
+    /// `purge_auth` as a header's name and value, when set.
+    pub fn purge_auth(&self) -> Option<(&str, &str)> {
+        let (name, value) = self.purge_auth.expose_secret().split_once(':')?;
+        Some((name.trim(), value.trim()))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEdge {
+    purge_url: String,
+    purge_method: String,
+    purge_header: String,
+    soft_purge: bool,
+    purge_auth: SecretString,
+    timeout_secs: u64,
+    keys_header: String,
+    max_age_secs: u64,
+    stale_if_error_secs: u64,
 }
 
 /// Live updates over WebSocket (`ws`); `config/default.toml` says what each one does.
@@ -399,6 +446,9 @@ pub struct DatabaseSettings {
     pub replica_url: SecretString,
     /// How far (in time) the replica may trail the primary and still be read from.
     pub replica_max_lag_ms: u64,
+    /// Whether `serve` and `worker` apply pending migrations at start. Off where a deploy
+    /// runs `quire migrate` once before the new release starts (Kubernetes' migration Job).
+    pub migrate_on_start: bool,
 }
 
 impl DatabaseSettings {
@@ -636,6 +686,7 @@ struct Raw {
     newsletter: NewsletterSettings,
     webhooks: WebhooksSettings,
     ws: WsSettings,
+    edge: RawEdge,
 }
 
 #[derive(Debug, Deserialize)]
@@ -675,6 +726,11 @@ impl Settings {
             "" => None,
             s => Some(Url::parse(s).map_err(|e| ConfigError(format!("search.meili_url: {e}")))?),
         };
+        let edge = raw.edge;
+        let purge_url = match edge.purge_url.trim() {
+            "" => None,
+            s => Some(Url::parse(s).map_err(|e| ConfigError(format!("edge.purge_url: {e}")))?),
+        };
         let key = raw.search.meili_master_key;
         let meili_master_key = (!key.expose_secret().is_empty()).then_some(key);
         let settings = Settings {
@@ -707,6 +763,17 @@ impl Settings {
             newsletter: raw.newsletter,
             webhooks: raw.webhooks,
             ws: raw.ws,
+            edge: EdgeSettings {
+                purge_url,
+                purge_method: edge.purge_method,
+                purge_header: edge.purge_header,
+                soft_purge: edge.soft_purge,
+                purge_auth: edge.purge_auth,
+                timeout_secs: edge.timeout_secs,
+                keys_header: edge.keys_header,
+                max_age_secs: edge.max_age_secs,
+                stale_if_error_secs: edge.stale_if_error_secs,
+            },
         };
         settings.validate()?;
         Ok(settings)
@@ -900,6 +967,47 @@ impl Settings {
         }
         if !(1..=120).contains(&self.oauth.timeout_secs) {
             return fail("oauth.timeout_secs: must be between 1 and 120");
+        }
+        self.validate_edge()
+    }
+
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        let fail = |msg: &str| Err(ConfigError(msg.to_owned()));
+        let edge = &self.edge;
+        if edge
+            .purge_url
+            .as_ref()
+            .is_some_and(|u| !matches!(u.scheme(), "http" | "https"))
+        {
+            return fail("edge.purge_url: an http(s):// address, or empty");
+        }
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        };
+        if !token(&edge.purge_method) {
+            return fail("edge.purge_method: an HTTP method, such as PURGE or POST");
+        }
+        if !token(&edge.purge_header) || !token(&edge.keys_header) {
+            return fail("edge.purge_header and edge.keys_header: header names");
+        }
+        if !edge.purge_auth.expose_secret().is_empty()
+            && !edge.purge_auth().is_some_and(|(name, value)| {
+                token(name) && !value.is_empty() && !value.bytes().any(|b| b.is_ascii_control())
+            })
+        {
+            return fail("edge.purge_auth: \"Header-Name: value\", or empty");
+        }
+        if !(1..=120).contains(&edge.timeout_secs) {
+            return fail("edge.timeout_secs: must be between 1 and 120");
+        }
+        if edge.max_age_secs == 0 || edge.max_age_secs > 31_536_000 {
+            return fail("edge.max_age_secs: between 1 and 31536000 (a year)");
+        }
+        if edge.stale_if_error_secs > 31_536_000 {
+            return fail("edge.stale_if_error_secs: at most 31536000 (a year)");
         }
         Ok(())
     }

@@ -17,8 +17,13 @@ use crate::config::DatabaseSettings;
 pub mod replica;
 pub use replica::Reads;
 
-/// Every migration in `migrations/`, compiled into the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Every migration in `migrations/`, compiled into the binary. Migrations a newer release
+/// applied are no error (`migrate`).
+pub fn migrator() -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+}
 
 pub fn connect_options(settings: &DatabaseSettings) -> anyhow::Result<PgConnectOptions> {
     let opts = PgConnectOptions::from_str(settings.url.expose_secret())
@@ -120,16 +125,33 @@ pub async fn create_if_missing(settings: &DatabaseSettings) -> anyhow::Result<()
 
 /// Apply pending migrations. Concurrent instances serialise on sqlx's advisory lock. A
 /// migration may build an index over a big table: no statement timeout applies to it.
+///
+/// A database a newer release has migrated is served as it is: migrations are written so
+/// that the previous release's binary works with them (README, "Migrations and rolling
+/// deploys"), so during a rolling deploy the old instances keep serving, and restart.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await.context("connecting to migrate")?;
     conn.execute("SET statement_timeout = 0").await?;
-    let result = MIGRATOR
+    let migrator = migrator();
+    let result = migrator
         .run(&mut *conn)
         .await
         .context("applying database migrations");
     // Back to the connection's own setting before it returns to the pool.
     conn.execute("RESET statement_timeout").await?;
-    result
+    result?;
+    let newest: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
+        .fetch_one(&mut *conn)
+        .await?;
+    let ours = migrator.iter().map(|m| m.version).max();
+    if newest > ours {
+        tracing::warn!(
+            database = newest,
+            binary = ours,
+            "the database has migrations of a newer release; serving it as this release"
+        );
+    }
+    Ok(())
 }
 
 /// A connection of its own holding the session-level advisory lock `key`, or `None` when

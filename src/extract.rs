@@ -151,25 +151,53 @@ impl FromRequest for ClientIp {
 
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
-    let trusted = req.app_data::<web::Data<AppState>>().is_some_and(|s| {
-        s.settings
-            .http
-            .trusted_proxies
-            .iter()
-            .any(|n| n.contains(&peer))
-    });
-    if !trusted {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
         return Some(peer);
+    };
+    let proxies = &state.settings.http.trusted_proxies;
+    let headers = req.headers();
+    Some(client_behind(
+        peer,
+        headers
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok()),
+        headers.get("x-real-ip").and_then(|v| v.to_str().ok()),
+        |ip| proxies.iter().any(|n| n.contains(ip)),
+    ))
+}
+
+/// The client's address, from the TCP `peer` and, when the peer is one of our proxies, what
+/// the proxies said. Each proxy appends the address it saw: walked from the right, the first
+/// address that is not one of our proxies is the client (an edge cache in front of nginx adds
+/// a hop); anything to its left the client could have forged.
+fn client_behind<'a>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'a str>,
+    real_ip: Option<&str>,
+    trusted: impl Fn(&IpAddr) -> bool,
+) -> IpAddr {
+    if !trusted(&peer) {
+        return peer;
     }
-    // The proxy appends the address it saw last; anything before it the client could forge.
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .or_else(|| req.headers().get("x-real-ip").and_then(|v| v.to_str().ok()))
-        .and_then(|v| v.trim().parse().ok());
-    Some(forwarded.unwrap_or(peer))
+    let hops: Vec<Option<IpAddr>> = forwarded_for
+        .flat_map(|v| v.split(','))
+        .map(|hop| hop.trim().parse().ok())
+        .collect();
+    let mut client = None;
+    for hop in hops.into_iter().rev() {
+        match hop {
+            // Not an address: nothing to its left can be believed.
+            None => break,
+            Some(ip) if trusted(&ip) => client = Some(ip),
+            Some(ip) => {
+                client = Some(ip);
+                break;
+            }
+        }
+    }
+    client
+        .or_else(|| real_ip.and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(peer)
 }
 
 /// How large a form body may be, set per resource with `.app_data(FormLimit::…)`; forms
@@ -370,6 +398,39 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn the_client_is_the_first_address_from_the_right_that_is_not_our_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("an address");
+        let ours = |a: &IpAddr| a.to_string().starts_with("10.");
+        let client = |peer: &str, xff: &[&str], real: Option<&str>| {
+            client_behind(ip(peer), xff.iter().copied(), real, ours)
+        };
+        // Straight from the internet: headers mean nothing.
+        assert_eq!(client("8.8.8.8", &["1.1.1.1"], None), ip("8.8.8.8"));
+        // nginx alone, and an edge cache in front of nginx (one header or two).
+        assert_eq!(client("10.0.0.2", &["1.2.3.4"], None), ip("1.2.3.4"));
+        assert_eq!(
+            client("10.0.0.2", &["1.2.3.4, 10.0.0.9"], None),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            client("10.0.0.2", &["1.2.3.4", "10.0.0.9"], None),
+            ip("1.2.3.4")
+        );
+        // What the client wrote itself, to the left, is not believed.
+        assert_eq!(
+            client("10.0.0.2", &["6.6.6.6, 1.2.3.4, 10.0.0.9"], None),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            client("10.0.0.2", &["garbage, 10.0.0.9"], None),
+            ip("10.0.0.9")
+        );
+        // No header: X-Real-IP, then the peer.
+        assert_eq!(client("10.0.0.2", &[], Some("5.6.7.8")), ip("5.6.7.8"));
+        assert_eq!(client("10.0.0.2", &[], None), ip("10.0.0.2"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::{
     cache::Pages,
     comments,
     config::Settings,
-    import, jobs,
+    edge, import, jobs,
     jobs::{BackgroundJob, Registry},
     mail::Mailer,
     media, newsletter, posts, search, stats, tags, webhooks,
@@ -45,6 +45,8 @@ pub fn build(
         .register::<webhooks::Fanout>(())
         .register::<webhooks::Scan>(())
         .register::<webhooks::Deliver>(())
+        // The edge cache in front of the site: purged after every change.
+        .register::<edge::Purge>(edge::Context::new(&settings.edge, pages.clone())?)
         // Search, statistics, tags, the trash, reset links.
         .register::<search::outbox::SearchSync>(meili.clone())
         .register::<stats::AddViews>(())
@@ -69,6 +71,10 @@ pub fn build(
         // Scheduled posts go live by the clock, without a write to trigger anything.
         .each_minute(webhooks::Scan::KIND, |db| async move {
             jobs::queue_once::<webhooks::Scan>(&db).await
+        })
+        // Keys waiting and no purge on its way (a purge job discarded): one more.
+        .each_minute(edge::Purge::KIND, |db| async move {
+            edge::purge_if_waiting(&db).await
         });
     if meili.is_some() {
         // Rows in the outbox and no sync on its way (a sync whose job was discarded): one more.

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod comments;
 pub mod config;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod export;
 pub mod extract;

@@ -8,6 +8,13 @@ use serde::Deserialize;
 #[sqlx(transparent)]
 pub struct UserId(pub i64);
 
+/// A person's pages and the pages that show their name, as the edge cache knows them (`cache::key`).
+impl From<UserId> for crate::cache::key::Key {
+    fn from(id: UserId) -> Self {
+        Self::Author(id.0)
+    }
+}
+
 /// Are `a` and `b` equal? Compared in time that depends on their length only (tokens,
 /// password hashes, OAuth state).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -47,6 +47,7 @@ pub async fn author(
     visitor: Visitor,
     username: web::Path<Username>,
     query: web::Query<PageQuery>,
+    keys: crate::cache::Keys,
 ) -> Result<HttpResponse, Error> {
     let author = repo::find_author(&reads, &username)
         .await?
@@ -64,6 +65,9 @@ pub async fn author(
             .await?;
     let path = format!("/authors/{}", author.username);
     let title = format!("Posts by {}", author.display_name);
+    keys.add(author.id)
+        .add(crate::cache::Key::Posts)
+        .add_all(rows.iter().map(|p| p.id));
     let listing = Listing::new(&state.site(), &path, &title, &author.bio, rows, number)?;
     let images = listing
         .images(&reads, &state, author.avatar_url.as_deref().as_slice())

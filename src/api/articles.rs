@@ -15,6 +15,7 @@ use crate::{
     accounts::model::CurrentUser,
     api::openapi::GenericErrorModel,
     authz::{self, Action},
+    cache::{Key, Keys},
     db::Reads,
     error::{ApiError, FieldErrors},
     posts::{
@@ -128,6 +129,7 @@ pub async fn index(
     req: HttpRequest,
     viewer: MaybeApiUser,
     query: web::Query<ListQuery>,
+    keys: Keys,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let (limit, offset) = Paging {
@@ -142,7 +144,10 @@ pub async fn index(
         {
             return Err(ApiError::TooMany { retry_after });
         }
-        return search(&reads, &backend, viewer_id, &query, words, limit, offset).await;
+        let found = search(
+            &reads, &backend, &keys, viewer_id, &query, words, limit, offset,
+        );
+        return found.await;
     }
     let unpublished = match query.status.as_deref() {
         None | Some("") | Some("published") => None,
@@ -172,7 +177,7 @@ pub async fn index(
         followed_by: None,
         unpublished,
     };
-    list(&reads, viewer_id, &filter, limit, offset).await
+    list(&reads, &keys, viewer_id, &filter, limit, offset).await
 }
 
 /// A tag as clients name it ("Dragons", "dragons") to its slug; a name with no letters
@@ -181,14 +186,20 @@ fn tag_slug(name: &str) -> String {
     Slug::from_title(name.trim()).map_or_else(|| "-".to_owned(), |s| s.as_str().to_owned())
 }
 
+/// A list of articles; each is named to the edge cache, with the list's own key (`Posts`).
 async fn list(
     db: impl sqlx::PgExecutor<'_> + Copy,
+    keys: &Keys,
     viewer: Option<crate::accounts::model::UserId>,
     filter: &ArticleFilter,
     limit: i64,
     offset: i64,
 ) -> Result<HttpResponse, ApiError> {
     let (rows, total) = repo::articles(db, viewer, filter, limit, offset).await?;
+    keys.add(Key::Posts).add_all(
+        rows.iter()
+            .flat_map(|r| [Key::from(r.id), r.author_id.into()]),
+    );
     Ok(HttpResponse::Ok().json(ArticlesBody {
         articles: rows.into_iter().map(Article::from).collect(),
         articles_count: total,
@@ -197,9 +208,14 @@ async fn list(
 
 /// `?q=`: the site's search backend picks and orders; the rows come from the articles
 /// query, in that order.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the list's parts, each needed once"
+)]
 async fn search(
     reads: &Reads,
     backend: &crate::search::Search,
+    keys: &Keys,
     viewer: Option<crate::accounts::model::UserId>,
     query: &ListQuery,
     words: &str,
@@ -216,6 +232,10 @@ async fn search(
     let mut rows = repo::published_articles(reads, viewer, &ids).await?;
     // In the search's order.
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+    keys.add(Key::Posts).add_all(
+        rows.iter()
+            .flat_map(|r| [Key::from(r.id), r.author_id.into()]),
+    );
     let articles = rows.into_iter().map(Article::from).collect();
     Ok(HttpResponse::Ok().json(ArticlesBody {
         articles,
@@ -238,13 +258,22 @@ pub async fn feed(
     state: web::Data<AppState>,
     caller: ApiUser,
     paging: web::Query<Paging>,
+    keys: Keys,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = paging.into_inner().parse()?;
     let filter = ArticleFilter {
         followed_by: Some(caller.user.id),
         ..ArticleFilter::default()
     };
-    list(&state.db, Some(caller.user.id), &filter, limit, offset).await
+    list(
+        &state.db,
+        &keys,
+        Some(caller.user.id),
+        &filter,
+        limit,
+        offset,
+    )
+    .await
 }
 
 /// The article at `slug` if `viewer` may see it: published, or theirs to edit.
@@ -284,8 +313,10 @@ pub async fn show(
     reads: Reads,
     viewer: MaybeApiUser,
     slug: web::Path<String>,
+    keys: Keys,
 ) -> Result<HttpResponse, ApiError> {
     let row = visible(&reads, viewer.user(), &slug).await?;
+    keys.add(row.id).add(row.author_id);
     Ok(HttpResponse::Ok().json(ArticleBody {
         article: row.into(),
     }))

@@ -88,9 +88,12 @@ pub async fn index(
     reads: crate::db::Reads,
     viewer: MaybeApiUser,
     slug: web::Path<String>,
+    keys: crate::cache::Keys,
 ) -> Result<HttpResponse, ApiError> {
     let post = published(&reads, &slug).await?;
     let list = repo::visible_on(&reads, post.summary.id, viewer.user().map(|u| u.id)).await?;
+    keys.add(post.summary.id)
+        .add_all(list.iter().filter_map(|c| c.author_id));
     let comments: Vec<Comment> = list.into_iter().map(Comment::from).collect();
     Ok(HttpResponse::Ok().json(CommentsBody { comments }))
 }

@@ -120,9 +120,8 @@ async fn cached(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let routes = req.app_data::<web::Data<crate::cache::Routes>>();
     let key = match (&state, routes) {
-        (Some(state), Some(routes))
-            if state.settings.cache.enabled
-                && matches!(*req.method(), Method::GET | Method::HEAD)
+        (Some(_), Some(routes))
+            if matches!(*req.method(), Method::GET | Method::HEAD)
                 && !req.headers().contains_key(header::AUTHORIZATION) =>
         {
             routes
@@ -135,12 +134,11 @@ async fn cached(
     let (Some(state), Some((key, search))) = (state, key) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let settings = &state.settings.cache;
-    let ttl = match search {
-        true => settings.search_ttl_secs,
-        false => settings.ttl_secs,
+    let mut res = match state.settings.cache.enabled {
+        true => crate::cache::through(&state, req, next, &key, search).await?,
+        // Made each time, still offered to an edge cache.
+        false => crate::cache::edge_only(&state, req, next, search).await?,
     };
-    let mut res = crate::cache::through(&state, req, next, &key, ttl).await?;
     res.headers_mut()
         .append(header::VARY, HeaderValue::from_static("Authorization"));
     Ok(res)

@@ -40,8 +40,10 @@ pub async fn show(
     reads: crate::db::Reads,
     viewer: MaybeApiUser,
     username: web::Path<String>,
+    keys: crate::cache::Keys,
 ) -> Result<HttpResponse, ApiError> {
     let profile = find(&reads, &username, viewer.user().map(|u| u.id)).await?;
+    keys.add(profile.id);
     Ok(HttpResponse::Ok().json(ProfileBody {
         profile: profile.into(),
     }))

@@ -171,6 +171,8 @@ mod tests {
         Arc::new(Kept {
             etag: "\"e\"".into(),
             content_type: "text/html".into(),
+            keys: String::new(),
+            fresh_until: None,
             body: actix_web::web::Bytes::from(body.to_owned()),
         })
     }

@@ -17,10 +17,15 @@
 //! - Without Redis (or slower than `cache.timeout_ms`) pages are made as if uncached.
 //! - Each instance also keeps the hottest pages in memory (`local`), used only while it
 //!   is sure to hear every bump.
+//! - The same pages are offered to an edge cache in front of Quire, with the keys of what
+//!   they show (`edge`), whether or not this cache is enabled.
 
+mod edge;
 mod keep;
+pub mod key;
 mod local;
 pub use keep::{Keep, Lookup, Rules};
+pub use key::{Key, Keys};
 pub use local::Local;
 
 use std::{sync::Arc, time::Duration};
@@ -38,7 +43,11 @@ use actix_web::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::{config::RedisSettings, kv::Kv, state::AppState};
+use crate::{
+    config::{RedisSettings, Settings},
+    kv::Kv,
+    state::AppState,
+};
 
 /// The session cookie's name (app.rs): its presence means "someone, not anyone".
 pub const SESSION_COOKIE: &str = "quire_session";
@@ -72,43 +81,69 @@ fn has_session_cookie(req: &ServiceRequest) -> bool {
         .any(|c| c.trim_start().starts_with(SESSION_COOKIE) && c.contains('='))
 }
 
-/// A kept page: its ETag, content type and body.
+/// A kept page: its ETag, content type, what the edge is told about it (the keys of what it
+/// shows, empty for none; when the next scheduled post was due as it was made), and body.
 pub struct Kept {
     etag: String,
     content_type: String,
+    keys: String,
+    fresh_until: Option<i64>,
     body: Bytes,
 }
 
+/// How a kept page is written in Redis (`Kept::encode`): part of every key, so a build that
+/// writes another shape never reads this one.
+const FORMAT: &str = "k2";
+
 impl Kept {
     fn size(&self) -> usize {
-        self.body.len() + self.etag.len() + self.content_type.len()
+        self.body.len() + self.etag.len() + self.content_type.len() + self.keys.len()
     }
 
+    /// Four lines (ETag, content type, keys, the next scheduled post's time or nothing),
+    /// then the body.
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.body.len() + 128);
-        out.extend_from_slice(self.etag.as_bytes());
-        out.push(b'\n');
-        out.extend_from_slice(self.content_type.as_bytes());
-        out.push(b'\n');
+        let fresh_until = self.fresh_until.map(|t| t.to_string()).unwrap_or_default();
+        let mut out = Vec::with_capacity(self.body.len() + 256);
+        for line in [&self.etag, &self.content_type, &self.keys, &fresh_until] {
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+        }
         out.extend_from_slice(&self.body);
         out
     }
 
     fn decode(raw: Vec<u8>) -> Option<Self> {
         let raw = Bytes::from(raw);
-        let first = raw.iter().position(|b| *b == b'\n')?;
-        let second = first + 1 + raw[first + 1..].iter().position(|b| *b == b'\n')?;
+        let mut lines = Vec::with_capacity(4);
+        let mut at = 0;
+        for _ in 0..4 {
+            let end = at + raw[at..].iter().position(|b| *b == b'\n')?;
+            lines.push(std::str::from_utf8(&raw[at..end]).ok()?.to_owned());
+            at = end + 1;
+        }
+        let fresh_until = match lines[3].as_str() {
+            "" => None,
+            t => Some(t.parse().ok()?),
+        };
         Some(Self {
-            etag: std::str::from_utf8(&raw[..first]).ok()?.to_owned(),
-            content_type: std::str::from_utf8(&raw[first + 1..second])
-                .ok()?
-                .to_owned(),
-            body: raw.slice(second + 1..),
+            etag: std::mem::take(&mut lines[0]),
+            content_type: std::mem::take(&mut lines[1]),
+            keys: std::mem::take(&mut lines[2]),
+            fresh_until,
+            body: raw.slice(at..),
         })
     }
 
-    /// The response for it: 304 when the client holds this version already.
-    fn respond(&self, if_none_match: Option<&HeaderValue>, x_cache: &'static str) -> HttpResponse {
+    /// The response for it: 304 when the client holds this version already. Offered to the
+    /// edge as it was when made (`search`: the page is a search).
+    fn respond(
+        &self,
+        settings: &Settings,
+        search: bool,
+        if_none_match: Option<&HeaderValue>,
+        x_cache: &'static str,
+    ) -> HttpResponse {
         let fresh = holds(if_none_match, &self.etag);
         let mut res = if fresh {
             HttpResponse::NotModified().finish()
@@ -129,6 +164,7 @@ impl Kept {
             header::HeaderName::from_static(X_CACHE),
             HeaderValue::from_static(x_cache),
         );
+        edge::offer(headers, settings, &self.keys, search, self.fresh_until);
         res
     }
 }
@@ -187,44 +223,90 @@ pub async fn hot_pages(
     match lookup {
         // Not a page the cache keeps (admin, forms, assets, the API's own scope…).
         None => Ok(next.call(req).await?.map_into_boxed_body()),
-        Some(_) if !settings.enabled => Ok(next.call(req).await?.map_into_boxed_body()),
+        Some(_) if has_session_cookie(&req) && !settings.enabled => {
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
         Some(_) if has_session_cookie(&req) => {
             Ok(mark(next.call(req).await?.map_into_boxed_body(), "BYPASS"))
+        }
+        Some(Lookup { key: None, .. }) if !settings.enabled => {
+            Ok(next.call(req).await?.map_into_boxed_body())
         }
         Some(Lookup { key: None, .. }) => {
             Ok(mark(next.call(req).await?.map_into_boxed_body(), "MISS"))
         }
         Some(Lookup {
+            key: Some(_),
+            search,
+        }) if !settings.enabled => edge_only(&state, req, next, search).await,
+        Some(Lookup {
             key: Some(key),
             search,
-        }) => {
-            let ttl = if search {
-                settings.search_ttl_secs
-            } else {
-                settings.ttl_secs
-            };
-            through(&state, req, next, &key, ttl).await
-        }
+        }) => through(&state, req, next, &key, search).await,
     }
 }
 
+/// Whether `res` is what the cache keeps (and the edge is offered): a 200 to a GET, without
+/// `Set-Cookie` or a `Cache-Control` for one person.
+fn keepable(is_get: bool, res: &ServiceResponse<BoxBody>) -> bool {
+    is_get
+        && res.status() == StatusCode::OK
+        && !res.headers().contains_key(header::SET_COOKIE)
+        && !res
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("private") || v.contains("no-store"))
+}
+
+/// A cacheable request while this cache is off (`cache.enabled = false`): made each time,
+/// and still offered to the edge as `through` would.
+pub async fn edge_only<B: MessageBody + 'static>(
+    state: &AppState,
+    req: ServiceRequest,
+    next: Next<B>,
+    search: bool,
+) -> Result<ServiceResponse<BoxBody>, ActixError> {
+    let is_get = req.method() == Method::GET;
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if keepable(is_get, &res)
+        && let Some(keys) = key::named(res.request())
+    {
+        let fresh_until = next_scheduled(state).await;
+        edge::offer(
+            res.headers_mut(),
+            &state.settings,
+            &keys,
+            search,
+            fresh_until,
+        );
+    }
+    Ok(res)
+}
+
 /// A cacheable request under `key`: the kept copy (memory, then Redis) if there is one, else
-/// made, and kept for at most `ttl` seconds (never past the next scheduled post) if it is a
-/// public 200. The JSON API's anonymous reads come through here too (`api::cached`).
+/// made, and kept (never past the next scheduled post) if it is a public 200: for
+/// `cache.ttl_secs`, or `cache.search_ttl_secs` for a search. The JSON API's anonymous reads
+/// come through here too (`api::cached`).
 pub async fn through<B: MessageBody + 'static>(
     state: &AppState,
     req: ServiceRequest,
     next: Next<B>,
     key: &str,
-    ttl: u64,
+    search: bool,
 ) -> Result<ServiceResponse<BoxBody>, ActixError> {
+    let ttl = match search {
+        true => state.settings.cache.search_ttl_secs,
+        false => state.settings.cache.ttl_secs,
+    };
     // Every page shows the site settings: a page made under an older version is never read.
     let key = &format!("{key}#s{}", state.site_version());
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     // This instance's own copies, when the wiring keeps some.
     let local = req.app_data::<web::Data<Local>>().cloned();
     if let Some(kept) = local.as_ref().and_then(|l| l.get(key)) {
-        let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "memory");
+        let res = kept.respond(&state.settings, search, if_none_match.as_ref(), "HIT");
+        let res = with_layer(res, "memory");
         return Ok(req.into_response(res));
     }
     let settings = &state.settings.cache;
@@ -240,7 +322,8 @@ pub async fn through<B: MessageBody + 'static>(
     let generation = match found {
         Some((generation, Some(raw), kept_ms)) => {
             if let Some(kept) = Kept::decode(raw) {
-                let res = with_layer(kept.respond(if_none_match.as_ref(), "HIT"), "redis");
+                let res = kept.respond(&state.settings, search, if_none_match.as_ref(), "HIT");
+                let res = with_layer(res, "redis");
                 // No longer than Redis keeps it: not past the next scheduled post.
                 let left = Duration::from_millis(kept_ms.max(0).unsigned_abs());
                 if let (Ok(generation), Some(local)) = (generation.parse(), &local) {
@@ -254,17 +337,11 @@ pub async fn through<B: MessageBody + 'static>(
         None => None,
     };
     let res = next.call(req).await?.map_into_boxed_body();
-    let keepable = is_get
-        && res.status() == StatusCode::OK
-        && !res.headers().contains_key(header::SET_COOKIE)
-        && !res
-            .headers()
-            .get(header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("private") || v.contains("no-store"));
-    if !keepable {
+    if !keepable(is_get, &res) {
         return Ok(mark(res, "MISS"));
     }
+    let keys = key::named(res.request()).unwrap_or_default();
+    let fresh_until = next_scheduled(state).await;
     let (http_req, response) = res.into_parts();
     let made_with = response.headers().clone();
     let content_type = response
@@ -279,14 +356,18 @@ pub async fn through<B: MessageBody + 'static>(
     let kept = Kept {
         etag: etag(&body),
         content_type,
+        keys,
+        fresh_until,
         body,
     };
     // Stored only under the generation it was looked up with: a write since then bumped
     // it, and this copy is never read.
     if let Some(generation) = generation {
-        let ttl = until_next_scheduled(state)
-            .await
-            .map_or(ttl, |s| s.min(ttl));
+        let until_next = fresh_until.map(|t| {
+            let left = t.saturating_sub(time::OffsetDateTime::now_utc().unix_timestamp());
+            u64::try_from(left).unwrap_or(0)
+        });
+        let ttl = until_next.map_or(ttl, |s| s.min(ttl));
         if ttl > 0 {
             let set = redis::cmd("SET")
                 .arg(format!("{}{generation}:{key}", pages.prefix))
@@ -297,7 +378,7 @@ pub async fn through<B: MessageBody + 'static>(
             let _ = state.redis.cmd::<()>(&set).await;
         }
     }
-    let mut res = kept.respond(if_none_match.as_ref(), "MISS");
+    let mut res = kept.respond(&state.settings, search, if_none_match.as_ref(), "MISS");
     // The page's own other headers (X-Search-Backend) go with it this once; what is kept
     // is the body, its type and its ETag.
     for (name, value) in made_with.iter() {
@@ -308,10 +389,10 @@ pub async fn through<B: MessageBody + 'static>(
     Ok(ServiceResponse::new(http_req, res))
 }
 
-/// Seconds until the next scheduled post appears (pages kept longer would miss it).
-async fn until_next_scheduled(state: &AppState) -> Option<u64> {
+/// When the next scheduled post appears (Unix seconds): pages kept past it would miss it.
+async fn next_scheduled(state: &AppState) -> Option<i64> {
     let secs: Option<f64> = sqlx::query_scalar(
-        "SELECT EXTRACT(EPOCH FROM min(published_at) - now())::float8
+        "SELECT ceil(EXTRACT(EPOCH FROM min(published_at)))::float8
            FROM posts
           WHERE status <> 'draft' AND deleted_at IS NULL AND published_at > now()",
     )
@@ -319,7 +400,7 @@ async fn until_next_scheduled(state: &AppState) -> Option<u64> {
     .await
     .ok()
     .flatten();
-    secs.map(|s| s.ceil().max(0.0) as u64)
+    secs.map(|s| s as i64)
 }
 
 /// After a write request: its position was noted already (`db::replica::after_writes`, which
@@ -337,7 +418,8 @@ pub struct Pages {
     /// read replica that has not replayed it (`db::replica`).
     writes: Option<crate::db::replica::Writes>,
     /// Every key of the cache starts with this: `{prefix}{generation}:{path}?{query}`. It
-    /// holds the build's asset fingerprint: pages of another build link other assets. The
+    /// holds the format of a kept page (`FORMAT`) and the build's asset fingerprint: pages of
+    /// another build may be written otherwise, or link other assets. The
     /// generation is shared by every build, so a write stales them all.
     prefix: String,
     generation_key: String,
@@ -358,7 +440,7 @@ impl Pages {
             writes: None,
             generation_key: format!("{shared}gen"),
             channel: format!("{shared}gen:changes"),
-            prefix: format!("{shared}{}:", crate::assets::fingerprint()),
+            prefix: format!("{shared}{FORMAT}.{}:", crate::assets::fingerprint()),
         }
     }
 
@@ -422,5 +504,30 @@ impl Pages {
     /// The generation key, for `Local::listen`.
     pub fn generation_key(&self) -> &str {
         &self.generation_key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_page_reads_back_as_written() {
+        for (keys, fresh_until) in [("post-1 site", Some(1_800_000_000)), ("", None)] {
+            let kept = Kept {
+                etag: "\"e\"".into(),
+                content_type: "text/html; charset=utf-8".into(),
+                keys: keys.into(),
+                fresh_until,
+                body: Bytes::from_static(b"<p>one\ntwo</p>\n"),
+            };
+            let back = Kept::decode(kept.encode()).expect("decodes");
+            assert_eq!(
+                (back.etag, back.content_type, back.keys, back.fresh_until),
+                (kept.etag, kept.content_type, kept.keys, kept.fresh_until)
+            );
+            assert_eq!(back.body, kept.body);
+        }
+        assert!(Kept::decode(b"\"e\"\ntext/html\n<p>".to_vec()).is_none());
     }
 }

@@ -275,6 +275,8 @@ pub async fn live(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiComment {
     pub id: i64,
+    /// `None` for a guest's comment.
+    pub author_id: Option<UserId>,
     pub body_markdown: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -284,7 +286,7 @@ pub struct ApiComment {
     pub following: bool,
 }
 
-const API_SELECT: &str = "SELECT c.id, c.body_markdown, c.created_at, c.updated_at,
+const API_SELECT: &str = "SELECT c.id, c.author_id, c.body_markdown, c.created_at, c.updated_at,
             COALESCE(u.username, c.guest_name) AS author_username,
             COALESCE(u.bio, '') AS author_bio, u.avatar_url AS author_image,
             EXISTS (SELECT 1 FROM follows o WHERE o.follower_id = $2 AND o.followed_id = u.id)

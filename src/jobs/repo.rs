@@ -189,6 +189,39 @@ pub async fn release(db: &PgPool, id: i64, worker: &str, wait: Duration) -> sqlx
     Ok(())
 }
 
+/// Whether a job of `kind` other than `id` waits in the queue (not running): a job that found
+/// the service it talks to away can leave what is left to that one.
+pub async fn another_queued(db: impl PgExecutor<'_>, kind: &str, id: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND state = 'queued' AND id <> $2)",
+    )
+    .bind(kind)
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether a job of `kind` is queued or running.
+pub async fn on_its_way(db: impl PgExecutor<'_>, kind: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND state IN ('queued', 'running'))",
+    )
+    .bind(kind)
+    .fetch_one(db)
+    .await
+}
+
+/// Why running job `id` hands itself back (`Outcome::Later`), for `/admin/jobs`: waiting out
+/// an outage is no failed attempt, but an operator should see what it waits for.
+pub async fn note(db: impl PgExecutor<'_>, id: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE jobs SET last_error = left($2, 2000) WHERE id = $1 AND state = 'running'")
+        .bind(id)
+        .bind(error)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Every job `worker` still holds, back to the queue (shutdown).
 pub async fn release_all(db: &PgPool, worker: &str) -> sqlx::Result<u64> {
     Ok(sqlx::query(

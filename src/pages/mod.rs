@@ -94,11 +94,13 @@ pub async fn show(
     reads: crate::db::Reads,
     visitor: Visitor,
     slug: web::Path<String>,
+    keys: crate::cache::Keys,
 ) -> Result<HttpResponse, Error> {
     let slug = Slug::parse(&slug).map_err(|_| Error::NotFound)?;
     let found = repo::find_page(&reads, slug.as_str())
         .await?
         .ok_or(Error::NotFound)?;
+    keys.add(found.id).add(found.author_id);
     let path = format!("/{}", found.slug);
     let layout =
         Layout::new(&state.site(), &found.title, &found.excerpt, &path).header(visitor.header);

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::{
     accounts::{self, model::Username},
+    cache::{Key, Keys},
     db::Reads,
     error::Error,
     render::{page::iso_date, text::strip_xml_forbidden},
@@ -50,12 +51,15 @@ struct Feed<'a> {
 async fn render_feed(
     state: &AppState,
     reads: &Reads,
+    keys: &Keys,
     of: FeedOf,
     title: String,
     subtitle: String,
     page_path: String,
 ) -> Result<HttpResponse, Error> {
     let posts = repo::feed(reads, of, FEED_ENTRIES).await?;
+    keys.add(Key::Posts)
+        .add_all(posts.iter().map(|p| p.summary.id));
     // The feed changed when its newest entry did; an empty feed is as new as the request.
     let updated = posts
         .iter()
@@ -86,11 +90,16 @@ async fn render_feed(
 }
 
 /// `GET /feed.xml`: the site's newest posts.
-pub async fn feed(state: web::Data<AppState>, reads: Reads) -> Result<HttpResponse, Error> {
+pub async fn feed(
+    state: web::Data<AppState>,
+    reads: Reads,
+    keys: Keys,
+) -> Result<HttpResponse, Error> {
     let site = state.site();
     render_feed(
         &state,
         &reads,
+        &keys,
         FeedOf::Site,
         site.title.clone(),
         site.description.clone(),
@@ -105,21 +114,16 @@ pub async fn tag_feed(
     state: web::Data<AppState>,
     reads: Reads,
     slug: web::Path<Slug>,
+    keys: Keys,
 ) -> Result<HttpResponse, Error> {
     let tag = tags::repo::find_by_slug(&reads, &slug)
         .await?
         .ok_or(Error::NotFound)?;
+    keys.add(tag.id);
     let title = format!("{} · {}", tag.name, state.site().title);
     let path = format!("/tags/{}", tag.slug);
-    render_feed(
-        &state,
-        &reads,
-        FeedOf::Tag(tag.id),
-        title,
-        tag.description,
-        path,
-    )
-    .await
+    let of = FeedOf::Tag(tag.id);
+    render_feed(&state, &reads, &keys, of, title, tag.description, path).await
 }
 
 /// `GET /authors/{username}/feed.xml`: the author's newest posts (404 as their page is).
@@ -127,21 +131,16 @@ pub async fn author_feed(
     state: web::Data<AppState>,
     reads: Reads,
     username: web::Path<Username>,
+    keys: Keys,
 ) -> Result<HttpResponse, Error> {
     let author = accounts::repo::find_author(&reads, &username)
         .await?
         .ok_or(Error::NotFound)?;
+    keys.add(author.id);
     let title = format!("{} · {}", author.display_name, state.site().title);
     let path = format!("/authors/{}", author.username);
-    render_feed(
-        &state,
-        &reads,
-        FeedOf::Author(author.id),
-        title,
-        author.bio,
-        path,
-    )
-    .await
+    let of = FeedOf::Author(author.id);
+    render_feed(&state, &reads, &keys, of, title, author.bio, path).await
 }
 
 #[derive(Template)]
@@ -154,7 +153,9 @@ struct FeedStyle<'a> {
 /// `<?xml-stylesheet?>`): a page in the site's style that says what a feed is and lists
 /// its entries. No script and no inline style: the page is under the feed's
 /// Content-Security-Policy. Feed readers ignore it.
-pub async fn feed_style(state: web::Data<AppState>) -> Result<HttpResponse, Error> {
+pub async fn feed_style(state: web::Data<AppState>, keys: Keys) -> Result<HttpResponse, Error> {
+    // The site's name and style, nothing else.
+    keys.add(Key::Site);
     let body = FeedStyle {
         site: &state.site(),
     }
@@ -173,7 +174,14 @@ struct Sitemap<'a> {
 
 /// `GET /sitemap.xml`: the home page, every published page and post, and the tag and author pages
 /// that list at least one of them. Capped at the protocol's 50,000 URLs, newest posts first.
-pub async fn sitemap(state: web::Data<AppState>, reads: Reads) -> Result<HttpResponse, Error> {
+/// At the edge it goes with the lists (a post coming, going or moving, a tag), not with
+/// each post: an edit's new `lastmod` shows once the edge's copy expires.
+pub async fn sitemap(
+    state: web::Data<AppState>,
+    reads: Reads,
+    keys: Keys,
+) -> Result<HttpResponse, Error> {
+    keys.add(Key::Posts).add(Key::Tags);
     let tags = tags::repo::published_tag_slugs(&reads).await?;
     let authors = accounts::repo::published_author_usernames(&reads).await?;
     let room = SITEMAP_URLS - 1 - i64::try_from(tags.len() + authors.len()).unwrap_or(0);

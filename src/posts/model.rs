@@ -18,6 +18,13 @@ use crate::{
 #[sqlx(transparent)]
 pub struct PostId(pub i64);
 
+/// A post's page and every page that shows it, as the edge cache knows them (`cache::key`).
+impl From<PostId> for crate::cache::key::Key {
+    fn from(id: PostId) -> Self {
+        Self::Post(id.0)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize)]
 #[sqlx(type_name = "post_status", rename_all = "lowercase")]
 #[serde(rename_all = "lowercase")]
@@ -148,8 +155,21 @@ pub struct Onward {
 /// Another post, as a link to it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PostLink {
+    /// The page shows it: its key for the edge cache.
+    pub id: i64,
     pub slug: String,
     pub title: String,
+}
+
+impl Onward {
+    /// The posts it links to.
+    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.previous
+            .iter()
+            .chain(&self.next)
+            .chain(&self.related)
+            .map(|l| l.id)
+    }
 }
 
 impl Post {

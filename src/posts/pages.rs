@@ -11,6 +11,7 @@ use super::{
     repo,
 };
 use crate::{
+    cache::{Key, Keys},
     db::{Page, PageNumber, PageQuery, Reads},
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, Visitor},
@@ -100,6 +101,7 @@ pub async fn index(
     reads: Reads,
     visitor: Visitor,
     query: web::Query<PageQuery>,
+    keys: Keys,
 ) -> Result<HttpResponse, Error> {
     let number = query.number();
     let per_page = state.site().per_page;
@@ -124,6 +126,9 @@ pub async fn index(
     } = listing;
     // Shown once: first, among the featured.
     posts.retain(|p| !featured.iter().any(|f| f.id == p.id));
+    keys.add(Key::Home)
+        .add(Key::Posts)
+        .add_all(featured.iter().chain(&posts).map(|p| p.id));
     // A new site's first visitor learns how to claim it (the kept page changes with the
     // settings `/setup` saves, so the notice goes with the first admin).
     let unclaimed = number.get() == 1 && !crate::accounts::repo::admin_exists(&reads).await?;
@@ -182,11 +187,19 @@ pub async fn show(
     reads: Reads,
     visitor: Visitor,
     slug: web::Path<Slug>,
+    keys: Keys,
 ) -> Result<HttpResponse, Error> {
     let post = repo::find_published(&reads, slug.as_str())
         .await?
         .ok_or(Error::NotFound)?;
     let s = &post.summary;
+    // The post, its author and commenters, and its neighbours (`Key::Posts`: which they are
+    // changes whenever a post comes or goes).
+    keys.add(s.id)
+        .add(s.author_id)
+        .add(Key::Posts)
+        .add_all(post.comments.0.iter().filter_map(|c| c.author_id))
+        .add_all(post.onward.0.ids().map(Key::Post));
     let moderator = visitor.user.as_ref().is_some_and(|v| {
         let post_author = s.author_id;
         crate::authz::can(v, crate::authz::Action::ModerateCommentsOn { post_author })

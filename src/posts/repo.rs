@@ -49,16 +49,16 @@ macro_rules! feed_select {
 /// reads a few hundred rows: "related" among a big tag's older posts is left out.
 macro_rules! onward {
     () => {
-        "'previous', (SELECT json_build_object('slug', q.slug, 'title', q.title)
+        "'previous', (SELECT json_build_object('id', q.id, 'slug', q.slug, 'title', q.title)
                         FROM published_posts q
                        WHERE (q.published_at, q.id) < (p.published_at, p.id)
                        ORDER BY q.published_at DESC, q.id DESC LIMIT 1),
-         'next', (SELECT json_build_object('slug', q.slug, 'title', q.title)
+         'next', (SELECT json_build_object('id', q.id, 'slug', q.slug, 'title', q.title)
                     FROM published_posts q
                    WHERE (q.published_at, q.id) > (p.published_at, p.id)
                    ORDER BY q.published_at, q.id LIMIT 1),
          'related', COALESCE((
-             SELECT json_agg(json_build_object('slug', r.slug, 'title', r.title)
+             SELECT json_agg(json_build_object('id', r.id, 'slug', r.slug, 'title', r.title)
                              ORDER BY r.shared DESC, r.published_at DESC, r.id DESC)
                FROM (SELECT q.id, q.slug, q.title, q.published_at, count(*) AS shared
                        FROM post_tags mine

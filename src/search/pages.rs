@@ -74,7 +74,10 @@ pub async fn search(
     visitor: Visitor,
     ClientIp(ip): ClientIp,
     params: web::Query<SearchParams>,
+    keys: crate::cache::Keys,
 ) -> Result<HttpResponse, Error> {
+    // What it finds changes as posts come, go and change.
+    keys.add(crate::cache::Key::Posts);
     let mut query = Query::new(&params.q);
     query.tag = filter(&params.tag);
     query.author = filter(&params.author);
@@ -139,6 +142,7 @@ pub async fn search(
         (text, href)
     });
     found.approximate = results.approximate;
+    keys.add_all(results.hits.iter().map(|h| h.post.id));
     found.hits = results.hits;
     found.total = results.total;
     found.count = match results.counted {

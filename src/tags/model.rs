@@ -20,6 +20,13 @@ pub const META_DESCRIPTION_MAX: usize = 500;
 #[sqlx(transparent)]
 pub struct TagId(pub i64);
 
+/// A tag's pages, as the edge cache knows them (`cache::key`).
+impl From<TagId> for crate::cache::key::Key {
+    fn from(id: TagId) -> Self {
+        Self::Tag(id.0)
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Tag {
     pub id: TagId,

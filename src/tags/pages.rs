@@ -9,6 +9,7 @@ use super::{
     repo::{self, PublicTag, TagOrder},
 };
 use crate::{
+    cache::{Key, Keys},
     db::{PageQuery, Reads},
     error::Error,
     extract::Visitor,
@@ -40,7 +41,10 @@ pub async fn index(
     reads: Reads,
     visitor: Visitor,
     query: web::Query<IndexQuery>,
+    keys: Keys,
 ) -> Result<HttpResponse, Error> {
+    // Its counts change as posts come and go.
+    keys.add(Key::Tags).add(Key::Posts);
     let by_name = query.sort == "name";
     let order = if by_name {
         TagOrder::Name
@@ -95,12 +99,16 @@ pub async fn show(
     visitor: Visitor,
     slug: web::Path<Slug>,
     query: web::Query<PageQuery>,
+    keys: Keys,
 ) -> Result<HttpResponse, Error> {
     let number = query.number();
     let (tag, rows) =
         posts::repo::list_published_by_tag(&reads, &slug, number, state.site().per_page)
             .await?
             .ok_or(Error::NotFound)?;
+    keys.add(tag.id)
+        .add(Key::Posts)
+        .add_all(rows.iter().map(|p| p.id));
     let path = format!("/tags/{}", tag.slug);
     let title = match tag.meta_title.is_empty() {
         true => format!("Posts tagged “{}”", tag.name),
@@ -147,10 +155,12 @@ pub async fn accent_css(
     reads: Reads,
     slug: web::Path<Slug>,
     _version: web::Query<AccentQuery>,
+    keys: Keys,
 ) -> Result<HttpResponse, Error> {
     let tag = repo::find_by_slug(&reads, &slug)
         .await?
         .ok_or(Error::NotFound)?;
+    keys.add(tag.id);
     Ok(HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=300"))

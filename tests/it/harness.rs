@@ -246,7 +246,7 @@ async fn admin_connection(settings: &Settings) -> sqlx::PgConnection {
 async fn ensure_template(settings: &Settings) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
-    for m in db::MIGRATOR.iter() {
+    for m in db::migrator().iter() {
         hash.update(m.version.to_le_bytes());
         hash.update(&*m.checksum);
     }
