@@ -215,6 +215,10 @@ impl App {
         ));
         loops.add("settings listener", live.listen(db.clone()));
         let metrics = Metrics::new(settings.database.max_connections)?;
+        let replica = db::replica::Replica::new(&settings.database, &settings.redis, &metrics)?;
+        for (name, task) in replica.watch(db.clone(), redis.clone()) {
+            loops.add(name, task);
+        }
         let oauth = web::Data::new(accounts::oauth::Providers::new(&settings)?);
         let prometheus = metrics.http.clone();
         let https = settings.is_https();
@@ -289,7 +293,9 @@ impl App {
         let settings = Arc::new(settings);
         // The job types this version runs: the runner dispatches on them, `/admin/jobs`
         // names queued ones with them.
-        let registry = crate::job_registry::build(&settings, pages.clone(), search.meili.clone())?;
+        // Jobs that make pages stale note their writes first (`db::replica`).
+        let job_pages = pages.clone().noting(replica.writes(&db, &redis));
+        let registry = crate::job_registry::build(&settings, job_pages, search.meili.clone())?;
         let runner = match settings.jobs.enabled {
             true => Some(crate::jobs::Runner::start(
                 db.clone(),
@@ -303,6 +309,7 @@ impl App {
         let media_store = web::Data::new(media::Store::from_settings(&settings.uploads)?);
         let shared = AppState {
             db,
+            replica,
             redis,
             settings,
             site_now: live.clone(),
@@ -320,6 +327,7 @@ impl App {
             shared.metrics.watch_pool(&db);
             let state = web::Data::new(AppState {
                 db,
+                replica: shared.replica.for_worker(per_worker),
                 ..shared.clone()
             });
             let mut headers = DefaultHeaders::new()
@@ -356,6 +364,10 @@ impl App {
                 .wrap(from_fn(crate::settings::live::refresh))
                 .wrap(from_fn(middleware::reject_nul_in_query))
                 .wrap(error_pages())
+                // Inside the session (a writer's session keeps where they wrote) and the page
+                // cache: every successful write is noted before the cache's bump
+                // (`db::replica`).
+                .wrap(from_fn(db::replica::after_writes))
                 .wrap(
                     SessionMiddleware::builder(sessions.clone(), key.clone())
                         .cookie_name(cache::SESSION_COOKIE.into())

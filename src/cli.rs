@@ -232,7 +232,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let redis = crate::kv::Kv::new(&settings.redis)?;
             // Runs as long as the worker does.
             let _watch = redis.watch();
-            let pages = crate::cache::Pages::new(&redis, &settings.redis);
+            // Jobs that make pages stale note their writes first (`db::replica`).
+            let pages = crate::cache::Pages::new(&redis, &settings.redis).noting(
+                crate::db::replica::Writes::new(pool.clone(), redis.clone(), &settings),
+            );
             let metrics = crate::metrics::Metrics::new(settings.database.max_connections)?;
             let meili =
                 crate::search::meili::Meili::new(&settings.search)?.map(std::sync::Arc::new);
@@ -630,9 +633,17 @@ async fn export(
 }
 
 /// Pages kept by running instances show what changed here (a failure is logged, not fatal).
+/// With a read replica, running instances first learn how far it must have replayed before
+/// they read it again (`db::replica::Writes`).
 async fn stale_pages(settings: &Settings) -> anyhow::Result<()> {
     let redis = crate::kv::Kv::new(&settings.redis)?;
+    let primary = crate::db::pool(&settings.database)?;
     crate::cache::Pages::new(&redis, &settings.redis)
+        .noting(crate::db::replica::Writes::new(
+            primary,
+            redis.clone(),
+            settings,
+        ))
         .stale()
         .await;
     Ok(())

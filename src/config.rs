@@ -441,6 +441,11 @@ pub struct DatabaseSettings {
     /// PostgreSQL's own `statement_timeout` for our connections (0: none): a backstop that
     /// cancels a runaway statement on the server. Migrations run without it.
     pub statement_timeout_secs: u64,
+    /// A streaming replica (hot standby) of `url` for anonymous reads; empty: none
+    /// (`db::replica`). Read through `replica()`.
+    pub replica_url: SecretString,
+    /// How far (in time) the replica may trail the primary and still be read from.
+    pub replica_max_lag_ms: u64,
     /// Whether `serve` and `worker` apply pending migrations at start. Off where a deploy
     /// runs `quire migrate` once before the new release starts (Kubernetes' migration Job).
     pub migrate_on_start: bool,
@@ -455,13 +460,35 @@ impl DatabaseSettings {
         Duration::from_secs(self.query_timeout_secs)
     }
 
+    /// The replica's settings (the primary's, at `replica_url`), if one is configured.
+    pub fn replica(&self) -> Option<Self> {
+        let url = self.replica_url.expose_secret().trim();
+        (!url.is_empty()).then(|| Self {
+            url: SecretString::from(url.to_owned()),
+            replica_url: SecretString::from(String::new()),
+            ..self.clone()
+        })
+    }
+
+    pub fn replica_max_lag(&self) -> Duration {
+        Duration::from_millis(self.replica_max_lag_ms)
+    }
+
     /// The same server, another database: tests and benchmarks get databases of their own.
+    /// A replica's URL names it too (a streaming replica holds every database).
     pub fn with_database_name(&self, name: &str) -> Result<Self, ConfigError> {
-        let mut url = Url::parse(self.url.expose_secret())
-            .map_err(|e| ConfigError(format!("database.url: {e}")))?;
-        url.set_path(name);
+        let renamed = |key: &str, url: &SecretString| -> Result<SecretString, ConfigError> {
+            let mut url =
+                Url::parse(url.expose_secret()).map_err(|e| ConfigError(format!("{key}: {e}")))?;
+            url.set_path(name);
+            Ok(SecretString::from(url.to_string()))
+        };
         Ok(Self {
-            url: SecretString::from(url.to_string()),
+            url: renamed("database.url", &self.url)?,
+            replica_url: match self.replica() {
+                Some(replica) => renamed("database.replica_url", &replica.url)?,
+                None => self.replica_url.clone(),
+            },
             ..self.clone()
         })
     }
@@ -831,6 +858,11 @@ impl Settings {
         }
         if let Err(e) = Url::parse(self.database.url.expose_secret()) {
             return Err(ConfigError(format!("database.url: {e}")));
+        }
+        if let Some(replica) = self.database.replica()
+            && let Err(e) = Url::parse(replica.url.expose_secret())
+        {
+            return Err(ConfigError(format!("database.replica_url: {e}")));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return fail("log.level: not a valid tracing filter");

@@ -1,7 +1,7 @@
 //! The PostgreSQL pool: creating the database if it is missing, the embedded migrations,
 //! and the pool options that let the site ride out a database outage; and the small tools
 //! every module's queries share: `?page=` and the overfetching `Page`, ILIKE patterns, and
-//! session advisory locks.
+//! session advisory locks. Reads from a streaming replica: `replica`.
 
 use std::{str::FromStr, time::Duration};
 
@@ -13,6 +13,9 @@ use sqlx::{
 };
 
 use crate::config::DatabaseSettings;
+
+pub mod replica;
+pub use replica::Reads;
 
 /// Every migration in `migrations/`, compiled into the binary. Migrations a newer release
 /// applied are no error (`migrate`).

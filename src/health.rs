@@ -33,6 +33,7 @@ pub async fn metrics(
         _ => tracing::debug!("metrics: job counts unread"),
     }
     state.metrics.set_websockets(hub.open());
+    state.replica.report(&state.metrics);
     let body = state.metrics.render()?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -52,6 +53,8 @@ pub async fn healthz() -> HttpResponse {
 /// - Redis out of reach: still 200, `status: degraded`. Every instance shares the one Redis,
 ///   so taking this instance out would not help, and anonymous reading still works here;
 ///   logging in and forms answer 503 until Redis returns.
+/// - The read replica out of reach or lagging: still 200 (`replica: unavailable`,
+///   `lagging …`): reads go to the primary meanwhile (`db::replica`).
 ///
 /// Both turn back by themselves when the dependency returns.
 pub async fn readyz(
@@ -106,9 +109,11 @@ pub async fn readyz(
         }
     };
     let body = format!(
-        "status: {status}\ndatabase: {}\nredis: {}\ncache: {cache}\nsearch: {search}\n",
+        "status: {status}\ndatabase: {}\nredis: {}\ncache: {cache}\nsearch: {search}\n\
+         replica: {}\n",
         word(database),
-        word(redis)
+        word(redis),
+        state.replica.describe()
     );
     let mut res = if database {
         HttpResponse::Ok()

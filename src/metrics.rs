@@ -1,10 +1,11 @@
 //! Prometheus metrics: request counts and latency histograms by route pattern and status
-//! (actix-web-prom), plus database pool use. `health::metrics` serves them.
+//! (actix-web-prom), plus database pool use, reads by pool and the read replica's state
+//! (`db::replica`). `health::metrics` serves them.
 
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, TextEncoder,
 };
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,15 @@ pub struct Metrics {
     jobs_oldest_due: Gauge,
     /// This instance's open live-update sockets (`ws`), read when `/metrics` is asked.
     websockets: IntGauge,
+    /// Requests whose reads went to each pool (`primary`, `replica`): see `db::replica`.
+    reads: IntCounterVec,
+    /// Reads that failed on the replica (out of reach, a recovery conflict) and were run again
+    /// on the primary.
+    replica_fallbacks: IntCounter,
+    /// The replica's state as this instance's watcher saw it last, set when `/metrics` is asked.
+    replica_up: IntGauge,
+    replica_lag_seconds: Gauge,
+    replica_lag_bytes: IntGauge,
     /// Every HTTP worker's pool (one each, see `app.rs`): the gauges add them up.
     pools: Arc<Mutex<Vec<PgPool>>>,
     /// When the last request came, in milliseconds since this process started: the job
@@ -77,6 +87,38 @@ impl Metrics {
         http.registry.register(Box::new(jobs_oldest_due.clone()))?;
         let websockets = IntGauge::new("quire_websockets", "Live-update sockets open here")?;
         http.registry.register(Box::new(websockets.clone()))?;
+        let reads = IntCounterVec::new(
+            Opts::new(
+                "quire_db_reads_total",
+                "Requests of the public read paths by the pool their reads went to",
+            ),
+            &["pool"],
+        )?;
+        let replica_fallbacks = IntCounter::new(
+            "quire_replica_fallbacks_total",
+            "Reads that failed on the replica and were run again on the primary",
+        )?;
+        let replica_up = IntGauge::new(
+            "quire_replica_up",
+            "1 while the read replica answers as a standby (0 when down or not configured)",
+        )?;
+        let replica_lag_seconds = Gauge::new(
+            "quire_replica_lag_seconds",
+            "How long ago the primary was at the newest position the replica has not replayed \
+             (0 when caught up; +Inf when behind since before this instance started)",
+        )?;
+        let replica_lag_bytes = IntGauge::new(
+            "quire_replica_lag_bytes",
+            "WAL bytes the replica has not replayed yet",
+        )?;
+        http.registry.register(Box::new(reads.clone()))?;
+        http.registry
+            .register(Box::new(replica_fallbacks.clone()))?;
+        http.registry.register(Box::new(replica_up.clone()))?;
+        http.registry
+            .register(Box::new(replica_lag_seconds.clone()))?;
+        http.registry
+            .register(Box::new(replica_lag_bytes.clone()))?;
         // The registry keeps the size-limit gauge; it never changes after this.
         Ok(Self {
             http,
@@ -86,6 +128,11 @@ impl Metrics {
             jobs,
             jobs_oldest_due,
             websockets,
+            reads,
+            replica_fallbacks,
+            replica_up,
+            replica_lag_seconds,
+            replica_lag_bytes,
             pools: Arc::default(),
             last_request: Arc::default(),
             started: std::time::Instant::now(),
@@ -136,6 +183,26 @@ impl Metrics {
     /// How many live-update sockets are open, for the next `render`.
     pub fn set_websockets(&self, open: u32) {
         self.websockets.set(i64::from(open));
+    }
+
+    /// The counter of requests whose reads went to `pool` (`primary` or `replica`).
+    pub fn reads_from(&self, pool: &str) -> IntCounter {
+        self.reads.with_label_values(&[pool])
+    }
+
+    /// The counter of reads run again on the primary after failing on the replica.
+    pub fn replica_fallbacks(&self) -> IntCounter {
+        self.replica_fallbacks.clone()
+    }
+
+    /// The replica as it is now, for the next `render`: up, and how far behind (`None`: by
+    /// more than can be told).
+    pub fn set_replica(&self, up: bool, lag: Option<std::time::Duration>, lag_bytes: u64) {
+        self.replica_up.set(i64::from(up));
+        self.replica_lag_seconds
+            .set(lag.map_or(f64::INFINITY, |l| l.as_secs_f64()));
+        self.replica_lag_bytes
+            .set(i64::try_from(lag_bytes).unwrap_or(i64::MAX));
     }
 
     /// Prometheus text format: the HTTP metrics, with the pool gauges read now.

@@ -1,4 +1,4 @@
-//! What every handler reaches (`AppState`): infrastructure only — the database pool, Redis,
+//! What every handler reaches (`AppState`): infrastructure only — the database pools, Redis,
 //! configuration, metrics, the password hasher and the site settings as they are now. It
 //! names no feature: a feature's own singleton (the live hub, search, API tokens, view
 //! counts, OAuth providers) is its own `web::Data<T>`, registered by the wiring (`app.rs`).
@@ -7,13 +7,19 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::{accounts::hasher::Hasher, config::Settings, kv::Kv, metrics::Metrics, site};
+use crate::{
+    accounts::hasher::Hasher, config::Settings, db::replica::Replica, kv::Kv, metrics::Metrics,
+    site,
+};
 
 /// What every handler can reach. Cheap to clone: pools and `Arc`s.
 #[derive(Clone)]
 pub struct AppState {
     /// This worker's own pool (see `app.rs`): never shared between HTTP workers.
     pub db: PgPool,
+    /// The read replica, if one is configured: this worker's pool to it and what the
+    /// instance knows of it. Public read handlers reach it through `db::Reads`.
+    pub replica: Replica,
     /// Sessions, counters and caches: every call has a deadline (see `kv`).
     pub redis: Kv,
     /// Password hashing, bounded in concurrency and memory.

@@ -17,7 +17,7 @@ use super::{
 use crate::render::page::personal as render;
 use crate::render::page::{in_minutes, safe_next, see_other, too_many};
 use crate::{
-    db::PageQuery,
+    db::{PageQuery, Reads},
     error::Error,
     extract::{ClientIp, CsrfForm, SignedIn, TokenOnly, Viewer, Visitor},
     posts::{self, model::PostSummary, pages::Listing},
@@ -43,16 +43,17 @@ struct AuthorPage {
 /// `GET /authors/{username}`: an author's bio and their published posts, newest first.
 pub async fn author(
     state: web::Data<AppState>,
+    reads: Reads,
     visitor: Visitor,
     username: web::Path<Username>,
     query: web::Query<PageQuery>,
     keys: crate::cache::Keys,
 ) -> Result<HttpResponse, Error> {
-    let author = repo::find_author(&state.db, &username)
+    let author = repo::find_author(&reads, &username)
         .await?
         .ok_or(Error::NotFound)?;
     let viewer = visitor.user.as_ref().map(|u| u.id);
-    let profile = repo::public_profile(&state.db, author.username.as_str(), viewer)
+    let profile = repo::public_profile(&reads, author.username.as_str(), viewer)
         .await?
         .ok_or(Error::NotFound)?;
     let follow = viewer
@@ -60,7 +61,7 @@ pub async fn author(
         .map(|_| profile.following);
     let number = query.number();
     let rows =
-        posts::repo::list_published_by_author(&state.db, author.id, number, state.site().per_page)
+        posts::repo::list_published_by_author(&reads, author.id, number, state.site().per_page)
             .await?;
     let path = format!("/authors/{}", author.username);
     let title = format!("Posts by {}", author.display_name);
@@ -69,7 +70,7 @@ pub async fn author(
         .add_all(rows.iter().map(|p| p.id));
     let listing = Listing::new(&state.site(), &path, &title, &author.bio, rows, number)?;
     let images = listing
-        .images(&state, author.avatar_url.as_deref().as_slice())
+        .images(&reads, &state, author.avatar_url.as_deref().as_slice())
         .await?;
     let Listing {
         layout,

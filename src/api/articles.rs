@@ -16,6 +16,7 @@ use crate::{
     api::openapi::GenericErrorModel,
     authz::{self, Action},
     cache::{Key, Keys},
+    db::Reads,
     error::{ApiError, FieldErrors},
     posts::{
         self, SaveError,
@@ -123,6 +124,7 @@ pub struct ListQuery {
     responses((status = 200, description = "Newest first", body = ArticlesBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 403, description = "The role may not", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn index(
     state: web::Data<AppState>,
+    reads: Reads,
     backend: web::Data<crate::search::Search>,
     req: HttpRequest,
     viewer: MaybeApiUser,
@@ -143,7 +145,7 @@ pub async fn index(
             return Err(ApiError::TooMany { retry_after });
         }
         let found = search(
-            &state, &backend, &keys, viewer_id, &query, words, limit, offset,
+            &reads, &backend, &keys, viewer_id, &query, words, limit, offset,
         );
         return found.await;
     }
@@ -175,7 +177,7 @@ pub async fn index(
         followed_by: None,
         unpublished,
     };
-    list(&state, &keys, viewer_id, &filter, limit, offset).await
+    list(&reads, &keys, viewer_id, &filter, limit, offset).await
 }
 
 /// A tag as clients name it ("Dragons", "dragons") to its slug; a name with no letters
@@ -186,14 +188,14 @@ fn tag_slug(name: &str) -> String {
 
 /// A list of articles; each is named to the edge cache, with the list's own key (`Posts`).
 async fn list(
-    state: &AppState,
+    db: impl sqlx::PgExecutor<'_> + Copy,
     keys: &Keys,
     viewer: Option<crate::accounts::model::UserId>,
     filter: &ArticleFilter,
     limit: i64,
     offset: i64,
 ) -> Result<HttpResponse, ApiError> {
-    let (rows, total) = repo::articles(&state.db, viewer, filter, limit, offset).await?;
+    let (rows, total) = repo::articles(db, viewer, filter, limit, offset).await?;
     keys.add(Key::Posts).add_all(
         rows.iter()
             .flat_map(|r| [Key::from(r.id), r.author_id.into()]),
@@ -211,7 +213,7 @@ async fn list(
     reason = "the list's parts, each needed once"
 )]
 async fn search(
-    state: &AppState,
+    reads: &Reads,
     backend: &crate::search::Search,
     keys: &Keys,
     viewer: Option<crate::accounts::model::UserId>,
@@ -223,9 +225,11 @@ async fn search(
     let mut wanted = Query::new(words);
     wanted.tag = query.tag.as_deref().map(tag_slug);
     wanted.author = query.author.as_deref().map(str::to_lowercase);
-    let (results, _) = backend.search(&state.db, &wanted, limit, offset).await?;
+    let (results, _) = reads
+        .with_pool(async |db| backend.search(db, &wanted, limit, offset).await)
+        .await?;
     let ids: Vec<PostId> = results.hits.iter().map(|h| h.post.id).collect();
-    let mut rows = repo::published_articles(&state.db, viewer, &ids).await?;
+    let mut rows = repo::published_articles(reads, viewer, &ids).await?;
     // In the search's order.
     rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
     keys.add(Key::Posts).add_all(
@@ -261,18 +265,26 @@ pub async fn feed(
         followed_by: Some(caller.user.id),
         ..ArticleFilter::default()
     };
-    list(&state, &keys, Some(caller.user.id), &filter, limit, offset).await
+    list(
+        &state.db,
+        &keys,
+        Some(caller.user.id),
+        &filter,
+        limit,
+        offset,
+    )
+    .await
 }
 
 /// The article at `slug` if `viewer` may see it: published, or theirs to edit.
 async fn visible(
-    state: &AppState,
+    db: impl sqlx::PgExecutor<'_>,
     viewer: Option<&CurrentUser>,
     slug: &str,
 ) -> Result<ArticleRow, ApiError> {
     // Parsed, so a NUL or any other byte no slug has never reaches SQL.
     let slug = Slug::parse(slug).map_err(|_| ApiError::NotFound("article"))?;
-    let row = repo::article(&state.db, viewer.map(|u| u.id), slug.as_str())
+    let row = repo::article(db, viewer.map(|u| u.id), slug.as_str())
         .await?
         .ok_or(ApiError::NotFound("article"))?;
     let public = row.status != PostStatus::Draft
@@ -298,12 +310,12 @@ async fn visible(
     summary = "Get an article", security((), ("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
     responses((status = 200, description = "The article", body = ArticleBody), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn show(
-    state: web::Data<AppState>,
+    reads: Reads,
     viewer: MaybeApiUser,
     slug: web::Path<String>,
     keys: Keys,
 ) -> Result<HttpResponse, ApiError> {
-    let row = visible(&state, viewer.user(), &slug).await?;
+    let row = visible(&reads, viewer.user(), &slug).await?;
     keys.add(row.id).add(row.author_id);
     Ok(HttpResponse::Ok().json(ArticleBody {
         article: row.into(),
@@ -590,7 +602,7 @@ async fn editable(
     user: &CurrentUser,
     slug: &str,
 ) -> Result<ArticleRow, ApiError> {
-    let row = visible(state, Some(user), slug).await?;
+    let row = visible(&state.db, Some(user), slug).await?;
     match authz::can(
         user,
         Action::EditPost {
@@ -626,12 +638,12 @@ async fn set_favorite(
     on: bool,
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.user;
-    let row = visible(state, Some(&user), slug).await?;
+    let row = visible(&state.db, Some(&user), slug).await?;
     match on {
         true => repo::favorite(&state.db, user.id, row.id).await?,
         false => repo::unfavorite(&state.db, user.id, row.id).await?,
     }
-    let row = visible(state, Some(&user), slug).await?;
+    let row = visible(&state.db, Some(&user), slug).await?;
     Ok(HttpResponse::Ok().json(ArticleBody {
         article: row.into(),
     }))

@@ -69,10 +69,13 @@ pub struct Wrapped {
 }
 
 /// The published post at `slug` (comments belong to what readers can see).
-async fn published(state: &AppState, slug: &str) -> Result<posts::model::Post, ApiError> {
+async fn published(
+    db: impl sqlx::PgExecutor<'_>,
+    slug: &str,
+) -> Result<posts::model::Post, ApiError> {
     // Parsed, so a NUL or any other byte no slug has never reaches SQL.
     let slug = Slug::parse(slug).map_err(|_| ApiError::NotFound("article"))?;
-    posts::repo::find_published(&state.db, slug.as_str())
+    posts::repo::find_published(db, slug.as_str())
         .await?
         .ok_or(ApiError::NotFound("article"))
 }
@@ -82,13 +85,13 @@ async fn published(state: &AppState, slug: &str) -> Result<posts::model::Post, A
     operation_id = "GetArticleComments", summary = "Get comments for an article", security((), ("Token" = [])), params(("slug" = String, Path, description = "Slug of the article")),
     responses((status = 200, description = "Oldest first", body = CommentsBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel), (status = 404, description = "No such article", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn index(
-    state: web::Data<AppState>,
+    reads: crate::db::Reads,
     viewer: MaybeApiUser,
     slug: web::Path<String>,
     keys: crate::cache::Keys,
 ) -> Result<HttpResponse, ApiError> {
-    let post = published(&state, &slug).await?;
-    let list = repo::visible_on(&state.db, post.summary.id, viewer.user().map(|u| u.id)).await?;
+    let post = published(&reads, &slug).await?;
+    let list = repo::visible_on(&reads, post.summary.id, viewer.user().map(|u| u.id)).await?;
     keys.add(post.summary.id)
         .add_all(list.iter().filter_map(|c| c.author_id));
     let comments: Vec<Comment> = list.into_iter().map(Comment::from).collect();
@@ -107,7 +110,7 @@ pub async fn create(
     ApiJson(body): ApiJson<Wrapped>,
 ) -> Result<HttpResponse, ApiError> {
     let user = caller.user;
-    let post = published(&state, &slug).await?;
+    let post = published(&state.db, &slug).await?;
     if !authz::can(&user, Action::Comment) {
         return Err(ApiError::Forbidden("comment"));
     }
@@ -167,7 +170,7 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (slug, id) = path.into_inner();
-    let post = published(&state, &slug).await?;
+    let post = published(&state.db, &slug).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("comment"))?;
     let comment = repo::find(&state.db, id)
         .await?

@@ -20,13 +20,13 @@ pub struct ProfileBody {
 }
 
 async fn find(
-    state: &AppState,
+    db: impl sqlx::PgExecutor<'_>,
     username: &str,
     viewer: Option<crate::accounts::model::UserId>,
 ) -> Result<repo::PublicProfile, ApiError> {
     // Parsed, so a NUL or any other byte no username has never reaches SQL.
     let username = Username::parse(username).map_err(|_| ApiError::NotFound("profile"))?;
-    repo::public_profile(&state.db, username.as_str(), viewer)
+    repo::public_profile(db, username.as_str(), viewer)
         .await?
         .ok_or(ApiError::NotFound("profile"))
 }
@@ -37,12 +37,12 @@ async fn find(
     responses((status = 200, description = "The profile", body = ProfileBody), (status = 401, description = "Missing or bad token", body = GenericErrorModel),
               (status = 404, description = "No such profile", body = GenericErrorModel), (status = 422, description = "Invalid input, keyed by field", body = GenericErrorModel)))]
 pub async fn show(
-    state: web::Data<AppState>,
+    reads: crate::db::Reads,
     viewer: MaybeApiUser,
     username: web::Path<String>,
     keys: crate::cache::Keys,
 ) -> Result<HttpResponse, ApiError> {
-    let profile = find(&state, &username, viewer.user().map(|u| u.id)).await?;
+    let profile = find(&reads, &username, viewer.user().map(|u| u.id)).await?;
     keys.add(profile.id);
     Ok(HttpResponse::Ok().json(ProfileBody {
         profile: profile.into(),
@@ -57,13 +57,13 @@ async fn set_following(
     on: bool,
 ) -> Result<HttpResponse, ApiError> {
     let me = caller.user.id;
-    let them = find(state, username, Some(me)).await?;
+    let them = find(&state.db, username, Some(me)).await?;
     match on {
         true if them.id == me => return Err(ApiError::invalid("profile", "can't follow yourself")),
         true => repo::follow(&state.db, me, them.id).await?,
         false => repo::unfollow(&state.db, me, them.id).await?,
     }
-    let profile = find(state, username, Some(me)).await?;
+    let profile = find(&state.db, username, Some(me)).await?;
     Ok(HttpResponse::Ok().json(ProfileBody {
         profile: profile.into(),
     }))

@@ -403,6 +403,8 @@ async fn next_scheduled(state: &AppState) -> Option<i64> {
     secs.map(|s| s as i64)
 }
 
+/// After a write request: its position was noted already (`db::replica::after_writes`, which
+/// runs inside this middleware), so this is the bump alone.
 async fn bump(state: &AppState) {
     Pages::of(state).stale().await;
 }
@@ -412,6 +414,9 @@ async fn bump(state: &AppState) {
 #[derive(Clone)]
 pub struct Pages {
     redis: Kv,
+    /// Told of each write before the bump (`noting`), so no instance refills a page from a
+    /// read replica that has not replayed it (`db::replica`).
+    writes: Option<crate::db::replica::Writes>,
     /// Every key of the cache starts with this: `{prefix}{generation}:{path}?{query}`. It
     /// holds the format of a kept page (`FORMAT`) and the build's asset fingerprint: pages of
     /// another build may be written otherwise, or link other assets. The
@@ -432,16 +437,35 @@ impl Pages {
         let shared = format!("{}page:", settings.key_prefix);
         Self {
             redis: redis.clone(),
+            writes: None,
             generation_key: format!("{shared}gen"),
             channel: format!("{shared}gen:changes"),
             prefix: format!("{shared}{FORMAT}.{}:", crate::assets::fingerprint()),
         }
     }
 
+    /// The same handle, noting each write with `writes` before its bump: what a job or a
+    /// command that writes outside a request uses (a request's writes are noted by
+    /// `db::replica::after_writes`, before the bump `hot_pages` makes).
+    pub fn noting(self, writes: crate::db::replica::Writes) -> Self {
+        Self {
+            writes: Some(writes),
+            ..self
+        }
+    }
+
+    /// What notes writes (`noting`), for other jobs that have pages made afresh.
+    pub fn writes(&self) -> Option<&crate::db::replica::Writes> {
+        self.writes.as_ref()
+    }
+
     /// Every kept page is stale from now on, on every instance. Without Redis, the bump
     /// waits for it: no page is read from Redis until it is done (see `Kv::defer`).
     /// Returns once every instance listening has heard of it (or `local::ACK_WAIT` passed).
     pub async fn stale(&self) {
+        if let Some(writes) = &self.writes {
+            writes.note().await;
+        }
         let script = redis::Script::new(BUMP);
         let mut bump = script.key(&self.generation_key);
         bump.arg(&self.channel);

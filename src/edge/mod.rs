@@ -6,8 +6,9 @@
 //! `20261231000000_record_edge_purges.sql`), and queue an `edge.purge` job, once. The job:
 //! - takes the oldest rows, keys once each (just `site` when that is among them: it is on
 //!   every page);
-//! - makes sure a refetch finds the change: the page cache's copies are made stale first, then
-//!   [`before_purge`];
+//! - makes sure a refetch finds the change: the page cache's copies are made stale first, and
+//!   with a read replica the newest write is noted before that (`cache::Pages::noting`,
+//!   `db::replica::Writes::note`), so the pages made for the refetch read a copy that has it;
 //! - sends `edge.purge_method` to `edge.purge_url` with the keys in `edge.purge_header`
 //!   (`Fastly-Soft-Purge: 1` too for a soft purge), a request per 128 keys;
 //! - deletes the rows only once the edge has answered 2xx. While it is away or refusing, the
@@ -68,14 +69,6 @@ impl BackgroundJob for Purge {
     }
 }
 
-/// Before a purge is sent, whatever the edge's refetch reads must show the change already.
-/// **Read replicas hook in here** (noting the newest write, so the pages made for the refetch
-/// read a copy that has it); until then there is nothing more to wait for. The page cache's
-/// copies are made stale just before this (`purge`).
-pub async fn before_purge(run: &Run<'_>) {
-    let _ = run;
-}
-
 async fn purge(run: &Run<'_>, cx: &Context) -> anyhow::Result<Outcome> {
     loop {
         if run.is_stopping() {
@@ -92,8 +85,10 @@ async fn purge(run: &Run<'_>, cx: &Context) -> anyhow::Result<Outcome> {
         let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
         if let Some(edge) = &cx.edge {
             let keys = coalesce(rows.into_iter().map(|(_, key)| key));
+            // Whatever the edge's refetch reads must show the change already: the page
+            // cache's copies are made stale, after the newest write is noted (`Pages::noting`:
+            // no instance reads the replica until it has replayed it).
             cx.pages.stale().await;
-            before_purge(run).await;
             for chunk in keys.chunks(KEYS_PER_REQUEST) {
                 if let Err(e) = edge.purge(chunk).await {
                     return away(run, &e).await;

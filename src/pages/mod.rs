@@ -91,12 +91,13 @@ struct ShowPage {
 /// `GET /{slug}`: a published page.
 pub async fn show(
     state: web::Data<AppState>,
+    reads: crate::db::Reads,
     visitor: Visitor,
     slug: web::Path<String>,
     keys: crate::cache::Keys,
 ) -> Result<HttpResponse, Error> {
     let slug = Slug::parse(&slug).map_err(|_| Error::NotFound)?;
-    let found = repo::find_page(&state.db, slug.as_str())
+    let found = repo::find_page(&reads, slug.as_str())
         .await?
         .ok_or(Error::NotFound)?;
     keys.add(found.id).add(found.author_id);
@@ -104,7 +105,7 @@ pub async fn show(
     let layout =
         Layout::new(&state.site(), &found.title, &found.excerpt, &path).header(visitor.header);
     let images = crate::media::images::Images::load(
-        &state.db,
+        &reads,
         &state.settings.uploads,
         crate::media::images::sources(found.body_html.as_str())
             .chain(found.cover_image.as_deref())

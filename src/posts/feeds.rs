@@ -16,6 +16,7 @@ use super::{
 use crate::{
     accounts::{self, model::Username},
     cache::{Key, Keys},
+    db::Reads,
     error::Error,
     render::{page::iso_date, text::strip_xml_forbidden},
     site::Site,
@@ -49,13 +50,14 @@ struct Feed<'a> {
 /// full content, styled for browsers by `/feed.xsl`.
 async fn render_feed(
     state: &AppState,
+    reads: &Reads,
     keys: &Keys,
     of: FeedOf,
     title: String,
     subtitle: String,
     page_path: String,
 ) -> Result<HttpResponse, Error> {
-    let posts = repo::feed(&state.db, of, FEED_ENTRIES).await?;
+    let posts = repo::feed(reads, of, FEED_ENTRIES).await?;
     keys.add(Key::Posts)
         .add_all(posts.iter().map(|p| p.summary.id));
     // The feed changed when its newest entry did; an empty feed is as new as the request.
@@ -88,10 +90,15 @@ async fn render_feed(
 }
 
 /// `GET /feed.xml`: the site's newest posts.
-pub async fn feed(state: web::Data<AppState>, keys: Keys) -> Result<HttpResponse, Error> {
+pub async fn feed(
+    state: web::Data<AppState>,
+    reads: Reads,
+    keys: Keys,
+) -> Result<HttpResponse, Error> {
     let site = state.site();
     render_feed(
         &state,
+        &reads,
         &keys,
         FeedOf::Site,
         site.title.clone(),
@@ -105,33 +112,35 @@ pub async fn feed(state: web::Data<AppState>, keys: Keys) -> Result<HttpResponse
 /// an existing tag with nothing published yet has an empty feed, as its page is empty).
 pub async fn tag_feed(
     state: web::Data<AppState>,
+    reads: Reads,
     slug: web::Path<Slug>,
     keys: Keys,
 ) -> Result<HttpResponse, Error> {
-    let tag = tags::repo::find_by_slug(&state.db, &slug)
+    let tag = tags::repo::find_by_slug(&reads, &slug)
         .await?
         .ok_or(Error::NotFound)?;
     keys.add(tag.id);
     let title = format!("{} · {}", tag.name, state.site().title);
     let path = format!("/tags/{}", tag.slug);
     let of = FeedOf::Tag(tag.id);
-    render_feed(&state, &keys, of, title, tag.description, path).await
+    render_feed(&state, &reads, &keys, of, title, tag.description, path).await
 }
 
 /// `GET /authors/{username}/feed.xml`: the author's newest posts (404 as their page is).
 pub async fn author_feed(
     state: web::Data<AppState>,
+    reads: Reads,
     username: web::Path<Username>,
     keys: Keys,
 ) -> Result<HttpResponse, Error> {
-    let author = accounts::repo::find_author(&state.db, &username)
+    let author = accounts::repo::find_author(&reads, &username)
         .await?
         .ok_or(Error::NotFound)?;
     keys.add(author.id);
     let title = format!("{} · {}", author.display_name, state.site().title);
     let path = format!("/authors/{}", author.username);
     let of = FeedOf::Author(author.id);
-    render_feed(&state, &keys, of, title, author.bio, path).await
+    render_feed(&state, &reads, &keys, of, title, author.bio, path).await
 }
 
 #[derive(Template)]
@@ -167,12 +176,16 @@ struct Sitemap<'a> {
 /// that list at least one of them. Capped at the protocol's 50,000 URLs, newest posts first.
 /// At the edge it goes with the lists (a post coming, going or moving, a tag), not with
 /// each post: an edit's new `lastmod` shows once the edge's copy expires.
-pub async fn sitemap(state: web::Data<AppState>, keys: Keys) -> Result<HttpResponse, Error> {
+pub async fn sitemap(
+    state: web::Data<AppState>,
+    reads: Reads,
+    keys: Keys,
+) -> Result<HttpResponse, Error> {
     keys.add(Key::Posts).add(Key::Tags);
-    let tags = tags::repo::published_tag_slugs(&state.db).await?;
-    let authors = accounts::repo::published_author_usernames(&state.db).await?;
+    let tags = tags::repo::published_tag_slugs(&reads).await?;
+    let authors = accounts::repo::published_author_usernames(&reads).await?;
     let room = SITEMAP_URLS - 1 - i64::try_from(tags.len() + authors.len()).unwrap_or(0);
-    let posts = repo::sitemap(&state.db, room.max(0))
+    let posts = repo::sitemap(&reads, room.max(0))
         .await?
         .into_iter()
         .map(|(slug, updated)| (slug, iso_date(&updated)))

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use sqlx::PgExecutor;
 
 use super::{
     model::{Post, PostSummary},
@@ -11,7 +12,7 @@ use super::{
 };
 use crate::{
     cache::{Key, Keys},
-    db::{Page, PageNumber, PageQuery},
+    db::{Page, PageNumber, PageQuery, Reads},
     error::Error,
     extract::{CsrfForm, SignedIn, TokenOnly, Visitor},
     media::{self, images::Images},
@@ -31,10 +32,15 @@ pub struct Listing {
 impl Listing {
     /// The uploads the list shows (its cards' covers) and `more` (an author's avatar, a tag's
     /// image, the featured posts' covers), in one query.
-    pub async fn images(&self, state: &AppState, more: &[&str]) -> Result<Images, Error> {
+    pub async fn images(
+        &self,
+        db: impl PgExecutor<'_>,
+        state: &AppState,
+        more: &[&str],
+    ) -> Result<Images, Error> {
         let covers = self.posts.iter().filter_map(|p| p.cover_image.as_deref());
         Ok(Images::load(
-            &state.db,
+            db,
             &state.settings.uploads,
             covers.chain(more.iter().copied()),
         )
@@ -92,6 +98,7 @@ const FEATURED_ON_HOME: i64 = 3;
 /// `GET /`: published posts, newest first, `site.posts_per_page` at a time.
 pub async fn index(
     state: web::Data<AppState>,
+    reads: Reads,
     visitor: Visitor,
     query: web::Query<PageQuery>,
     keys: Keys,
@@ -99,10 +106,10 @@ pub async fn index(
     let number = query.number();
     let per_page = state.site().per_page;
     let (featured, rows) = match number.get() {
-        1 => repo::list_home_first(&state.db, per_page, FEATURED_ON_HOME).await?,
+        1 => repo::list_home_first(&reads, per_page, FEATURED_ON_HOME).await?,
         _ => (
             Vec::new(),
-            repo::list_published(&state.db, number, per_page).await?,
+            repo::list_published(&reads, number, per_page).await?,
         ),
     };
     let site = &state.site();
@@ -111,7 +118,7 @@ pub async fn index(
         .iter()
         .filter_map(|p| p.cover_image.as_deref())
         .collect();
-    let images = listing.images(&state, &featured_covers).await?;
+    let images = listing.images(&reads, &state, &featured_covers).await?;
     let Listing {
         layout,
         mut posts,
@@ -124,7 +131,7 @@ pub async fn index(
         .add_all(featured.iter().chain(&posts).map(|p| p.id));
     // A new site's first visitor learns how to claim it (the kept page changes with the
     // settings `/setup` saves, so the notice goes with the first admin).
-    let unclaimed = number.get() == 1 && !crate::accounts::repo::admin_exists(&state.db).await?;
+    let unclaimed = number.get() == 1 && !crate::accounts::repo::admin_exists(&reads).await?;
     page(IndexPage {
         layout: layout.header(visitor.header),
         images,
@@ -177,11 +184,12 @@ impl ShowPage {
 /// `GET /posts/{slug}`: one published post, as readers see it.
 pub async fn show(
     state: web::Data<AppState>,
+    reads: Reads,
     visitor: Visitor,
     slug: web::Path<Slug>,
     keys: Keys,
 ) -> Result<HttpResponse, Error> {
-    let post = repo::find_published(&state.db, slug.as_str())
+    let post = repo::find_published(&reads, slug.as_str())
         .await?
         .ok_or(Error::NotFound)?;
     let s = &post.summary;
@@ -217,7 +225,7 @@ pub async fn show(
     )
     .header(visitor.header);
     let images = Images::load(
-        &state.db,
+        &reads,
         &state.settings.uploads,
         media::images::sources(post.body_html.as_str())
             .chain(s.cover_image.as_deref())
@@ -226,7 +234,7 @@ pub async fn show(
     .await?;
     let layout = post.meta.0.apply(layout, s.cover_image.as_deref(), &images);
     let favorited = match &visitor.user {
-        Some(v) => repo::is_favorite(&state.db, v.id, s.id).await?,
+        Some(v) => repo::is_favorite(&reads, v.id, s.id).await?,
         None => false,
     };
     // The author reading their own post is not a reader's view.
@@ -301,7 +309,7 @@ pub async fn following(
         rows,
         number,
     )?;
-    let images = listing.images(&state, &[]).await?;
+    let images = listing.images(&state.db, &state, &[]).await?;
     let Listing {
         layout,
         posts,

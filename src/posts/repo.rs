@@ -1093,7 +1093,7 @@ fn push_filter(
 /// One page of articles matching `filter`, newest first (drafts: last edited first), and
 /// how many match in all.
 pub async fn articles(
-    db: &sqlx::PgPool,
+    db: impl PgExecutor<'_> + Copy,
     viewer: Option<UserId>,
     filter: &ArticleFilter,
     limit: i64,

@@ -37,6 +37,15 @@ pub enum SearchError {
     Engine(anyhow::Error),
 }
 
+impl crate::db::replica::FromDatabase for SearchError {
+    fn database(&self) -> Option<&sqlx::Error> {
+        match self {
+            SearchError::Database(e) => Some(e),
+            SearchError::Engine(_) => None,
+        }
+    }
+}
+
 impl From<SearchError> for Error {
     fn from(e: SearchError) -> Self {
         match e {

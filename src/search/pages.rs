@@ -69,6 +69,7 @@ fn href(query: &Query) -> String {
 
 pub async fn search(
     state: web::Data<AppState>,
+    reads: crate::db::Reads,
     backend: web::Data<super::Search>,
     visitor: Visitor,
     ClientIp(ip): ClientIp,
@@ -124,7 +125,9 @@ pub async fn search(
     }
     let per_page = i64::from(state.site().per_page);
     let offset = i64::from(number.get() - 1) * per_page;
-    let (results, answered) = backend.search(&state.db, &query, per_page, offset).await?;
+    let (results, answered) = reads
+        .with_pool(async |db| backend.search(db, &query, per_page, offset).await)
+        .await?;
     let pages = (results.total + per_page - 1) / per_page;
     found.pager = Pager {
         number: number.get(),

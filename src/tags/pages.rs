@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     cache::{Key, Keys},
-    db::PageQuery,
+    db::{PageQuery, Reads},
     error::Error,
     extract::Visitor,
     posts::{self, model::PostSummary, pages::Listing},
@@ -38,6 +38,7 @@ pub struct IndexQuery {
 /// with `?sort=name`). Kept by the page cache like the other reader pages.
 pub async fn index(
     state: web::Data<AppState>,
+    reads: Reads,
     visitor: Visitor,
     query: web::Query<IndexQuery>,
     keys: Keys,
@@ -50,7 +51,7 @@ pub async fn index(
     } else {
         TagOrder::Count
     };
-    let tags = repo::list_public(&state.db, order).await?;
+    let tags = repo::list_public(&reads, order).await?;
     let site = state.site();
     let description = format!(
         "Every topic on {}, with how many posts each has.",
@@ -94,6 +95,7 @@ impl ShowPage {
 /// meta title and description, and image, when it has them, are the page's.
 pub async fn show(
     state: web::Data<AppState>,
+    reads: Reads,
     visitor: Visitor,
     slug: web::Path<Slug>,
     query: web::Query<PageQuery>,
@@ -101,7 +103,7 @@ pub async fn show(
 ) -> Result<HttpResponse, Error> {
     let number = query.number();
     let (tag, rows) =
-        posts::repo::list_published_by_tag(&state.db, &slug, number, state.site().per_page)
+        posts::repo::list_published_by_tag(&reads, &slug, number, state.site().per_page)
             .await?
             .ok_or(Error::NotFound)?;
     keys.add(tag.id)
@@ -117,7 +119,9 @@ pub async fn show(
         false => &tag.meta_description,
     };
     let listing = Listing::new(&state.site(), &path, &title, description, rows, number)?;
-    let images = listing.images(&state, &[tag.image.as_str()]).await?;
+    let images = listing
+        .images(&reads, &state, &[tag.image.as_str()])
+        .await?;
     let Listing {
         mut layout,
         posts,
@@ -148,12 +152,12 @@ pub struct AccentQuery {
 /// stylesheet: the Content-Security-Policy allows no inline style). Empty for a tag without
 /// one.
 pub async fn accent_css(
-    state: web::Data<AppState>,
+    reads: Reads,
     slug: web::Path<Slug>,
     _version: web::Query<AccentQuery>,
     keys: Keys,
 ) -> Result<HttpResponse, Error> {
-    let tag = repo::find_by_slug(&state.db, &slug)
+    let tag = repo::find_by_slug(&reads, &slug)
         .await?
         .ok_or(Error::NotFound)?;
     keys.add(tag.id);

@@ -70,7 +70,14 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> Self {
+        Self::on(|_| {}).await
+    }
+
+    /// A database of one's own on the server `server` names (`url`, and `replica_url` for a
+    /// replica of it), rather than the test settings' one.
+    pub async fn on(server: impl FnOnce(&mut quire::config::DatabaseSettings)) -> Self {
         let (mut settings, name) = test_settings();
+        server(&mut settings.database);
         settings.database = settings
             .database
             .with_database_name(&name)
@@ -146,6 +153,19 @@ pub async fn spawn_app() -> TestApp {
 /// bound, so `adjust` sees the real `http.base_url`).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let database = TestDb::new().await;
+    let mut settings = database.settings.clone();
+    let listener = bind_local(&mut settings);
+    adjust(&mut settings);
+    start(settings, database, listener).await
+}
+
+/// Spawn against another PostgreSQL server (a test's own primary and replica, `pgpair`):
+/// `server` sets its URLs, and the test's database is made there.
+pub async fn spawn_app_on(
+    server: impl FnOnce(&mut quire::config::DatabaseSettings),
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let database = TestDb::on(server).await;
     let mut settings = database.settings.clone();
     let listener = bind_local(&mut settings);
     adjust(&mut settings);
@@ -499,10 +519,13 @@ impl TestApp {
         self.running.server.loops_running()
     }
 
-    /// What the app's writes do to kept pages, for changes a test makes in the database.
+    /// What the app's writes do to kept pages, for changes a test makes in the database (with
+    /// a read replica, the write is noted first, as the app's are).
     pub fn pages(&self) -> quire::cache::Pages {
         let redis = quire::kv::Kv::new(&self.settings.redis).expect("redis settings");
-        quire::cache::Pages::new(&redis, &self.settings.redis)
+        quire::cache::Pages::new(&redis, &self.settings.redis).noting(
+            quire::db::replica::Writes::new(self.db.clone(), redis.clone(), &self.settings),
+        )
     }
 
     /// Create a post through the same use-case the app uses; returns its slug.

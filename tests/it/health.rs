@@ -14,7 +14,7 @@ async fn healthz_and_readyz_answer_ok_when_all_is_well() {
     assert_eq!(ready.status(), StatusCode::OK);
     assert_eq!(
         ready.text().await.unwrap(),
-        "status: ready\ndatabase: ok\nredis: ok\ncache: ok\nsearch: postgres\n"
+        "status: ready\ndatabase: ok\nredis: ok\ncache: ok\nsearch: postgres\nreplica: off\n"
     );
 }
 
