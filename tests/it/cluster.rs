@@ -455,6 +455,12 @@ impl Tally {
             percentile(&ms, 0.99),
             ms.last().copied().unwrap_or(0.0),
         );
+        let failed = self.failed_writes();
+        let line = if failed.is_empty() {
+            line
+        } else {
+            format!("{line} | failed writes: {:?}", &failed[..failed.len().min(3)])
+        };
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/cluster-figures");
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(dir.join(format!("{name}.txt")), format!("{line}\n"));
@@ -739,4 +745,82 @@ async fn the_edge_shows_a_write_at_once_and_serves_reads_while_every_app_host_is
     // A page it never held can't be made: a readable 503, not a hang.
     let (status, _, body) = through_edge(&site.http, "/tags/nothing-kept-here").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+}
+
+/// Reads served by the replica so far, over the three app hosts (`/metrics`).
+async fn replica_reads(http: &reqwest::Client) -> f64 {
+    let mut total = 0.0;
+    for host in 11..=13 {
+        let Ok(res) = http
+            .get(format!("http://10.77.0.{host}:8080/metrics"))
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let body = res.text().await.unwrap_or_default();
+        total += body
+            .lines()
+            .filter(|l| l.starts_with("quire_db_reads_total{") && l.contains("pool=\"replica\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    total
+}
+
+async fn readyz(http: &reqwest::Client, host: u8) -> String {
+    match http
+        .get(format!("http://10.77.0.{host}:8080/readyz"))
+        .send()
+        .await
+    {
+        Ok(res) => format!(
+            "{} {}",
+            res.status().as_u16(),
+            res.text().await.unwrap_or_default()
+        ),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_replica_under_load_loses_no_read_and_reads_return_to_it() {
+    let cluster = Cluster::up();
+    let site = Arc::new(Site::prepare(&cluster).await);
+    let http = site.http.clone();
+    let before = replica_reads(&http).await;
+    let seen = Arc::new(Mutex::new(String::new()));
+    let tally = run_load(&site, load_secs(), || async {
+        cluster.sh(&["replica", "stop"]);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        *seen.lock().unwrap() = readyz(&http, 12).await;
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        cluster.sh(&["replica", "start"]);
+    })
+    .await;
+    tally.report("replica-stop");
+    assert_no_failures(&tally);
+    tally.check_writes(&cluster.primary().await).await;
+    let during = seen.lock().unwrap().clone();
+    assert!(
+        during.starts_with("200 ") && during.contains("replica: unavailable"),
+        "an instance stays ready without its replica, and says so: {during}"
+    );
+    let after_load = replica_reads(&http).await;
+    assert!(after_load > before, "the replica served reads under load");
+    // Back: anonymous reads go to the replica again.
+    let mut back = false;
+    for _ in 0..50 {
+        for slug in &site.slugs[..5] {
+            let _ = http.get(format!("{BASE}/api/articles/{slug}")).send().await;
+        }
+        if replica_reads(&http).await > after_load {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(back, "reads return to the replica once it is back");
+    let now = readyz(&http, 12).await;
+    assert!(now.contains("replica: ok"), "{now}");
 }
