@@ -246,6 +246,8 @@ pub struct Tally {
     comments: Vec<(String, bool)>,
     /// Per saved post, its saves in order: (marker, answered success).
     saves: Vec<Vec<(String, bool)>>,
+    /// GETs sent a second time after no answer at all (as a browser does).
+    retried: u64,
     secs: f64,
 }
 
@@ -262,6 +264,17 @@ impl Rng {
     }
 }
 
+/// One GET's status, its body read to the end (0: no answer, or a body cut short).
+async fn get(http: &reqwest::Client, path: &str) -> u16 {
+    match http.get(format!("{BASE}{path}")).send().await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            if res.bytes().await.is_ok() { status } else { 0 }
+        }
+        Err(_) => 0,
+    }
+}
+
 /// Run the mixed load for `secs` through nginx, with `fault` run alongside it once the load
 /// is going (it gets the load's start time).
 pub async fn run_load<F, Fut>(site: &Arc<Site>, secs: u64, fault: F) -> Tally
@@ -274,8 +287,10 @@ where
     let start = Instant::now();
     let mut tasks = Vec::new();
     // Readers: pages, API reads and searches.
+    let retried = Arc::new(AtomicU64::new(0));
     for c in 0..CONNECTIONS - SAVED_POSTS - 4 {
-        let (site, stop, done) = (site.clone(), stop.clone(), done.clone());
+        let (site, stop, done, retried) =
+            (site.clone(), stop.clone(), done.clone(), retried.clone());
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((c as u64 + 1) * 0x2545_F491));
             while !stop.load(Ordering::Relaxed) {
@@ -298,14 +313,14 @@ where
                     ),
                 };
                 let t = Instant::now();
-                let status = match site.http.get(format!("{BASE}{path}")).send().await {
-                    Ok(res) => {
-                        let status = res.status().as_u16();
-                        // Read it all: a body cut short is a failure too.
-                        if res.bytes().await.is_ok() { status } else { 0 }
-                    }
-                    Err(_) => 0,
-                };
+                let mut status = get(&site.http, &path).await;
+                if status == 0 {
+                    // No answer at all: a keep-alive connection nginx closed as the request
+                    // went out (a reload does that). Browsers send such a GET again; so do we,
+                    // once, and count it.
+                    retried.fetch_add(1, Ordering::Relaxed);
+                    status = get(&site.http, &path).await;
+                }
                 done.lock().unwrap().push(Done {
                     kind,
                     status,
@@ -413,6 +428,7 @@ where
         done: std::mem::take(&mut done.lock().unwrap()),
         comments: std::mem::take(&mut comments.lock().unwrap()),
         saves: std::mem::take(&mut saves.lock().unwrap()),
+        retried: retried.load(Ordering::Relaxed),
         secs,
     }
 }
@@ -446,11 +462,13 @@ impl Tally {
             .filter(|d| !d.kind.is_read() && !(200..300).contains(&d.status))
             .count();
         let line = format!(
-            "{name}: {} requests in {:.0} s ({:.0}/s) | reads {reads}, failed {failed_reads} | \
-             writes ok {writes_ok}, errors {writes_err} | p50 {:.1} ms, p99 {:.1} ms, max {:.0} ms",
+            "{name}: {} requests in {:.0} s ({:.0}/s) | reads {reads}, failed {failed_reads}, \
+             sent again {} | writes ok {writes_ok}, errors {writes_err} | p50 {:.1} ms, \
+             p99 {:.1} ms, max {:.0} ms",
             self.done.len(),
             self.secs,
             self.done.len() as f64 / self.secs,
+            self.retried,
             percentile(&ms, 0.5),
             percentile(&ms, 0.99),
             ms.last().copied().unwrap_or(0.0),
@@ -459,7 +477,10 @@ impl Tally {
         let line = if failed.is_empty() {
             line
         } else {
-            format!("{line} | failed writes: {:?}", &failed[..failed.len().min(3)])
+            format!(
+                "{line} | failed writes: {:?}",
+                &failed[..failed.len().min(3)]
+            )
         };
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/cluster-figures");
         let _ = std::fs::create_dir_all(&dir);
