@@ -28,7 +28,10 @@
 #
 # Environment: QUIRE_BIN (default target/debug/quire), CLUSTER_DIR (/tmp/quire-cluster),
 # DEMO_POSTS (seed this many demo posts at `up`; 0: none), and any QUIRE__* variable, which
-# every app host gets. Installs Debian's nginx if missing.
+# every app host gets. Every host shares this machine's CPUs, so under a test's load a
+# database connection or a Redis answer can take seconds: the hosts wait longer for them
+# (DB_CONNECTIONS, DB_ACQUIRE_SECS, REDIS_TIMEOUT_MS) than a real host would need to.
+# Installs Debian's nginx if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The hosts' processes outlive this script: they must not hold what its caller opened (a
@@ -137,6 +140,7 @@ QUIRE__METRICS__ALLOW=["127.0.0.0/8","$NET.0/24"]
 QUIRE__UPLOADS__DIR=$DIR/uploads
 QUIRE__DATABASE__MAX_CONNECTIONS=${DB_CONNECTIONS:-32}
 QUIRE__DATABASE__ACQUIRE_TIMEOUT_SECS=${DB_ACQUIRE_SECS:-10}
+QUIRE__REDIS__TIMEOUT_MS=${REDIS_TIMEOUT_MS:-5000}
 QUIRE__EDGE__PURGE_URL=http://$NET.10:6081/
 RUST_LOG=${RUST_LOG:-warn}
 EOF
