@@ -59,8 +59,12 @@ fi
 TARGET=$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)
 PREVIOUS=$(git describe --tags --abbrev=0 --match 'v*' HEAD^ 2>/dev/null || true)
 if [ -z "$PREVIOUS" ]; then
-  echo "== no previous release (no v* tag below HEAD: is this a shallow clone?)" >&2
-  exit 1
+  # A checkout without tags: v0.28.1, the first release that serves a newer schema, by its
+  # commit (keep it the newest release's when tagging one).
+  PREVIOUS=v0.28.1
+  git rev-parse -q --verify "$PREVIOUS^{commit}" >/dev/null \
+    || git tag "$PREVIOUS" b7ddf3d1a62c1b3ddfe82d4a9eb754fade12581e 2>/dev/null \
+    || { echo "== no previous release: this checkout has neither the tag nor its commit" >&2; exit 1; }
 fi
 PREV_DIR=$TARGET/previous/$PREVIOUS
 if [ ! -x "$PREV_DIR/quire" ]; then
