@@ -53,12 +53,13 @@ impl From<object_store::Error> for StoreError {
             other => {
                 let text = other.to_string();
                 // S3 says "InvalidAccessKeyId" / "SignatureDoesNotMatch" / "AccessDenied" with
-                // a 403 that object_store reports as a generic error.
+                // a 403 that object_store reports as a generic error. Never a bare "403": the
+                // text holds the URL, and a port such as 40347 is not a refusal.
                 let denied = [
                     "AccessDenied",
                     "SignatureDoesNotMatch",
                     "InvalidAccessKeyId",
-                    "403",
+                    "403 Forbidden",
                 ]
                 .iter()
                 .any(|w| text.contains(w));
@@ -247,5 +248,27 @@ pub fn public_base(configured: &str) -> String {
     match configured.trim_end_matches('/') {
         "" => "/uploads".to_owned(),
         base => base.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    fn generic(text: &str) -> StoreError {
+        object_store::Error::Generic {
+            store: "S3",
+            source: text.to_owned().into(),
+        }
+        .into()
+    }
+
+    #[test]
+    fn a_refusal_is_denied_and_a_port_with_403_in_it_is_not() {
+        let down = "Error performing PUT http://127.0.0.1:40347/quire-media/a.png - HTTP error: error sending request";
+        assert!(matches!(generic(down), StoreError::Unavailable(_)));
+        let refused = "Client error with status 403 Forbidden: <Code>SignatureDoesNotMatch</Code>";
+        assert!(matches!(generic(refused), StoreError::Denied(_)));
+        assert!(matches!(generic("status 403 Forbidden: no body"), StoreError::Denied(_)));
     }
 }
