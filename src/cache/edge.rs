@@ -15,7 +15,8 @@
 //! [`Key`](super::Key) makes, and the `edge.purge` job (`crate::edge`) sends them.
 //!
 //! A page whose handler named no key is not offered to the edge at all: no change could purge
-//! it, so it is better made each time than kept for a day.
+//! it, so it is better made each time than kept for a day. Nor is any page while
+//! `edge.purge_url` is unset: nothing would ever tell the edge a page changed.
 
 use std::str::FromStr;
 
@@ -34,6 +35,9 @@ pub(super) fn offer(
     fresh_until: Option<i64>,
 ) {
     let edge = &settings.edge;
+    if !offered(settings) {
+        return;
+    }
     let (Ok(name), Ok(keys)) = (
         HeaderName::from_str(&edge.keys_header),
         HeaderValue::from_str(keys),
@@ -59,6 +63,11 @@ pub(super) fn offer(
         headers.insert(HeaderName::from_static(SURROGATE_CONTROL), control);
         headers.insert(name, keys);
     }
+}
+
+/// Whether pages are offered to an edge at all: only when purges can reach it.
+pub(super) fn offered(settings: &Settings) -> bool {
+    settings.edge.purge_url.is_some()
 }
 
 const SURROGATE_CONTROL: &str = "surrogate-control";

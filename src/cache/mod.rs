@@ -269,7 +269,9 @@ pub async fn edge_only<B: MessageBody + 'static>(
 ) -> Result<ServiceResponse<BoxBody>, ActixError> {
     let is_get = req.method() == Method::GET;
     let mut res = next.call(req).await?.map_into_boxed_body();
-    if keepable(is_get, &res)
+    // Not a query more than the page's own when no edge is told (the usual single host).
+    if edge::offered(&state.settings)
+        && keepable(is_get, &res)
         && let Some(keys) = key::named(res.request())
     {
         let fresh_until = next_scheduled(state).await;

@@ -269,6 +269,9 @@ mod tests {
         assert!(matches!(generic(down), StoreError::Unavailable(_)));
         let refused = "Client error with status 403 Forbidden: <Code>SignatureDoesNotMatch</Code>";
         assert!(matches!(generic(refused), StoreError::Denied(_)));
-        assert!(matches!(generic("status 403 Forbidden: no body"), StoreError::Denied(_)));
+        assert!(matches!(
+            generic("status 403 Forbidden: no body"),
+            StoreError::Denied(_)
+        ));
     }
 }

@@ -733,7 +733,12 @@ async fn only_allowed_addresses_may_purge() {
 #[tokio::test]
 async fn every_kept_route_names_what_it_shows() {
     for cache in [true, false] {
-        let app = spawn_app_with(|s| s.cache.enabled = cache).await;
+        // Purges go nowhere that answers: what matters here is what pages say.
+        let app = spawn_app_with(|s| {
+            s.cache.enabled = cache;
+            s.edge.purge_url = Some("http://127.0.0.1:9/".parse().unwrap());
+        })
+        .await;
         let ada = app.author("ada").await;
         let slug = app
             .post(
@@ -810,7 +815,8 @@ async fn every_kept_route_names_what_it_shows() {
 
 #[tokio::test]
 async fn the_edge_never_keeps_a_list_past_the_next_scheduled_post() {
-    let app = spawn_app().await;
+    let app =
+        spawn_app_with(|s| s.edge.purge_url = Some("http://127.0.0.1:9/".parse().unwrap())).await;
     let ada = app.author("ada").await;
     app.post(
         ada,
@@ -832,4 +838,27 @@ async fn the_edge_never_keeps_a_list_past_the_next_scheduled_post() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{control}"));
     assert!((500..=610).contains(&max_age), "{control}");
+}
+
+/// Without a purge target nothing could tell an edge that a page changed, so no page invites
+/// one to keep it (and the page costs no query more than its own).
+#[tokio::test]
+async fn without_a_purge_target_no_page_is_offered_to_an_edge() {
+    for cache in [true, false] {
+        let app = spawn_app_with(|s| s.cache.enabled = cache).await;
+        let ada = app.author("ada").await;
+        let slug = app.post(ada, PostSpec::default()).await;
+        for path in [
+            "/".to_owned(),
+            format!("/posts/{slug}"),
+            "/api/articles".into(),
+        ] {
+            for _ in 0..2 {
+                let res = app.get(&path).await;
+                assert_eq!(res.status(), StatusCode::OK, "{path}");
+                assert!(!res.headers().contains_key("surrogate-control"), "{path}");
+                assert!(!res.headers().contains_key("surrogate-key"), "{path}");
+            }
+        }
+    }
 }
