@@ -220,7 +220,6 @@ impl App {
             loops.add(name, task);
         }
         let oauth = web::Data::new(accounts::oauth::Providers::new(&settings)?);
-        let prometheus = metrics.http.clone();
         let https = settings.is_https();
         let upload_limit = settings.uploads.max_bytes;
         let workers = match settings.http.workers {
@@ -387,7 +386,6 @@ impl App {
                 .wrap(from_fn(crate::stats::count_views))
                 .wrap(Compress::default())
                 .wrap(headers)
-                .wrap(prometheus.clone())
                 .wrap(from_fn(telemetry::log_requests))
                 .wrap(from_fn(middleware::in_flight))
                 .configure(|cfg| router.register(cfg))

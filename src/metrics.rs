@@ -2,17 +2,20 @@
 //! (actix-web-prom), plus database pool use, reads by pool and the read replica's state
 //! (`db::replica`). `health::metrics` serves them.
 
-use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, TextEncoder,
+    Opts, Registry, TextEncoder,
 };
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
 pub struct Metrics {
-    pub http: PrometheusMetrics,
+    registry: Registry,
+    /// Requests answered, by route pattern (`unmatched` for none), method and status: recorded
+    /// by `telemetry::log_requests`, which finds the route once for its line and these.
+    requests: IntCounterVec,
+    request_seconds: HistogramVec,
     pool_connections: IntGaugeVec,
     /// Jobs run by this process, by kind and how the attempt ended.
     jobs_finished: IntCounterVec,
@@ -41,15 +44,27 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(pool_max: u32) -> anyhow::Result<Self> {
-        let http = PrometheusMetricsBuilder::new("quire")
-            // Paths that match no route would each become a label value; fold them into one.
-            .mask_unmatched_patterns("unmatched")
-            .exclude("/metrics")
-            .buckets(&[
+        let registry = Registry::new();
+        // The names and labels actix-web-prom used, which dashboards may know. Its middleware
+        // logged a warning for every page served from the cache (the route's `{slug}` had no
+        // value to fill in) and looked the route up twice more per request.
+        let labels = &["endpoint", "method", "status"];
+        let requests = IntCounterVec::new(
+            Opts::new("quire_http_requests_total", "Total number of HTTP requests"),
+            labels,
+        )?;
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "quire_http_requests_duration_seconds",
+                "HTTP request duration in seconds for all requests",
+            )
+            .buckets(vec![
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ])
-            .build()
-            .map_err(|e| anyhow::anyhow!("building metrics: {e}"))?;
+            ]),
+            labels,
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(request_seconds.clone()))?;
         let pool_connections = IntGaugeVec::new(
             Opts::new(
                 "quire_db_pool_connections",
@@ -79,14 +94,14 @@ impl Metrics {
             "quire_jobs_oldest_due_seconds",
             "How long the oldest due queued job has waited",
         )?;
-        http.registry.register(Box::new(pool_connections.clone()))?;
-        http.registry.register(Box::new(max.clone()))?;
-        http.registry.register(Box::new(jobs_finished.clone()))?;
-        http.registry.register(Box::new(job_seconds.clone()))?;
-        http.registry.register(Box::new(jobs.clone()))?;
-        http.registry.register(Box::new(jobs_oldest_due.clone()))?;
+        registry.register(Box::new(pool_connections.clone()))?;
+        registry.register(Box::new(max.clone()))?;
+        registry.register(Box::new(jobs_finished.clone()))?;
+        registry.register(Box::new(job_seconds.clone()))?;
+        registry.register(Box::new(jobs.clone()))?;
+        registry.register(Box::new(jobs_oldest_due.clone()))?;
         let websockets = IntGauge::new("quire_websockets", "Live-update sockets open here")?;
-        http.registry.register(Box::new(websockets.clone()))?;
+        registry.register(Box::new(websockets.clone()))?;
         let reads = IntCounterVec::new(
             Opts::new(
                 "quire_db_reads_total",
@@ -111,17 +126,19 @@ impl Metrics {
             "quire_replica_lag_bytes",
             "WAL bytes the replica has not replayed yet",
         )?;
-        http.registry.register(Box::new(reads.clone()))?;
-        http.registry
+        registry.register(Box::new(reads.clone()))?;
+        registry
             .register(Box::new(replica_fallbacks.clone()))?;
-        http.registry.register(Box::new(replica_up.clone()))?;
-        http.registry
+        registry.register(Box::new(replica_up.clone()))?;
+        registry
             .register(Box::new(replica_lag_seconds.clone()))?;
-        http.registry
+        registry
             .register(Box::new(replica_lag_bytes.clone()))?;
         // The registry keeps the size-limit gauge; it never changes after this.
         Ok(Self {
-            http,
+            registry,
+            requests,
+            request_seconds,
             pool_connections,
             jobs_finished,
             job_seconds,
@@ -152,6 +169,25 @@ impl Metrics {
     }
 
     /// A request came (one relaxed store: nothing on the hot path to speak of).
+    /// A request answered: `endpoint` its route pattern (`None`: it matched none), in
+    /// `seconds`. `/metrics` itself is left out, as scrapes would swamp it.
+    pub fn answered(
+        &self,
+        endpoint: Option<&str>,
+        method: &str,
+        status: actix_web::http::StatusCode,
+        seconds: f64,
+    ) {
+        if endpoint == Some("/metrics") {
+            return;
+        }
+        let labels = [endpoint.unwrap_or("unmatched"), method, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.request_seconds
+            .with_label_values(&labels)
+            .observe(seconds);
+    }
+
     pub fn request(&self) {
         self.last_request
             .store(self.now_ms(), std::sync::atomic::Ordering::Relaxed);
@@ -219,7 +255,7 @@ impl Metrics {
             .with_label_values(&["in_use"])
             .set(size - idle);
         let mut body = Vec::new();
-        TextEncoder::new().encode(&self.http.registry.gather(), &mut body)?;
+        TextEncoder::new().encode(&self.registry.gather(), &mut body)?;
         Ok(body)
     }
 }

@@ -208,8 +208,12 @@ pub async fn log_requests(
         .realip_remote_addr()
         .unwrap_or("-")
         .to_owned();
+    let state = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .cloned();
     let result = next.call(req).await;
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let seconds = start.elapsed().as_secs_f64();
+    let latency_ms = seconds * 1000.0;
     // Fields go to the line as `&str`, not `Display`: formatting each through `fmt` was most
     // of the line's cost (bench/README.md).
     let mut id_buf = Uuid::encode_buffer();
@@ -217,9 +221,15 @@ pub async fn log_requests(
     let (method, path, client) = (method.as_str(), path.as_str(), client.as_str());
     match result {
         Ok(mut res) => {
+            // Found once (it walks the route table), for the line and the metrics.
+            let pattern = res.request().match_pattern();
+            if let Some(state) = &state {
+                state
+                    .metrics
+                    .answered(pattern.as_deref(), method, res.status(), seconds);
+            }
             let status = res.status().as_u16();
-            let route = res.request().match_pattern();
-            let route = route.as_deref().unwrap_or_default();
+            let route = pattern.as_deref().unwrap_or_default();
             let cause = res
                 .response()
                 .extensions()
@@ -249,7 +259,11 @@ pub async fn log_requests(
             Ok(res)
         }
         Err(e) => {
-            let status = e.as_response_error().status_code().as_u16();
+            let status = e.as_response_error().status_code();
+            if let Some(state) = &state {
+                state.metrics.answered(None, method, status, seconds);
+            }
+            let status = status.as_u16();
             tracing::warn!(request_id, method, path, status, latency_ms, client, error = %e, "request");
             Err(e)
         }
