@@ -127,13 +127,10 @@ impl Metrics {
             "WAL bytes the replica has not replayed yet",
         )?;
         registry.register(Box::new(reads.clone()))?;
-        registry
-            .register(Box::new(replica_fallbacks.clone()))?;
+        registry.register(Box::new(replica_fallbacks.clone()))?;
         registry.register(Box::new(replica_up.clone()))?;
-        registry
-            .register(Box::new(replica_lag_seconds.clone()))?;
-        registry
-            .register(Box::new(replica_lag_bytes.clone()))?;
+        registry.register(Box::new(replica_lag_seconds.clone()))?;
+        registry.register(Box::new(replica_lag_bytes.clone()))?;
         // The registry keeps the size-limit gauge; it never changes after this.
         Ok(Self {
             registry,

@@ -58,6 +58,7 @@ use prometheus::IntCounter;
 use sqlx::{
     Connection, Either, Execute, Executor, PgPool, Postgres, SqlStr,
     error::BoxDynError,
+    pool::PoolConnection,
     postgres::{PgArguments, PgConnection, PgQueryResult, PgRow, PgStatement, PgTypeInfo},
 };
 
@@ -227,6 +228,7 @@ impl Replica {
         Reads {
             primary: primary.clone(),
             replica,
+            held: Arc::default(),
         }
     }
 
@@ -335,11 +337,20 @@ impl Reader {
 /// query takes an executor. On the replica, a query that fails because the replica is out
 /// of reach runs again on the primary; so rows are gathered before they are handed on (these
 /// are pages' reads, a page of rows at a time).
+///
+/// A request's reads share one connection: the first query takes it from the pool and it goes
+/// back when the request's `Reads` is dropped. sqlx sends a round trip (a `Sync`) with every
+/// connection it takes back, so a page of three queries paid six round trips on three
+/// connections; now four on one (bench/README.md). Handlers that take a `Reads` use nothing
+/// else from the same pool while it is alive, so a request never waits for a second
+/// connection while holding one.
 #[derive(Clone)]
 pub struct Reads {
     primary: PgPool,
     /// The replica, when this request's reads go there.
     replica: Option<(PgPool, Arc<Status>)>,
+    /// The connection this request reads on, between its queries.
+    held: Arc<std::sync::Mutex<Option<PoolConnection<Postgres>>>>,
 }
 
 impl fmt::Debug for Reads {
@@ -356,6 +367,7 @@ impl Reads {
         Self {
             primary: db.clone(),
             replica: None,
+            held: Arc::default(),
         }
     }
 
@@ -373,6 +385,8 @@ impl Reads {
         &self,
         read: impl AsyncFn(&PgPool) -> Result<T, E>,
     ) -> Result<T, E> {
+        // Never hold one connection while waiting for another of the same pool.
+        drop(self.take());
         if let Some((replica, status)) = &self.replica {
             match read(replica).await {
                 Err(e) if e.database().is_some_and(is_replica_failure) => {
@@ -396,13 +410,13 @@ impl Reads {
     async fn run(&self, query: Replay) -> sqlx::Result<Vec<Either<PgQueryResult, PgRow>>> {
         if let Some((replica, status)) = &self.replica {
             let attempt = async {
-                let mut conn = tokio::time::timeout(REPLICA_WAIT, replica.acquire())
-                    .await
-                    .map_err(|_| sqlx::Error::PoolTimedOut)??;
-                (&mut *conn)
-                    .fetch_many(query.clone())
-                    .try_collect::<Vec<_>>()
-                    .await
+                let conn = match self.take() {
+                    Some(conn) => conn,
+                    None => tokio::time::timeout(REPLICA_WAIT, replica.acquire())
+                        .await
+                        .map_err(|_| sqlx::Error::PoolTimedOut)??,
+                };
+                self.on(conn, query.clone(), true).await
             };
             match attempt.await {
                 Ok(results) => return Ok(results),
@@ -410,7 +424,38 @@ impl Reads {
                 Err(e) => return Err(e),
             }
         }
-        self.primary.fetch_many(query).try_collect().await
+        // After a fallback, what is held (if anything) is the replica's: the primary's
+        // connection is not kept either, so the next query tries the replica again.
+        let on_primary = self.replica.is_none();
+        let conn = match on_primary.then(|| self.take()).flatten() {
+            Some(conn) => conn,
+            None => self.primary.acquire().await?,
+        };
+        self.on(conn, query, on_primary).await
+    }
+
+    /// The connection held between queries, if any (another query of this request may have it).
+    fn take(&self) -> Option<PoolConnection<Postgres>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Every result of `query` on `conn`, which is held for the next query (`keep`) if all
+    /// went well (after an error it goes back to the pool, which tests it).
+    async fn on(
+        &self,
+        mut conn: PoolConnection<Postgres>,
+        query: Replay,
+        keep: bool,
+    ) -> sqlx::Result<Vec<Either<PgQueryResult, PgRow>>> {
+        let results = (&mut *conn)
+            .fetch_many(query)
+            .try_collect::<Vec<_>>()
+            .await?;
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if keep && held.is_none() {
+            *held = Some(conn);
+        }
+        Ok(results)
     }
 }
 

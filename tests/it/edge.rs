@@ -13,7 +13,7 @@ use quire::accounts::model::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::harness::{PostSpec, TcpProxy, TestApp, eventually, spawn_app, spawn_app_with};
+use crate::harness::{PostSpec, TcpProxy, TestApp, eventually, spawn_app_with};
 
 /// How long a change may take to reach the edge (the job runs at once; a loaded machine).
 const PURGED_WITHIN: Duration = Duration::from_secs(20);
