@@ -48,10 +48,8 @@ fn main() {
                     .replace("$2", "NULL")
             } else {
                 statement
-                    .replace("$9", config)
-                    .replace("$8", "''")
-                    .replace("$7", "''")
-                    .replace("$6", "20000")
+                    .replace("$7", config)
+                    .replace("$6", "4000")
                     .replace("$5", "NULL")
                     .replace("$4", "NULL")
                     .replace("$3", offset)

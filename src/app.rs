@@ -243,6 +243,10 @@ impl App {
         let cache_routes = web::Data::new(cache_routes);
         let api_document = web::Data::new(api_document);
         let search = web::Data::new(search::Search::new(&settings.search)?);
+        loops.add(
+            "search-count flush",
+            search.counted.clone().spawn(redis.clone()),
+        );
         if let Some(meili) = &search.meili {
             // The outbox itself is the job runner's (`search.sync`); this instance watches
             // for Meilisearch coming back after a failed search.

@@ -140,7 +140,7 @@ pub async fn index(
     let viewer_id = viewer.user().map(|u| u.id);
     if let Some(words) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
         if let Some(retry_after) =
-            crate::search::over_allowance(&state, crate::extract::client_ip(&req)).await
+            crate::search::over_allowance(&state, &backend, crate::extract::client_ip(&req)).await
         {
             return Err(ApiError::TooMany { retry_after });
         }

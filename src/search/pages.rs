@@ -115,7 +115,7 @@ pub async fn search(
     if !found.searched {
         return page(found);
     }
-    if let Some(wait) = super::over_allowance(&state, Some(ip)).await {
+    if let Some(wait) = super::over_allowance(&state, &backend, Some(ip)).await {
         found.notice = Some(format!(
             "That was a lot of searches in a short time. Try again in {wait} seconds."
         ));

@@ -1,28 +1,25 @@
 //! The PostgreSQL backend: `posts.search_doc` (title A, tag names B, excerpt C, body D; kept
 //! by a trigger) under a GIN index, `websearch_to_tsquery` for the reader's syntax,
-//! `ts_rank_cd` for the order and `ts_headline` for the snippets (`passage` for a match past
-//! the text `ts_headline` is given).
+//! `ts_rank_cd` for the order; the snippets and title highlights are cut in `passage` from
+//! the stored text, with the stemming asked of PostgreSQL.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{FromRow, PgExecutor, PgPool, Row, postgres::types::Oid};
 
-use super::{Backend, Counted, Hit, Query, Results, SearchError, passage};
+use super::{
+    Backend, Counted, Hit, Query, Results, SearchError,
+    estimate::{self, Estimate},
+    passage,
+};
 use crate::{
     posts::model::{PostId, PostSummary},
     render::markdown::Highlighted,
 };
 
-/// How much of a body `ts_headline` cuts the snippet from: it reads all the text it is given
-/// (20,000 characters cost 0.24 ms a row: half of a page's search time); for a match further
-/// in, `passage` cuts it from the whole text.
+/// How much of a body a page statement returns to cut the snippet from: a post may hold
+/// 1 MiB; for a match further in, `Searching::passages` reads the whole text of that post.
 const SNIPPET_SOURCE_CHARS: i32 = 4_000;
-
-/// Highlight markers: control characters, which no stored text can contain (forms strip
-/// them), so the text around them can be escaped and the markers turned into `<mark>`.
-const OPTIONS: &str = "StartSel=\u{1},StopSel=\u{2},MaxFragments=2,MinWords=8,MaxWords=24,\
-                       FragmentDelimiter=\u{3}";
-const TITLE_OPTIONS: &str = "StartSel=\u{1},StopSel=\u{2},HighlightAll=true";
 
 /// How many titles spelled like a query's words the typo fallback orders: a word like one
 /// in many titles ("postgres" at 100,000 posts: 3,333 titles with "PostgreSQL") read every
@@ -103,15 +100,18 @@ pub(super) async fn suggestion(
     Ok(corrected.filter(|c| *c != words.join(" ")))
 }
 
-/// The query, the parameter `$text` in the configuration `$config`: `query`, and `words`,
-/// any one word of it (its ANDs made ORs, what it excludes left out), for the snippets, which
-/// show every word found.
+/// The query, the parameter `$text` in the configuration `$config`: `query`; `words`, any
+/// one word of it (its ANDs made ORs, what it excludes left out), which a body must match
+/// to be searched for a passage; and `lexemes`, the words it looks for (those of
+/// `querytree`), which the highlights are cut around (`passage`).
 macro_rules! query_cte {
     ($text:literal, $config:literal) => {
         concat!(
             "WITH q AS (
                  SELECT query, CASE WHEN t IN ('', 'T') THEN query
-                                    ELSE replace(t, ' & ', ' | ')::tsquery END AS words
+                                    ELSE replace(t, ' & ', ' | ')::tsquery END AS words,
+                        (SELECT coalesce(array_agg(DISTINCT replace(m[1], '''''', '''')), '{}')
+                           FROM regexp_matches(t, '''((?:[^'']|'''')+)''', 'g') m) AS lexemes
                    FROM websearch_to_tsquery(",
             $config,
             "::oid::regconfig, ",
@@ -121,49 +121,35 @@ macro_rules! query_cte {
     };
 }
 
-/// The snippet of the post `hits` (its `id` and `excerpt`) for `q`: `snippet_marked`, the
-/// headline of its excerpt and first `$chars` characters (`$options` the headline options,
-/// `$config` the configuration), and `deeper` (below). The body is read for the page's rows
-/// only, not for every match ranked.
-macro_rules! snippet_joins {
-    ($chars:literal, $config:literal, $options:literal) => {
+/// What the highlights of the post `hits` (its `id`, `title` and `excerpt`) are cut from:
+/// `body_start`, the first `$chars` characters of its body, and `body_longer`, whether there
+/// is more. The body is read for the page's rows only, and only its start: a post may hold
+/// 1 MiB (a match further in is found by `Searching::passages`).
+macro_rules! snippet_source {
+    ($chars:literal) => {
         concat!(
-            "CROSS JOIN LATERAL (SELECT left(t.body_text, ",
+            "CROSS JOIN LATERAL (
+                 SELECT left(t.body_text, ",
             $chars,
-            ") AS body_text, t.search_body
-                                   FROM posts t WHERE t.id = hits.id) b
-             CROSS JOIN LATERAL (
-                 SELECT ts_headline(",
-            $config,
-            "::oid::regconfig, search_display(
-                            -- The excerpt, unless it was cut from the body's start.
-                            CASE WHEN left(b.body_text, 40) = left(hits.excerpt, 40)
-                                 THEN '' ELSE hits.excerpt || E'\\n' END
-                            || b.body_text), q.words, ",
-            $options,
-            ") AS snippet_marked) s"
+            ") AS body_start,
+                        octet_length(t.body_text) > octet_length(left(t.body_text, ",
+            $chars,
+            ")) AS body_longer
+                   FROM posts t WHERE t.id = hits.id) b"
         )
-    };
-}
-/// No word marked in the snippet's source, but one further in the body: its passage is cut
-/// from the whole text (`passage`).
-macro_rules! deeper {
-    () => {
-        "CASE WHEN strpos(s.snippet_marked, chr(1)) > 0 THEN false
-              ELSE b.search_body @@ q.words END AS deeper"
     };
 }
 
 /// Matches of `$1` (`$matches`, a condition on `p`), filtered by
-/// tag `$4` and author `$5`, in `$order`, one page (`$2` rows from `$3`), then the page's
-/// headlines (`$6` snippet source length, `$7` and `$8` headline options).
+/// tag `$4` and author `$5`, in `$order`, one page (`$2` rows from `$3`), then what the
+/// page's highlights are cut from (`$6` characters of each body, `snippet_source`).
 /// The tsquery is written inline (`websearch_to_tsquery(…)`) where the planner should see
 /// the words to tell a common one, or as `q.query` where it should not walk the date index.
 /// `$rank` is the vector ranked by, `$outer_order` the order again over `hits`.
 macro_rules! hits {
     ($rank:literal, $matches:literal, $order:literal, $outer_order:literal) => {
         concat!(
-            query_cte!("$1", "$9"),
+            query_cte!("$1", "$7"),
             ",
              hits AS (
                  SELECT p.id, p.author_id, p.slug, p.title, p.excerpt, p.reading_minutes,
@@ -183,12 +169,9 @@ macro_rules! hits {
                   ORDER BY ",
             $order,
             " LIMIT $2 OFFSET $3)
-             SELECT hits.*, s.snippet_marked, ",
-            deeper!(),
-            ", ts_headline($9::oid::regconfig, search_display(hits.title), q.query, $7)
-                    AS title_marked
+             SELECT hits.*, b.body_start, b.body_longer, q.lexemes
                FROM hits CROSS JOIN q ",
-            snippet_joins!("$6", "$9", "$8"),
+            snippet_source!("$6"),
             " ORDER BY ",
             $outer_order
         )
@@ -214,23 +197,6 @@ macro_rules! count {
     };
 }
 
-/// The planner's plan for the posts matching `$matches` ($1 words, $2 tag, $3 author, $4 the
-/// configuration's oid), whose first line ends in its estimate of how many (`rows=…`).
-macro_rules! estimate {
-    ($matches:literal) => {
-        concat!(
-            "EXPLAIN SELECT 1
-               FROM published_posts p
-               JOIN users u ON u.id = p.author_id
-              WHERE ",
-            $matches,
-            " AND ($2::text IS NULL
-                     OR p.tag_list @> jsonb_build_array(jsonb_build_object('slug', $2::text)))
-                AND ($3::text IS NULL OR u.username = $3)"
-        )
-    };
-}
-
 /// Queries that match more posts than this are not ranked as a whole: ranking reads every
 /// match's whole vector from TOAST (about 13 µs each here: 534 matches took 7 ms). Their
 /// results are the posts matched in the title, tags or excerpt (ranked by those when there
@@ -241,17 +207,16 @@ pub const RANKED_AT_MOST: i64 = 100;
 /// Matches are counted up to this; beyond, the page says "More than 1,000".
 pub const COUNTED_AT_MOST: i64 = 1_000;
 
-/// When PostgreSQL estimates that more posts than this match in their head, none are
-/// counted: counting even to `COUNTED_AT_MOST` read about 3,400 posts' heads for a word in
-/// a third of 100,000 posts (8.7 ms, the bulk of such a search), and "About 48,000" tells a
-/// reader as much. Its estimates come from the column statistics `ANALYZE` keeps of the
-/// commonest words, so a rare word is estimated low, and counted.
+/// When the estimate (`estimate`: PostgreSQL's rule, from its statistics) says more posts
+/// than this match in their head, none are counted: counting even to `COUNTED_AT_MOST` read
+/// about 3,400 posts' heads for a word in a third of 100,000 posts (8.7 ms, the bulk of such
+/// a search), and "About 48,000" tells a reader as much. The statistics keep the commonest
+/// words, so a rare word is estimated low, and counted.
 pub const ESTIMATED_FROM: i64 = 10_000;
 
 /// The statements, public so the index test can `EXPLAIN` exactly these. Each page
 /// statement takes $1 query text, $2 limit, $3 offset, $4 tag slug, $5 author username,
-/// $6 snippet source length, $7 title headline options, $8 snippet headline options, $9 the
-/// text-search configuration's oid; each count $1 query text, $2 tag, $3 author, $4 cap,
+/// $6 snippet source length, $7 the text-search configuration's oid; each count $1 query text, $2 tag, $3 author, $4 cap,
 /// $5 the configuration's oid.
 pub mod sql {
     /// Every match ranked by its whole vector: for at most `RANKED_AT_MOST` matches.
@@ -268,10 +233,6 @@ pub mod sql {
         "p.search_doc @@ websearch_to_tsquery($5::oid::regconfig, $1)
          AND NOT p.search_head @@ websearch_to_tsquery($5::oid::regconfig, $1)"
     );
-    pub const ESTIMATE: &str =
-        estimate!("p.search_doc @@ websearch_to_tsquery($4::oid::regconfig, $1)");
-    pub const ESTIMATE_HEAD: &str =
-        estimate!("p.search_head @@ websearch_to_tsquery($4::oid::regconfig, $1)");
     /// At most `COUNTED_AT_MOST` head matches, ranked by the head (small: stored inline).
     pub const HEAD_RANKED: &str = hits!(
         "p.search_head",
@@ -283,7 +244,7 @@ pub mod sql {
     /// (the words are common, so a page is found within a few hundred posts).
     pub const HEAD_NEWEST: &str = hits!(
         "p.search_head",
-        "p.search_head @@ websearch_to_tsquery($9::oid::regconfig, $1)",
+        "p.search_head @@ websearch_to_tsquery($7::oid::regconfig, $1)",
         "p.published_at DESC, p.id DESC",
         "hits.published_at DESC, hits.id DESC"
     );
@@ -298,31 +259,39 @@ pub mod sql {
     /// Many matches only in the body, newest first, walking the date index.
     pub const BODY_MANY: &str = hits!(
         "p.search_head",
-        "p.search_doc @@ websearch_to_tsquery($9::oid::regconfig, $1)
-         AND NOT p.search_head @@ websearch_to_tsquery($9::oid::regconfig, $1)",
+        "p.search_doc @@ websearch_to_tsquery($7::oid::regconfig, $1)
+         AND NOT p.search_head @@ websearch_to_tsquery($7::oid::regconfig, $1)",
         "p.published_at DESC, p.id DESC",
         "hits.published_at DESC, hits.id DESC"
     );
-    /// The words a query looks for, as lexemes: those of `querytree`, which leaves out what
-    /// the query excludes ($1 query text, $2 the configuration's oid).
-    pub const LEXEMES: &str =
-        "SELECT coalesce(array_agg(DISTINCT replace(m[1], '''''', '''')), '{}')
-           FROM regexp_matches(querytree(websearch_to_tsquery($2::oid::regconfig, $1))::text,
-                               '''((?:[^'']|'''')+)''', 'g') m";
-    /// The snippets of the posts `$2` (ids) as the page statements make them, and whether
-    /// each contains the query's words as PostgreSQL reads them: $1 query text, $3 snippet
-    /// source length, $4 snippet headline options, $5 the configuration's oid.
+    /// A search's first statement: the configuration's oid, the words the query looks for
+    /// (`lexemes`: those of `querytree`, which leaves out what the query excludes), whether
+    /// any one of them is enough (`any`: the query has an `or`), and, set for the rest of
+    /// the transaction, plans made for each statement's words (see `search`). $1 query text.
+    pub const START: &str = "SELECT s.language::oid AS config,
+                (SELECT coalesce(array_agg(DISTINCT replace(m[1], '''''', '''')), '{}')
+                   FROM regexp_matches(t, '''((?:[^'']|'''')+)''', 'g') m) AS lexemes,
+                strpos(t, ' | ') > 0 AS any,
+                set_config('plan_cache_mode', 'force_custom_plan', true) AS plan_cache_mode
+           FROM search_settings s, querytree(websearch_to_tsquery(s.language, $1)) t";
+    /// What the snippets of the posts `$2` (ids) are cut from, as the page statements give
+    /// it, and whether each contains the query's words as PostgreSQL reads them: $1 query
+    /// text, $3 snippet source length, $4 the configuration's oid.
     pub const SNIPPETS: &str = concat!(
-        query_cte!("$1", "$5"),
-        " SELECT hits.id, s.snippet_marked, ",
-        deeper!(),
-        ", hits.search_doc @@ q.query AS contains
+        query_cte!("$1", "$4"),
+        " SELECT hits.id, hits.title, hits.excerpt, b.body_start, b.body_longer, q.lexemes,
+                 hits.search_doc @@ q.query AS contains
            FROM posts hits CROSS JOIN q ",
-        snippet_joins!("$3", "$5", "$4"),
+        snippet_source!("$3"),
         " WHERE hits.id = ANY($2)"
     );
-    /// The whole text of the posts `$1`.
-    pub const BODIES: &str = "SELECT id, body_text FROM posts WHERE id = ANY($1)";
+    /// The whole text of those of the posts `$1` whose body matches the query `$2` ($3 the
+    /// configuration's oid).
+    pub const BODIES: &str = concat!(
+        query_cte!("$2", "$3"),
+        " SELECT id, body_text FROM posts CROSS JOIN q
+           WHERE id = ANY($1) AND search_body @@ q.words"
+    );
     /// Which of the words `$1` are forms of the lexemes `$3` ($2 the configuration's oid).
     pub const FORMS_OF: &str = "SELECT w FROM unnest($1::text[]) w
           WHERE tsvector_to_array(to_tsvector($2::oid::regconfig, w)) && $3::text[]";
@@ -401,18 +370,32 @@ pub async fn search(db: &PgPool, query: &Query, limit: i64, offset: i64) -> sqlx
         return Ok(Results::default());
     }
     let mut tx = db.begin().await?;
-    // Plans made for these words: a prepared statement's generic plan can't tell a word in
-    // half the posts from a rare one, and picked a plan that read 30,000 of them for a page.
-    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-        .execute(&mut *tx)
+    // Plans made for these words (`plan_cache_mode = force_custom_plan`, set by `START` for
+    // this transaction): a prepared statement's generic plan can't tell a word in half the
+    // posts from a rare one, and picked a plan that read 30,000 of them for a page. The
+    // estimate below decides which statement runs, but each is still planned for its words:
+    // their tag and author conditions drop out, and the planner picks the GIN index or the
+    // date index by how common the words are. `START` itself is planned once (it runs
+    // before the setting takes effect).
+    let (config, lexemes, any): (Oid, Vec<String>, bool) = sqlx::query_as(sql::START)
+        .bind(&query.text)
+        .fetch_one(&mut *tx)
         .await?;
-    let config = config(&mut *tx).await?;
+    // A filter makes the estimate (of the words alone) too high: those are counted.
+    let estimate = match (&query.tag, &query.author) {
+        (None, None) => {
+            let database = db.connect_options().get_database().unwrap_or("").to_owned();
+            estimate::stats(&mut *tx, &database)
+                .await?
+                .estimate(&lexemes, any)
+        }
+        _ => Estimate::default(),
+    };
     let mut q = Searching { tx, query, config };
     // A word so common that counting would cost more than the page: the estimate stands.
-    let estimated_heads = q.estimate(sql::ESTIMATE_HEAD).await?;
-    if estimated_heads > ESTIMATED_FROM {
+    if estimate.heads > ESTIMATED_FROM {
         let mut results = q.many(i64::MAX, limit, offset).await?;
-        results.total = q.estimate(sql::ESTIMATE).await?.max(estimated_heads);
+        results.total = estimate.matches.max(estimate.heads);
         results.counted = Counted::About;
         return Ok(results);
     }
@@ -475,38 +458,76 @@ pub async fn snippets(
         .bind(&query.text)
         .bind(&raw)
         .bind(SNIPPET_SOURCE_CHARS)
-        .bind(OPTIONS)
         .bind(config)
         .fetch_all(&mut *tx)
         .await?;
-    let mut snippets = HashMap::new();
-    let mut deeper = Vec::new();
+    let mut sources = Vec::with_capacity(rows.len());
+    let mut contains = Vec::with_capacity(rows.len());
     for row in &rows {
-        let id: PostId = row.try_get("id")?;
-        if row.try_get("deeper")? {
-            deeper.push(id);
-        }
-        let marked: String = row.try_get("snippet_marked")?;
-        let snippet = Snippet {
-            marked: head_snippet(&marked),
-            contains: row.try_get("contains")?,
-        };
-        snippets.insert(id, snippet);
+        sources.push(Source::from_row(row)?);
+        contains.push(row.try_get::<bool, _>("contains")?);
     }
     let mut q = Searching { tx, query, config };
-    for (id, passage) in q.passages(&deeper).await? {
-        if let Some(snippet) = snippets.get_mut(&id) {
-            snippet.marked = Some(Highlighted::from_marked(&passage));
-        }
-    }
-    Ok(snippets)
+    let marked = q.highlights(&sources).await?;
+    Ok(sources
+        .iter()
+        .zip(marked)
+        .zip(contains)
+        .map(|((source, marked), contains)| {
+            let snippet = Snippet {
+                marked: marked.snippet.as_deref().map(Highlighted::from_marked),
+                contains,
+            };
+            (source.id, snippet)
+        })
+        .collect())
 }
 
-/// A headline of the snippet's source with a word marked, as shown; `None` without one.
-fn head_snippet(marked: &str) -> Option<Highlighted> {
-    marked
-        .contains('\u{1}')
-        .then(|| Highlighted::from_marked(&marked.replace('\u{3}', " … ")))
+/// What a post's highlights are cut from (a row of a page statement or of `sql::SNIPPETS`).
+struct Source {
+    id: PostId,
+    title: String,
+    excerpt: String,
+    /// The body's first `SNIPPET_SOURCE_CHARS` characters.
+    body_start: String,
+    /// The body goes on past `body_start`.
+    body_longer: bool,
+    /// The query's lexemes (the same on every row).
+    lexemes: Vec<String>,
+}
+
+impl Source {
+    fn from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            title: row.try_get("title")?,
+            excerpt: row.try_get("excerpt")?,
+            body_start: row.try_get("body_start")?,
+            body_longer: row.try_get("body_longer")?,
+            lexemes: row.try_get("lexemes")?,
+        })
+    }
+
+    /// The text the snippet is cut from: the excerpt (unless it was cut from the body's
+    /// start), then the body's start.
+    fn snippet_text(&self) -> String {
+        let same_start = self
+            .excerpt
+            .chars()
+            .take(40)
+            .eq(self.body_start.chars().take(40));
+        match same_start {
+            true => self.body_start.clone(),
+            false => format!("{}\n{}", self.excerpt, self.body_start),
+        }
+    }
+}
+
+/// A post's highlights, marked with `\u{1}` and `\u{2}` (see `Highlighted::from_marked`).
+struct Marked {
+    title: String,
+    /// `None`: no matched word in the excerpt or the body (then the excerpt says more).
+    snippet: Option<String>,
 }
 
 /// The text-search configuration's oid, bound into the statements: written as a constant
@@ -586,21 +607,6 @@ impl Searching<'_> {
             .await
     }
 
-    /// PostgreSQL's estimate of how many posts `statement` (one of the estimates) finds.
-    async fn estimate(&mut self, statement: &'static str) -> sqlx::Result<i64> {
-        let plan: Vec<String> = sqlx::query_scalar(statement)
-            .bind(&self.query.text)
-            .bind(&self.query.tag)
-            .bind(&self.query.author)
-            .bind(self.config)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        Ok(plan
-            .first()
-            .and_then(|line| estimated_rows(line))
-            .unwrap_or(0))
-    }
-
     /// One page of `statement` (one of the page statements), with its highlights.
     async fn page(
         &mut self,
@@ -615,52 +621,109 @@ impl Searching<'_> {
             .bind(&self.query.tag)
             .bind(&self.query.author)
             .bind(SNIPPET_SOURCE_CHARS)
-            .bind(TITLE_OPTIONS)
-            .bind(OPTIONS)
             .bind(self.config)
             .fetch_all(&mut *self.tx)
             .await?;
-        let (mut results, deeper) = hits(&rows)?;
-        if !deeper.is_empty() {
-            let passages = self.passages(&deeper).await?;
-            for hit in &mut results.hits {
-                if let Some(passage) = passages.get(&hit.post.id) {
-                    hit.snippet = Highlighted::from_marked(passage);
-                }
-            }
+        let mut sources = Vec::with_capacity(rows.len());
+        let mut posts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            sources.push(Source::from_row(row)?);
+            posts.push(PostSummary::from_row(row)?);
+        }
+        let marked = self.highlights(&sources).await?;
+        let mut results = Results::default();
+        for (post, marked) in posts.into_iter().zip(marked) {
+            results.hits.push(Hit {
+                title: Highlighted::from_marked(&marked.title),
+                // No match in the excerpt or body (only in the title or tags): the excerpt
+                // says more than the text's first few words.
+                snippet: Highlighted::from_marked(
+                    marked.snippet.as_deref().unwrap_or(&post.excerpt),
+                ),
+                post,
+            });
         }
         Ok(results)
     }
 
-    /// The passage around the first matched word of each of the bodies of `ids`, marked
-    /// (see `passage`): three statements, whatever the number of posts.
-    async fn passages(&mut self, ids: &[PostId]) -> sqlx::Result<HashMap<PostId, String>> {
-        let lexemes: Vec<String> = sqlx::query_scalar(sql::LEXEMES)
-            .bind(&self.query.text)
-            .bind(self.config)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        if lexemes.is_empty() {
-            return Ok(HashMap::new());
+    /// The highlights of `sources`: one statement to learn which of their words are forms
+    /// of the query's (none when no word could be), and for a post whose only matches are
+    /// past its body's start, those of `passages`.
+    async fn highlights(&mut self, sources: &[Source]) -> sqlx::Result<Vec<Marked>> {
+        let Some(lexemes) = sources.first().map(|s| &s.lexemes) else {
+            return Ok(Vec::new());
+        };
+        let texts: Vec<String> = sources.iter().map(Source::snippet_text).collect();
+        let mut candidates = BTreeSet::new();
+        for (source, text) in sources.iter().zip(&texts) {
+            passage::candidates(&source.title, lexemes, &mut candidates);
+            passage::candidates(text, lexemes, &mut candidates);
         }
+        let forms = self.forms(candidates, lexemes).await?;
+        let mut marked: Vec<Marked> = sources
+            .iter()
+            .zip(&texts)
+            .map(|(source, text)| Marked {
+                title: passage::mark_all(&source.title, &forms),
+                snippet: passage::cut(text, &forms),
+            })
+            .collect();
+        let deeper: Vec<PostId> = sources
+            .iter()
+            .zip(&marked)
+            .filter(|(source, marked)| marked.snippet.is_none() && source.body_longer)
+            .map(|(source, _)| source.id)
+            .collect();
+        if !deeper.is_empty() {
+            let passages = self.passages(&deeper, lexemes).await?;
+            for (source, marked) in sources.iter().zip(&mut marked) {
+                if let Some(passage) = passages.get(&source.id) {
+                    marked.snippet = Some(passage.clone());
+                }
+            }
+        }
+        Ok(marked)
+    }
+
+    /// Which of `candidates` are forms of `lexemes`, as PostgreSQL stems them.
+    async fn forms(
+        &mut self,
+        candidates: BTreeSet<String>,
+        lexemes: &[String],
+    ) -> sqlx::Result<HashSet<String>> {
+        if candidates.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let candidates: Vec<String> = candidates.into_iter().collect();
+        Ok(sqlx::query_scalar(sql::FORMS_OF)
+            .bind(&candidates)
+            .bind(self.config)
+            .bind(lexemes)
+            .fetch_all(&mut *self.tx)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// The passage around the first matched word of each of the bodies of `ids` that match
+    /// the query (see `passage`), read whole: two statements, whatever the number of posts.
+    async fn passages(
+        &mut self,
+        ids: &[PostId],
+        lexemes: &[String],
+    ) -> sqlx::Result<HashMap<PostId, String>> {
         let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
         let bodies: Vec<(PostId, String)> = sqlx::query_as(sql::BODIES)
             .bind(&ids)
+            .bind(&self.query.text)
+            .bind(self.config)
             .fetch_all(&mut *self.tx)
             .await?;
         let mut candidates = BTreeSet::new();
         for (_, body) in &bodies {
-            passage::candidates(body, &lexemes, &mut candidates);
+            passage::candidates(body, lexemes, &mut candidates);
         }
-        let candidates: Vec<String> = candidates.into_iter().collect();
-        let forms: HashSet<String> = sqlx::query_scalar(sql::FORMS_OF)
-            .bind(&candidates)
-            .bind(self.config)
-            .bind(&lexemes)
-            .fetch_all(&mut *self.tx)
-            .await?
-            .into_iter()
-            .collect();
+        let forms = self.forms(candidates, lexemes).await?;
         Ok(bodies
             .iter()
             .filter_map(|(id, body)| Some((*id, passage::cut(body, &forms)?)))
@@ -675,51 +738,4 @@ pub(super) fn typo_words(text: &str) -> Vec<String> {
         .map(str::to_lowercase)
         .take(5)
         .collect()
-}
-
-/// The row estimate in the first line of a text `EXPLAIN`: `… (cost=0.42..8.44 rows=48213
-/// width=4)`.
-fn estimated_rows(line: &str) -> Option<i64> {
-    let rest = &line[line.rfind(" rows=")? + 6..];
-    rest[..rest.find(' ')?].parse().ok()
-}
-
-/// The results of a page statement's rows, and the posts whose first match is past the
-/// snippet's source (their snippet is the excerpt until `passages` replaces it).
-fn hits(rows: &[sqlx::postgres::PgRow]) -> sqlx::Result<(Results, Vec<PostId>)> {
-    let mut results = Results::default();
-    let mut deeper = Vec::new();
-    for row in rows {
-        let title: String = row.try_get("title_marked")?;
-        let snippet: String = row.try_get("snippet_marked")?;
-        let post = PostSummary::from_row(row)?;
-        if row.try_get("deeper")? {
-            deeper.push(post.id);
-        }
-        // No match in the text searched for snippets (only in the title or tags, or past
-        // the snippet's source, until `passages`): the excerpt says more than the text's
-        // first few words.
-        let snippet =
-            head_snippet(&snippet).unwrap_or_else(|| Highlighted::from_marked(&post.excerpt));
-        results.hits.push(Hit {
-            title: Highlighted::from_marked(&title),
-            snippet,
-            post,
-        });
-    }
-    Ok((results, deeper))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn estimates_are_read_from_the_plan() {
-        let line = "Nested Loop  (cost=12.57..2604.14 rows=48213 width=4)";
-        assert_eq!(super::estimated_rows(line), Some(48_213));
-        assert_eq!(
-            super::estimated_rows("Result  (cost=0.00..0.01 rows=1 width=4)"),
-            Some(1)
-        );
-        assert_eq!(super::estimated_rows("Nested Loop"), None);
-    }
 }

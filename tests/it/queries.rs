@@ -61,9 +61,7 @@ async fn explain_search(
         .bind(offset)
         .bind(None::<String>)
         .bind(None::<String>)
-        .bind(20_000_i32)
-        .bind("")
-        .bind("")
+        .bind(4_000_i32)
         .bind(config(db).await)
         .fetch_all(db)
         .await
