@@ -484,6 +484,7 @@ pub async fn snippets(
 }
 
 /// What a post's highlights are cut from (a row of a page statement or of `sql::SNIPPETS`).
+#[derive(FromRow)]
 struct Source {
     id: PostId,
     title: String,
@@ -497,17 +498,6 @@ struct Source {
 }
 
 impl Source {
-    fn from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Self> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            title: row.try_get("title")?,
-            excerpt: row.try_get("excerpt")?,
-            body_start: row.try_get("body_start")?,
-            body_longer: row.try_get("body_longer")?,
-            lexemes: row.try_get("lexemes")?,
-        })
-    }
-
     /// The text the snippet is cut from: the excerpt (unless it was cut from the body's
     /// start), then the body's start.
     fn snippet_text(&self) -> String {
