@@ -105,6 +105,9 @@ fn load_secs() -> u64 {
 /// What the load needs: tokens, posts to read, comment on and save.
 pub struct Site {
     http: reqwest::Client,
+    /// A client that keeps no connection: a GET that got no answer is sent again on a new
+    /// one, as browsers do (another pooled connection may be closing in the same reload).
+    fresh: reqwest::Client,
     slugs: Vec<String>,
     tags: Vec<String>,
     commenters: Vec<String>,
@@ -202,8 +205,14 @@ impl Site {
                     .to_owned(),
             );
         }
+        let fresh = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(90))
+            .build()
+            .expect("a client");
         Self {
             http,
+            fresh,
             slugs,
             tags,
             commenters,
@@ -316,10 +325,10 @@ where
                 let mut status = get(&site.http, &path).await;
                 if status == 0 {
                     // No answer at all: a keep-alive connection nginx closed as the request
-                    // went out (a reload does that). Browsers send such a GET again; so do we,
-                    // once, and count it.
+                    // went out (a reload does that). Browsers send such a GET again on a new
+                    // connection; so do we, once, and count it.
                     retried.fetch_add(1, Ordering::Relaxed);
-                    status = get(&site.http, &path).await;
+                    status = get(&site.fresh, &path).await;
                 }
                 done.lock().unwrap().push(Done {
                     kind,
