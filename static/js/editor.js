@@ -534,14 +534,15 @@
         body.focus();
         body.setSelectionRange(at + 2, at + 2 + alt.length); // the alt text, ready to retype
         say('Image uploaded: describe it in place of “' + alt + '”.', 'ok');
+        body.dispatchEvent(new Event('input', { bubbles: true }));
       } else {
-        // Take out the placeholder with the blank lines it brought.
+        // Take out the placeholder with the blank lines it brought: the text is as it was,
+        // so no change is announced, which would replace the reason with "Unsaved changes".
         var whole = body.value.indexOf(inserted);
         if (whole >= 0) body.setRangeText('', whole, whole + inserted.length, 'preserve');
         else body.setRangeText('', at, at + marker.length, 'preserve');
         say(result.answer.error || 'Not uploaded.', 'error');
       }
-      body.dispatchEvent(new Event('input', { bubbles: true }));
     });
   }
 

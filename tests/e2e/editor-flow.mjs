@@ -96,7 +96,11 @@ try {
   expect(selected === 'my-diagram', `the alt text is selected (${selected})`);
   await w.keyboard.type('A diagram');
   await w.locator('#live-preview-body img[alt="A diagram"]').waitFor();
-  // A file that isn't an image is refused with the reason, and nothing is inserted.
+  // The alt text's autosave first: its "Saved" would replace the refusal below before a busy
+  // machine's browser is asked for it.
+  await w.locator('#editor-status .ago').waitFor({ timeout: 15000 });
+  // A file that isn't an image is refused with the reason (which stays: the text is as it
+  // was, so no "Unsaved changes" replaces it), and nothing is inserted.
   await w.evaluate(() => {
     const data = new DataTransfer();
     data.items.add(new File(['just text'], 'notes.txt', { type: 'text/plain' }));
