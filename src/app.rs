@@ -243,6 +243,7 @@ impl App {
         let cache_routes = web::Data::new(cache_routes);
         let api_document = web::Data::new(api_document);
         let search = web::Data::new(search::Search::new(&settings.search)?);
+        let graphql_schema = web::Data::new(crate::graphql::schema(&settings.graphql));
         loops.add(
             "search-count flush",
             search.counted.clone().spawn(redis.clone()),
@@ -346,6 +347,7 @@ impl App {
                 .app_data(live.clone())
                 .app_data(oauth.clone())
                 .app_data(search.clone())
+                .app_data(graphql_schema.clone())
                 .app_data(local_pages.clone())
                 .app_data(tokens.clone())
                 .app_data(api_calls.clone())

@@ -128,6 +128,7 @@ pub struct Settings {
     pub webhooks: WebhooksSettings,
     pub ws: WsSettings,
     pub edge: EdgeSettings,
+    pub graphql: GraphqlSettings,
 }
 
 /// The edge cache in front of Quire (`edge`; README "Edge cache"): what public pages tell it,
@@ -662,6 +663,19 @@ impl Default for ApiSettings {
     }
 }
 
+/// GraphQL at `/graphql`: what one request may ask (config/default.toml explains each).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphqlSettings {
+    pub max_query_bytes: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_batch: usize,
+    pub max_page_size: usize,
+    pub introspection: bool,
+}
+
 /// The file-shaped settings, before the checks serde can't express.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -687,6 +701,7 @@ struct Raw {
     webhooks: WebhooksSettings,
     ws: WsSettings,
     edge: RawEdge,
+    graphql: GraphqlSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -774,6 +789,7 @@ impl Settings {
                 max_age_secs: edge.max_age_secs,
                 stale_if_error_secs: edge.stale_if_error_secs,
             },
+            graphql: raw.graphql,
         };
         settings.validate()?;
         Ok(settings)
@@ -936,6 +952,13 @@ impl Settings {
         }
         if !(1..=8760).contains(&self.api.token_ttl_hours) {
             return fail("api.token_ttl_hours: must be between 1 and 8760");
+        }
+        let g = &self.graphql;
+        if g.max_query_bytes < 1024 || g.max_depth < 4 || g.max_page_size == 0 || g.max_batch == 0 {
+            return fail(
+                "graphql: max_query_bytes at least 1024, max_depth at least 4, \
+                 max_page_size and max_batch at least 1",
+            );
         }
         if self.api.max_body_bytes < self.posts.max_body_bytes + 4096 {
             return fail("api.max_body_bytes: must leave room for posts.max_body_bytes and more");

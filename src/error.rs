@@ -302,6 +302,8 @@ pub fn error_pages<B: 'static>() -> ErrorHandlers<B> {
 fn is_api(path: &str) -> bool {
     path == "/api"
         || path.starts_with("/api/")
+        || path == "/graphql"
+        || path.starts_with("/graphql/")
         || matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
@@ -484,6 +486,73 @@ impl ApiError {
             other => (tracing::Level::INFO, other.to_string()),
         };
         Cause { level, message }
+    }
+}
+
+/// The same error as GraphQL shows it (`/graphql`): an entry of `errors` whose message says
+/// what went wrong, with `extensions.code` for programs (`UNAUTHENTICATED`, `FORBIDDEN`,
+/// `NOT_FOUND`, `CONFLICT`, `BAD_USER_INPUT`, `RATE_LIMITED`, `UNAVAILABLE`, `BAD_REQUEST`,
+/// `INTERNAL`), `fields` for invalid input (as the API's 422 body), `current` for a version
+/// conflict (the post as it is now), `retryAfter` in seconds. Causes are logged as the
+/// API logs them, never sent.
+impl ApiError {
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        use async_graphql::ErrorExtensions;
+        let cause = self.cause();
+        match cause.level {
+            tracing::Level::ERROR => tracing::error!(cause = %cause.message, "graphql"),
+            tracing::Level::WARN => tracing::warn!(cause = %cause.message, "graphql"),
+            _ => tracing::debug!(cause = %cause.message, "graphql"),
+        }
+        let code = match self {
+            ApiError::Unauthorized { .. } => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) | ApiError::Refused { .. } => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Taken(_) | ApiError::Stale(_) => "CONFLICT",
+            ApiError::Invalid(_) => "BAD_USER_INPUT",
+            ApiError::TooMany { .. } => "RATE_LIMITED",
+            ApiError::Unavailable(_) => "UNAVAILABLE",
+            ApiError::Internal(_) => "INTERNAL",
+            ApiError::BadRequest(_)
+            | ApiError::TooLarge(_)
+            | ApiError::RequestTimeout
+            | ApiError::UnsupportedMediaType => "BAD_REQUEST",
+        };
+        let body = self.body();
+        // "title can't be blank; body is too long": each field's messages, as one sentence.
+        let message = body["errors"]
+            .as_object()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .flat_map(|(field, messages)| {
+                        let messages = messages.as_array().cloned().unwrap_or_default();
+                        messages
+                            .into_iter()
+                            .map(move |m| format!("{field} {}", m.as_str().unwrap_or_default()))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        async_graphql::Error::new(message).extend_with(|_, e| {
+            e.set("code", code);
+            e.set("status", self.status_code().as_u16());
+            match self {
+                ApiError::Invalid(_) | ApiError::Taken(_) => {
+                    if let Ok(fields) = async_graphql::Value::from_json(body["errors"].clone()) {
+                        e.set("fields", fields);
+                    }
+                }
+                ApiError::Stale(current) => {
+                    if let Ok(current) = async_graphql::Value::from_json((**current).clone()) {
+                        e.set("current", current);
+                    }
+                }
+                ApiError::TooMany { retry_after } => e.set("retryAfter", *retry_after),
+                _ => {}
+            }
+        })
     }
 }
 

@@ -15,6 +15,7 @@ pub mod edge;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod graphql;
 pub mod health;
 pub mod import;
 pub mod input;

@@ -22,7 +22,7 @@ use crate::{
     cache::{Keep, Routes, Rules},
     comments, export,
     extract::FormLimit,
-    health, import, jobs, media,
+    graphql, health, import, jobs, media,
     middleware::{LongWork, read, resource},
     newsletter, pages, posts, redirects, search, settings, tags, webhooks,
 };
@@ -60,6 +60,13 @@ const WHOLE: Keep = Keep {
 /// The article list: its filters and paging (a `q` makes it a search).
 const ARTICLES: Keep = Keep {
     params: &["tag", "author", "favorited", "q", "limit", "offset"],
+    search: false,
+};
+
+/// GraphQL reads by GET: the operation is the address (anything else, and it is made but
+/// not kept).
+const GRAPHQL: Keep = Keep {
+    params: &["query", "variables", "operationName", "extensions"],
     search: false,
 };
 
@@ -337,6 +344,13 @@ fn pages_last(t: &mut Table) {
     t.read("/{slug}", pages::show).keep(PAGED);
 }
 
+/// GraphQL under `/graphql`, in a scope with the API's limits, CORS and caching.
+fn graphql(t: &mut Table) {
+    t.read("", graphql::http::get).keep(GRAPHQL);
+    t.post("", graphql::http::post);
+    t.read("/explorer", graphql::http::explorer);
+}
+
 /// The JSON API under `/api`, RealWorld's routes and Quire's: each at the path and method
 /// its handler's `#[utoipa::path]` annotation names (the `__path_` type utoipa makes beside
 /// each handler), which is also what the OpenAPI document says.
@@ -398,6 +412,7 @@ impl Router {
         }
         // In the order `register` follows: the API's scope, then the pages.
         site_rules.add_prefix("/api");
+        site_rules.add_prefix("/graphql");
         let mut last = Table::default();
         pages_last(&mut last);
         for entry in &last.entries {
@@ -406,6 +421,11 @@ impl Router {
         let mut api_rules = Rules::default();
         for entry in &api_table.entries {
             api_rules.add(&format!("/api{}", entry.path_owned()), entry.keep);
+        }
+        let mut graphql_table = Table::default();
+        graphql(&mut graphql_table);
+        for entry in &graphql_table.entries {
+            api_rules.add(&format!("/graphql{}", entry.path_owned()), entry.keep);
         }
         let document = api::openapi::Document::new(api_table.paths)?;
         Ok((
@@ -426,8 +446,13 @@ impl Router {
         cfg.service(api::docs());
         let mut api_table = Table::default();
         api(&mut api_table);
-        cfg.service(api::scope(&self.origins, move |cfg| {
+        cfg.service(api::scope("/api", &self.origins, move |cfg| {
             api_table.register(cfg)
+        }));
+        let mut graphql_table = Table::default();
+        graphql(&mut graphql_table);
+        cfg.service(api::scope("/graphql", &self.origins, move |cfg| {
+            graphql_table.register(cfg)
         }));
         let mut last = Table::default();
         pages_last(&mut last);

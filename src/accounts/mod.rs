@@ -30,6 +30,30 @@ pub struct NextQuery {
 
 /// Does `candidate` match the account's password? (Argon2, bounded, off the workers.) An
 /// account without one matches nothing.
+/// `me` follows (`on`) or stops following `them`; following twice changes nothing. Nobody
+/// follows themselves: the one rule for the author page's button, the API and GraphQL.
+pub async fn set_following(
+    db: &PgPool,
+    me: UserId,
+    them: UserId,
+    on: bool,
+) -> Result<(), FollowError> {
+    match on {
+        true if me == them => Err(FollowError::Yourself),
+        true => Ok(repo::follow(db, me, them).await?),
+        false => Ok(repo::unfollow(db, me, them).await?),
+    }
+}
+
+/// Why a follow was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error("you can't follow yourself")]
+    Yourself,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
 pub async fn password_matches(
     state: &AppState,
     user: UserId,

@@ -99,13 +99,17 @@ pub async fn set_following(
     let author = repo::find_author(&state.db, &username)
         .await?
         .ok_or(Error::NotFound)?;
-    match action.as_str() {
-        "follow" if author.id == user.id => {
+    let on = match action.as_str() {
+        "follow" => true,
+        "unfollow" => false,
+        _ => return Err(Error::NotFound),
+    };
+    match super::set_following(&state.db, user.id, author.id, on).await {
+        Ok(()) => {}
+        Err(super::FollowError::Yourself) => {
             return Err(Error::BadRequest("You can't follow yourself.".into()));
         }
-        "follow" => repo::follow(&state.db, user.id, author.id).await?,
-        "unfollow" => repo::unfollow(&state.db, user.id, author.id).await?,
-        _ => return Err(Error::NotFound),
+        Err(super::FollowError::Db(e)) => return Err(e.into()),
     }
     Ok(see_other(&format!("/authors/{}", author.username)))
 }

@@ -716,3 +716,17 @@ pub async fn export_authors_after(
     .fetch_all(db)
     .await
 }
+
+/// The authors `ids` (GraphQL's author loader): one statement for a page of posts.
+pub async fn authors_by_ids(
+    db: impl PgExecutor<'_>,
+    ids: &[UserId],
+) -> sqlx::Result<Vec<crate::accounts::model::Author>> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query_as(
+        "SELECT id, username, display_name, bio, avatar_url FROM users WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}

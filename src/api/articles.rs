@@ -176,6 +176,7 @@ pub async fn index(
         favorited: query.favorited.clone(),
         followed_by: None,
         unpublished,
+        featured: false,
     };
     list(&reads, &keys, viewer_id, &filter, limit, offset).await
 }
@@ -287,19 +288,7 @@ async fn visible(
     let row = repo::article(db, viewer.map(|u| u.id), slug.as_str())
         .await?
         .ok_or(ApiError::NotFound("article"))?;
-    let public = row.status != PostStatus::Draft
-        && row
-            .published_at
-            .is_some_and(|t| t <= OffsetDateTime::now_utc());
-    let editable = viewer.is_some_and(|u| {
-        authz::can(
-            u,
-            Action::EditPost {
-                author: row.author_id,
-            },
-        )
-    });
-    match public || editable {
+    match posts::readable(viewer, row.author_id, row.status, row.published_at) {
         true => Ok(row),
         false => Err(ApiError::NotFound("article")),
     }
@@ -478,20 +467,7 @@ pub async fn create(
     let mut input = to_input(&state, body.into_inner()?, None)?;
     let meter = admit(&state, &user).await?;
     let id = meter
-        .measure(async {
-            let base = input.slug.clone();
-            for n in 1..=20 {
-                if n > 1 {
-                    input.slug = suffixed(&base, &n.to_string());
-                }
-                if let Some(created) = posts::create_from_input(&state.db, user.id, &input).await? {
-                    return Ok(Some(created));
-                }
-            }
-            // Twenty of that title already: a random tail.
-            input.slug = suffixed(&base, &uuid::Uuid::new_v4().simple().to_string()[..8]);
-            posts::create_from_input(&state.db, user.id, &input).await
-        })
+        .measure(posts::create_with_free_slug(&state.db, user.id, &mut input))
         .await?;
     id.ok_or_else(|| ApiError::Taken("slug"))?;
     let row = repo::article(&state.db, Some(user.id), input.slug.as_str())
@@ -514,13 +490,6 @@ async fn admit<'a>(
         .map_err(|spent| ApiError::TooMany {
             retry_after: spent.retry_after,
         })
-}
-
-/// `base` with `-tail`, cut so the whole stays within a slug's 200 characters.
-fn suffixed(base: &Slug, tail: &str) -> Slug {
-    let room = 200 - tail.len() - 1;
-    let head: String = base.as_str().chars().take(room).collect();
-    Slug::parse(&format!("{}-{tail}", head.trim_end_matches('-'))).unwrap_or_else(|_| base.clone())
 }
 
 /// The version an update says it edits: `If-Match` (`"3"`, `W/"3"` or `3`), else the

@@ -31,10 +31,11 @@ use crate::{
 /// caching, ETags, rate limits, CORS and the API's own error shapes. `origins` are the
 /// browser origins allowed to call it (`api.cors_origins`).
 pub fn scope<R: FnOnce(&mut web::ServiceConfig)>(
+    path: &str,
     origins: &[String],
     routes: R,
 ) -> impl actix_web::dev::HttpServiceFactory + use<R> {
-    web::scope("/api")
+    web::scope(path)
         .wrap(actix_web::middleware::from_fn(cached))
         .wrap(actix_web::middleware::from_fn(etags))
         .wrap(actix_web::middleware::from_fn(rate_limit))
@@ -378,7 +379,7 @@ where
 
 /// Every string in `value` as the site's forms keep them: a NUL refused (422 for the field
 /// that holds it: PostgreSQL can't store one), other characters XML forbids dropped.
-fn clean_strings(value: &mut serde_json::Value, field: &str) -> Result<(), ApiError> {
+pub(crate) fn clean_strings(value: &mut serde_json::Value, field: &str) -> Result<(), ApiError> {
     use serde_json::Value;
     match value {
         Value::String(s) => {

@@ -58,10 +58,12 @@ async fn set_following(
 ) -> Result<HttpResponse, ApiError> {
     let me = caller.user.id;
     let them = find(&state.db, username, Some(me)).await?;
-    match on {
-        true if them.id == me => return Err(ApiError::invalid("profile", "can't follow yourself")),
-        true => repo::follow(&state.db, me, them.id).await?,
-        false => repo::unfollow(&state.db, me, them.id).await?,
+    match crate::accounts::set_following(&state.db, me, them.id, on).await {
+        Ok(()) => {}
+        Err(crate::accounts::FollowError::Yourself) => {
+            return Err(ApiError::invalid("profile", "can't follow yourself"));
+        }
+        Err(crate::accounts::FollowError::Db(e)) => return Err(e.into()),
     }
     let profile = find(&state.db, username, Some(me)).await?;
     Ok(HttpResponse::Ok().json(ProfileBody {

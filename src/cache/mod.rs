@@ -200,6 +200,11 @@ fn mark(mut res: ServiceResponse<BoxBody>, x_cache: &'static str) -> ServiceResp
     res
 }
 
+/// Put in a POST's request extensions by a handler that changed nothing (a GraphQL query
+/// sent by POST): no bump after it, so reads by POST don't make every kept page stale.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOnly;
+
 /// Middleware: serve kept pages, keep new ones, and make every page stale after a write.
 pub async fn hot_pages(
     req: ServiceRequest,
@@ -212,7 +217,9 @@ pub async fn hot_pages(
     if req.method() != Method::GET && req.method() != Method::HEAD {
         // A write: on success, every kept page is stale.
         let res = next.call(req).await?.map_into_boxed_body();
-        if settings.enabled && (res.status().is_success() || res.status().is_redirection()) {
+        let wrote = !actix_web::HttpMessage::extensions(res.request()).contains::<ReadOnly>();
+        if wrote && settings.enabled && (res.status().is_success() || res.status().is_redirection())
+        {
             bump(&state).await;
         }
         return Ok(res);

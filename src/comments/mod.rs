@@ -173,6 +173,48 @@ pub async fn delete(
     Ok(())
 }
 
+/// Why an edit was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("not theirs to change (or no longer)")]
+    Forbidden,
+    #[error("editing too fast")]
+    TooFast,
+    /// The message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// `user` changes `comment`'s words to `text`: its author, within the edit window
+/// (`may_edit`), within the editing allowance, checked and rendered as a new comment is.
+/// The site's form and GraphQL both edit here.
+pub async fn edit(
+    state: &AppState,
+    user: &CurrentUser,
+    comment: &repo::Comment,
+    text: &str,
+) -> Result<(), EditError> {
+    if !may_edit(
+        user,
+        comment.author_id,
+        comment.created_at,
+        comment.post_published,
+    ) {
+        return Err(EditError::Forbidden);
+    }
+    if too_fast(state, "comment-edit", user).await? {
+        return Err(EditError::TooFast);
+    }
+    let body = parse_body(text).map_err(EditError::Invalid)?;
+    let html = render_off_thread(body.clone()).await;
+    repo::update_body(&state.db, comment.id, &body, &html).await?;
+    Ok(())
+}
+
 /// The comment's own author, within the edit window, while readers see its post: the
 /// comments of a post taken back (unpublished, scheduled again, trashed) stay as they were,
 /// as no one can read or add to them either (issue 24).

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{may_edit, parse_body, repo};
+use super::{EditError, may_edit, repo};
 use crate::extract::TokenOnly;
 use crate::render::confirm::Confirm;
 use crate::render::page::personal as render;
@@ -155,43 +155,25 @@ pub async fn update(
     CsrfForm(form): CsrfForm<CommentForm>,
 ) -> Result<HttpResponse, Error> {
     let comment = repo::find(&state.db, *id).await?.ok_or(Error::NotFound)?;
-    if !may_edit(
-        &user,
-        comment.author_id,
-        comment.created_at,
-        comment.post_published,
-    ) {
-        return Err(Error::Forbidden);
-    }
     let back = format!("/posts/{}#comment-{}", comment.post_slug, comment.id);
-    if super::too_fast(&state, "comment-edit", &user).await? {
-        let errors =
-            FormErrors::general("You are editing very fast. Wait a minute, then save again.");
-        let action = format!("/comments/{}", comment.id);
-        let page = form_page(&state, &session, user, action, back, form.body, errors);
-        return render(StatusCode::TOO_MANY_REQUESTS, page);
-    }
-    match parse_body(&form.body) {
-        Ok(body) => {
-            let html = super::render_off_thread(body.clone()).await;
-            repo::update_body(&state.db, comment.id, &body, &html).await?;
-            Ok(see_other(&back))
-        }
-        Err(message) => {
+    let action = format!("/comments/{}", comment.id);
+    let (status, errors) = match super::edit(&state, &user, &comment, &form.body).await {
+        Ok(()) => return Ok(see_other(&back)),
+        Err(EditError::Forbidden) => return Err(Error::Forbidden),
+        Err(EditError::Redis(e)) => return Err(e.into()),
+        Err(EditError::Db(e)) => return Err(e.into()),
+        Err(EditError::TooFast) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            FormErrors::general("You are editing very fast. Wait a minute, then save again."),
+        ),
+        Err(EditError::Invalid(message)) => {
             let mut errors = FormErrors::default();
             errors.add("body", message);
-            let page = form_page(
-                &state,
-                &session,
-                user,
-                format!("/comments/{}", comment.id),
-                back,
-                form.body,
-                errors,
-            );
-            render(StatusCode::UNPROCESSABLE_ENTITY, page)
+            (StatusCode::UNPROCESSABLE_ENTITY, errors)
         }
-    }
+    };
+    let page = form_page(&state, &session, user, action, back, form.body, errors);
+    render(status, page)
 }
 
 /// Load a comment its viewer may moderate.

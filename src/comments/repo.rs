@@ -510,3 +510,45 @@ pub async fn export_count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     .fetch_one(db)
     .await
 }
+
+/// How many comments readers see on each of `posts` (those with none left out).
+pub async fn visible_counts(
+    db: impl PgExecutor<'_>,
+    posts: &[PostId],
+) -> sqlx::Result<Vec<(PostId, i64)>> {
+    let ids: Vec<i64> = posts.iter().map(|p| p.0).collect();
+    sqlx::query_as(
+        "SELECT c.post_id, count(*) FROM comments c LEFT JOIN users u ON u.id = c.author_id
+          WHERE c.post_id = ANY($1) AND c.hidden_at IS NULL AND c.approved_at IS NOT NULL
+            AND u.disabled_at IS NULL
+          GROUP BY c.post_id",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// A page of the comments readers see on `post`, oldest first (as the post page shows them).
+pub async fn visible_page(
+    db: impl PgExecutor<'_>,
+    post: PostId,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<crate::comments::CommentView>> {
+    sqlx::query_as(
+        "SELECT c.id, c.author_id, COALESCE(u.display_name, c.guest_name) AS author_name,
+                u.username AS author_username, c.guest_url AS author_url, c.body_html,
+                false AS hidden, false AS pending, c.created_at,
+                c.updated_at > c.created_at + interval '1 second' AS edited
+           FROM comments c LEFT JOIN users u ON u.id = c.author_id
+          WHERE c.post_id = $1 AND c.hidden_at IS NULL AND c.approved_at IS NOT NULL
+            AND u.disabled_at IS NULL
+          ORDER BY c.id
+          LIMIT $2 OFFSET $3",
+    )
+    .bind(post)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}

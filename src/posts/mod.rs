@@ -206,6 +206,51 @@ pub async fn create_from_input(
     create(db, author, input, published_at).await
 }
 
+/// `create_from_input`, under a free slug: the input's, else with `-2`, `-3`… (twenty
+/// tries), else a random tail. Every door that creates posts by title (the JSON API,
+/// GraphQL) gives two posts of one title distinct addresses this way; `None` only if even
+/// the random one was taken.
+pub async fn create_with_free_slug(
+    db: &PgPool,
+    author: UserId,
+    input: &mut PostInput,
+) -> anyhow::Result<Option<PostId>> {
+    let base = input.slug.clone();
+    for n in 1..=20 {
+        if n > 1 {
+            input.slug = suffixed(&base, &n.to_string());
+        }
+        if let Some(created) = create_from_input(db, author, input).await? {
+            return Ok(Some(created));
+        }
+    }
+    input.slug = suffixed(&base, &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    create_from_input(db, author, input).await
+}
+
+/// `base` with `-tail`, cut so the whole stays within a slug's 200 characters.
+fn suffixed(base: &Slug, tail: &str) -> Slug {
+    let room = 200 - tail.len() - 1;
+    let head: String = base.as_str().chars().take(room).collect();
+    Slug::parse(&format!("{}-{tail}", head.trim_end_matches('-'))).unwrap_or_else(|_| base.clone())
+}
+
+/// May `viewer` read a post by `author` in this state? Readers see what is published and
+/// due; its author, editors and admins also see it while it is a draft or scheduled. One
+/// rule for the API's and GraphQL's single-post reads (the site's pages read through the
+/// `published_posts` view, which says the same for readers).
+pub fn readable(
+    viewer: Option<&crate::accounts::model::CurrentUser>,
+    author: UserId,
+    status: PostStatus,
+    published_at: Option<time::OffsetDateTime>,
+) -> bool {
+    let public = status != PostStatus::Draft
+        && published_at.is_some_and(|t| t <= time::OffsetDateTime::now_utc());
+    public
+        || viewer.is_some_and(|u| crate::authz::can(u, crate::authz::Action::EditPost { author }))
+}
+
 /// Why an edit was not saved.
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {

@@ -1024,6 +1024,8 @@ pub struct ArticleFilter {
     /// Drafts or scheduled posts instead of published ones: their authors' own (`mine`
     /// set) or everyone's (editors).
     pub unpublished: Option<(PostStatus, Option<UserId>)>,
+    /// Only featured posts (GraphQL's `featured: true`).
+    pub featured: bool,
 }
 
 /// `$1` viewer; the row's columns, `p` a post and `u` its author.
@@ -1094,6 +1096,9 @@ fn push_filter(
             .push_bind(reader)
             .push(")");
     }
+    if filter.featured {
+        q.push(" AND p.featured");
+    }
 }
 
 /// One page of articles matching `filter`, newest first (drafts: last edited first), and
@@ -1147,7 +1152,8 @@ fn push_count(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, filter: &ArticleFilter
         && filter.author.is_none()
         && filter.favorited.is_none()
         && filter.followed_by.is_none()
-        && filter.unpublished.is_none();
+        && filter.unpublished.is_none()
+        && !filter.featured;
     match unfiltered {
         true => {
             q.push(sql::LISTED_NOW);
@@ -1371,4 +1377,117 @@ pub async fn max_id(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM posts")
         .fetch_one(db)
         .await
+}
+
+// ---- GraphQL's posts (issue 30) ----
+
+/// A post as GraphQL's `Post` starts: its own columns only. Its author, tags, body and
+/// counts are each read for a whole page at once (`graphql::loaders`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PostNode {
+    pub id: PostId,
+    pub slug: String,
+    pub title: String,
+    pub excerpt: String,
+    pub status: PostStatus,
+    pub published_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub featured: bool,
+    pub version: i32,
+    pub reading_minutes: i32,
+    pub cover_image: Option<String>,
+    pub author_id: UserId,
+}
+
+const NODE_COLUMNS: &str = "p.id, p.slug, p.title, p.excerpt, p.status, p.published_at,
+        p.created_at, p.updated_at, p.featured, p.version, p.reading_minutes, p.cover_image,
+        p.author_id";
+
+/// One page of the posts `filter` picks, in the articles' order, and how many in all.
+pub async fn nodes(
+    db: impl PgExecutor<'_> + Copy,
+    filter: &ArticleFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<PostNode>, i64)> {
+    #[derive(sqlx::FromRow)]
+    struct Counted {
+        total: i64,
+        #[sqlx(flatten)]
+        node: PostNode,
+    }
+    let mut list = sqlx::QueryBuilder::new("SELECT (");
+    push_count(&mut list, filter);
+    list.push(") AS total, ").push(NODE_COLUMNS);
+    push_filter(&mut list, filter, false);
+    list.push(match filter.unpublished {
+        Some((PostStatus::Draft, _)) => " ORDER BY p.updated_at DESC, p.id DESC",
+        _ => " ORDER BY p.published_at DESC, p.id DESC",
+    });
+    list.push(" LIMIT ").push_bind(limit);
+    list.push(" OFFSET ").push_bind(offset);
+    let rows: Vec<Counted> = list.build_query_as().fetch_all(db).await?;
+    let total = match rows.first() {
+        Some(first) => first.total,
+        None => {
+            let mut count = sqlx::QueryBuilder::new("");
+            push_count(&mut count, filter);
+            count.build_query_scalar().fetch_one(db).await?
+        }
+    };
+    Ok((rows.into_iter().map(|r| r.node).collect(), total))
+}
+
+/// The post at `slug`, whatever its status (the caller decides who may see it), unless
+/// trashed.
+pub async fn node_by_slug(db: impl PgExecutor<'_>, slug: &str) -> sqlx::Result<Option<PostNode>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {NODE_COLUMNS} FROM posts p
+          WHERE p.slug = $1 AND p.kind = 'post' AND p.deleted_at IS NULL"
+    )))
+    .bind(slug)
+    .fetch_optional(db)
+    .await
+}
+
+/// The published posts among `ids` (a search's hits), in no particular order.
+pub async fn published_nodes(
+    db: impl PgExecutor<'_>,
+    ids: &[PostId],
+) -> sqlx::Result<Vec<PostNode>> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {NODE_COLUMNS} FROM posts p JOIN published_posts pp ON pp.id = p.id
+          WHERE p.id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// The rendered bodies of `ids`.
+pub async fn bodies(
+    db: impl PgExecutor<'_>,
+    ids: &[PostId],
+) -> sqlx::Result<Vec<(PostId, crate::render::SafeHtml)>> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query_as("SELECT id, body_html FROM posts WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(db)
+        .await
+}
+
+/// How many people favourite each of `ids` (those with none are left out).
+pub async fn favorite_counts(
+    db: impl PgExecutor<'_>,
+    ids: &[PostId],
+) -> sqlx::Result<Vec<(PostId, i64)>> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query_as(
+        "SELECT post_id, count(*) FROM favorites WHERE post_id = ANY($1) GROUP BY post_id",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
 }

@@ -538,3 +538,47 @@ pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
         .fetch_one(db)
         .await
 }
+
+/// A tag as GraphQL shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TagNode {
+    pub id: TagId,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// The tags of each of `posts`, in their authors' order: one statement for a page of posts.
+pub async fn for_posts(
+    db: impl PgExecutor<'_>,
+    posts: &[crate::posts::model::PostId],
+) -> sqlx::Result<Vec<(crate::posts::model::PostId, TagNode)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        post_id: crate::posts::model::PostId,
+        #[sqlx(flatten)]
+        tag: TagNode,
+    }
+    let ids: Vec<i64> = posts.iter().map(|p| p.0).collect();
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT x.post_id, t.id, t.slug, t.name, t.description
+           FROM post_tags x JOIN tags t ON t.id = x.tag_id
+          WHERE x.post_id = ANY($1)
+          ORDER BY x.post_id, x.position, t.name",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.post_id, r.tag)).collect())
+}
+
+/// The tags at `slugs` (GraphQL's `tag` and `tags`), in no particular order.
+pub async fn nodes_by_slugs(
+    db: impl PgExecutor<'_>,
+    slugs: &[String],
+) -> sqlx::Result<Vec<TagNode>> {
+    sqlx::query_as("SELECT id, slug, name, description FROM tags WHERE slug = ANY($1)")
+        .bind(slugs)
+        .fetch_all(db)
+        .await
+}

@@ -935,3 +935,115 @@ async fn every_upload_api_route_answers_each_role_exactly() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every GraphQL mutation against every role, with the API's token (none: `UNAUTHENTICATED`),
+/// by the same table of rights as the site and the API. `{post}` is a live post by someone
+/// else and `{comment}` its author's comment on it, fresh for each role.
+#[tokio::test]
+async fn every_graphql_mutation_answers_each_role_exactly() {
+    use crate::graphql::{code, gql};
+    let app = spawn_app_with(|s| s.accounts.default_role = Role::Reader).await;
+    let owner = app.author("owner").await;
+    let mut tokens = vec![None];
+    for role in &WHO[1..] {
+        let name = format!("gql{}", tokens.len());
+        tokens.push(Some(
+            crate::graphql::token_of(&app, &name, role.unwrap_or(Role::Reader)).await,
+        ));
+    }
+    const AUTH: &str = "UNAUTHENTICATED";
+    const FORBID: &str = "FORBIDDEN";
+    const FINE: &str = "OK";
+    let rows: Vec<(&str, [&str; 5])> = vec![
+        (
+            "createPost(input: {title: \"New\", body: \"Words\"}) { slug }",
+            [AUTH, FORBID, FINE, FINE, FINE],
+        ),
+        (
+            "updatePost(slug: \"{post}\", input: {title: \"Changed\"}) { title }",
+            [AUTH, FORBID, FORBID, FINE, FINE],
+        ),
+        (
+            "publishPost(slug: \"{post}\") { status }",
+            [AUTH, FORBID, FORBID, FINE, FINE],
+        ),
+        (
+            "unpublishPost(slug: \"{post}\") { status }",
+            [AUTH, FORBID, FORBID, FINE, FINE],
+        ),
+        (
+            "deletePost(slug: \"{post}\")",
+            [AUTH, FORBID, FORBID, FINE, FINE],
+        ),
+        (
+            "addComment(postSlug: \"{post}\", body: \"Hello\") { id }",
+            [AUTH, FINE, FINE, FINE, FINE],
+        ),
+        // Nobody changes someone else's words, an admin included.
+        (
+            "editComment(id: \"{comment}\", body: \"Mine now\") { id }",
+            [AUTH, FORBID, FORBID, FORBID, FORBID],
+        ),
+        (
+            "deleteComment(id: \"{comment}\")",
+            [AUTH, FORBID, FORBID, FINE, FINE],
+        ),
+        (
+            "favoritePost(slug: \"{post}\") { favoritesCount }",
+            [AUTH, FINE, FINE, FINE, FINE],
+        ),
+        (
+            "unfavoritePost(slug: \"{post}\") { favoritesCount }",
+            [AUTH, FINE, FINE, FINE, FINE],
+        ),
+        (
+            "followAuthor(username: \"owner\") { username }",
+            [AUTH, FINE, FINE, FINE, FINE],
+        ),
+        (
+            "unfollowAuthor(username: \"owner\") { username }",
+            [AUTH, FINE, FINE, FINE, FINE],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (n, (mutation, expected)) in rows.iter().enumerate() {
+        for (i, token) in tokens.iter().enumerate() {
+            let title = format!("Theirs {n} {i}");
+            let slug = app
+                .post(
+                    owner,
+                    PostSpec {
+                        title: &title,
+                        ..Default::default()
+                    },
+                )
+                .await;
+            let post: quire::posts::model::PostId =
+                sqlx::query_scalar("SELECT id FROM posts WHERE slug = $1")
+                    .bind(&slug)
+                    .fetch_one(&app.db)
+                    .await
+                    .unwrap();
+            let html = quire::render::markdown::render_comment("Their words");
+            let comment =
+                quire::comments::repo::insert(&app.db, post, owner, "Their words", &html, false)
+                    .await
+                    .unwrap();
+            let query = format!(
+                "mutation {{ {} }}",
+                mutation
+                    .replace("{post}", &slug)
+                    .replace("{comment}", &comment.to_string())
+            );
+            let (_, body) = gql(&app, token.as_deref(), &query, serde_json::json!({})).await;
+            let got = code(&body);
+            if got != expected[i] {
+                failures.push(format!(
+                    "{mutation} as {:?}: expected {}, got {got}: {body}",
+                    WHO[i], expected[i]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -117,7 +117,7 @@ impl Drop for TestDb {
 
 /// Test settings with a database name of our own. Names carry their creation time so a
 /// later run can sweep databases that a crashed run left behind.
-fn test_settings() -> (Settings, String) {
+pub fn test_settings() -> (Settings, String) {
     let mut settings = Settings::load(Environment::Test).expect("test settings load");
     // PostgreSQL search unless a test asks for Meilisearch (search::meili_settings), even
     // when MEILI_URL is set for the Meilisearch tests.

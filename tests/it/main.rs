@@ -21,6 +21,7 @@ mod email;
 mod export;
 mod feeds;
 mod follows;
+mod graphql;
 mod guest_comments;
 mod harness;
 mod health;

@@ -1,0 +1,69 @@
+//! GraphQL at `/graphql` (issue 30): one query for a page's whole data (a post, its author,
+//! tags and comments) instead of several REST calls. A front door like the JSON API: it
+//! reads through the same repositories and visibility rules and changes things through the
+//! same use-cases (`mutation`), with the API's token, rate limits, CORS and body limits.
+//!
+//! - `types`: the object types and Relay-style connections; `query`, `mutation`: the roots;
+//!   `loaders`: one statement per field for a whole page of posts (no N+1).
+//! - `http`: the endpoint (GET and POST, batches, automatic persisted queries, the limits
+//!   checked before anything runs), and the explorer page.
+//!
+//! Built with async-graphql 7.2 (the newest stable; 8.0 is a release candidate), without
+//! its actix integration: that one's subscriptions need actix actors, and our handler
+//! reads requests with the API's own limits.
+
+pub mod http;
+mod loaders;
+mod mutation;
+mod query;
+mod types;
+
+use std::{net::IpAddr, sync::Arc};
+
+use async_graphql::{EmptySubscription, Schema};
+
+use crate::{accounts::model::CurrentUser, config::GraphqlSettings, state::AppState};
+
+pub use loaders::Loaders;
+pub use mutation::Mutation;
+pub use query::Query;
+
+/// The schema: built once per process (`app.rs`), shared by every worker.
+pub type QuireSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema with `settings`' limits.
+pub fn schema(settings: &GraphqlSettings) -> QuireSchema {
+    let mut builder = Schema::build(Query, Mutation, EmptySubscription)
+        .limit_depth(settings.max_depth)
+        .limit_complexity(settings.max_complexity);
+    if !settings.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The schema's SDL (`schema.graphql` at the repository's root is this, checked by a test).
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// What every resolver of one request reaches.
+pub struct Gql {
+    pub state: AppState,
+    pub search: Arc<crate::search::Search>,
+    /// `http.base_url` without its trailing slash, for absolute links.
+    pub base: String,
+    /// For the search allowance, counted per address as the site's search is.
+    pub client_ip: Option<IpAddr>,
+}
+
+/// Who is asking: the account of a valid API token, or no one.
+pub struct Caller(pub Option<CurrentUser>);
+
+impl Caller {
+    pub fn user(&self) -> Option<&CurrentUser> {
+        self.0.as_ref()
+    }
+}
