@@ -115,6 +115,7 @@ fn site(t: &mut Table) {
     t.read("/uploads/{name}", media::serve);
     t.socket("/ws/posts/{id}/comments", comments::live::connect);
     t.socket("/ws/posts/{id}/editor", posts::live::connect);
+    t.socket("/ws/graphql", graphql::subscription::connect);
 
     // Comments (their authors and moderators).
     t.read("/comments/{id}/edit", comments::pages::edit);

@@ -552,3 +552,11 @@ pub async fn visible_page(
     .fetch_all(db)
     .await
 }
+
+/// The newest comment's id on `post` (0 for none): where a live subscription starts.
+pub async fn newest_id(db: impl PgExecutor<'_>, post: PostId) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM comments WHERE post_id = $1")
+        .bind(post)
+        .fetch_one(db)
+        .await
+}

@@ -6,7 +6,8 @@
 //! - `types`: the object types and Relay-style connections; `query`, `mutation`: the roots;
 //!   `loaders`: one statement per field for a whole page of posts (no N+1).
 //! - `http`: the endpoint (GET and POST, batches, automatic persisted queries, the limits
-//!   checked before anything runs), and the explorer page.
+//!   checked before anything runs), and the explorer page; `subscription`: `commentAdded`
+//!   over `graphql-transport-ws` at `/ws/graphql`.
 //!
 //! Built with async-graphql 7.2 (the newest stable; 8.0 is a release candidate), without
 //! its actix integration: that one's subscriptions need actix actors, and our handler
@@ -16,24 +17,26 @@ pub mod http;
 mod loaders;
 mod mutation;
 mod query;
+pub mod subscription;
 mod types;
 
 use std::{net::IpAddr, sync::Arc};
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 use crate::{accounts::model::CurrentUser, config::GraphqlSettings, state::AppState};
 
 pub use loaders::Loaders;
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::Subscription;
 
 /// The schema: built once per process (`app.rs`), shared by every worker.
-pub type QuireSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type QuireSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema with `settings`' limits.
 pub fn schema(settings: &GraphqlSettings) -> QuireSchema {
-    let mut builder = Schema::build(Query, Mutation, EmptySubscription)
+    let mut builder = Schema::build(Query, Mutation, Subscription)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity);
     if !settings.introspection {
@@ -44,9 +47,7 @@ pub fn schema(settings: &GraphqlSettings) -> QuireSchema {
 
 /// The schema's SDL (`schema.graphql` at the repository's root is this, checked by a test).
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
 }
 
 /// What every resolver of one request reaches.

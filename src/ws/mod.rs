@@ -23,4 +23,4 @@ mod frames;
 mod hub;
 pub mod socket;
 
-pub use hub::{Announcement, CHANNEL, Event, Feed, Hub, Topic};
+pub use hub::{Announcement, CHANNEL, Event, Feed, Hub, Topic, Watch};

@@ -136,6 +136,150 @@ impl Accepted {
     }
 }
 
+/// What a relayed protocol (`Accepted::relay`) sends the client.
+pub enum Relayed {
+    Text(String),
+    /// Close with this code and reason.
+    Close(u16, String),
+}
+
+/// Client messages a relayed protocol may fall behind on before the socket is closed.
+const RELAY_BACKLOG: usize = 16;
+
+impl Accepted {
+    /// Run a protocol of its own on this socket (GraphQL's `graphql-transport-ws`): the
+    /// client's text messages go to `protocol`, whose stream says what to send back. Pings,
+    /// idle clients, frame sizes, message rates and shutdown are handled as for every
+    /// socket. `name` is the `Sec-WebSocket-Protocol` agreed on.
+    pub fn relay<S>(
+        self,
+        name: &'static str,
+        protocol: impl FnOnce(futures_util::stream::BoxStream<'static, String>) -> S,
+    ) -> HttpResponse
+    where
+        S: futures_util::Stream<Item = Relayed> + Unpin + 'static,
+    {
+        let Accepted {
+            mut response,
+            session,
+            stream,
+            oversized,
+            ticket,
+            hub,
+        } = self;
+        response.headers_mut().insert(
+            actix_web::http::header::SEC_WEBSOCKET_PROTOCOL,
+            actix_web::http::header::HeaderValue::from_static(name),
+        );
+        let (to_protocol, from_client) = tokio::sync::mpsc::channel::<String>(RELAY_BACKLOG);
+        let incoming = futures_util::stream::unfold(from_client, |mut rx| async move {
+            rx.recv().await.map(|m| (m, rx))
+        });
+        let outgoing = protocol(Box::pin(incoming));
+        actix_web::rt::spawn(async move {
+            let _ticket = ticket;
+            relay_life(session, stream, oversized, to_protocol, outgoing, hub).await;
+        });
+        response
+    }
+}
+
+async fn relay_life<S>(
+    mut out: Session,
+    stream: MessageStream,
+    oversized: Oversized,
+    to_protocol: tokio::sync::mpsc::Sender<String>,
+    mut outgoing: S,
+    hub: Hub,
+) where
+    S: futures_util::Stream<Item = Relayed> + Unpin,
+{
+    use futures_util::StreamExt;
+    let settings = hub.settings().clone();
+    let mut stream = stream.max_frame_size(settings.max_frame_bytes);
+    let mut closing = hub.closing();
+    let ping_every = Duration::from_millis(settings.ping_ms);
+    let idle = Duration::from_millis(settings.idle_ms);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    let mut heard = Instant::now();
+    let mut allowance = Allowance::new(settings.messages_per_second);
+    let close = |code: CloseCode, why: String| Some(CloseReason::from((code, why)));
+    let ending: Option<Option<CloseReason>> = loop {
+        tokio::select! {
+            biased;
+            _ = closing.wait_for(|stopping| *stopping) => {
+                break Some(close(CloseCode::Away, "the server is restarting".into()));
+            }
+            frame = stream.recv() => {
+                heard = Instant::now();
+                let frame = match frame {
+                    Some(Err(_)) | None if oversized.announced() => break Some(close(
+                        CloseCode::Size,
+                        format!("frames are limited to {} bytes", settings.max_frame_bytes),
+                    )),
+                    None => break None,
+                    Some(Err(ProtocolError::Overflow)) => break Some(close(
+                        CloseCode::Size,
+                        format!("frames are limited to {} bytes", settings.max_frame_bytes),
+                    )),
+                    Some(Err(e)) => break Some(close(CloseCode::Protocol, e.to_string())),
+                    Some(Ok(frame)) => frame,
+                };
+                if matches!(frame, Message::Text(_) | Message::Binary(_) | Message::Ping(_))
+                    && !allowance.take()
+                {
+                    break Some(close(
+                        CloseCode::Policy,
+                        format!("more than {} messages a second", settings.messages_per_second),
+                    ));
+                }
+                let answered = match frame {
+                    Message::Ping(bytes) => out.pong(&bytes).await,
+                    Message::Pong(_) | Message::Nop => Ok(()),
+                    Message::Close(reason) => break Some(reason),
+                    Message::Text(text) => match to_protocol.try_send(text.to_string()) {
+                        Ok(()) => Ok(()),
+                        Err(_) => break Some(close(
+                            CloseCode::Policy,
+                            "too many messages waiting".into(),
+                        )),
+                    },
+                    Message::Binary(_) | Message::Continuation(_) => break Some(close(
+                        CloseCode::Unsupported,
+                        "this socket takes single text messages only".into(),
+                    )),
+                };
+                if answered.is_err() {
+                    break None;
+                }
+            }
+            sent = outgoing.next() => match sent {
+                Some(Relayed::Text(text)) => {
+                    if send(&mut out, text).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Relayed::Close(code, why)) => {
+                    break Some(close(CloseCode::from(code), truncate(why)));
+                }
+                None => break Some(close(CloseCode::Normal, String::new())),
+            },
+            _ = ping.tick() => {
+                if heard.elapsed() > idle {
+                    break Some(close(CloseCode::Policy, "no answer to pings".into()));
+                }
+                if out.ping(b"").await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    drop(outgoing);
+    if let Some(reason) = ending {
+        let _ = tokio::time::timeout(SEND_WITHIN, out.close(reason)).await;
+    }
+}
+
 /// How long a send may wait for a client that doesn't read before it is dropped.
 const SEND_WITHIN: Duration = Duration::from_secs(5);
 

@@ -811,3 +811,110 @@ async fn a_page_of_posts_costs_a_few_statements_however_long_it_is() {
         "5, 50 and 60 posts: {counts:?}"
     );
 }
+
+#[tokio::test]
+async fn comment_added_is_pushed_over_graphql_transport_ws() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+    let app = spawn_app().await;
+    let author = app.author("ada").await;
+    let slug = app
+        .post(
+            author,
+            PostSpec {
+                title: "Live one",
+                ..Default::default()
+            },
+        )
+        .await;
+    let open = |protocol: Option<&'static str>, origin: String| {
+        let url = format!("ws://127.0.0.1:{}/ws/graphql", app.port);
+        async move {
+            let mut request = url.into_client_request().unwrap();
+            request
+                .headers_mut()
+                .insert("origin", HeaderValue::from_str(&origin).unwrap());
+            if let Some(protocol) = protocol {
+                request
+                    .headers_mut()
+                    .insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
+            }
+            tokio_tungstenite::connect_async(request).await
+        }
+    };
+    // Another site's page, or no protocol offered: refused at the handshake.
+    assert!(
+        open(Some("graphql-transport-ws"), "https://evil.example".into())
+            .await
+            .is_err()
+    );
+    assert!(open(None, app.base.clone()).await.is_err());
+
+    let (mut ws, res) = open(Some("graphql-transport-ws"), app.base.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    ws.send(Message::text(
+        json!({"type": "connection_init"}).to_string(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {
+        "query": "subscription($s: String!) { commentAdded(postSlug: $s) { bodyHtml author { username } } }",
+        "variables": {"s": slug},
+    }});
+    ws.send(Message::text(subscribe.to_string())).await.unwrap();
+    // The subscription is listening once the hub knows the topic; then a comment arrives.
+    let reader = token_of(&app, "reader", Role::Reader).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, added) = gql(
+        &app,
+        Some(&reader),
+        "mutation($s: String!) { addComment(postSlug: $s, body: \"Live *words*\") { id } }",
+        json!({"s": slug}),
+    )
+    .await;
+    assert_eq!(code(&added), "OK", "{added}");
+    let next = next_json(&mut ws).await;
+    assert_eq!(next["type"], "next", "{next}");
+    assert_eq!(next["id"], "1");
+    assert_eq!(
+        next["payload"]["data"]["commentAdded"]["bodyHtml"],
+        "<p>Live <em>words</em></p>\n"
+    );
+    assert_eq!(
+        next["payload"]["data"]["commentAdded"]["author"]["username"],
+        "reader"
+    );
+
+    // A post readers can't see can't be watched.
+    let unknown = json!({"id": "2", "type": "subscribe", "payload": {
+        "query": "subscription { commentAdded(postSlug: \"nope\") { bodyHtml } }",
+    }});
+    ws.send(Message::text(unknown.to_string())).await.unwrap();
+    let refused = next_json(&mut ws).await;
+    assert_eq!(refused["id"], "2", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{refused}"
+    );
+}
+
+/// The next text message of a socket, as JSON (within 10 seconds).
+async fn next_json(ws: &mut crate::live::Ws) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("the socket open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
