@@ -349,7 +349,6 @@ fn pages_last(t: &mut Table) {
 fn graphql(t: &mut Table) {
     t.read("", graphql::http::get).keep(GRAPHQL);
     t.post("", graphql::http::post);
-    t.read("/explorer", graphql::http::explorer);
 }
 
 /// The JSON API under `/api`, RealWorld's routes and Quire's: each at the path and method

@@ -302,46 +302,59 @@ type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 /// `{"errors": {"title": ["invalid type: integer `5`, expected a string"]}}`).
 pub struct ApiJson<T>(pub T);
 
+/// A JSON body read by the API's rules (content type, size, well-formed, strings), not yet
+/// given a shape: what `ApiJson` and `/graphql` both read.
+pub(crate) fn json_value(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<serde_json::Value, ApiError>> + 'static {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case("application/json")
+                || (v.len() > 5 && v[v.len() - 5..].eq_ignore_ascii_case("+json"))
+        });
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(2 << 20, |s| s.settings.api.max_body_bytes);
+    let announced = announced_length(req);
+    let payload = payload.take();
+    async move {
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let too_large = || ApiError::TooLarge(format!("must be at most {} KiB", limit / 1024));
+        if announced.is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        // Read up to the limit and no further: a huge body is never held in memory.
+        let body = match read_body(payload, limit).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => return Err(too_large()),
+            Err(BodyError::TimedOut) => return Err(ApiError::RequestTimeout),
+            Err(BodyError::Broken(e)) => {
+                return Err(ApiError::BadRequest(format!("could not be read: {e}")));
+            }
+        };
+        let mut value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("is not valid JSON: {e}")))?;
+        clean_strings(&mut value, "body")?;
+        Ok(value)
+    }
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| {
-                let v = v.trim();
-                v.eq_ignore_ascii_case("application/json")
-                    || (v.len() > 5 && v[v.len() - 5..].eq_ignore_ascii_case("+json"))
-            });
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(2 << 20, |s| s.settings.api.max_body_bytes);
-        let announced = announced_length(req);
-        let payload = payload.take();
+        let value = json_value(req, payload);
         Box::pin(async move {
-            if !is_json {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            let too_large = || ApiError::TooLarge(format!("must be at most {} KiB", limit / 1024));
-            if announced.is_some_and(|n| n > limit as u64) {
-                return Err(too_large());
-            }
-            // Read up to the limit and no further: a huge body is never held in memory.
-            let body = match read_body(payload, limit).await {
-                Ok(body) => body,
-                Err(BodyError::TooLarge) => return Err(too_large()),
-                Err(BodyError::TimedOut) => return Err(ApiError::RequestTimeout),
-                Err(BodyError::Broken(e)) => {
-                    return Err(ApiError::BadRequest(format!("could not be read: {e}")));
-                }
-            };
-            let mut value: serde_json::Value = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::BadRequest(format!("is not valid JSON: {e}")))?;
-            clean_strings(&mut value, "body")?;
+            let value = value.await?;
             // Every body the API takes is an object; serde would read a struct from an array.
             if !value.is_object() {
                 return Err(ApiError::invalid("body", "must be a JSON object"));
@@ -379,7 +392,7 @@ where
 
 /// Every string in `value` as the site's forms keep them: a NUL refused (422 for the field
 /// that holds it: PostgreSQL can't store one), other characters XML forbids dropped.
-pub(crate) fn clean_strings(value: &mut serde_json::Value, field: &str) -> Result<(), ApiError> {
+fn clean_strings(value: &mut serde_json::Value, field: &str) -> Result<(), ApiError> {
     use serde_json::Value;
     match value {
         Value::String(s) => {

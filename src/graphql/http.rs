@@ -11,11 +11,7 @@
 //! `extensions.code` (`error::ApiError::to_graphql`); only what isn't GraphQL at all (a body
 //! that is not JSON, a mutation by GET) gets a 4xx.
 
-use actix_web::{
-    FromRequest, HttpMessage, HttpRequest, HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, http::header, web};
 use async_graphql::{
     BatchResponse, ErrorExtensions, Request, ServerError, Variables,
     parser::types::{
@@ -26,11 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Caller, Gql, Loaders, QuireSchema};
 use crate::{
-    api::auth::MaybeApiUser,
-    config::GraphqlSettings,
-    error::ApiError,
-    extract::{BodyError, announced_length, read_body},
-    search::Search,
+    api::auth::MaybeApiUser, config::GraphqlSettings, error::ApiError, search::Search,
     state::AppState,
 };
 
@@ -67,7 +59,8 @@ pub async fn post(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let body = match json_body(&state, &req, payload).await {
+    let mut payload = payload.into_inner();
+    let body = match crate::api::json_value(&req, &mut payload).await {
         Ok(body) => body,
         Err(e) => return refused(&e),
     };
@@ -146,42 +139,6 @@ fn from_pairs(pairs: &[(String, String)]) -> Result<Wire, ApiError> {
         object.insert(name.clone(), value);
     }
     from_json(serde_json::Value::Object(object))
-}
-
-/// The body: JSON (`application/json`, or `application/graphql+json`), within the API's
-/// size limit and its rule for strings.
-async fn json_body(
-    state: &AppState,
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<serde_json::Value, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if !(content_type == "application/json" || content_type.ends_with("+json")) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let limit = state.settings.api.max_body_bytes;
-    let too_large = || ApiError::TooLarge(format!("must be at most {} KiB", limit / 1024));
-    if announced_length(req).is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let body = match read_body(payload.into_inner(), limit).await {
-        Ok(body) => body,
-        Err(BodyError::TooLarge) => return Err(too_large()),
-        Err(BodyError::TimedOut) => return Err(ApiError::RequestTimeout),
-        Err(BodyError::Broken(e)) => {
-            return Err(ApiError::BadRequest(format!("could not be read: {e}")));
-        }
-    };
-    let mut value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("is not valid JSON: {e}")))?;
-    crate::api::clean_strings(&mut value, "body")?;
-    Ok(value)
 }
 
 /// Run `wire` (one operation, or a batch) and answer.
@@ -303,7 +260,7 @@ async fn prepare(
         (None, None) => {
             return Err(fail(
                 "BAD_REQUEST",
-                "a GraphQL request needs a `query` (the explorer is at /graphql/explorer)".into(),
+                "a GraphQL request needs a `query`".into(),
             ));
         }
         (Some((version, hash)), query) => {
@@ -471,11 +428,6 @@ fn count_aliases(set: &SelectionSet) -> usize {
             Selection::FragmentSpread(_) => 0,
         })
         .sum()
-}
-
-/// `GET /graphql/explorer`: GraphiQL, vendored.
-pub async fn explorer() -> HttpResponse {
-    HttpResponse::build(StatusCode::NOT_IMPLEMENTED).finish()
 }
 
 #[cfg(test)]

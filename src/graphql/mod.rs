@@ -6,7 +6,7 @@
 //! - `types`: the object types and Relay-style connections; `query`, `mutation`: the roots;
 //!   `loaders`: one statement per field for a whole page of posts (no N+1).
 //! - `http`: the endpoint (GET and POST, batches, automatic persisted queries, the limits
-//!   checked before anything runs), and the explorer page; `subscription`: `commentAdded`
+//!   checked before anything runs); `subscription`: `commentAdded`
 //!   over `graphql-transport-ws` at `/ws/graphql`.
 //!
 //! Built with async-graphql 7.2 (the newest stable; 8.0 is a release candidate), without

@@ -1119,22 +1119,42 @@ pub async fn articles(
         .push(ARTICLE_COLUMNS)
         .push(", NULL::text AS body_markdown");
     push_filter(&mut list, filter, true);
-    list.push(match filter.unpublished {
+    push_page(&mut list, filter, limit, offset);
+    let rows: Vec<Counted> = list.build_query_as().fetch_all(db).await?;
+    let total = total(db, filter, rows.first().map(|r| r.total)).await?;
+    Ok((rows.into_iter().map(|r| r.row).collect(), total))
+}
+
+/// A list's order (drafts: last edited first; the rest newest first) and page.
+fn push_page(
+    q: &mut sqlx::QueryBuilder<sqlx::Postgres>,
+    filter: &ArticleFilter,
+    limit: i64,
+    offset: i64,
+) {
+    q.push(match filter.unpublished {
         Some((PostStatus::Draft, _)) => " ORDER BY p.updated_at DESC, p.id DESC",
         _ => " ORDER BY p.published_at DESC, p.id DESC",
     });
-    list.push(" LIMIT ").push_bind(limit);
-    list.push(" OFFSET ").push_bind(offset);
-    let rows: Vec<Counted> = list.build_query_as().fetch_all(db).await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
+    q.push(" LIMIT ").push_bind(limit);
+    q.push(" OFFSET ").push_bind(offset);
+}
+
+/// The list's total: as it rode on the page's first row, or counted when the page is past
+/// the end.
+async fn total(
+    db: impl PgExecutor<'_>,
+    filter: &ArticleFilter,
+    on_first_row: Option<i64>,
+) -> sqlx::Result<i64> {
+    match on_first_row {
+        Some(total) => Ok(total),
         None => {
             let mut count = sqlx::QueryBuilder::new("");
             push_count(&mut count, filter);
-            count.build_query_scalar().fetch_one(db).await?
+            count.build_query_scalar().fetch_one(db).await
         }
-    };
-    Ok((rows.into_iter().map(|r| r.row).collect(), total))
+    }
 }
 
 /// An article and the list's total.
@@ -1421,21 +1441,9 @@ pub async fn nodes(
     push_count(&mut list, filter);
     list.push(") AS total, ").push(NODE_COLUMNS);
     push_filter(&mut list, filter, false);
-    list.push(match filter.unpublished {
-        Some((PostStatus::Draft, _)) => " ORDER BY p.updated_at DESC, p.id DESC",
-        _ => " ORDER BY p.published_at DESC, p.id DESC",
-    });
-    list.push(" LIMIT ").push_bind(limit);
-    list.push(" OFFSET ").push_bind(offset);
+    push_page(&mut list, filter, limit, offset);
     let rows: Vec<Counted> = list.build_query_as().fetch_all(db).await?;
-    let total = match rows.first() {
-        Some(first) => first.total,
-        None => {
-            let mut count = sqlx::QueryBuilder::new("");
-            push_count(&mut count, filter);
-            count.build_query_scalar().fetch_one(db).await?
-        }
-    };
+    let total = total(db, filter, rows.first().map(|r| r.total)).await?;
     Ok((rows.into_iter().map(|r| r.node).collect(), total))
 }
 
