@@ -23,8 +23,8 @@ if ! command -v varnishd >/dev/null 2>&1 \
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq varnish varnish-modules >/dev/null
 fi
 if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/newman ] \
-  || [ ! -d tests/e2e/node_modules/axe-core ]; then
-  echo "== installing playwright-core, newman and axe-core (npm ci in tests/e2e)" >&2
+  || [ ! -d tests/e2e/node_modules/axe-core ] || [ ! -d tests/e2e/node_modules/graphql-ws ]; then
+  echo "== installing playwright-core, newman, axe-core and the GraphQL clients (npm ci in tests/e2e)" >&2
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi
 

@@ -918,3 +918,51 @@ async fn next_json(ws: &mut crate::live::Ws) -> Value {
         }
     }
 }
+
+/// The clients front-ends use (npm's graphql-request and graphql-ws, tests/e2e/graphql-clients.mjs):
+/// a page's query, a GET, mutations with and without a token, a version conflict, and a
+/// subscription hearing a new comment.
+#[tokio::test]
+async fn real_graphql_clients_query_mutate_and_subscribe() {
+    let app = spawn_app().await;
+    let ada = app.author("ada").await;
+    let slug = app
+        .post(
+            ada,
+            PostSpec {
+                title: "Read by clients",
+                tags: &["Npm"],
+                ..Default::default()
+            },
+        )
+        .await;
+    let author = token_of(&app, "writer", Role::Author).await;
+    let reader = token_of(&app, "reader", Role::Reader).await;
+    let e2e = format!("{}/tests/e2e", env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        std::path::Path::new(&format!("{e2e}/node_modules/graphql-ws")).exists(),
+        "run `bash scripts/test.sh` once: it installs graphql-request and graphql-ws"
+    );
+    let env = [
+        ("BASE", app.base.clone()),
+        ("SLUG", slug),
+        ("AUTHOR", author),
+        ("READER", reader),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg("graphql-clients.mjs")
+            .current_dir(&e2e)
+            .envs(env)
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("graphql clients passed"),
+        "{stdout}\n{stderr}"
+    );
+}
