@@ -518,7 +518,12 @@ impl ApiError {
             | ApiError::RequestTimeout
             | ApiError::UnsupportedMediaType => "BAD_REQUEST",
         };
-        let body = self.body();
+        let mut body = self.body();
+        if let ApiError::Stale(_) = self {
+            // The API's word for a post is RealWorld's "article".
+            body["errors"] =
+                serde_json::json!({"post": ["was changed by someone else since your version"]});
+        }
         // "title can't be blank; body is too long": each field's messages, as one sentence.
         let message = body["errors"]
             .as_object()

@@ -37,6 +37,7 @@ pub type QuireSchema = Schema<Query, Mutation, Subscription>;
 /// The schema with `settings`' limits.
 pub fn schema(settings: &GraphqlSettings) -> QuireSchema {
     let mut builder = Schema::build(Query, Mutation, Subscription)
+        .extension(Coded)
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity);
     if !settings.introspection {
@@ -66,5 +67,72 @@ pub struct Caller(pub Option<CurrentUser>);
 impl Caller {
     pub fn user(&self) -> Option<&CurrentUser> {
         self.0.as_ref()
+    }
+}
+
+/// Every error a resolver returns leaves with an `extensions.code`: ours carry one
+/// (`ApiError::to_graphql`); async-graphql's own argument errors ("Failed to parse
+/// \"Int\"") become `BAD_USER_INPUT`; anything else is a failure we did not map, logged and
+/// sent as `INTERNAL` without its message (which could name a table or a server).
+struct Coded;
+
+impl async_graphql::extensions::ExtensionFactory for Coded {
+    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
+        Arc::new(Coded)
+    }
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for Coded {
+    async fn execute(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let mut response = next.run(ctx, operation_name).await;
+        code_errors(&mut response);
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        stream: futures_util::stream::BoxStream<'s, async_graphql::Response>,
+        next: async_graphql::extensions::NextSubscribe<'_>,
+    ) -> futures_util::stream::BoxStream<'s, async_graphql::Response> {
+        use futures_util::StreamExt;
+        next.run(ctx, stream)
+            .map(|mut response| {
+                code_errors(&mut response);
+                response
+            })
+            .boxed()
+    }
+}
+
+fn code_errors(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let coded = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        // Without a path it is the document's fault (syntax, validation): GraphQL says so.
+        if coded || error.path.is_empty() {
+            continue;
+        }
+        let code = if error.message.starts_with("Failed to parse")
+            || error.message.starts_with("Invalid value")
+        {
+            "BAD_USER_INPUT"
+        } else {
+            tracing::error!(message = %error.message, "graphql: an error without a code");
+            error.message = "an unexpected error happened; it was logged".into();
+            "INTERNAL"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
     }
 }
