@@ -37,8 +37,8 @@ SAVES=${SAVES:-200}
 DB_NAME=quire_bench_${POSTS}
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 
-if ! command -v wrk >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+if ! command -v wrk >/dev/null || ! command -v jq >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk jq >/dev/null
 fi
 
 cargo build --release --bin quire --example ceiling --example save --example sql -j2
@@ -103,10 +103,11 @@ else
   echo "== no Fortunes program at $FORTUNES_DIR: measuring without it" >&2
 fi
 
-# Print "rps p50_ms p99_ms" for one wrk run; a second argument is a User-Agent to send.
+# Print "rps p50_ms p99_ms" for one wrk run; a second argument is a User-Agent to send, a
+# third a wrk script (bench/graphql.lua POSTs $GRAPHQL_BODY).
 measure() {
   local out
-  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s --latency ${2:+-H "User-Agent: $2"} "$1")
+  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s --latency ${2:+-H "User-Agent: $2"} ${3:+-s "$3"} "$1")
   if echo "$out" | grep -q "Non-2xx"; then echo "non-2xx answers from $1" >&2; echo "$out" >&2; exit 1; fi
   echo "$out" | awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
@@ -118,9 +119,9 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 declare -A RPS P50 P99
 run() {
-  local name=$1 url=$2 agent=${3:-} rounds=()
-  wrk -t2 -c"$CONNS" -d3s ${agent:+-H "User-Agent: $agent"} "$url" >/dev/null  # warm-up
-  for _ in $(seq "$ROUNDS"); do rounds+=("$(measure "$url" "$agent")"); done
+  local name=$1 url=$2 agent=${3:-} script=${4:-} rounds=()
+  wrk -t2 -c"$CONNS" -d3s ${agent:+-H "User-Agent: $agent"} ${script:+-s "$script"} "$url" >/dev/null  # warm-up
+  for _ in $(seq "$ROUNDS"); do rounds+=("$(measure "$url" "$agent" "$script")"); done
   RPS[$name]=$(printf '%s\n' "${rounds[@]}" | cut -d' ' -f1 | median)
   P50[$name]=$(printf '%s\n' "${rounds[@]}" | cut -d' ' -f2 | median)
   P99[$name]=$(printf '%s\n' "${rounds[@]}" | cut -d' ' -f3 | median)
@@ -153,6 +154,17 @@ run api_list "http://127.0.0.1:$QUIRE_PORT/api/articles"
 run api_article "http://127.0.0.1:$QUIRE_PORT/api/articles/$slug"
 run api_list_cached "$C/api/articles"
 run api_article_cached "$C/api/articles/$slug"
+# GraphQL (issue 30): what the post page shows (the post, its author, tags and first 20
+# comments) in one query, against the uncached HTML page above; by POST (never cached),
+# and by GET from the cached server.
+GRAPHQL_QUERY='query($slug: String!) { post(slug: $slug) { title bodyHtml publishedAt readingMinutes author { username name bio avatarUrl } tags { name slug } comments(first: 20) { totalCount edges { node { id bodyHtml authorName createdAt author { username } } } } } }'
+GRAPHQL_BODY=$(jq -cn --arg q "$GRAPHQL_QUERY" --arg s "$slug" '{query: $q, variables: {slug: $s}}')
+export GRAPHQL_BODY
+answer=$(curl -fs -H 'Content-Type: application/json' -d "$GRAPHQL_BODY" "http://127.0.0.1:$QUIRE_PORT/graphql")
+echo "$answer" | jq -e '.data.post.title and (.errors | not)' >/dev/null || { echo "the GraphQL post query failed: $answer" >&2; exit 1; }
+run graphql_post "http://127.0.0.1:$QUIRE_PORT/graphql" "" bench/graphql.lua
+graphql_get="$C/graphql?$(jq -rn --arg q "$GRAPHQL_QUERY" --arg v "{\"slug\":\"$slug\"}" '"query=\($q|@uri)&variables=\($v|@uri)"')"
+run graphql_post_cached "$graphql_get"
 
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[0]}/status")
 rss_cached_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[1]}/status")
@@ -178,7 +190,7 @@ fi
   echo
   echo "| target | req/s | share of ceiling | share of Fortunes | p50 ms | p99 ms |"
   echo "|---|---:|---:|---:|---:|---:|"
-  for name in "${targets[@]}" healthz post home tag author search post_cached home_cached tag_cached author_cached search_cached post_cached_counted post_cached_uncounted api_list api_article api_list_cached api_article_cached; do
+  for name in "${targets[@]}" healthz post home tag author search post_cached home_cached tag_cached author_cached search_cached post_cached_counted post_cached_uncounted api_list api_article api_list_cached api_article_cached graphql_post graphql_post_cached; do
     share=$(awk -v a="${RPS[$name]}" -v b="${RPS[ceiling]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
     vs_fortunes="–"
     if [ -n "$fortunes" ]; then
@@ -204,6 +216,8 @@ fi
       api_article) label="\`GET /api/articles/{slug}\`";;
       api_list_cached) label="\`GET /api/articles\` (20), cached";;
       api_article_cached) label="\`GET /api/articles/{slug}\`, cached";;
+      graphql_post) label="GraphQL: the post page's query (POST \`/graphql\`)";;
+      graphql_post_cached) label="GraphQL: the post page's query, GET, cached";;
     esac
     echo "| $label | ${RPS[$name]} | $share | $vs_fortunes | ${P50[$name]} | ${P99[$name]} |"
   done
