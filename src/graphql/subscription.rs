@@ -2,6 +2,11 @@
 //! the same live fan-out as the post page's socket (`ws::Hub`, `comments::live`), behind the
 //! same Origin check and limits as every socket (`ws::socket`).
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::{Context, Result, Subscription as SubscriptionRoot};
 use futures_util::{Stream, StreamExt};
@@ -23,6 +28,33 @@ use crate::{
 /// The one protocol this socket speaks.
 const PROTOCOL: &str = "graphql-transport-ws";
 
+/// Subscriptions one socket may hold at once (each watches a topic of the hub).
+const MAX_PER_SOCKET: usize = 20;
+
+/// A socket's running subscriptions: a slot is taken by each and given back when it ends.
+#[derive(Default)]
+struct Slots(Arc<AtomicUsize>);
+
+/// One subscription's slot, given back when its stream is dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slots {
+    fn take(&self) -> Option<Slot> {
+        self.0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_PER_SOCKET).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(self.0.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub struct Subscription;
 
 /// What a socket's subscriptions reach.
@@ -41,6 +73,13 @@ impl Subscription {
         post_slug: String,
     ) -> Result<impl Stream<Item = Comment> + use<>> {
         let live = ctx.data::<Live>()?;
+        let slot = ctx.data::<Slots>()?.take().ok_or_else(|| {
+            ApiError::Refused {
+                key: "subscriptions",
+                message: "are limited to 20 at once on one socket",
+            }
+            .to_graphql()
+        })?;
         let not_found = || ApiError::NotFound("post").to_graphql();
         let slug = Slug::parse(&post_slug).map_err(|_| not_found())?;
         let post = posts::repo::node_by_slug(&live.db, slug.as_str())
@@ -53,15 +92,17 @@ impl Subscription {
         let newest = comments::repo::newest_id(&live.db, post.id)
             .await
             .map_err(|e| ApiError::from(e).to_graphql())?;
-        let state = (watch, newest, live.db.clone(), post.id);
+        let state = (watch, newest, live.db.clone(), post.id, slot);
         Ok(futures_util::stream::unfold(state, next_comment))
     }
 }
 
-type Watching = (crate::ws::Watch, i64, sqlx::PgPool, PostId);
+type Watching = (crate::ws::Watch, i64, sqlx::PgPool, PostId, Slot);
 
 /// The next comment newer than any sent, as readers see it; `None` ends the subscription.
-async fn next_comment((mut watch, mut newest, db, post): Watching) -> Option<(Comment, Watching)> {
+async fn next_comment(
+    (mut watch, mut newest, db, post, slot): Watching,
+) -> Option<(Comment, Watching)> {
     loop {
         let event = watch.recv().await.ok()?;
         let Event::Json(text) = &*event else {
@@ -80,7 +121,7 @@ async fn next_comment((mut watch, mut newest, db, post): Watching) -> Option<(Co
             .ok()?;
         if let Some(comment) = shown.into_iter().next() {
             newest = id;
-            return Some((Comment(comment), (watch, newest, db, post)));
+            return Some((Comment(comment), (watch, newest, db, post, slot)));
         }
     }
 }
@@ -120,6 +161,7 @@ pub async fn connect(
     });
     data.insert(Caller(None));
     data.insert(Loaders::new(&state.db));
+    data.insert(Slots::default());
     let schema = schema.get_ref().clone();
     Ok(socket.relay(PROTOCOL, move |incoming| {
         let protocol = async_graphql::http::WebSocket::new(

@@ -144,7 +144,7 @@ pub enum Relayed {
 }
 
 /// Client messages a relayed protocol may fall behind on before the socket is closed.
-const RELAY_BACKLOG: usize = 16;
+const RELAY_BACKLOG: usize = 64;
 
 impl Accepted {
     /// Run a protocol of its own on this socket (GraphQL's `graphql-transport-ws`): the

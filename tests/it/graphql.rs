@@ -816,7 +816,8 @@ async fn a_page_of_posts_costs_a_few_statements_however_long_it_is() {
 async fn comment_added_is_pushed_over_graphql_transport_ws() {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
-    let app = spawn_app().await;
+    // Quick subscribers: the cap on subscriptions, not the message rate, is tested below.
+    let app = spawn_app_with(|s| s.ws.messages_per_second = 100).await;
     let author = app.author("ada").await;
     let slug = app
         .post(
@@ -901,6 +902,32 @@ async fn comment_added_is_pushed_over_graphql_transport_ws() {
     assert_eq!(
         refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
         "{refused}"
+    );
+    // Twenty at once on one socket (the first is still running), and no more.
+    for n in 10..29 {
+        let more = json!({"id": n.to_string(), "type": "subscribe", "payload": {
+            "query": "subscription($s: String!) { commentAdded(postSlug: $s) { id } }",
+            "variables": {"s": slug},
+        }});
+        ws.send(Message::text(more.to_string())).await.unwrap();
+    }
+    let over = json!({"id": "99", "type": "subscribe", "payload": {
+        "query": "subscription($s: String!) { commentAdded(postSlug: $s) { id } }",
+        "variables": {"s": slug},
+    }});
+    ws.send(Message::text(over.to_string())).await.unwrap();
+    // Which one is refused depends on the order the server takes them in: one is.
+    let mut heard = next_json(&mut ws).await;
+    while !heard.to_string().contains("limited to 20") {
+        assert!(
+            heard["type"] == "complete" || heard["type"] == "next",
+            "{heard}"
+        );
+        heard = next_json(&mut ws).await;
+    }
+    assert_eq!(
+        heard["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{heard}"
     );
 }
 
