@@ -41,6 +41,35 @@ const FILES: &[File] = &[
     // Vendored from npm (static/vendor/morphdom.README), served with its licence.
     file!("vendor/morphdom.min.js", "text/javascript; charset=utf-8"),
     file!("vendor/morphdom.LICENSE", "text/plain; charset=utf-8"),
+    // The GraphQL explorer (`graphql::explorer`): GraphiQL and the React it runs on, vendored
+    // from npm by scripts/vendor-graphiql.sh (static/vendor/graphiql/README.md).
+    file!("css/graphiql.css", "text/css; charset=utf-8"),
+    file!("js/graphiql.js", "text/javascript; charset=utf-8"),
+    file!(
+        "vendor/graphiql/react.production.min.js",
+        "text/javascript; charset=utf-8"
+    ),
+    file!(
+        "vendor/graphiql/react-dom.production.min.js",
+        "text/javascript; charset=utf-8"
+    ),
+    file!(
+        "vendor/graphiql/graphiql.min.js",
+        "text/javascript; charset=utf-8"
+    ),
+    file!(
+        "vendor/graphiql/graphiql.min.css",
+        "text/css; charset=utf-8"
+    ),
+    file!(
+        "vendor/graphiql/graphiql.LICENSE",
+        "text/plain; charset=utf-8"
+    ),
+    file!("vendor/graphiql/react.LICENSE", "text/plain; charset=utf-8"),
+    file!(
+        "vendor/graphiql/react-dom.LICENSE",
+        "text/plain; charset=utf-8"
+    ),
     file!("img/favicon.svg", "image/svg+xml"),
     file!("img/cover-1.svg", "image/svg+xml"),
     file!("img/cover-2.svg", "image/svg+xml"),
@@ -108,18 +137,14 @@ impl Assets {
     }
 }
 
-/// `GET /static/{dir}/{file}` (every asset sits one folder deep, which keeps the route
-/// pattern plain for the metrics' route label).
+/// `GET /static/{path}`: a file of the table by its plain or hashed name, however deep its
+/// folder (`vendor/graphiql/…`); anything else is our 404.
 pub async fn serve(
     assets: web::Data<Assets>,
-    path: web::Path<(String, String)>,
+    path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let (dir, name) = path.into_inner();
-    let (file, immutable) = assets
-        .by_path
-        .get(&format!("{dir}/{name}"))
-        .ok_or(Error::NotFound)?;
+    let (file, immutable) = assets.by_path.get(path.as_str()).ok_or(Error::NotFound)?;
     let etag = format!(
         "\"{}\"",
         &assets.url(file.path).rsplit('/').next().unwrap_or_default()

@@ -80,7 +80,7 @@ fn site(t: &mut Table) {
     t.read("/healthz", health::healthz);
     t.read("/readyz", health::readyz);
     t.read("/metrics", health::metrics);
-    t.read("/static/{dir}/{file}", assets::serve);
+    t.read("/static/{path:.+}", assets::serve);
 
     // Readers.
     t.read("/", posts::pages::index).keep(PAGED);
@@ -349,6 +349,7 @@ fn pages_last(t: &mut Table) {
 fn graphql(t: &mut Table) {
     t.read("", graphql::http::get).keep(GRAPHQL);
     t.post("", graphql::http::post);
+    t.read("/explorer", graphql::explorer::show);
 }
 
 /// The JSON API under `/api`, RealWorld's routes and Quire's: each at the path and method

@@ -7,12 +7,14 @@
 //!   `loaders`: one statement per field for a whole page of posts (no N+1).
 //! - `http`: the endpoint (GET and POST, batches, automatic persisted queries, the limits
 //!   checked before anything runs); `subscription`: `commentAdded`
-//!   over `graphql-transport-ws` at `/ws/graphql`.
+//!   over `graphql-transport-ws` at `/ws/graphql`; `explorer`: GraphiQL at
+//!   `/graphql/explorer`, served from our own copy.
 //!
 //! Built with async-graphql 7.2 (the newest stable; 8.0 is a release candidate), without
 //! its actix integration: that one's subscriptions need actix actors, and our handler
 //! reads requests with the API's own limits.
 
+pub mod explorer;
 pub mod http;
 mod loaders;
 mod mutation;

@@ -993,3 +993,86 @@ async fn real_graphql_clients_query_mutate_and_subscribe() {
         "{stdout}\n{stderr}"
     );
 }
+
+/// The explorer (issue 30) is a page inside the API's scope: HTML with the site's policy as
+/// every page has it, nothing inline, and every file it names served from /static; while a
+/// wrong path under /graphql still answers the API's JSON.
+#[tokio::test]
+async fn the_explorer_is_a_page_under_the_sites_policy_with_every_file_it_names_ours() {
+    let app = spawn_app_with(|s| s.site.title = "Field Notes".into()).await;
+    let home = app.get("/").await;
+    let policy = home.headers()["content-security-policy"].clone();
+
+    let res = app.get("/graphql/explorer").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let headers = res.headers().clone();
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{headers:?}"
+    );
+    assert_eq!(headers["content-security-policy"], policy);
+    assert!(
+        policy.to_str().unwrap().contains("script-src 'self'")
+            && policy.to_str().unwrap().contains("style-src 'self'"),
+        "{policy:?}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let page = crate::harness::Page::parse(&res.text().await.unwrap());
+    assert_eq!(page.text("title"), "GraphQL explorer — Field Notes");
+    assert_eq!(page.attr("a.explorer-home", "href").as_deref(), Some("/"));
+    assert_eq!(page.texts("label[for=explorer-token]"), ["API token"]);
+    // Nothing for the policy to refuse: no inline script, style element or style attribute.
+    assert!(page.texts("script:not([src])").is_empty());
+    assert!(page.texts("style").is_empty());
+    assert!(page.attrs("[style]", "style").is_empty());
+
+    let scripts = page.attrs("script[src]", "src");
+    let sheets = page.attrs("link[rel=stylesheet]", "href");
+    assert_eq!(
+        (scripts.len(), sheets.len()),
+        (4, 2),
+        "{scripts:?} {sheets:?}"
+    );
+    for (files, kind) in [(&scripts, "text/javascript"), (&sheets, "text/css")] {
+        for url in files {
+            assert!(url.starts_with("/static/"), "{url} is ours, under /static");
+            let file = app.get(url).await;
+            assert_eq!(file.status(), StatusCode::OK, "{url}");
+            let content_type = file.headers()["content-type"].to_str().unwrap().to_owned();
+            assert!(content_type.starts_with(kind), "{url}: {content_type}");
+            assert!(
+                file.headers()["cache-control"]
+                    .to_str()
+                    .unwrap()
+                    .contains("immutable"),
+                "{url} names its content"
+            );
+            assert!(file.bytes().await.unwrap().len() > 1000, "{url}");
+        }
+    }
+    // The vendored code's licences are served beside it.
+    for licence in ["graphiql", "react", "react-dom"] {
+        let path = format!("/static/vendor/graphiql/{licence}.LICENSE");
+        let text = app.get(&path).await.text().await.unwrap();
+        assert!(text.contains("MIT License"), "{path}: {text}");
+    }
+
+    // A path under /graphql that isn't there: the API's JSON, not the site's page.
+    let missing = app.get("/graphql/nope").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        missing.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = missing.json().await.unwrap();
+    assert!(
+        body["errors"].is_object() || body["errors"].is_array(),
+        "{body}"
+    );
+}
