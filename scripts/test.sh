@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test: unit tests, the integration tests (the real app over HTTP against PostgreSQL and
 # Redis), and the browser flow (headless Chromium driven by playwright-core).
-# Needs PostgreSQL at 127.0.0.1:5432 (override with DATABASE_URL) and Redis at 127.0.0.1:6379.
+# Needs PostgreSQL at 127.0.0.1:5432 (override with DATABASE_URL), Redis at 127.0.0.1:6379,
+# RabbitMQ at 127.0.0.1:5672 (guest/guest) and NATS with JetStream at 127.0.0.1:4222 (.ci/run
+# starts them).
 # Installs what the browser test needs, once: Debian's chromium, and tests/e2e's npm packages;
 # and Debian's varnish and varnish-modules for the edge cache tests.
 set -euo pipefail

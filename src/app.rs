@@ -300,6 +300,11 @@ impl App {
         // Jobs that make pages stale note their writes first (`db::replica`).
         let job_pages = pages.clone().noting(replica.writes(&db, &redis));
         let registry = crate::job_registry::build(&settings, job_pages, search.meili.clone())?;
+        // With a message broker configured, the event triggers record every event from now
+        // on (the runner's schedule says so again each minute, here or on a worker).
+        if let Err(e) = crate::events::announce(&db, &settings.events).await {
+            tracing::warn!(error = %e, "events: brokers not announced yet; within a minute");
+        }
         let runner = match settings.jobs.enabled {
             true => Some(crate::jobs::Runner::start(
                 db.clone(),

@@ -241,6 +241,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::search::meili::Meili::new(&settings.search)?.map(std::sync::Arc::new);
             let _probe = meili.clone().map(crate::search::outbox::spawn_probe);
             let registry = crate::job_registry::build(&settings, pages, meili)?;
+            // The event triggers record every event from now on, with a broker configured.
+            crate::events::announce(&pool, &settings.events).await?;
             let runner =
                 crate::jobs::Runner::start(pool, std::sync::Arc::new(settings), metrics, registry)?;
             stop_signal().await;

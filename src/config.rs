@@ -129,6 +129,32 @@ pub struct Settings {
     pub ws: WsSettings,
     pub edge: EdgeSettings,
     pub graphql: GraphqlSettings,
+    pub events: EventsSettings,
+}
+
+/// Quire's events on message brokers (`events`; README "Events"); `config/default.toml`
+/// says what each one does. The URLs may carry credentials: secrets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    /// RabbitMQ (`amqp://`, `amqps://`); empty: none.
+    pub amqp_url: SecretString,
+    /// NATS with JetStream (`nats://`, `tls://`); empty: none.
+    pub nats_url: SecretString,
+    /// Seconds a connection, or a message's confirmation, may take.
+    pub timeout_secs: u64,
+}
+
+impl EventsSettings {
+    /// RabbitMQ's URL, when events go there.
+    pub fn amqp(&self) -> Option<&SecretString> {
+        Some(&self.amqp_url).filter(|u| !u.expose_secret().trim().is_empty())
+    }
+
+    /// NATS's URL, when events go there.
+    pub fn nats(&self) -> Option<&SecretString> {
+        Some(&self.nats_url).filter(|u| !u.expose_secret().trim().is_empty())
+    }
 }
 
 /// The edge cache in front of Quire (`edge`; README "Edge cache"): what public pages tell it,
@@ -702,6 +728,7 @@ struct Raw {
     ws: WsSettings,
     edge: RawEdge,
     graphql: GraphqlSettings,
+    events: EventsSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -790,6 +817,7 @@ impl Settings {
                 stale_if_error_secs: edge.stale_if_error_secs,
             },
             graphql: raw.graphql,
+            events: raw.events,
         };
         settings.validate()?;
         Ok(settings)
@@ -991,7 +1019,32 @@ impl Settings {
         if !(1..=120).contains(&self.oauth.timeout_secs) {
             return fail("oauth.timeout_secs: must be between 1 and 120");
         }
-        self.validate_edge()
+        self.validate_edge()?;
+        self.validate_events()
+    }
+
+    fn validate_events(&self) -> Result<(), ConfigError> {
+        let events = &self.events;
+        // The URL's own parse error names no part of it (it may hold a password).
+        let check = |key: &str, url: Option<&SecretString>, schemes: &[&str]| match url {
+            None => Ok(()),
+            Some(url) => match Url::parse(url.expose_secret().trim()) {
+                Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some() => Ok(()),
+                Ok(_) => Err(ConfigError(format!(
+                    "{key}: a {} address, or empty",
+                    schemes.join(":// or ") + "://"
+                ))),
+                Err(e) => Err(ConfigError(format!("{key}: {e}"))),
+            },
+        };
+        check("events.amqp_url", events.amqp(), &["amqp", "amqps"])?;
+        check("events.nats_url", events.nats(), &["nats", "tls"])?;
+        if !(1..=120).contains(&events.timeout_secs) {
+            return Err(ConfigError(
+                "events.timeout_secs: must be between 1 and 120".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_edge(&self) -> Result<(), ConfigError> {
@@ -1065,6 +1118,24 @@ mod tests {
             assert_eq!(s.http.port, 8080);
             assert_eq!(s.site.posts_per_page, 10);
             assert!(s.search.meili_url.is_none());
+            assert!(s.events.amqp().is_none() && s.events.nats().is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_broker_url_turns_its_events_on_and_its_password_stays_out_of_errors() {
+        Jail::expect_with(|jail| {
+            jail.set_env("QUIRE__EVENTS__NATS_URL", "nats://127.0.0.1:4222");
+            let s = load_in(jail).expect("valid");
+            assert!(s.events.nats().is_some() && s.events.amqp().is_none());
+            jail.set_env(
+                "QUIRE__EVENTS__AMQP_URL",
+                "ftp://quire:hunter2@rabbit.example/",
+            );
+            let err = load_in(jail).expect_err("not amqp").to_string();
+            assert!(err.contains("events.amqp_url"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
             Ok(())
         });
     }
@@ -1113,6 +1184,16 @@ mod tests {
                 "QUIRE__OAUTH__GOOGLE__TOKEN_URL",
                 "ftp://x.example",
                 "oauth.google.token_url",
+            ),
+            (
+                "QUIRE__EVENTS__AMQP_URL",
+                "http://guest:guest@127.0.0.1:5672",
+                "events.amqp_url",
+            ),
+            (
+                "QUIRE__EVENTS__NATS_URL",
+                "127.0.0.1:4222",
+                "events.nats_url",
             ),
         ] {
             Jail::expect_with(|jail| {

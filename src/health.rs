@@ -32,6 +32,15 @@ pub async fn metrics(
         ),
         _ => tracing::debug!("metrics: job counts unread"),
     }
+    let events = crate::events::backlog(&state.db, &state.settings.events);
+    match tokio::time::timeout(Duration::from_secs(1), events).await {
+        Ok(Ok(waiting)) => {
+            for (broker, n, oldest) in waiting {
+                state.metrics.set_events_waiting(broker.name(), n, oldest);
+            }
+        }
+        _ => tracing::debug!("metrics: events waiting unread"),
+    }
     state.metrics.set_websockets(hub.open());
     state.replica.report(&state.metrics);
     let body = state.metrics.render()?;

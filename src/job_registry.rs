@@ -14,7 +14,7 @@ use crate::{
     cache::Pages,
     comments,
     config::Settings,
-    edge, import, jobs,
+    edge, events, import, jobs,
     jobs::{BackgroundJob, Registry},
     mail::Mailer,
     media, newsletter, posts, search, stats, tags, webhooks,
@@ -45,6 +45,10 @@ pub fn build(
         .register::<webhooks::Fanout>(())
         .register::<webhooks::Scan>(())
         .register::<webhooks::Deliver>(())
+        // The same events on message brokers (each client kept between jobs).
+        .register::<events::ToAmqp>(events::amqp::Amqp::new(&settings.events))
+        .register::<events::ToNats>(events::nats::Nats::new(&settings.events))
+        .register::<events::Prune>(())
         // The edge cache in front of the site: purged after every change.
         .register::<edge::Purge>(edge::Context::new(&settings.edge, pages.clone())?)
         // Search, statistics, tags, the trash, reset links.
@@ -68,6 +72,7 @@ pub fn build(
         .hourly(posts::trash::PurgeTrash {})
         .hourly(accounts::reset::PurgeResets {})
         .hourly(media::direct::PurgeIncoming {})
+        .hourly(events::Prune {})
         // Scheduled posts go live by the clock, without a write to trigger anything.
         .each_minute(webhooks::Scan::KIND, |db| async move {
             jobs::queue_once::<webhooks::Scan>(&db).await
@@ -81,6 +86,26 @@ pub fn build(
         registry = registry.each_minute(search::outbox::SearchSync::KIND, |db| async move {
             search::outbox::sync_if_waiting(&db).await
         });
+    }
+    let brokers = events::Broker::configured(&settings.events);
+    if !brokers.is_empty() {
+        // The triggers told again that events go to brokers; events waiting and no job on
+        // its way: one more.
+        registry = registry
+            .each_minute("events", move |db| events::tick(db, brokers.clone()))
+            .backlog("Events waiting", {
+                let settings = settings.events.clone();
+                move |db| {
+                    let settings = settings.clone();
+                    async move {
+                        let waiting = events::backlog(&db, &settings).await?;
+                        Ok(waiting
+                            .into_iter()
+                            .map(|(broker, n, _)| (broker.title().to_owned(), n))
+                            .collect())
+                    }
+                }
+            });
     }
     if settings.mail.is_configured() {
         registry = registry.each_minute(newsletter::Scan::KIND, |db| async move {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod edge;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod extract;
 pub mod graphql;

@@ -3,8 +3,8 @@
 //! (`db::replica`). `health::metrics` serves them.
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,10 @@ pub struct Metrics {
     /// The whole queue (every instance's), read when `/metrics` is asked.
     jobs: IntGaugeVec,
     jobs_oldest_due: Gauge,
+    /// Events waiting for each configured message broker (`events`), read when `/metrics` is
+    /// asked.
+    events_waiting: IntGaugeVec,
+    events_oldest: GaugeVec,
     /// This instance's open live-update sockets (`ws`), read when `/metrics` is asked.
     websockets: IntGauge,
     /// Requests whose reads went to each pool (`primary`, `replica`): see `db::replica`.
@@ -100,6 +104,22 @@ impl Metrics {
         registry.register(Box::new(job_seconds.clone()))?;
         registry.register(Box::new(jobs.clone()))?;
         registry.register(Box::new(jobs_oldest_due.clone()))?;
+        let events_waiting = IntGaugeVec::new(
+            Opts::new(
+                "quire_events_waiting",
+                "Events not yet confirmed by each configured message broker",
+            ),
+            &["broker"],
+        )?;
+        let events_oldest = GaugeVec::new(
+            Opts::new(
+                "quire_events_oldest_waiting_seconds",
+                "How long the oldest event not yet confirmed by each broker has waited",
+            ),
+            &["broker"],
+        )?;
+        registry.register(Box::new(events_waiting.clone()))?;
+        registry.register(Box::new(events_oldest.clone()))?;
         let websockets = IntGauge::new("quire_websockets", "Live-update sockets open here")?;
         registry.register(Box::new(websockets.clone()))?;
         let reads = IntCounterVec::new(
@@ -141,6 +161,8 @@ impl Metrics {
             job_seconds,
             jobs,
             jobs_oldest_due,
+            events_waiting,
+            events_oldest,
             websockets,
             reads,
             replica_fallbacks,
@@ -211,6 +233,16 @@ impl Metrics {
             self.jobs.with_label_values(&[state]).set(*n);
         }
         self.jobs_oldest_due.set(oldest_due_secs);
+    }
+
+    /// The events waiting for `broker`, and the oldest one's wait, for the next `render`.
+    pub fn set_events_waiting(&self, broker: &str, waiting: i64, oldest_secs: f64) {
+        self.events_waiting
+            .with_label_values(&[broker])
+            .set(waiting);
+        self.events_oldest
+            .with_label_values(&[broker])
+            .set(oldest_secs);
     }
 
     /// How many live-update sockets are open, for the next `render`.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{
     Registry,
+    registry::Backlog,
     repo::{self, Counts, Row},
 };
 use crate::{
@@ -34,6 +35,8 @@ struct IndexPage {
     csrf_token: String,
     state: &'static str,
     counts: Counts,
+    /// What waits outside the queue for jobs to send it (events for the brokers).
+    backlogs: Vec<Backlog>,
     jobs: Vec<Row>,
     page: i64,
     more: bool,
@@ -101,6 +104,7 @@ pub async fn index(
         job.title = registry.describe(&state.db, &job.kind, &job.payload).await;
     }
     let counts = repo::counts(&state.db).await?;
+    let backlogs = registry.backlogs(&state.db).await;
     let layout = Layout::new(&state.site(), "Jobs", "", "/admin/jobs")
         .noindex()
         .header(Some(header(&user, &session)));
@@ -111,6 +115,7 @@ pub async fn index(
             csrf_token: session.csrf_token(),
             state: shown,
             counts,
+            backlogs,
             jobs,
             page: i64::from(number.get()),
             more,

@@ -57,6 +57,16 @@ impl<J: BackgroundJob> Entry for Typed<J> {
 }
 
 type Tick = Arc<dyn Fn(PgPool) -> BoxFuture<'static, sqlx::Result<()>> + Send + Sync>;
+type Count =
+    Arc<dyn Fn(PgPool) -> BoxFuture<'static, sqlx::Result<Vec<(String, i64)>>> + Send + Sync>;
+
+/// Work that waits outside the queue for a job to send it (an outbox's rows), as
+/// `/admin/jobs` shows it: what it is, and how much waits for each place it goes.
+#[derive(Debug, Clone)]
+pub struct Backlog {
+    pub title: &'static str,
+    pub parts: Vec<(String, i64)>,
+}
 
 /// Every job type of this process, by kind, and the schedule.
 #[derive(Clone, Default)]
@@ -65,6 +75,7 @@ pub struct Registry {
     /// Kinds registered twice (two types claiming one name): `Runner::start` refuses them.
     twice: Vec<&'static str>,
     minutely: Vec<(&'static str, Tick)>,
+    backlogs: Vec<(&'static str, Count)>,
 }
 
 impl Registry {
@@ -113,6 +124,29 @@ impl Registry {
             let job = NewJob::of(&job).key(format!("{} {:02}h", now.date(), now.hour()));
             async move { job.enqueue(&db).await.map(drop) }
         })
+    }
+
+    /// Show on `/admin/jobs` what `count` finds waiting (by where it goes), under `title`.
+    pub fn backlog<F, Fut>(mut self, title: &'static str, count: F) -> Self
+    where
+        F: Fn(PgPool) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = sqlx::Result<Vec<(String, i64)>>> + Send + 'static,
+    {
+        self.backlogs
+            .push((title, Arc::new(move |db| Box::pin(count(db)))));
+        self
+    }
+
+    /// Every backlog as it is now; one that can't be read is left out (and logged).
+    pub async fn backlogs(&self, db: &PgPool) -> Vec<Backlog> {
+        let mut all = Vec::with_capacity(self.backlogs.len());
+        for (title, count) in &self.backlogs {
+            match count(db.clone()).await {
+                Ok(parts) => all.push(Backlog { title, parts }),
+                Err(e) => tracing::warn!(error = %e, title, "backlog unread"),
+            }
+        }
+        all
     }
 
     /// Whether jobs of `kind` run here.

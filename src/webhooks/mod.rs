@@ -4,7 +4,9 @@
 //!   (`webhook_events`; migration `20261217000000_create_webhooks.sql`), whoever made it, so
 //!   none is lost; scheduled posts going live by the clock are found by `webhooks.scan`,
 //!   every minute. The `webhooks.fanout` job turns each event into one delivery per webhook
-//!   listening, and a `webhook.deliver` job each.
+//!   listening, and a `webhook.deliver` job each, and, with a message broker configured,
+//!   records its message for the brokers too (`crate::events`). Fan-outs take turns (an
+//!   advisory lock), so the brokers get events in the order they were taken.
 //! - **Signing**: `Quire-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 //!   The timestamp is inside what is signed, so a receiver that refuses old timestamps
 //!   (five minutes, say) can't be fed a recorded delivery again. `Quire-Delivery` names the
@@ -24,7 +26,10 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::jobs::{BackgroundJob, NewJob, Outcome, Permanent, Run};
+use crate::{
+    events,
+    jobs::{BackgroundJob, NewJob, Outcome, Permanent, Run},
+};
 
 /// Every event a webhook can listen for, with what it means.
 pub const EVENTS: [(&str, &str); 6] = [
@@ -69,13 +74,14 @@ pub fn new_secret() -> String {
     format!("whsec_{hex}")
 }
 
-/// What a receiver gets about the subject of `event`, read now.
+/// What a receiver gets about the subject of `event`, read now (in the fan-out's
+/// transaction: it holds the only connection the fan-out uses).
 async fn describe(
-    ctx: &Run<'_>,
+    conn: &mut sqlx::PgConnection,
+    base: &str,
     event: &str,
     subject: i64,
 ) -> sqlx::Result<Option<serde_json::Value>> {
-    let base = ctx.settings.http.base();
     let sql = match event.split('.').next() {
         Some("post") => {
             "SELECT jsonb_build_object(
@@ -110,7 +116,7 @@ async fn describe(
     sqlx::query_scalar(sql)
         .bind(subject)
         .bind(base)
-        .fetch_optional(&ctx.db)
+        .fetch_optional(&mut *conn)
         .await
 }
 
@@ -130,14 +136,31 @@ impl BackgroundJob for Fanout {
 }
 
 async fn fanout(ctx: &Run<'_>) -> anyhow::Result<Outcome> {
+    // The brokers this worker publishes to (README "Events"): each event's message is recorded
+    // for them beside its deliveries.
+    let brokers = events::Broker::configured(&ctx.settings.events);
+    let base = ctx.settings.http.base();
     loop {
         let mut tx = ctx.db.begin().await?;
-        let events = repo::take_events(&mut tx, 200).await?;
-        if events.is_empty() {
+        // One fan-out after the other, so the brokers get events in the order they are taken.
+        // Another one running takes these events too, or this one comes back in a moment.
+        if !repo::one_fanout_at_a_time(&mut tx).await? {
+            tx.rollback().await?;
+            return Ok(Outcome::Later(Duration::from_millis(200)));
+        }
+        let taken = repo::take_events(&mut tx, 200).await?;
+        if taken.is_empty() {
+            // Now, not when the connection is next used: the lock goes with the transaction.
+            tx.rollback().await?;
             return Ok(Outcome::Done);
         }
-        for e in &events {
-            let Some(data) = describe(ctx, &e.event, e.subject_id).await? else {
+        let mut recorded = false;
+        for e in &taken {
+            let webhooks = repo::listeners(&mut tx, &e.event).await?;
+            if webhooks.is_empty() && brokers.is_empty() {
+                continue;
+            }
+            let Some(data) = describe(&mut tx, &base, &e.event, e.subject_id).await? else {
                 continue;
             };
             let payload = serde_json::json!({
@@ -145,9 +168,16 @@ async fn fanout(ctx: &Run<'_>) -> anyhow::Result<Outcome> {
                 "created_at": e.created_at.unix_timestamp(),
                 "data": data,
             });
-            for webhook in repo::listeners(&mut tx, &e.event).await? {
+            for webhook in webhooks {
                 queue_delivery(&mut tx, webhook, &e.event, &payload).await?;
             }
+            if !brokers.is_empty() {
+                events::record(&mut tx, e.id, &e.event, e.created_at, &data).await?;
+                recorded = true;
+            }
+        }
+        if recorded {
+            events::publish_soon(&mut tx, &brokers).await?;
         }
         tx.commit().await?;
     }
@@ -290,10 +320,17 @@ async fn post(ctx: &Run<'_>, out: &repo::Outgoing) -> anyhow::Result<u16> {
             guard::Refused::Unresolved(_) => anyhow::Error::new(e),
             refused => Permanent(refused.to_string()).into(),
         })?;
+    // When the event happened (as the brokers' messages say it, `crate::events`); a test ping
+    // happened when it was queued.
+    let happened = out
+        .payload
+        .get("created_at")
+        .cloned()
+        .unwrap_or_else(|| out.created_at.unix_timestamp().into());
     let body = serde_json::to_vec(&serde_json::json!({
         "id": out.id,
         "event": out.event,
-        "created_at": out.created_at.unix_timestamp(),
+        "created_at": happened,
         "data": out.payload.get("data").cloned().unwrap_or(out.payload.clone()),
     }))?;
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();

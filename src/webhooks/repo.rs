@@ -51,6 +51,19 @@ pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
         == 1)
 }
 
+/// `pg_advisory_xact_lock`'s key: "one fan-out".
+const FANOUT_LOCK: i64 = 0x5155_4952_4557_0001;
+
+/// Whether this is the only fan-out running: `false` while another one's transaction holds
+/// the lock; once taken, it is held until the caller's transaction ends. Events are taken,
+/// and reach `broker_events`, in order.
+pub async fn one_fanout_at_a_time(conn: &mut PgConnection) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(FANOUT_LOCK)
+        .fetch_one(&mut *conn)
+        .await
+}
+
 /// An event waiting to be turned into deliveries.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Event {

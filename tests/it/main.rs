@@ -18,6 +18,7 @@ mod e2e;
 mod edge;
 mod editor;
 mod email;
+mod events;
 mod export;
 mod feeds;
 mod follows;

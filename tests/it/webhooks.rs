@@ -31,16 +31,18 @@ enum Mode {
 }
 
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     path: String,
-    event: String,
+    pub(crate) event: String,
     delivery: String,
     signature: String,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
+/// A webhook receiver served here (`tests/it/events.rs` compares the brokers' messages with
+/// what it gets).
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     port: u16,
     got: Arc<Mutex<Vec<Received>>>,
     mode: Arc<Mutex<Mode>>,
@@ -48,7 +50,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let me = Self {
@@ -71,7 +73,7 @@ impl Receiver {
         me
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/hook", self.port)
     }
 
@@ -85,7 +87,7 @@ impl Receiver {
     }
 
     /// Wait (20 s at most) for `n` requests.
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         let what = format!("{n} deliveries");
         eventually(&what, Duration::from_secs(20), || async {
             let got = self.got();
@@ -145,7 +147,7 @@ async fn app(allow_private: bool) -> TestApp {
 }
 
 /// Register `url` for `events` through the admin's form.
-async fn register(admin: &TestApp, url: &str, events: &[&str]) -> reqwest::Response {
+pub(crate) async fn register(admin: &TestApp, url: &str, events: &[&str]) -> reqwest::Response {
     let mut fields = vec![("url", url)];
     fields.extend(events.iter().map(|e| ("event", *e)));
     admin
