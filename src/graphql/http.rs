@@ -437,7 +437,9 @@ mod tests {
     #[test]
     fn nesting_counts_brackets_outside_strings_and_comments() {
         assert_eq!(nesting("{ a { b } }"), 2);
-        assert_eq!(nesting(r#"{ a(x: "{{{{\"{{") { b } }"#), 3);
+        // The argument's parenthesis closes before the selection opens.
+        assert_eq!(nesting(r#"{ a(x: "{{{{\"{{") { b } }"#), 2);
+        assert_eq!(nesting(r#"{ a(x: ["}}}"]) { b { c } } }"#), 3);
         assert_eq!(nesting("# {{{{{\n{ a }"), 1);
         assert_eq!(nesting(&"{".repeat(100_000)), 100_000);
         assert_eq!(nesting("}}}{"), 1);

@@ -525,7 +525,8 @@ mod tests {
         for n in [0, 1, 99, 999_999_999] {
             assert_eq!(cursor_position(&cursor(n)), Some(n));
         }
-        for bad in ["", "o:1", "bzox", "b246LTE", "\0", "b2F6MQ"] {
+        // "o:1" unencoded, "x:1", "o:-1", a NUL, "oz:1", and padding.
+        for bad in ["", "o:1", "eDox", "bzotMQ", "\0", "b3o6MQ", "bzox=="] {
             assert_eq!(cursor_position(bad), None, "{bad:?}");
         }
     }
