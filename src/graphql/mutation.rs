@@ -406,21 +406,11 @@ impl Mutation {
 
     /// Favourite a post (again: no change).
     async fn favorite_post(&self, ctx: &Context<'_>, slug: String) -> Result<Post> {
-        let (state, user) = (state(ctx)?, signed_in(ctx)?);
-        let post = readable(state, user, &slug).await?;
-        posts::repo::favorite(&state.db, user.id, post.id)
-            .await
-            .map_err(err)?;
-        Ok(Post(post))
+        set_favorite(ctx, &slug, true).await
     }
 
     async fn unfavorite_post(&self, ctx: &Context<'_>, slug: String) -> Result<Post> {
-        let (state, user) = (state(ctx)?, signed_in(ctx)?);
-        let post = readable(state, user, &slug).await?;
-        posts::repo::unfavorite(&state.db, user.id, post.id)
-            .await
-            .map_err(err)?;
-        Ok(Post(post))
+        set_favorite(ctx, &slug, false).await
     }
 
     /// Follow an author (not oneself).
@@ -431,6 +421,17 @@ impl Mutation {
     async fn unfollow_author(&self, ctx: &Context<'_>, username: String) -> Result<Author> {
         set_following(ctx, &username, false).await
     }
+}
+
+async fn set_favorite(ctx: &Context<'_>, slug: &str, on: bool) -> Result<Post> {
+    let (state, user) = (state(ctx)?, signed_in(ctx)?);
+    let post = readable(state, user, slug).await?;
+    match on {
+        true => posts::repo::favorite(&state.db, user.id, post.id).await,
+        false => posts::repo::unfavorite(&state.db, user.id, post.id).await,
+    }
+    .map_err(err)?;
+    Ok(Post(post))
 }
 
 async fn set_following(ctx: &Context<'_>, username: &str, on: bool) -> Result<Author> {

@@ -212,27 +212,10 @@ async fn relay_life<S>(
             }
             frame = stream.recv() => {
                 heard = Instant::now();
-                let frame = match frame {
-                    Some(Err(_)) | None if oversized.announced() => break Some(close(
-                        CloseCode::Size,
-                        format!("frames are limited to {} bytes", settings.max_frame_bytes),
-                    )),
-                    None => break None,
-                    Some(Err(ProtocolError::Overflow)) => break Some(close(
-                        CloseCode::Size,
-                        format!("frames are limited to {} bytes", settings.max_frame_bytes),
-                    )),
-                    Some(Err(e)) => break Some(close(CloseCode::Protocol, e.to_string())),
-                    Some(Ok(frame)) => frame,
+                let frame = match admit(frame, &oversized, &settings, &mut allowance) {
+                    Ok(frame) => frame,
+                    Err(ending) => break ending,
                 };
-                if matches!(frame, Message::Text(_) | Message::Binary(_) | Message::Ping(_))
-                    && !allowance.take()
-                {
-                    break Some(close(
-                        CloseCode::Policy,
-                        format!("more than {} messages a second", settings.messages_per_second),
-                    ));
-                }
                 let answered = match frame {
                     Message::Ping(bytes) => out.pong(&bytes).await,
                     Message::Pong(_) | Message::Nop => Ok(()),
@@ -320,29 +303,10 @@ async fn life<C: Channel>(
                 }
                 frame = stream.recv() => {
                     heard = Instant::now();
-                    let frame = match frame {
-                        // A header announced more than the limit (`frames`): the stream
-                        // ended there, its payload unread.
-                        Some(Err(_)) | None if oversized.announced() => break 'life Some(close(
-                            CloseCode::Size,
-                            format!("frames are limited to {} bytes", settings.max_frame_bytes),
-                        )),
-                        None => break 'life None,
-                        Some(Err(ProtocolError::Overflow)) => break 'life Some(close(
-                            CloseCode::Size,
-                            format!("frames are limited to {} bytes", settings.max_frame_bytes),
-                        )),
-                        Some(Err(e)) => break 'life Some(close(CloseCode::Protocol, e.to_string())),
-                        Some(Ok(frame)) => frame,
+                    let frame = match admit(frame, &oversized, &settings, &mut allowance) {
+                        Ok(frame) => frame,
+                        Err(ending) => break 'life ending,
                     };
-                    if matches!(frame, Message::Text(_) | Message::Binary(_) | Message::Ping(_))
-                        && !allowance.take()
-                    {
-                        break 'life Some(close(
-                            CloseCode::Policy,
-                            format!("more than {} messages a second", settings.messages_per_second),
-                        ));
-                    }
                     let answered = match frame {
                         Message::Ping(bytes) => out.pong(&bytes).await,
                         Message::Pong(_) | Message::Nop => Ok(()),
@@ -405,6 +369,49 @@ async fn life<C: Channel>(
     if let Some(reason) = ending {
         let _ = tokio::time::timeout(SEND_WITHIN, out.close(reason)).await;
     }
+}
+
+/// A client's frame as every socket takes it: the frame, or how the socket ends (`None`:
+/// the client is simply gone). Frames over the size limit, broken ones, and more messages
+/// a second than `ws.messages_per_second` allows end it.
+fn admit(
+    frame: Option<Result<Message, ProtocolError>>,
+    oversized: &Oversized,
+    settings: &crate::config::WsSettings,
+    allowance: &mut Allowance,
+) -> Result<Message, Option<Option<CloseReason>>> {
+    // As the loops end: `Some(reason)` to send a close frame, `None` when there is no one to
+    // send it to.
+    let close = |code: CloseCode, why: String| Some(Some(CloseReason::from((code, why))));
+    let too_large = || {
+        close(
+            CloseCode::Size,
+            format!("frames are limited to {} bytes", settings.max_frame_bytes),
+        )
+    };
+    let frame = match frame {
+        // A header announced more than the limit (`frames`): the stream ended there, its
+        // payload unread.
+        Some(Err(_)) | None if oversized.announced() => return Err(too_large()),
+        None => return Err(None),
+        Some(Err(ProtocolError::Overflow)) => return Err(too_large()),
+        Some(Err(e)) => return Err(close(CloseCode::Protocol, e.to_string())),
+        Some(Ok(frame)) => frame,
+    };
+    if matches!(
+        frame,
+        Message::Text(_) | Message::Binary(_) | Message::Ping(_)
+    ) && !allowance.take()
+    {
+        return Err(close(
+            CloseCode::Policy,
+            format!(
+                "more than {} messages a second",
+                settings.messages_per_second
+            ),
+        ));
+    }
+    Ok(frame)
 }
 
 /// A close reason is at most 123 bytes on the wire.
